@@ -1,0 +1,53 @@
+"""Events produced by the catalog service (topic `catalog.events`)."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from beli_contracts.envelope import EventPayload
+from beli_contracts.topics import CATALOG_EVENTS
+from beli_contracts.values import PricedLine, Value
+
+
+class _CatalogEvent(EventPayload):
+    TOPIC = CATALOG_EVENTS
+
+
+class StockReserved(_CatalogEvent):
+    """Every line of the order is reserved; unit prices here are authoritative."""
+
+    TYPE = "catalog.stock_reserved"
+    order_id: str
+    lines: list[PricedLine] = Field(min_length=1)
+    expires_at: datetime
+
+
+class RejectedLine(Value):
+    product_id: str
+    requested: int
+    available: int
+    reason: Literal["not_found", "insufficient_stock", "not_for_sale"]
+
+
+class StockRejected(_CatalogEvent):
+    """Nothing was reserved for the order; `lines` says which lines failed and why."""
+
+    TYPE = "catalog.stock_rejected"
+    order_id: str
+    lines: list[RejectedLine] = Field(min_length=1)
+
+
+class ReservationReleased(_CatalogEvent):
+    """Reserved units went back on sale (order cancelled, payment failed or reservation expired)."""
+
+    TYPE = "catalog.reservation_released"
+    order_id: str
+    reason: str
+
+
+class ReservationCommitted(_CatalogEvent):
+    """The reserved units are sold."""
+
+    TYPE = "catalog.reservation_committed"
+    order_id: str

@@ -1,0 +1,90 @@
+"""The one envelope every Beli NTT event travels in, and the registry of event payloads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+_REGISTRY: dict[tuple[str, int], type[EventPayload]] = {}
+
+
+class UnknownEventType(LookupError):
+    """The envelope names a type/version this code does not know: consumers skip it."""
+
+
+class EventPayload(BaseModel):
+    """Base class of every event's `data`. Subclasses declare TYPE, VERSION and TOPIC."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+    TOPIC: ClassVar[str]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "TYPE" in cls.__dict__:
+            key = (cls.TYPE, cls.VERSION)
+            if key in _REGISTRY and _REGISTRY[key] is not cls:
+                raise TypeError(f"event {key} defined twice")
+            _REGISTRY[key] = cls
+
+
+class Envelope(BaseModel):
+    """Metadata common to all events. `key` is the aggregate id and the Kafka message key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str
+    version: int
+    source: str
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    key: str
+    correlation_id: str
+    data: dict[str, Any]
+
+    @classmethod
+    def wrap(cls, payload: EventPayload, *, key: str, source: str, correlation_id: str | None = None) -> Self:
+        return cls(
+            type=payload.TYPE,
+            version=payload.VERSION,
+            source=source,
+            key=key,
+            correlation_id=correlation_id or key,
+            data=payload.model_dump(mode="json"),
+        )
+
+    @property
+    def topic(self) -> str:
+        return payload_class(self.type, self.version).TOPIC
+
+    def payload(self) -> EventPayload:
+        """The typed payload. Raises UnknownEventType or pydantic.ValidationError."""
+        return payload_class(self.type, self.version).model_validate(self.data)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+def payload_class(type_: str, version: int) -> type[EventPayload]:
+    try:
+        return _REGISTRY[(type_, version)]
+    except KeyError:
+        raise UnknownEventType(f"{type_} v{version}") from None
+
+
+def decode(raw: bytes) -> Envelope:
+    """Parse an envelope from Kafka bytes. Raises pydantic.ValidationError on garbage."""
+    return Envelope.model_validate_json(raw)
+
+
+def event_types() -> dict[tuple[str, int], type[EventPayload]]:
+    return dict(_REGISTRY)
+
+
+__all__ = ["Envelope", "EventPayload", "UnknownEventType", "ValidationError", "decode", "event_types", "payload_class"]

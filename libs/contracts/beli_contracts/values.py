@@ -1,0 +1,52 @@
+"""Value types shared by several events. Money is integer Rupiah everywhere."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Rupiah = int
+
+
+class Value(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Customer(Value):
+    name: str
+    email: str
+    phone: str
+
+
+class OrderItem(Value):
+    product_id: str
+    quantity: int = Field(gt=0)
+
+
+class SellerContact(Value):
+    seller_id: str
+    name: str
+    email: str
+    phone: str
+    regency: str
+
+
+class PricedLine(Value):
+    """One order line priced by the catalog at reservation time: what the shopper pays for."""
+
+    product_id: str
+    product_name: str
+    category: str
+    seller: SellerContact
+    quantity: int = Field(gt=0)
+    unit_price: Rupiah = Field(ge=0)
+
+    @property
+    def subtotal(self) -> Rupiah:
+        return self.unit_price * self.quantity
+
+
+class SettledLine(PricedLine):
+    """A priced line after payment: its PAD levy and what the seller is owed."""
+
+    levy: Rupiah = Field(ge=0)
+    seller_payable: Rupiah = Field(ge=0)
+    levy_rule_id: str
+    levy_rule_version: int

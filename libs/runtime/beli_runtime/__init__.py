@@ -1,0 +1,1 @@
+"""The runtime every Beli NTT service is built on."""

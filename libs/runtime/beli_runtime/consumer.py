@@ -1,0 +1,261 @@
+"""Idempotent Kafka consumers: inbox + state change in one transaction, offsets committed after.
+
+At-least-once delivery means every event may arrive again (redelivery after a crash, a
+rebalance, a replay from offset 0). Each event's id is recorded in `inbox` in the same MongoDB
+transaction as the handler's writes, so a second delivery finds the id and changes nothing.
+A handler that keeps failing is retried with backoff, then dead-lettered (recorded in
+`dead_letters` and published to `<group>.dead-letter`) so that its partition moves on.
+"""
+
+import asyncio
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
+
+from beli_contracts import Envelope, EventPayload, UnknownEventType, decode, dead_letter_topic
+from beli_runtime import metrics
+from beli_runtime.clock import utcnow
+from beli_runtime.kafka import ensure_topics, stop_quietly
+from beli_runtime.logs import get_logger
+from beli_runtime.mongo import UNAVAILABLE_ERRORS, Database, Session, ensure_index, in_transaction
+from beli_runtime.outbox import Outbox
+
+log = get_logger(__name__)
+
+Handler = Callable[[Envelope, Any, Session], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Which event types a service reacts to, and how. Types not listed are ignored."""
+
+    topics: tuple[str, ...]
+    handlers: dict[str, Handler]
+
+
+class PoisonEvent(Exception):
+    """The message can never be processed as it is (not an envelope, or invalid data)."""
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        client: AsyncMongoClient[dict[str, Any]],
+        db: Database,
+        outbox: Outbox,
+        bootstrap: str,
+        group_id: str,
+        subscription: Subscription,
+        max_attempts: int,
+        retry_base_seconds: float,
+        after_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._client = client
+        self._db = db
+        self._outbox = outbox
+        self._bootstrap = bootstrap
+        self.group_id = group_id
+        self._subscription = subscription
+        self._max_attempts = max_attempts
+        self._retry_base = retry_base_seconds
+        self._after_commit = after_commit
+        self._stopping = False
+        self._lock = asyncio.Lock()  # processing and rebalance-time commits never interleave
+        self._done: dict[TopicPartition, int] = {}
+        self._kafka: AIOKafkaConsumer | None = None
+
+    async def ensure_indexes(self) -> None:
+        await ensure_index(self._db["dead_letters"], [("status", 1), ("failed_at", 1)])
+
+    async def run(self) -> None:
+        await self._until_ok(lambda: ensure_topics(self._bootstrap, [dead_letter_topic(self.group_id)]))
+        while not self._stopping:
+            self._kafka = AIOKafkaConsumer(
+                *self._subscription.topics,
+                bootstrap_servers=self._bootstrap,
+                group_id=self.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                isolation_level="read_committed",
+                max_poll_records=100,
+            )
+            self._kafka.subscribe(list(self._subscription.topics), listener=_CommitOnRevoke(self))
+            try:
+                await self._kafka.start()
+                await self._consume(self._kafka)
+            except asyncio.CancelledError:
+                raise
+            except KafkaError as error:
+                # Consumers can wedge after a broker restart; a fresh client recovers.
+                log.warning("consumer.restarting", group=self.group_id, error=repr(error))
+                await asyncio.sleep(1)
+            finally:
+                await stop_quietly(self._kafka)
+
+    async def stop(self) -> None:
+        self._stopping = True
+
+    async def _consume(self, kafka: AIOKafkaConsumer) -> None:
+        while not self._stopping:
+            batches = await kafka.getmany(timeout_ms=500, max_records=100)
+            for partition, messages in batches.items():
+                async with self._lock:
+                    for message in messages:
+                        if self._stopping:
+                            break
+                        await self._process(message.value, message.topic, message.partition, message.offset)
+                        self._done[partition] = message.offset + 1
+                    await self.commit_done(kafka)
+
+    async def commit_done(self, kafka: AIOKafkaConsumer) -> None:
+        if not self._done:
+            return
+        offsets, self._done = dict(self._done), {}
+        try:
+            await kafka.commit(offsets)
+        except (CommitFailedError, KafkaError) as error:
+            # The partition moved to another member, which will redeliver; the inbox dedupes.
+            log.warning("consumer.commit_failed", group=self.group_id, error=repr(error))
+
+    async def _process(self, raw: bytes, topic: str, partition: int, offset: int) -> None:
+        try:
+            envelope, payload, handler = self._route(raw)
+        except PoisonEvent as poison:
+            await self._dead_letter(raw, None, str(poison), topic, partition, offset, attempts=1)
+            return
+        if handler is None:
+            return
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._apply(envelope, payload, handler)
+                self._after_commit()
+                return
+            except asyncio.CancelledError:
+                raise
+            except UNAVAILABLE_ERRORS as error:
+                # Not the event's fault: wait for the database, never dead-letter for this.
+                attempt -= 1
+                log.warning("consumer.database_unavailable", group=self.group_id, error=str(error))
+                await asyncio.sleep(1)
+            except Exception as error:
+                log.warning("consumer.handler_failed", group=self.group_id, type=envelope.type, event_id=str(envelope.id), attempt=attempt, error=repr(error))
+                if attempt >= self._max_attempts:
+                    await self._dead_letter(raw, envelope, _describe(error), topic, partition, offset, attempts=attempt)
+                    return
+                await asyncio.sleep(min(self._retry_base * 2 ** (attempt - 1), 5.0))
+
+    def _route(self, raw: bytes) -> tuple[Envelope, EventPayload | None, Handler | None]:
+        try:
+            envelope = decode(raw)
+        except ValidationError as error:
+            raise PoisonEvent(f"not a Beli NTT event envelope: {error}") from None
+        handler = self._subscription.handlers.get(envelope.type)
+        if handler is None:
+            metrics.EVENTS_CONSUMED.labels(envelope.type, "ignored").inc()
+            return envelope, None, None
+        try:
+            return envelope, envelope.payload(), handler
+        except UnknownEventType:
+            metrics.EVENTS_CONSUMED.labels(envelope.type, "ignored").inc()
+            return envelope, None, None  # a newer version than this code knows
+        except ValidationError as error:
+            raise PoisonEvent(f"invalid {envelope.type} data: {error}") from None
+
+    async def _apply(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> None:
+        event_id = str(envelope.id)
+
+        async def work(session: Session) -> bool:
+            if await self._db["inbox"].find_one({"_id": event_id}, session=session):
+                return False
+            await self._db["inbox"].insert_one({"_id": event_id, "type": envelope.type, "at": utcnow()}, session=session)
+            await handler(envelope, payload, session)
+            return True
+
+        try:
+            fresh = await in_transaction(self._client, work)
+        except DuplicateKeyError:
+            fresh = False  # raced with a replay of the same event
+        metrics.EVENTS_CONSUMED.labels(envelope.type, "processed" if fresh else "duplicate").inc()
+
+    async def _dead_letter(
+        self, raw: bytes, envelope: Envelope | None, error: str, topic: str, partition: int, offset: int, attempts: int
+    ) -> None:
+        letter_id = str(envelope.id) if envelope else f"undecodable-{uuid.uuid4()}"
+        event_type = envelope.type if envelope else "unknown"
+        log.error("consumer.dead_lettered", group=self.group_id, type=event_type, event_id=letter_id, error=error[:500])
+
+        async def work(session: Session) -> None:
+            await self._db["dead_letters"].update_one(
+                {"_id": letter_id},
+                {"$set": {"group": self.group_id, "topic": topic, "partition": partition, "offset": offset,
+                          "type": event_type, "value": raw, "error": error, "attempts": attempts,
+                          "failed_at": utcnow(), "status": "dead"}},
+                upsert=True,
+                session=session,
+            )
+            await self._outbox.add_raw(session, dead_letter_topic(self.group_id), envelope.key if envelope else letter_id, raw,
+                                       {"error": error[:1000], "source_topic": topic, "source_offset": str(offset)})
+
+        await self._until_ok(lambda: in_transaction(self._client, work))
+        metrics.DEAD_LETTERS.labels(event_type).inc()
+        self._after_commit()
+
+    async def replay(self, letter_id: str, value: bytes | None = None) -> bool:
+        """Process a dead letter again (optionally with corrected bytes); True when it went through."""
+        letter = await self._db["dead_letters"].find_one({"_id": letter_id})
+        if letter is None:
+            raise KeyError(letter_id)
+        raw = value if value is not None else bytes(letter["value"])
+        try:
+            envelope, payload, handler = self._route(raw)
+        except PoisonEvent as poison:
+            await self._db["dead_letters"].update_one({"_id": letter_id}, {"$set": {"error": str(poison), "replayed_at": utcnow()}})
+            return False
+        if handler is not None:
+            try:
+                await self._apply(envelope, payload, handler)
+            except Exception as error:
+                await self._db["dead_letters"].update_one({"_id": letter_id}, {"$set": {"error": _describe(error), "replayed_at": utcnow()}})
+                return False
+            self._after_commit()
+        await self._db["dead_letters"].update_one({"_id": letter_id}, {"$set": {"status": "replayed", "replayed_at": utcnow()}})
+        return True
+
+    async def _until_ok(self, attempt: Callable[[], Awaitable[Any]]) -> Any:
+        while True:
+            try:
+                return await attempt()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("consumer.retrying_infrastructure", group=self.group_id, error=repr(error))
+                await asyncio.sleep(1)
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    def __init__(self, consumer: EventConsumer) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        kafka = self._consumer._kafka
+        if kafka is not None:
+            async with self._consumer._lock:
+                await self._consumer.commit_done(kafka)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        pass
+
+
+def _describe(error: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(error), error)).strip()

@@ -1,0 +1,174 @@
+"""The HTTP face every service shares: errors that name the bad field, health, metrics, logs."""
+
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from beli_runtime import metrics
+from beli_runtime.logs import get_logger
+from beli_runtime.mongo import UNAVAILABLE_ERRORS
+
+log = get_logger("http")
+
+
+class ApiError(Exception):
+    """A refusal the caller can act on: 4xx with a message that says what is wrong."""
+
+    def __init__(self, status: int, message: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"message": self.message}
+        if self.field:
+            body["errors"] = [{"field": self.field, "message": self.message}]
+        return body | self.extra
+
+
+def create_app(
+    *,
+    title: str,
+    description: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    health: Callable[[], Awaitable[dict[str, Any]]],
+    max_request_bytes: int,
+) -> FastAPI:
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.add_middleware(_RequestLog)
+    app.add_middleware(_BodyLimit, max_bytes=max_request_bytes)
+    _install_error_handlers(app)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and dependencies")
+    async def healthz() -> JSONResponse:
+        checks = await health()
+        healthy = all(value == "ok" for value in checks.values())
+        return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks}, status_code=200 if healthy else 503)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(error.body(), status_code=error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [{"field": _field_path(item["loc"]), "message": item["msg"]} for item in error.errors()]
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+        return JSONResponse({"message": f"invalid request: {summary}", "errors": problems}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"message": str(error.detail)}, status_code=error.status_code, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, UNAVAILABLE_ERRORS):
+            return _database_down(error)
+        log.exception("http.unexpected_error")
+        return JSONResponse({"message": "internal error; it has been logged"}, status_code=500)
+
+    for unavailable in UNAVAILABLE_ERRORS:
+        @app.exception_handler(unavailable)
+        async def database_down(_: Request, error: Exception) -> JSONResponse:
+            return _database_down(error)
+
+
+def _database_down(error: Exception) -> JSONResponse:
+    log.warning("http.database_unavailable", error=str(error)[:300])
+    return JSONResponse({"message": "the database is unavailable right now; please retry shortly"},
+                        status_code=503, headers={"Retry-After": "5"})
+
+
+def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(part) for part in location if part not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+class _BodyLimit:
+    """Refuse oversized bodies before they are read into memory (413 with a clear message)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse({"message": f"request body is larger than {self.max_bytes} bytes"}, status_code=413)
+        await response({"type": "http"}, _no_receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+class _RequestLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            metrics.HTTP_REQUESTS.labels(scope["method"], path, str(status)).inc()
+            metrics.HTTP_LATENCY.labels(scope["method"], path).observe(elapsed)
+            if path not in ("/metrics", "/healthz"):
+                log.info("http.request", method=scope["method"], path=scope["path"], status=status, ms=round(elapsed * 1000, 1))

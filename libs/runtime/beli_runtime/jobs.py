@@ -1,0 +1,54 @@
+"""Background jobs: a loop per job, woken early when there is new work, run under a lease."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from beli_runtime.leases import Lease
+from beli_runtime.logs import get_logger
+from beli_runtime.mongo import UNAVAILABLE_ERRORS, Database
+
+log = get_logger(__name__)
+
+# A job returns True when it did work, so the loop goes again at once instead of sleeping.
+JobStep = Callable[[], Awaitable[bool]]
+
+
+class BackgroundJob:
+    def __init__(self, name: str, step: JobStep, *, interval: float, db: Database, lease_seconds: float) -> None:
+        self.name = name
+        self._step = step
+        self._interval = interval
+        self._lease = Lease(db, f"job:{name}", lease_seconds)
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            busy = False
+            try:
+                if await self._lease.acquire():
+                    busy = await self._step()
+            except asyncio.CancelledError:
+                raise
+            except UNAVAILABLE_ERRORS as error:
+                log.warning("job.database_unavailable", job=self.name, error=str(error))
+            except Exception:
+                log.exception("job.failed", job=self.name)
+            if busy:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        try:
+            await self._lease.release()
+        except Exception:  # the database may be the reason we stop
+            log.warning("job.lease_release_failed", job=self.name)

@@ -1,0 +1,45 @@
+"""Kafka clients configured the one way every service uses them."""
+
+import asyncio
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from beli_contracts.topics import PARTITIONS
+
+
+def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+    # Idempotence implies acks=all: a send is acknowledged only once every in-sync replica has it,
+    # and broker-side retries cannot duplicate or reorder a partition.
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        request_timeout_ms=15000,
+        linger_ms=5,
+    )
+
+
+async def ensure_topics(bootstrap: str, names: list[str], partitions: int = PARTITIONS) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(name, partitions, 1) for name in names if name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another instance created it first
+    finally:
+        await admin.close()
+
+
+async def stop_quietly(client: object, timeout: float = 10.0) -> None:
+    """aiokafka's stop() can hang while every broker is down; never let that block shutdown."""
+    try:
+        await asyncio.wait_for(client.stop(), timeout)  # type: ignore[attr-defined]
+    except Exception:
+        pass

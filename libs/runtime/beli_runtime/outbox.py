@@ -1,0 +1,107 @@
+"""Transactional outbox: events are written with the state change, then relayed to Kafka.
+
+A write that must produce an event inserts the event into `outbox` in the same MongoDB
+transaction; the relay publishes unpublished rows in order and marks them. A crash between
+publish and mark re-sends the row, so consumers dedupe by event id (they do: see consumer.py).
+"""
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from bson import ObjectId
+
+from beli_contracts import Envelope, EventPayload
+from beli_runtime import metrics
+from beli_runtime.clock import utcnow
+from beli_runtime.kafka import new_producer, stop_quietly
+from beli_runtime.logs import get_logger
+from beli_runtime.mongo import Database, Session, ensure_index
+
+log = get_logger(__name__)
+BATCH = 200
+KEEP_PUBLISHED_SECONDS = 7 * 24 * 3600
+
+
+class Outbox:
+    def __init__(self, db: Database, source: str) -> None:
+        self._rows = db["outbox"]
+        self.source = source
+
+    async def ensure_indexes(self) -> None:
+        await ensure_index(self._rows, [("published_at", 1), ("created_at", 1), ("_id", 1)])
+        await ensure_index(self._rows, "published_at", name="published_ttl", expireAfterSeconds=KEEP_PUBLISHED_SECONDS)
+
+    async def add(
+        self, session: Session, payload: EventPayload, *, key: str, correlation_id: str | None = None
+    ) -> Envelope:
+        envelope = Envelope.wrap(payload, key=key, source=self.source, correlation_id=correlation_id)
+        await self.add_raw(session, envelope.topic, key, envelope.to_bytes(), {"event_type": envelope.type})
+        return envelope
+
+    async def add_raw(
+        self, session: Session, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None
+    ) -> None:
+        await self._rows.insert_one(
+            {
+                "_id": ObjectId(),
+                "topic": topic,
+                "key": key,
+                "value": value,
+                "headers": headers or {},
+                "created_at": utcnow(),
+                "published_at": None,
+            },
+            session=session,
+        )
+
+    async def pending_count(self) -> int:
+        return await self._rows.count_documents({"published_at": None})
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows; run as a leased background job (one instance at a time)."""
+
+    def __init__(self, db: Database, bootstrap: str, client_id: str) -> None:
+        self._rows = db["outbox"]
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+
+    async def publish_pending(self) -> bool:
+        rows = await self._rows.find({"published_at": None}).sort([("created_at", 1), ("_id", 1)]).limit(BATCH).to_list()
+        if not rows:
+            return False
+        try:
+            producer = await self._ready_producer()
+            sent = [await producer.send(row["topic"], bytes(row["value"]), key=row["key"].encode(), headers=_headers(row)) for row in rows]
+            await asyncio.gather(*sent)
+        except Exception:
+            # A wedged idempotent producer (e.g. after a broker restart) only recovers when recreated.
+            await self.close()
+            raise
+        await self._rows.update_many({"_id": {"$in": [row["_id"] for row in rows]}}, {"$set": {"published_at": utcnow()}})
+        metrics.EVENTS_PUBLISHED.inc(len(rows))
+        log.debug("outbox.published", count=len(rows))
+        return True
+
+    async def _ready_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = new_producer(self._bootstrap, self._client_id)
+            try:
+                await producer.start()
+            except Exception:
+                await stop_quietly(producer)
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await stop_quietly(producer)
+
+
+def _headers(row: dict[str, Any]) -> list[tuple[str, bytes]]:
+    return [(name, str(value).encode()) for name, value in row.get("headers", {}).items()]
+

@@ -1,0 +1,127 @@
+"""A service's process: its database, outbox relay, consumers and background jobs, started and
+stopped together with the HTTP app."""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from fastapi import FastAPI
+
+from beli_runtime.consumer import EventConsumer, Subscription
+from beli_runtime.jobs import BackgroundJob, JobStep
+from beli_runtime.logs import configure_logging, get_logger
+from beli_runtime.mongo import Session, connect, in_transaction
+from beli_runtime.outbox import Outbox, OutboxRelay
+from beli_runtime.settings import ServiceSettings
+
+T = TypeVar("T")
+log = get_logger(__name__)
+SHUTDOWN_SECONDS = 15.0
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings) -> None:
+        configure_logging(settings.service_name, settings.log_level)
+        self.settings = settings
+        self.client = connect(settings.mongodb_url)
+        self.db = self.client[settings.database_name]
+        self.outbox = Outbox(self.db, source=settings.service_name)
+        self._consumers: list[EventConsumer] = []
+        self._jobs: list[BackgroundJob] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._relay = OutboxRelay(self.db, settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
+        self._relay_job = self.add_job("outbox-relay", self._relay.publish_pending, interval=settings.relay_poll_seconds)
+
+    def add_job(self, name: str, step: JobStep, *, interval: float) -> BackgroundJob:
+        job = BackgroundJob(name, step, interval=interval, db=self.db, lease_seconds=self.settings.lease_seconds)
+        self._jobs.append(job)
+        return job
+
+    def subscribe(self, subscription: Subscription) -> EventConsumer:
+        consumer = EventConsumer(
+            client=self.client,
+            db=self.db,
+            outbox=self.outbox,
+            bootstrap=self.settings.kafka_bootstrap_servers,
+            group_id=self.settings.service_name,
+            subscription=subscription,
+            max_attempts=self.settings.consumer_max_attempts,
+            retry_base_seconds=self.settings.consumer_retry_base_seconds,
+            after_commit=self.wake_jobs,
+        )
+        self._consumers.append(consumer)
+        return consumer
+
+    async def write(self, work: Callable[[Session], Awaitable[T]]) -> T:
+        """Run a state change (and the events it adds to the outbox) atomically, then relay them."""
+        result = await in_transaction(self.client, work)
+        self.events_written()
+        return result
+
+    def events_written(self) -> None:
+        self._relay_job.wake()
+
+    def wake_jobs(self) -> None:
+        """A consumer committed: there may be events to relay and work for the other jobs."""
+        for job in self._jobs:
+            job.wake()
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            await asyncio.wait_for(self.client.admin.command("ping"), timeout=2)
+            return {"mongodb": "ok"}
+        except Exception as error:
+            return {"mongodb": f"unavailable: {type(error).__name__}"}
+
+    def lifespan(self, prepare: Callable[[], Awaitable[None]]) -> Callable[[FastAPI], Any]:
+        """`prepare` creates the service's indexes; it is retried until the database answers."""
+
+        @asynccontextmanager
+        async def run(_: FastAPI) -> AsyncIterator[None]:
+            await self._start(prepare)
+            try:
+                yield
+            finally:
+                await self._stop()
+
+        return run
+
+    async def _start(self, prepare: Callable[[], Awaitable[None]]) -> None:
+        async def indexes() -> None:
+            await self.outbox.ensure_indexes()
+            for consumer in self._consumers:
+                await consumer.ensure_indexes()
+            await prepare()
+
+        for attempt in range(60):
+            try:
+                await indexes()
+                break
+            except Exception as error:
+                log.warning("service.waiting_for_database", attempt=attempt, error=repr(error)[:300])
+                await asyncio.sleep(1)
+        self._tasks = [asyncio.create_task(c.run(), name=f"consumer:{c.group_id}") for c in self._consumers]
+        self._tasks += [asyncio.create_task(j.run(), name=f"job:{j.name}") for j in self._jobs]
+        log.info("service.started", consumers=len(self._consumers), jobs=[j.name for j in self._jobs])
+
+    async def _stop(self) -> None:
+        """Graceful: stop taking events, let in-flight ones finish, flush the outbox, then close."""
+        log.info("service.stopping")
+        for consumer in self._consumers:
+            await consumer.stop()
+        for job in self._jobs:
+            await job.stop()
+        _, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_SECONDS) if self._tasks else (set(), set())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            async with asyncio.timeout(SHUTDOWN_SECONDS):
+                while await self._relay.publish_pending():
+                    pass
+        except Exception as error:
+            log.warning("service.outbox_flush_incomplete", error=repr(error)[:300])
+        await self._relay.close()
+        await self.client.close()
+        log.info("service.stopped")

@@ -1,0 +1,55 @@
+"""Catalog's reactions to the checkout saga."""
+
+from datetime import timedelta
+
+from beli_contracts import Envelope
+from beli_contracts.catalog import ReservationCommitted, ReservationReleased, StockRejected, StockReserved
+from beli_contracts.orders import OrderCancelled, OrderPaid, OrderPlaced
+from beli_contracts.topics import ORDERS_EVENTS
+from beli_runtime.clock import utcnow
+from beli_runtime.consumer import Subscription
+from beli_runtime.mongo import Session
+from beli_runtime.outbox import Outbox
+
+from catalog.store import CatalogStore
+
+
+class CatalogHandlers:
+    def __init__(self, store: CatalogStore, outbox: Outbox, reservation_ttl: timedelta) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.reservation_ttl = reservation_ttl
+
+    def subscription(self) -> Subscription:
+        return Subscription(
+            topics=(ORDERS_EVENTS,),
+            handlers={
+                OrderPlaced.TYPE: self.on_order_placed,
+                OrderPaid.TYPE: self.on_order_paid,
+                OrderCancelled.TYPE: self.on_order_cancelled,
+            },
+        )
+
+    async def on_order_placed(self, envelope: Envelope, event: OrderPlaced, session: Session) -> None:
+        plan = await self.store.reserve(session, event.order_id, event.items, self.reservation_ttl)
+        if plan is None:
+            return
+        reply: StockReserved | StockRejected
+        if plan.outcome == "reserved":
+            reply = StockReserved(order_id=event.order_id, lines=plan.lines, expires_at=utcnow() + self.reservation_ttl)
+        else:
+            reply = StockRejected(order_id=event.order_id, lines=plan.rejected)
+        await self.outbox.add(session, reply, key=event.order_id, correlation_id=envelope.correlation_id)
+
+    async def on_order_paid(self, envelope: Envelope, event: OrderPaid, session: Session) -> None:
+        if await self.store.commit(session, event.order_id):
+            await self.outbox.add(session, ReservationCommitted(order_id=event.order_id), key=event.order_id,
+                                  correlation_id=envelope.correlation_id)
+
+    async def on_order_cancelled(self, envelope: Envelope, event: OrderCancelled, session: Session) -> None:
+        await self.release(session, event.order_id, event.reason, envelope.correlation_id)
+
+    async def release(self, session: Session, order_id: str, reason: str, correlation_id: str | None = None) -> None:
+        if await self.store.release(session, order_id, reason):
+            await self.outbox.add(session, ReservationReleased(order_id=order_id, reason=reason), key=order_id,
+                                  correlation_id=correlation_id)

@@ -1,0 +1,38 @@
+"""Catalog service entry point: `uvicorn catalog.main:app --port 8001`."""
+
+from datetime import timedelta
+
+from beli_runtime.clock import utcnow
+from beli_runtime.http import create_app
+from beli_runtime.service import ServiceRuntime
+
+from catalog.api import build_router
+from catalog.handlers import CatalogHandlers
+from catalog.settings import CatalogSettings
+from catalog.store import CatalogStore
+
+settings = CatalogSettings()
+runtime = ServiceRuntime(settings)
+store = CatalogStore(runtime.db)
+handlers = CatalogHandlers(store, runtime.outbox, timedelta(minutes=settings.reservation_ttl_minutes))
+runtime.subscribe(handlers.subscription())
+
+
+async def release_expired_reservations() -> bool:
+    """Stock held for an order that never got a payment decision goes back on sale."""
+    expired = await store.expired_reservations(utcnow())
+    for order_id in expired:
+        await runtime.write(lambda session, order_id=order_id: handlers.release(session, order_id, "reservation_expired"))
+    return bool(expired)
+
+
+runtime.add_job("reservation-sweeper", release_expired_reservations, interval=settings.reservation_sweep_seconds)
+
+app = create_app(
+    title="Beli NTT — catalog",
+    description="UMKM sellers and their products, stock and reservations.",
+    lifespan=runtime.lifespan(store.ensure_indexes),
+    health=runtime.health,
+    max_request_bytes=settings.max_request_bytes,
+)
+app.include_router(build_router(store))

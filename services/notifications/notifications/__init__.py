@@ -1,0 +1,1 @@
+"""Notifications service: tells shoppers and sellers what happened, in Bahasa Indonesia."""

@@ -1,0 +1,1 @@
+"""Orders service: checkout, the order lifecycle, and the checkout saga's decisions."""

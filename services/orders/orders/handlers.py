@@ -1,0 +1,94 @@
+"""Orders' part of the checkout saga: it decides each order's state from the others' events."""
+
+from datetime import timedelta
+
+from beli_contracts import Envelope
+from beli_contracts.catalog import StockRejected, StockReserved
+from beli_contracts.orders import OrderCancelled, OrderPaid, OrderRejected, PaymentRequested
+from beli_contracts.payments import PaymentFailed, PaymentLinkCreated, PaymentSettled
+from beli_contracts.topics import CATALOG_EVENTS, PAYMENTS_EVENTS
+from beli_contracts.values import Customer
+from beli_runtime.clock import utcnow
+from beli_runtime.consumer import Subscription
+from beli_runtime.logs import get_logger
+from beli_runtime.mongo import Session
+from beli_runtime.outbox import Outbox
+
+from orders.domain import OrderStatus, order_total
+from orders.store import OrdersStore, priced
+
+log = get_logger(__name__)
+
+
+class OrdersHandlers:
+    def __init__(self, store: OrdersStore, outbox: Outbox, payment_window: timedelta) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.payment_window = payment_window
+
+    def subscription(self) -> Subscription:
+        return Subscription(
+            topics=(CATALOG_EVENTS, PAYMENTS_EVENTS),
+            handlers={
+                StockReserved.TYPE: self.on_stock_reserved,
+                StockRejected.TYPE: self.on_stock_rejected,
+                PaymentLinkCreated.TYPE: self.on_payment_link_created,
+                PaymentSettled.TYPE: self.on_payment_settled,
+                PaymentFailed.TYPE: self.on_payment_failed,
+            },
+        )
+
+    async def on_stock_reserved(self, envelope: Envelope, event: StockReserved, session: Session) -> None:
+        pay_before = utcnow() + self.payment_window
+        total = order_total(event.lines)
+        order = await self.store.move(session, event.order_id, OrderStatus.AWAITING_PAYMENT,
+                                      {"lines": priced(event.lines), "total": total, "pay_before": pay_before})
+        if order is None:
+            return  # cancelled by the shopper meanwhile: catalog releases on that event
+        await self.outbox.add(
+            session,
+            PaymentRequested(order_id=event.order_id, customer=Customer(**order["customer"]), lines=event.lines,
+                             gross_amount=total, pay_before=pay_before),
+            key=event.order_id, correlation_id=envelope.correlation_id,
+        )
+
+    async def on_stock_rejected(self, envelope: Envelope, event: StockRejected, session: Session) -> None:
+        reasons = "; ".join(f"{line.product_id}: {line.reason} (requested {line.requested}, available {line.available})"
+                            for line in event.lines)
+        order = await self.store.move(session, event.order_id, OrderStatus.REJECTED,
+                                      {"status_reason": reasons, "rejected_lines": [line.model_dump() for line in event.lines]})
+        if order is not None:
+            await self.outbox.add(session, OrderRejected(order_id=event.order_id, customer=Customer(**order["customer"]), reason=reasons),
+                                  key=event.order_id, correlation_id=envelope.correlation_id)
+
+    async def on_payment_link_created(self, envelope: Envelope, event: PaymentLinkCreated, session: Session) -> None:
+        await self.store.annotate(session, event.order_id,
+                                  {"payment": {"token": event.token, "redirect_url": event.redirect_url}},
+                                  in_states=[OrderStatus.AWAITING_PAYMENT.value])
+
+    async def on_payment_settled(self, envelope: Envelope, event: PaymentSettled, session: Session) -> None:
+        order = await self.store.move(session, event.order_id, OrderStatus.PAID,
+                                      {"levy_total": event.levy_total, "paid_at": event.settled_at})
+        if order is None:
+            current = await self.store.get(event.order_id, session)
+            if current is not None and current["status"] == OrderStatus.CANCELLED.value:
+                # Money arrived for an order that was already cancelled: it must be refunded.
+                await self.store.annotate(session, event.order_id, {"refund_due": event.gross_amount},
+                                          in_states=[OrderStatus.CANCELLED.value])
+                log.warning("orders.paid_after_cancel", order_id=event.order_id, gross=event.gross_amount)
+            return
+        await self.outbox.add(session, OrderPaid(order_id=event.order_id, customer=Customer(**order["customer"]),
+                                                 gross_amount=event.gross_amount),
+                              key=event.order_id, correlation_id=envelope.correlation_id)
+
+    async def on_payment_failed(self, envelope: Envelope, event: PaymentFailed, session: Session) -> None:
+        reason = "payment_expired" if event.transaction_status == "expire" else (
+            "payment_setup_failed" if event.transaction_status == "not_created" else "payment_failed")
+        await self.cancel(session, event.order_id, reason, f"{event.transaction_status}: {event.reason}", envelope.correlation_id)
+
+    async def cancel(self, session: Session, order_id: str, reason: str, detail: str, correlation_id: str | None = None) -> dict | None:
+        order = await self.store.move(session, order_id, OrderStatus.CANCELLED, {"status_reason": detail, "cancel_reason": reason})
+        if order is not None:
+            await self.outbox.add(session, OrderCancelled(order_id=order_id, customer=Customer(**order["customer"]), reason=reason),
+                                  key=order_id, correlation_id=correlation_id)
+        return order

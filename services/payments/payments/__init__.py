@@ -1,0 +1,1 @@
+"""Payments service: Midtrans transactions, notifications, and the PAD levy ledger."""

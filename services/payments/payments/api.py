@@ -1,0 +1,98 @@
+"""Payments HTTP routes: the Midtrans notification webhook, payment status, levy entries."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from beli_runtime.http import ApiError
+from beli_runtime.logs import get_logger
+
+from payments.domain import PaymentStatus, signature_valid
+from payments.ledger import LevyLedger
+from payments.settings import PaymentsSettings
+from payments.store import PaymentsStore
+
+log = get_logger(__name__)
+REQUIRED_NOTIFICATION_FIELDS = ("order_id", "status_code", "gross_amount", "signature_key", "transaction_status")
+
+
+class PaymentOut(BaseModel):
+    order_id: str
+    status: PaymentStatus
+    gross_amount: int
+    levy_amount: int | None = Field(description="PAD levy in Rupiah, once settled")
+    redirect_url: str | None
+    token: str | None
+    payment_type: str | None
+    pay_before: datetime
+    failure_reason: str | None
+
+
+class LevyEntryOut(BaseModel):
+    id: str
+    kind: str
+    order_id: str
+    product_id: str
+    seller_id: str
+    regency: str
+    category: str
+    quantity: int
+    unit_price: int
+    gross: int
+    levy: int
+    seller_payable: int
+    rule_id: str
+    rule_version: int
+    rate_bps: int
+    recorded_at: datetime
+
+
+class LevyEntries(BaseModel):
+    items: list[LevyEntryOut]
+    total_gross: int
+    total_levy: int
+    total_seller_payable: int
+
+
+def build_router(store: PaymentsStore, ledger: LevyLedger, settings: PaymentsSettings, wake_notifications: Any) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/midtrans/notification", tags=["midtrans"], responses={
+        401: {"description": "signature_key does not match"}, 400: {"description": "not a Midtrans notification"}})
+    async def midtrans_notification(request: Request) -> dict[str, str]:
+        """Midtrans HTTP notification. Verified, recorded, answered at once; acted on after a
+        status check with Midtrans, so a forged, repeated or stale notification changes nothing."""
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiError(400, "the notification body must be a JSON object") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "the notification body must be a JSON object")
+        missing = [field for field in REQUIRED_NOTIFICATION_FIELDS if not isinstance(body.get(field), str) or not body.get(field)]
+        if missing:
+            raise ApiError(400, f"not a Midtrans notification: missing {', '.join(missing)}", field=missing[0])
+        if not signature_valid(body, settings.midtrans_server_key):
+            log.warning("payments.forged_notification", order_id=str(body.get("order_id"))[:60])
+            raise ApiError(401, "signature_key does not match this notification", field="signature_key")
+        fresh = await store.record_notification(body)
+        wake_notifications()
+        return {"status": "received" if fresh else "duplicate"}
+
+    @router.get("/payments/{order_id}", response_model=PaymentOut, tags=["payments"])
+    async def get_payment(order_id: str) -> PaymentOut:
+        payment = await store.get(order_id)
+        if payment is None:
+            raise ApiError(404, f"no payment for order {order_id}")
+        return PaymentOut(order_id=payment["_id"], **{field: payment.get(field) for field in (
+            "status", "gross_amount", "levy_amount", "redirect_url", "token", "payment_type", "pay_before", "failure_reason")})
+
+    @router.get("/levy/entries", response_model=LevyEntries, tags=["levy"])
+    async def levy_entries(order_id: Annotated[str, Query(min_length=1, max_length=64, description="The order whose levy entries to list")]) -> LevyEntries:
+        entries = await ledger.for_order(order_id)
+        items = [LevyEntryOut(id=entry["_id"], **{key: value for key, value in entry.items() if key in LevyEntryOut.model_fields}) for entry in entries]
+        return LevyEntries(items=items, total_gross=sum(e.gross for e in items), total_levy=sum(e.levy for e in items),
+                           total_seller_payable=sum(e.seller_payable for e in items))
+
+    return router

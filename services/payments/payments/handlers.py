@@ -1,0 +1,34 @@
+"""Payments' reactions to orders' events. Calls to Midtrans happen in jobs, never here:
+a consumer must not block on a remote API (it would be kicked out of its group)."""
+
+from beli_contracts import Envelope
+from beli_contracts.orders import OrderCancelled, PaymentRequested
+from beli_contracts.topics import ORDERS_EVENTS
+from beli_runtime.consumer import Subscription
+from beli_runtime.mongo import Session
+
+from payments.domain import PaymentStatus
+from payments.store import PaymentsStore
+
+
+class PaymentsHandlers:
+    def __init__(self, store: PaymentsStore) -> None:
+        self.store = store
+
+    def subscription(self) -> Subscription:
+        return Subscription(
+            topics=(ORDERS_EVENTS,),
+            handlers={PaymentRequested.TYPE: self.on_payment_requested, OrderCancelled.TYPE: self.on_order_cancelled},
+        )
+
+    async def on_payment_requested(self, envelope: Envelope, event: PaymentRequested, session: Session) -> None:
+        await self.store.open(session, event)
+
+    async def on_order_cancelled(self, envelope: Envelope, event: OrderCancelled, session: Session) -> None:
+        # Not opened yet: it never will be. Opened: the cancel job asks Midtrans to cancel it.
+        if await self.store.move(session, event.order_id, PaymentStatus.FAILED, frozenset({PaymentStatus.OPENING}),
+                                 {"failure_reason": f"order cancelled ({event.reason}) before the link was opened"}):
+            return
+        payment = await self.store.get(event.order_id, session)
+        if payment is not None and payment["status"] == PaymentStatus.AWAITING.value:
+            await self.store.set_fields(event.order_id, {"cancel_requested": True}, session=session)

@@ -1,0 +1,201 @@
+"""Payments' background work against Midtrans: open Snap links, act on notifications, cancel.
+
+Each step records its outcome and the event it implies in one transaction; a failed call to
+Midtrans is retried later with backoff, never inside a Kafka consumer.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from beli_contracts.payments import PaymentFailed, PaymentLinkCreated, PaymentSettled
+from beli_contracts.values import Customer, PricedLine
+from beli_runtime.clock import as_utc, utcnow
+from beli_runtime.logs import get_logger
+from beli_runtime.mongo import Session
+from beli_runtime.service import ServiceRuntime
+
+from payments.domain import MOVES, LevyRule, Outcome, PaymentStatus, classify, item_name, rupiah_from_midtrans, settle_lines, snap_expiry
+from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
+from payments.ledger import LevyLedger
+from payments.settings import PaymentsSettings
+from payments.store import PaymentsStore
+
+log = get_logger(__name__)
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(2 ** attempts, 300))
+
+
+class PaymentJobs:
+    def __init__(self, runtime: ServiceRuntime, store: PaymentsStore, ledger: LevyLedger, gateway: MidtransGateway,
+                 settings: PaymentsSettings) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.ledger = ledger
+        self.gateway = gateway
+        self.settings = settings
+
+    def levy_rule(self, line: PricedLine) -> LevyRule:
+        return LevyRule(id="default", version=1, rate_bps=self.settings.pad_levy_bps)
+
+    # --- opening Snap transactions ---------------------------------------------------------
+
+    async def open_links(self) -> bool:
+        due = await self.store.due_to_open(utcnow())
+        for payment in due:
+            await self._open_link(payment)
+        return bool(due)
+
+    async def _open_link(self, payment: dict[str, Any]) -> None:
+        order_id = payment["_id"]
+        now = utcnow()
+        if as_utc(payment["pay_before"]) <= now:
+            await self._fail(order_id, "expire", "the payment window passed before Midtrans could open the transaction")
+            return
+        try:
+            answer = await self.gateway.create_transaction(snap_request(payment, now))
+        except MidtransUnavailable as error:
+            attempts = payment["attempts"] + 1
+            if attempts >= self.settings.link_retry_limit:
+                await self._fail(order_id, "not_created", f"Midtrans unavailable after {attempts} attempts: {error}")
+            else:
+                log.warning("payments.snap_retry", order_id=order_id, attempts=attempts, error=str(error))
+                await self.store.retry_later(order_id, attempts, backoff(attempts), str(error))
+            return
+        except MidtransRefused as error:
+            log.error("payments.snap_refused", order_id=order_id, error=str(error))
+            await self._fail(order_id, "not_created", f"Midtrans refused the transaction: {error}")
+            return
+
+        async def work(session: Session) -> None:
+            opened = await self.store.move(session, order_id, PaymentStatus.AWAITING, frozenset({PaymentStatus.OPENING}),
+                                           {"token": answer["token"], "redirect_url": answer["redirect_url"], "opened_at": utcnow()})
+            if opened is not None:
+                await self.runtime.outbox.add(session, PaymentLinkCreated(
+                    order_id=order_id, customer=Customer(**payment["customer"]),
+                    lines=[PricedLine(**line) for line in payment["lines"]], gross_amount=payment["gross_amount"],
+                    token=answer["token"], redirect_url=answer["redirect_url"], pay_before=payment["pay_before"]), key=order_id)
+
+        await self.runtime.write(work)
+
+    async def _fail(self, order_id: str, transaction_status: str, reason: str) -> None:
+        async def work(session: Session) -> None:
+            failed = await self.store.move(session, order_id, PaymentStatus.FAILED, frozenset({PaymentStatus.OPENING, PaymentStatus.AWAITING}),
+                                           {"failure_reason": reason, "midtrans_status": transaction_status})
+            if failed is not None:
+                await self.runtime.outbox.add(session, PaymentFailed(order_id=order_id, transaction_status=transaction_status,
+                                                                     reason=reason), key=order_id)
+
+        await self.runtime.write(work)
+
+    # --- notifications -----------------------------------------------------------------------
+
+    async def process_notifications(self) -> bool:
+        due = await self.store.notifications_due()
+        handled: set[str] = set()
+        for notification in due:
+            order_id = notification["order_id"]
+            if order_id in handled:
+                continue
+            handled.add(order_id)
+            try:
+                # Notifications may be forged, repeated or stale: act only on what Midtrans says now.
+                status = await self.gateway.status(order_id)
+            except MidtransUnavailable as error:
+                attempts = notification["attempts"] + 1
+                await self.store.notification_retry(order_id, attempts, backoff(attempts), str(error))
+                continue
+            except MidtransRefused as error:
+                await self.store.notification_done(order_id, f"midtrans refused status check: {error}")
+                continue
+            outcome = await self.apply_status(order_id, status)
+            await self.store.notification_done(order_id, outcome)
+        return bool(due)
+
+    async def apply_status(self, order_id: str, status: dict[str, Any]) -> str:
+        """Bring our payment in line with Midtrans's status; returns what was done, for the record."""
+        payment = await self.store.get(order_id)
+        if payment is None:
+            return "ignored: not a Beli NTT payment"
+        outcome = classify(str(status.get("transaction_status")), status.get("fraud_status"))
+        if outcome not in MOVES:
+            return f"no change: {status.get('transaction_status')}"
+        gross = rupiah_from_midtrans(status.get("gross_amount", "0"))
+        if gross != payment["gross_amount"]:
+            log.error("payments.amount_mismatch", order_id=order_id, midtrans=gross, ours=payment["gross_amount"])
+            return f"refused: Midtrans gross {gross} differs from {payment['gross_amount']}"
+        target, sources = MOVES[outcome]
+        if outcome is Outcome.PAID:
+            return await self._settle(payment, status, sources)
+
+        async def work(session: Session) -> str:
+            moved = await self.store.move(session, order_id, target, sources, {"midtrans_status": status["transaction_status"],
+                                                                               "failure_reason": status.get("status_message", "")})
+            if moved is None:
+                return f"stale: {status['transaction_status']} while {payment['status']}"
+            await self.runtime.outbox.add(session, PaymentFailed(order_id=order_id, transaction_status=status["transaction_status"],
+                                                                 reason=str(status.get("status_message", ""))), key=order_id)
+            return f"failed: {status['transaction_status']}"
+
+        return await self.runtime.write(work)
+
+    async def _settle(self, payment: dict[str, Any], status: dict[str, Any], sources: frozenset[PaymentStatus]) -> str:
+        order_id = payment["_id"]
+        lines = settle_lines([PricedLine(**line) for line in payment["lines"]], self.levy_rule)
+        levy_total = sum(line.levy for line in lines)
+        settled_at = utcnow()
+
+        async def work(session: Session) -> str:
+            moved = await self.store.move(session, order_id, PaymentStatus.SETTLED, sources, {
+                "midtrans_status": status["transaction_status"], "payment_type": status.get("payment_type"),
+                "transaction_id": status.get("transaction_id"), "levy_amount": levy_total, "settled_at": settled_at})
+            if moved is None:
+                return f"stale: {status['transaction_status']} while {payment['status']}"
+            await self.ledger.record_settlement(session, order_id, lines, {line.product_id: self.levy_rule(line).rate_bps for line in lines})
+            await self.runtime.outbox.add(session, PaymentSettled(
+                order_id=order_id, customer=Customer(**payment["customer"]), lines=lines, gross_amount=payment["gross_amount"],
+                levy_total=levy_total, seller_payable_total=sum(line.seller_payable for line in lines),
+                payment_type=str(status.get("payment_type", "")), transaction_id=str(status.get("transaction_id", "")),
+                settled_at=settled_at), key=order_id)
+            return f"settled: levy {levy_total}"
+
+        return await self.runtime.write(work)
+
+    # --- cancellations -----------------------------------------------------------------------
+
+    async def cancel_requested(self) -> bool:
+        due = await self.store.cancellations_due()
+        for payment in due:
+            order_id = payment["_id"]
+            try:
+                answer = await self.gateway.cancel(order_id)
+            except MidtransUnavailable as error:
+                attempts = payment["attempts"] + 1
+                await self.store.retry_later(order_id, attempts, backoff(attempts), str(error))
+                continue
+            except MidtransRefused as error:
+                if error.status == 404:
+                    # No payment method chosen yet, so Midtrans has nothing to cancel; the Snap
+                    # link expires on its own and we will not accept it any more.
+                    await self._fail(order_id, "cancel", "cancelled before a payment method was chosen")
+                else:
+                    # 412: already settled. The settlement notification will record the money.
+                    await self.store.set_fields(order_id, {"cancel_requested": False, "last_error": str(error)})
+                continue
+            await self.apply_status(order_id, answer | {"gross_amount": answer.get("gross_amount", payment["gross_amount"])})
+        return bool(due)
+
+
+def snap_request(payment: dict[str, Any], now: Any) -> dict[str, Any]:
+    customer = payment["customer"]
+    return {
+        "transaction_details": {"order_id": payment["_id"], "gross_amount": payment["gross_amount"]},
+        "item_details": [
+            {"id": line["product_id"], "price": line["unit_price"], "quantity": line["quantity"],
+             "name": item_name(line["product_name"]), "merchant_name": item_name(line["seller"]["name"])}
+            for line in payment["lines"]
+        ],
+        "customer_details": {"first_name": customer["name"][:255], "email": customer["email"], "phone": customer["phone"]},
+        "expiry": snap_expiry(now, as_utc(payment["pay_before"])),
+    }

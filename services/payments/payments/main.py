@@ -1,0 +1,37 @@
+"""Payments service entry point: `uvicorn payments.main:app --port 8003`."""
+
+from beli_runtime.http import create_app
+from beli_runtime.service import ServiceRuntime
+
+from payments.api import build_router
+from payments.gateway import MidtransGateway
+from payments.handlers import PaymentsHandlers
+from payments.jobs import PaymentJobs
+from payments.ledger import LevyLedger
+from payments.settings import PaymentsSettings
+from payments.store import PaymentsStore
+
+settings = PaymentsSettings()
+runtime = ServiceRuntime(settings)
+store = PaymentsStore(runtime.db)
+ledger = LevyLedger(runtime.db)
+jobs = PaymentJobs(runtime, store, ledger, MidtransGateway(settings), settings)
+runtime.subscribe(PaymentsHandlers(store).subscription())
+open_links = runtime.add_job("open-payment-links", jobs.open_links, interval=settings.payment_job_seconds)
+notifications = runtime.add_job("midtrans-notifications", jobs.process_notifications, interval=settings.payment_job_seconds)
+runtime.add_job("cancel-payments", jobs.cancel_requested, interval=settings.payment_job_seconds)
+
+
+async def prepare() -> None:
+    await store.ensure_indexes()
+    await ledger.ensure_indexes()
+
+
+app = create_app(
+    title="Beli NTT — payments",
+    description="Midtrans payments and the PAD levy ledger. `POST /midtrans/notification` is Midtrans's webhook.",
+    lifespan=runtime.lifespan(prepare),
+    health=runtime.health,
+    max_request_bytes=settings.max_request_bytes,
+)
+app.include_router(build_router(store, ledger, settings, notifications.wake))

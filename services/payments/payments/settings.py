@@ -1,0 +1,16 @@
+from beli_runtime.settings import ServiceSettings
+
+
+class PaymentsSettings(ServiceSettings):
+    service_name: str = "payments"
+    midtrans_server_key: str = "SB-Mid-server-beli-ntt-dev"
+    midtrans_client_key: str = "SB-Mid-client-beli-ntt-dev"
+    midtrans_is_production: bool = False
+    # Empty means the SDK's own sandbox/production URLs; dev and tests point these at the simulator.
+    midtrans_snap_base_url: str = ""
+    midtrans_core_base_url: str = ""
+    midtrans_timeout_seconds: float = 8.0
+    # Default PAD levy in basis points (100 bps = 1%) when no levy rule is configured.
+    pad_levy_bps: int = 100
+    link_retry_limit: int = 8
+    payment_job_seconds: float = 1.0

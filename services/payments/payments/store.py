@@ -1,0 +1,115 @@
+"""Payments persistence: one payment per order, and every Midtrans notification received."""
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from beli_contracts.orders import PaymentRequested
+from beli_runtime.clock import utcnow
+from beli_runtime.mongo import Database, Session, ensure_index
+
+from payments.domain import PaymentStatus
+
+
+class PaymentsStore:
+    def __init__(self, db: Database) -> None:
+        self.payments = db["payments"]
+        self.notifications = db["midtrans_notifications"]
+
+    async def ensure_indexes(self) -> None:
+        await ensure_index(self.payments, [("status", 1), ("next_attempt_at", 1)])
+        await ensure_index(self.payments, [("cancel_requested", 1), ("status", 1)])
+        await ensure_index(self.notifications, [("processed", 1), ("next_attempt_at", 1)])
+
+    async def open(self, session: Session, event: PaymentRequested) -> bool:
+        """Record the intent to open a Midtrans transaction; False if the order already has one."""
+        if await self.payments.find_one({"_id": event.order_id}, {"_id": 1}, session=session):
+            return False
+        now = utcnow()
+        await self.payments.insert_one(
+            {
+                "_id": event.order_id,
+                "status": PaymentStatus.OPENING.value,
+                "gross_amount": event.gross_amount,
+                "customer": event.customer.model_dump(),
+                "lines": [line.model_dump() for line in event.lines],
+                "pay_before": event.pay_before,
+                "token": None,
+                "redirect_url": None,
+                "levy_amount": None,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "cancel_requested": False,
+                "created_at": now,
+                "updated_at": now,
+                "history": [{"status": PaymentStatus.OPENING.value, "at": now}],
+            },
+            session=session,
+        )
+        return True
+
+    async def get(self, order_id: str, session: Session | None = None) -> dict[str, Any] | None:
+        return await self.payments.find_one({"_id": order_id}, session=session)
+
+    async def due_to_open(self, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
+        return await self.payments.find(
+            {"status": PaymentStatus.OPENING.value, "next_attempt_at": {"$lte": now}}
+        ).sort("next_attempt_at", 1).limit(limit).to_list()
+
+    async def cancellations_due(self, limit: int = 20) -> list[dict[str, Any]]:
+        return await self.payments.find(
+            {"cancel_requested": True, "status": PaymentStatus.AWAITING.value, "next_attempt_at": {"$lte": utcnow()}}
+        ).limit(limit).to_list()
+
+    async def move(self, session: Session | None, order_id: str, target: PaymentStatus, from_states: frozenset[PaymentStatus],
+                   changes: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        now = utcnow()
+        return await self.payments.find_one_and_update(
+            {"_id": order_id, "status": {"$in": [state.value for state in from_states]}},
+            {"$set": {"status": target.value, "updated_at": now, **(changes or {})},
+             "$push": {"history": {"status": target.value, "at": now}}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+
+    async def set_fields(self, order_id: str, changes: dict[str, Any], session: Session | None = None) -> None:
+        await self.payments.update_one({"_id": order_id}, {"$set": {**changes, "updated_at": utcnow()}}, session=session)
+
+    async def retry_later(self, order_id: str, attempts: int, delay: timedelta, error: str) -> None:
+        await self.set_fields(order_id, {"attempts": attempts, "next_attempt_at": utcnow() + delay, "last_error": error})
+
+    # --- notifications ----------------------------------------------------------------------
+
+    async def record_notification(self, body: dict[str, Any]) -> bool:
+        """Keep every distinct notification once (Midtrans delivers at least once)."""
+        identity = "|".join(str(body.get(field, "")) for field in ("order_id", "transaction_status", "status_code", "transaction_id", "signature_key"))
+        try:
+            await self.notifications.insert_one({
+                "_id": hashlib.sha256(identity.encode()).hexdigest(),
+                "order_id": str(body["order_id"]),
+                "body": body,
+                "received_at": utcnow(),
+                "processed": False,
+                "attempts": 0,
+                "next_attempt_at": utcnow(),
+            })
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def notifications_due(self, limit: int = 50) -> list[dict[str, Any]]:
+        return await self.notifications.find(
+            {"processed": False, "next_attempt_at": {"$lte": utcnow()}}
+        ).sort("received_at", 1).limit(limit).to_list()
+
+    async def notification_done(self, order_id: str, outcome: str) -> None:
+        """Every pending notification of the order is answered by one status check."""
+        await self.notifications.update_many({"order_id": order_id, "processed": False},
+                                             {"$set": {"processed": True, "outcome": outcome, "processed_at": utcnow()}})
+
+    async def notification_retry(self, order_id: str, attempts: int, delay: timedelta, error: str) -> None:
+        await self.notifications.update_many({"order_id": order_id, "processed": False},
+                                             {"$set": {"attempts": attempts, "next_attempt_at": utcnow() + delay, "last_error": error}})
