@@ -1,0 +1,52 @@
+"""Start the Midtrans simulator and the four services of a profile as local processes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+
+from infra.processes import ManagedProcess, load_process, start_process, wait_http
+from infra.profiles import Profile
+from infra.stack import Endpoints
+
+# Service name -> the Python package whose `main:app` it runs.
+APPS: dict[str, str] = {
+    "midtrans": "midtrans_simulator",
+    "catalog": "catalog",
+    "orders": "orders",
+    "payments": "payments",
+    "notifications": "notifications",
+}
+
+
+def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]:
+    env = {"KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap, "MONGODB_URL": endpoints.mongodb_url, "PYTHONUNBUFFERED": "1"}
+    simulator = profile.service_url("midtrans")
+    if name == "payments":
+        env |= {"MIDTRANS_SNAP_BASE_URL": f"{simulator}/snap/v1", "MIDTRANS_CORE_BASE_URL": simulator}
+    if name == "midtrans":
+        env |= {"MIDTRANS_NOTIFICATION_URL": f"{profile.service_url('payments')}/midtrans/notification",
+                "SIMULATOR_PUBLIC_URL": simulator}
+    return env
+
+
+def start_app(profile: Profile, endpoints: Endpoints, name: str, *, instance: int = 0, port: int | None = None,
+              extra_env: Mapping[str, str] | None = None, timeout: float = 60.0) -> ManagedProcess:
+    """Start one instance and wait until its /healthz answers. Instance 0 uses the profile's port."""
+    port = port or profile.service_ports[name]
+    process_name = name if instance == 0 else f"{name}-{instance}"
+    argv = [sys.executable, "-m", "uvicorn", f"{APPS[name]}.main:app", "--host", "127.0.0.1", "--port", str(port),
+            "--no-access-log", "--timeout-graceful-shutdown", "20"]
+    process = start_process(process_name, argv, app_env(profile, endpoints, name) | dict(extra_env or {}),
+                            profile.log_dir / f"{process_name}.log", profile.pid_dir)
+    wait_http(f"http://127.0.0.1:{port}/healthz", timeout, process)
+    return process
+
+
+def start_apps(profile: Profile, endpoints: Endpoints, extra_env: Mapping[str, str] | None = None) -> dict[str, ManagedProcess]:
+    """Start every app that is not already running for the profile."""
+    running: dict[str, ManagedProcess] = {}
+    for name in APPS:
+        existing = load_process(profile.pid_dir / f"{name}.pid")
+        running[name] = existing if existing is not None else start_app(profile, endpoints, name, extra_env=extra_env)
+    return running

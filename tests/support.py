@@ -1,0 +1,123 @@
+"""Driving Beli NTT from outside, through its HTTP contract only (as a shopper, a seller, Midtrans)."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+from infra.processes import ManagedProcess
+from infra.profiles import Profile
+from infra.stack import Endpoints
+
+T = TypeVar("T")
+FINAL = {"PAID", "REJECTED", "CANCELLED"}
+
+
+@dataclass
+class System:
+    profile: Profile
+    endpoints: Endpoints
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *, timeout: float = 30.0,
+                     interval: float = 0.1, what: str = "condition") -> T:
+    """Poll until `accept(probe())`; fail with the last value seen."""
+    deadline = time.monotonic() + timeout
+    value = await probe()
+    while not accept(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {value!r}")
+        await asyncio.sleep(interval)
+        value = await probe()
+    return value
+
+
+class Api:
+    def __init__(self, clients: dict[str, httpx.AsyncClient]) -> None:
+        self.catalog = clients["catalog"]
+        self.orders = clients["orders"]
+        self.payments = clients["payments"]
+        self.notifications = clients["notifications"]
+        self.midtrans = clients["midtrans"]
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(cls, system: System) -> AsyncIterator["Api"]:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        clients = {name: httpx.AsyncClient(base_url=system.profile.service_url(name), timeout=30, limits=limits)
+                   for name in system.profile.service_ports}
+        try:
+            yield cls(clients)
+        finally:
+            for client in clients.values():
+                await client.aclose()
+
+    # --- sellers and products -------------------------------------------------------------
+
+    async def seller(self, regency: str = "Sumba Timur", name: str | None = None) -> dict[str, Any]:
+        tag = uuid.uuid4().hex[:8]
+        response = await self.catalog.post("/sellers", json={
+            "name": name or f"UMKM {tag}", "regency": regency, "village": "Desa Jenilu",
+            "email": f"seller-{tag}@umkm.example.id", "phone": f"0812{int(tag, 16) % 10**8:08d}"})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def product(self, seller: dict[str, Any], *, price: int, stock: int, category: str = "tenun",
+                      name: str = "Kain tenun ikat") -> dict[str, Any]:
+        response = await self.catalog.post("/products", json={
+            "seller_id": seller["id"], "name": name, "category": category, "price": price, "stock": stock})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def stock_of(self, product_id: str) -> dict[str, Any]:
+        response = await self.catalog.get(f"/products/{product_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    # --- shopping -------------------------------------------------------------------------
+
+    @staticmethod
+    def shopper() -> dict[str, str]:
+        tag = uuid.uuid4().hex[:8]
+        return {"name": f"Pembeli {tag}", "email": f"asn-{tag}@nttprov.example.id", "phone": f"0813{int(tag, 16) % 10**8:08d}"}
+
+    async def place(self, items: list[tuple[str, int]], *, customer: dict[str, str] | None = None,
+                    key: str | None = None) -> httpx.Response:
+        body = {"customer": customer or self.shopper(),
+                "items": [{"product_id": product_id, "quantity": quantity} for product_id, quantity in items]}
+        return await self.orders.post("/orders", json=body, headers={"Idempotency-Key": key or uuid.uuid4().hex})
+
+    async def order(self, order_id: str) -> dict[str, Any]:
+        response = await self.orders.get(f"/orders/{order_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def order_reaches(self, order_id: str, *statuses: str, timeout: float = 30.0) -> dict[str, Any]:
+        return await eventually(lambda: self.order(order_id), lambda o: o["status"] in statuses, timeout=timeout,
+                                what=f"order {order_id} to reach {statuses}")
+
+    async def payable(self, order_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Wait until the order is awaiting payment and has its Midtrans link."""
+        return await eventually(lambda: self.order(order_id), lambda o: o["status"] != "PENDING" and (
+            o["status"] != "AWAITING_PAYMENT" or o["payment"] is not None), timeout=timeout, what=f"payment link of {order_id}")
+
+    async def pay(self, order_id: str, transaction_status: str = "settlement") -> dict[str, Any]:
+        response = await self.midtrans.post(f"/simulator/pay/{order_id}", json={"transaction_status": transaction_status})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def levy_entries(self, order_id: str) -> dict[str, Any]:
+        response = await self.payments.get("/levy/entries", params={"order_id": order_id})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def inbox(self, recipient: str) -> list[dict[str, Any]]:
+        response = await self.notifications.get("/notifications", params={"recipient": recipient})
+        assert response.status_code == 200, response.text
+        return response.json()
