@@ -1,0 +1,34 @@
+# Beli NTT: `make dev` runs the whole system locally, `make test` runs every test against real
+# Kafka and the MongoDB-protocol server. Both install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export UV_PYTHON_DOWNLOADS := never
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+PYTEST_ARGS ?=
+
+.PHONY: help install dev stop status test unit bench
+
+help:
+	@echo "make dev     start Kafka, the database, the Midtrans simulator and the four services; seed demo data"
+	@echo "make test    run the whole test suite against real infrastructure (started and stopped by the run)"
+	@echo "make stop    stop everything 'make dev' started"
+	@echo "make status  what is running"
+
+install:
+	@bash infra/bootstrap.sh
+
+dev: install
+	@uv run --frozen python infra/dev.py
+
+stop:
+	@uv run --frozen python infra/stack.py down --profile dev
+
+status:
+	@uv run --frozen python infra/stack.py status --profile dev
+
+test: install
+	@uv run --frozen pytest $(PYTEST_ARGS)
+
+unit: install
+	@uv run --frozen pytest -m "not infra" libs services/*/tests/test_domain.py $(PYTEST_ARGS)
