@@ -1,0 +1,82 @@
+"""Where each local stack lives and which ports it uses.
+
+Two fixed profiles so that a developer's stack (``dev``) and the test suite's (``test``) can run
+side by side on one machine without touching each other's ports or data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+SERVICE_NAMES = ("catalog", "orders", "payments", "notifications", "midtrans")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    run_dir: Path
+    kafka_port: int
+    kafka_controller_port: int
+    mongo_port: int
+    catalog: int
+    orders: int
+    payments: int
+    notifications: int
+    midtrans: int
+
+    @property
+    def pid_dir(self) -> Path:
+        return self.run_dir / "pids"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.run_dir / "logs"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """The bootstrap address of the broker this profile starts itself."""
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def mongodb_url(self) -> str:
+        """The URL of the database this profile starts itself (a single standalone node)."""
+        return f"mongodb://127.0.0.1:{self.mongo_port}/?directConnection=true"
+
+    @property
+    def service_ports(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in SERVICE_NAMES}
+
+    def service_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.service_ports[name]}"
+
+
+DEV = Profile(
+    name="dev",
+    run_dir=REPO_ROOT / ".run" / "dev",
+    kafka_port=9092,
+    kafka_controller_port=9093,
+    mongo_port=27017,
+    catalog=8001,
+    orders=8002,
+    payments=8003,
+    notifications=8004,
+    midtrans=8005,
+)
+
+TEST = Profile(
+    name="test",
+    run_dir=REPO_ROOT / ".run" / "test",
+    kafka_port=19092,
+    kafka_controller_port=19093,
+    mongo_port=27117,
+    catalog=18001,
+    orders=18002,
+    payments=18003,
+    notifications=18004,
+    midtrans=18005,
+)
+
+PROFILES = {p.name: p for p in (DEV, TEST)}
