@@ -6,6 +6,7 @@ side by side on one machine without touching each other's ports or data.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,17 +67,24 @@ DEV = Profile(
     midtrans=8005,
 )
 
-TEST = Profile(
-    name="test",
-    run_dir=REPO_ROOT / ".run" / "test",
-    kafka_port=19092,
-    kafka_controller_port=19093,
-    mongo_port=27117,
-    catalog=18001,
-    orders=18002,
-    payments=18003,
-    notifications=18004,
-    midtrans=18005,
-)
+def test_profile(slot: int = 0) -> Profile:
+    """The test suite's stack. BELI_TEST_SLOT=N (0-9) moves every port by N*100 and uses its own
+    run dir, so that several suites can run side by side on one machine."""
+    shift = slot * 100
+    return Profile(
+        name="test" if slot == 0 else f"test{slot}",
+        run_dir=REPO_ROOT / ".run" / ("test" if slot == 0 else f"test{slot}"),
+        kafka_port=19092 + shift,
+        kafka_controller_port=19093 + shift,
+        mongo_port=27117 + shift,
+        catalog=18001 + shift,
+        orders=18002 + shift,
+        payments=18003 + shift,
+        notifications=18004 + shift,
+        midtrans=18005 + shift,
+    )
 
-PROFILES = {p.name: p for p in (DEV, TEST)}
+
+TEST = test_profile(int(os.environ.get("BELI_TEST_SLOT", "0") or 0))
+
+PROFILES = {"dev": DEV, "test": TEST}

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from beli_contracts.envelope import EventPayload
 from beli_contracts.topics import CATALOG_EVENTS
-from beli_contracts.values import PricedLine, Value
+from beli_contracts.values import PricedLine, SellerContact, Value
 
 
 class _CatalogEvent(EventPayload):
@@ -51,3 +51,36 @@ class ReservationCommitted(_CatalogEvent):
 
     TYPE = "catalog.reservation_committed"
     order_id: str
+
+
+class ProductPriceChanged(_CatalogEvent):
+    """A seller changed a price. Orders already placed keep the price they were reserved at."""
+
+    TYPE = "catalog.product_price_changed"
+    product_id: str
+    seller_id: str
+    variant_id: str | None = None
+    old_price: int
+    new_price: int
+
+
+class StockChanged(_CatalogEvent):
+    """A seller set the stock of a product (or variant) by hand."""
+
+    TYPE = "catalog.stock_changed"
+    product_id: str
+    seller_id: str
+    variant_id: str | None = None
+    stock: int
+
+
+class StockLow(_CatalogEvent):
+    """Available units fell below the seller's threshold."""
+
+    TYPE = "catalog.stock_low"
+    product_id: str
+    product_name: str
+    variant_id: str | None = None
+    seller: SellerContact
+    stock: int
+    threshold: int

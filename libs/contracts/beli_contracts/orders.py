@@ -7,7 +7,7 @@ from pydantic import Field
 
 from beli_contracts.envelope import EventPayload
 from beli_contracts.topics import ORDERS_EVENTS
-from beli_contracts.values import Customer, OrderItem, PricedLine, Rupiah
+from beli_contracts.values import Customer, OrderItem, PricedLine, Rupiah, SellerContact
 
 
 class _OrdersEvent(EventPayload):
@@ -57,3 +57,27 @@ class OrderCancelled(_OrdersEvent):
     order_id: str
     customer: Customer
     reason: CancelReason
+
+
+class OrderShipped(_OrdersEvent):
+    """One seller's part of an order left with a courier."""
+
+    TYPE = "orders.order_shipped"
+    order_id: str
+    seller_id: str
+    customer: Customer
+    courier: str
+    tracking_number: str
+    shipped_at: datetime
+
+
+class OrderCompleted(_OrdersEvent):
+    """The shopper confirmed receipt of one seller's part (or it completed automatically)."""
+
+    TYPE = "orders.order_completed"
+    order_id: str
+    seller: SellerContact
+    gross: Rupiah
+    levy: Rupiah
+    seller_payable: Rupiah
+    completed_at: datetime

@@ -1,12 +1,13 @@
 """Events produced by the payments service (topic `payments.events`)."""
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
 from beli_contracts.envelope import EventPayload
 from beli_contracts.topics import PAYMENTS_EVENTS
-from beli_contracts.values import Customer, PricedLine, Rupiah, SettledLine
+from beli_contracts.values import Customer, PricedLine, Rupiah, SettledLine, Value
 
 
 class _PaymentsEvent(EventPayload):
@@ -46,3 +47,60 @@ class PaymentFailed(_PaymentsEvent):
     order_id: str
     transaction_status: str
     reason: str
+
+
+class LevyEntry(Value):
+    """One ledger line as the province's systems see it. Reversals carry negative amounts."""
+
+    entry_id: str
+    sequence: int
+    kind: Literal["levy", "reversal"]
+    order_id: str
+    product_id: str
+    seller_id: str
+    regency: str
+    category: str
+    gross: Rupiah
+    levy: Rupiah
+    seller_payable: Rupiah
+    rule_id: str
+    rule_version: int
+    rate_bps: int
+    period: str = Field(description="Accounting month YYYY-MM (WITA) the entry counts in")
+    reverses: str | None = None
+    recorded_at: datetime
+    hash: str
+
+
+class LevyRecorded(_PaymentsEvent):
+    TYPE = "payments.levy_recorded"
+    order_id: str
+    entries: list[LevyEntry] = Field(min_length=1)
+
+
+class LevyReversed(_PaymentsEvent):
+    """A refund reversed the levy of the refunded lines."""
+
+    TYPE = "payments.levy_reversed"
+    order_id: str
+    refund_amount: Rupiah
+    entries: list[LevyEntry] = Field(min_length=1)
+
+
+class LevyRuleTerms(Value):
+    rule_id: str
+    version: int
+    rate_bps: int
+    category: str | None
+    regency: str | None
+    effective_from: datetime
+
+
+class LevyRuleChanged(_PaymentsEvent):
+    """An operator created a levy rule or a new version of one."""
+
+    TYPE = "payments.levy_rule_changed"
+    current: LevyRuleTerms
+    previous: LevyRuleTerms | None
+    reason: str
+    changed_by: str
