@@ -47,7 +47,7 @@ class OrderPaid(_OrdersEvent):
     gross_amount: Rupiah
 
 
-CancelReason = Literal["shopper_cancelled", "payment_failed", "payment_expired", "payment_setup_failed"]
+CancelReason = Literal["shopper_cancelled", "payment_failed", "payment_expired", "payment_setup_failed", "checkout_timeout"]
 
 
 class OrderCancelled(_OrdersEvent):

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI
 
+from beli_runtime.admin import dead_letter_router
 from beli_runtime.consumer import EventConsumer, Subscription
 from beli_runtime.jobs import BackgroundJob, JobStep
 from beli_runtime.logs import configure_logging, get_logger
@@ -78,7 +79,9 @@ class ServiceRuntime:
         """`prepare` creates the service's indexes; it is retried until the database answers."""
 
         @asynccontextmanager
-        async def run(_: FastAPI) -> AsyncIterator[None]:
+        async def run(app: FastAPI) -> AsyncIterator[None]:
+            # Every service gets the operator routes through its runtime, not by each main.
+            app.include_router(dead_letter_router(self.db, self._consumers))
             await self._start(prepare)
             try:
                 yield

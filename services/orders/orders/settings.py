@@ -8,3 +8,8 @@ class OrdersSettings(ServiceSettings):
     idempotency_key_hours: int = 24
     max_lines_per_order: int = 50
     max_quantity_per_line: int = 1000
+    # The sweeper cancels orders stuck in the middle of the saga: no reservation answer after
+    # this long, or no payment decision this long after the payment deadline.
+    pending_timeout_minutes: int = 10
+    payment_grace_minutes: int = 15
+    sweep_seconds: float = 30.0

@@ -62,6 +62,13 @@ class OrdersStore:
             session=session,
         )
 
+    async def stuck(self, pending_before: datetime, pay_before: datetime, limit: int = 100) -> list[dict[str, Any]]:
+        """Orders the saga left hanging: never reserved, or never paid well past the deadline."""
+        return await self.orders.find({"$or": [
+            {"status": OrderStatus.PENDING.value, "created_at": {"$lt": pending_before}},
+            {"status": OrderStatus.AWAITING_PAYMENT.value, "pay_before": {"$lt": pay_before}},
+        ]}, {"_id": 1, "status": 1}).limit(limit).to_list()
+
     async def annotate(self, session: Session, order_id: str, changes: dict[str, Any], *, in_states: list[str]) -> bool:
         result = await self.orders.update_one({"_id": order_id, "status": {"$in": in_states}},
                                               {"$set": {**changes, "updated_at": utcnow()}}, session=session)
