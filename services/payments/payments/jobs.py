@@ -7,16 +7,19 @@ Midtrans is retried later with backoff, never inside a Kafka consumer.
 from datetime import timedelta
 from typing import Any
 
-from beli_contracts.payments import PaymentFailed, PaymentLinkCreated, PaymentSettled
+from beli_contracts.payments import LevyRecorded, PaymentFailed, PaymentLinkCreated, PaymentSettled
 from beli_contracts.values import Customer, PricedLine
 from beli_runtime.clock import as_utc, utcnow
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
 from beli_runtime.service import ServiceRuntime
 
-from payments.domain import MOVES, LevyRule, Outcome, PaymentStatus, classify, item_name, rupiah_from_midtrans, settle_lines, snap_expiry
+from payments.domain import MOVES, Outcome, PaymentStatus, classify, item_name, rupiah_from_midtrans, settle_lines, snap_expiry
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
-from payments.ledger import LevyLedger
+from payments.ledger import LevyLedger, as_event_entry
+from payments.levy import to_millis
+from payments.refunds import Refunds
+from payments.rules import LevyRules
 from payments.settings import PaymentsSettings
 from payments.store import PaymentsStore
 
@@ -29,15 +32,14 @@ def backoff(attempts: int) -> timedelta:
 
 class PaymentJobs:
     def __init__(self, runtime: ServiceRuntime, store: PaymentsStore, ledger: LevyLedger, gateway: MidtransGateway,
-                 settings: PaymentsSettings) -> None:
+                 settings: PaymentsSettings, rules: LevyRules, refunds: Refunds) -> None:
         self.runtime = runtime
+        self.rules = rules
+        self.refunds = refunds
         self.store = store
         self.ledger = ledger
         self.gateway = gateway
         self.settings = settings
-
-    def levy_rule(self, line: PricedLine) -> LevyRule:
-        return LevyRule(id="default", version=1, rate_bps=self.settings.pad_levy_bps)
 
     # --- opening Snap transactions ---------------------------------------------------------
 
@@ -119,12 +121,15 @@ class PaymentJobs:
         if payment is None:
             return "ignored: not a Beli NTT payment"
         outcome = classify(str(status.get("transaction_status")), status.get("fraud_status"))
-        if outcome not in MOVES:
+        if outcome not in MOVES and outcome is not Outcome.REFUNDED:
             return f"no change: {status.get('transaction_status')}"
         gross = rupiah_from_midtrans(status.get("gross_amount", "0"))
         if gross != payment["gross_amount"]:
             log.error("payments.amount_mismatch", order_id=order_id, midtrans=gross, ours=payment["gross_amount"])
             return f"refused: Midtrans gross {gross} differs from {payment['gross_amount']}"
+        if outcome is Outcome.REFUNDED:
+            # Completes refunds by their refund_key, so the API path and this one never both reverse.
+            return await self.refunds.on_midtrans_refunds(order_id, status)
         target, sources = MOVES[outcome]
         if outcome is Outcome.PAID:
             return await self._settle(payment, status, sources)
@@ -142,9 +147,13 @@ class PaymentJobs:
 
     async def _settle(self, payment: dict[str, Any], status: dict[str, Any], sources: frozenset[PaymentStatus]) -> str:
         order_id = payment["_id"]
-        lines = settle_lines([PricedLine(**line) for line in payment["lines"]], self.levy_rule)
+        # The sale is levied by the rules in force at this moment, whatever changes later.
+        settled_at = to_millis(utcnow())
+        rule_for = await self.rules.selector(settled_at)
+        priced = [PricedLine(**line) for line in payment["lines"]]
+        lines = settle_lines(priced, rule_for)
+        rates = {line.product_id: rule_for(line).rate_bps for line in priced}
         levy_total = sum(line.levy for line in lines)
-        settled_at = utcnow()
 
         async def work(session: Session) -> str:
             moved = await self.store.move(session, order_id, PaymentStatus.SETTLED, sources, {
@@ -152,7 +161,9 @@ class PaymentJobs:
                 "transaction_id": status.get("transaction_id"), "levy_amount": levy_total, "settled_at": settled_at})
             if moved is None:
                 return f"stale: {status['transaction_status']} while {payment['status']}"
-            await self.ledger.record_settlement(session, order_id, lines, {line.product_id: self.levy_rule(line).rate_bps for line in lines})
+            entries = await self.ledger.record_settlement(session, order_id, lines, rates, settled_at)
+            await self.runtime.outbox.add(session, LevyRecorded(order_id=order_id, entries=[as_event_entry(e) for e in entries]),
+                                          key=order_id)
             await self.runtime.outbox.add(session, PaymentSettled(
                 order_id=order_id, customer=Customer(**payment["customer"]), lines=lines, gross_amount=payment["gross_amount"],
                 levy_total=levy_total, seller_payable_total=sum(line.seller_payable for line in lines),

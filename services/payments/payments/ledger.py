@@ -1,49 +1,146 @@
-"""The PAD levy ledger: one entry per order line of every settled payment. Append-only."""
+"""The PAD levy ledger: append-only, hash-chained, one entry per order line of every settled
+payment and one reversal entry per refunded line. Nothing here updates or deletes an entry.
 
+A single head document (`ledger_head`) holds the last sequence and hash. Every append updates
+it inside the caller's transaction, so concurrent appends conflict and one retries: the chain
+stays linear without a lock service. The head also lists the closed months, so an append and a
+closing serialise on the same document.
+"""
+
+from datetime import datetime
 from typing import Any
 
+from beli_contracts.payments import LevyEntry
 from beli_contracts.values import SettledLine
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
+
+from payments.levy import GENESIS_HASH, day_of, entry_hash, first_break, period_of, to_millis
+
+HEAD_ID = "ledger_head"
+VERIFY_BATCH = 2_000
+
+
+class LedgerConflict(Exception):
+    """The head moved under us: the transaction must be retried (PyMongo does, for write conflicts)."""
 
 
 class LevyLedger:
     def __init__(self, db: Database) -> None:
         self.entries = db["levy_entries"]
+        self.meta = db["levy_ledger_meta"]
+        self.closings = db["levy_period_closings"]
 
     async def ensure_indexes(self) -> None:
-        await ensure_index(self.entries, [("order_id", 1)])
+        await ensure_index(self.entries, [("sequence", 1)])
+        await ensure_index(self.entries, [("order_id", 1), ("sequence", 1)])
+        await ensure_index(self.entries, [("seller_id", 1), ("sequence", 1)])
+        await ensure_index(self.entries, [("day", 1), ("sequence", 1)])
+        await ensure_index(self.entries, [("period", 1), ("sequence", 1)])
         await ensure_index(self.entries, [("recorded_at", 1)])
 
-    async def record_settlement(self, session: Session, order_id: str, lines: list[SettledLine], rate_bps: dict[str, int]) -> None:
-        now = utcnow()
-        # The _id makes a second recording of the same settlement impossible, whatever the path.
-        await self.entries.insert_many(
-            [
-                {
-                    "_id": f"{order_id}:{line.product_id}:levy",
-                    "kind": "levy",
-                    "order_id": order_id,
-                    "product_id": line.product_id,
-                    "product_name": line.product_name,
-                    "seller_id": line.seller.seller_id,
-                    "seller_name": line.seller.name,
-                    "regency": line.seller.regency,
-                    "category": line.category,
-                    "quantity": line.quantity,
-                    "unit_price": line.unit_price,
-                    "gross": line.subtotal,
-                    "levy": line.levy,
-                    "seller_payable": line.seller_payable,
-                    "rule_id": line.levy_rule_id,
-                    "rule_version": line.levy_rule_version,
-                    "rate_bps": rate_bps[line.product_id],
-                    "recorded_at": now,
-                }
-                for line in lines
-            ],
-            session=session,
-        )
+    async def head(self, session: Session | None = None) -> dict[str, Any]:
+        head = await self.meta.find_one({"_id": HEAD_ID}, session=session)
+        return head or {"_id": HEAD_ID, "sequence": 0, "hash": GENESIS_HASH, "closed": []}
 
-    async def for_order(self, order_id: str) -> list[dict[str, Any]]:
-        return await self.entries.find({"order_id": order_id}).sort("_id", 1).to_list()
+    async def append(self, session: Session, drafts: list[dict[str, Any]], at: datetime) -> list[dict[str, Any]]:
+        """Chain and insert entries (in order) in the caller's transaction; returns them as stored."""
+        head = await self._claim_head(session)
+        closed = set(head.get("closed", []))
+        recorded_at = to_millis(at)
+        natural = period_of(recorded_at)
+        # A closed month takes no more entries: they count in the month being written now
+        # (never closed, since only ended months can be closed) and keep the original month.
+        period = natural if natural not in closed else period_of(utcnow())
+        sequence, prev_hash = head["sequence"], head["hash"]
+        stored = []
+        for draft in drafts:
+            sequence += 1
+            entry = {**draft, "sequence": sequence, "period": period, "day": day_of(recorded_at), "recorded_at": recorded_at,
+                     "prev_hash": prev_hash}
+            if period != natural:
+                entry["original_period"] = natural
+            entry["hash"] = prev_hash = entry_hash(entry)
+            stored.append(entry)
+        if stored:
+            await self.entries.insert_many(stored, session=session)
+        moved = await self.meta.update_one({"_id": HEAD_ID, "sequence": head["sequence"]},
+                                           {"$set": {"sequence": sequence, "hash": prev_hash, "updated_at": recorded_at}}, session=session)
+        if moved.matched_count != 1:
+            raise LedgerConflict("ledger head moved during append")
+        return stored
+
+    async def _claim_head(self, session: Session) -> dict[str, Any]:
+        # Writing the head first takes its write lock at once, so a concurrent appender
+        # conflicts early instead of after inserting its entries.
+        await self.meta.update_one({"_id": HEAD_ID}, {"$setOnInsert": {"sequence": 0, "hash": GENESIS_HASH, "closed": []},
+                                                      "$set": {"claimed_at": utcnow()}}, upsert=True, session=session)
+        return await self.head(session)
+
+    async def record_settlement(self, session: Session, order_id: str, lines: list[SettledLine], rate_bps: dict[str, int],
+                                settled_at: datetime) -> list[dict[str, Any]]:
+        drafts = [
+            {
+                # The _id makes a second recording of the same settlement impossible, whatever the path.
+                "_id": f"{order_id}:{line.product_id}:levy",
+                "kind": "levy",
+                "order_id": order_id,
+                "product_id": line.product_id,
+                "product_name": line.product_name,
+                "seller_id": line.seller.seller_id,
+                "seller_name": line.seller.name,
+                "regency": line.seller.regency,
+                "category": line.category,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "gross": line.subtotal,
+                "levy": line.levy,
+                "seller_payable": line.seller_payable,
+                "rule_id": line.levy_rule_id,
+                "rule_version": line.levy_rule_version,
+                "rate_bps": rate_bps[line.product_id],
+                "reverses": None,
+                "refund_id": None,
+            }
+            for line in lines
+        ]
+        return await self.append(session, drafts, settled_at)
+
+    async def for_order(self, order_id: str, session: Session | None = None) -> list[dict[str, Any]]:
+        return await self.entries.find({"order_id": order_id}, session=session).sort("sequence", 1).to_list()
+
+    async def verify(self) -> dict[str, Any]:
+        """Walk the whole chain in sequence order; report the first entry that breaks it."""
+        head = await self.head()
+        prev_hash, prev_sequence, checked = GENESIS_HASH, 0, 0
+        while True:
+            batch = await self.entries.find({"sequence": {"$gt": prev_sequence}}).sort("sequence", 1).limit(VERIFY_BATCH).to_list()
+            if not batch:
+                break
+            broken = first_break(batch, prev_hash, prev_sequence)
+            if broken is not None:
+                entry, reason = broken
+                return _verdict(False, checked + batch.index(entry), head, entry, reason)
+            checked += len(batch)
+            prev_hash, prev_sequence = batch[-1]["hash"], batch[-1]["sequence"]
+        if (prev_sequence, prev_hash) != (head["sequence"], head["hash"]):
+            # Entries missing at the end (or a forged head): the chain is shorter than recorded.
+            return _verdict(False, checked, head, None, f"the chain ends at sequence {prev_sequence} but the head records "
+                            f"{head['sequence']}: entries at the end were removed")
+        for closing in await self.closings.find().sort("_id", 1).to_list():
+            anchor = await self.entries.find_one({"sequence": closing["head_sequence"]}) if closing["head_sequence"] else None
+            anchor_hash = anchor["hash"] if anchor else GENESIS_HASH
+            if anchor_hash != closing["head_hash"]:
+                return _verdict(False, checked, head, anchor, f"closing of {closing['_id']} recorded chain head "
+                                f"{closing['head_hash'][:12]}… at sequence {closing['head_sequence']}, the chain now has {anchor_hash[:12]}…")
+        return _verdict(True, checked, head, None, None)
+
+
+def _verdict(ok: bool, checked: int, head: dict[str, Any], entry: dict[str, Any] | None, reason: str | None) -> dict[str, Any]:
+    broken = None if entry is None and reason is None else {
+        "sequence": entry.get("sequence") if entry else None, "entry_id": entry.get("_id") if entry else None, "reason": reason}
+    return {"ok": ok, "entries_checked": checked, "head_sequence": head["sequence"], "head_hash": head["hash"], "first_broken": broken}
+
+
+def as_event_entry(entry: dict[str, Any]) -> LevyEntry:
+    return LevyEntry(entry_id=entry["_id"], **{key: entry[key] for key in LevyEntry.model_fields if key != "entry_id" and key in entry})

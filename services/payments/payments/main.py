@@ -3,11 +3,17 @@
 from beli_runtime.http import create_app
 from beli_runtime.service import ServiceRuntime
 
+from payments.admin_api import build_admin_router
 from payments.api import build_router
+from payments.audit import LevyAudit
+from payments.finance_api import build_finance_router
 from payments.gateway import MidtransGateway
 from payments.handlers import PaymentsHandlers
 from payments.jobs import PaymentJobs
 from payments.ledger import LevyLedger
+from payments.reconcile import Reconciler
+from payments.refunds import Refunds
+from payments.rules import LevyRules
 from payments.settings import PaymentsSettings
 from payments.store import PaymentsStore
 
@@ -15,7 +21,10 @@ settings = PaymentsSettings()
 runtime = ServiceRuntime(settings)
 store = PaymentsStore(runtime.db)
 ledger = LevyLedger(runtime.db)
-jobs = PaymentJobs(runtime, store, ledger, MidtransGateway(settings), settings)
+gateway = MidtransGateway(settings)
+rules = LevyRules(runtime, settings.pad_levy_bps)
+refunds = Refunds(runtime, runtime.db, store, ledger, gateway)
+jobs = PaymentJobs(runtime, store, ledger, gateway, settings, rules, refunds)
 runtime.subscribe(PaymentsHandlers(store).subscription())
 open_links = runtime.add_job("open-payment-links", jobs.open_links, interval=settings.payment_job_seconds)
 notifications = runtime.add_job("midtrans-notifications", jobs.process_notifications, interval=settings.payment_job_seconds)
@@ -25,13 +34,18 @@ runtime.add_job("cancel-payments", jobs.cancel_requested, interval=settings.paym
 async def prepare() -> None:
     await store.ensure_indexes()
     await ledger.ensure_indexes()
+    await rules.ensure_indexes()
+    await refunds.ensure_indexes()
 
 
 app = create_app(
     title="Beli NTT — payments",
-    description="Midtrans payments and the PAD levy ledger. `POST /midtrans/notification` is Midtrans's webhook.",
+    description="Midtrans payments, the PAD levy rules and ledger, and the finance office's audit tools. "
+                "`POST /midtrans/notification` is Midtrans's webhook.",
     lifespan=runtime.lifespan(prepare),
     health=runtime.health,
     max_request_bytes=settings.max_request_bytes,
 )
 app.include_router(build_router(store, ledger, settings, notifications.wake))
+app.include_router(build_admin_router(rules, refunds))
+app.include_router(build_finance_router(LevyAudit(runtime, ledger, store), ledger, Reconciler(store, ledger, gateway)))

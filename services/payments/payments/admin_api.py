@@ -1,0 +1,114 @@
+"""Operator routes: levy rules (versioned, never edited) and refunds through Midtrans."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from beli_runtime.http import ApiError
+
+from payments.access import OPERATOR, actor, require_role
+from payments.levy import RuleRefused
+from payments.refunds import RefundRefused, Refunds
+from payments.rules import LevyRules
+
+REFUND_KEY = r"^[A-Za-z0-9\-_~.]{1,50}$"
+
+
+class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rate_bps: int = Field(description="Levy rate in basis points: 100 = 1%, 0..10000")
+    category: str | None = Field(None, min_length=1, max_length=40, description="Product category scope, e.g. `kopi`")
+    regency: str | None = Field(None, min_length=1, max_length=40, description="Seller's regency scope, e.g. `Ngada`")
+    effective_from: datetime | None = Field(None, description="When the version takes effect (default: now); never in the past")
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class RuleOut(BaseModel):
+    rule_id: str
+    version: int
+    rate_bps: int
+    category: str | None
+    regency: str | None
+    effective_from: datetime
+    reason: str
+    changed_by: str
+    created_at: datetime
+
+
+class RefundLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product_id: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0)
+
+
+class RefundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refund_key: str | None = Field(None, pattern=REFUND_KEY, description="Idempotency: the same key never refunds twice. "
+                                   "Default: one is made, so a retry without a key is a new refund")
+    amount: int | None = Field(None, gt=0, description="Integer Rupiah; must equal the refunded lines' gross")
+    lines: list[RefundLineIn] | None = Field(None, min_length=1, description="Omit to refund everything still refundable")
+    reason: str = Field(min_length=3, max_length=255)
+
+
+class RefundOut(BaseModel):
+    refund_key: str
+    order_id: str
+    amount: int
+    lines: list[dict[str, Any]]
+    reason: str
+    status: str
+    source: str
+
+
+def _rule_out(doc: dict[str, Any]) -> RuleOut:
+    return RuleOut(**{key: doc.get(key) for key in RuleOut.model_fields})
+
+
+def _refund_out(doc: dict[str, Any]) -> RefundOut:
+    return RefundOut(refund_key=doc["_id"], **{key: doc.get(key) for key in RefundOut.model_fields if key != "refund_key"})
+
+
+def build_admin_router(rules: LevyRules, refunds: Refunds) -> APIRouter:
+    router = APIRouter(dependencies=[Depends(require_role(OPERATOR))])
+
+    @router.post("/admin/levy-rules", status_code=201, response_model=RuleOut, tags=["levy rules"])
+    async def create_rule(body: RuleIn, request: Request) -> RuleOut:
+        """A new rule, or a new version of the rule with the same scope. Versions are never
+        edited; history is `GET /admin/levy-rules`."""
+        try:
+            doc = await rules.create(rate_bps=body.rate_bps, category=body.category, regency=body.regency,
+                                     effective_from=body.effective_from, reason=body.reason, changed_by=actor(request))
+        except RuleRefused as refused:
+            raise ApiError(refused.status, refused.message, field=refused.field) from None
+        return _rule_out(doc)
+
+    @router.get("/admin/levy-rules", tags=["levy rules"])
+    async def rule_history() -> dict[str, Any]:
+        return {"default_rate_bps": rules.default.rate_bps, "items": [_rule_out(doc) for doc in await rules.history()]}
+
+    @router.get("/admin/levy-rules/{rule_id}", tags=["levy rules"])
+    async def one_rule(rule_id: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
+        versions = await rules.history(rule_id)
+        if not versions:
+            raise ApiError(404, f"no levy rule {rule_id}")
+        return {"rule_id": rule_id, "versions": [_rule_out(doc) for doc in versions]}
+
+    @router.post("/payments/{order_id}/refunds", status_code=201, response_model=RefundOut, tags=["refunds"])
+    async def refund(order_id: Annotated[str, Path(max_length=64)], body: RefundIn) -> RefundOut:
+        """Refund through Midtrans; the levy of the refunded lines is reversed in the ledger."""
+        key = body.refund_key or f"rf-{uuid.uuid4().hex[:20]}"
+        lines = [line.model_dump() for line in body.lines] if body.lines is not None else None
+        try:
+            doc = await refunds.request(order_id, key, body.amount, lines, body.reason)
+        except RefundRefused as refused:
+            raise ApiError(refused.status, refused.message, field=refused.field) from None
+        return _refund_out(doc)
+
+    @router.get("/payments/{order_id}/refunds", tags=["refunds"])
+    async def refunds_of(order_id: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+        return {"items": [_refund_out(doc) for doc in await refunds.for_order(order_id)]}
+
+    return router

@@ -1,0 +1,103 @@
+"""CSV and XLSX renderings of the ledger and of summaries, for the finance office's spreadsheets.
+
+Headers are in Bahasa Indonesia; amounts are integer Rupiah cells (never floats, never text);
+times are WITA; each file ends with a TOTAL row equal to the API's totals for the same filter.
+"""
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+
+from beli_runtime.clock import WITA, as_utc
+
+LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("sequence", "Urutan"), ("_id", "ID Entri"), ("kind", "Jenis"), ("recorded_at", "Waktu (WITA)"), ("period", "Periode"),
+    ("order_id", "Nomor Pesanan"), ("product_id", "ID Produk"), ("product_name", "Produk"), ("seller_id", "ID Penjual"),
+    ("seller_name", "Penjual"), ("regency", "Kabupaten/Kota"), ("category", "Kategori"), ("quantity", "Jumlah"),
+    ("unit_price", "Harga Satuan (Rp)"), ("gross", "Bruto (Rp)"), ("levy", "Kontribusi PAD (Rp)"),
+    ("seller_payable", "Hak Penjual (Rp)"), ("rule_id", "Aturan"), ("rule_version", "Versi Aturan"), ("rate_bps", "Tarif (bps)"),
+    ("reverses", "Membalik Entri"), ("hash", "Hash"),
+)
+SUMMARY_KEY_LABEL = {"day": "Tanggal (WITA)", "month": "Periode", "regency": "Kabupaten/Kota", "seller": "ID Penjual",
+                     "category": "Kategori"}
+SUMMARY_AMOUNTS: tuple[tuple[str, str], ...] = (
+    ("entries", "Jumlah Entri"), ("gross", "Bruto (Rp)"), ("levy", "Kontribusi PAD (Rp)"), ("seller_payable", "Hak Penjual (Rp)"))
+TOTALLED = ("gross", "levy", "seller_payable")
+KIND_LABEL = {"levy": "pungutan", "reversal": "pembalikan"}
+
+
+def wita(moment: datetime) -> str:
+    return as_utc(moment).astimezone(WITA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _ledger_row(entry: dict[str, Any]) -> list[Any]:
+    row = []
+    for key, _ in LEDGER_COLUMNS:
+        value = entry.get(key)
+        if key == "recorded_at":
+            value = wita(value)
+        elif key == "kind":
+            value = KIND_LABEL.get(value, value)
+        row.append("" if value is None else value)
+    return row
+
+
+def ledger_table(entries: Iterable[dict[str, Any]]) -> tuple[list[str], list[list[Any]], list[Any]]:
+    totals = dict.fromkeys(TOTALLED, 0)
+    rows = []
+    for entry in entries:
+        rows.append(_ledger_row(entry))
+        for key in TOTALLED:
+            totals[key] += entry[key]
+    total_row: list[Any] = ["TOTAL", f"{len(rows)} entri"] + [""] * (len(LEDGER_COLUMNS) - 2)
+    for index, (key, _) in enumerate(LEDGER_COLUMNS):
+        if key in totals:
+            total_row[index] = totals[key]
+    return [label for _, label in LEDGER_COLUMNS], rows, total_row
+
+
+def summary_table(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]], list[Any]]:
+    seller = summary["group_by"] == "seller"
+    header = [SUMMARY_KEY_LABEL[summary["group_by"]]] + (["Penjual"] if seller else []) + [label for _, label in SUMMARY_AMOUNTS]
+    rows = [[row["key"]] + ([row.get("seller_name", "")] if seller else []) + [row[key] for key, _ in SUMMARY_AMOUNTS]
+            for row in summary["rows"]]
+    total = ["TOTAL"] + ([""] if seller else []) + [summary["totals"][key] for key, _ in SUMMARY_AMOUNTS]
+    return header, rows, total
+
+
+def to_csv(header: list[str], rows: list[list[Any]], total: list[Any]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    writer.writerow(total)
+    # BOM so that Excel opens the UTF-8 file with the right characters.
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_xlsx(title: str, header: list[str], rows: list[list[Any]], total: list[Any]) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title[:31])
+    bold = Font(bold=True)
+
+    def styled(values: list[Any]) -> list[WriteOnlyCell]:
+        cells = []
+        for value in values:
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.font = bold
+            cells.append(cell)
+        return cells
+
+    sheet.append(styled(header))
+    for row in rows:
+        sheet.append(row)
+    sheet.append(styled(total))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,169 @@
+"""Finance office routes (read-only, except closing a month) and the seller's statement."""
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from beli_runtime.http import ApiError
+
+from payments.access import FINANCE, SELLER, actor, require_role
+from payments.audit import AuditRefused, LedgerFilter, LevyAudit
+from payments.exports import ledger_table, summary_table, to_csv, to_xlsx, wita
+from payments.ledger import LevyLedger
+from payments.reconcile import Reconciler, TooManyPayments
+
+DAY = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+GroupBy = Literal["day", "month", "regency", "seller", "category"]
+
+
+class EntryOut(BaseModel):
+    entry_id: str
+    sequence: int
+    kind: str
+    order_id: str
+    product_id: str
+    product_name: str
+    seller_id: str
+    seller_name: str
+    regency: str
+    category: str
+    quantity: int
+    unit_price: int
+    gross: int
+    levy: int
+    seller_payable: int
+    rule_id: str
+    rule_version: int
+    rate_bps: int
+    period: str
+    original_period: str | None = None
+    reverses: str | None
+    refund_id: str | None
+    recorded_at: datetime
+    recorded_at_wita: str
+    prev_hash: str
+    hash: str
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field("", max_length=500)
+
+
+def entry_out(entry: dict[str, Any]) -> EntryOut:
+    return EntryOut(entry_id=entry["_id"], recorded_at_wita=wita(entry["recorded_at"]) + " WITA",
+                    **{key: entry.get(key) for key in EntryOut.model_fields if key not in ("entry_id", "recorded_at_wita")})
+
+
+def ledger_filter(
+    date_from: Annotated[str | None, Query(alias="from", pattern=DAY, description="First WITA day, YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, Query(alias="to", pattern=DAY, description="Last WITA day (inclusive)")] = None,
+    period: Annotated[str | None, Query(pattern=MONTH, description="Accounting month YYYY-MM")] = None,
+    regency: Annotated[str | None, Query(max_length=40)] = None,
+    seller: Annotated[str | None, Query(alias="seller_id", max_length=64)] = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
+    order_id: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Annotated[Literal["levy", "reversal"] | None, Query()] = None,
+) -> LedgerFilter:
+    if date_from and date_to and date_from > date_to:
+        raise ApiError(422, f"from ({date_from}) is after to ({date_to})", field="from")
+    return LedgerFilter(date_from, date_to, period, regency, seller, category, order_id, kind)
+
+
+Filter = Annotated[LedgerFilter, Depends(ledger_filter)]
+
+
+def _file(data: bytes, name: str, format: str) -> Response:
+    return Response(data, media_type=CONTENT_TYPES[format], headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})
+
+
+def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Reconciler) -> APIRouter:
+    finance = APIRouter(prefix="/finance", tags=["finance"], dependencies=[Depends(require_role(FINANCE))])
+
+    @finance.get("/ledger")
+    async def ledger_listing(where: Filter, after: Annotated[int, Query(ge=0, description="next_cursor of the previous page")] = 0,
+                             limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+        page, cursor = await audit.listing(where, after, limit)
+        return {"items": [entry_out(e) for e in page], "next_cursor": cursor}
+
+    @finance.get("/summary")
+    async def summary(where: Filter, group_by: Annotated[GroupBy, Query()] = "regency") -> dict[str, Any]:
+        return await audit.summary(group_by, where)
+
+    @finance.get("/exports/ledger")
+    async def export_ledger(where: Filter, format: Annotated[Literal["csv", "xlsx"], Query()] = "csv") -> Response:
+        entries = [entry async for entry in audit.stream(where)]
+        header, rows, total = ledger_table(entries)
+        # Rendering a big workbook is CPU work: keep the event loop free for other requests.
+        data = await asyncio.to_thread(to_csv, header, rows, total) if format == "csv" else \
+            await asyncio.to_thread(to_xlsx, "Buku Besar PAD", header, rows, total)
+        return _file(data, "buku-besar-pad", format)
+
+    @finance.get("/exports/summary")
+    async def export_summary(where: Filter, group_by: Annotated[GroupBy, Query()] = "regency",
+                             format: Annotated[Literal["csv", "xlsx"], Query()] = "csv") -> Response:
+        header, rows, total = summary_table(await audit.summary(group_by, where))
+        data = to_csv(header, rows, total) if format == "csv" else await asyncio.to_thread(to_xlsx, f"Ringkasan {group_by}", header, rows, total)
+        return _file(data, f"ringkasan-pad-{group_by}", format)
+
+    @finance.get("/verify")
+    async def verify_chain() -> dict[str, Any]:
+        """Walk the hash chain from the first entry; `first_broken` names where it breaks."""
+        return await ledger.verify()
+
+    @finance.get("/checks/gross-identity")
+    async def gross_identity(where: Filter) -> dict[str, Any]:
+        """For every settled payment covered: gross received = Σ levy + Σ seller payable."""
+        return await audit.gross_identity(where)
+
+    @finance.get("/reconciliation")
+    async def reconciliation(date_from: Annotated[str, Query(alias="from", pattern=DAY)],
+                             date_to: Annotated[str, Query(alias="to", pattern=DAY)]) -> dict[str, Any]:
+        if date_from > date_to:
+            raise ApiError(422, f"from ({date_from}) is after to ({date_to})", field="from")
+        try:
+            return await reconciler.run(date_from, date_to)
+        except TooManyPayments as error:
+            raise ApiError(422, str(error), field="from") from None
+
+    @finance.get("/periods")
+    async def closings() -> dict[str, Any]:
+        return {"items": [_closing_out(c) for c in await audit.closings()]}
+
+    @finance.post("/periods/{period}/close", status_code=201)
+    async def close_period(period: Annotated[str, Path(max_length=7)], request: Request, body: CloseIn | None = None) -> dict[str, Any]:
+        """Close an ended WITA month: stores its totals and the chain head; later entries count in the open month."""
+        try:
+            return _closing_out(await audit.close(period, actor(request), body.note if body else ""))
+        except AuditRefused as refused:
+            raise ApiError(refused.status, refused.message, field=refused.field) from None
+
+    sellers = APIRouter(tags=["sellers"], dependencies=[Depends(require_role(SELLER))])
+
+    @sellers.get("/sellers/{seller_id}/statement")
+    async def statement(seller_id: Annotated[str, Path(max_length=64)], where: Filter,
+                        after: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> dict[str, Any]:
+        """What the seller is owed: per order line gross, PAD levy and payable, and the period's totals."""
+        mine = LedgerFilter(**{**where.__dict__, "seller_id": seller_id})
+        page, cursor = await audit.listing(mine, after, limit)
+        totals = (await audit.summary("seller", mine))["totals"]
+        lines = [{"order_id": e["order_id"], "kind": e["kind"], "product_id": e["product_id"], "product_name": e["product_name"],
+                  "quantity": e["quantity"], "unit_price": e["unit_price"], "gross": e["gross"], "levy": e["levy"],
+                  "seller_payable": e["seller_payable"], "rate_bps": e["rate_bps"], "period": e["period"],
+                  "recorded_at_wita": wita(e["recorded_at"]) + " WITA"} for e in page]
+        return {"seller_id": seller_id, "lines": lines, "next_cursor": cursor, "totals": totals}
+
+    router = APIRouter()
+    router.include_router(finance)
+    router.include_router(sellers)
+    return router
+
+
+def _closing_out(closing: dict[str, Any]) -> dict[str, Any]:
+    return {"period": closing["_id"], **{k: v for k, v in closing.items() if k != "_id"}}

@@ -1,0 +1,210 @@
+"""Refunds through Midtrans and the levy reversals they cause.
+
+A refund is first recorded as REQUESTED (reserving its quantities, so two concurrent refunds
+cannot both take the last unit), then sent to Midtrans with its refund_key, then completed:
+reversal entries appended to the ledger, the payment moved, LevyReversed in the outbox, all in
+one transaction. Both the API call and Midtrans's refund notification complete a refund by its
+key, and only a REQUESTED refund can be completed, so nothing is reversed twice.
+"""
+
+import hashlib
+import json
+from typing import Any
+
+from beli_contracts.payments import LevyReversed
+from beli_runtime.clock import utcnow
+from beli_runtime.logs import get_logger
+from beli_runtime.mongo import Database, Session, ensure_index
+from beli_runtime.service import ServiceRuntime
+
+from payments.domain import PaymentStatus, rupiah_from_midtrans
+from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
+from payments.ledger import LevyLedger, as_event_entry
+from payments.levy import reversed_share
+from payments.store import PaymentsStore
+
+log = get_logger(__name__)
+REFUNDABLE = frozenset({PaymentStatus.SETTLED, PaymentStatus.PARTIALLY_REFUNDED})
+ACTIVE = ("REQUESTED", "DONE")
+
+
+class RefundRefused(Exception):
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+def _fingerprint(order_id: str, amount: int | None, lines: list[dict[str, Any]] | None, reason: str) -> str:
+    body = json.dumps({"order_id": order_id, "amount": amount, "lines": lines, "reason": reason}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class Refunds:
+    def __init__(self, runtime: ServiceRuntime, db: Database, store: PaymentsStore, ledger: LevyLedger, gateway: MidtransGateway) -> None:
+        self.runtime = runtime
+        self.refunds = db["refunds"]
+        self.store = store
+        self.ledger = ledger
+        self.gateway = gateway
+
+    async def ensure_indexes(self) -> None:
+        await ensure_index(self.refunds, [("order_id", 1), ("status", 1)])
+
+    async def for_order(self, order_id: str) -> list[dict[str, Any]]:
+        return await self.refunds.find({"order_id": order_id}).sort("created_at", 1).to_list()
+
+    # --- the operator's refund ---------------------------------------------------------------
+
+    async def request(self, order_id: str, refund_key: str, amount: int | None, lines: list[dict[str, Any]] | None,
+                      reason: str) -> dict[str, Any]:
+        fingerprint = _fingerprint(order_id, amount, lines, reason)
+        refund = await self.runtime.write(lambda session: self._reserve(session, order_id, refund_key, amount, lines, reason, fingerprint))
+        if refund["status"] == "REQUESTED":
+            try:
+                await self.gateway.refund(order_id, refund_key, refund["amount"], reason)
+            except MidtransRefused as error:
+                await self.refunds.update_one({"_id": refund_key, "status": "REQUESTED"},
+                                              {"$set": {"status": "FAILED", "error": str(error), "updated_at": utcnow()}})
+                raise RefundRefused(409 if error.status == 412 else 422, f"Midtrans refused the refund: {error}") from None
+            except MidtransUnavailable as error:
+                raise RefundRefused(503, f"Midtrans is unavailable ({error}); the refund stays requested: "
+                                         f"retry with the same refund_key {refund_key}") from None
+            await self.complete(refund_key)
+        return await self.refunds.find_one({"_id": refund_key}) or refund
+
+    async def _reserve(self, session: Session, order_id: str, refund_key: str, amount: int | None,
+                       lines: list[dict[str, Any]] | None, reason: str, fingerprint: str) -> dict[str, Any]:
+        existing = await self.refunds.find_one({"_id": refund_key}, session=session)
+        if existing is not None:
+            if existing.get("fingerprint") != fingerprint:
+                raise RefundRefused(409, f"refund_key {refund_key} was already used for a different refund", "refund_key")
+            return existing  # a retry: same answer, and a REQUESTED one is sent again (Midtrans dedupes by key)
+        payment = await self.store.get(order_id, session)
+        if payment is None:
+            raise RefundRefused(404, f"no payment for order {order_id}")
+        if PaymentStatus(payment["status"]) not in REFUNDABLE:
+            raise RefundRefused(409, f"payment {order_id} is {payment['status']}: only settled payments can be refunded "
+                                     "(unpaid ones are cancelled instead)")
+        # Touching the payment makes concurrent refunds of one order conflict and retry in turn.
+        await self.store.payments.update_one({"_id": order_id}, {"$inc": {"refund_requests": 1}}, session=session)
+        remaining = await self._remaining(session, order_id)
+        chosen = _choose_lines(remaining, amount, lines)
+        doc = {"_id": refund_key, "order_id": order_id, "amount": sum(q * remaining[p]["unit_price"] for p, q in chosen.items()),
+               "lines": [{"product_id": p, "quantity": q} for p, q in chosen.items()], "reason": reason, "status": "REQUESTED",
+               "source": "api", "fingerprint": fingerprint, "created_at": utcnow(), "updated_at": utcnow()}
+        await self.refunds.insert_one(doc, session=session)
+        return doc
+
+    async def _remaining(self, session: Session | None, order_id: str) -> dict[str, dict[str, Any]]:
+        """Per product: what was recorded, minus what active refunds already take."""
+        remaining = {e["product_id"]: {"quantity": e["quantity"], "unit_price": e["unit_price"]}
+                     for e in await self.ledger.for_order(order_id, session) if e["kind"] == "levy"}
+        for refund in await self.refunds.find({"order_id": order_id, "status": {"$in": list(ACTIVE)}}, session=session).to_list():
+            for line in refund.get("lines", []):
+                remaining[line["product_id"]]["quantity"] -= line["quantity"]
+        return remaining
+
+    # --- completing, from either path ---------------------------------------------------------
+
+    async def complete(self, refund_key: str) -> bool:
+        async def work(session: Session) -> bool:
+            refund = await self.refunds.find_one_and_update({"_id": refund_key, "status": "REQUESTED"},
+                                                            {"$set": {"status": "DONE", "updated_at": utcnow()}}, session=session)
+            if refund is None:
+                return False  # already completed (by the other path) or failed
+            order_id = refund["order_id"]
+            entries = await self.ledger.for_order(order_id, session)
+            drafts = reversal_drafts(entries, refund)
+            stored = await self.ledger.append(session, drafts, utcnow())
+            fully = all(line["quantity"] == 0 for line in (await self._remaining(session, order_id)).values())
+            target = PaymentStatus.REFUNDED if fully else PaymentStatus.PARTIALLY_REFUNDED
+            await self.store.move(session, order_id, target, REFUNDABLE)
+            await self.runtime.outbox.add(session, LevyReversed(order_id=order_id, refund_amount=refund["amount"],
+                                                                entries=[as_event_entry(e) for e in stored]), key=order_id)
+            return True
+
+        return await self.runtime.write(work)
+
+    async def on_midtrans_refunds(self, order_id: str, status: dict[str, Any]) -> str:
+        """Midtrans says the transaction was (partly) refunded: complete ours, adopt unknown ones."""
+        done = []
+        refunds = status.get("refunds") or []
+        for position, refund in enumerate(refunds):
+            key = str(refund.get("refund_key") or f"midtrans-{refund.get('refund_chargeback_id')}")
+            ours = await self.refunds.find_one({"_id": key})
+            if ours is None:
+                ours = await self._adopt(order_id, key, refund, last_of_full=status.get("transaction_status") == "refund"
+                                         and position == len(refunds) - 1)
+            if ours["status"] == "REQUESTED" and await self.complete(key):
+                done.append(key)
+        return f"refunds completed: {', '.join(done) or 'none new'}"
+
+    async def _adopt(self, order_id: str, key: str, refund: dict[str, Any], *, last_of_full: bool) -> dict[str, Any]:
+        """A refund made outside Beli NTT (the Midtrans dashboard). The last refund of a full
+        refund takes every remaining line; a partial one names no lines, so it is kept as
+        UNMATCHED, reverses nothing, and shows up in reconciliation for a person to settle."""
+        amount = rupiah_from_midtrans(refund.get("refund_amount", "0"))
+
+        async def work(session: Session) -> dict[str, Any]:
+            existing = await self.refunds.find_one({"_id": key}, session=session)
+            if existing is not None:
+                return existing
+            await self.store.payments.update_one({"_id": order_id}, {"$inc": {"refund_requests": 1}}, session=session)
+            remaining = await self._remaining(session, order_id)
+            lines = [{"product_id": p, "quantity": r["quantity"]} for p, r in remaining.items() if r["quantity"] > 0] if last_of_full else []
+            doc = {"_id": key, "order_id": order_id, "amount": amount, "lines": lines, "reason": str(refund.get("reason", "")),
+                   "status": "REQUESTED" if lines else "UNMATCHED", "source": "midtrans", "created_at": utcnow(), "updated_at": utcnow()}
+            await self.refunds.insert_one(doc, session=session)
+            return doc
+
+        doc = await self.runtime.write(work)
+        if doc["status"] == "UNMATCHED":
+            log.warning("payments.unmatched_refund", order_id=order_id, refund_key=key, amount=amount)
+        return doc
+
+
+def _choose_lines(remaining: dict[str, dict[str, Any]], amount: int | None, lines: list[dict[str, Any]] | None) -> dict[str, int]:
+    if lines is None:
+        chosen = {p: r["quantity"] for p, r in remaining.items() if r["quantity"] > 0}
+        if not chosen:
+            raise RefundRefused(409, "everything in this payment has already been refunded")
+        total = sum(q * remaining[p]["unit_price"] for p, q in chosen.items())
+        if amount is not None and amount != total:
+            raise RefundRefused(422, f"amount {amount} is not the remaining {total}: a partial refund must name its lines", "amount")
+        return chosen
+    chosen = {}
+    for index, line in enumerate(lines):
+        product_id, quantity = line["product_id"], line["quantity"]
+        if product_id not in remaining:
+            raise RefundRefused(422, f"product {product_id} is not in this order", f"lines.{index}.product_id")
+        if product_id in chosen:
+            raise RefundRefused(422, f"product {product_id} is named twice", f"lines.{index}.product_id")
+        if quantity > remaining[product_id]["quantity"]:
+            raise RefundRefused(422, f"only {remaining[product_id]['quantity']} unit(s) of {product_id} can still be refunded",
+                                f"lines.{index}.quantity")
+        chosen[product_id] = quantity
+    total = sum(q * remaining[p]["unit_price"] for p, q in chosen.items())
+    if amount is not None and amount != total:
+        raise RefundRefused(422, f"amount {amount} differs from the refunded lines' gross {total}", "amount")
+    return chosen
+
+
+def reversal_drafts(entries: list[dict[str, Any]], refund: dict[str, Any]) -> list[dict[str, Any]]:
+    """Reversal entries for a refund's lines, negative amounts, proportional to quantity."""
+    originals = {e["product_id"]: e for e in entries if e["kind"] == "levy"}
+    drafts = []
+    for line in refund["lines"]:
+        original = originals[line["product_id"]]
+        before = -sum(e["quantity"] for e in entries if e["kind"] == "reversal" and e["product_id"] == line["product_id"])
+        after = before + line["quantity"]
+        levy = (reversed_share(original["levy"], original["quantity"], after)
+                - reversed_share(original["levy"], original["quantity"], before))
+        gross = original["unit_price"] * line["quantity"]
+        drafts.append({
+            "_id": f"{original['order_id']}:{original['product_id']}:reversal:{refund['_id']}",
+            **{key: original[key] for key in ("kind", "order_id", "product_id", "product_name", "seller_id", "seller_name", "regency",
+                                              "category", "unit_price", "rule_id", "rule_version", "rate_bps")},
+            "kind": "reversal", "quantity": -line["quantity"], "gross": -gross, "levy": -levy, "seller_payable": -(gross - levy),
+            "reverses": original["_id"], "refund_id": refund["_id"],
+        })
+    return drafts

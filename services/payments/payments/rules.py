@@ -1,0 +1,80 @@
+"""Levy rules as stored: every version is its own document, never edited or deleted."""
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from beli_contracts.payments import LevyRuleChanged, LevyRuleTerms
+from beli_runtime.clock import utcnow
+from beli_runtime.mongo import Session, ensure_index
+from beli_runtime.service import ServiceRuntime
+
+from payments.domain import LevyRule
+from payments.levy import RuleRefused, RuleVersion, check_new_version, rule_id_for, select_rule, to_millis
+
+RULES_LOCK = "levy_rules_lock"
+
+
+def _version(doc: dict[str, Any]) -> RuleVersion:
+    return RuleVersion(rule_id=doc["rule_id"], version=doc["version"], rate_bps=doc["rate_bps"], category=doc.get("category"),
+                       regency=doc.get("regency"), effective_from=doc["effective_from"])
+
+
+def _terms(doc: dict[str, Any]) -> LevyRuleTerms:
+    return LevyRuleTerms(rule_id=doc["rule_id"], version=doc["version"], rate_bps=doc["rate_bps"], category=doc.get("category"),
+                         regency=doc.get("regency"), effective_from=doc["effective_from"])
+
+
+class LevyRules:
+    def __init__(self, runtime: ServiceRuntime, default_bps: int) -> None:
+        self.runtime = runtime
+        self.versions = runtime.db["levy_rules"]
+        self.meta = runtime.db["levy_ledger_meta"]
+        self.default = LevyRule(id="default", version=1, rate_bps=default_bps)
+
+    async def ensure_indexes(self) -> None:
+        await ensure_index(self.versions, [("rule_id", 1), ("version", 1)])
+        await ensure_index(self.versions, [("created_at", 1)])
+
+    async def all_versions(self, session: Session | None = None) -> list[RuleVersion]:
+        return [_version(doc) for doc in await self.versions.find({}, session=session).to_list()]
+
+    async def history(self, rule_id: str | None = None) -> list[dict[str, Any]]:
+        query = {"rule_id": rule_id} if rule_id else {}
+        return await self.versions.find(query).sort([("created_at", 1), ("rule_id", 1), ("version", 1)]).to_list()
+
+    async def selector(self, at: datetime) -> Any:
+        """A pure lookup (line -> rule) over the versions stored now, for the moment `at`.
+        Versions can only take effect at or after their creation, so none created after this
+        read can be in force at an `at` taken before it."""
+        versions = await self.all_versions()
+        return lambda line: select_rule(versions, line.category, line.seller.regency, at, self.default)
+
+    async def create(self, *, rate_bps: int, category: str | None, regency: str | None, effective_from: datetime | None,
+                     reason: str, changed_by: str) -> dict[str, Any]:
+        now = utcnow()
+        starts = to_millis(effective_from or now)
+        rule_id = rule_id_for(category, regency)
+
+        async def work(session: Session) -> dict[str, Any]:
+            # One writer at a time: version numbers and the "same moment" check need a stable view.
+            await self.meta.update_one({"_id": RULES_LOCK}, {"$set": {"at": now}}, upsert=True, session=session)
+            existing = await self.all_versions(session)
+            check_new_version(existing, rate_bps, category, regency, starts, to_millis(now))
+            previous = max((v for v in existing if v.rule_id == rule_id), key=lambda v: v.version, default=None)
+            version = previous.version + 1 if previous else 1
+            doc = {"_id": f"{rule_id}:v{version}", "rule_id": rule_id, "version": version, "rate_bps": rate_bps,
+                   "category": category, "regency": regency, "effective_from": starts, "reason": reason,
+                   "changed_by": changed_by, "created_at": to_millis(now)}
+            await self.versions.insert_one(doc, session=session)
+            previous_doc = await self.versions.find_one({"_id": f"{rule_id}:v{previous.version}"}, session=session) if previous else None
+            await self.runtime.outbox.add(session, LevyRuleChanged(
+                current=_terms(doc), previous=_terms(previous_doc) if previous_doc else None, reason=reason, changed_by=changed_by),
+                key=rule_id)
+            return doc
+
+        try:
+            return await self.runtime.write(work)
+        except DuplicateKeyError:
+            raise RuleRefused("rule", f"another version of {rule_id} was created at the same time; retry", status=409) from None

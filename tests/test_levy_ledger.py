@@ -1,0 +1,155 @@
+"""The PAD levy ledger as the province's finance office sees it: hash-chained entries, the
+verify endpoint catching a stored entry altered in the database, the gross identity check,
+the levy stream on Kafka, month closing, and the seller's statement."""
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from pymongo import AsyncMongoClient
+
+from beli_contracts.topics import PAYMENTS_EVENTS
+from beli_runtime.clock import WITA
+from payments.domain import levy_for
+from payments.ledger import LevyLedger
+from payments.levy import period_of
+from tests.support import Api, System
+
+
+async def paid_order(api: Api, items: list[tuple[dict[str, Any], int]]) -> str:
+    """Place, get the Midtrans link, pay at the simulator, wait until the order is PAID."""
+    placed = await api.place([(product["id"], quantity) for product, quantity in items])
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    await api.payable(order_id)
+    await api.pay(order_id, "settlement")
+    await api.order_reaches(order_id, "PAID")
+    return order_id
+
+
+def today_wita() -> str:
+    return datetime.now(WITA).strftime("%Y-%m-%d")
+
+
+def payments_db(system: System) -> Any:
+    return AsyncMongoClient(system.endpoints.mongodb_url, tz_aware=True)["beli_payments"]
+
+
+async def finance(api: Api, path: str, **params: Any) -> dict[str, Any]:
+    response = await api.payments.get(f"/finance/{path}", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_every_line_is_chained_and_verify_catches_an_entry_altered_in_the_database(api: Api, system: System) -> None:
+    seller = await api.seller("Lembata")
+    honey = await api.product(seller, price=87_550, stock=10, category="madu", name="Madu Lembata")
+    salt = await api.product(seller, price=12_345, stock=10, category="garam", name="Garam Lembata")
+    order_id = await paid_order(api, [(honey, 3), (salt, 2)])
+
+    listed = await finance(api, "ledger", order_id=order_id)
+    entries = listed["items"]
+    assert [(e["product_id"], e["gross"], e["levy"], e["seller_payable"]) for e in entries] == [
+        (honey["id"], 262_650, levy_for(262_650, 100), 262_650 - levy_for(262_650, 100)),
+        (salt["id"], 24_690, 247, 24_690 - 247)]  # 246.9 rounds to 247
+    assert entries[1]["sequence"] == entries[0]["sequence"] + 1 and entries[1]["prev_hash"] == entries[0]["hash"]
+    assert all((e["rule_id"], e["rule_version"], e["rate_bps"], e["regency"]) == ("default", 1, 100, "Lembata") for e in entries)
+    assert entries[0]["period"] == period_of(datetime.now(UTC)) and entries[0]["recorded_at_wita"].endswith("WITA")
+    assert (await finance(api, "verify"))["ok"] is True
+
+    db = payments_db(system)
+    target = entries[0]["entry_id"]
+    await db["levy_entries"].update_one({"_id": target}, {"$set": {"levy": 1}})
+    try:
+        verdict = await finance(api, "verify")
+        assert verdict["ok"] is False
+        assert verdict["first_broken"]["entry_id"] == target and "altered" in verdict["first_broken"]["reason"]
+        identity = await finance(api, "checks/gross-identity", **{"from": today_wita(), "to": today_wita()})
+        assert identity["ok"] is False
+        assert [f["order_id"] for f in identity["failures"]] == [order_id]
+        assert identity["failures"][0]["difference"] == levy_for(262_650, 100) - 1
+    finally:
+        await db["levy_entries"].update_one({"_id": target}, {"$set": {"levy": levy_for(262_650, 100)}})
+    assert (await finance(api, "verify"))["ok"] is True
+    assert (await finance(api, "checks/gross-identity", **{"from": today_wita(), "to": today_wita()}))["ok"] is True
+
+
+async def test_levy_recorded_goes_on_kafka_for_other_consumers(api: Api, system: System) -> None:
+    product = await api.product(await api.seller("Malaka"), price=40_000, stock=5, category="pangan", name="Jagung bose Malaka")
+    order_id = await paid_order(api, [(product, 2)])
+    consumer = AIOKafkaConsumer(PAYMENTS_EVENTS, bootstrap_servers=system.endpoints.kafka_bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        found = None
+        async with asyncio.timeout(30):
+            while found is None:
+                for messages in (await consumer.getmany(timeout_ms=500)).values():
+                    for message in messages:
+                        event = json.loads(message.value)
+                        if event["type"] == "payments.levy_recorded" and event["data"]["order_id"] == order_id:
+                            found = event
+    finally:
+        await consumer.stop()
+    entry = found["data"]["entries"][0]
+    ledger = (await finance(api, "ledger", order_id=order_id))["items"][0]
+    assert (entry["levy"], entry["gross"], entry["hash"], entry["sequence"]) == (800, 80_000, ledger["hash"], ledger["sequence"])
+
+
+async def test_paging_statement_and_summary_totals_equal_the_entries_they_cover(api: Api) -> None:
+    seller = await api.seller("Sumba Tengah")
+    cloth = await api.product(seller, price=333_333, stock=20, category="tenun", name="Kain Sumba Tengah")
+    orders = [await paid_order(api, [(cloth, quantity)]) for quantity in (1, 2, 3)]
+
+    pages, after = [], 0
+    while True:
+        page = await finance(api, "ledger", seller_id=seller["id"], limit=2, after=after)
+        pages.append(page["items"])
+        if page["next_cursor"] is None:
+            break
+        after = page["next_cursor"]
+    assert [len(p) for p in pages] == [2, 1]
+    assert [e["order_id"] for p in pages for e in p] == orders
+
+    statement = (await api.payments.get(f"/sellers/{seller['id']}/statement")).json()
+    grosses = [333_333, 666_666, 999_999]
+    levies = [levy_for(g, 100) for g in grosses]
+    assert [(line["gross"], line["levy"], line["seller_payable"]) for line in statement["lines"]] == [
+        (g, lv, g - lv) for g, lv in zip(grosses, levies, strict=True)]
+    assert statement["totals"] == {"entries": 3, "gross": sum(grosses), "levy": sum(levies), "seller_payable": sum(grosses) - sum(levies)}
+    by_category = await finance(api, "summary", group_by="category", seller_id=seller["id"])
+    assert by_category["rows"] == [{"key": "tenun", **statement["totals"]}] and by_category["totals"] == statement["totals"]
+
+
+async def test_month_closing_stores_totals_and_head_and_later_entries_go_to_the_open_month(api: Api, system: System) -> None:
+    now = datetime.now(UTC)
+    this_month = period_of(now)
+    late_at = now.astimezone(WITA).replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(minutes=1)
+    last_month = period_of(late_at)
+    refused = await api.payments.post(f"/finance/periods/{this_month}/close", json={"note": "terlalu cepat"})
+    assert refused.status_code == 409 and refused.json()["errors"][0]["field"] == "period"
+    bad = await api.payments.post("/finance/periods/2025-13/close")
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "period"
+
+    head = await finance(api, "verify")
+    closed = await api.payments.post(f"/finance/periods/{last_month}/close", json={"note": "tutup buku"})
+    assert closed.status_code == 201, closed.text
+    assert (closed.json()["head_hash"], closed.json()["entries"], closed.json()["levy"]) == (head["head_hash"], 0, 0)
+    assert (await api.payments.post(f"/finance/periods/{last_month}/close")).status_code == 409
+    assert [c["period"] for c in (await finance(api, "periods"))["items"]] == [last_month]
+    assert (await finance(api, "verify"))["ok"] is True
+
+    # A late write dated in the closed month (e.g. committed just after midnight) is counted in
+    # the open month and remembers where it belonged. Driven on a scratch ledger of its own.
+    client = AsyncMongoClient(system.endpoints.mongodb_url, tz_aware=True)
+    ledger = LevyLedger(client["levy_period_test"])
+    await client.drop_database("levy_period_test")
+    await ledger.meta.insert_one({"_id": "ledger_head", "sequence": 0, "hash": "0" * 64, "closed": [last_month]})
+    async with client.start_session() as session:
+        late = await session.with_transaction(lambda s: ledger.append(s, [{"_id": "late:p:levy", "kind": "levy", "gross": 100, "levy": 1,
+                                                                           "seller_payable": 99}], late_at))
+    assert (late[0]["period"], late[0]["original_period"]) == (this_month, last_month)
+    assert (await ledger.verify())["ok"] is True
+    await client.drop_database("levy_period_test")
