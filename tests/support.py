@@ -66,6 +66,33 @@ class Api:
             "name": name or f"UMKM {tag}", "regency": regency, "village": "Desa Jenilu",
             "email": f"seller-{tag}@umkm.example.id", "phone": f"0812{int(tag, 16) % 10**8:08d}"})
         assert response.status_code == 201, response.text
+        # The documented flow: a seller signs up (pending), an operator verifies it; only then
+        # are its products visible and orderable.
+        return await self.verify_seller(response.json()["id"])
+
+    async def verify_seller(self, seller_id: str) -> dict[str, Any]:
+        response = await self.catalog.post(f"/admin/sellers/{seller_id}/verify")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def pending_seller(self, regency: str = "Sumba Timur", **fields: Any) -> dict[str, Any]:
+        """A seller that signed up and is not verified yet."""
+        tag = uuid.uuid4().hex[:8]
+        response = await self.catalog.post("/sellers", json={
+            "name": f"UMKM {tag}", "regency": regency, "village": "Desa Jenilu",
+            "email": f"seller-{tag}@umkm.example.id", "phone": f"0812{int(tag, 16) % 10**8:08d}", **fields})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def listing(self, seller: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        """A product with any of the listing fields (variants, threshold, weight, ...)."""
+        response = await self.catalog.post("/products", json={"seller_id": seller["id"], **fields})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def search(self, **params: Any) -> dict[str, Any]:
+        response = await self.catalog.get("/products", params=params)
+        assert response.status_code == 200, response.text
         return response.json()
 
     async def product(self, seller: dict[str, Any], *, price: int, stock: int, category: str = "tenun",

@@ -28,6 +28,7 @@ class RejectedLine(Value):
     requested: int
     available: int
     reason: Literal["not_found", "insufficient_stock", "not_for_sale"]
+    variant_id: str | None = None
 
 
 class StockRejected(_CatalogEvent):

@@ -18,6 +18,8 @@ class Customer(Value):
 class OrderItem(Value):
     product_id: str
     quantity: int = Field(gt=0)
+    # The chosen variant (e.g. size/colour of a tenun) for products sold in variants.
+    variant_id: str | None = None
 
 
 class SellerContact(Value):
@@ -37,6 +39,7 @@ class PricedLine(Value):
     seller: SellerContact
     quantity: int = Field(gt=0)
     unit_price: Rupiah = Field(ge=0)
+    variant_id: str | None = None
 
     @property
     def subtotal(self) -> Rupiah:

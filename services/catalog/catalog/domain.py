@@ -1,9 +1,10 @@
-"""Catalog rules: where sellers may be, what may be sold, and whether an order can be reserved.
+"""Catalog rules: where sellers may be, what may be sold, whether an order can be reserved, how
+variants behave and when stock counts as low.
 
 Pure functions and value objects; no I/O.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from beli_contracts.catalog import RejectedLine
@@ -34,6 +35,19 @@ CATEGORIES: dict[str, str] = {
 
 MAX_PRICE = 1_000_000_000  # Rp1 miliar per unit: anything above is a typing error
 MAX_STOCK = 1_000_000
+MAX_WEIGHT_GRAMS = 100_000  # 100 kg: couriers' parcel limit; heavier goods are not parcels
+MAX_VARIANTS = 50
+
+SellerStatus = Literal["pending", "verified"]
+
+
+@dataclass(frozen=True)
+class StockedVariant:
+    id: str
+    name: str
+    price: int
+    available: int
+    active: bool
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,7 @@ class StockedProduct:
     available: int
     on_sale: bool
     seller: SellerContact
+    variants: dict[str, StockedVariant] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -56,30 +71,125 @@ class ReservationPlan:
     rejected: list[RejectedLine]
 
 
+LineKey = tuple[str, str | None]  # (product_id, variant_id)
+
+
 def plan_reservation(items: list[OrderItem], products: dict[str, StockedProduct]) -> ReservationPlan:
-    """All lines or none: a single line that cannot be served rejects the whole order."""
-    needed = _merge_quantities(items)
+    """All lines or none: a single line that cannot be served rejects the whole order.
+
+    A product sold in variants must be ordered by variant (its units live in the variants); a
+    product without variants must be ordered without one.
+    """
     rejected: list[RejectedLine] = []
     lines: list[PricedLine] = []
-    for product_id, quantity in needed.items():
+    for (product_id, variant_id), quantity in merge_quantities(items).items():
         product = products.get(product_id)
+
+        def refuse(reason: Literal["not_found", "insufficient_stock", "not_for_sale"], available: int = 0) -> None:
+            rejected.append(RejectedLine(product_id=product_id, variant_id=variant_id, requested=quantity,
+                                         available=available, reason=reason))
+
         if product is None:
-            rejected.append(RejectedLine(product_id=product_id, requested=quantity, available=0, reason="not_found"))
+            refuse("not_found")
         elif not product.on_sale:
-            rejected.append(RejectedLine(product_id=product_id, requested=quantity, available=0, reason="not_for_sale"))
-        elif product.available < quantity:
-            rejected.append(RejectedLine(product_id=product_id, requested=quantity, available=product.available, reason="insufficient_stock"))
+            refuse("not_for_sale")
+        elif variant_id is None and product.variants:
+            refuse("not_for_sale")  # which size or colour? the order must say
+        elif variant_id is None:
+            if product.available < quantity:
+                refuse("insufficient_stock", product.available)
+            else:
+                lines.append(PricedLine(product_id=product.id, product_name=product.name, category=product.category,
+                                        seller=product.seller, quantity=quantity, unit_price=product.price))
         else:
-            lines.append(PricedLine(product_id=product.id, product_name=product.name, category=product.category,
-                                    seller=product.seller, quantity=quantity, unit_price=product.price))
+            variant = product.variants.get(variant_id)
+            if variant is None:
+                refuse("not_found")
+            elif not variant.active:
+                refuse("not_for_sale")
+            elif variant.available < quantity:
+                refuse("insufficient_stock", variant.available)
+            else:
+                lines.append(PricedLine(product_id=product.id, variant_id=variant.id,
+                                        product_name=variant_line_name(product.name, variant.name),
+                                        category=product.category, seller=product.seller, quantity=quantity,
+                                        unit_price=variant.price))
     if rejected:
         return ReservationPlan("rejected", [], rejected)
     return ReservationPlan("reserved", lines, [])
 
 
-def _merge_quantities(items: list[OrderItem]) -> dict[str, int]:
-    """The same product twice in one order is one line of the summed quantity."""
-    merged: dict[str, int] = {}
+def merge_quantities(items: list[OrderItem]) -> dict[LineKey, int]:
+    """The same product (and variant) twice in one order is one line of the summed quantity."""
+    merged: dict[LineKey, int] = {}
     for item in items:
-        merged[item.product_id] = merged.get(item.product_id, 0) + item.quantity
+        key = (item.product_id, item.variant_id)
+        merged[key] = merged.get(key, 0) + item.quantity
     return merged
+
+
+def variant_line_name(product_name: str, variant_name: str) -> str:
+    """What the shopper's receipt and the seller's order show for a variant line."""
+    return f"{product_name} ({variant_name})"
+
+
+# --- variants ---------------------------------------------------------------------------------
+
+
+class VariantRuleError(ValueError):
+    """A variant change that breaks a rule; `field` names the offending input."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_variant_names(existing: list[str], new: list[str]) -> None:
+    """Variant names are unique per product (ignoring case and spaces) and bounded in number,
+    so that a shopper never has to choose between two identical-looking options."""
+    seen = {_name_key(name) for name in existing}
+    for index, name in enumerate(new):
+        key = _name_key(name)
+        if key in seen:
+            raise VariantRuleError(f"varian {name!r} sudah ada pada produk ini", f"variants.{index}.name")
+        seen.add(key)
+    if len(seen) > MAX_VARIANTS:
+        raise VariantRuleError(f"paling banyak {MAX_VARIANTS} varian per produk", "variants")
+
+
+def can_add_first_variant(reserved: int) -> bool:
+    """A product becomes variant-based only when no order holds units of the product itself:
+    those held units could not be given back to any variant."""
+    return reserved == 0
+
+
+def derived_totals(variants: list[dict[str, int]], sold_before_variants: int = 0) -> dict[str, int]:
+    """A product sold in variants shows the sum of its active variants' available stock and its
+    lowest active price ("mulai dari"), which is what search filters and sorts on; reserved and
+    sold count every variant (inactive ones may still have orders to settle)."""
+    active = [v for v in variants if v.get("active", True)]
+    priced = active or variants
+    return {"stock": sum(v["stock"] for v in active), "price": min((v["price"] for v in priced), default=0),
+            "reserved": sum(v["reserved"] for v in variants),
+            "sold": sold_before_variants + sum(v["sold"] for v in variants)}
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.lower().split())
+
+
+# --- stock low --------------------------------------------------------------------------------
+
+
+def low_stock_transition(available: int, threshold: int | None, alerted: bool) -> tuple[bool, bool]:
+    """(emit StockLow now, alerted afterwards).
+
+    Low means strictly below the threshold. One alert per crossing: once alerted, further sales
+    below the threshold stay silent until stock is back at or above it (restock, release),
+    which re-arms the alert. No threshold (None or 0) means no alerts.
+    """
+    if not threshold:
+        return False, False
+    if available < threshold:
+        return not alerted, True
+    return False, False

@@ -31,15 +31,18 @@ class CatalogHandlers:
         )
 
     async def on_order_placed(self, envelope: Envelope, event: OrderPlaced, session: Session) -> None:
-        plan = await self.store.reserve(session, event.order_id, event.items, self.reservation_ttl)
-        if plan is None:
+        reservation = await self.store.reserve(session, event.order_id, event.items, self.reservation_ttl)
+        if reservation is None:
             return
+        plan = reservation.plan
         reply: StockReserved | StockRejected
         if plan.outcome == "reserved":
             reply = StockReserved(order_id=event.order_id, lines=plan.lines, expires_at=utcnow() + self.reservation_ttl)
         else:
             reply = StockRejected(order_id=event.order_id, lines=plan.rejected)
         await self.outbox.add(session, reply, key=event.order_id, correlation_id=envelope.correlation_id)
+        for alert in reservation.low_stock:
+            await self.outbox.add(session, alert, key=alert.product_id, correlation_id=envelope.correlation_id)
 
     async def on_order_paid(self, envelope: Envelope, event: OrderPaid, session: Session) -> None:
         if await self.store.commit(session, event.order_id):

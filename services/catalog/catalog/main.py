@@ -8,6 +8,7 @@ from beli_runtime.service import ServiceRuntime
 
 from catalog.api import build_router
 from catalog.handlers import CatalogHandlers
+from catalog.listings import Listings
 from catalog.settings import CatalogSettings
 from catalog.store import CatalogStore
 
@@ -35,4 +36,4 @@ app = create_app(
     health=runtime.health,
     max_request_bytes=settings.max_request_bytes,
 )
-app.include_router(build_router(store))
+app.include_router(build_router(Listings(store, runtime.outbox, runtime.write)))

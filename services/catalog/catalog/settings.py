@@ -8,3 +8,6 @@ class CatalogSettings(ServiceSettings):
     # pays at the last minute still gets the goods.
     reservation_ttl_minutes: int = 75
     reservation_sweep_seconds: float = 30.0
+    # Photo uploads (≤ 2 MB plus multipart framing) are the largest bodies the catalog takes.
+    max_request_bytes: int = 2 * 1024 * 1024 + 64 * 1024
+

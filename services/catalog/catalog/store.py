@@ -1,116 +1,150 @@
-"""Catalog persistence: sellers, products (with available/reserved/sold units) and reservations.
+"""Catalog persistence: sellers, products (with available/reserved/sold units, per product or
+per variant) and reservations.
 
 Stock is never decremented without the condition `stock >= quantity` in the same update, and
 all lines of one order are reserved in one transaction, so stock never goes below zero and an
-order is reserved whole or not at all.
+order is reserved whole or not at all. A product sold in variants keeps its units in the
+variants; its own stock/price/reserved/sold are derived from them in the same transaction.
 """
 
-import re
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import ReturnDocument
+
+from beli_contracts.catalog import StockLow
 from beli_contracts.values import OrderItem, SellerContact
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
 
-from catalog.domain import ReservationPlan, StockedProduct, plan_reservation
+from catalog import text
+from catalog.domain import (
+    CATEGORIES, ReservationPlan, StockedProduct, StockedVariant, derived_totals, low_stock_transition, plan_reservation,
+)
+
+Doc = dict[str, Any]
 
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+@dataclass
+class Reservation:
+    plan: ReservationPlan
+    low_stock: list[StockLow] = field(default_factory=list)
+
+
 class CatalogStore:
     def __init__(self, db: Database) -> None:
+        self.db = db
         self.sellers = db["sellers"]
         self.products = db["products"]
         self.reservations = db["reservations"]
 
     async def ensure_indexes(self) -> None:
-        await ensure_index(self.products, [("regency", 1), ("category", 1), ("created_at", -1)])
-        await ensure_index(self.products, [("category", 1), ("created_at", -1)])
-        await ensure_index(self.products, [("seller_id", 1)])
+        # Every shopper query starts with `visible: true`; see search.py for which query uses which.
+        await ensure_index(self.products, [("visible", 1), ("search_terms", 1), ("created_at", -1), ("_id", -1)])
+        await ensure_index(self.products, [("visible", 1), ("regency", 1), ("category", 1), ("created_at", -1), ("_id", -1)])
+        await ensure_index(self.products, [("visible", 1), ("category", 1), ("price", 1), ("_id", 1)])
+        await ensure_index(self.products, [("visible", 1), ("created_at", -1), ("_id", -1)])
+        await ensure_index(self.products, [("visible", 1), ("price", 1), ("_id", 1)])
+        await ensure_index(self.products, [("seller_id", 1), ("created_at", -1)])
         await ensure_index(self.reservations, [("status", 1), ("expires_at", 1)])
         await ensure_index(self.sellers, "email")
+        await ensure_index(self.sellers, [("status", 1), ("created_at", 1)])
 
-    # --- sellers and products -------------------------------------------------------------
+    # --- sellers ----------------------------------------------------------------------------
 
-    async def add_seller(self, fields: dict[str, Any]) -> dict[str, Any]:
-        seller = {"_id": new_id("slr"), **fields, "created_at": utcnow()}
+    async def add_seller(self, fields: Doc) -> Doc:
+        # Every seller starts pending: nothing of theirs is shown or sold until an admin verifies.
+        seller = {"_id": new_id("slr"), **fields, "status": "pending", "created_at": utcnow(), "verified_at": None}
         await self.sellers.insert_one(seller)
         return seller
 
-    async def seller(self, seller_id: str) -> dict[str, Any] | None:
-        return await self.sellers.find_one({"_id": seller_id})
+    async def seller(self, seller_id: str, session: Session | None = None) -> Doc | None:
+        return await self.sellers.find_one({"_id": seller_id}, session=session)
 
-    async def add_product(self, seller: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-        now = utcnow()
-        product = {
-            "_id": new_id("prd"),
-            **fields,
-            "seller_id": seller["_id"],
-            "seller": _contact(seller),
-            "regency": seller["regency"],
-            "reserved": 0,
-            "sold": 0,
-            "active": True,
-            "created_at": now,
-            "updated_at": now,
-        }
-        await self.products.insert_one(product)
-        return product
+    async def sellers_by_status(self, status: str, limit: int) -> list[Doc]:
+        return await self.sellers.find({"status": status}).sort("created_at", 1).limit(limit).to_list()
 
-    async def product(self, product_id: str) -> dict[str, Any] | None:
-        return await self.products.find_one({"_id": product_id})
+    async def update_seller(self, session: Session, seller_id: str, changes: Doc) -> Doc | None:
+        seller = await self.sellers.find_one_and_update({"_id": seller_id}, {"$set": changes}, session=session,
+                                                        return_document=ReturnDocument.AFTER)
+        if seller is not None:
+            # Products carry a copy of the seller's contact and OVOP flag (search filters on it
+            # and reservations price with it): keep the copies in step in the same transaction.
+            await self.products.update_many({"seller_id": seller_id}, {"$set": {"seller": contact(seller)}}, session=session)
+            await self.products.update_many({"seller_id": seller_id, "ovop_village": None},
+                                            {"$set": {"ovop": bool(seller.get("ovop"))}}, session=session)
+        return seller
 
-    async def search(self, *, regency: str | None, category: str | None, text: str | None,
-                     limit: int, after: str | None) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"active": True}
-        if regency:
-            query["regency"] = regency
-        if category:
-            query["category"] = category
-        if text:
-            # SecantusDB has no text index; a case-insensitive match on the name works on both it
-            # and MongoDB.
-            pattern = re.compile(re.escape(text.strip()), re.IGNORECASE)
-            query["$or"] = [{"name": pattern}, {"description": pattern}]
-        if after:
-            query["_id"] = {"$gt": after}
-        return await self.products.find(query).sort("_id", 1).limit(limit).to_list()
+    async def verify_seller(self, session: Session, seller_id: str) -> Doc | None:
+        seller = await self.sellers.find_one_and_update(
+            {"_id": seller_id, "status": "pending"}, {"$set": {"status": "verified", "verified_at": utcnow()}},
+            session=session, return_document=ReturnDocument.AFTER)
+        if seller is None:
+            return await self.seller(seller_id, session)  # already verified (or unknown): nothing to do
+        await self.products.update_many({"seller_id": seller_id}, {"$set": {"seller_status": "verified"}}, session=session)
+        await self.products.update_many({"seller_id": seller_id, "active": True}, {"$set": {"visible": True}}, session=session)
+        return seller
 
-    # --- reservations ---------------------------------------------------------------------
+    # --- products ---------------------------------------------------------------------------
 
-    async def reserve(self, session: Session, order_id: str, items: list[OrderItem], ttl: timedelta) -> ReservationPlan | None:
+    async def insert_product(self, session: Session, product: Doc) -> None:
+        await self.products.insert_one(product, session=session)
+
+    async def product(self, product_id: str, session: Session | None = None) -> Doc | None:
+        return await self.products.find_one({"_id": product_id}, session=session)
+
+    async def visible_product(self, product_id: str) -> Doc | None:
+        return await self.products.find_one({"_id": product_id, "visible": True})
+
+    async def seller_products(self, seller_id: str, limit: int) -> list[Doc]:
+        return await self.products.find({"seller_id": seller_id}).sort("created_at", -1).limit(limit).to_list()
+
+    async def save_product(self, session: Session, product: Doc) -> None:
+        """Write back a product changed in memory within this transaction, with its derived
+        fields (totals, visibility, search terms) recomputed."""
+        refresh_derived(product)
+        product["updated_at"] = utcnow()
+        await self.products.replace_one({"_id": product["_id"]}, product, session=session)
+
+    # --- reservations -----------------------------------------------------------------------
+
+    async def reserve(self, session: Session, order_id: str, items: list[OrderItem], ttl: timedelta) -> Reservation | None:
         """Reserve every line or none. None when this order was already handled."""
         if await self.reservations.find_one({"_id": order_id}, session=session):
             return None
         ids = list({item.product_id for item in items})
         found = await self.products.find({"_id": {"$in": ids}}, session=session).to_list()
-        plan = plan_reservation(items, {doc["_id"]: _stocked(doc) for doc in found})
+        plan = plan_reservation(items, {doc["_id"]: stocked(doc) for doc in found})
         now = utcnow()
+        result = Reservation(plan)
         if plan.outcome == "reserved":
             for line in plan.lines:
-                updated = await self.products.update_one(
-                    {"_id": line.product_id, "stock": {"$gte": line.quantity}},
-                    {"$inc": {"stock": -line.quantity, "reserved": line.quantity}, "$set": {"updated_at": now}},
-                    session=session,
-                )
-                if updated.modified_count != 1:
+                moved = await self._move_units(session, line.product_id, line.variant_id, line.quantity,
+                                               take="stock", give="reserved")
+                if moved is None:
                     # Our snapshot said there was stock; a concurrent writer won. Retry whole.
-                    raise RuntimeError(f"stock of {line.product_id} changed during reservation")
+                    raise RuntimeError(f"stock of {line.product_id}/{line.variant_id} changed during reservation")
+                alert = await self.check_low_stock(session, moved, line.variant_id)
+                if alert is not None:
+                    result.low_stock.append(alert)
         await self.reservations.insert_one(
             {
                 "_id": order_id,
                 "status": "held" if plan.outcome == "reserved" else "rejected",
-                "lines": [{"product_id": line.product_id, "quantity": line.quantity} for line in plan.lines],
+                "lines": [{"product_id": line.product_id, "variant_id": line.variant_id, "quantity": line.quantity}
+                          for line in plan.lines],
                 "created_at": now,
                 "expires_at": now + ttl,
             },
             session=session,
         )
-        return plan
+        return result
 
     async def commit(self, session: Session, order_id: str) -> bool:
         """Held units become sold. False when there is nothing held for the order."""
@@ -120,9 +154,7 @@ class CatalogStore:
         if reservation is None:
             return False
         for line in reservation["lines"]:
-            await self.products.update_one(
-                {"_id": line["product_id"]}, {"$inc": {"reserved": -line["quantity"], "sold": line["quantity"]}}, session=session
-            )
+            await self._move_units(session, line["product_id"], line.get("variant_id"), line["quantity"], take="reserved", give="sold")
         return True
 
     async def release(self, session: Session, order_id: str, reason: str) -> bool:
@@ -135,23 +167,75 @@ class CatalogStore:
         if reservation is None:
             return False
         for line in reservation["lines"]:
-            await self.products.update_one(
-                {"_id": line["product_id"]}, {"$inc": {"reserved": -line["quantity"], "stock": line["quantity"]}}, session=session
-            )
+            moved = await self._move_units(session, line["product_id"], line.get("variant_id"), line["quantity"],
+                                           take="reserved", give="stock")
+            if moved is not None:
+                await self.check_low_stock(session, moved, line.get("variant_id"))  # re-arms the alert
         return True
 
     async def expired_reservations(self, now: datetime, limit: int = 100) -> list[str]:
         rows = await self.reservations.find({"status": "held", "expires_at": {"$lt": now}}, {"_id": 1}).limit(limit).to_list()
         return [row["_id"] for row in rows]
 
+    async def _move_units(self, session: Session, product_id: str, variant_id: str | None, quantity: int, *,
+                          take: str, give: str) -> Doc | None:
+        """Move units between stock/reserved/sold, never below zero. The product after, or None."""
+        now = utcnow()
+        if variant_id is None:
+            return await self.products.find_one_and_update(
+                {"_id": product_id, take: {"$gte": quantity}},
+                {"$inc": {take: -quantity, give: quantity}, "$set": {"updated_at": now}},
+                session=session, return_document=ReturnDocument.AFTER)
+        product = await self.products.find_one_and_update(
+            {"_id": product_id, "variants": {"$elemMatch": {"id": variant_id, take: {"$gte": quantity}}}},
+            {"$inc": {f"variants.$[v].{take}": -quantity, f"variants.$[v].{give}": quantity}, "$set": {"updated_at": now}},
+            array_filters=[{"v.id": variant_id}], session=session, return_document=ReturnDocument.AFTER)
+        if product is None:
+            return None
+        totals = derived_totals(product["variants"], product.get("sold_before_variants", 0))
+        await self.products.update_one({"_id": product_id}, {"$set": totals}, session=session)
+        return product | totals
 
-def _contact(seller: dict[str, Any]) -> dict[str, str]:
+    async def check_low_stock(self, session: Session, product: Doc, variant_id: str | None) -> StockLow | None:
+        """Apply the once-per-crossing rule to the product (or variant) as it is now; record the
+        alert state and return the event to publish, if any."""
+        threshold = product.get("low_stock_threshold")
+        if variant_id is None:
+            emit, alerted = low_stock_transition(product["stock"], threshold, product.get("low_stock_alerted", False))
+            if alerted != product.get("low_stock_alerted", False):
+                await self.products.update_one({"_id": product["_id"]}, {"$set": {"low_stock_alerted": alerted}}, session=session)
+            available = product["stock"]
+        else:
+            variant = next(v for v in product["variants"] if v["id"] == variant_id)
+            emit, alerted = low_stock_transition(variant["stock"], threshold, variant.get("low_stock_alerted", False))
+            if alerted != variant.get("low_stock_alerted", False):
+                await self.products.update_one({"_id": product["_id"]}, {"$set": {"variants.$[v].low_stock_alerted": alerted}},
+                                               array_filters=[{"v.id": variant_id}], session=session)
+            available = variant["stock"]
+        if not emit:
+            return None
+        return StockLow(product_id=product["_id"], product_name=product["name"], variant_id=variant_id,
+                        seller=SellerContact(**product["seller"]), stock=available, threshold=threshold or 0)
+
+
+def contact(seller: Doc) -> dict[str, str]:
     return {"seller_id": seller["_id"], "name": seller["name"], "email": seller["email"],
             "phone": seller["phone"], "regency": seller["regency"]}
 
 
-def _stocked(doc: dict[str, Any]) -> StockedProduct:
-    return StockedProduct(id=doc["_id"], name=doc["name"], category=doc["category"], price=doc["price"],
-                          available=doc["stock"], on_sale=doc.get("active", True),
-                          seller=SellerContact(**doc["seller"]))
+def refresh_derived(product: Doc) -> None:
+    """Recompute what follows from a product's own fields: totals of its variants, whether
+    shoppers see it, and its search terms."""
+    if product.get("variants"):
+        product.update(derived_totals(product["variants"], product.get("sold_before_variants", 0)))
+    product["visible"] = bool(product["active"] and product["seller_status"] == "verified")
+    labels = [CATEGORIES[product["category"]], product["category"], product["regency"], product.get("ovop_village") or ""]
+    product["name_terms"], product["search_terms"] = text.product_terms(product["name"], product.get("description", ""), labels)
 
+
+def stocked(doc: Doc) -> StockedProduct:
+    variants = {v["id"]: StockedVariant(id=v["id"], name=v["name"], price=v["price"], available=v["stock"], active=v["active"])
+                for v in doc.get("variants", [])}
+    return StockedProduct(id=doc["_id"], name=doc["name"], category=doc["category"], price=doc["price"],
+                          available=doc["stock"], on_sale=doc.get("visible", False),
+                          seller=SellerContact(**doc["seller"]), variants=variants)

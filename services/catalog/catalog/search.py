@@ -1,0 +1,163 @@
+"""Shopper search: words, filters, sorts, cursor pages and facet counts.
+
+Query plan (indexes in store.ensure_indexes; every query starts with `visible: true`):
+- words:            {visible, search_terms: $all [...]}       → (visible, search_terms, created_at, _id)
+- regency/category: {visible, regency, category}              → (visible, regency, category, created_at, _id)
+- category + price: {visible, category, price range}          → (visible, category, price, _id)
+- no filter:        newest → (visible, created_at, _id); price sorts → (visible, price, _id)
+Relevance is computed by the database ($setIntersection of the query terms with the name terms)
+so that sorting and paging by it happen on the whole match, not on one fetched page.
+"""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from beli_runtime.http import ApiError
+
+from catalog import cursor, text
+from catalog.domain import CATEGORIES, MAX_PRICE, REGENCIES
+from catalog.store import CatalogStore, Doc
+from catalog.views import Product, product_view
+
+MAX_PAGE = 100
+
+
+class Filters(BaseModel):
+    terms: list[str] = []
+    regency: str | None = None
+    category: str | None = None
+    ovop: bool | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    in_stock: bool = False
+
+    def match(self, *, skip: str | None = None) -> dict[str, Any]:
+        """The filter as a MongoDB query; `skip` leaves one facet's own filter out (so that the
+        regency facet still counts the other regencies while one is selected)."""
+        query: dict[str, Any] = {"visible": True}
+        if len(self.terms) == 1:
+            query["search_terms"] = self.terms[0]  # plain equality: index-bounded on SecantusDB too
+        elif self.terms:
+            query["search_terms"] = {"$all": self.terms}
+        if self.regency and skip != "regency":
+            query["regency"] = self.regency
+        if self.category and skip != "category":
+            query["category"] = self.category
+        if self.ovop is not None:
+            query["ovop"] = self.ovop
+        price: dict[str, int] = {}
+        if self.min_price is not None:
+            price["$gte"] = self.min_price
+        if self.max_price is not None:
+            price["$lte"] = self.max_price
+        if price:
+            query["price"] = price
+        if self.in_stock:
+            query["stock"] = {"$gt": 0}
+        return query
+
+
+class FacetCount(BaseModel):
+    value: str
+    count: int
+
+
+class Facets(BaseModel):
+    regency: list[FacetCount]
+    category: list[FacetCount]
+
+
+class SearchPage(BaseModel):
+    items: list[Product]
+    next_cursor: str | None
+    facets: Facets | None = None
+
+
+async def search(store: CatalogStore, filters: Filters, sort: str, limit: int, after: list[Any] | None) -> list[Doc]:
+    """Up to `limit` visible products in `sort` order, strictly after the cursor key `after`."""
+    keys = cursor.SORT_KEYS[sort]
+    pipeline: list[dict[str, Any]] = [{"$match": filters.match()}]
+    if sort == "relevance":
+        score = {"$add": [len(filters.terms), {"$size": {"$setIntersection": ["$name_terms", filters.terms]}}]}
+        pipeline.append({"$addFields": {"score": score}})
+        if after is not None:
+            pipeline.append({"$match": cursor.after(sort, after)})
+    elif after is not None:
+        pipeline[0]["$match"] = {"$and": [pipeline[0]["$match"], cursor.after(sort, after)]}
+    pipeline += [{"$sort": dict(keys)}, {"$limit": limit}, {"$project": {"search_terms": 0, "name_terms": 0}}]
+    return await (await store.products.aggregate(pipeline)).to_list()
+
+
+async def facets(store: CatalogStore, filters: Filters) -> Facets:
+    """Counts per regency and per category of what the search matches, in one aggregation."""
+    common = filters.match(skip="regency")
+    common.pop("category", None)
+    branches: dict[str, list[dict[str, Any]]] = {}
+    for facet, other in (("regency", "category"), ("category", "regency")):
+        own = {other: getattr(filters, other)} if getattr(filters, other) else {}
+        branches[facet] = [{"$match": own}, {"$group": {"_id": f"${facet}", "count": {"$sum": 1}}}]
+    rows = await (await store.products.aggregate([{"$match": common}, {"$facet": branches}])).to_list()
+    result = rows[0] if rows else {}
+
+    def counts(name: str) -> list[FacetCount]:
+        found = [FacetCount(value=row["_id"], count=row["count"]) for row in result.get(name, [])]
+        return sorted(found, key=lambda f: (-f.count, f.value))
+
+    return Facets(regency=counts("regency"), category=counts("category"))
+
+
+def build_router(store: CatalogStore) -> APIRouter:
+    router = APIRouter(tags=["products"])
+
+    @router.get("/products", response_model=SearchPage, response_model_exclude_none=False)
+    async def search_products(
+        q: Annotated[str | None, Query(max_length=100, description="Words in the name or description (prefixes work)")] = None,
+        regency: Annotated[str | None, Query(description="One of the 22 kabupaten/kota")] = None,
+        category: Annotated[str | None, Query(description="One of GET /categories")] = None,
+        ovop: Annotated[bool | None, Query(description="Only OVOP products (true) or only others (false)")] = None,
+        min_price: Annotated[int | None, Query(ge=0, le=MAX_PRICE)] = None,
+        max_price: Annotated[int | None, Query(ge=0, le=MAX_PRICE)] = None,
+        in_stock: Annotated[bool, Query(description="Only products that can be bought now")] = False,
+        sort: Annotated[Literal["relevance", "newest", "price_asc", "price_desc"] | None,
+                        Query(description="Default: relevance with words, newest without")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+        cursor_: Annotated[str | None, Query(alias="cursor", max_length=400, description="`next_cursor` of the previous page")] = None,
+        with_facets: Annotated[bool, Query(alias="facets", description="Counts per regency and category (first page only)")] = True,
+    ) -> SearchPage:
+        if regency is not None and regency not in REGENCIES:
+            raise ApiError(422, f"kabupaten/kota {regency!r} tidak dikenal", field="regency")
+        if category is not None and category not in CATEGORIES:
+            raise ApiError(422, f"kategori {category!r} tidak dikenal", field="category")
+        if min_price is not None and max_price is not None and min_price > max_price:
+            raise ApiError(422, "min_price lebih besar dari max_price", field="min_price")
+        terms = text.query_terms(q or "")
+        if q and q.strip() and not terms:
+            raise ApiError(422, f"kata pencarian terlalu pendek: minimal {text.MIN_WORD} huruf", field="q")
+        chosen = sort or ("relevance" if terms else "newest")
+        if chosen == "relevance" and not terms:
+            chosen = "newest"  # nothing to be relevant to
+        after = None
+        if cursor_:
+            try:
+                after = cursor.decode(cursor_, chosen)
+            except cursor.BadCursor as error:
+                raise ApiError(422, str(error), field="cursor") from error
+        filters = Filters(terms=terms, regency=regency, category=category, ovop=ovop, min_price=min_price,
+                          max_price=max_price, in_stock=in_stock)
+        rows = await search(store, filters, chosen, limit + 1, after)
+        page = rows[:limit]
+        next_cursor = cursor.encode(chosen, page[-1]) if len(rows) > limit else None
+        counted = await facets(store, filters) if with_facets and after is None else None
+        return SearchPage(items=[product_view(row) for row in page], next_cursor=next_cursor, facets=counted)
+
+    @router.get("/categories")
+    async def list_categories() -> dict[str, str]:
+        return CATEGORIES
+
+    @router.get("/regencies", tags=["sellers"])
+    async def list_regencies() -> list[str]:
+        return list(REGENCIES)
+
+    return router

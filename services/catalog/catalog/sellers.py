@@ -1,0 +1,71 @@
+"""Seller sign-up, profile and verification by an operator (admin)."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from beli_runtime.http import ApiError
+from beli_runtime.mongo import Session
+
+from catalog import access
+from catalog.listings import Write
+from catalog.store import CatalogStore, Doc
+from catalog.views import NewSeller, Seller, SellerChanges, seller_view
+
+
+def build_router(store: CatalogStore, write: Write) -> APIRouter:
+    router = APIRouter(tags=["sellers"])
+    admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(access.admin_only)])
+
+    @router.post("/sellers", status_code=201, response_model=Seller)
+    async def create_seller(body: NewSeller) -> Seller:
+        """Sign-up: the seller is `pending` until an admin verifies it; its products stay hidden until then."""
+        return seller_view(await store.add_seller(body.model_dump(mode="json")))
+
+    @router.get("/sellers/{seller_id}", response_model=Seller)
+    async def get_seller(seller_id: str) -> Seller:
+        return seller_view(await _seller(seller_id))
+
+    @router.patch("/sellers/{seller_id}", response_model=Seller, dependencies=[Depends(access.seller_self)])
+    async def change_seller(seller_id: str, body: SellerChanges) -> Seller:
+        changes = body.model_dump(mode="json", exclude_unset=True)
+        for name in ("name", "email", "phone", "ovop"):
+            if name in changes and changes[name] is None:
+                raise ApiError(422, f"{name} tidak boleh kosong", field=name)
+
+        async def work(session: Session) -> Doc | None:
+            return await store.update_seller(session, seller_id, changes)
+
+        seller = await write(work) if changes else await store.seller(seller_id)
+        if seller is None:
+            raise ApiError(404, f"penjual {seller_id} tidak ditemukan")
+        return seller_view(seller)
+
+    @admin.post("/sellers/{seller_id}/verify", response_model=Seller)
+    async def verify_seller(seller_id: str) -> Seller:
+        """pending → verified; the seller's active products become visible and orderable. Repeating it changes nothing."""
+
+        async def work(session: Session) -> Doc | None:
+            return await store.verify_seller(session, seller_id)
+
+        seller = await write(work)
+        if seller is None:
+            raise ApiError(404, f"penjual {seller_id} tidak ditemukan")
+        return seller_view(seller)
+
+    @admin.get("/sellers", response_model=list[Seller])
+    async def sellers_to_review(
+        status: Annotated[Literal["pending", "verified"], Query()] = "pending",
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> list[Seller]:
+        """The verification queue, oldest sign-up first."""
+        return [seller_view(doc) for doc in await store.sellers_by_status(status, limit)]
+
+    async def _seller(seller_id: str) -> Doc:
+        seller = await store.seller(seller_id)
+        if seller is None:
+            raise ApiError(404, f"penjual {seller_id} tidak ditemukan")
+        return seller
+
+    router.include_router(admin)
+    return router

@@ -1,0 +1,197 @@
+"""Request and response bodies of the catalog API, and how stored documents are shown."""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from catalog.domain import CATEGORIES, MAX_PRICE, MAX_STOCK, MAX_VARIANTS, MAX_WEIGHT_GRAMS, REGENCIES
+
+PHONE = r"^\+?[0-9]{8,15}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _known_regency(value: str | None) -> str | None:
+    if value is not None and value not in REGENCIES:
+        raise ValueError(f"kabupaten/kota {value!r} tidak dikenal; pilih salah satu dari: {', '.join(REGENCIES)}")
+    return value
+
+
+def _known_category(value: str | None) -> str | None:
+    if value is not None and value not in CATEGORIES:
+        raise ValueError(f"kategori {value!r} tidak dikenal; pilih salah satu dari: {', '.join(CATEGORIES)}")
+    return value
+
+
+# --- sellers ----------------------------------------------------------------------------------
+
+
+class BankAccount(Strict):
+    """Where payouts go. Checked for shape only; the bank confirms the holder at first payout."""
+
+    bank: str = Field(min_length=2, max_length=60, description="Bank name, e.g. `Bank NTT`")
+    account_number: str = Field(pattern=r"^[0-9]{6,20}$")
+    account_holder: str = Field(min_length=2, max_length=120)
+
+
+class SellerFields(Strict):
+    owner_name: str | None = Field(default=None, min_length=2, max_length=120, description="Person who runs the business")
+    nik: str | None = Field(default=None, pattern=r"^[0-9]{16}$", description="Owner's NIK (16 digits), optional")
+    nib: str | None = Field(default=None, pattern=r"^[0-9]{13}$", description="Nomor Induk Berusaha (13 digits), optional")
+    village: str | None = Field(default=None, max_length=120)
+    ovop: bool = Field(default=False, description="The business is its village's OVOP (One Village One Product)")
+    bank_account: BankAccount | None = None
+
+
+class NewSeller(SellerFields):
+    name: str = Field(min_length=2, max_length=120, description="Business name")
+    regency: str = Field(description="One of the 22 kabupaten/kota of NTT, e.g. `Sumba Timur`")
+    email: EmailStr
+    phone: str = Field(pattern=PHONE, description="Digits, optionally starting with +")
+
+    _regency = field_validator("regency")(_known_regency)
+
+
+class SellerChanges(Strict):
+    """Fields a seller may change; the regency is fixed (it scopes levy and reports)."""
+
+    name: str | None = Field(default=None, min_length=2, max_length=120)
+    owner_name: str | None = Field(default=None, min_length=2, max_length=120)
+    nik: str | None = Field(default=None, pattern=r"^[0-9]{16}$")
+    nib: str | None = Field(default=None, pattern=r"^[0-9]{13}$")
+    village: str | None = Field(default=None, max_length=120)
+    ovop: bool | None = None
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, pattern=PHONE)
+    bank_account: BankAccount | None = None
+
+
+class Seller(BaseModel):
+    id: str
+    name: str
+    owner_name: str | None
+    regency: str
+    village: str | None
+    ovop: bool
+    email: str
+    phone: str
+    status: str = Field(description="`pending` until an admin verifies the seller, then `verified`")
+    nik: str | None = Field(description="Masked: only the last 4 digits are shown")
+    nib: str | None
+    bank_account: dict[str, str] | None = Field(description="Account number masked to its last 4 digits")
+
+
+def _mask(value: str | None) -> str | None:
+    return None if value is None else "*" * (len(value) - 4) + value[-4:]
+
+
+def seller_view(doc: dict[str, Any]) -> Seller:
+    bank = doc.get("bank_account")
+    return Seller(id=doc["_id"], name=doc["name"], owner_name=doc.get("owner_name"), regency=doc["regency"],
+                  village=doc.get("village"), ovop=bool(doc.get("ovop")), email=doc["email"], phone=doc["phone"],
+                  status=doc.get("status", "pending"), nik=_mask(doc.get("nik")), nib=doc.get("nib"),
+                  bank_account=None if bank is None else bank | {"account_number": _mask(bank["account_number"]) or ""})
+
+
+# --- products ---------------------------------------------------------------------------------
+
+
+class NewVariant(Strict):
+    name: str = Field(min_length=1, max_length=60, description="What the shopper picks, e.g. `Merah, 2 x 1 m`")
+    price: int = Field(gt=0, le=MAX_PRICE)
+    stock: int = Field(ge=0, le=MAX_STOCK)
+
+
+class VariantChanges(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=60)
+    price: int | None = Field(default=None, gt=0, le=MAX_PRICE)
+    active: bool | None = None
+
+
+class StockUpdate(Strict):
+    stock: int = Field(ge=0, le=MAX_STOCK, description="Units available to buy now (held units not included)")
+
+
+class NewProduct(Strict):
+    seller_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=2, max_length=120)
+    description: str = Field(default="", max_length=5000)
+    category: str = Field(description=f"One of: {', '.join(CATEGORIES)}")
+    price: int | None = Field(default=None, gt=0, le=MAX_PRICE,
+                              description="Unit price in whole Rupiah; required unless the product is sold in variants")
+    stock: int = Field(default=0, ge=0, le=MAX_STOCK)
+    weight_grams: int | None = Field(default=None, gt=0, le=MAX_WEIGHT_GRAMS, description="Shipping weight of one unit")
+    ovop_village: str | None = Field(default=None, max_length=120, description="OVOP village of origin, if any")
+    low_stock_threshold: int | None = Field(default=None, ge=0, le=MAX_STOCK, description="Alert when available units fall below")
+    active: bool = True
+    variants: list[NewVariant] = Field(default_factory=list, max_length=MAX_VARIANTS)
+
+    _category = field_validator("category")(_known_category)
+
+
+class ProductChanges(Strict):
+    name: str | None = Field(default=None, min_length=2, max_length=120)
+    description: str | None = Field(default=None, max_length=5000)
+    category: str | None = None
+    price: int | None = Field(default=None, gt=0, le=MAX_PRICE)
+    weight_grams: int | None = Field(default=None, gt=0, le=MAX_WEIGHT_GRAMS)
+    ovop_village: str | None = Field(default=None, max_length=120)
+    low_stock_threshold: int | None = Field(default=None, ge=0, le=MAX_STOCK)
+    active: bool | None = None
+
+    _category = field_validator("category")(_known_category)
+
+
+class Variant(BaseModel):
+    id: str
+    name: str
+    price: int
+    stock: int
+    reserved: int
+    sold: int
+    active: bool
+
+
+class Photo(BaseModel):
+    id: str
+    url: str
+    content_type: str
+    size: int
+
+
+class Product(BaseModel):
+    id: str
+    seller_id: str
+    seller_name: str
+    regency: str
+    name: str
+    description: str
+    category: str
+    price: int = Field(description="Unit price; with variants the lowest active variant price")
+    stock: int = Field(description="Units available to buy now")
+    reserved: int = Field(description="Units held for orders awaiting payment")
+    sold: int
+    weight_grams: int | None
+    ovop_village: str | None
+    ovop: bool
+    active: bool
+    visible: bool = Field(description="Shown to shoppers: active and the seller is verified")
+    low_stock_threshold: int | None
+    variants: list[Variant]
+    photos: list[Photo]
+    created_at: Any
+
+
+def product_view(doc: dict[str, Any]) -> Product:
+    photos = [Photo(id=p["id"], url=f"/products/{doc['_id']}/photos/{p['id']}", content_type=p["content_type"], size=p["size"])
+              for p in doc.get("photos", [])]
+    variants = [Variant(**{k: v[k] for k in ("id", "name", "price", "stock", "reserved", "sold", "active")})
+                for v in doc.get("variants", [])]
+    return Product(id=doc["_id"], seller_id=doc["seller_id"], seller_name=doc["seller"]["name"], regency=doc["regency"],
+                   name=doc["name"], description=doc.get("description", ""), category=doc["category"], price=doc["price"],
+                   stock=doc["stock"], reserved=doc["reserved"], sold=doc["sold"], weight_grams=doc.get("weight_grams"),
+                   ovop_village=doc.get("ovop_village"), ovop=bool(doc.get("ovop")), active=doc.get("active", True),
+                   visible=bool(doc.get("visible")), low_stock_threshold=doc.get("low_stock_threshold"),
+                   variants=variants, photos=photos, created_at=doc["created_at"])
