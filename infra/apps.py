@@ -12,11 +12,14 @@ from infra.stack import Endpoints
 # Service name -> the Python package whose `main:app` it runs.
 APPS: dict[str, str] = {
     "midtrans": "midtrans_simulator",
+    "messaging": "messaging_simulator",
     "catalog": "catalog",
     "orders": "orders",
     "payments": "payments",
     "notifications": "notifications",
 }
+
+MESSAGING_TOKEN = "dev-messaging-token"
 
 
 def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]:
@@ -27,6 +30,15 @@ def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]
     if name == "midtrans":
         env |= {"MIDTRANS_NOTIFICATION_URL": f"{profile.service_url('payments')}/midtrans/notification",
                 "SIMULATOR_PUBLIC_URL": simulator}
+    if name == "messaging":
+        env |= {"MESSAGING_SMTP_PORT": str(profile.smtp_port), "MESSAGING_API_TOKEN": MESSAGING_TOKEN}
+    if name == "notifications":
+        # Local stacks send through the messaging simulator (SMTP mailbox + WhatsApp/SMS provider)
+        # and retry quickly, so that a failure shows up in seconds rather than minutes.
+        env |= {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(profile.smtp_port),
+                "MESSAGING_PROVIDER_URL": profile.service_url("messaging"), "MESSAGING_PROVIDER_TOKEN": MESSAGING_TOKEN,
+                "FINANCE_EMAILS": "bapenda@nttprov.example.id,keuangan@nttprov.example.id",
+                "SEND_RETRY_BASE_SECONDS": "0.3", "SEND_MAX_ATTEMPTS": "4", "MESSAGING_TIMEOUT_SECONDS": "3"}
     return env
 
 

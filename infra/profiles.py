@@ -12,7 +12,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-SERVICE_NAMES = ("catalog", "orders", "payments", "notifications", "midtrans")
+SERVICE_NAMES = ("catalog", "orders", "payments", "notifications", "midtrans", "messaging")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Profile:
     payments: int
     notifications: int
     midtrans: int
+    messaging: int
 
     @property
     def pid_dir(self) -> Path:
@@ -50,6 +51,11 @@ class Profile:
     def service_ports(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in SERVICE_NAMES}
 
+    @property
+    def smtp_port(self) -> int:
+        """The messaging simulator's SMTP mailbox: its HTTP port + 19 (dev 8025, test 18025 + shift)."""
+        return self.messaging + 19
+
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.service_ports[name]}"
 
@@ -65,6 +71,7 @@ DEV = Profile(
     payments=8003,
     notifications=8004,
     midtrans=8005,
+    messaging=8006,
 )
 
 def test_profile(slot: int = 0) -> Profile:
@@ -82,6 +89,7 @@ def test_profile(slot: int = 0) -> Profile:
         payments=18003 + shift,
         notifications=18004 + shift,
         midtrans=18005 + shift,
+        messaging=18006 + shift,
     )
 
 

@@ -1,66 +1,141 @@
-"""What to tell whom, rendered from editable Jinja2 templates (Bahasa Indonesia). No I/O
-besides reading the template files."""
+"""What to tell whom, for each event. No I/O: rendering is in `rendering.py`.
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+A `Notice` is one message for one person (the in-app inbox always keeps it); preferences then
+choose on which external channels (e-mail, WhatsApp, SMS) it also goes out.
+"""
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from __future__ import annotations
 
-from beli_contracts.orders import OrderCancelled
-from beli_contracts.payments import PaymentSettled
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from beli_contracts.catalog import StockLow
+from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderShipped
+from beli_contracts.payments import LevyRuleChanged, PaymentLinkCreated, PaymentSettled
 from beli_contracts.values import SettledLine
-from beli_runtime.clock import format_rupiah, format_wita
 
-TEMPLATES = Path(__file__).parent / "templates"
+Channel = Literal["email", "whatsapp", "sms"]
+CHANNELS: tuple[Channel, ...] = ("email", "whatsapp", "sms")
+PHONE_CHANNELS: tuple[Channel, ...] = ("whatsapp", "sms")
 
-_environment = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=False,
-                           trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-_environment.filters["rupiah"] = format_rupiah
-_environment.filters["wita"] = format_wita
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    audience: Literal["shopper", "seller", "finance"]
+    # Receipts and order changes the person must get: preferences may move them between
+    # channels but never switch them off everywhere.
+    transactional: bool
+    default_channels: tuple[Channel, ...]
+    description: str
+
+
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (
+    Kind("payment_link", "shopper", True, ("email", "whatsapp"), "Pesanan dibuat, tautan pembayaran siap"),
+    Kind("payment_receipt", "shopper", True, ("email",), "Bukti pembayaran"),
+    Kind("order_cancelled", "shopper", True, ("email", "whatsapp"), "Pesanan dibatalkan / pembayaran gagal"),
+    Kind("order_shipped", "shopper", True, ("email", "whatsapp"), "Pesanan dikirim"),
+    Kind("seller_new_paid_order", "seller", True, ("email", "whatsapp"), "Pesanan baru sudah dibayar"),
+    Kind("seller_payout", "seller", True, ("email",), "Pesanan selesai: rincian pembayaran ke penjual"),
+    Kind("stock_low", "seller", False, ("email", "whatsapp"), "Stok menipis"),
+    Kind("levy_rule_changed", "finance", False, ("email",), "Aturan kontribusi PAD berubah"),
+)}
 
 CANCEL_REASONS = {
     "shopper_cancelled": "dibatalkan atas permintaan Anda",
     "payment_failed": "pembayaran gagal atau ditolak",
     "payment_expired": "batas waktu pembayaran terlewati",
     "payment_setup_failed": "pembayaran tidak dapat dibuat",
+    "checkout_timeout": "pesanan tidak dapat diproses tepat waktu",
 }
 
 
 @dataclass(frozen=True)
-class Message:
+class Notice:
+    """One message for one person. `recipient` is the person's key: the lower-case e-mail
+    address until accounts exist (issue #4)."""
+
     kind: str
-    order_id: str
-    email: str
-    phone: str
-    subject: str
-    text: str
+    recipient: str
+    email: str | None
+    phone: str | None
+    order_id: str | None
+    context: dict[str, Any] = field(default_factory=dict)
 
 
-def render(kind: str, recipient_email: str, recipient_phone: str, order_id: str, **context: Any) -> Message:
-    subject = _environment.get_template(f"{kind}.subject.j2").render(order_id=order_id, **context).strip()
-    text = _environment.get_template(f"{kind}.email.txt.j2").render(order_id=order_id, **context)
-    return Message(kind=kind, order_id=order_id, email=recipient_email, phone=recipient_phone, subject=subject, text=text)
+def _key(email: str) -> str:
+    return email.strip().lower()
 
 
-def for_settlement(event: PaymentSettled) -> list[Message]:
+def for_payment_link(event: PaymentLinkCreated) -> list[Notice]:
+    customer = event.customer
+    return [Notice("payment_link", _key(customer.email), customer.email, customer.phone, event.order_id, {
+        "customer": customer, "lines": event.lines, "gross": event.gross_amount, "pay_url": event.redirect_url,
+        "pay_before": event.pay_before})]
+
+
+def for_settlement(event: PaymentSettled) -> list[Notice]:
     """A receipt for the shopper, and for each seller a 'new paid order' with only their lines."""
-    messages = [render("payment_receipt", event.customer.email, event.customer.phone, event.order_id,
-                       customer=event.customer, lines=event.lines, gross=event.gross_amount, levy=event.levy_total,
-                       paid_at=event.settled_at, payment_type=event.payment_type)]
+    customer = event.customer
+    notices = [Notice("payment_receipt", _key(customer.email), customer.email, customer.phone, event.order_id, {
+        "customer": customer, "lines": event.lines, "gross": event.gross_amount, "levy": event.levy_total,
+        "paid_at": event.settled_at, "payment_type": event.payment_type})]
     by_seller: dict[str, list[SettledLine]] = {}
     for line in event.lines:
         by_seller.setdefault(line.seller.seller_id, []).append(line)
     for lines in by_seller.values():
         seller = lines[0].seller
-        messages.append(render("seller_new_paid_order", seller.email, seller.phone, event.order_id,
-                               seller=seller, customer=event.customer, lines=lines,
-                               gross=sum(line.subtotal for line in lines), levy=sum(line.levy for line in lines),
-                               payable=sum(line.seller_payable for line in lines), paid_at=event.settled_at))
-    return messages
+        notices.append(Notice("seller_new_paid_order", _key(seller.email), seller.email, seller.phone, event.order_id, {
+            "seller": seller, "customer": customer, "lines": lines,
+            "gross": sum(line.subtotal for line in lines), "levy": sum(line.levy for line in lines),
+            "payable": sum(line.seller_payable for line in lines), "paid_at": event.settled_at}))
+    return notices
 
 
-def for_cancellation(event: OrderCancelled) -> list[Message]:
-    reason = CANCEL_REASONS.get(event.reason, event.reason)
-    return [render("order_cancelled", event.customer.email, event.customer.phone, event.order_id,
-                   customer=event.customer, reason=reason)]
+def for_cancellation(event: OrderCancelled) -> list[Notice]:
+    customer = event.customer
+    return [Notice("order_cancelled", _key(customer.email), customer.email, customer.phone, event.order_id, {
+        "customer": customer, "reason_code": event.reason,
+        "reason": CANCEL_REASONS.get(event.reason, event.reason.replace("_", " "))})]
+
+
+def for_shipment(event: OrderShipped) -> list[Notice]:
+    customer = event.customer
+    return [Notice("order_shipped", _key(customer.email), customer.email, customer.phone, event.order_id, {
+        "customer": customer, "courier": event.courier, "tracking_number": event.tracking_number,
+        "shipped_at": event.shipped_at})]
+
+
+def for_completion(event: OrderCompleted) -> list[Notice]:
+    seller = event.seller
+    return [Notice("seller_payout", _key(seller.email), seller.email, seller.phone, event.order_id, {
+        "seller": seller, "gross": event.gross, "levy": event.levy, "payable": event.seller_payable,
+        "completed_at": event.completed_at})]
+
+
+def for_stock_low(event: StockLow) -> list[Notice]:
+    seller = event.seller
+    return [Notice("stock_low", _key(seller.email), seller.email, seller.phone, None, {
+        "seller": seller, "product_id": event.product_id, "product_name": event.product_name,
+        "variant_id": event.variant_id, "stock": event.stock, "threshold": event.threshold})]
+
+
+def for_levy_rule_change(event: LevyRuleChanged, finance_emails: list[str]) -> list[Notice]:
+    unique = dict.fromkeys(_key(email) for email in finance_emails if email.strip())
+    return [Notice("levy_rule_changed", email, email, None, None, {
+        "current": event.current, "previous": event.previous, "reason": event.reason,
+        "changed_by": event.changed_by}) for email in unique]
+
+
+def channels_for(kind: Kind, chosen: list[Channel] | None) -> list[Channel]:
+    """The person's choice for this kind, or the default; transactional kinds never end empty."""
+    channels = list(dict.fromkeys(chosen if chosen is not None else kind.default_channels))
+    if kind.transactional and not channels:
+        channels = list(kind.default_channels)
+    return channels
+
+
+def percent(bps: int) -> str:
+    """Basis points as Indonesians write a percentage: 100 -> '1%', 125 -> '1,25%'."""
+    whole, rest = divmod(bps, 100)
+    return f"{whole}%" if rest == 0 else f"{whole},{rest:02d}".rstrip("0") + "%"

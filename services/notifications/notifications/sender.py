@@ -1,52 +1,74 @@
-"""Sends queued e-mails over SMTP (when configured), with retries and backoff."""
+"""One background job per channel sends that channel's due deliveries, several at a time, each
+with a timeout: a slow or down provider only ever delays its own channel, never the others nor
+the Kafka consumer (which only records intents)."""
 
+from __future__ import annotations
+
+import asyncio
 from datetime import timedelta
-from email.message import EmailMessage
-
-import aiosmtplib
+from typing import Any
 
 from beli_runtime.clock import utcnow
 from beli_runtime.logs import get_logger
 
+from notifications.channels import SendFailed, Transport
 from notifications.settings import NotificationsSettings
 from notifications.store import NotificationsStore
 
 log = get_logger(__name__)
+# A claim outlives the send's own timeout, so it only expires when the sender died.
+CLAIM_MARGIN_SECONDS = 5.0
 
 
-class EmailSender:
-    def __init__(self, store: NotificationsStore, settings: NotificationsSettings) -> None:
+class DeliveryJob:
+    def __init__(self, store: NotificationsStore, transport: Transport, settings: NotificationsSettings) -> None:
         self.store = store
+        self.transport = transport
         self.settings = settings
+        self.name = f"send-{transport.channel}"
+
+    def retry_at(self, attempts: int) -> Any:
+        delay = min(self.settings.send_retry_base_seconds * 2 ** max(attempts - 1, 0), self.settings.send_retry_max_seconds)
+        return utcnow() + timedelta(seconds=delay)
 
     async def send_due(self) -> bool:
-        due = await self.store.due(utcnow())
-        for message in due:
-            if not self.settings.smtp_host:
-                await self.store.mark(message["_id"], {"status": "stored"})  # in-app inbox only
-                continue
-            try:
-                await self._send(message["email"], message["subject"], message["text"], message["_id"])
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-                attempts = message["attempts"] + 1
-                failed = attempts >= self.settings.send_max_attempts
-                log.warning("notifications.send_failed", message_id=message["_id"], attempts=attempts, error=str(error))
-                await self.store.mark(message["_id"], {"attempts": attempts, "last_error": str(error),
-                                                       "status": "failed" if failed else "pending",
-                                                       "next_attempt_at": utcnow() + timedelta(seconds=min(2 ** attempts, 300))})
-                continue
-            await self.store.mark(message["_id"], {"status": "sent", "sent_at": utcnow()})
-        return bool(due)
+        due = await self.store.due(self.transport.channel, utcnow(), self.settings.send_batch)
+        if not due:
+            return False
+        if not self.transport.configured():
+            for delivery in due:
+                await self.store.mark_skipped(delivery["_id"], f"{self.transport.channel} is not configured")
+            return True
+        gate = asyncio.Semaphore(self.settings.send_concurrency)
 
-    async def _send(self, to: str, subject: str, text: str, message_id: str) -> None:
-        email = EmailMessage()
-        email["From"] = self.settings.smtp_sender
-        email["To"] = to
-        email["Subject"] = subject
-        email["X-Beli-Message-Id"] = message_id
-        email.set_content(text)
-        await aiosmtplib.send(
-            email, hostname=self.settings.smtp_host, port=self.settings.smtp_port,
-            username=self.settings.smtp_username or None, password=self.settings.smtp_password or None,
-            start_tls=self.settings.smtp_starttls, timeout=self.settings.smtp_timeout_seconds,
-        )
+        async def one(delivery: dict[str, Any]) -> None:
+            async with gate:
+                await self._send_one(delivery)
+
+        await asyncio.gather(*(one(delivery) for delivery in due))
+        return True
+
+    async def _send_one(self, doc: dict[str, Any]) -> None:
+        hold = self.transport.timeout_seconds + CLAIM_MARGIN_SECONDS
+        delivery = await self.store.claim(doc, utcnow(), hold)
+        if delivery is None:
+            return
+        try:
+            async with asyncio.timeout(self.transport.timeout_seconds):
+                provider_id = await self.transport.send(delivery)
+        except (SendFailed, TimeoutError) as error:
+            temporary = error.temporary if isinstance(error, SendFailed) else True
+            reason = str(error) or f"no answer within {self.transport.timeout_seconds} s"
+            attempts = delivery["attempts"]
+            give_up = not temporary or attempts >= self.settings.send_max_attempts
+            log.warning("notifications.send_failed", delivery_id=delivery["_id"], channel=self.transport.channel,
+                        attempts=attempts, temporary=temporary, gave_up=give_up, error=reason[:300])
+            await self.store.mark_failed_attempt(delivery["_id"], reason, None if give_up else self.retry_at(attempts))
+            return
+        except Exception as error:  # a bug in one message must not stop the batch
+            log.exception("notifications.send_crashed", delivery_id=delivery["_id"])
+            attempts = delivery["attempts"]
+            retry = None if attempts >= self.settings.send_max_attempts else self.retry_at(attempts)
+            await self.store.mark_failed_attempt(delivery["_id"], f"unexpected: {error!r}"[:300], retry)
+            return
+        await self.store.mark_sent(delivery["_id"], provider_id)

@@ -1,42 +1,129 @@
-"""Notifications persistence: every message, once per (event, recipient, channel)."""
+"""Notifications persistence.
 
+- `messages`: the in-app inbox, one document per (event, kind, recipient).
+- `deliveries`: one document per (event, kind, recipient, channel) for e-mail/WhatsApp/SMS. It is
+  the intent to send, written with the consumer's inbox entry in one transaction; the channel's
+  job claims it (status `sending`, `claimed_until`), sends, then marks it `sent`. A crash between
+  the two leaves a claim that expires and is retried with the same provider idempotency key.
+- `preferences`: per recipient, which channels for which kind.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
+from pymongo import ReturnDocument
 
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
 
-from notifications.domain import Message
+# pending -> sending -> sent | pending (retry) | failed; rejected/skipped never go out.
+DUE_STATUSES = ("pending", "sending")
+KEEP_ERRORS = 10
+
+
+def message_id(event_id: str, kind: str, recipient: str) -> str:
+    return f"{event_id}:{kind}:{recipient}"
+
+
+def delivery_id(message: str, channel: str) -> str:
+    return f"{message}:{channel}"
 
 
 class NotificationsStore:
     def __init__(self, db: Database) -> None:
         self.messages = db["messages"]
+        self.deliveries = db["deliveries"]
+        self.preferences = db["preferences"]
 
     async def ensure_indexes(self) -> None:
-        await ensure_index(self.messages, [("email", 1), ("created_at", -1)])
+        await ensure_index(self.messages, [("recipient", 1), ("created_at", -1)])
         await ensure_index(self.messages, [("phone", 1), ("created_at", -1)])
-        await ensure_index(self.messages, [("status", 1), ("next_attempt_at", 1)])
+        await ensure_index(self.messages, [("recipient", 1), ("read", 1)])
+        await ensure_index(self.deliveries, [("channel", 1), ("status", 1), ("next_attempt_at", 1)])
+        await ensure_index(self.deliveries, [("status", 1), ("created_at", -1)])
+        await ensure_index(self.deliveries, [("order_id", 1)])
+        await ensure_index(self.deliveries, [("recipient", 1), ("created_at", -1)])
 
-    async def add(self, session: Session, event_id: str, message: Message, channel: str) -> None:
+    # --- written by the consumer, inside its transaction -----------------------------------
+
+    async def add_message(self, session: Session, doc: dict[str, Any]) -> None:
+        # $setOnInsert rather than insert: a duplicate-key error would abort the whole transaction.
+        await self.messages.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
+
+    async def add_delivery(self, session: Session, doc: dict[str, Any]) -> None:
         now = utcnow()
-        try:
-            await self.messages.insert_one({
-                # One message per (event, recipient, channel), whatever redelivers the event.
-                "_id": f"{event_id}:{message.email}:{channel}",
-                "kind": message.kind, "channel": channel, "order_id": message.order_id,
-                "email": message.email, "phone": message.phone, "subject": message.subject, "text": message.text,
-                "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now, "read": False,
-            }, session=session)
-        except DuplicateKeyError:
-            pass
+        doc = {"attempts": 0, "next_attempt_at": now, "claimed_until": None, "last_error": None, "errors": [],
+               "provider_id": None, "created_at": now, "sent_at": None} | doc
+        await self.deliveries.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
 
-    async def due(self, now: Any, limit: int = 50) -> list[dict[str, Any]]:
-        return await self.messages.find({"status": "pending", "next_attempt_at": {"$lte": now}}).sort("created_at", 1).limit(limit).to_list()
+    async def preferences_of(self, session: Session | None, recipient: str) -> dict[str, list[str]]:
+        doc = await self.preferences.find_one({"_id": recipient}, session=session)
+        return dict(doc["channels"]) if doc else {}
 
-    async def mark(self, message_id: str, changes: dict[str, Any]) -> None:
-        await self.messages.update_one({"_id": message_id}, {"$set": changes})
+    # --- the sending jobs -------------------------------------------------------------------
 
-    async def for_recipient(self, recipient: str, limit: int) -> list[dict[str, Any]]:
-        return await self.messages.find({"$or": [{"email": recipient}, {"phone": recipient}]}).sort("created_at", -1).limit(limit).to_list()
+    async def due(self, channel: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Pending deliveries whose time has come, and claims left behind by a crashed sender."""
+        query = {"channel": channel, "$or": [{"status": "pending", "next_attempt_at": {"$lte": now}},
+                                             {"status": "sending", "claimed_until": {"$lt": now}}]}
+        return await self.deliveries.find(query).sort("next_attempt_at", 1).limit(limit).to_list()
+
+    async def claim(self, doc: dict[str, Any], now: datetime, hold_seconds: float) -> dict[str, Any] | None:
+        """Take one delivery for sending; None if someone else changed it meanwhile. The attempt is
+        counted here, before sending, so that a crash mid-send still counts."""
+        return await self.deliveries.find_one_and_update(
+            {"_id": doc["_id"], "status": doc["status"], "attempts": doc["attempts"]},
+            {"$set": {"status": "sending", "claimed_until": now + timedelta(seconds=hold_seconds)},
+             "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def mark_sent(self, delivery: str, provider_id: str | None) -> None:
+        await self.deliveries.update_one({"_id": delivery, "status": "sending"}, {"$set": {
+            "status": "sent", "sent_at": utcnow(), "provider_id": provider_id, "claimed_until": None}})
+
+    async def mark_failed_attempt(self, delivery: str, error: str, retry_at: datetime | None) -> None:
+        """`retry_at` None: no more attempts; the delivery waits for an admin's resend."""
+        changes: dict[str, Any] = {"last_error": error, "claimed_until": None}
+        changes |= {"status": "pending", "next_attempt_at": retry_at} if retry_at else {"status": "failed", "failed_at": utcnow()}
+        await self.deliveries.update_one({"_id": delivery, "status": "sending"}, {
+            "$set": changes, "$push": {"errors": {"$each": [{"at": utcnow(), "error": error}], "$slice": -KEEP_ERRORS}}})
+
+    async def mark_skipped(self, delivery: str, reason: str) -> None:
+        await self.deliveries.update_one({"_id": delivery}, {"$set": {"status": "skipped", "last_error": reason,
+                                                                      "claimed_until": None}})
+
+    # --- inbox and admin --------------------------------------------------------------------
+
+    async def inbox(self, owner: dict[str, Any], limit: int, unread_only: bool) -> list[dict[str, Any]]:
+        query = owner | ({"read": False} if unread_only else {})
+        return await self.messages.find(query).sort("created_at", -1).limit(limit).to_list()
+
+    async def unread_count(self, owner: dict[str, Any]) -> int:
+        return await self.messages.count_documents(owner | {"read": False})
+
+    async def mark_read(self, owner: dict[str, Any], ids: list[str] | None) -> int:
+        query = owner | {"read": False} | ({"_id": {"$in": ids}} if ids is not None else {})
+        result = await self.messages.update_many(query, {"$set": {"read": True, "read_at": utcnow()}})
+        return result.modified_count
+
+    async def message(self, owner: dict[str, Any], message: str) -> dict[str, Any] | None:
+        return await self.messages.find_one(owner | {"_id": message})
+
+    async def list_deliveries(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        return await self.deliveries.find(query).sort("created_at", -1).limit(limit).to_list()
+
+    async def resend(self, delivery: str, by: str) -> dict[str, Any] | None:
+        """A failed delivery goes back in the queue with fresh attempts; same idempotency key."""
+        return await self.deliveries.find_one_and_update(
+            {"_id": delivery, "status": "failed"},
+            {"$set": {"status": "pending", "attempts": 0, "next_attempt_at": utcnow(), "resent_by": by,
+                      "resent_at": utcnow()}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def save_preferences(self, recipient: str, channels: dict[str, list[str]]) -> None:
+        await self.preferences.update_one({"_id": recipient}, {"$set": {"channels": channels, "updated_at": utcnow()}},
+                                          upsert=True)

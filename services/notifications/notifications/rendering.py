@@ -1,0 +1,68 @@
+"""Messages rendered from Jinja2 template files, one per message kind and channel, so that the
+province can edit the wording without a code change.
+
+Layout: `templates/<kind>/subject.j2` (e-mail subject and inbox title), `email.txt.j2`,
+`email.html.j2` (extends `_layout.html.j2`), `whatsapp.txt.j2`, `sms.txt.j2`. The in-app
+inbox shows the subject and the plain-text e-mail. A folder given in TEMPLATES_DIR is searched
+first, so an edited copy of any single file overrides the built-in one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from beli_runtime.clock import format_rupiah, format_wita
+
+from notifications.domain import Notice, percent
+
+BUILT_IN = Path(__file__).parent / "templates"
+PARTS = ("subject", "email.txt", "email.html", "whatsapp.txt", "sms.txt")
+SMS_LIMIT = 160  # one GSM-7 segment: longer texts cost more and arrive split
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    whatsapp: str
+    sms: str
+
+
+def _scope(rule: Any) -> str:
+    parts = []
+    if rule.category:
+        parts.append(f"kategori {rule.category}")
+    if rule.regency:
+        parts.append(f"kabupaten/kota {rule.regency}")
+    return ", ".join(parts) or "semua produk di seluruh NTT"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Renderer:
+    def __init__(self, override_dir: str | Path | None = None) -> None:
+        folders = [Path(override_dir)] if override_dir else []
+        self._env = Environment(
+            loader=ChoiceLoader([FileSystemLoader(str(folder)) for folder in [*folders, BUILT_IN]]),
+            # HTML e-mail escapes what people typed (names, product names); text stays as typed.
+            autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        )
+        self._env.filters |= {"rupiah": format_rupiah, "wita": format_wita, "percent": percent,
+                              "scope": _scope, "one_line": _one_line}
+
+    def render(self, notice: Notice) -> Rendered:
+        context = {"order_id": notice.order_id, **notice.context}
+
+        def part(name: str) -> str:
+            return self._env.get_template(f"{notice.kind}/{name}.j2").render(**context)
+
+        return Rendered(subject=_one_line(part("subject")), text=part("email.txt"), html=part("email.html"),
+                        whatsapp=part("whatsapp.txt").strip(), sms=_one_line(part("sms.txt")))

@@ -1,0 +1,153 @@
+"""Every template of every message kind rendered with realistic data: long names, many lines,
+awkward characters. No infrastructure needed."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from beli_contracts.catalog import StockLow
+from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderShipped
+from beli_contracts.payments import LevyRuleChanged, LevyRuleTerms, PaymentLinkCreated, PaymentSettled
+from beli_contracts.values import Customer, PricedLine, SellerContact, SettledLine
+from notifications import domain
+from notifications.domain import KINDS, Notice
+from notifications.rendering import SMS_LIMIT, Renderer
+
+AT = datetime(2025, 8, 17, 1, 30, tzinfo=UTC)  # 09:30 WITA
+LONG = "Kain Tenun Ikat Sumba Timur Motif Kuda dan Mamuli Pewarna Alami Akar Mengkudu Ukuran Besar"
+SHOPPER = Customer(name="Maria Goreti Yohana Fransiska Ndapa Ngara Lende <ASN Dinas Koperasi & UKM>",
+                   email="maria.lende@nttprov.example.id", phone="0812-3456-7890")
+SELLERS = [SellerContact(seller_id=f"slr-{i}", name=f"Kelompok Tenun Ibu-Ibu Desa Jenilu {i} \"Tunas Harapan\"",
+                         email=f"tenun{i}@umkm.example.id", phone=f"08133{i:07d}", regency=regency)
+           for i, regency in enumerate(["Sumba Timur", "Belu", "Ngada"])]
+ORDER = "BNTT-0F1E2D3C4B5A6978"
+
+
+def settled_lines(count: int = 12) -> list[SettledLine]:
+    lines = []
+    for i in range(count):
+        price, quantity = 1_250_000 + i * 33_333, 1 + i % 4
+        levy = round(price * quantity / 100)
+        lines.append(SettledLine(product_id=f"prd-{i}", product_name=f"{LONG} #{i}", category="tenun",
+                                 seller=SELLERS[i % 3], quantity=quantity, unit_price=price, levy=levy,
+                                 seller_payable=price * quantity - levy, levy_rule_id="default", levy_rule_version=1))
+    return lines
+
+
+def rule(version: int, bps: int, category: str | None, regency: str | None) -> LevyRuleTerms:
+    return LevyRuleTerms(rule_id="pad-tenun-sumba", version=version, rate_bps=bps, category=category,
+                         regency=regency, effective_from=AT)
+
+
+def all_notices() -> list[Notice]:
+    lines = settled_lines()
+    gross = sum(line.subtotal for line in lines)
+    levy = sum(line.levy for line in lines)
+    priced = [PricedLine(**line.model_dump(exclude={"levy", "seller_payable", "levy_rule_id", "levy_rule_version"}))
+              for line in lines]
+    return [
+        *domain.for_payment_link(PaymentLinkCreated(
+            order_id=ORDER, customer=SHOPPER, lines=priced, gross_amount=gross, token="0" * 36,
+            redirect_url="https://app.sandbox.midtrans.com/snap/v4/redirection/6f1c2a7e-9b7d-4a55-8a1f-0d2c9e6b4f31",
+            pay_before=AT)),
+        *domain.for_settlement(PaymentSettled(
+            order_id=ORDER, customer=SHOPPER, lines=lines, gross_amount=gross, levy_total=levy,
+            seller_payable_total=gross - levy, payment_type="qris", transaction_id="tx-1", settled_at=AT)),
+        *domain.for_cancellation(OrderCancelled(order_id=ORDER, customer=SHOPPER, reason="payment_expired")),
+        *domain.for_shipment(OrderShipped(order_id=ORDER, seller_id="slr-0", customer=SHOPPER,
+                                          courier="JNE Reguler (Jalur Nugraha Ekakurir)",
+                                          tracking_number="JNE0123456789012345", shipped_at=AT)),
+        *domain.for_completion(OrderCompleted(order_id=ORDER, seller=SELLERS[0], gross=4_500_000, levy=45_000,
+                                              seller_payable=4_455_000, completed_at=AT)),
+        *domain.for_stock_low(StockLow(product_id="prd-0", product_name=LONG, variant_id="merah-besar",
+                                       seller=SELLERS[1], stock=2, threshold=5)),
+        *domain.for_levy_rule_change(LevyRuleChanged(
+            current=rule(2, 125, "tenun", "Sumba Timur"), previous=rule(1, 100, None, None),
+            reason="Perda baru tentang kontribusi UMKM tenun", changed_by="operator@nttprov.example.id"),
+            ["keuangan@nttprov.example.id", "KEUANGAN@nttprov.example.id", "bapenda@nttprov.example.id"]),
+    ]
+
+
+RENDERED = [(notice, Renderer().render(notice)) for notice in all_notices()]
+
+
+def test_every_kind_is_covered() -> None:
+    assert {notice.kind for notice, _ in RENDERED} == set(KINDS)
+    assert sum(n.kind == "seller_new_paid_order" for n, _ in RENDERED) == 3  # one per seller
+    assert sum(n.kind == "levy_rule_changed" for n, _ in RENDERED) == 2  # finance list deduplicated
+
+
+@pytest.mark.parametrize("index", range(len(RENDERED)), ids=lambda i: RENDERED[i][0].kind)
+def test_each_part_renders_cleanly(index: int) -> None:
+    notice, rendered = RENDERED[index]
+    for name, text in vars(rendered).items():
+        assert text.strip(), f"{notice.kind}: empty {name}"
+        assert "None" not in text and "{{" not in text and "{%" not in text, f"{notice.kind} {name}: {text}"
+        assert not re.search(r"Rp\d{4}", text), f"{notice.kind} {name}: amount without thousands dots"
+    assert "\n" not in rendered.subject and len(rendered.subject) <= 150
+    assert rendered.html.startswith("<!doctype html>") and "</html>" in rendered.html
+    assert len(rendered.whatsapp) <= 4096
+    # SMS: plain ASCII (one GSM-7 segment holds 160 of them); with a payment URL, two segments.
+    assert rendered.sms.isascii(), rendered.sms
+    assert len(rendered.sms) <= (2 * 153 if "http" in rendered.sms else SMS_LIMIT), (len(rendered.sms), rendered.sms)
+    if notice.kind not in ("stock_low", "levy_rule_changed"):
+        assert ORDER in rendered.subject + rendered.text and ORDER in rendered.sms
+
+
+def by_kind(kind: str) -> list[tuple[Notice, object]]:
+    return [(n, r) for n, r in RENDERED if n.kind == kind]
+
+
+def test_payment_link_has_summary_total_how_to_pay_and_deadline_in_wita() -> None:
+    [(notice, r)] = by_kind("payment_link")
+    gross = notice.context["gross"]
+    assert f"Total yang harus dibayar: Rp{gross:,}".replace(",", ".") in r.text
+    assert "QRIS" in r.text and "virtual account" in r.text and notice.context["pay_url"] in r.text
+    assert "17-08-2025 09:30 WITA" in r.text and "17-08-2025 09:30 WITA" in r.sms
+    assert all(f"{line.product_name} ({line.seller.name}" in r.text for line in notice.context["lines"])
+    assert r.html.count("<tr style=\"border-bottom") == 12
+
+
+def test_receipt_shows_levy_as_kontribusi_pad_and_html_escapes_names() -> None:
+    [(notice, r)] = by_kind("payment_receipt")
+    levy = f"Rp{notice.context['levy']:,}".replace(",", ".")
+    assert f"Termasuk kontribusi PAD Provinsi NTT: {levy}" in r.text and levy in r.whatsapp
+    assert "<ASN Dinas Koperasi & UKM>" in r.text  # plain text keeps what was typed
+    assert "&lt;ASN Dinas Koperasi &amp; UKM&gt;" in r.html and "<ASN" not in r.html
+
+
+def test_each_seller_sees_only_their_lines_the_shopper_contact_and_payable_after_levy() -> None:
+    for notice, r in by_kind("seller_new_paid_order"):
+        seller = notice.context["seller"]
+        mine = [line for line in settled_lines() if line.seller.seller_id == seller.seller_id]
+        assert r.text.count(LONG) == len(mine) == 4
+        payable = f"Rp{sum(line.seller_payable for line in mine):,}".replace(",", ".")
+        assert f"Yang akan Anda terima: {payable}" in r.text and payable in r.sms
+        assert SHOPPER.name in r.text and SHOPPER.phone in r.text
+
+
+def test_other_kinds_say_what_matters() -> None:
+    [(_, cancelled)] = by_kind("order_cancelled")
+    assert "batas waktu pembayaran terlewati" in cancelled.text and "Stok" in cancelled.text
+    [(_, shipped)] = by_kind("order_shipped")
+    assert "JNE0123456789012345" in shipped.text and "JNE0123456789012345" in shipped.sms
+    [(_, payout)] = by_kind("seller_payout")
+    assert "penjualan Rp4.500.000 | kontribusi PAD Rp45.000 | dibayarkan ke Anda Rp4.455.000" in payout.text
+    [(_, stock)] = by_kind("stock_low")
+    assert "Sisa stok: 2" in stock.text and LONG in stock.subject and "merah-besar" in stock.text
+    levy = by_kind("levy_rule_changed")[0][1]
+    assert "Tarif: 1,25% (125 bps)" in levy.text and "Tarif: 1% (100 bps)" in levy.text
+    assert "kategori tenun, kabupaten/kota Sumba Timur" in levy.text and "semua produk" in levy.text
+
+
+def test_an_edited_template_file_overrides_the_built_in_one(tmp_path: Path) -> None:
+    (tmp_path / "order_cancelled").mkdir()
+    (tmp_path / "order_cancelled" / "subject.j2").write_text("Maaf, pesanan {{ order_id }} batal")
+    notice = by_kind("order_cancelled")[0][0]
+    rendered = Renderer(tmp_path).render(notice)
+    assert rendered.subject == f"Maaf, pesanan {ORDER} batal"
+    assert rendered.text == Renderer().render(notice).text  # other files still the built-in ones
