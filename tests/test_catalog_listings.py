@@ -7,14 +7,13 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from beli_contracts import Envelope
 from beli_contracts.envelope import decode
 from beli_contracts.orders import OrderCancelled, OrderPlaced
 from beli_contracts.topics import CATALOG_EVENTS, ORDERS_EVENTS
 from beli_contracts.values import Customer, OrderItem
+
 from tests.support import Api, System, eventually
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
@@ -34,7 +33,7 @@ async def catalog_events(system: System, accept: Callable[[Envelope], bool], *, 
         settle_until: float | None = None
         while time.monotonic() < (settle_until or deadline):
             batches = await consumer.getmany(timeout_ms=300)
-            found += [e for records in batches.values() for e in map(lambda r: decode(r.value), records) if accept(e)]
+            found += [e for records in batches.values() for e in (decode(r.value) for r in records) if accept(e)]
             if len(found) >= count and settle_until is None:
                 settle_until = time.monotonic() + settle
     finally:

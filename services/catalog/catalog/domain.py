@@ -4,6 +4,7 @@ variants behave and when stock counts as low.
 Pure functions and value objects; no I/O.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -84,11 +85,7 @@ def plan_reservation(items: list[OrderItem], products: dict[str, StockedProduct]
     lines: list[PricedLine] = []
     for (product_id, variant_id), quantity in merge_quantities(items).items():
         product = products.get(product_id)
-
-        def refuse(reason: Literal["not_found", "insufficient_stock", "not_for_sale"], available: int = 0) -> None:
-            rejected.append(RejectedLine(product_id=product_id, variant_id=variant_id, requested=quantity,
-                                         available=available, reason=reason))
-
+        refuse = _refuser(rejected, product_id, variant_id, quantity)
         if product is None:
             refuse("not_found")
         elif not product.on_sale:
@@ -117,6 +114,18 @@ def plan_reservation(items: list[OrderItem], products: dict[str, StockedProduct]
     if rejected:
         return ReservationPlan("rejected", [], rejected)
     return ReservationPlan("reserved", lines, [])
+
+
+Reason = Literal["not_found", "insufficient_stock", "not_for_sale"]
+
+
+def _refuser(rejected: list[RejectedLine], product_id: str, variant_id: str | None,
+             quantity: int) -> Callable[..., None]:
+    def refuse(reason: Reason, available: int = 0) -> None:
+        rejected.append(RejectedLine(product_id=product_id, variant_id=variant_id, requested=quantity,
+                                     available=available, reason=reason))
+
+    return refuse
 
 
 def merge_quantities(items: list[OrderItem]) -> dict[LineKey, int]:

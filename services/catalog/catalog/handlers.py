@@ -3,7 +3,12 @@
 from datetime import timedelta
 
 from beli_contracts import Envelope
-from beli_contracts.catalog import ReservationCommitted, ReservationReleased, StockRejected, StockReserved
+from beli_contracts.catalog import (
+    ReservationCommitted,
+    ReservationReleased,
+    StockRejected,
+    StockReserved,
+)
 from beli_contracts.orders import OrderCancelled, OrderPaid, OrderPlaced
 from beli_contracts.topics import ORDERS_EVENTS
 from beli_runtime.clock import utcnow

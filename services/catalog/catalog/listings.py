@@ -8,19 +8,26 @@ either the change and its events are both stored, or neither.
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
-
 from beli_contracts.catalog import ProductPriceChanged, StockChanged, StockLow
 from beli_contracts.envelope import EventPayload
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
+from fastapi import APIRouter, Depends, Query
 
 from catalog import access
 from catalog.domain import VariantRuleError, can_add_first_variant, check_variant_names
 from catalog.store import CatalogStore, Doc, contact, new_id, refresh_derived
-from catalog.views import NewProduct, NewVariant, Product, ProductChanges, StockUpdate, VariantChanges, product_view
+from catalog.views import (
+    NewProduct,
+    NewVariant,
+    Product,
+    ProductChanges,
+    StockUpdate,
+    VariantChanges,
+    product_view,
+)
 
 Write = Callable[[Callable[[Session], Awaitable[Any]]], Awaitable[Any]]
 NOT_NULL = ("name", "description", "category", "price", "active")

@@ -9,16 +9,15 @@ names a missing photo.
 
 from typing import Annotated
 
+from beli_runtime.clock import utcnow
+from beli_runtime.http import ApiError
+from beli_runtime.mongo import Session
 from bson import ObjectId
 from bson.errors import InvalidId
 from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi.responses import Response
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
-
-from beli_runtime.clock import utcnow
-from beli_runtime.http import ApiError
-from beli_runtime.mongo import Session
 
 from catalog import access
 from catalog.listings import Write

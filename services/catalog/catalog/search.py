@@ -11,10 +11,9 @@ so that sorting and paging by it happen on the whole match, not on one fetched p
 
 from typing import Annotated, Any, Literal
 
+from beli_runtime.http import ApiError
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-
-from beli_runtime.http import ApiError
 
 from catalog import cursor, text
 from catalog.domain import CATEGORIES, MAX_PRICE, REGENCIES

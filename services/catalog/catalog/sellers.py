@@ -2,10 +2,9 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
-
 from beli_runtime.http import ApiError
 from beli_runtime.mongo import Session
+from fastapi import APIRouter, Depends, Query
 
 from catalog import access
 from catalog.listings import Write

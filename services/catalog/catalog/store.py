@@ -12,16 +12,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
-
 from beli_contracts.catalog import StockLow
 from beli_contracts.values import OrderItem, SellerContact
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
+from pymongo import ReturnDocument
 
 from catalog import text
 from catalog.domain import (
-    CATEGORIES, ReservationPlan, StockedProduct, StockedVariant, derived_totals, low_stock_transition, plan_reservation,
+    CATEGORIES,
+    ReservationPlan,
+    StockedProduct,
+    StockedVariant,
+    derived_totals,
+    low_stock_transition,
+    plan_reservation,
 )
 
 Doc = dict[str, Any]

@@ -4,7 +4,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from catalog.domain import CATEGORIES, MAX_PRICE, MAX_STOCK, MAX_VARIANTS, MAX_WEIGHT_GRAMS, REGENCIES
+from catalog.domain import (
+    CATEGORIES,
+    MAX_PRICE,
+    MAX_STOCK,
+    MAX_VARIANTS,
+    MAX_WEIGHT_GRAMS,
+    REGENCIES,
+)
 
 PHONE = r"^\+?[0-9]{8,15}$"
 

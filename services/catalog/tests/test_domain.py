@@ -1,11 +1,17 @@
 """Reservation planning (all lines or none, variants), variant rules and the stock-low rule."""
 
 import pytest
-
 from beli_contracts.values import OrderItem, SellerContact
 from catalog.domain import (
-    REGENCIES, StockedProduct, StockedVariant, VariantRuleError, can_add_first_variant, check_variant_names,
-    derived_totals, low_stock_transition, plan_reservation,
+    REGENCIES,
+    StockedProduct,
+    StockedVariant,
+    VariantRuleError,
+    can_add_first_variant,
+    check_variant_names,
+    derived_totals,
+    low_stock_transition,
+    plan_reservation,
 )
 
 SELLER = SellerContact(seller_id="slr-1", name="Madu Hutan Timor", email="madu@example.id", phone="081200000002", regency="Timor Tengah Selatan")

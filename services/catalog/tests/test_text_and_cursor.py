@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 import pytest
-
 from catalog import cursor, text
 
 
