@@ -21,7 +21,7 @@ async def entries_of(api: Api, order_id: str) -> list[dict[str, Any]]:
 
 
 async def test_partial_then_full_refund_reverses_levy_proportionally_and_exactly_once(api: Api) -> None:
-    seller = await api.seller("Sabu Raijua")
+    seller = await api.seller("Sumba Barat Daya")
     sugar = await api.product(seller, price=33_350, stock=10, category="pangan", name="Gula Sabu")
     cloth = await api.product(seller, price=450_000, stock=5, category="tenun", name="Tenun Sabu")
     order_id = await paid_order(api, [(sugar, 3), (cloth, 1)])
@@ -71,7 +71,7 @@ async def test_unpaid_payment_cannot_be_refunded(api: Api) -> None:
 
 
 async def test_reconciliation_lists_late_settlements_and_refunds_made_outside_beli_ntt(api: Api) -> None:
-    seller = await api.seller("Rote Ndao")
+    seller = await api.seller("Sumba Barat")
     sugar = await api.product(seller, price=25_000, stock=20, category="pangan", name="Gula lempeng Rote")
     matched = await paid_order(api, [(sugar, 2)])
 
