@@ -122,6 +122,11 @@ class Api:
 
     async def order(self, order_id: str) -> dict[str, Any]:
         response = await self.orders.get(f"/orders/{order_id}")
+        for _ in range(60):  # a polite client waits out a 503 (database restarting)
+            if response.status_code != 503:
+                break
+            await asyncio.sleep(0.5)
+            response = await self.orders.get(f"/orders/{order_id}")
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -103,6 +103,7 @@ async def reset_group_to_start(bootstrap: str, group: str) -> None:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
+        await consumer.topics()  # loads partition metadata
         partitions = [TopicPartition(topic, p) for topic in ALL_TOPICS for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(partitions)
         await consumer.commit({tp: 0 for tp in partitions})
@@ -118,10 +119,12 @@ async def test_replaying_every_topic_from_offset_zero_changes_nothing(api: Api, 
     before = await snapshot(api, stream)
     for name in SERVICES:
         system.processes[name].stop()
-    for name in SERVICES:
-        await reset_group_to_start(system.endpoints.kafka_bootstrap, name)
-    for name in SERVICES:
-        restart_app(system, name)
+    try:
+        for name in SERVICES:
+            await reset_group_to_start(system.endpoints.kafka_bootstrap, name)
+    finally:
+        for name in SERVICES:
+            restart_app(system, name)
     await asyncio.sleep(8)  # every consumer re-reads the whole history
     after = await snapshot(api, stream)
     assert after == before
