@@ -1,7 +1,7 @@
 """Shopper search: words, filters, sorts, cursor pages and facet counts.
 
 Query plan (indexes in store.ensure_indexes; every query starts with `visible: true`):
-- words:            {visible, search_terms: $all [...]}       → (visible, search_terms, created_at, _id)
+- words:            {visible, search_terms: longest word}, then the rest → (visible, search_terms, created_at, _id)
 - regency/category: {visible, regency, category}              → (visible, regency, category, created_at, _id)
 - category + price: {visible, category, price range}          → (visible, category, price, _id)
 - no filter:        newest → (visible, created_at, _id); price sorts → (visible, price, _id)
@@ -77,16 +77,32 @@ class SearchPage(BaseModel):
 async def search(store: CatalogStore, filters: Filters, sort: str, limit: int, after: list[Any] | None) -> list[Doc]:
     """Up to `limit` visible products in `sort` order, strictly after the cursor key `after`."""
     keys = cursor.SORT_KEYS[sort]
-    pipeline: list[dict[str, Any]] = [{"$match": filters.match()}]
+    pipeline: list[dict[str, Any]] = [{"$match": stage} for stage in index_first(filters.match(), filters.terms)]
     if sort == "relevance":
         score = {"$add": [len(filters.terms), {"$size": {"$setIntersection": ["$name_terms", filters.terms]}}]}
         pipeline.append({"$addFields": {"score": score}})
-        if after is not None:
-            pipeline.append({"$match": cursor.after(sort, after)})
-    elif after is not None:
-        pipeline[0]["$match"] = {"$and": [pipeline[0]["$match"], cursor.after(sort, after)]}
+    if after is not None:
+        pipeline.append({"$match": cursor.after(sort, after)})
     pipeline += [{"$sort": dict(keys)}, {"$limit": limit}, {"$project": {"search_terms": 0, "name_terms": 0}}]
     return await (await store.products.aggregate(pipeline)).to_list()
+
+
+def index_first(match: dict[str, Any], terms: list[str]) -> list[dict[str, Any]]:
+    """Split a filter into the part one compound index answers and the rest, as two `$match`
+    stages. MongoDB merges them back (no cost there); SecantusDB only uses an index when every
+    predicate of the stage is in it, so without the split a word search with any other filter
+    (or two words, via `$all`) would scan the whole collection. With several words the longest
+    one leads: longer words are rarer, so fewer candidates are fetched."""
+    if terms:
+        lead = {"visible": True, "search_terms": max(terms, key=len)}
+    elif "regency" in match:
+        lead = {k: match[k] for k in ("visible", "regency", "category") if k in match}
+    elif "category" in match:
+        lead = {k: match[k] for k in ("visible", "category", "price") if k in match}
+    else:
+        lead = {k: match[k] for k in ("visible", "price") if k in match}
+    rest = {k: v for k, v in match.items() if lead.get(k) != v}
+    return [lead, rest] if rest else [lead]
 
 
 async def facets(store: CatalogStore, filters: Filters) -> Facets:
@@ -97,7 +113,8 @@ async def facets(store: CatalogStore, filters: Filters) -> Facets:
     for facet, other in (("regency", "category"), ("category", "regency")):
         own = {other: getattr(filters, other)} if getattr(filters, other) else {}
         branches[facet] = [{"$match": own}, {"$group": {"_id": f"${facet}", "count": {"$sum": 1}}}]
-    rows = await (await store.products.aggregate([{"$match": common}, {"$facet": branches}])).to_list()
+    stages = [{"$match": stage} for stage in index_first(common, filters.terms)]
+    rows = await (await store.products.aggregate([*stages, {"$facet": branches}])).to_list()
     result = rows[0] if rows else {}
 
     def counts(name: str) -> list[FacetCount]:
