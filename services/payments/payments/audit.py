@@ -90,9 +90,12 @@ class LevyAudit:
         if group_by not in GROUPS:
             raise AuditRefused(422, f"group_by must be one of {', '.join(GROUPS)}", "group_by")
         group: dict[str, Any] = {"_id": f"${GROUPS[group_by]}", **_sums()}
+        pipeline: list[dict[str, Any]] = [{"$match": where.query()}]
         if group_by == "seller":
+            # The seller's latest name; the sort is paid only where a name is shown.
+            pipeline.append({"$sort": {"sequence": 1}})
             group["seller_name"] = {"$last": "$seller_name"}
-        pipeline = [{"$match": where.query()}, {"$sort": {"sequence": 1}}, {"$group": group}, {"$sort": {"_id": 1}}]
+        pipeline += [{"$group": group}, {"$sort": {"_id": 1}}]
         rows = [{"key": row.pop("_id"), **row} for row in await (await self.ledger.entries.aggregate(pipeline)).to_list()]
         return {"group_by": group_by, "rows": rows, "totals": _totals(rows)}
 
