@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +37,33 @@ class ApiError(Exception):
         return body | self.extra
 
 
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error any service answers: a message for people, and the fields at fault."""
+
+    message: str
+    errors: list[FieldProblem] | None = None
+
+
+# Documented on every route so that clients (and schemathesis) know what refusals look like.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "Malformed request (e.g. a missing header or unparsable body)",
+        404: "No such resource",
+        409: "Conflicts with the current state",
+        413: "Request body too large",
+        415: "Unsupported content type",
+        422: "Invalid field values; `errors` names each field",
+        503: "A dependency (the database) is unavailable; retry later",
+    }.items()
+}
+
+
 def create_app(
     *,
     title: str,
@@ -44,7 +72,7 @@ def create_app(
     health: Callable[[], Awaitable[dict[str, Any]]],
     max_request_bytes: int,
 ) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, responses=ERROR_RESPONSES)
     app.add_middleware(_RequestLog)
     app.add_middleware(_BodyLimit, max_bytes=max_request_bytes)
     _install_error_handlers(app)
