@@ -34,11 +34,16 @@ class Transport(Protocol):
 
 
 class EmailTransport:
+    """SMTP with a small pool of open connections: connecting, EHLO, STARTTLS and AUTH cost more
+    than a message, so each connection carries up to MESSAGES_PER_CONNECTION messages."""
+
     channel = "email"
+    MESSAGES_PER_CONNECTION = 100
 
     def __init__(self, settings: NotificationsSettings) -> None:
         self.settings = settings
         self.timeout_seconds = settings.smtp_timeout_seconds
+        self._idle: list[tuple[aiosmtplib.SMTP, int]] = []
 
     def configured(self) -> bool:
         return bool(self.settings.smtp_host)
@@ -59,26 +64,62 @@ class EmailTransport:
             email.add_alternative(delivery["html"], subtype="html")
         return email
 
-    async def send(self, delivery: dict[str, Any]) -> str | None:
+    async def _connect(self) -> aiosmtplib.SMTP:
         settings = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=settings.smtp_host, port=settings.smtp_port, timeout=settings.smtp_timeout_seconds,
+            username=settings.smtp_username or None, password=settings.smtp_password or None,
+            use_tls=settings.smtp_use_tls, start_tls=True if settings.smtp_starttls else False,
+        )
+        await client.connect()  # STARTTLS and AUTH happen here when configured
+        return client
+
+    async def send(self, delivery: dict[str, Any]) -> str | None:
+        email = self.build(delivery)
+        client, used = self._idle.pop() if self._idle else (None, 0)
         try:
-            await aiosmtplib.send(
-                self.build(delivery), hostname=settings.smtp_host, port=settings.smtp_port,
-                username=settings.smtp_username or None, password=settings.smtp_password or None,
-                start_tls=settings.smtp_starttls, use_tls=settings.smtp_use_tls, timeout=settings.smtp_timeout_seconds,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as error:
-            codes = [refusal.code for refusal in error.recipients]
-            raise SendFailed(f"SMTP refused the recipient: {error}", temporary=all(400 <= c < 500 for c in codes)) from None
-        except aiosmtplib.SMTPResponseException as error:
-            # 4xx: try again later; 5xx: the server will never take this message.
-            raise SendFailed(f"SMTP {error.code}: {error.message}", temporary=error.code < 500) from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-            raise SendFailed(f"SMTP unreachable: {type(error).__name__}: {error}", temporary=True) from None
+            if client is not None:
+                try:
+                    await client.send_message(email)
+                except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+                    # The server dropped an idle connection: not this message's fault, go again.
+                    client.close()
+                    client = None
+            if client is None:
+                client, used = await self._connect(), 0
+                await client.send_message(email)
+        except BaseException as error:  # includes the job's timeout cancelling us mid-session
+            if client is not None:
+                client.close()
+            raise _smtp_failure(error) if isinstance(error, Exception) else error from None
+        self._release(client, used + 1)
         return None
 
+    def _release(self, client: aiosmtplib.SMTP, used: int) -> None:
+        if used < self.MESSAGES_PER_CONNECTION and len(self._idle) < self.settings.send_concurrency:
+            self._idle.append((client, used))
+        else:
+            client.close()
+
     async def close(self) -> None:
-        pass
+        idle, self._idle = self._idle, []
+        for client, _ in idle:
+            try:
+                await client.quit()
+            except Exception:
+                client.close()
+
+
+def _smtp_failure(error: Exception) -> Exception:
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        codes = [refusal.code for refusal in error.recipients]
+        return SendFailed(f"SMTP refused the recipient: {error}", temporary=all(400 <= c < 500 for c in codes))
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        # 4xx: try again later; 5xx: the server will never take this message.
+        return SendFailed(f"SMTP {error.code}: {error.message}", temporary=error.code < 500)
+    if isinstance(error, aiosmtplib.SMTPException | OSError | TimeoutError):
+        return SendFailed(f"SMTP unreachable: {type(error).__name__}: {error}", temporary=True)
+    return error
 
 
 class ProviderTransport:

@@ -13,8 +13,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
-
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
 
@@ -65,20 +63,30 @@ class NotificationsStore:
     # --- the sending jobs -------------------------------------------------------------------
 
     async def due(self, channel: str, now: datetime, limit: int) -> list[dict[str, Any]]:
-        """Pending deliveries whose time has come, and claims left behind by a crashed sender."""
-        query = {"channel": channel, "$or": [{"status": "pending", "next_attempt_at": {"$lte": now}},
-                                             {"status": "sending", "claimed_until": {"$lt": now}}]}
-        return await self.deliveries.find(query).sort("next_attempt_at", 1).limit(limit).to_list()
+        """Pending deliveries whose time has come, and claims left behind by a crashed sender.
+
+        A claim keeps its expiry in `next_attempt_at` too, so both are the same indexed query
+        shape (equality on channel and status, range on next_attempt_at): no $or, which some
+        MongoDB-protocol servers answer with a full scan."""
+        found: list[dict[str, Any]] = []
+        for status in ("sending", "pending"):
+            query = {"channel": channel, "status": status, "next_attempt_at": {"$lte": now}}
+            found += await self.deliveries.find(query).sort("next_attempt_at", 1).limit(limit - len(found)).to_list()
+            if len(found) >= limit:
+                break
+        return found
 
     async def claim(self, doc: dict[str, Any], now: datetime, hold_seconds: float) -> dict[str, Any] | None:
         """Take one delivery for sending; None if someone else changed it meanwhile. The attempt is
         counted here, before sending, so that a crash mid-send still counts."""
-        return await self.deliveries.find_one_and_update(
+        until = now + timedelta(seconds=hold_seconds)
+        result = await self.deliveries.update_one(
             {"_id": doc["_id"], "status": doc["status"], "attempts": doc["attempts"]},
-            {"$set": {"status": "sending", "claimed_until": now + timedelta(seconds=hold_seconds)},
-             "$inc": {"attempts": 1}},
-            return_document=ReturnDocument.AFTER,
+            {"$set": {"status": "sending", "claimed_until": until, "next_attempt_at": until}, "$inc": {"attempts": 1}},
         )
+        if result.modified_count != 1:
+            return None
+        return doc | {"status": "sending", "claimed_until": until, "next_attempt_at": until, "attempts": doc["attempts"] + 1}
 
     async def mark_sent(self, delivery: str, provider_id: str | None) -> None:
         await self.deliveries.update_one({"_id": delivery, "status": "sending"}, {"$set": {
@@ -117,12 +125,11 @@ class NotificationsStore:
 
     async def resend(self, delivery: str, by: str) -> dict[str, Any] | None:
         """A failed delivery goes back in the queue with fresh attempts; same idempotency key."""
-        return await self.deliveries.find_one_and_update(
+        result = await self.deliveries.update_one(
             {"_id": delivery, "status": "failed"},
             {"$set": {"status": "pending", "attempts": 0, "next_attempt_at": utcnow(), "resent_by": by,
-                      "resent_at": utcnow()}},
-            return_document=ReturnDocument.AFTER,
-        )
+                      "resent_at": utcnow()}})
+        return await self.deliveries.find_one({"_id": delivery}) if result.modified_count == 1 else None
 
     async def save_preferences(self, recipient: str, channels: dict[str, list[str]]) -> None:
         await self.preferences.update_one({"_id": recipient}, {"$set": {"channels": channels, "updated_at": utcnow()}},
