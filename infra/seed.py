@@ -42,6 +42,8 @@ def seed(catalog_url: str) -> int:
         created = 0
         for entry in SELLERS:
             seller = client.post("/sellers", json=entry["seller"]).raise_for_status().json()
+            # Sellers sign up as `pending`; the operator's verification makes their products visible.
+            client.post(f"/admin/sellers/{seller['id']}/verify").raise_for_status()
             for product in entry["products"]:  # type: ignore[attr-defined]
                 client.post("/products", json={"seller_id": seller["id"], **product}).raise_for_status()
                 created += 1
