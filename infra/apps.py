@@ -8,6 +8,11 @@ from collections.abc import Mapping
 from infra.processes import ManagedProcess, load_process, start_process, wait_http
 from infra.profiles import Profile
 from infra.stack import Endpoints
+from infra.tokens import DEV_PRIVATE_KEY, DEV_PUBLIC_KEY
+
+# Development-only operator login (documented in the README); production sets its own.
+DEV_ADMIN_EMAIL = "admin@beli-ntt.id"
+DEV_ADMIN_PASSWORD = "admin-beli-ntt-dev"
 
 # Service name -> the Python package whose `main:app` it runs.
 APPS: dict[str, str] = {
@@ -23,7 +28,12 @@ MESSAGING_TOKEN = "dev-messaging-token"
 
 
 def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]:
-    env = {"KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap, "MONGODB_URL": endpoints.mongodb_url, "PYTHONUNBUFFERED": "1"}
+    env = {"KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap, "MONGODB_URL": endpoints.mongodb_url, "PYTHONUNBUFFERED": "1",
+           "JWT_PUBLIC_KEY_FILE": str(DEV_PUBLIC_KEY)}
+    if name == "catalog":
+        # Accounts live in the catalog: it alone signs tokens. The first admin is created at start.
+        env |= {"JWT_PRIVATE_KEY_FILE": str(DEV_PRIVATE_KEY), "BOOTSTRAP_ADMIN_EMAIL": DEV_ADMIN_EMAIL,
+                "BOOTSTRAP_ADMIN_PASSWORD": DEV_ADMIN_PASSWORD}
     simulator = profile.service_url("midtrans")
     if name == "payments":
         env |= {"MIDTRANS_SNAP_BASE_URL": f"{simulator}/snap/v1", "MIDTRANS_CORE_BASE_URL": simulator}
@@ -48,7 +58,7 @@ def start_app(profile: Profile, endpoints: Endpoints, name: str, *, instance: in
     port = port or profile.service_ports[name]
     process_name = name if instance == 0 else f"{name}-{instance}"
     argv = [sys.executable, "-m", "uvicorn", f"{APPS[name]}.main:app", "--host", "127.0.0.1", "--port", str(port),
-            "--no-access-log", "--timeout-graceful-shutdown", "20"]
+            "--no-access-log", "--timeout-graceful-shutdown", "20", "--timeout-keep-alive", "75"]
     process = start_process(process_name, argv, app_env(profile, endpoints, name) | dict(extra_env or {}),
                             profile.log_dir / f"{process_name}.log", profile.pid_dir)
     wait_http(f"http://127.0.0.1:{port}/healthz", timeout, process)

@@ -13,6 +13,7 @@ import httpx
 from infra.processes import ManagedProcess
 from infra.profiles import Profile
 from infra.stack import Endpoints
+from infra.tokens import mint
 
 T = TypeVar("T")
 FINAL = {"PAID", "REJECTED", "CANCELLED"}
@@ -39,7 +40,11 @@ async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bo
 
 
 class Api:
+    """Every client carries an operator (admin) token unless a call says who it acts as: the
+    harness watches like an operator, and acts as the shopper or seller where that matters."""
+
     def __init__(self, clients: dict[str, httpx.AsyncClient]) -> None:
+        self.seller_tokens: dict[str, str] = {}
         self.catalog = clients["catalog"]
         self.orders = clients["orders"]
         self.payments = clients["payments"]
@@ -50,7 +55,8 @@ class Api:
     @asynccontextmanager
     async def connect(cls, system: System) -> AsyncIterator["Api"]:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        clients = {name: httpx.AsyncClient(base_url=system.profile.service_url(name), timeout=30, limits=limits)
+        operator = {"Authorization": f"Bearer {mint('admin', email='operator@beli-ntt.id', minutes=24 * 60)}"}
+        clients = {name: httpx.AsyncClient(base_url=system.profile.service_url(name), timeout=30, limits=limits, headers=operator)
                    for name in system.profile.service_ports}
         try:
             yield cls(clients)
@@ -61,14 +67,24 @@ class Api:
     # --- sellers and products -------------------------------------------------------------
 
     async def seller(self, regency: str = "Sumba Timur", name: str | None = None) -> dict[str, Any]:
-        tag = uuid.uuid4().hex[:8]
-        response = await self.catalog.post("/sellers", json={
-            "name": name or f"UMKM {tag}", "regency": regency, "village": "Desa Jenilu",
-            "email": f"seller-{tag}@umkm.example.id", "phone": f"0812{int(tag, 16) % 10**8:08d}"})
-        assert response.status_code == 201, response.text
         # The documented flow: a seller signs up (pending), an operator verifies it; only then
         # are its products visible and orderable.
-        return await self.verify_seller(response.json()["id"])
+        seller = await self.pending_seller(regency, **({"name": name} if name else {}))
+        return await self.verify_seller(seller["id"])
+
+    async def seller_account(self, name: str, email: str, phone: str) -> dict[str, Any]:
+        """Sign up a seller account; returns the tokens."""
+        response = await self.catalog.post("/auth/signup", headers={"Authorization": ""}, json={
+            "role": "seller", "name": name, "email": email, "phone": phone, "password": "kata-sandi-rahasia"})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def as_seller(self, seller: dict[str, Any]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.seller_tokens[seller['id']]}"}
+
+    @staticmethod
+    def as_shopper(customer: dict[str, str]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint('shopper', email=customer['email'], phone=customer['phone'])}"}
 
     async def verify_seller(self, seller_id: str) -> dict[str, Any]:
         response = await self.catalog.post(f"/admin/sellers/{seller_id}/verify")
@@ -78,15 +94,21 @@ class Api:
     async def pending_seller(self, regency: str = "Sumba Timur", **fields: Any) -> dict[str, Any]:
         """A seller that signed up and is not verified yet."""
         tag = uuid.uuid4().hex[:8]
-        response = await self.catalog.post("/sellers", json={
-            "name": f"UMKM {tag}", "regency": regency, "village": "Desa Jenilu",
-            "email": f"seller-{tag}@umkm.example.id", "phone": f"0812{int(tag, 16) % 10**8:08d}", **fields})
+        profile = {"name": f"UMKM {tag}", "regency": regency, "village": "Desa Jenilu",
+                   "email": f"seller-{tag}@umkm.example.id", "phone": f"0812{int(tag, 16) % 10**8:08d}", **fields}
+        tokens = await self.seller_account(profile["name"], profile["email"], profile["phone"])
+        response = await self.catalog.post("/sellers", json=profile, headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert response.status_code == 201, response.text
-        return response.json()
+        seller = response.json()
+        # A fresh token carries the seller id that orders and payments check.
+        refreshed = await self.catalog.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code == 200 and refreshed.json()["account"]["seller_id"] == seller["id"], refreshed.text
+        self.seller_tokens[seller["id"]] = refreshed.json()["access_token"]
+        return seller
 
     async def listing(self, seller: dict[str, Any], **fields: Any) -> dict[str, Any]:
         """A product with any of the listing fields (variants, threshold, weight, ...)."""
-        response = await self.catalog.post("/products", json={"seller_id": seller["id"], **fields})
+        response = await self.catalog.post("/products", json={"seller_id": seller["id"], **fields}, headers=self.as_seller(seller))
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -97,7 +119,7 @@ class Api:
 
     async def product(self, seller: dict[str, Any], *, price: int, stock: int, category: str = "tenun",
                       name: str = "Kain tenun ikat") -> dict[str, Any]:
-        response = await self.catalog.post("/products", json={
+        response = await self.catalog.post("/products", headers=self.as_seller(seller), json={
             "seller_id": seller["id"], "name": name, "category": category, "price": price, "stock": stock})
         assert response.status_code == 201, response.text
         return response.json()
@@ -116,9 +138,9 @@ class Api:
 
     async def place(self, items: list[tuple[str, int]], *, customer: dict[str, str] | None = None,
                     key: str | None = None) -> httpx.Response:
-        body = {"customer": customer or self.shopper(),
-                "items": [{"product_id": product_id, "quantity": quantity} for product_id, quantity in items]}
-        return await self.orders.post("/orders", json=body, headers={"Idempotency-Key": key or uuid.uuid4().hex})
+        customer = customer or self.shopper()
+        body = {"customer": customer, "items": [{"product_id": product_id, "quantity": quantity} for product_id, quantity in items]}
+        return await self.orders.post("/orders", json=body, headers={"Idempotency-Key": key or uuid.uuid4().hex, **self.as_shopper(customer)})
 
     async def order(self, order_id: str) -> dict[str, Any]:
         response = await self.orders.get(f"/orders/{order_id}")

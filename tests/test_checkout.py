@@ -2,6 +2,7 @@
 real database: the simulator plays Midtrans."""
 
 import asyncio
+import uuid
 import hashlib
 
 from payments.domain import levy_for
@@ -175,7 +176,9 @@ async def test_bad_input_gets_a_clear_4xx(api: Api) -> None:
     unknown_field = await api.orders.post("/orders", headers={"Idempotency-Key": "k-unknown"},
                                           json={"customer": api.shopper(), "items": [{"product_id": "x", "quantity": 1}], "coupon": "FREE"})
     assert unknown_field.status_code == 422 and unknown_field.json()["errors"][0]["field"] == "coupon"
-    bad_regency = await api.catalog.post("/sellers", json={"name": "Toko", "regency": "Jakarta", "email": "a@b.id", "phone": "08123456789"})
+    seller_account = await api.seller_account("Toko Jakarta", f"toko-{uuid.uuid4().hex[:6]}@b.id", "08123456789")
+    bad_regency = await api.catalog.post("/sellers", headers={"Authorization": f"Bearer {seller_account['access_token']}"},
+                                         json={"name": "Toko", "regency": "Jakarta", "email": "a@b.id", "phone": "08123456789"})
     assert bad_regency.status_code == 422 and "regency" in bad_regency.json()["message"]
     bad_price = await api.catalog.post("/products", json={"seller_id": "slr-x", "name": "Kain", "category": "tenun", "price": 1.5, "stock": 1})
     assert bad_price.status_code == 422 and bad_price.json()["errors"][0]["field"] == "price"

@@ -7,13 +7,15 @@ key; every service verifies them on its own and never calls another service to d
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
@@ -86,32 +88,54 @@ class TokenIssuer:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
 
-def read_key(pem: str, path: str, what: str) -> str:
-    if pem:
-        return pem
+class KeySettings(BaseSettings):
+    """JWT_PUBLIC_KEY(_FILE) in every service; JWT_PRIVATE_KEY(_FILE) only where tokens are issued."""
+
+    model_config = SettingsConfigDict(env_prefix="JWT_", extra="ignore")
+
+    public_key: str = ""
+    public_key_file: str = ""
+    private_key: str = ""
+    private_key_file: str = ""
+
+    def public(self) -> str:
+        return _pem(self.public_key, self.public_key_file, "JWT_PUBLIC_KEY")
+
+    def private(self) -> str:
+        return _pem(self.private_key, self.private_key_file, "JWT_PRIVATE_KEY")
+
+
+def _pem(inline: str, path: str, name: str) -> str:
+    if inline:
+        return inline
     if path:
         return Path(path).read_text()
-    raise RuntimeError(f"{what} is not configured: set JWT_{what.upper().replace(' ', '_')} or JWT_{what.upper().replace(' ', '_')}_FILE")
+    raise RuntimeError(f"{name} is not configured: set {name} (PEM) or {name}_FILE (a path)")
 
 
-_bearer = HTTPBearer(auto_error=False, description="Access token from POST /auth/login")
+@lru_cache(maxsize=1)
+def verifier() -> TokenVerifier:
+    return TokenVerifier(KeySettings().public())
 
 
-def authenticator(verifier: Callable[[], TokenVerifier]) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    async def current(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
-        if credentials is None:
-            raise ApiError(401, "sign in first: send `Authorization: Bearer <access token>`")
-        return verifier().principal(credentials.credentials)
-
-    return current
+_bearer = HTTPBearer(auto_error=False, description="Access token from `POST /auth/login` (catalog service)")
 
 
-def requiring(current: Callable[..., Coroutine[Any, Any, Principal]], *roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A dependency that lets only the given roles through (403 for the others)."""
+async def current_principal(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    if credentials is None:
+        raise ApiError(401, "sign in first: send `Authorization: Bearer <access token>`")
+    return verifier().principal(credentials.credentials)
 
-    async def check(principal: Annotated[Principal, Depends(current)]) -> Principal:
+
+def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that lets only the given roles through (403 for every other role)."""
+
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in roles:
-            raise ApiError(403, f"this needs the role {' or '.join(r.value for r in roles)}; you are {principal.role.value}")
+            raise ApiError(403, f"this needs the role {' or '.join(r.value for r in roles)}; you are signed in as {principal.role.value}")
         return principal
 
     return check
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

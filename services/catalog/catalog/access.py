@@ -1,20 +1,42 @@
-"""Who may do what: the seams where the accounts service's checks will plug in.
+"""Who may do what in the catalog. Tokens are verified locally (beli_runtime.auth); ownership
+is decided from the catalog's own data: a seller profile belongs to the account that created it."""
 
-Today every route is open (there are no accounts yet). Each route that needs a role or
-ownership already depends on one of these functions, so adding JWT checks later means filling
-them in (e.g. reading `Authorization`, raising ApiError(401/403)) without touching the routes.
-"""
+from typing import Annotated
 
-from fastapi import Path
+from fastapi import Depends, Path, Request
 
+from beli_runtime.auth import Principal, Role, current_principal, require_role
 
-async def admin_only() -> None:
-    """Operator (admin) routes: verifying sellers, listing pending sign-ups."""
+__all__ = ["admin_only", "current_principal", "may_manage_seller", "product_owner", "seller_account", "seller_self"]
+from beli_runtime.http import ApiError
 
-
-async def seller_self(seller_id: str = Path()) -> None:
-    """The seller named in the path (or an admin) may read private data and change the profile."""
+admin_only = require_role(Role.ADMIN)
+seller_account = require_role(Role.SELLER)
 
 
-async def product_owner(product_id: str = Path()) -> None:
+async def may_manage_seller(request: Request, principal: Principal, seller_id: str) -> None:
+    """An admin, or the seller account that owns the profile. Anyone else gets a 404, so that
+    other sellers' ids cannot be probed."""
+    if principal.role is Role.ADMIN:
+        return
+    seller = await request.app.state.store.seller(seller_id)
+    if principal.role is not Role.SELLER or seller is None or seller.get("account_id") != principal.account_id:
+        raise ApiError(404 if principal.role is Role.SELLER else 403,
+                       f"penjual {seller_id} tidak ditemukan" if principal.role is Role.SELLER else "hanya penjual pemilik atau admin")
+
+
+async def seller_self(request: Request, principal: Annotated[Principal, Depends(current_principal)], seller_id: str = Path()) -> Principal:
+    """The seller named in the path (its own account) or an admin."""
+    await may_manage_seller(request, principal, seller_id)
+    return principal
+
+
+async def product_owner(request: Request, principal: Annotated[Principal, Depends(current_principal)], product_id: str = Path()) -> Principal:
     """Only the seller who owns the product (or an admin) may change it, its stock and photos."""
+    if principal.role is Role.ADMIN:
+        return principal
+    product = await request.app.state.store.product(product_id)
+    if product is None:
+        raise ApiError(404, f"produk {product_id} tidak ditemukan")
+    await may_manage_seller(request, principal, product["seller_id"])
+    return principal

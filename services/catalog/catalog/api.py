@@ -2,15 +2,17 @@
 
 from fastapi import APIRouter
 
-from catalog import listings, photos, search, sellers
+from catalog import accounts, listings, photos, search, sellers
+from catalog.accounts import Accounts
 from catalog.listings import Listings
 
 
-def build_router(service: Listings) -> APIRouter:
+def build_router(service: Listings, account_service: Accounts) -> APIRouter:
     router = APIRouter()
+    router.include_router(accounts.build_router(account_service))
     # Search is included before the listings so that GET /products is the search.
     router.include_router(search.build_router(service.store))
-    router.include_router(sellers.build_router(service.store, service.write))
+    router.include_router(sellers.build_router(service.store, service.write, account_service))
     router.include_router(listings.build_router(service))
     router.include_router(photos.build_router(service.store, service.write))
     return router

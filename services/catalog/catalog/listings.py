@@ -6,15 +6,16 @@ either the change and its events are both stored, or neither.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from beli_contracts.catalog import ProductPriceChanged, StockChanged, StockLow
 from beli_contracts.envelope import EventPayload
+from beli_runtime.auth import Principal
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from catalog import access
 from catalog.domain import VariantRuleError, can_add_first_variant, check_variant_names
@@ -216,7 +217,10 @@ def build_router(listings: Listings) -> APIRouter:
     owner = [Depends(access.product_owner)]
 
     @router.post("/products", status_code=201, response_model=Product)
-    async def create_product(body: NewProduct) -> Product:
+    async def create_product(request: Request, body: NewProduct,
+                             principal: Annotated[Principal, Depends(access.current_principal)]) -> Product:
+        """A seller lists a product under its own profile (an admin may list for any seller)."""
+        await access.may_manage_seller(request, principal, body.seller_id)
         return product_view(await listings.create(body))
 
     @router.get("/products/{product_id}", response_model=Product)

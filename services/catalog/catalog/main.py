@@ -2,10 +2,12 @@
 
 from datetime import timedelta
 
+from beli_runtime.auth import Role
 from beli_runtime.clock import utcnow
 from beli_runtime.http import create_app
 from beli_runtime.service import ServiceRuntime
 
+from catalog.accounts import Accounts
 from catalog.api import build_router
 from catalog.handlers import CatalogHandlers
 from catalog.listings import Listings
@@ -27,13 +29,24 @@ async def release_expired_reservations() -> bool:
     return bool(expired)
 
 
+accounts = Accounts(runtime.db)
+
+
+async def prepare() -> None:
+    await store.ensure_indexes()
+    await accounts.ensure_indexes()
+    if settings.bootstrap_admin_email and not await accounts.accounts.find_one({"role": Role.ADMIN.value}):
+        await accounts.create(Role.ADMIN, "Operator Beli NTT", settings.bootstrap_admin_email, "0800000000", settings.bootstrap_admin_password)
+
+
 runtime.add_job("reservation-sweeper", release_expired_reservations, interval=settings.reservation_sweep_seconds)
 
 app = create_app(
     title="Beli NTT — catalog",
     description="UMKM sellers and their products, stock and reservations.",
-    lifespan=runtime.lifespan(store.ensure_indexes),
+    lifespan=runtime.lifespan(prepare),
     health=runtime.health,
     max_request_bytes=settings.max_request_bytes,
 )
-app.include_router(build_router(Listings(store, runtime.outbox, runtime.write)))
+app.state.store = store  # for the ownership checks in catalog.access
+app.include_router(build_router(Listings(store, runtime.outbox, runtime.write), accounts))

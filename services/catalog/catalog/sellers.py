@@ -6,20 +6,29 @@ from beli_runtime.http import ApiError
 from beli_runtime.mongo import Session
 from fastapi import APIRouter, Depends, Query
 
+from beli_runtime.auth import Principal
+
 from catalog import access
+from catalog.accounts import Accounts
 from catalog.listings import Write
 from catalog.store import CatalogStore, Doc
 from catalog.views import NewSeller, Seller, SellerChanges, seller_view
 
 
-def build_router(store: CatalogStore, write: Write) -> APIRouter:
+def build_router(store: CatalogStore, write: Write, accounts: Accounts) -> APIRouter:
     router = APIRouter(tags=["sellers"])
     admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(access.admin_only)])
 
     @router.post("/sellers", status_code=201, response_model=Seller)
-    async def create_seller(body: NewSeller) -> Seller:
-        """Sign-up: the seller is `pending` until an admin verifies it; its products stay hidden until then."""
-        return seller_view(await store.add_seller(body.model_dump(mode="json")))
+    async def create_seller(body: NewSeller, principal: Annotated[Principal, Depends(access.seller_account)]) -> Seller:
+        """A seller account's business profile (one per account). It is `pending` until an admin
+        verifies it; its products stay hidden until then. Refresh the token afterwards: the new
+        one carries the `seller_id`."""
+        if await accounts.seller_of(principal.account_id):
+            raise ApiError(409, "akun ini sudah memiliki profil penjual")
+        seller = await store.add_seller(body.model_dump(mode="json") | {"account_id": principal.account_id})
+        await accounts.link_seller(principal.account_id, seller["_id"])
+        return seller_view(seller)
 
     @router.get("/sellers/{seller_id}", response_model=Seller)
     async def get_seller(seller_id: str) -> Seller:

@@ -11,3 +11,6 @@ class CatalogSettings(ServiceSettings):
     # Photo uploads (≤ 2 MB plus multipart framing) are the largest bodies the catalog takes.
     max_request_bytes: int = 2 * 1024 * 1024 + 64 * 1024
 
+    # The first operator account, created at start-up when no admin exists yet.
+    bootstrap_admin_email: str = ""
+    bootstrap_admin_password: str = ""
