@@ -11,9 +11,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from infra import stack  # noqa: E402
-from infra.apps import start_apps  # noqa: E402
+from infra.apps import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, start_apps  # noqa: E402
 from infra.profiles import DEV  # noqa: E402
-from infra.seed import seed  # noqa: E402
+from infra.seed import DEV_PASSWORD, FINANCE, SELLERS, SHOPPER, seed  # noqa: E402
 
 
 def main() -> int:
@@ -22,14 +22,21 @@ def main() -> int:
     started = time.monotonic()
     endpoints = stack.ensure_infra(DEV)
     start_apps(DEV, endpoints)
-    created = seed(DEV.service_url("catalog"))
+    created = seed(DEV.service_url("catalog"), DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD)
     print(f"\nBeli NTT is running ({time.monotonic() - started:.0f} s). Seeded {created} products" + (" (already seeded)" if not created else "") + ".")
     print(f"  Kafka          {endpoints.kafka_bootstrap}")
     print(f"  MongoDB        {endpoints.mongodb_url}")
     for name in ("catalog", "orders", "payments", "notifications"):
         print(f"  {name:<14} {DEV.service_url(name)}   (API docs: {DEV.service_url(name)}/docs)")
     print(f"  midtrans sim.  {DEV.service_url('midtrans')}   (transactions: {DEV.service_url('midtrans')}/simulator/transactions)")
+    print(f"  messaging sim. {DEV.service_url('messaging')}   (what was sent: e-mail, WhatsApp, SMS; SMTP on 127.0.0.1:{DEV.smtp_port})")
     print(f"  logs           {DEV.log_dir}")
+    print("Log in with POST /auth/login on the catalog (development accounts):")
+    print(f"  admin    {DEV_ADMIN_EMAIL} / {DEV_ADMIN_PASSWORD}")
+    print(f"  finance  {FINANCE['email']} / {DEV_PASSWORD}")
+    print(f"  shopper  {SHOPPER['email']} / {DEV_PASSWORD}")
+    print(f"  seller   {SELLERS[0]['seller']['email']} / {DEV_PASSWORD}  (and the other demo sellers)")  # type: ignore[index]
+    print("Or mint a token for any role: uv run python infra/tokens.py --role finance")
     print("Stop everything with: make stop")
     return 0
 

@@ -34,17 +34,35 @@ SELLERS: list[dict[str, object]] = [
 ]
 
 
-def seed(catalog_url: str) -> int:
-    """Create the demo sellers and products unless the catalog already has products."""
+DEV_PASSWORD = "beli-ntt-dev-2026"
+FINANCE = {"role": "finance", "name": "Bapenda Provinsi NTT", "email": "keuangan@nttprov.example.id", "phone": "081237009001", "password": DEV_PASSWORD}
+SHOPPER = {"role": "shopper", "name": "Yohana Bria (ASN)", "email": "yohana@nttprov.example.id", "phone": "081237009002", "password": DEV_PASSWORD}
+
+
+def seed(catalog_url: str, admin_email: str, admin_password: str) -> int:
+    """Create the demo accounts, sellers and products unless the catalog already has products.
+    Every seller signs up with the password DEV_PASSWORD, like the finance officer and shopper."""
     with httpx.Client(base_url=catalog_url, timeout=15) as client:
         if client.get("/products", params={"limit": 1}).json()["items"]:
             return 0
+        admin = _login(client, admin_email, admin_password)
+        client.post("/auth/staff", json=FINANCE, headers=admin).raise_for_status()
+        client.post("/auth/signup", json=SHOPPER).raise_for_status()
         created = 0
         for entry in SELLERS:
-            seller = client.post("/sellers", json=entry["seller"]).raise_for_status().json()
+            profile = entry["seller"]
+            tokens = client.post("/auth/signup", json={"role": "seller", "name": profile["name"], "email": profile["email"],  # type: ignore[index]
+                                                       "phone": profile["phone"], "password": DEV_PASSWORD}).raise_for_status().json()  # type: ignore[index]
+            seller_auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+            seller = client.post("/sellers", json=profile, headers=seller_auth).raise_for_status().json()
             # Sellers sign up as `pending`; the operator's verification makes their products visible.
-            client.post(f"/admin/sellers/{seller['id']}/verify").raise_for_status()
+            client.post(f"/admin/sellers/{seller['id']}/verify", headers=admin).raise_for_status()
             for product in entry["products"]:  # type: ignore[attr-defined]
-                client.post("/products", json={"seller_id": seller["id"], **product}).raise_for_status()
+                client.post("/products", json={"seller_id": seller["id"], **product}, headers=seller_auth).raise_for_status()
                 created += 1
         return created
+
+
+def _login(client: httpx.Client, email: str, password: str) -> dict[str, str]:
+    tokens = client.post("/auth/login", json={"email": email, "password": password}).raise_for_status().json()
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
