@@ -1,9 +1,12 @@
-"""Orders HTTP routes: checkout (idempotent), order status, cancellation."""
+"""Orders HTTP routes: checkout (idempotent), order status, cancellation, and fulfilment of
+each seller's sub-order (sellers' order lists, shipping, the shopper's confirmation)."""
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from pymongo.errors import DuplicateKeyError
@@ -14,7 +17,8 @@ from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
 from beli_runtime.service import ServiceRuntime
 
-from orders.domain import SHOPPER_CANCELLABLE, OrderStatus, request_fingerprint
+from orders.domain import SHOPPER_CANCELLABLE, OrderStatus, SubOrderStatus, request_fingerprint
+from orders.fulfilment import Fulfilment, write_retrying
 from orders.handlers import OrdersHandlers
 from orders.settings import OrdersSettings
 from orders.store import OrdersStore, new_order, new_order_id
@@ -34,6 +38,8 @@ def checkout_model(settings: OrdersSettings) -> type[Strict]:
     class ItemIn(Strict):
         product_id: str = Field(min_length=1, max_length=64)
         quantity: int = Field(gt=0, le=settings.max_quantity_per_line)
+        variant_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                       description="The chosen variant, for products sold in variants")
 
     class Checkout(Strict):
         customer: CustomerIn
@@ -41,11 +47,12 @@ def checkout_model(settings: OrdersSettings) -> type[Strict]:
 
         @model_validator(mode="after")
         def one_line_per_product(self) -> "Checkout":
-            seen: set[str] = set()
+            seen: set[tuple[str, str | None]] = set()
             for item in self.items:
-                if item.product_id in seen:
-                    raise ValueError(f"items: product {item.product_id} appears more than once; use one line with the total quantity")
-                seen.add(item.product_id)
+                if (item.product_id, item.variant_id) in seen:
+                    what = f"product {item.product_id}" + (f" variant {item.variant_id}" if item.variant_id else "")
+                    raise ValueError(f"items: {what} appears more than once; use one line with the total quantity")
+                seen.add((item.product_id, item.variant_id))
             return self
 
     return Checkout
@@ -53,11 +60,66 @@ def checkout_model(settings: OrdersSettings) -> type[Strict]:
 
 class OrderLineOut(BaseModel):
     product_id: str
+    variant_id: str | None = None
     product_name: str | None
     seller_id: str | None
     quantity: int
     unit_price: int | None = Field(description="Set once the catalog has priced and reserved the line")
     subtotal: int | None
+
+
+class SubOrderLineOut(BaseModel):
+    product_id: str
+    variant_id: str | None
+    product_name: str
+    category: str
+    quantity: int
+    unit_price: int
+    subtotal: int
+    levy: int | None = Field(description="PAD levy of the line in Rupiah; set once paid")
+    seller_payable: int | None = Field(description="subtotal - levy; set once paid")
+
+
+class SubOrderOut(BaseModel):
+    """One seller's part of an order: fulfilled and settled on its own."""
+
+    seller_id: str
+    seller_name: str
+    status: SubOrderStatus
+    lines: list[SubOrderLineOut]
+    gross: int
+    levy: int | None = Field(description="Set once paid")
+    seller_payable: int | None = Field(description="Set once paid")
+    courier: str | None
+    tracking_number: str | None
+    shipped_at: datetime | None
+    completed_at: datetime | None
+    completed_by: str | None = Field(description="`shopper` (confirmed receipt) or `auto` (after the auto-complete delay)")
+
+
+class ShopperContact(BaseModel):
+    name: str
+    phone: str
+
+
+class SellerOrderOut(SubOrderOut):
+    """What a seller sees of an order: only their sub-order, and whom to deliver to."""
+
+    order_id: str
+    order_status: OrderStatus
+    customer: ShopperContact
+    created_at: datetime
+    paid_at: datetime | None
+
+
+class SellerOrdersPage(BaseModel):
+    items: list[SellerOrderOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null on the last page")
+
+
+class ShipmentIn(Strict):
+    courier: str = Field(min_length=2, max_length=40, description="e.g. JNE, J&T, POS Indonesia, SiCepat")
+    tracking_number: str = Field(min_length=4, max_length=40, pattern=r"^[A-Za-z0-9-]+$", description="The courier's receipt (resi)")
 
 
 class PaymentOut(BaseModel):
@@ -73,6 +135,7 @@ class OrderOut(BaseModel):
     total: int | None = Field(description="Rupiah; set once priced")
     levy_total: int | None = Field(description="PAD levy in Rupiah; set once paid")
     items: list[OrderLineOut]
+    sub_orders: list[SubOrderOut] = Field(description="One per seller, once the order is priced")
     payment: PaymentOut | None
     pay_before: datetime | None
     created_at: datetime
@@ -86,17 +149,42 @@ class OrderCreated(BaseModel):
 
 def order_view(doc: dict[str, Any]) -> OrderOut:
     if doc["lines"]:
-        items = [OrderLineOut(product_id=line["product_id"], product_name=line["product_name"], seller_id=line["seller"]["seller_id"],
-                              quantity=line["quantity"], unit_price=line["unit_price"], subtotal=line["subtotal"]) for line in doc["lines"]]
+        items = [OrderLineOut(product_id=line["product_id"], variant_id=line.get("variant_id"), product_name=line["product_name"],
+                              seller_id=line["seller"]["seller_id"], quantity=line["quantity"], unit_price=line["unit_price"],
+                              subtotal=line["subtotal"]) for line in doc["lines"]]
     else:
-        items = [OrderLineOut(product_id=item["product_id"], product_name=None, seller_id=None, quantity=item["quantity"],
-                              unit_price=None, subtotal=None) for item in doc["items"]]
+        items = [OrderLineOut(product_id=item["product_id"], variant_id=item.get("variant_id"), product_name=None, seller_id=None,
+                              quantity=item["quantity"], unit_price=None, subtotal=None) for item in doc["items"]]
     return OrderOut(id=doc["_id"], status=doc["status"], status_reason=doc.get("status_reason"), customer=doc["customer"],
-                    total=doc["total"], levy_total=doc["levy_total"], items=items, payment=doc["payment"],
+                    total=doc["total"], levy_total=doc["levy_total"], items=items,
+                    sub_orders=[sub_order_view(sub) for sub in doc.get("sub_orders") or []], payment=doc["payment"],
                     pay_before=doc["pay_before"], created_at=doc["created_at"], updated_at=doc["updated_at"])
 
 
-def build_router(runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHandlers, settings: OrdersSettings) -> APIRouter:
+def _sub_order_fields(sub: dict[str, Any]) -> dict[str, Any]:
+    lines = [SubOrderLineOut(product_id=line["product_id"], variant_id=line.get("variant_id"), product_name=line["product_name"],
+                             category=line["category"], quantity=line["quantity"], unit_price=line["unit_price"],
+                             subtotal=line["subtotal"], levy=line.get("levy"), seller_payable=line.get("seller_payable"))
+             for line in sub["lines"]]
+    return {"seller_id": sub["seller_id"], "seller_name": sub["seller"]["name"], "status": sub["status"], "lines": lines,
+            "gross": sub["gross"], "levy": sub["levy"], "seller_payable": sub["seller_payable"], "courier": sub["courier"],
+            "tracking_number": sub["tracking_number"], "shipped_at": sub["shipped_at"], "completed_at": sub["completed_at"],
+            "completed_by": sub.get("completed_by")}
+
+
+def sub_order_view(sub: dict[str, Any]) -> SubOrderOut:
+    return SubOrderOut(**_sub_order_fields(sub))
+
+
+def seller_order_view(doc: dict[str, Any], seller_id: str) -> SellerOrderOut:
+    sub = next(sub for sub in doc["sub_orders"] if sub["seller_id"] == seller_id)
+    return SellerOrderOut(**_sub_order_fields(sub), order_id=doc["_id"], order_status=doc["status"],
+                          customer=ShopperContact(name=doc["customer"]["name"], phone=doc["customer"]["phone"]),
+                          created_at=doc["created_at"], paid_at=doc.get("paid_at"))
+
+
+def build_router(runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHandlers, fulfilment: Fulfilment,
+                 settings: OrdersSettings) -> APIRouter:
     router = APIRouter(tags=["orders"])
     Checkout = checkout_model(settings)
 
@@ -108,7 +196,9 @@ def build_router(runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHa
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description="Unique per checkout attempt; kept 24 h")] = None,
     ) -> JSONResponse:
         key = _valid_key(idempotency_key)
-        payload = body.model_dump(mode="json")
+        # No `variant_id: null` in what is stored and fingerprinted: bodies without variants keep
+        # the fingerprint they had before variants existed.
+        payload = body.model_dump(mode="json", exclude_none=True)
         fingerprint = request_fingerprint(payload)
         if (earlier := await store.remembered(key)) is not None:
             return _replay(earlier, fingerprint)
@@ -159,7 +249,54 @@ def build_router(runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHa
         raise ApiError(409, f"order {order_id} is {order['status']} and can no longer be cancelled; "
                             f"only {', '.join(sorted(SHOPPER_CANCELLABLE))} orders can")
 
+    # --- fulfilment: one sub-order per seller ------------------------------------------------
+    # The seller is in every path so that an ownership check (seller's own orders; the shopper's
+    # own order for `confirm`) can be added as a route dependency without changing the contract.
+
+    @router.get("/sellers/{seller_id}/orders", response_model=SellerOrdersPage, tags=["fulfilment"])
+    async def seller_orders(
+        seller_id: str,
+        status: Annotated[SubOrderStatus | None, Query(description="Only sub-orders in this state, e.g. PAID = to ship")] = None,
+        cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> SellerOrdersPage:
+        before = _decode_cursor(cursor) if cursor else None
+        found = await store.seller_orders(seller_id, status.value if status else None, before, limit + 1)
+        page = found[:limit]
+        next_cursor = _encode_cursor(page[-1]["listing_key"]) if len(found) > limit else None
+        return SellerOrdersPage(items=[seller_order_view(doc, seller_id) for doc in page], next_cursor=next_cursor)
+
+    @router.post("/orders/{order_id}/sub-orders/{seller_id}/ship", response_model=SellerOrderOut, tags=["fulfilment"], responses={
+        404: {"description": "No such order, or nothing in it from this seller"},
+        409: {"description": "The sub-order is not PAID, or was shipped with another courier or tracking number"}})
+    async def ship_sub_order(order_id: str, seller_id: str, body: ShipmentIn) -> SellerOrderOut:
+        order = await write_retrying(runtime, lambda session: fulfilment.ship(session, order_id, seller_id, body.courier,
+                                                                              body.tracking_number))
+        return seller_order_view(order, seller_id)
+
+    @router.post("/orders/{order_id}/sub-orders/{seller_id}/confirm", response_model=OrderOut, tags=["fulfilment"], responses={
+        404: {"description": "No such order, or nothing in it from this seller"},
+        409: {"description": "The sub-order has not been shipped (or was cancelled)"}})
+    async def confirm_sub_order(order_id: str, seller_id: str) -> OrderOut:
+        """The shopper confirms receipt of one seller's parcel; the order completes with its last sub-order."""
+        order = await write_retrying(runtime, lambda session: fulfilment.confirm(session, order_id, seller_id))
+        return order_view(order)
+
     return router
+
+
+def _encode_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        key = ""
+    if "|" not in key:
+        raise ApiError(422, "cursor is not a next_cursor this API returned", field="cursor")
+    return key
 
 
 def _valid_key(key: str | None) -> str:

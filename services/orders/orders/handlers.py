@@ -14,7 +14,7 @@ from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
 
-from orders.domain import OrderStatus, order_total
+from orders.domain import OrderStatus, cancel_all, fulfilment_index, group_by_seller, listing_key, order_total, settle
 from orders.store import OrdersStore, priced
 
 log = get_logger(__name__)
@@ -41,8 +41,13 @@ class OrdersHandlers:
     async def on_stock_reserved(self, envelope: Envelope, event: StockReserved, session: Session) -> None:
         pay_before = utcnow() + self.payment_window
         total = order_total(event.lines)
+        current = await self.store.get(event.order_id, session)
+        if current is None:
+            log.warning("orders.reserved_unknown_order", order_id=event.order_id)
+            return
         order = await self.store.move(session, event.order_id, OrderStatus.AWAITING_PAYMENT,
-                                      {"lines": priced(event.lines), "total": total, "pay_before": pay_before})
+                                      {"lines": priced(event.lines), "total": total, "pay_before": pay_before,
+                                       **_fulfilment_changes(current, group_by_seller(event.lines))})
         if order is None:
             return  # cancelled by the shopper meanwhile: catalog releases on that event
         await self.outbox.add(
@@ -67,8 +72,11 @@ class OrdersHandlers:
                                   in_states=[OrderStatus.AWAITING_PAYMENT.value])
 
     async def on_payment_settled(self, envelope: Envelope, event: PaymentSettled, session: Session) -> None:
-        order = await self.store.move(session, event.order_id, OrderStatus.PAID,
-                                      {"levy_total": event.levy_total, "paid_at": event.settled_at})
+        current = await self.store.get(event.order_id, session)
+        changes = {"levy_total": event.levy_total, "paid_at": event.settled_at}
+        if current is not None:
+            changes |= _fulfilment_changes(current, settle(current.get("sub_orders") or [], event.lines))
+        order = await self.store.move(session, event.order_id, OrderStatus.PAID, changes)
         if order is None:
             current = await self.store.get(event.order_id, session)
             if current is not None and current["status"] == OrderStatus.CANCELLED.value:
@@ -87,8 +95,20 @@ class OrdersHandlers:
         await self.cancel(session, event.order_id, reason, f"{event.transaction_status}: {event.reason}", envelope.correlation_id)
 
     async def cancel(self, session: Session, order_id: str, reason: str, detail: str, correlation_id: str | None = None) -> dict | None:
-        order = await self.store.move(session, order_id, OrderStatus.CANCELLED, {"status_reason": detail, "cancel_reason": reason})
+        current = await self.store.get(order_id, session)
+        changes = {"status_reason": detail, "cancel_reason": reason}
+        if current is not None and current.get("sub_orders"):
+            changes |= _fulfilment_changes(current, cancel_all(current["sub_orders"]))
+        order = await self.store.move(session, order_id, OrderStatus.CANCELLED, changes)
         if order is not None:
             await self.outbox.add(session, OrderCancelled(order_id=order_id, customer=Customer(**order["customer"]), reason=reason),
                                   key=order_id, correlation_id=correlation_id)
         return order
+
+
+def _fulfilment_changes(order: dict, sub_orders: list[dict]) -> dict:
+    """Sub-orders and their index fields, for a transition of the whole order (nothing is in
+    transit before the order is paid, so `oldest_shipped_at` stays unset)."""
+    index = fulfilment_index(sub_orders)
+    index.pop("oldest_shipped_at")
+    return {"sub_orders": sub_orders, **index, "listing_key": listing_key(order["created_at"], order["_id"])}

@@ -13,3 +13,7 @@ class OrdersSettings(ServiceSettings):
     pending_timeout_minutes: int = 10
     payment_grace_minutes: int = 15
     sweep_seconds: float = 30.0
+    # A sub-order SHIPPED for this long completes by itself (as if the shopper confirmed
+    # receipt). A float so that tests can use seconds: 0.00005 days is about 4 s.
+    auto_complete_days: float = 7.0
+    auto_complete_sweep_seconds: float = 60.0

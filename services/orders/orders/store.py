@@ -10,7 +10,7 @@ from beli_contracts.values import PricedLine
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
 
-from orders.domain import OrderStatus, sources_of
+from orders.domain import OrderStatus, fulfilment_index, seller_state, sources_of
 
 
 def new_order_id() -> str:
@@ -27,6 +27,10 @@ class OrdersStore:
     async def ensure_indexes(self) -> None:
         await ensure_index(self.orders, [("status", 1), ("updated_at", 1)])
         await ensure_index(self.orders, [("customer.email", 1), ("created_at", -1)])
+        # Sellers' lists (all, or by their sub-order's status) and the auto-complete sweep.
+        await ensure_index(self.orders, [("seller_ids", 1), ("listing_key", -1)])
+        await ensure_index(self.orders, [("seller_states", 1), ("listing_key", -1)])
+        await ensure_index(self.orders, "oldest_shipped_at", sparse=True)
         # Keys are swept some time after they expire; lookups check `expires_at` themselves.
         await ensure_index(self.keys, "expires_at", expireAfterSeconds=0)
 
@@ -61,6 +65,40 @@ class OrdersStore:
             return_document=ReturnDocument.AFTER,
             session=session,
         )
+
+    async def save_fulfilment(self, session: Session, order: dict[str, Any], sub_orders: list[dict[str, Any]],
+                              status: OrderStatus | None = None, changes: dict[str, Any] | None = None) -> bool:
+        """Write new sub-orders (and the order's status if it changed) only if nobody else changed
+        them since `order` was read: False means a concurrent change won, read again and retry."""
+        now = utcnow()
+        index = fulfilment_index(sub_orders)
+        oldest = index.pop("oldest_shipped_at")
+        version = order.get("fulfilment_version")
+        update: dict[str, Any] = {
+            "$set": {"sub_orders": sub_orders, **index, "updated_at": now, "fulfilment_version": (version or 0) + 1, **(changes or {})}}
+        if oldest is None:
+            update["$unset"] = {"oldest_shipped_at": ""}
+        else:
+            update["$set"]["oldest_shipped_at"] = oldest
+        if status is not None and status.value != order["status"]:
+            update["$set"]["status"] = status.value
+            update["$push"] = {"history": {"status": status.value, "at": now}}
+        guard = {"_id": order["_id"], "status": order["status"],
+                 "fulfilment_version": version if version is not None else {"$exists": False}}
+        result = await self.orders.update_one(guard, update, session=session)
+        return result.modified_count == 1
+
+    async def seller_orders(self, seller_id: str, status: str | None, before: str | None, limit: int) -> list[dict[str, Any]]:
+        """One seller's orders, newest first, strictly older than the cursor `before`."""
+        query: dict[str, Any] = {"seller_states": seller_state(seller_id, status)} if status else {"seller_ids": seller_id}
+        if before:
+            query["listing_key"] = {"$lt": before}
+        return await self.orders.find(query).sort("listing_key", -1).limit(limit).to_list()
+
+    async def shipped_before(self, cutoff: datetime, limit: int = 100) -> list[str]:
+        """Orders with a sub-order in transit since before `cutoff`."""
+        found = await self.orders.find({"oldest_shipped_at": {"$lt": cutoff}}, {"_id": 1}).limit(limit).to_list()
+        return [doc["_id"] for doc in found]
 
     async def stuck(self, pending_before: datetime, pay_before: datetime, limit: int = 100) -> list[dict[str, Any]]:
         """Orders the saga left hanging: never reserved, or never paid well past the deadline."""

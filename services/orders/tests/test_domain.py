@@ -11,8 +11,13 @@ def test_happy_path_and_failure_paths_are_allowed() -> None:
 
 
 def test_final_states_never_move() -> None:
-    for final in (OrderStatus.PAID, OrderStatus.REJECTED, OrderStatus.CANCELLED):
+    for final in (OrderStatus.COMPLETED, OrderStatus.REJECTED, OrderStatus.CANCELLED):
         assert not any(can_move(final, target) for target in OrderStatus)
+
+
+def test_a_paid_order_can_only_complete() -> None:
+    assert [target for target in OrderStatus if can_move(OrderStatus.PAID, target)] == [OrderStatus.COMPLETED]
+    assert sources_of(OrderStatus.COMPLETED) == ["PAID"]
 
 
 def test_paid_only_from_awaiting_payment() -> None:
