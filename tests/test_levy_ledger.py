@@ -113,7 +113,11 @@ async def test_paging_statement_and_summary_totals_equal_the_entries_they_cover(
     assert [len(p) for p in pages] == [2, 1]
     assert [e["order_id"] for p in pages for e in p] == orders
 
-    statement = (await api.payments.get(f"/sellers/{seller['id']}/statement")).json()
+    statement = (await api.payments.get(f"/sellers/{seller['id']}/statement", headers=api.as_seller(seller))).json()
+    other = await api.seller("Sumba Tengah")
+    assert (await api.payments.get(f"/sellers/{seller['id']}/statement", headers=api.as_seller(other))).status_code == 403
+    assert (await api.payments.get("/finance/ledger", headers=api.as_seller(seller))).status_code == 403
+    assert (await api.payments.get("/finance/ledger", headers={"Authorization": ""})).status_code == 401
     grosses = [333_333, 666_666, 999_999]
     levies = [levy_for(g, 100) for g in grosses]
     assert [(line["gross"], line["levy"], line["seller_payable"]) for line in statement["lines"]] == [

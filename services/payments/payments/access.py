@@ -1,24 +1,31 @@
-"""Who may call what. Roles (issue #4) do not exist yet: `require_role` is the seam where the
-check goes, and today it lets every caller through. Routes already declare the role they need,
-so adding authentication changes this file only."""
+"""Who may call what, with the access tokens of issue #4 (verified locally by beli_runtime.auth).
 
-from collections.abc import Callable
+Operators (role `admin`) manage levy rules and refunds; the province's finance office (role
+`finance`, and admins) reads the ledger; a seller reads only its own statement."""
 
-from fastapi import Request
+from typing import Annotated, Any
 
-OPERATOR = "operator"
-FINANCE = "finance"
-SELLER = "seller"
+from fastapi import Depends, Path
+
+from beli_runtime.auth import Principal, Role, current_principal, require_role
+from beli_runtime.http import ApiError, ErrorBody
+
+operator_only = require_role(Role.ADMIN)
+finance_office = require_role(Role.FINANCE, Role.ADMIN)
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No or invalid access token"},
+    403: {"model": ErrorBody, "description": "The token's role may not do this"},
+}
 
 
-def require_role(role: str) -> Callable[[Request], None]:
-    def check(request: Request) -> None:
-        # No authentication yet: accept everyone. Replace with a real check in issue #4.
-        request.state.required_role = role
+async def statement_reader(principal: Annotated[Principal, Depends(current_principal)], seller_id: str = Path(max_length=64)) -> Principal:
+    """The seller itself (its token carries its seller id), the finance office, or an admin."""
+    if principal.role in (Role.FINANCE, Role.ADMIN) or (principal.role is Role.SELLER and principal.seller_id == seller_id):
+        return principal
+    raise ApiError(403, "a seller can only read its own statement")
 
-    return check
 
-
-def actor(request: Request) -> str:
-    """Who did it, for the record (rule changes, closings). Anonymous until issue #4."""
-    return request.headers.get("X-Actor", "anonymous")[:100] or "anonymous"
+def actor(principal: Principal) -> str:
+    """Who did it, for the record (rule changes, closings)."""
+    return principal.email or principal.account_id

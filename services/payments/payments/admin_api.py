@@ -4,12 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from beli_runtime.http import ApiError
 
-from payments.access import OPERATOR, actor, require_role
+from beli_runtime.auth import Principal
+
+from payments.access import AUTH_RESPONSES, actor, operator_only
 from payments.levy import RuleRefused
 from payments.refunds import RefundRefused, Refunds
 from payments.rules import LevyRules
@@ -72,32 +74,32 @@ def _refund_out(doc: dict[str, Any]) -> RefundOut:
 
 
 def build_admin_router(rules: LevyRules, refunds: Refunds) -> APIRouter:
-    router = APIRouter(dependencies=[Depends(require_role(OPERATOR))])
+    router = APIRouter(responses=AUTH_RESPONSES)
 
     @router.post("/admin/levy-rules", status_code=201, response_model=RuleOut, tags=["levy rules"])
-    async def create_rule(body: RuleIn, request: Request) -> RuleOut:
+    async def create_rule(body: RuleIn, principal: Annotated[Principal, Depends(operator_only)]) -> RuleOut:
         """A new rule, or a new version of the rule with the same scope. Versions are never
         edited; history is `GET /admin/levy-rules`."""
         try:
             doc = await rules.create(rate_bps=body.rate_bps, category=body.category, regency=body.regency,
-                                     effective_from=body.effective_from, reason=body.reason, changed_by=actor(request))
+                                     effective_from=body.effective_from, reason=body.reason, changed_by=actor(principal))
         except RuleRefused as refused:
             raise ApiError(refused.status, refused.message, field=refused.field) from None
         return _rule_out(doc)
 
     @router.get("/admin/levy-rules", tags=["levy rules"])
-    async def rule_history() -> dict[str, Any]:
+    async def rule_history(_: Annotated[Principal, Depends(operator_only)]) -> dict[str, Any]:
         return {"default_rate_bps": rules.default.rate_bps, "items": [_rule_out(doc) for doc in await rules.history()]}
 
     @router.get("/admin/levy-rules/{rule_id}", tags=["levy rules"])
-    async def one_rule(rule_id: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
+    async def one_rule(rule_id: Annotated[str, Path(max_length=100)], _: Annotated[Principal, Depends(operator_only)]) -> dict[str, Any]:
         versions = await rules.history(rule_id)
         if not versions:
             raise ApiError(404, f"no levy rule {rule_id}")
         return {"rule_id": rule_id, "versions": [_rule_out(doc) for doc in versions]}
 
     @router.post("/payments/{order_id}/refunds", status_code=201, response_model=RefundOut, tags=["refunds"])
-    async def refund(order_id: Annotated[str, Path(max_length=64)], body: RefundIn) -> RefundOut:
+    async def refund(order_id: Annotated[str, Path(max_length=64)], body: RefundIn, _: Annotated[Principal, Depends(operator_only)]) -> RefundOut:
         """Refund through Midtrans; the levy of the refunded lines is reversed in the ledger."""
         key = body.refund_key or f"rf-{uuid.uuid4().hex[:20]}"
         lines = [line.model_dump() for line in body.lines] if body.lines is not None else None
@@ -108,7 +110,7 @@ def build_admin_router(rules: LevyRules, refunds: Refunds) -> APIRouter:
         return _refund_out(doc)
 
     @router.get("/payments/{order_id}/refunds", tags=["refunds"])
-    async def refunds_of(order_id: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+    async def refunds_of(order_id: Annotated[str, Path(max_length=64)], _: Annotated[Principal, Depends(operator_only)]) -> dict[str, Any]:
         return {"items": [_refund_out(doc) for doc in await refunds.for_order(order_id)]}
 
     return router

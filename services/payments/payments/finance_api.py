@@ -4,13 +4,15 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from beli_runtime.http import ApiError
 
-from payments.access import FINANCE, SELLER, actor, require_role
+from beli_runtime.auth import Principal
+
+from payments.access import AUTH_RESPONSES, actor, finance_office, statement_reader
 from payments.audit import AuditRefused, LedgerFilter, LevyAudit
 from payments.exports import ledger_table, summary_table, to_csv, to_xlsx, wita
 from payments.ledger import LevyLedger
@@ -84,7 +86,7 @@ def _file(data: bytes, name: str, format: str) -> Response:
 
 
 def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Reconciler) -> APIRouter:
-    finance = APIRouter(prefix="/finance", tags=["finance"], dependencies=[Depends(require_role(FINANCE))])
+    finance = APIRouter(prefix="/finance", tags=["finance"], dependencies=[Depends(finance_office)], responses=AUTH_RESPONSES)
 
     @finance.get("/ledger")
     async def ledger_listing(where: Filter, after: Annotated[int, Query(ge=0, description="next_cursor of the previous page")] = 0,
@@ -137,17 +139,18 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
         return {"items": [_closing_out(c) for c in await audit.closings()]}
 
     @finance.post("/periods/{period}/close", status_code=201)
-    async def close_period(period: Annotated[str, Path(max_length=7)], request: Request, body: CloseIn | None = None) -> dict[str, Any]:
+    async def close_period(period: Annotated[str, Path(max_length=7)], principal: Annotated[Principal, Depends(finance_office)],
+                           body: CloseIn | None = None) -> dict[str, Any]:
         """Close an ended WITA month: stores its totals and the chain head; later entries count in the open month."""
         try:
-            return _closing_out(await audit.close(period, actor(request), body.note if body else ""))
+            return _closing_out(await audit.close(period, actor(principal), body.note if body else ""))
         except AuditRefused as refused:
             raise ApiError(refused.status, refused.message, field=refused.field) from None
 
-    sellers = APIRouter(tags=["sellers"], dependencies=[Depends(require_role(SELLER))])
+    sellers = APIRouter(tags=["sellers"], responses=AUTH_RESPONSES)
 
     @sellers.get("/sellers/{seller_id}/statement")
-    async def statement(seller_id: Annotated[str, Path(max_length=64)], where: Filter,
+    async def statement(seller_id: Annotated[str, Path(max_length=64)], where: Filter, _: Annotated[Principal, Depends(statement_reader)],
                         after: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> dict[str, Any]:
         """What the seller is owed: per order line gross, PAD levy and payable, and the period's totals."""
         mine = LedgerFilter(**{**where.__dict__, "seller_id": seller_id})
