@@ -2,6 +2,7 @@
 the database and every service: one payment, one sub-order per seller with its own levy and
 payable, sellers' order lists, shipping, the shopper's confirmation and auto-completion."""
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -190,6 +191,25 @@ async def test_seller_lists_newest_first_by_pages_and_bad_transitions_are_refuse
     twice = await api.orders.post("/orders", headers={"Idempotency-Key": uuid.uuid4().hex}, json={
         "customer": shopper, "items": [{"product_id": salt["id"], "quantity": 1}, {"product_id": salt["id"], "quantity": 2}]})
     assert twice.status_code == 422 and "more than once" in twice.json()["message"]
+
+
+async def test_simultaneous_changes_to_one_order_are_all_kept(api: Api, system: System) -> None:
+    """Both sellers ship, then both parcels are confirmed, at the same moment: no change is lost,
+    the order completes once, one event per sub-order."""
+    sellers = [await api.seller("Alor"), await api.seller("Lembata")]
+    products = [await api.product(s, price=120_000 + i * 1_000, stock=5, category="kerajinan", name=f"Kerajinan {i}")
+                for i, s in enumerate(sellers)]
+    order_id = (await paid_order(api, [{"product_id": p["id"], "quantity": 1} for p in products], api.shopper()))["id"]
+
+    shipped = await asyncio.gather(*[ship(api, order_id, s["id"], "JNE", f"JNE{i}0000001") for i, s in enumerate(sellers)])
+    assert [r.status_code for r in shipped] == [200, 200], [r.text for r in shipped]
+    confirmed = await asyncio.gather(*[confirm(api, order_id, s["id"]) for s in sellers for _ in range(2)])
+    assert [r.status_code for r in confirmed] == [200] * 4, [r.text for r in confirmed]
+    order = await api.order(order_id)
+    assert order["status"] == "COMPLETED"
+    assert [(s["tracking_number"], s["status"]) for s in order["sub_orders"]] == [("JNE00000001", "COMPLETED"), ("JNE10000001", "COMPLETED")]
+    await order_events(system, order_id, "orders.order_shipped", count=2, settle=0)
+    await order_events(system, order_id, "orders.order_completed", count=2)
 
 
 async def test_shipped_sub_orders_complete_by_themselves_after_the_delay(api: Api, system: System) -> None:
