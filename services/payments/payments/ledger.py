@@ -81,11 +81,13 @@ class LevyLedger:
                                 settled_at: datetime) -> list[dict[str, Any]]:
         drafts = [
             {
-                # The _id makes a second recording of the same settlement impossible, whatever the path.
-                "_id": f"{order_id}:{line.product_id}:levy",
+                # The _id makes a second recording of the same settlement impossible, whatever the
+                # path; two variants of one product are two lines, so the variant is part of it.
+                "_id": f"{order_id}:{line.product_id}{f':{line.variant_id}' if line.variant_id else ''}:levy",
                 "kind": "levy",
                 "order_id": order_id,
                 "product_id": line.product_id,
+                "variant_id": line.variant_id,
                 "product_name": line.product_name,
                 "seller_id": line.seller.seller_id,
                 "seller_name": line.seller.name,
