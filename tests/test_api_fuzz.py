@@ -18,7 +18,7 @@ def test_service_honours_its_own_schema(system: System, service: str) -> None:
     st = Path(sys.executable).with_name("st")
     url = system.profile.service_url(service)
     result = subprocess.run(
-        [str(st), "run", f"{url}/openapi.json", "--checks", CHECKS, "--max-examples", "15", "--workers", "2",
+        [str(st), "run", f"{url}/openapi.json", "--checks", CHECKS, "--max-examples", "15", "--workers", "1",
          "--seed", "20261123", "--no-color"],
         capture_output=True, text=True, timeout=360,
     )

@@ -13,6 +13,7 @@ class Customer(Value):
     name: str
     email: str
     phone: str
+    account_id: str | None = None  # the shopper's account, when the order was placed signed in
 
 
 class OrderItem(Value):

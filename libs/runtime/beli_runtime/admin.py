@@ -4,9 +4,10 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel
 
+from beli_runtime.auth import Role, require_role
 from beli_runtime.consumer import EventConsumer
 from beli_runtime.http import ApiError
 from beli_runtime.mongo import Database
@@ -34,7 +35,7 @@ class ReplayResult(BaseModel):
 
 
 def dead_letter_router(db: Database, consumers: list[EventConsumer]) -> APIRouter:
-    router = APIRouter(prefix="/admin/dead-letters", tags=["admin"])
+    router = APIRouter(prefix="/admin/dead-letters", tags=["admin"], dependencies=[Depends(require_role(Role.ADMIN))])
 
     def consumer_of(letter: dict[str, Any]) -> EventConsumer:
         for consumer in consumers:

@@ -1,9 +1,7 @@
 """Notifications HTTP routes: the in-app inbox, preferences, and the admin view of deliveries.
 
-Until accounts exist (issue #4) the inbox owner is named by `?recipient=` (an e-mail address or
-a phone number). `inbox_owner` is the one place that decides whose inbox a request reads: with
-auth it will take the logged-in user from the verified token instead, and `?recipient=` will be
-refused (INBOX_RECIPIENT_QUERY=false) or kept for admins only.
+`inbox_owner` is the one place that decides whose inbox a request reads: the signed-in user's
+(the e-mail in the verified token); only an operator may name another with `?recipient=`.
 """
 
 from collections.abc import Callable
@@ -13,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from beli_runtime.auth import CurrentPrincipal, Role, require_role
 from beli_runtime.http import ApiError
 
 from notifications.domain import CHANNELS, KINDS, Channel
@@ -76,14 +75,19 @@ def delivery_view(doc: dict[str, Any]) -> DeliveryOut:
 
 def build_router(store: NotificationsStore, settings: NotificationsSettings, wake_senders: Callable[[], None]) -> APIRouter:
     router = APIRouter(tags=["notifications"])
+    operator = Depends(require_role(Role.ADMIN))
 
-    def inbox_owner(recipient: Annotated[str | None, Query(min_length=3, max_length=200,
-                                                           description="E-mail address or phone number (dev)")] = None
+    def inbox_owner(principal: CurrentPrincipal,
+                    recipient: Annotated[str | None, Query(min_length=3, max_length=200,
+                                                           description="Admins only: whose inbox (e-mail or phone)")] = None
                     ) -> dict[str, Any]:
-        if not settings.inbox_recipient_query:
-            raise ApiError(401, "log in to read your notifications")
-        if recipient is None:
-            raise ApiError(400, "say whose notifications: ?recipient=<e-mail or phone>", field="recipient")
+        """Everyone reads their own inbox (the e-mail in their token); an operator may name any."""
+        if recipient is None or principal.role is not Role.ADMIN:
+            if recipient is not None and recipient.strip().lower() != (principal.email or "").lower():
+                raise ApiError(403, "you can only read your own notifications", field="recipient")
+            if not principal.email:
+                raise ApiError(422, "your account has no e-mail address, so it has no inbox")
+            return {"recipient": principal.email.lower()}
         recipient = recipient.strip()
         if "@" in recipient:
             return {"recipient": recipient.lower()}
@@ -145,9 +149,9 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
         await store.save_preferences(recipient, current)
         return await preferences_view(recipient)
 
-    # --- admin (no auth yet: issue #4 puts these behind the operator role) ------------------
+    # --- admin ---------------------------------------------------------------------------------
 
-    @router.get("/admin/notifications/deliveries", response_model=list[DeliveryOut], tags=["admin"],
+    @router.get("/admin/notifications/deliveries", response_model=list[DeliveryOut], tags=["admin"], dependencies=[operator],
                 summary="Deliveries by status (e.g. failed), channel, order or recipient")
     async def list_deliveries(status: str | None = None, channel: str | None = None, order_id: str | None = None,
                               recipient: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
@@ -156,7 +160,7 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
                                                   ("recipient", recipient and recipient.strip().lower())) if value}
         return [delivery_view(doc) for doc in await store.list_deliveries(query, limit)]
 
-    @router.post("/admin/notifications/deliveries/{delivery_id}/resend", response_model=DeliveryOut, tags=["admin"],
+    @router.post("/admin/notifications/deliveries/{delivery_id}/resend", response_model=DeliveryOut, tags=["admin"], dependencies=[operator],
                  summary="Send a failed delivery again (same provider idempotency key)")
     async def resend(delivery_id: str) -> DeliveryOut:
         doc = await store.resend(delivery_id, by="admin")

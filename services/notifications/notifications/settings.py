@@ -26,8 +26,6 @@ class NotificationsSettings(ServiceSettings):
     default_phone_region: str = "ID"
     # A folder of edited templates that override the built-in ones, file by file.
     templates_dir: str = ""
-    # Dev only until auth (issue #4): lets GET /notifications?recipient=... read anyone's inbox.
-    inbox_recipient_query: bool = True
 
     send_max_attempts: int = 6
     send_retry_base_seconds: float = 2.0

@@ -6,17 +6,19 @@ import binascii
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from pymongo.errors import DuplicateKeyError
 
 from beli_contracts.orders import OrderPlaced
 from beli_contracts.values import Customer, OrderItem
+from beli_runtime.auth import CurrentPrincipal, Principal
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
 from beli_runtime.service import ServiceRuntime
 
+from orders import access
 from orders.domain import SHOPPER_CANCELLABLE, OrderStatus, SubOrderStatus, request_fingerprint
 from orders.fulfilment import Fulfilment, write_retrying
 from orders.handlers import OrdersHandlers
@@ -193,13 +195,16 @@ def build_router(runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHa
         409: {"description": "Idempotency-Key reused with a different body"}})
     async def place_order(
         body: Checkout,  # type: ignore[valid-type]
+        shopper: Annotated[Principal, Depends(access.shopper_only)],
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description="Unique per checkout attempt; kept 24 h")] = None,
     ) -> JSONResponse:
-        key = _valid_key(idempotency_key)
+        # Keys are per shopper: someone else's key can never return their order.
+        key = f"{shopper.account_id}:{_valid_key(idempotency_key)}"
         # No `variant_id: null` in what is stored and fingerprinted: bodies without variants keep
         # the fingerprint they had before variants existed.
         payload = body.model_dump(mode="json", exclude_none=True)
         fingerprint = request_fingerprint(payload)
+        payload["customer"]["account_id"] = shopper.account_id
         if (earlier := await store.remembered(key)) is not None:
             return _replay(earlier, fingerprint)
         order_id = new_order_id()
@@ -227,14 +232,14 @@ def build_router(runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHa
         return JSONResponse(response, status_code=201)
 
     @router.get("/orders/{order_id}", response_model=OrderOut)
-    async def get_order(order_id: str) -> OrderOut:
-        order = await store.get(order_id)
-        if order is None:
-            raise ApiError(404, f"order {order_id} not found")
-        return order_view(order)
+    async def get_order(order_id: str, principal: CurrentPrincipal) -> OrderOut:
+        """The shopper's own order (or any, for an admin). Sellers use `GET /sellers/{id}/orders`."""
+        return order_view(access.ensure_owner(principal, await store.get(order_id), order_id))
 
     @router.post("/orders/{order_id}/cancel", response_model=OrderOut, responses={409: {"description": "Order can no longer be cancelled"}})
-    async def cancel_order(order_id: str) -> OrderOut:
+    async def cancel_order(order_id: str, principal: CurrentPrincipal) -> OrderOut:
+        access.ensure_owner(principal, await store.get(order_id), order_id)
+
         async def work(session: Any) -> dict[str, Any] | None:
             return await handlers.cancel(session, order_id, "shopper_cancelled", "cancelled by the shopper", order_id)
 
@@ -256,6 +261,7 @@ def build_router(runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHa
     @router.get("/sellers/{seller_id}/orders", response_model=SellerOrdersPage, tags=["fulfilment"])
     async def seller_orders(
         seller_id: str,
+        _: Annotated[Principal, Depends(access.seller_self)],
         status: Annotated[SubOrderStatus | None, Query(description="Only sub-orders in this state, e.g. PAID = to ship")] = None,
         cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -269,7 +275,8 @@ def build_router(runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHa
     @router.post("/orders/{order_id}/sub-orders/{seller_id}/ship", response_model=SellerOrderOut, tags=["fulfilment"], responses={
         404: {"description": "No such order, or nothing in it from this seller"},
         409: {"description": "The sub-order is not PAID, or was shipped with another courier or tracking number"}})
-    async def ship_sub_order(order_id: str, seller_id: str, body: ShipmentIn) -> SellerOrderOut:
+    async def ship_sub_order(order_id: str, seller_id: str, body: ShipmentIn,
+                             _: Annotated[Principal, Depends(access.seller_self)]) -> SellerOrderOut:
         order = await write_retrying(runtime, lambda session: fulfilment.ship(session, order_id, seller_id, body.courier,
                                                                               body.tracking_number))
         return seller_order_view(order, seller_id)
@@ -277,8 +284,9 @@ def build_router(runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHa
     @router.post("/orders/{order_id}/sub-orders/{seller_id}/confirm", response_model=OrderOut, tags=["fulfilment"], responses={
         404: {"description": "No such order, or nothing in it from this seller"},
         409: {"description": "The sub-order has not been shipped (or was cancelled)"}})
-    async def confirm_sub_order(order_id: str, seller_id: str) -> OrderOut:
+    async def confirm_sub_order(order_id: str, seller_id: str, principal: CurrentPrincipal) -> OrderOut:
         """The shopper confirms receipt of one seller's parcel; the order completes with its last sub-order."""
+        access.ensure_owner(principal, await store.get(order_id), order_id)
         order = await write_retrying(runtime, lambda session: fulfilment.confirm(session, order_id, seller_id))
         return order_view(order)
 

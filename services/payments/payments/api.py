@@ -3,12 +3,14 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from beli_runtime.auth import CurrentPrincipal, Role
 from beli_runtime.http import ApiError
 from beli_runtime.logs import get_logger
 
+from payments.access import finance_office
 from payments.domain import PaymentStatus, signature_valid
 from payments.ledger import LevyLedger
 from payments.settings import PaymentsSettings
@@ -81,14 +83,16 @@ def build_router(store: PaymentsStore, ledger: LevyLedger, settings: PaymentsSet
         return {"status": "received" if fresh else "duplicate"}
 
     @router.get("/payments/{order_id}", response_model=PaymentOut, tags=["payments"])
-    async def get_payment(order_id: str) -> PaymentOut:
+    async def get_payment(order_id: str, principal: CurrentPrincipal) -> PaymentOut:
+        """The shopper who placed the order, the finance office or an admin."""
         payment = await store.get(order_id)
-        if payment is None:
+        staff = principal.role in (Role.FINANCE, Role.ADMIN)
+        if payment is None or not (staff or (principal.role is Role.SHOPPER and payment["customer"].get("account_id") == principal.account_id)):
             raise ApiError(404, f"no payment for order {order_id}")
         return PaymentOut(order_id=payment["_id"], **{field: payment.get(field) for field in (
             "status", "gross_amount", "levy_amount", "redirect_url", "token", "payment_type", "pay_before", "failure_reason")})
 
-    @router.get("/levy/entries", response_model=LevyEntries, tags=["levy"])
+    @router.get("/levy/entries", response_model=LevyEntries, tags=["levy"], dependencies=[Depends(finance_office)])
     async def levy_entries(order_id: Annotated[str, Query(min_length=1, max_length=64, description="The order whose levy entries to list")]) -> LevyEntries:
         entries = await ledger.for_order(order_id)
         items = [LevyEntryOut(id=entry["_id"], **{key: value for key, value in entry.items() if key in LevyEntryOut.model_fields}) for entry in entries]
