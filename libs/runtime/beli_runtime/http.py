@@ -54,6 +54,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in {
         400: "Malformed request (e.g. a missing header or unparsable body)",
+        401: "No access token, or an invalid or expired one",
+        403: "The token's role may not do this",
         404: "No such resource",
         409: "Conflicts with the current state",
         413: "Request body too large",

@@ -3,20 +3,15 @@
 Operators (role `admin`) manage levy rules and refunds; the province's finance office (role
 `finance`, and admins) reads the ledger; a seller reads only its own statement."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path
 
 from beli_runtime.auth import Principal, Role, current_principal, require_role
-from beli_runtime.http import ApiError, ErrorBody
+from beli_runtime.http import ApiError
 
 operator_only = require_role(Role.ADMIN)
 finance_office = require_role(Role.FINANCE, Role.ADMIN)
-
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "No or invalid access token"},
-    403: {"model": ErrorBody, "description": "The token's role may not do this"},
-}
 
 
 async def statement_reader(principal: Annotated[Principal, Depends(current_principal)], seller_id: str = Path(max_length=64)) -> Principal:

@@ -11,7 +11,7 @@ from beli_runtime.http import ApiError
 
 from beli_runtime.auth import Principal
 
-from payments.access import AUTH_RESPONSES, actor, operator_only
+from payments.access import actor, operator_only
 from payments.levy import RuleRefused
 from payments.refunds import RefundRefused, Refunds
 from payments.rules import LevyRules
@@ -74,7 +74,7 @@ def _refund_out(doc: dict[str, Any]) -> RefundOut:
 
 
 def build_admin_router(rules: LevyRules, refunds: Refunds) -> APIRouter:
-    router = APIRouter(responses=AUTH_RESPONSES)
+    router = APIRouter()
 
     @router.post("/admin/levy-rules", status_code=201, response_model=RuleOut, tags=["levy rules"])
     async def create_rule(body: RuleIn, principal: Annotated[Principal, Depends(operator_only)]) -> RuleOut:

@@ -12,7 +12,7 @@ from beli_runtime.http import ApiError
 
 from beli_runtime.auth import Principal
 
-from payments.access import AUTH_RESPONSES, actor, finance_office, statement_reader
+from payments.access import actor, finance_office, statement_reader
 from payments.audit import AuditRefused, LedgerFilter, LevyAudit
 from payments.exports import ledger_table, summary_table, to_csv, to_xlsx, wita
 from payments.ledger import LevyLedger
@@ -86,7 +86,7 @@ def _file(data: bytes, name: str, format: str) -> Response:
 
 
 def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Reconciler) -> APIRouter:
-    finance = APIRouter(prefix="/finance", tags=["finance"], dependencies=[Depends(finance_office)], responses=AUTH_RESPONSES)
+    finance = APIRouter(prefix="/finance", tags=["finance"], dependencies=[Depends(finance_office)])
 
     @finance.get("/ledger")
     async def ledger_listing(where: Filter, after: Annotated[int, Query(ge=0, description="next_cursor of the previous page")] = 0,
@@ -147,7 +147,7 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
         except AuditRefused as refused:
             raise ApiError(refused.status, refused.message, field=refused.field) from None
 
-    sellers = APIRouter(tags=["sellers"], responses=AUTH_RESPONSES)
+    sellers = APIRouter(tags=["sellers"])
 
     @sellers.get("/sellers/{seller_id}/statement")
     async def statement(seller_id: Annotated[str, Path(max_length=64)], where: Filter, _: Annotated[Principal, Depends(statement_reader)],

@@ -1,0 +1,209 @@
+"""Every endpoint × every role × own/another's object (issue 4): the wrong caller gets 401, 403
+or 404 and never data. Every operation in every service's OpenAPI schema must be classified
+here, so a new endpoint cannot ship without a decision about who may call it."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from infra.apps import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
+from tests.support import Api, System
+
+IDENTITIES = ("anonymous", "shopper", "other_shopper", "seller", "other_seller", "finance", "admin")
+SIGNED_IN = frozenset(IDENTITIES) - {"anonymous"}
+PUBLIC = frozenset(IDENTITIES)
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+@dataclass(frozen=True)
+class Rule:
+    service: str
+    method: str
+    path: str  # with {order}, {seller}, {product}, ... filled from the world
+    allowed: frozenset[str]
+    body: Any = None
+    params: dict[str, str] | None = None
+    files: bool = False
+
+
+ADMIN = frozenset({"admin"})
+FINANCE = frozenset({"finance", "admin"})
+SELLER_OWN = frozenset({"seller", "admin"})
+RULES = [
+    # catalog: accounts
+    Rule("catalog", "POST", "/auth/staff", ADMIN, {"role": "finance", "name": "Staf", "email": "{unique}@nttprov.example.id", "phone": "081234567890", "password": "kata-sandi-panjang"}),
+    Rule("catalog", "GET", "/auth/me", SIGNED_IN),
+    # catalog: sellers and listings
+    Rule("catalog", "PATCH", "/sellers/{seller}", SELLER_OWN, {"village": "Desa Baru"}),
+    Rule("catalog", "GET", "/sellers/{seller}/products", SELLER_OWN),
+    Rule("catalog", "POST", "/admin/sellers/{seller}/verify", ADMIN),
+    Rule("catalog", "GET", "/admin/sellers", ADMIN),
+    Rule("catalog", "POST", "/products", SELLER_OWN, {"seller_id": "{seller}", "name": "Kain uji", "category": "tenun", "price": 1000, "stock": 1}),
+    Rule("catalog", "PATCH", "/products/{product}", SELLER_OWN, {"description": "diperbarui"}),
+    Rule("catalog", "PUT", "/products/{product}/stock", SELLER_OWN, {"stock": 50}),
+    Rule("catalog", "POST", "/products/{variant_product}/variants", SELLER_OWN, {"name": "V-{unique}", "price": 5000, "stock": 1}),
+    Rule("catalog", "PATCH", "/products/{variant_product}/variants/{variant}", SELLER_OWN, {"price": 6000}),
+    Rule("catalog", "PUT", "/products/{variant_product}/variants/{variant}/stock", SELLER_OWN, {"stock": 3}),
+    Rule("catalog", "POST", "/products/{product}/photos", SELLER_OWN, files=True),
+    Rule("catalog", "DELETE", "/products/{product}/photos/{photo}", SELLER_OWN),
+    # orders
+    Rule("orders", "POST", "/orders", frozenset({"shopper", "other_shopper"}), {"customer": "{customer}", "items": [{"product_id": "{product}", "quantity": 1}]}),
+    Rule("orders", "GET", "/orders/{order}", frozenset({"shopper", "admin"})),
+    Rule("orders", "POST", "/orders/{order}/cancel", frozenset({"shopper", "admin"})),
+    Rule("orders", "GET", "/sellers/{seller}/orders", SELLER_OWN),
+    Rule("orders", "POST", "/orders/{order}/sub-orders/{seller}/ship", SELLER_OWN, {"courier": "JNE", "tracking_number": "JNE-{order}"}),
+    Rule("orders", "POST", "/orders/{order}/sub-orders/{seller}/confirm", frozenset({"shopper", "admin"})),
+    # payments
+    Rule("payments", "GET", "/payments/{order}", frozenset({"shopper", "finance", "admin"})),
+    Rule("payments", "GET", "/levy/entries", FINANCE, params={"order_id": "{order}"}),
+    Rule("payments", "GET", "/admin/levy-rules", ADMIN),
+    Rule("payments", "POST", "/admin/levy-rules", ADMIN, {"rate_bps": 100, "category": "garam", "effective_from": "2030-01-01T00:00:00Z", "reason": "uji"}),
+    Rule("payments", "GET", "/admin/levy-rules/{rule}", ADMIN),
+    Rule("payments", "POST", "/payments/{order}/refunds", ADMIN, {"reason": "uji otorisasi", "amount": 1}),
+    Rule("payments", "GET", "/payments/{order}/refunds", ADMIN),
+    Rule("payments", "GET", "/finance/ledger", FINANCE),
+    Rule("payments", "GET", "/finance/summary", FINANCE, params={"by": "regency"}),
+    Rule("payments", "GET", "/finance/exports/ledger", FINANCE),
+    Rule("payments", "GET", "/finance/exports/summary", FINANCE, params={"by": "regency"}),
+    Rule("payments", "GET", "/finance/verify", FINANCE),
+    Rule("payments", "GET", "/finance/checks/gross-identity", FINANCE),
+    Rule("payments", "GET", "/finance/reconciliation", FINANCE),
+    Rule("payments", "GET", "/finance/periods", FINANCE),
+    Rule("payments", "POST", "/finance/periods/2020-01/close", FINANCE),
+    Rule("payments", "GET", "/sellers/{seller}/statement", frozenset({"seller", "finance", "admin"})),
+    # notifications: everyone has an inbox of their own; another's is refused
+    Rule("notifications", "GET", "/notifications", SIGNED_IN),
+    Rule("notifications", "GET", "/notifications", ADMIN, params={"recipient": "{shopper_email}"}),
+    Rule("notifications", "GET", "/notifications/unread-count", SIGNED_IN),
+    Rule("notifications", "POST", "/notifications/read-all", SIGNED_IN),
+    Rule("notifications", "POST", "/notifications/{message}/read", frozenset({"shopper"})),
+    Rule("notifications", "GET", "/notifications/preferences", SIGNED_IN),
+    Rule("notifications", "PUT", "/notifications/preferences", SIGNED_IN, {"channels": {"stock_low": ["email"]}}),
+    Rule("notifications", "GET", "/admin/notifications/deliveries", ADMIN),
+    Rule("notifications", "POST", "/admin/notifications/deliveries/{delivery}/resend", ADMIN),
+] + [
+    rule for service in ("catalog", "orders", "payments", "notifications") for rule in (
+        Rule(service, "GET", "/admin/dead-letters", ADMIN),
+        Rule(service, "POST", "/admin/dead-letters/replay-all", ADMIN),
+        Rule(service, "POST", "/admin/dead-letters/{letter}/replay", ADMIN))
+]
+
+# Open to everyone by design: browsing, signing in, health, and Midtrans's signed webhook.
+PUBLIC_OPERATIONS = {
+    ("catalog", "POST", "/auth/signup"), ("catalog", "POST", "/auth/login"), ("catalog", "POST", "/auth/refresh"),
+    ("catalog", "GET", "/products"), ("catalog", "GET", "/products/{product_id}"), ("catalog", "GET", "/categories"),
+    ("catalog", "GET", "/regencies"), ("catalog", "GET", "/sellers/{seller_id}"),
+    ("catalog", "GET", "/products/{product_id}/photos/{photo_id}"), ("catalog", "POST", "/sellers"),
+    ("payments", "POST", "/midtrans/notification"), ("notifications", "GET", "/notifications/kinds"),
+}
+
+
+async def signed_up(api: Api, role: str) -> dict[str, Any]:
+    tag = uuid.uuid4().hex[:8]
+    response = await api.catalog.post("/auth/signup", headers={"Authorization": ""}, json={
+        "role": role, "name": f"Akun {tag}", "email": f"{role}-{tag}@example.id", "phone": "081234567890", "password": "kata-sandi-panjang"})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+async def world(api: Api) -> dict[str, Any]:
+    admin = (await api.catalog.post("/auth/login", headers={"Authorization": ""},
+                                    json={"email": DEV_ADMIN_EMAIL, "password": DEV_ADMIN_PASSWORD})).json()["access_token"]
+    finance_email = f"finance-{uuid.uuid4().hex[:6]}@nttprov.example.id"
+    created = await api.catalog.post("/auth/staff", headers={"Authorization": f"Bearer {admin}"}, json={
+        "role": "finance", "name": "Bapenda", "email": finance_email, "phone": "081234567890", "password": "kata-sandi-panjang"})
+    assert created.status_code == 201, created.text
+    finance = (await api.catalog.post("/auth/login", headers={"Authorization": ""},
+                                      json={"email": finance_email, "password": "kata-sandi-panjang"})).json()["access_token"]
+    seller, other_seller = await api.seller("Ende"), await api.seller("Alor")
+    product = await api.product(seller, price=25_000, stock=20, category="pangan", name="Keripik pisang Ende")
+    variant_product = await api.listing(seller, name="Kain ikat Ende", category="tenun", variants=[{"name": "Merah", "price": 5000, "stock": 2}])
+    photo = (await api.catalog.post(f"/products/{product['id']}/photos", headers=api.as_seller(seller),
+                                    files={"photo": ("p.png", PNG, "image/png")})).json()["photos"][0]
+    shopper, other_shopper = await signed_up(api, "shopper"), await signed_up(api, "shopper")
+    as_shopper = {"Authorization": f"Bearer {shopper['access_token']}"}
+    customer = {k: shopper["account"][k] for k in ("name", "email", "phone")}
+    placed = await api.orders.post("/orders", headers={**as_shopper, "Idempotency-Key": uuid.uuid4().hex},
+                                   json={"customer": customer, "items": [{"product_id": product["id"], "quantity": 2}]})
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    await api.payable(order_id)
+    await api.pay(order_id)
+    await api.order_reaches(order_id, "PAID")
+    inbox = (await api.notifications.get("/notifications", headers=as_shopper)).json()
+    deliveries = (await api.notifications.get("/admin/notifications/deliveries", params={"order_id": order_id})).json()
+    rules = (await api.payments.get("/admin/levy-rules")).json()
+    rule_id = next(iter(rules.get("rules", rules.get("items", [{}]))), {}).get("id", "default") if isinstance(rules, dict) else "default"
+    tokens = {"anonymous": None, "shopper": shopper["access_token"], "other_shopper": other_shopper["access_token"],
+              "seller": api.seller_tokens[seller["id"]], "other_seller": api.seller_tokens[other_seller["id"]],
+              "finance": finance, "admin": admin}
+    return {"tokens": tokens, "fill": {
+        "order": order_id, "seller": seller["id"], "product": product["id"], "variant_product": variant_product["id"],
+        "variant": variant_product["variants"][0]["id"], "photo": photo["id"] if isinstance(photo, dict) else photo,
+        "rule": rule_id, "message": inbox[0]["id"] if inbox else "none", "delivery": deliveries[0]["id"] if deliveries else "none",
+        "letter": "no-such-letter", "shopper_email": shopper["account"]["email"]}, "customer": customer}
+
+
+def fill(value: Any, names: dict[str, str], customer: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        if value == "{customer}":
+            return customer
+        return value.format(unique=uuid.uuid4().hex[:8], **names)
+    if isinstance(value, dict):
+        return {k: fill(v, names, customer) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, names, customer) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.service}:{r.method}:{r.path}:{sorted(r.params or {})}")
+async def test_only_the_right_callers_get_through(api: Api, world: dict[str, Any], rule: Rule) -> None:
+    client: httpx.AsyncClient = getattr(api, rule.service)
+    names = world["fill"]
+    path = fill(rule.path, names, world["customer"])
+    refused = []
+    for identity in IDENTITIES:
+        token = world["tokens"][identity]
+        headers = {"Authorization": f"Bearer {token}" if token else "", "Idempotency-Key": uuid.uuid4().hex}
+        kwargs: dict[str, Any] = {"params": fill(rule.params, names, world["customer"]) if rule.params else None}
+        if rule.files:
+            kwargs["files"] = {"photo": ("p.png", PNG, "image/png")}
+        elif rule.body is not None:
+            body = fill(rule.body, names, world["customer"])
+            if rule.path == "/orders" and identity != "anonymous":
+                body["customer"] = world["customer"]
+            kwargs["json"] = body
+        response = await client.request(rule.method, path, headers=headers, **kwargs)
+        if identity in rule.allowed:
+            assert response.status_code not in (401, 403), f"{identity} was refused {rule.method} {path}: {response.text}"
+        else:
+            expected = (401,) if identity == "anonymous" else (403, 404)
+            assert response.status_code in expected, f"{identity} got {response.status_code} for {rule.method} {path}: {response.text[:300]}"
+            body = response.json()
+            assert set(body) <= {"message", "errors"}, f"{identity} saw data: {body}"
+            refused.append(identity)
+    print(f"[authz] {rule.method} {path}: allowed {sorted(rule.allowed)}, refused {refused}")
+
+
+def test_every_operation_is_classified(system: System) -> None:
+    classified = {(r.service, r.method, r.path) for r in RULES} | PUBLIC_OPERATIONS
+    placeholders = {"{order}": "{order_id}", "{seller}": "{seller_id}", "{product}": "{product_id}", "{variant_product}": "{product_id}",
+                    "{variant}": "{variant_id}", "{photo}": "{photo_id}", "{rule}": "{rule_id}", "{message}": "{message_id}",
+                    "{delivery}": "{delivery_id}", "{letter}": "{letter_id}", "2020-01": "{period}"}
+    normalised = set()
+    for service, method, path in classified:
+        for short, long in placeholders.items():
+            path = path.replace(short, long)
+        normalised.add((service, method, path))
+    missing = []
+    for service in ("catalog", "orders", "payments", "notifications"):
+        spec = httpx.get(f"{system.profile.service_url(service)}/openapi.json").json()
+        for path, item in spec["paths"].items():
+            for method in item:
+                if path not in ("/healthz", "/metrics") and (service, method.upper(), path) not in normalised:
+                    missing.append((service, method.upper(), path))
+    assert not missing, f"operations with no authorization rule: {missing}"
