@@ -16,6 +16,7 @@ from payments.access import actor, finance_office, statement_reader
 from payments.audit import AuditRefused, LedgerFilter, LevyAudit
 from payments.exports import ledger_table, summary_table, to_csv, to_xlsx, wita
 from payments.ledger import LevyLedger
+from payments.levy import utc_from_day
 from payments.reconcile import Reconciler, TooManyPayments
 
 DAY = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
@@ -63,6 +64,22 @@ def entry_out(entry: dict[str, Any]) -> EntryOut:
                     **{key: entry.get(key) for key in EntryOut.model_fields if key not in ("entry_id", "recorded_at_wita")})
 
 
+# The exports answer files, not JSON: say so in the schema.
+EXPORT_TYPES: dict[int | str, dict[str, Any]] = {200: {"description": "CSV (UTF-8 with BOM) or XLSX", "content": {
+    "text/csv": {"schema": {"type": "string"}},
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+def check_days(date_from: str | None, date_to: str | None) -> None:
+    """The pattern lets through 0000-01-01 or 2026-02-31: refuse what is not a real day."""
+    for field, day in (("from", date_from), ("to", date_to)):
+        if day is not None:
+            try:
+                utc_from_day(day)
+            except (ValueError, OverflowError):
+                raise ApiError(422, f"{day} is not a calendar day (YYYY-MM-DD, year 1 or later)", field=field) from None
+
+
 def ledger_filter(
     date_from: Annotated[str | None, Query(alias="from", pattern=DAY, description="First WITA day, YYYY-MM-DD")] = None,
     date_to: Annotated[str | None, Query(alias="to", pattern=DAY, description="Last WITA day (inclusive)")] = None,
@@ -73,6 +90,7 @@ def ledger_filter(
     order_id: Annotated[str | None, Query(max_length=64)] = None,
     kind: Annotated[Literal["levy", "reversal"] | None, Query()] = None,
 ) -> LedgerFilter:
+    check_days(date_from, date_to)
     if date_from and date_to and date_from > date_to:
         raise ApiError(422, f"from ({date_from}) is after to ({date_to})", field="from")
     return LedgerFilter(date_from, date_to, period, regency, seller, category, order_id, kind)
@@ -89,7 +107,7 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
     finance = APIRouter(prefix="/finance", tags=["finance"], dependencies=[Depends(finance_office)])
 
     @finance.get("/ledger")
-    async def ledger_listing(where: Filter, after: Annotated[int, Query(ge=0, description="next_cursor of the previous page")] = 0,
+    async def ledger_listing(where: Filter, after: Annotated[int, Query(ge=0, le=2**62, description="next_cursor of the previous page")] = 0,
                              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
         page, cursor = await audit.listing(where, after, limit)
         return {"items": [entry_out(e) for e in page], "next_cursor": cursor}
@@ -98,7 +116,7 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
     async def summary(where: Filter, group_by: Annotated[GroupBy, Query()] = "regency") -> dict[str, Any]:
         return await audit.summary(group_by, where)
 
-    @finance.get("/exports/ledger")
+    @finance.get("/exports/ledger", response_class=Response, responses=EXPORT_TYPES)
     async def export_ledger(where: Filter, format: Annotated[Literal["csv", "xlsx"], Query()] = "csv") -> Response:
         entries = [entry async for entry in audit.stream(where)]
         header, rows, total = ledger_table(entries)
@@ -107,7 +125,7 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
             await asyncio.to_thread(to_xlsx, "Buku Besar PAD", header, rows, total)
         return _file(data, "buku-besar-pad", format)
 
-    @finance.get("/exports/summary")
+    @finance.get("/exports/summary", response_class=Response, responses=EXPORT_TYPES)
     async def export_summary(where: Filter, group_by: Annotated[GroupBy, Query()] = "regency",
                              format: Annotated[Literal["csv", "xlsx"], Query()] = "csv") -> Response:
         header, rows, total = summary_table(await audit.summary(group_by, where))
@@ -127,6 +145,7 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
     @finance.get("/reconciliation")
     async def reconciliation(date_from: Annotated[str, Query(alias="from", pattern=DAY)],
                              date_to: Annotated[str, Query(alias="to", pattern=DAY)]) -> dict[str, Any]:
+        check_days(date_from, date_to)
         if date_from > date_to:
             raise ApiError(422, f"from ({date_from}) is after to ({date_to})", field="from")
         try:
@@ -151,7 +170,7 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
 
     @sellers.get("/sellers/{seller_id}/statement")
     async def statement(seller_id: Annotated[str, Path(max_length=64)], where: Filter, _: Annotated[Principal, Depends(statement_reader)],
-                        after: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> dict[str, Any]:
+                        after: Annotated[int, Query(ge=0, le=2**62)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> dict[str, Any]:
         """What the seller is owed: per order line gross, PAD levy and payable, and the period's totals."""
         mine = LedgerFilter(**{**where.__dict__, "seller_id": seller_id})
         page, cursor = await audit.listing(mine, after, limit)
