@@ -27,6 +27,7 @@ APPS = {
     "payments": (8003, "payments"),
     "notifications": (8004, "notifications"),
     "midtrans": (8005, "midtrans_simulator"),
+    "messaging": (8006, "messaging_simulator"),
 }
 SERVICE_ENV = {
     "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
