@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+from aiokafka import AIOKafkaConsumer
+
+from beli_contracts import Envelope, decode
 
 from infra.processes import ManagedProcess
 from infra.profiles import Profile
@@ -37,6 +40,27 @@ async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bo
         await asyncio.sleep(interval)
         value = await probe()
     return value
+
+
+async def read_events(bootstrap: str, topic: str, accept: Callable[[Envelope], bool], *, count: int,
+                      timeout: float = 30.0, settle: float = 0.0) -> list[Envelope]:
+    """Events of `topic` (read from its start by a real consumer) that `accept` keeps: waits for
+    `count` of them, then `settle` seconds more so that an extra one (a duplicate) would be seen."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: list[Envelope] = []
+    try:
+        deadline = time.monotonic() + timeout
+        settle_until: float | None = None
+        while time.monotonic() < (settle_until or deadline):
+            batches = await consumer.getmany(timeout_ms=300)
+            found += [e for records in batches.values() for e in (decode(r.value) for r in records) if accept(e)]
+            if len(found) >= count and settle_until is None:
+                settle_until = time.monotonic() + settle
+    finally:
+        await consumer.stop()
+    assert len(found) >= count, f"expected {count} events on {topic}, got {[e.type for e in found]}"
+    return found
 
 
 class Api:

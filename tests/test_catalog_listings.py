@@ -2,19 +2,17 @@
 with a real consumer; variant reservations are driven by publishing OrderPlaced directly (the
 orders service does not pass variants through yet)."""
 
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from beli_contracts import Envelope
-from beli_contracts.envelope import decode
 from beli_contracts.orders import OrderCancelled, OrderPlaced
 from beli_contracts.topics import CATALOG_EVENTS, ORDERS_EVENTS
 from beli_contracts.values import Customer, OrderItem
 
-from tests.support import Api, System, eventually
+from tests.support import Api, System, eventually, read_events
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 CUSTOMER = Customer(name="Pembeli Uji", email="uji@nttprov.example.id", phone="081300000001")
@@ -22,24 +20,7 @@ CUSTOMER = Customer(name="Pembeli Uji", email="uji@nttprov.example.id", phone="0
 
 async def catalog_events(system: System, accept: Callable[[Envelope], bool], *, count: int,
                          timeout: float = 30.0, settle: float = 0.0) -> list[Envelope]:
-    """Catalog events (from the topic's start) that `accept` keeps; waits for `count` of them,
-    then `settle` more seconds to catch any extra (for "exactly n" checks)."""
-    consumer = AIOKafkaConsumer(CATALOG_EVENTS, bootstrap_servers=system.endpoints.kafka_bootstrap, group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    found: list[Envelope] = []
-    try:
-        deadline = time.monotonic() + timeout
-        settle_until: float | None = None
-        while time.monotonic() < (settle_until or deadline):
-            batches = await consumer.getmany(timeout_ms=300)
-            found += [e for records in batches.values() for e in (decode(r.value) for r in records) if accept(e)]
-            if len(found) >= count and settle_until is None:
-                settle_until = time.monotonic() + settle
-    finally:
-        await consumer.stop()
-    assert len(found) >= count, f"expected {count} events, got {[e.type for e in found]}"
-    return found
+    return await read_events(system.endpoints.kafka_bootstrap, CATALOG_EVENTS, accept, count=count, timeout=timeout, settle=settle)
 
 
 def about(product_id: str, *types: str) -> Callable[[Envelope], bool]:

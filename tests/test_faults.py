@@ -208,4 +208,4 @@ async def test_rush_for_the_last_units_with_cancellations(api: Api) -> None:
     await asyncio.gather(*[api.order_reaches(order_id, "PAID") for order_id in holders[5:]])
     final = await eventually(lambda: api.stock_of(product["id"]), lambda p: p["sold"] == 20, what="20 sold")
     assert (final["stock"], final["reserved"]) == (0, 0)
-    print(f"\n[rush] 230 buyers, 20 units: 20 sold, 5 cancelled and resold, never below zero")
+    print("\n[rush] 230 buyers, 20 units: 20 sold, 5 cancelled and resold, never below zero")

@@ -5,18 +5,15 @@ payable, sellers' order lists, shipping, the shopper's confirmation and auto-com
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 
 from beli_contracts import Envelope
-from beli_contracts.envelope import decode
 from beli_contracts.topics import ORDERS_EVENTS
 from infra.apps import start_app
 from payments.domain import levy_for
-from tests.support import Api, System, eventually
+from tests.support import Api, System, eventually, read_events
 
 # --- the fulfilment endpoints, as a seller and a shopper use them ---------------------------
 
@@ -51,23 +48,9 @@ async def paid_order(api: Api, items: list[dict[str, Any]], customer: dict[str, 
 
 async def order_events(system: System, order_id: str, event_type: str, *, count: int, settle: float = 1.0,
                        timeout: float = 30.0) -> list[Envelope]:
-    """The order's events of one type on `orders.events`, read from the start by a real consumer:
-    waits for `count`, then `settle` seconds more so that an extra (duplicate) would be seen."""
-    accept: Callable[[Envelope], bool] = lambda e: e.key == order_id and e.type == event_type  # noqa: E731
-    consumer = AIOKafkaConsumer(ORDERS_EVENTS, bootstrap_servers=system.endpoints.kafka_bootstrap, group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    found: list[Envelope] = []
-    try:
-        deadline = time.monotonic() + timeout
-        settle_until: float | None = None
-        while time.monotonic() < (settle_until or deadline):
-            batches = await consumer.getmany(timeout_ms=300)
-            found += [e for records in batches.values() for e in (decode(r.value) for r in records) if accept(e)]
-            if len(found) >= count and settle_until is None:
-                settle_until = time.monotonic() + settle
-    finally:
-        await consumer.stop()
+    """The order's events of one type on `orders.events`; exactly `count` of them."""
+    found = await read_events(system.endpoints.kafka_bootstrap, ORDERS_EVENTS, lambda e: e.key == order_id and e.type == event_type,
+                              count=count, timeout=timeout, settle=settle)
     assert len(found) == count, f"expected {count} {event_type} for {order_id}, got {len(found)}"
     return found
 

@@ -2,12 +2,9 @@
 verify endpoint catching a stored entry altered in the database, the gross identity check,
 the levy stream on Kafka, month closing, and the seller's statement."""
 
-import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
 from beli_contracts.topics import PAYMENTS_EVENTS
@@ -15,7 +12,7 @@ from beli_runtime.clock import WITA
 from payments.domain import levy_for
 from payments.ledger import LevyLedger
 from payments.levy import period_of
-from tests.support import Api, System
+from tests.support import Api, System, read_events
 
 
 async def paid_order(api: Api, items: list[tuple[dict[str, Any], int]]) -> str:
@@ -79,20 +76,9 @@ async def test_every_line_is_chained_and_verify_catches_an_entry_altered_in_the_
 async def test_levy_recorded_goes_on_kafka_for_other_consumers(api: Api, system: System) -> None:
     product = await api.product(await api.seller("Malaka"), price=40_000, stock=5, category="pangan", name="Jagung bose Malaka")
     order_id = await paid_order(api, [(product, 2)])
-    consumer = AIOKafkaConsumer(PAYMENTS_EVENTS, bootstrap_servers=system.endpoints.kafka_bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    try:
-        found = None
-        async with asyncio.timeout(30):
-            while found is None:
-                for messages in (await consumer.getmany(timeout_ms=500)).values():
-                    for message in messages:
-                        event = json.loads(message.value)
-                        if event["type"] == "payments.levy_recorded" and event["data"]["order_id"] == order_id:
-                            found = event
-    finally:
-        await consumer.stop()
+    [event] = await read_events(system.endpoints.kafka_bootstrap, PAYMENTS_EVENTS,
+                                lambda e: e.type == "payments.levy_recorded" and e.data["order_id"] == order_id, count=1)
+    found = {"data": event.data}
     entry = found["data"]["entries"][0]
     ledger = (await finance(api, "ledger", order_id=order_id))["items"][0]
     assert (entry["levy"], entry["gross"], entry["hash"], entry["sequence"]) == (800, 80_000, ledger["hash"], ledger["sequence"])
