@@ -12,6 +12,7 @@ from beli_runtime.logs import get_logger
 
 from payments.access import finance_office
 from payments.domain import PaymentStatus, signature_valid
+from payments.finance_api import EntryOut, entry_out
 from payments.ledger import LevyLedger
 from payments.settings import PaymentsSettings
 from payments.store import PaymentsStore
@@ -32,27 +33,8 @@ class PaymentOut(BaseModel):
     failure_reason: str | None
 
 
-class LevyEntryOut(BaseModel):
-    id: str
-    kind: str
-    order_id: str
-    product_id: str
-    seller_id: str
-    regency: str
-    category: str
-    quantity: int
-    unit_price: int
-    gross: int
-    levy: int
-    seller_payable: int
-    rule_id: str
-    rule_version: int
-    rate_bps: int
-    recorded_at: datetime
-
-
 class LevyEntries(BaseModel):
-    items: list[LevyEntryOut]
+    items: list[EntryOut]
     total_gross: int
     total_levy: int
     total_seller_payable: int
@@ -95,7 +77,7 @@ def build_router(store: PaymentsStore, ledger: LevyLedger, settings: PaymentsSet
     @router.get("/levy/entries", response_model=LevyEntries, tags=["levy"], dependencies=[Depends(finance_office)])
     async def levy_entries(order_id: Annotated[str, Query(min_length=1, max_length=64, description="The order whose levy entries to list")]) -> LevyEntries:
         entries = await ledger.for_order(order_id)
-        items = [LevyEntryOut(id=entry["_id"], **{key: value for key, value in entry.items() if key in LevyEntryOut.model_fields}) for entry in entries]
+        items = [entry_out(entry) for entry in entries]
         return LevyEntries(items=items, total_gross=sum(e.gross for e in items), total_levy=sum(e.levy for e in items),
                            total_seller_payable=sum(e.seller_payable for e in items))
 

@@ -31,6 +31,7 @@ class EntryOut(BaseModel):
     kind: str
     order_id: str
     product_id: str
+    variant_id: str | None = None
     product_name: str
     seller_id: str
     seller_name: str
