@@ -169,11 +169,12 @@ async def test_fifty_concurrent_buyers_for_ten_units(api: Api) -> None:
 
 
 async def test_bad_input_gets_a_clear_4xx(api: Api) -> None:
-    missing_key = await api.orders.post("/orders", json={"customer": api.shopper(), "items": [{"product_id": "x", "quantity": 1}]})
+    shopper = api.as_shopper(api.shopper())
+    missing_key = await api.orders.post("/orders", headers=shopper, json={"customer": api.shopper(), "items": [{"product_id": "x", "quantity": 1}]})
     assert missing_key.status_code == 400 and "Idempotency-Key" in missing_key.json()["message"]
     negative = await api.place([("prd-x", -1)])
     assert negative.status_code == 422 and negative.json()["errors"][0]["field"] == "items.0.quantity"
-    unknown_field = await api.orders.post("/orders", headers={"Idempotency-Key": "k-unknown"},
+    unknown_field = await api.orders.post("/orders", headers={"Idempotency-Key": "k-unknown", **shopper},
                                           json={"customer": api.shopper(), "items": [{"product_id": "x", "quantity": 1}], "coupon": "FREE"})
     assert unknown_field.status_code == 422 and unknown_field.json()["errors"][0]["field"] == "coupon"
     seller_account = await api.seller_account("Toko Jakarta", f"toko-{uuid.uuid4().hex[:6]}@b.id", "08123456789")
@@ -184,5 +185,16 @@ async def test_bad_input_gets_a_clear_4xx(api: Api) -> None:
     assert bad_price.status_code == 422 and bad_price.json()["errors"][0]["field"] == "price"
     huge = await api.orders.post("/orders", headers={"Idempotency-Key": "k-huge", "Content-Type": "application/json"}, content=b"[" * 100_000)
     assert huge.status_code == 413
+    huge_quantity = await api.place([("prd-x", 10**12)])
+    assert huge_quantity.status_code == 422 and huge_quantity.json()["errors"][0]["field"] == "items.0.quantity"
+    nested = await api.orders.post("/orders", headers={"Idempotency-Key": "k-nested", "Content-Type": "application/json",
+                                                       **api.as_shopper(api.shopper())}, content=b"[" * 20_000 + b"]" * 20_000)
+    assert 400 <= nested.status_code < 500, nested.text
+    not_utf8 = await api.orders.post("/orders", headers={"Idempotency-Key": "k-bytes", "Content-Type": "application/json",
+                                                         **api.as_shopper(api.shopper())}, content=b'{"customer": "\xff\xfe"}')
+    assert 400 <= not_utf8.status_code < 500, not_utf8.text
+    wrong_type = await api.orders.post("/orders", headers={"Idempotency-Key": "k-form", "Content-Type": "application/x-www-form-urlencoded",
+                                                           **api.as_shopper(api.shopper())}, content=b"customer=x&items=y")
+    assert 400 <= wrong_type.status_code < 500 and "message" in wrong_type.json(), wrong_type.text
     not_found = await api.orders.get("/orders/BNTT-NOPE")
     assert not_found.status_code == 404 and "BNTT-NOPE" in not_found.json()["message"]
