@@ -102,3 +102,31 @@ async def test_reconciliation_lists_late_settlements_and_refunds_made_outside_be
     assert dashboard in {m["order_id"] for m in settled["mismatches"]}
     refunds = (await api.payments.get(f"/payments/{dashboard}/refunds")).json()["items"]
     assert [(r["refund_key"], r["status"], r["amount"]) for r in refunds] == [(f"{dashboard}-dash", "UNMATCHED", 10_000)]
+
+
+async def test_two_variants_of_one_product_are_two_lines_to_settle_and_refund(api: Api) -> None:
+    seller = await api.seller("Sikka")
+    sarong = await api.listing(seller, name="Sarung tenun Sikka", category="tenun",
+                               variants=[{"name": "Merah", "price": 410_000, "stock": 3}, {"name": "Hitam", "price": 390_000, "stock": 3}])
+    red, black = sarong["variants"]
+    shopper = api.shopper()
+    placed = await api.orders.post("/orders", headers={"Idempotency-Key": f"variants-{sarong['id']}", **api.as_shopper(shopper)}, json={
+        "customer": shopper, "items": [{"product_id": sarong["id"], "variant_id": red["id"], "quantity": 2},
+                                       {"product_id": sarong["id"], "variant_id": black["id"], "quantity": 1}]})
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    await api.payable(order_id)
+    await api.pay(order_id)
+    await api.order_reaches(order_id, "PAID")
+    settled = await entries_of(api, order_id)
+    assert sorted((e["variant_id"], e["gross"], e["levy"]) for e in settled) == sorted(
+        [(red["id"], 820_000, 8_200), (black["id"], 390_000, 3_900)])
+
+    ambiguous = await refund(api, order_id, lines=[{"product_id": sarong["id"], "quantity": 1}])
+    assert ambiguous.status_code == 422 and "variant_id" in ambiguous.json()["message"]
+    one_red = await refund(api, order_id, refund_key=f"{order_id}-red", amount=410_000,
+                           lines=[{"product_id": sarong["id"], "variant_id": red["id"], "quantity": 1}])
+    assert one_red.status_code == 201 and one_red.json()["status"] == "DONE", one_red.text
+    await asyncio.sleep(1)
+    reversals = [e for e in await entries_of(api, order_id) if e["kind"] == "reversal"]
+    assert [(e["variant_id"], e["quantity"], e["gross"], e["levy"]) for e in reversals] == [(red["id"], -1, -410_000, -4_100)]

@@ -43,6 +43,7 @@ class RuleOut(BaseModel):
 class RefundLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     product_id: str = Field(min_length=1, max_length=64)
+    variant_id: str | None = Field(None, max_length=64, description="For a product sold in variants: which one")
     quantity: int = Field(gt=0)
 
 

@@ -89,19 +89,20 @@ class Refunds:
         await self.store.payments.update_one({"_id": order_id}, {"$inc": {"refund_requests": 1}}, session=session)
         remaining = await self._remaining(session, order_id)
         chosen = _choose_lines(remaining, amount, lines)
-        doc = {"_id": refund_key, "order_id": order_id, "amount": sum(q * remaining[p]["unit_price"] for p, q in chosen.items()),
-               "lines": [{"product_id": p, "quantity": q} for p, q in chosen.items()], "reason": reason, "status": "REQUESTED",
+        doc = {"_id": refund_key, "order_id": order_id, "amount": sum(q * remaining[k]["unit_price"] for k, q in chosen.items()),
+               "lines": [_line(remaining[k], q) for k, q in chosen.items()], "reason": reason, "status": "REQUESTED",
                "source": "api", "fingerprint": fingerprint, "created_at": utcnow(), "updated_at": utcnow()}
         await self.refunds.insert_one(doc, session=session)
         return doc
 
     async def _remaining(self, session: Session | None, order_id: str) -> dict[str, dict[str, Any]]:
-        """Per product: what was recorded, minus what active refunds already take."""
-        remaining = {e["product_id"]: {"quantity": e["quantity"], "unit_price": e["unit_price"]}
+        """Per order line (product, and variant if any): what was recorded, minus what active refunds already take."""
+        remaining = {line_key(e): {"product_id": e["product_id"], "variant_id": e.get("variant_id"), "quantity": e["quantity"],
+                                   "unit_price": e["unit_price"]}
                      for e in await self.ledger.for_order(order_id, session) if e["kind"] == "levy"}
         for refund in await self.refunds.find({"order_id": order_id, "status": {"$in": list(ACTIVE)}}, session=session).to_list():
             for line in refund.get("lines", []):
-                remaining[line["product_id"]]["quantity"] -= line["quantity"]
+                remaining[line_key(line)]["quantity"] -= line["quantity"]
         return remaining
 
     # --- completing, from either path ---------------------------------------------------------
@@ -151,7 +152,7 @@ class Refunds:
                 return existing
             await self.store.payments.update_one({"_id": order_id}, {"$inc": {"refund_requests": 1}}, session=session)
             remaining = await self._remaining(session, order_id)
-            lines = [{"product_id": p, "quantity": r["quantity"]} for p, r in remaining.items() if r["quantity"] > 0] if last_of_full else []
+            lines = [_line(r, r["quantity"]) for r in remaining.values() if r["quantity"] > 0] if last_of_full else []
             doc = {"_id": key, "order_id": order_id, "amount": amount, "lines": lines, "reason": str(refund.get("reason", "")),
                    "status": "REQUESTED" if lines else "UNMATCHED", "source": "midtrans", "created_at": utcnow(), "updated_at": utcnow()}
             await self.refunds.insert_one(doc, session=session)
@@ -163,27 +164,38 @@ class Refunds:
         return doc
 
 
+def line_key(line: dict[str, Any]) -> str:
+    """An order line is a product, or one variant of it: two variants are two lines."""
+    return f"{line['product_id']}/{line['variant_id']}" if line.get("variant_id") else line["product_id"]
+
+
+def _line(remaining: dict[str, Any], quantity: int) -> dict[str, Any]:
+    return {"product_id": remaining["product_id"], "variant_id": remaining["variant_id"], "quantity": quantity}
+
+
 def _choose_lines(remaining: dict[str, dict[str, Any]], amount: int | None, lines: list[dict[str, Any]] | None) -> dict[str, int]:
+    """Line key -> units to refund."""
     if lines is None:
-        chosen = {p: r["quantity"] for p, r in remaining.items() if r["quantity"] > 0}
+        chosen = {k: r["quantity"] for k, r in remaining.items() if r["quantity"] > 0}
         if not chosen:
             raise RefundRefused(409, "everything in this payment has already been refunded")
-        total = sum(q * remaining[p]["unit_price"] for p, q in chosen.items())
+        total = sum(q * remaining[k]["unit_price"] for k, q in chosen.items())
         if amount is not None and amount != total:
             raise RefundRefused(422, f"amount {amount} is not the remaining {total}: a partial refund must name its lines", "amount")
         return chosen
     chosen = {}
     for index, line in enumerate(lines):
-        product_id, quantity = line["product_id"], line["quantity"]
-        if product_id not in remaining:
-            raise RefundRefused(422, f"product {product_id} is not in this order", f"lines.{index}.product_id")
-        if product_id in chosen:
-            raise RefundRefused(422, f"product {product_id} is named twice", f"lines.{index}.product_id")
-        if quantity > remaining[product_id]["quantity"]:
-            raise RefundRefused(422, f"only {remaining[product_id]['quantity']} unit(s) of {product_id} can still be refunded",
+        key, quantity = line_key(line), line["quantity"]
+        if key not in remaining:
+            raise RefundRefused(422, f"product {key} is not in this order (name the variant_id of a product sold in variants)",
+                                f"lines.{index}.product_id")
+        if key in chosen:
+            raise RefundRefused(422, f"product {key} is named twice", f"lines.{index}.product_id")
+        if quantity > remaining[key]["quantity"]:
+            raise RefundRefused(422, f"only {remaining[key]['quantity']} unit(s) of {key} can still be refunded",
                                 f"lines.{index}.quantity")
-        chosen[product_id] = quantity
-    total = sum(q * remaining[p]["unit_price"] for p, q in chosen.items())
+        chosen[key] = quantity
+    total = sum(q * remaining[k]["unit_price"] for k, q in chosen.items())
     if amount is not None and amount != total:
         raise RefundRefused(422, f"amount {amount} differs from the refunded lines' gross {total}", "amount")
     return chosen
@@ -191,19 +203,20 @@ def _choose_lines(remaining: dict[str, dict[str, Any]], amount: int | None, line
 
 def reversal_drafts(entries: list[dict[str, Any]], refund: dict[str, Any]) -> list[dict[str, Any]]:
     """Reversal entries for a refund's lines, negative amounts, proportional to quantity."""
-    originals = {e["product_id"]: e for e in entries if e["kind"] == "levy"}
+    originals = {line_key(e): e for e in entries if e["kind"] == "levy"}
     drafts = []
     for line in refund["lines"]:
-        original = originals[line["product_id"]]
-        before = -sum(e["quantity"] for e in entries if e["kind"] == "reversal" and e["product_id"] == line["product_id"])
+        original = originals[line_key(line)]
+        before = -sum(e["quantity"] for e in entries if e["kind"] == "reversal" and e["reverses"] == original["_id"])
         after = before + line["quantity"]
         levy = (reversed_share(original["levy"], original["quantity"], after)
                 - reversed_share(original["levy"], original["quantity"], before))
         gross = original["unit_price"] * line["quantity"]
         drafts.append({
-            "_id": f"{original['order_id']}:{original['product_id']}:reversal:{refund['_id']}",
+            "_id": f"{original['_id'].removesuffix(':levy')}:reversal:{refund['_id']}",
             **{key: original[key] for key in ("kind", "order_id", "product_id", "product_name", "seller_id", "seller_name", "regency",
                                               "category", "unit_price", "rule_id", "rule_version", "rate_bps")},
+            "variant_id": original.get("variant_id"),
             "kind": "reversal", "quantity": -line["quantity"], "gross": -gross, "levy": -levy, "seller_payable": -(gross - levy),
             "reverses": original["_id"], "refund_id": refund["_id"],
         })
