@@ -19,7 +19,8 @@ from tests.support import Api, System, eventually, read_events
 
 
 async def place_items(api: Api, items: list[dict[str, Any]], customer: dict[str, str]) -> str:
-    response = await api.orders.post("/orders", json={"customer": customer, "items": items}, headers={"Idempotency-Key": uuid.uuid4().hex})
+    response = await api.orders.post("/orders", json={"customer": customer, "items": items},
+                                     headers={"Idempotency-Key": uuid.uuid4().hex, **api.as_shopper(customer)})
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -171,7 +172,7 @@ async def test_seller_lists_newest_first_by_pages_and_bad_transitions_are_refuse
     assert no_parts.status_code == 409 and "REJECTED" in no_parts.json()["message"]
     blank = await ship(api, orders[0], seller["id"], "JNE", "")
     assert blank.status_code == 422 and blank.json()["errors"][0]["field"] == "tracking_number"
-    twice = await api.orders.post("/orders", headers={"Idempotency-Key": uuid.uuid4().hex}, json={
+    twice = await api.orders.post("/orders", headers={"Idempotency-Key": uuid.uuid4().hex, **api.as_shopper(shopper)}, json={
         "customer": shopper, "items": [{"product_id": salt["id"], "quantity": 1}, {"product_id": salt["id"], "quantity": 2}]})
     assert twice.status_code == 422 and "more than once" in twice.json()["message"]
 
