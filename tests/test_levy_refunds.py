@@ -130,3 +130,21 @@ async def test_two_variants_of_one_product_are_two_lines_to_settle_and_refund(ap
     await asyncio.sleep(1)
     reversals = [e for e in await entries_of(api, order_id) if e["kind"] == "reversal"]
     assert [(e["variant_id"], e["quantity"], e["gross"], e["levy"]) for e in reversals] == [(red["id"], -1, -410_000, -4_100)]
+
+
+async def test_a_refund_midtrans_did_not_answer_is_sent_again_and_completes(api: Api) -> None:
+    seller = await api.seller("Rote Ndao")
+    sugar = await api.product(seller, price=27_500, stock=10, category="pangan", name="Gula lempeng Rote")
+    order_id = await paid_order(api, [(sugar, 2)])
+    outage = await api.midtrans.post("/simulator/faults", json={"refund_status": 503, "count": 1})
+    assert outage.status_code == 200, outage.text
+
+    first = await refund(api, order_id, refund_key=f"{order_id}-outage", lines=[{"product_id": sugar["id"], "quantity": 1}])
+    assert first.status_code == 503 and "stays requested" in first.json()["message"]
+    assert [e for e in await entries_of(api, order_id) if e["kind"] == "reversal"] == []
+
+    await eventually(lambda: api.payments.get(f"/payments/{order_id}/refunds"),
+                     lambda r: [x["status"] for x in r.json()["items"]] == ["DONE"], timeout=30, what="refund retried")
+    reversals = [e for e in await entries_of(api, order_id) if e["kind"] == "reversal"]
+    assert [(e["quantity"], e["gross"], e["levy"]) for e in reversals] == [(-1, -27_500, -275)]
+    assert (await api.payments.get(f"/payments/{order_id}")).json()["status"] == "PARTIALLY_REFUNDED"

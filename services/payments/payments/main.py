@@ -23,12 +23,13 @@ store = PaymentsStore(runtime.db)
 ledger = LevyLedger(runtime.db)
 gateway = MidtransGateway(settings)
 rules = LevyRules(runtime, settings.pad_levy_bps)
-refunds = Refunds(runtime, runtime.db, store, ledger, gateway)
+refunds = Refunds(runtime, runtime.db, store, ledger, gateway, settings.refund_retry_seconds)
 jobs = PaymentJobs(runtime, store, ledger, gateway, settings, rules, refunds)
 runtime.subscribe(PaymentsHandlers(store).subscription())
 open_links = runtime.add_job("open-payment-links", jobs.open_links, interval=settings.payment_job_seconds)
 notifications = runtime.add_job("midtrans-notifications", jobs.process_notifications, interval=settings.payment_job_seconds)
 runtime.add_job("cancel-payments", jobs.cancel_requested, interval=settings.payment_job_seconds)
+runtime.add_job("retry-refunds", refunds.retry_requested, interval=min(10.0, settings.refund_retry_seconds))
 
 
 async def prepare() -> None:

@@ -9,6 +9,7 @@ key, and only a REQUESTED refund can be completed, so nothing is reversed twice.
 
 import hashlib
 import json
+from datetime import timedelta
 from typing import Any
 
 from beli_contracts.payments import LevyReversed
@@ -40,8 +41,10 @@ def _fingerprint(order_id: str, amount: int | None, lines: list[dict[str, Any]] 
 
 
 class Refunds:
-    def __init__(self, runtime: ServiceRuntime, db: Database, store: PaymentsStore, ledger: LevyLedger, gateway: MidtransGateway) -> None:
+    def __init__(self, runtime: ServiceRuntime, db: Database, store: PaymentsStore, ledger: LevyLedger, gateway: MidtransGateway,
+                 retry_seconds: float = 30.0) -> None:
         self.runtime = runtime
+        self.retry_seconds = retry_seconds
         self.refunds = db["refunds"]
         self.store = store
         self.ledger = ledger
@@ -49,6 +52,7 @@ class Refunds:
 
     async def ensure_indexes(self) -> None:
         await ensure_index(self.refunds, [("order_id", 1), ("status", 1)])
+        await ensure_index(self.refunds, [("status", 1), ("retry_at", 1)])
 
     async def for_order(self, order_id: str) -> list[dict[str, Any]]:
         return await self.refunds.find({"order_id": order_id}).sort("created_at", 1).to_list()
@@ -72,6 +76,26 @@ class Refunds:
             await self.complete(refund_key)
         return await self.refunds.find_one({"_id": refund_key}) or refund
 
+    async def retry_requested(self) -> bool:
+        """Refunds left REQUESTED because Midtrans was unavailable are sent again with the same
+        refund_key (Midtrans dedupes by it), with a growing pause between tries."""
+        now = utcnow()
+        due = await self.refunds.find({"status": "REQUESTED", "source": "api", "retry_at": {"$lte": now}}).limit(20).to_list()
+        for refund in due:
+            try:
+                await self.gateway.refund(refund["order_id"], refund["_id"], refund["amount"], refund["reason"])
+            except MidtransRefused as error:
+                await self.refunds.update_one({"_id": refund["_id"], "status": "REQUESTED"},
+                                              {"$set": {"status": "FAILED", "error": str(error), "updated_at": utcnow()}})
+                continue
+            except MidtransUnavailable as error:
+                tries = refund.get("tries", 0) + 1
+                await self.refunds.update_one({"_id": refund["_id"]}, {"$set": {
+                    "tries": tries, "error": str(error), "retry_at": now + timedelta(seconds=min(self.retry_seconds * 2 ** tries, 3600))}})
+                continue
+            await self.complete(refund["_id"])
+        return bool(due)
+
     async def _reserve(self, session: Session, order_id: str, refund_key: str, amount: int | None,
                        lines: list[dict[str, Any]] | None, reason: str, fingerprint: str) -> dict[str, Any]:
         existing = await self.refunds.find_one({"_id": refund_key}, session=session)
@@ -91,7 +115,9 @@ class Refunds:
         chosen = _choose_lines(remaining, amount, lines)
         doc = {"_id": refund_key, "order_id": order_id, "amount": sum(q * remaining[k]["unit_price"] for k, q in chosen.items()),
                "lines": [_line(remaining[k], q) for k, q in chosen.items()], "reason": reason, "status": "REQUESTED",
-               "source": "api", "fingerprint": fingerprint, "created_at": utcnow(), "updated_at": utcnow()}
+               "source": "api", "fingerprint": fingerprint, "created_at": utcnow(), "updated_at": utcnow(),
+               # If the call to Midtrans below does not get through, the retry job sends it again from then on.
+               "retry_at": utcnow() + timedelta(seconds=self.retry_seconds)}
         await self.refunds.insert_one(doc, session=session)
         return doc
 

@@ -14,3 +14,5 @@ class PaymentsSettings(ServiceSettings):
     pad_levy_bps: int = 100
     link_retry_limit: int = 8
     payment_job_seconds: float = 1.0
+    # A refund Midtrans did not answer is sent again after this, then with a doubling pause.
+    refund_retry_seconds: float = 30.0

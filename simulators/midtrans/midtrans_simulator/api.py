@@ -164,6 +164,9 @@ async def cancel_transaction(order_id: str, request: Request) -> JSONResponse:
 @router.post("/v2/{order_id}/refund")
 async def refund_transaction(order_id: str, request: Request) -> JSONResponse:
     sim = _sim(request)
+    fault = await sim.take_refund_fault()
+    if fault is not None:
+        return JSONResponse({"status_code": str(fault), "status_message": "Sorry, we encountered internal server error."}, fault)
     if not _authorized(request, sim.settings.server_key):
         return _core_unauthorized()
     payload = await _json_body(request)
@@ -308,20 +311,22 @@ async def set_faults(request: Request) -> JSONResponse:
         return _error("body must be a JSON object", 400)
     count = payload.get("count", 1)
     snap_status = payload.get("snap_status")
+    refund_status = payload.get("refund_status")
     delay = payload.get("status_delay_seconds")
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         return _error("count must be an integer of at least 1", 400)
-    if snap_status is None and delay is None:
-        return _error("give snap_status and/or status_delay_seconds", 400)
-    if snap_status is not None and (
-        not isinstance(snap_status, int) or not 400 <= snap_status <= 599
-    ):
-        return _error("snap_status must be an HTTP error status (400-599)", 400)
+    if snap_status is None and refund_status is None and delay is None:
+        return _error("give snap_status, refund_status and/or status_delay_seconds", 400)
+    for name, status in (("snap_status", snap_status), ("refund_status", refund_status)):
+        if status is not None and (not isinstance(status, int) or not 400 <= status <= 599):
+            return _error(f"{name} must be an HTTP error status (400-599)", 400)
     if delay is not None and (not isinstance(delay, int | float) or not 0 <= delay <= 120):
         return _error("status_delay_seconds must be a number from 0 to 120", 400)
     async with sim.lock:
         if snap_status is not None:
             sim.faults.snap_status, sim.faults.snap_count = snap_status, count
+        if refund_status is not None:
+            sim.faults.refund_status, sim.faults.refund_count = refund_status, count
         if delay is not None:
             sim.faults.status_delay_seconds, sim.faults.status_delay_count = float(delay), count
         return JSONResponse(sim.faults.as_dict())

@@ -38,10 +38,13 @@ class Faults:
     snap_count: int = 0
     status_delay_seconds: float = 0.0
     status_delay_count: int = 0
+    refund_status: int | None = None
+    refund_count: int = 0
 
     def clear(self) -> None:
         self.snap_status, self.snap_count = None, 0
         self.status_delay_seconds, self.status_delay_count = 0.0, 0
+        self.refund_status, self.refund_count = None, 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +52,8 @@ class Faults:
             "snap_count": self.snap_count,
             "status_delay_seconds": self.status_delay_seconds if self.status_delay_count else 0.0,
             "status_delay_count": self.status_delay_count,
+            "refund_status": self.refund_status if self.refund_count else None,
+            "refund_count": self.refund_count,
         }
 
 
@@ -137,6 +142,13 @@ class Simulator:
                 return None
             self.faults.snap_count -= 1
             return self.faults.snap_status
+
+    async def take_refund_fault(self) -> int | None:
+        async with self.lock:
+            if self.faults.refund_count <= 0 or self.faults.refund_status is None:
+                return None
+            self.faults.refund_count -= 1
+            return self.faults.refund_status
 
     async def take_status_delay(self) -> float:
         async with self.lock:
