@@ -9,30 +9,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from beli_contracts.catalog import RejectedLine
+from beli_contracts.reference import CATEGORIES, REGENCIES
 from beli_contracts.values import OrderItem, PricedLine, SellerContact
 
-# The 22 regencies and cities (kabupaten/kota) of Nusa Tenggara Timur.
-REGENCIES: tuple[str, ...] = (
-    "Kota Kupang", "Kupang", "Timor Tengah Selatan", "Timor Tengah Utara", "Belu", "Malaka",
-    "Alor", "Lembata", "Flores Timur", "Sikka", "Ende", "Nagekeo", "Ngada", "Manggarai Timur",
-    "Manggarai", "Manggarai Barat", "Sumba Barat Daya", "Sumba Barat", "Sumba Tengah",
-    "Sumba Timur", "Rote Ndao", "Sabu Raijua",
-)
-
-# Product categories, fixed so that levy rules and reports can be scoped by them.
-CATEGORIES: dict[str, str] = {
-    "tenun": "Tenun ikat dan kain tradisional",
-    "kopi": "Kopi (Bajawa, Manggarai, dll.)",
-    "madu": "Madu hutan",
-    "garam": "Garam",
-    "pangan": "Pangan olahan (jagung bose, kue, keripik)",
-    "daging_olahan": "Daging olahan (sei)",
-    "kelor": "Produk kelor (moringa)",
-    "mete": "Jambu mete",
-    "minyak_kelapa": "Minyak kelapa murni (VCO)",
-    "kerajinan": "Kerajinan tangan",
-    "lainnya": "Lainnya",
-}
+__all__ = ["CATEGORIES", "REGENCIES"]  # re-exported: catalog code imports them from here
 
 MAX_PRICE = 1_000_000_000  # Rp1 miliar per unit: anything above is a typing error
 MAX_STOCK = 1_000_000

@@ -10,23 +10,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from beli_contracts import reference
 from beli_runtime.clock import WITA, as_utc
 
 from payments.domain import BPS_DENOMINATOR, LevyRule
 
 GENESIS_HASH = "0" * 64
 
-# Mirror of catalog.domain.REGENCIES / CATEGORIES: services do not import each other. Both lists
-# belong in beli_contracts (see the report of issue #3); until then keep them in step by hand.
-REGENCIES: frozenset[str] = frozenset({
-    "Kota Kupang", "Kupang", "Timor Tengah Selatan", "Timor Tengah Utara", "Belu", "Malaka",
-    "Alor", "Lembata", "Flores Timur", "Sikka", "Ende", "Nagekeo", "Ngada", "Manggarai Timur",
-    "Manggarai", "Manggarai Barat", "Sumba Barat Daya", "Sumba Barat", "Sumba Tengah",
-    "Sumba Timur", "Rote Ndao", "Sabu Raijua",
-})
-CATEGORIES: frozenset[str] = frozenset({
-    "tenun", "kopi", "madu", "garam", "pangan", "daging_olahan", "kelor", "mete", "minyak_kelapa", "kerajinan", "lainnya",
-})
+REGENCIES: frozenset[str] = frozenset(reference.REGENCIES)
+CATEGORIES: frozenset[str] = frozenset(reference.CATEGORIES)
 
 
 @dataclass(frozen=True)
