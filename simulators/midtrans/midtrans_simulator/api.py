@@ -29,8 +29,8 @@ from .domain import (
     apply_refund,
     new_transaction,
     status_body,
-    validate_snap_request,
 )
+from .validation import validate_snap_request
 
 if TYPE_CHECKING:
     from .main import Simulator
