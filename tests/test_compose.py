@@ -168,7 +168,13 @@ def test_app_dockerfile_exists_and_serves_its_port(name: str) -> None:
     assert dockerfile.is_file(), f"{name}: {dockerfile} does not exist"
     text = dockerfile.read_text()
     assert "FROM python:3.11-slim" in text
-    assert f'"{package}.main:app"' in text and f'"--port", "{port}"' in text
+    args = services()[name]["build"].get("args", {})
+    if args:  # the shared services/Dockerfile: which app and port come from the build arguments
+        assert (args.get("SERVICE"), str(args.get("PORT"))) == (package, str(port)), args
+        assert "uvicorn" in text and "${SERVICE}.main:app" in text and "--port" in text and "${PORT}" in text
+        assert (REPO_ROOT / "services" / package / package / "main.py").is_file()
+    else:
+        assert f'"{package}.main:app"' in text and f'"--port", "{port}"' in text
 
 
 def test_every_referenced_dockerfile_exists() -> None:

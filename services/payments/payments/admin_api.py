@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from beli_runtime.http import ApiError
-
+from beli_contracts.payments import LevyRuleTerms
 from beli_runtime.auth import Principal
+from beli_runtime.http import ApiError
 
 from payments.access import actor, operator_only
 from payments.levy import RuleRefused
@@ -28,13 +28,9 @@ class RuleIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
-class RuleOut(BaseModel):
-    rule_id: str
-    version: int
-    rate_bps: int
-    category: str | None
-    regency: str | None
-    effective_from: datetime
+class RuleOut(LevyRuleTerms):
+    """A rule version as the API shows it: the terms every consumer of the levy stream sees, and who changed it why."""
+
     reason: str
     changed_by: str
     created_at: datetime
