@@ -7,13 +7,14 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 
 PYTEST_ARGS ?=
 
-.PHONY: help install dev stop status test unit bench
+.PHONY: help install dev stop status test unit bench lint
 
 help:
 	@echo "make dev     start Kafka, the database, the Midtrans simulator and the four services; seed demo data"
 	@echo "make test    run the whole test suite against real infrastructure (started and stopped by the run)"
 	@echo "make stop    stop everything 'make dev' started"
 	@echo "make status  what is running"
+	@echo "make lint    ruff lint and format check (part of make test)"
 
 install:
 	@bash infra/bootstrap.sh
@@ -27,7 +28,11 @@ stop:
 status:
 	@uv run --frozen python infra/stack.py status --profile dev
 
-test: install
+lint: install
+	@uv run --frozen ruff check .
+	@uv run --frozen ruff format --check .
+
+test: install lint
 	@uv run --frozen pytest $(PYTEST_ARGS)
 
 unit: install

@@ -18,15 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from infra import stack  # noqa: E402
-from infra.apps import start_apps  # noqa: E402
-from infra.profiles import DEV, TEST  # noqa: E402
-from tests.support import Api, System  # noqa: E402
+from infra import stack
+from infra.apps import start_apps
+from infra.profiles import DEV, TEST
+from tests.support import Api, System
 
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 async def one_checkout(api: Api, product_id: str) -> tuple[float, float, float]:
@@ -56,8 +56,10 @@ async def main(orders: int, profile_name: str) -> None:
     print(f"checkout latency over {orders} sequential orders (profile {profile.name}):")
     for index, name in enumerate(("POST /orders → payment link", "pay → PAID", "POST /orders → PAID")):
         values = [sample[index] * 1000 for sample in samples]
-        print(f"  {name:<28} p50 {statistics.median(values):6.0f} ms   p90 {percentile(values, 0.9):6.0f} ms   "
-              f"p99 {percentile(values, 0.99):6.0f} ms   max {max(values):6.0f} ms")
+        print(
+            f"  {name:<28} p50 {statistics.median(values):6.0f} ms   p90 {percentile(values, 0.9):6.0f} ms   "
+            f"p99 {percentile(values, 0.99):6.0f} ms   max {max(values):6.0f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pymongo import AsyncMongoClient  # noqa: E402
+from pymongo import AsyncMongoClient
 
-from payments.audit import LedgerFilter, LevyAudit  # noqa: E402
-from payments.domain import levy_for  # noqa: E402
-from payments.ledger import LevyLedger  # noqa: E402
-from payments.levy import REGENCIES  # noqa: E402
+from payments.audit import LedgerFilter, LevyAudit
+from payments.domain import levy_for
+from payments.ledger import LevyLedger
+from payments.levy import REGENCIES
 
 DATABASE = "beli_levy_bench"
 BATCH = 1_000
@@ -34,6 +34,7 @@ def mongodb_url() -> str:
         return os.environ["MONGODB_URL"]
     from infra import stack
     from infra.profiles import TEST
+
     stack.start_mongo(TEST)
     return TEST.mongodb_url
 
@@ -45,11 +46,29 @@ def drafts(start: int, count: int, rng: random.Random) -> list[dict]:
         price, quantity = rng.randrange(5_000, 900_000), rng.randrange(1, 6)
         gross = price * quantity
         levy = levy_for(gross, 100)
-        batch.append({"_id": f"BENCH-{n // 3}:prd-{n % 3}:levy", "kind": "levy", "order_id": f"BENCH-{n // 3}", "product_id": f"prd-{n % 3}",
-                      "product_name": "Produk UMKM", "seller_id": f"slr-{n % 500}", "seller_name": f"UMKM {n % 500}",
-                      "regency": regencies[n % len(regencies)], "category": CATEGORIES[n % len(CATEGORIES)], "quantity": quantity,
-                      "unit_price": price, "gross": gross, "levy": levy, "seller_payable": gross - levy, "rule_id": "default",
-                      "rule_version": 1, "rate_bps": 100, "reverses": None, "refund_id": None})
+        batch.append(
+            {
+                "_id": f"BENCH-{n // 3}:prd-{n % 3}:levy",
+                "kind": "levy",
+                "order_id": f"BENCH-{n // 3}",
+                "product_id": f"prd-{n % 3}",
+                "product_name": "Produk UMKM",
+                "seller_id": f"slr-{n % 500}",
+                "seller_name": f"UMKM {n % 500}",
+                "regency": regencies[n % len(regencies)],
+                "category": CATEGORIES[n % len(CATEGORIES)],
+                "quantity": quantity,
+                "unit_price": price,
+                "gross": gross,
+                "levy": levy,
+                "seller_payable": gross - levy,
+                "rule_id": "default",
+                "rule_version": 1,
+                "rate_bps": 100,
+                "reverses": None,
+                "refund_id": None,
+            }
+        )
     return batch
 
 

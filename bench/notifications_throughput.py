@@ -26,23 +26,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
-from aiokafka import AIOKafkaProducer  # noqa: E402
+import httpx
+from aiokafka import AIOKafkaProducer
 
-from beli_contracts import Envelope  # noqa: E402
-from beli_contracts.catalog import StockLow  # noqa: E402
-from beli_contracts.values import SellerContact  # noqa: E402
-from infra import stack  # noqa: E402
-from infra.apps import start_app  # noqa: E402
-from infra.processes import ManagedProcess, load_process  # noqa: E402
-from infra.profiles import DEV, TEST, Profile  # noqa: E402
-from notifications.channels import EmailTransport  # noqa: E402
-from notifications.settings import NotificationsSettings  # noqa: E402
+from beli_contracts import Envelope
+from beli_contracts.catalog import StockLow
+from beli_contracts.values import SellerContact
+from infra import stack
+from infra.apps import start_app
+from infra.processes import ManagedProcess, load_process
+from infra.profiles import DEV, TEST, Profile
+from notifications.channels import EmailTransport
+from notifications.settings import NotificationsSettings
 
 
 def event(run: str, n: int) -> Envelope:
-    seller = SellerContact(seller_id=f"bench-{run}-{n}", name=f"UMKM bench {n}", email=f"bench-{run}-{n}@bench.example.id",
-                           phone="", regency="Kota Kupang")
+    seller = SellerContact(
+        seller_id=f"bench-{run}-{n}", name=f"UMKM bench {n}", email=f"bench-{run}-{n}@bench.example.id", phone="", regency="Kota Kupang"
+    )
     payload = StockLow(product_id=f"prd-{n}", product_name="Kopi Arabika Bajawa 250 g", seller=seller, stock=1, threshold=5)
     return Envelope.wrap(payload, key=seller.seller_id, source="bench")
 
@@ -69,8 +70,11 @@ async def end_to_end(profile: Profile, bootstrap: str, events: int, timeout: flo
                 raise SystemExit(f"only {await mail_count(messaging) - before} of {events} mails arrived in {timeout:.0f} s")
             await asyncio.sleep(0.2)
         elapsed = time.perf_counter() - started
-        mine = [m for m in (await messaging.get("/mail", params={"limit": events + 1000})).json()
-                if any(f"bench-{run}-" in to for to in m["to"])]
+        mine = [
+            m
+            for m in (await messaging.get("/mail", params={"limit": events + 1000})).json()
+            if any(f"bench-{run}-" in to for to in m["to"])
+        ]
     arrivals = sorted(datetime.fromisoformat(m["received_at"]) for m in mine)
     smtp_phase = (arrivals[-1] - arrivals[0]).total_seconds() if len(arrivals) > 1 else elapsed
     return elapsed, smtp_phase, len(mine)
@@ -84,8 +88,15 @@ async def transport_ceiling(profile: Profile, sends: int, concurrency: int) -> f
 
     async def one(n: int) -> None:
         async with gate:
-            await transport.send({"_id": f"ceiling-{run}-{n}", "address": f"ceiling-{run}-{n}@bench.example.id",
-                                  "subject": "Stok menipis", "text": "Sisa stok: 1\n" * 20, "html": "<p>Sisa stok: 1</p>" * 20})
+            await transport.send(
+                {
+                    "_id": f"ceiling-{run}-{n}",
+                    "address": f"ceiling-{run}-{n}@bench.example.id",
+                    "subject": "Stok menipis",
+                    "text": "Sisa stok: 1\n" * 20,
+                    "html": "<p>Sisa stok: 1</p>" * 20,
+                }
+            )
 
     started = time.perf_counter()
     await asyncio.gather(*(one(n) for n in range(sends)))

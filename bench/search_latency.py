@@ -30,7 +30,6 @@ from catalog import cursor, text
 from catalog.domain import CATEGORIES, REGENCIES
 from catalog.search import Filters, facets, search
 from catalog.store import CatalogStore, refresh_derived
-
 from infra import stack
 from infra.profiles import TEST
 
@@ -47,7 +46,22 @@ WORDS = {
     "kerajinan": ["anyaman", "lontar", "tas", "topi", "moko", "ukiran"],
     "lainnya": ["sabun", "lilin", "aroma"],
 }
-FILLER = ["produk", "asli", "umkm", "ntt", "kualitas", "terbaik", "dikirim", "dari", "desa", "dibuat", "tangan", "oleh", "pengrajin", "lokal"]
+FILLER = [
+    "produk",
+    "asli",
+    "umkm",
+    "ntt",
+    "kualitas",
+    "terbaik",
+    "dikirim",
+    "dari",
+    "desa",
+    "dibuat",
+    "tangan",
+    "oleh",
+    "pengrajin",
+    "lokal",
+]
 
 
 def product(i: int, rng: random.Random, sellers: list[dict[str, Any]]) -> dict[str, Any]:
@@ -56,12 +70,29 @@ def product(i: int, rng: random.Random, sellers: list[dict[str, Any]]) -> dict[s
     words = WORDS[category]
     name = " ".join(rng.sample(words, k=min(3, len(words)))).capitalize() + f" {rng.choice([250, 500, 1000])} g"
     description = " ".join(rng.choices(words + FILLER, k=rng.randint(15, 60)))
-    doc = {"_id": f"prd-bench{i:06d}", "seller_id": seller["_id"], "seller": seller["contact"], "seller_status": "verified",
-           "regency": seller["regency"], "name": name, "description": description, "category": category,
-           "price": rng.randint(1, 400) * 5_000, "stock": rng.choice([0, 0, 1, 5, 20, 100]), "reserved": 0, "sold": 0,
-           "weight_grams": 250, "ovop_village": "Desa Jenilu" if rng.random() < 0.1 else None, "active": rng.random() > 0.03,
-           "low_stock_threshold": None, "low_stock_alerted": False, "photos": [], "variants": [],
-           "created_at": utcnow() - timedelta(minutes=10_000 - i), "updated_at": utcnow()}
+    doc = {
+        "_id": f"prd-bench{i:06d}",
+        "seller_id": seller["_id"],
+        "seller": seller["contact"],
+        "seller_status": "verified",
+        "regency": seller["regency"],
+        "name": name,
+        "description": description,
+        "category": category,
+        "price": rng.randint(1, 400) * 5_000,
+        "stock": rng.choice([0, 0, 1, 5, 20, 100]),
+        "reserved": 0,
+        "sold": 0,
+        "weight_grams": 250,
+        "ovop_village": "Desa Jenilu" if rng.random() < 0.1 else None,
+        "active": rng.random() > 0.03,
+        "low_stock_threshold": None,
+        "low_stock_alerted": False,
+        "photos": [],
+        "variants": [],
+        "created_at": utcnow() - timedelta(minutes=10_000 - i),
+        "updated_at": utcnow(),
+    }
     doc["ovop"] = bool(doc["ovop_village"])
     refresh_derived(doc)
     return doc
@@ -79,8 +110,9 @@ def queries(rng: random.Random) -> list[tuple[str, Filters, str]]:
         mix.append(("word + regency", Filters(terms=text.query_terms(word), regency=rng.choice(REGENCIES)), "relevance"))
     for _ in range(4):
         mix.append(("regency + category", Filters(regency=rng.choice(REGENCIES), category=rng.choice(list(CATEGORIES))), "newest"))
-        mix.append(("category + price, cheapest", Filters(category=rng.choice(list(CATEGORIES)), min_price=50_000,
-                                                          max_price=300_000), "price_asc"))
+        mix.append(
+            ("category + price, cheapest", Filters(category=rng.choice(list(CATEGORIES)), min_price=50_000, max_price=300_000), "price_asc")
+        )
         mix.append(("in stock + ovop", Filters(in_stock=True, ovop=True), "newest"))
         mix.append(("browse newest", Filters(), "newest"))
     return mix
@@ -98,8 +130,19 @@ async def run(n_products: int, n_queries: int) -> None:
         for i in range(300):
             regency = REGENCIES[i % len(REGENCIES)]
             sid = f"slr-bench{i:04d}"
-            sellers.append({"_id": sid, "regency": regency, "contact": {"seller_id": sid, "name": f"UMKM {i}",
-                            "email": f"umkm{i}@bench.example.id", "phone": "081200000000", "regency": regency}})
+            sellers.append(
+                {
+                    "_id": sid,
+                    "regency": regency,
+                    "contact": {
+                        "seller_id": sid,
+                        "name": f"UMKM {i}",
+                        "email": f"umkm{i}@bench.example.id",
+                        "phone": "081200000000",
+                        "regency": regency,
+                    },
+                }
+            )
         started = time.perf_counter()
         for start in range(0, n_products, 500):
             await store.products.insert_many([product(i, rng, sellers) for i in range(start, min(start + 500, n_products))])

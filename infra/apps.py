@@ -28,40 +28,78 @@ MESSAGING_TOKEN = "dev-messaging-token"
 
 
 def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]:
-    env = {"KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap, "MONGODB_URL": endpoints.mongodb_url, "PYTHONUNBUFFERED": "1",
-           "JWT_PUBLIC_KEY_FILE": str(DEV_PUBLIC_KEY)}
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap,
+        "MONGODB_URL": endpoints.mongodb_url,
+        "PYTHONUNBUFFERED": "1",
+        "JWT_PUBLIC_KEY_FILE": str(DEV_PUBLIC_KEY),
+    }
     if name == "catalog":
         # Accounts live in the catalog: it alone signs tokens. The first admin is created at start.
-        env |= {"JWT_PRIVATE_KEY_FILE": str(DEV_PRIVATE_KEY), "BOOTSTRAP_ADMIN_EMAIL": DEV_ADMIN_EMAIL,
-                "BOOTSTRAP_ADMIN_PASSWORD": DEV_ADMIN_PASSWORD}
+        env |= {
+            "JWT_PRIVATE_KEY_FILE": str(DEV_PRIVATE_KEY),
+            "BOOTSTRAP_ADMIN_EMAIL": DEV_ADMIN_EMAIL,
+            "BOOTSTRAP_ADMIN_PASSWORD": DEV_ADMIN_PASSWORD,
+        }
     simulator = profile.service_url("midtrans")
     if name == "payments":
         # Local stacks retry a refund Midtrans did not answer after 2 s instead of 30 s.
         env |= {"MIDTRANS_SNAP_BASE_URL": f"{simulator}/snap/v1", "MIDTRANS_CORE_BASE_URL": simulator, "REFUND_RETRY_SECONDS": "2"}
     if name == "midtrans":
-        env |= {"MIDTRANS_NOTIFICATION_URL": f"{profile.service_url('payments')}/midtrans/notification",
-                "SIMULATOR_PUBLIC_URL": simulator}
+        env |= {"MIDTRANS_NOTIFICATION_URL": f"{profile.service_url('payments')}/midtrans/notification", "SIMULATOR_PUBLIC_URL": simulator}
     if name == "messaging":
         env |= {"MESSAGING_SMTP_PORT": str(profile.smtp_port), "MESSAGING_API_TOKEN": MESSAGING_TOKEN}
     if name == "notifications":
         # Local stacks send through the messaging simulator (SMTP mailbox + WhatsApp/SMS provider)
         # and retry quickly, so that a failure shows up in seconds rather than minutes.
-        env |= {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(profile.smtp_port),
-                "MESSAGING_PROVIDER_URL": profile.service_url("messaging"), "MESSAGING_PROVIDER_TOKEN": MESSAGING_TOKEN,
-                "FINANCE_EMAILS": "bapenda@nttprov.example.id,keuangan@nttprov.example.id",
-                "SEND_RETRY_BASE_SECONDS": "0.3", "SEND_MAX_ATTEMPTS": "4", "MESSAGING_TIMEOUT_SECONDS": "3"}
+        env |= {
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(profile.smtp_port),
+            "MESSAGING_PROVIDER_URL": profile.service_url("messaging"),
+            "MESSAGING_PROVIDER_TOKEN": MESSAGING_TOKEN,
+            "FINANCE_EMAILS": "bapenda@nttprov.example.id,keuangan@nttprov.example.id",
+            "SEND_RETRY_BASE_SECONDS": "0.3",
+            "SEND_MAX_ATTEMPTS": "4",
+            "MESSAGING_TIMEOUT_SECONDS": "3",
+        }
     return env
 
 
-def start_app(profile: Profile, endpoints: Endpoints, name: str, *, instance: int = 0, port: int | None = None,
-              extra_env: Mapping[str, str] | None = None, timeout: float = 60.0) -> ManagedProcess:
+def start_app(
+    profile: Profile,
+    endpoints: Endpoints,
+    name: str,
+    *,
+    instance: int = 0,
+    port: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+) -> ManagedProcess:
     """Start one instance and wait until its /healthz answers. Instance 0 uses the profile's port."""
     port = port or profile.service_ports[name]
     process_name = name if instance == 0 else f"{name}-{instance}"
-    argv = [sys.executable, "-m", "uvicorn", f"{APPS[name]}.main:app", "--host", "127.0.0.1", "--port", str(port),
-            "--no-access-log", "--timeout-graceful-shutdown", "20", "--timeout-keep-alive", "75"]
-    process = start_process(process_name, argv, app_env(profile, endpoints, name) | dict(extra_env or {}),
-                            profile.log_dir / f"{process_name}.log", profile.pid_dir)
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"{APPS[name]}.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "20",
+        "--timeout-keep-alive",
+        "75",
+    ]
+    process = start_process(
+        process_name,
+        argv,
+        app_env(profile, endpoints, name) | dict(extra_env or {}),
+        profile.log_dir / f"{process_name}.log",
+        profile.pid_dir,
+    )
     wait_http(f"http://127.0.0.1:{port}/healthz", timeout, process)
     return process
 

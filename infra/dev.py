@@ -10,10 +10,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from infra import stack  # noqa: E402
-from infra.apps import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, start_apps  # noqa: E402
-from infra.profiles import DEV  # noqa: E402
-from infra.seed import DEV_PASSWORD, FINANCE, SELLERS, SHOPPER, seed  # noqa: E402
+from infra import stack
+from infra.apps import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, start_apps
+from infra.profiles import DEV
+from infra.seed import DEV_PASSWORD, FINANCE, SELLERS, SHOPPER, seed
 
 
 def main() -> int:
@@ -23,7 +23,11 @@ def main() -> int:
     endpoints = stack.ensure_infra(DEV)
     start_apps(DEV, endpoints)
     created = seed(DEV.service_url("catalog"), DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD)
-    print(f"\nBeli NTT is running ({time.monotonic() - started:.0f} s). Seeded {created} products" + (" (already seeded)" if not created else "") + ".")
+    print(
+        f"\nBeli NTT is running ({time.monotonic() - started:.0f} s). Seeded {created} products"
+        + (" (already seeded)" if not created else "")
+        + "."
+    )
     print(f"  Kafka          {endpoints.kafka_bootstrap}")
     print(f"  MongoDB        {endpoints.mongodb_url}")
     for name in ("catalog", "orders", "payments", "notifications"):

@@ -171,9 +171,7 @@ def _java_tool(profile: Profile, home: Path, *args: str) -> str:
         check=False,
     )
     if result.returncode != 0:
-        raise ProcessError(
-            f"kafka StorageTool {' '.join(args)} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
+        raise ProcessError(f"kafka StorageTool {' '.join(args)} failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result.stdout
 
 
@@ -268,7 +266,7 @@ def wait_kafka_ready(bootstrap: str, timeout: float = 60.0, process: ManagedProc
         try:
             run_async(list_topics(bootstrap, request_timeout=min(5.0, max(1.0, deadline - time.monotonic()))))
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure means 'not up yet'; the last one is reported
             last_error = exc
             time.sleep(0.5)
     detail = ""
@@ -307,9 +305,7 @@ async def list_topics(bootstrap: str, request_timeout: float = 5.0) -> set[str]:
         return set(await asyncio.wait_for(admin.list_topics(), request_timeout))
 
 
-async def create_topics_async(
-    bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int = 1
-) -> list[str]:
+async def create_topics_async(bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int = 1) -> list[str]:
     """Create the topics that don't exist yet; return those created. Idempotent."""
     from aiokafka.admin import NewTopic
     from aiokafka.errors import TopicAlreadyExistsError, for_code

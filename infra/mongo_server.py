@@ -38,8 +38,7 @@ def ensure_secantus_installed() -> None:
         command = [uv, "pip", "install", "--quiet", "--python", sys.executable, SECANTUS_REQUIREMENT]
     else:
         raise ProcessError(
-            f"SecantusDB is not installed and neither pip nor uv is available: "
-            f"install {SECANTUS_REQUIREMENT} into {sys.executable}"
+            f"SecantusDB is not installed and neither pip nor uv is available: install {SECANTUS_REQUIREMENT} into {sys.executable}"
         )
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     importlib.invalidate_caches()
@@ -130,7 +129,7 @@ def wait_mongo_ready(url: str, timeout: float = 30.0, process: ManagedProcess | 
         try:
             client.admin.command("ping")
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure means 'not up yet'; the last one is reported
             last_error = exc
             time.sleep(0.2)
         finally:

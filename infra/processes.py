@@ -286,8 +286,7 @@ def file_lock(path: Path) -> Iterator[None]:
 def _check_still_starting(process: ManagedProcess | None, what: str, deadline: float, timeout: float) -> None:
     if process is not None and not process.alive:
         raise ProcessError(
-            f"{process.name} exited (code {process.returncode}) before {what} was ready; "
-            f"log {process.log_path}:\n{process.log_tail()}"
+            f"{process.name} exited (code {process.returncode}) before {what} was ready; log {process.log_path}:\n{process.log_tail()}"
         )
     if time.monotonic() >= deadline:
         log = f"; log {process.log_path}:\n{process.log_tail()}" if process is not None else ""
@@ -305,7 +304,7 @@ def _signal(pgid: int, pid: int, sig: signal.Signals) -> None:
 def _read_pid_file(pid_file: Path) -> dict[str, object]:
     record = json.loads(pid_file.read_text())
     if not isinstance(record, dict):
-        raise ValueError(f"{pid_file}: not a pid record")
+        raise TypeError(f"{pid_file}: not a pid record")
     return record
 
 

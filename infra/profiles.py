@@ -12,7 +12,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-SERVICE_NAMES = ("catalog", "orders", "payments", "notifications", "midtrans", "messaging")
+SERVICE_NAMES = ("catalog", "orders", "payments", "notifications", "programme", "web", "midtrans", "messaging")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class Profile:
     orders: int
     payments: int
     notifications: int
+    programme: int
+    web: int
     midtrans: int
     messaging: int
 
@@ -70,9 +72,12 @@ DEV = Profile(
     orders=8002,
     payments=8003,
     notifications=8004,
+    programme=8007,
+    web=8000,
     midtrans=8005,
     messaging=8006,
 )
+
 
 def test_profile(slot: int = 0) -> Profile:
     """The test suite's stack. BELI_TEST_SLOT=N (0-9) moves every port by N*100 and uses its own
@@ -88,6 +93,8 @@ def test_profile(slot: int = 0) -> Profile:
         orders=18002 + shift,
         payments=18003 + shift,
         notifications=18004 + shift,
+        programme=18007 + shift,
+        web=18000 + shift,
         midtrans=18005 + shift,
         messaging=18006 + shift,
     )

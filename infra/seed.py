@@ -6,37 +6,153 @@ from __future__ import annotations
 import httpx
 
 SELLERS: list[dict[str, object]] = [
-    {"seller": {"name": "Tenun Ikat Ina Ndao", "regency": "Rote Ndao", "village": "Desa Oelunggu", "email": "ina.ndao@umkm.beli-ntt.id", "phone": "081237001001"},
-     "products": [
-         {"name": "Kain tenun ikat Rote motif bunga", "category": "tenun", "price": 850_000, "stock": 12, "ovop_village": "Desa Oelunggu"},
-         {"name": "Selendang tenun Rote", "category": "tenun", "price": 275_000, "stock": 30}]},
-    {"seller": {"name": "Kopi Arabika Flores Bajawa", "regency": "Ngada", "village": "Desa Beiwali", "email": "kopi.bajawa@umkm.beli-ntt.id", "phone": "081237001002"},
-     "products": [
-         {"name": "Kopi Arabika Bajawa sangrai 250 g", "category": "kopi", "price": 85_000, "stock": 200, "ovop_village": "Desa Beiwali"},
-         {"name": "Kopi Arabika Bajawa green bean 1 kg", "category": "kopi", "price": 190_000, "stock": 60}]},
-    {"seller": {"name": "Madu Hutan Mutis", "regency": "Timor Tengah Selatan", "village": "Desa Fatumnasi", "email": "madu.mutis@umkm.beli-ntt.id", "phone": "081237001003"},
-     "products": [{"name": "Madu hutan Timor 500 ml", "category": "madu", "price": 120_000, "stock": 80}]},
-    {"seller": {"name": "Garam Kupang Bolok", "regency": "Kupang", "village": "Desa Bolok", "email": "garam.bolok@umkm.beli-ntt.id", "phone": "081237001004"},
-     "products": [{"name": "Garam beryodium Kupang 1 kg", "category": "garam", "price": 15_000, "stock": 500}]},
-    {"seller": {"name": "Sei Sapi Baun", "regency": "Kota Kupang", "village": "Kelurahan Oebobo", "email": "sei.baun@umkm.beli-ntt.id", "phone": "081237001005"},
-     "products": [{"name": "Sei sapi asap 500 g", "category": "daging_olahan", "price": 135_000, "stock": 40}]},
-    {"seller": {"name": "Kelor Jenilu", "regency": "Belu", "village": "Desa Jenilu", "email": "kelor.jenilu@umkm.beli-ntt.id", "phone": "081237001006"},
-     "products": [{"name": "Teh daun kelor Jenilu", "category": "kelor", "price": 35_000, "stock": 150, "ovop_village": "Desa Jenilu"}]},
-    {"seller": {"name": "Mete Sikka Maumere", "regency": "Sikka", "village": "Desa Nita", "email": "mete.sikka@umkm.beli-ntt.id", "phone": "081237001007"},
-     "products": [{"name": "Jambu mete Flores goreng 250 g", "category": "mete", "price": 65_000, "stock": 120},
-                  {"name": "Minyak kelapa murni (VCO) 250 ml", "category": "minyak_kelapa", "price": 55_000, "stock": 70}]},
-    {"seller": {"name": "Tenun Sumba Prailiu", "regency": "Sumba Timur", "village": "Kelurahan Prailiu", "email": "tenun.prailiu@umkm.beli-ntt.id", "phone": "081237001008"},
-     "products": [{"name": "Hinggi Sumba Timur pewarna alami", "category": "tenun", "price": 2_500_000, "stock": 5, "ovop_village": "Kelurahan Prailiu"}]},
-    {"seller": {"name": "Jagung Bose Mama Lia", "regency": "Timor Tengah Utara", "village": "Desa Maubesi", "email": "bose.lia@umkm.beli-ntt.id", "phone": "081237001009"},
-     "products": [{"name": "Jagung bose instan 1 kg", "category": "pangan", "price": 25_000, "stock": 300}]},
-    {"seller": {"name": "Kopi Manggarai Colol", "regency": "Manggarai Timur", "village": "Desa Colol", "email": "kopi.colol@umkm.beli-ntt.id", "phone": "081237001010"},
-     "products": [{"name": "Kopi Robusta Colol 500 g", "category": "kopi", "price": 95_000, "stock": 90, "ovop_village": "Desa Colol"}]},
+    {
+        "seller": {
+            "name": "Tenun Ikat Ina Ndao",
+            "regency": "Rote Ndao",
+            "village": "Desa Oelunggu",
+            "email": "ina.ndao@umkm.beli-ntt.id",
+            "phone": "081237001001",
+        },
+        "products": [
+            {
+                "name": "Kain tenun ikat Rote motif bunga",
+                "category": "tenun",
+                "price": 850_000,
+                "stock": 12,
+                "ovop_village": "Desa Oelunggu",
+            },
+            {"name": "Selendang tenun Rote", "category": "tenun", "price": 275_000, "stock": 30},
+        ],
+    },
+    {
+        "seller": {
+            "name": "Kopi Arabika Flores Bajawa",
+            "regency": "Ngada",
+            "village": "Desa Beiwali",
+            "email": "kopi.bajawa@umkm.beli-ntt.id",
+            "phone": "081237001002",
+        },
+        "products": [
+            {
+                "name": "Kopi Arabika Bajawa sangrai 250 g",
+                "category": "kopi",
+                "price": 85_000,
+                "stock": 200,
+                "ovop_village": "Desa Beiwali",
+            },
+            {"name": "Kopi Arabika Bajawa green bean 1 kg", "category": "kopi", "price": 190_000, "stock": 60},
+        ],
+    },
+    {
+        "seller": {
+            "name": "Madu Hutan Mutis",
+            "regency": "Timor Tengah Selatan",
+            "village": "Desa Fatumnasi",
+            "email": "madu.mutis@umkm.beli-ntt.id",
+            "phone": "081237001003",
+        },
+        "products": [{"name": "Madu hutan Timor 500 ml", "category": "madu", "price": 120_000, "stock": 80}],
+    },
+    {
+        "seller": {
+            "name": "Garam Kupang Bolok",
+            "regency": "Kupang",
+            "village": "Desa Bolok",
+            "email": "garam.bolok@umkm.beli-ntt.id",
+            "phone": "081237001004",
+        },
+        "products": [{"name": "Garam beryodium Kupang 1 kg", "category": "garam", "price": 15_000, "stock": 500}],
+    },
+    {
+        "seller": {
+            "name": "Sei Sapi Baun",
+            "regency": "Kota Kupang",
+            "village": "Kelurahan Oebobo",
+            "email": "sei.baun@umkm.beli-ntt.id",
+            "phone": "081237001005",
+        },
+        "products": [{"name": "Sei sapi asap 500 g", "category": "daging_olahan", "price": 135_000, "stock": 40}],
+    },
+    {
+        "seller": {
+            "name": "Kelor Jenilu",
+            "regency": "Belu",
+            "village": "Desa Jenilu",
+            "email": "kelor.jenilu@umkm.beli-ntt.id",
+            "phone": "081237001006",
+        },
+        "products": [{"name": "Teh daun kelor Jenilu", "category": "kelor", "price": 35_000, "stock": 150, "ovop_village": "Desa Jenilu"}],
+    },
+    {
+        "seller": {
+            "name": "Mete Sikka Maumere",
+            "regency": "Sikka",
+            "village": "Desa Nita",
+            "email": "mete.sikka@umkm.beli-ntt.id",
+            "phone": "081237001007",
+        },
+        "products": [
+            {"name": "Jambu mete Flores goreng 250 g", "category": "mete", "price": 65_000, "stock": 120},
+            {"name": "Minyak kelapa murni (VCO) 250 ml", "category": "minyak_kelapa", "price": 55_000, "stock": 70},
+        ],
+    },
+    {
+        "seller": {
+            "name": "Tenun Sumba Prailiu",
+            "regency": "Sumba Timur",
+            "village": "Kelurahan Prailiu",
+            "email": "tenun.prailiu@umkm.beli-ntt.id",
+            "phone": "081237001008",
+        },
+        "products": [
+            {
+                "name": "Hinggi Sumba Timur pewarna alami",
+                "category": "tenun",
+                "price": 2_500_000,
+                "stock": 5,
+                "ovop_village": "Kelurahan Prailiu",
+            }
+        ],
+    },
+    {
+        "seller": {
+            "name": "Jagung Bose Mama Lia",
+            "regency": "Timor Tengah Utara",
+            "village": "Desa Maubesi",
+            "email": "bose.lia@umkm.beli-ntt.id",
+            "phone": "081237001009",
+        },
+        "products": [{"name": "Jagung bose instan 1 kg", "category": "pangan", "price": 25_000, "stock": 300}],
+    },
+    {
+        "seller": {
+            "name": "Kopi Manggarai Colol",
+            "regency": "Manggarai Timur",
+            "village": "Desa Colol",
+            "email": "kopi.colol@umkm.beli-ntt.id",
+            "phone": "081237001010",
+        },
+        "products": [{"name": "Kopi Robusta Colol 500 g", "category": "kopi", "price": 95_000, "stock": 90, "ovop_village": "Desa Colol"}],
+    },
 ]
 
 
 DEV_PASSWORD = "beli-ntt-dev-2026"
-FINANCE = {"role": "finance", "name": "Bapenda Provinsi NTT", "email": "keuangan@nttprov.example.id", "phone": "081237009001", "password": DEV_PASSWORD}
-SHOPPER = {"role": "shopper", "name": "Yohana Bria (ASN)", "email": "yohana@nttprov.example.id", "phone": "081237009002", "password": DEV_PASSWORD}
+FINANCE = {
+    "role": "finance",
+    "name": "Bapenda Provinsi NTT",
+    "email": "keuangan@nttprov.example.id",
+    "phone": "081237009001",
+    "password": DEV_PASSWORD,
+}
+SHOPPER = {
+    "role": "shopper",
+    "name": "Yohana Bria (ASN)",
+    "email": "yohana@nttprov.example.id",
+    "phone": "081237009002",
+    "password": DEV_PASSWORD,
+}
 
 
 def seed(catalog_url: str, admin_email: str, admin_password: str) -> int:
@@ -51,8 +167,20 @@ def seed(catalog_url: str, admin_email: str, admin_password: str) -> int:
         created = 0
         for entry in SELLERS:
             profile = entry["seller"]
-            tokens = client.post("/auth/signup", json={"role": "seller", "name": profile["name"], "email": profile["email"],  # type: ignore[index]
-                                                       "phone": profile["phone"], "password": DEV_PASSWORD}).raise_for_status().json()  # type: ignore[index]
+            tokens = (
+                client.post(
+                    "/auth/signup",
+                    json={
+                        "role": "seller",
+                        "name": profile["name"],
+                        "email": profile["email"],  # type: ignore[index]
+                        "phone": profile["phone"],
+                        "password": DEV_PASSWORD,
+                    },
+                )
+                .raise_for_status()
+                .json()
+            )  # type: ignore[index]
             seller_auth = {"Authorization": f"Bearer {tokens['access_token']}"}
             seller = client.post("/sellers", json=profile, headers=seller_auth).raise_for_status().json()
             # Sellers sign up as `pending`; the operator's verification makes their products visible.

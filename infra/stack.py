@@ -191,8 +191,7 @@ def _managed_only(env_var: str) -> None:
     # Fault tests must not believe they stopped a broker that someone else runs.
     if os.environ.get(env_var):
         raise ExternalInfraError(
-            f"{env_var} is set: that server is not run by infra/stack.py, "
-            f"so it cannot be started, stopped or killed from here"
+            f"{env_var} is set: that server is not run by infra/stack.py, so it cannot be started, stopped or killed from here"
         )
 
 
@@ -260,8 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "down":
             stopped = stop_all(profile)
             print(
-                f"stack {profile.name} down in {time.monotonic() - started:.1f} s; "
-                f"stopped: {', '.join(stopped) or 'nothing was running'}"
+                f"stack {profile.name} down in {time.monotonic() - started:.1f} s; stopped: {', '.join(stopped) or 'nothing was running'}"
             )
         elif args.command == "status":
             print("\n".join(status_lines(profile)))

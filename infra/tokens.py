@@ -19,15 +19,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from beli_runtime.auth import Principal, Role, TokenIssuer  # noqa: E402
+from beli_runtime.auth import Principal, Role, TokenIssuer
 
 DEV_KEYS = Path(__file__).resolve().parent / "dev-keys"
 DEV_PRIVATE_KEY = DEV_KEYS / "jwt-ed25519.pem"
 DEV_PUBLIC_KEY = DEV_KEYS / "jwt-ed25519.pub.pem"
 
 
-def mint(role: str, *, email: str | None = None, phone: str | None = None, seller_id: str | None = None,
-         account_id: str | None = None, minutes: int = 60) -> str:
+def mint(
+    role: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    seller_id: str | None = None,
+    account_id: str | None = None,
+    minutes: int = 60,
+) -> str:
     key = Path(os.environ.get("JWT_PRIVATE_KEY_FILE") or DEV_PRIVATE_KEY).read_text()
     # A stable account id per e-mail, so that the same person minted twice is the same account.
     account_id = account_id or "acc-dev-" + hashlib.sha256(f"{role}:{email or seller_id or ''}".encode()).hexdigest()[:12]

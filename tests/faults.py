@@ -25,8 +25,9 @@ class Stream:
     @classmethod
     async def stock_up(cls, api: Api, count: int, stock: int, price: int = 45_000) -> "Stream":
         seller = await api.seller("Flores Timur")
-        products = [await api.product(seller, price=price + i * 1_111, stock=stock, category="pangan", name=f"Produk uji {i}")
-                    for i in range(count)]
+        products = [
+            await api.product(seller, price=price + i * 1_111, stock=stock, category="pangan", name=f"Produk uji {i}") for i in range(count)
+        ]
         return cls({p["id"]: stock for p in products})
 
     async def buyer(self, api: Api, rng: random.Random, decision: str = "settlement") -> str:
@@ -37,8 +38,9 @@ class Stream:
         self.orders[order_id] = items
         order = await self._until_accepted_value(lambda: api.payable(order_id, timeout=120))
         if order["status"] == "AWAITING_PAYMENT":
-            await self._until_accepted(lambda: api.midtrans.post(f"/simulator/pay/{order_id}", json={"transaction_status": decision}),
-                                       ok=(200, 409))
+            await self._until_accepted(
+                lambda: api.midtrans.post(f"/simulator/pay/{order_id}", json={"transaction_status": decision}), ok=(200, 409)
+            )
         return order_id
 
     async def _until_accepted(self, call: Any, ok: tuple[int, ...] = (200, 201)) -> httpx.Response:
@@ -72,8 +74,9 @@ class Stream:
         """Assert the end state and return the figures checked."""
         finals = {}
         for order_id in self.orders:
-            finals[order_id] = (await eventually(lambda o=order_id: api.order(o), lambda o: o["status"] in FINAL, timeout=timeout,
-                                                 what=f"{order_id} final"))["status"]
+            finals[order_id] = (
+                await eventually(lambda o=order_id: api.order(o), lambda o: o["status"] in FINAL, timeout=timeout, what=f"{order_id} final")
+            )["status"]
         sold: dict[str, int] = {pid: 0 for pid in self.products}
         levy_entries = 0
         for order_id, items in self.orders.items():
@@ -86,13 +89,23 @@ class Stream:
                 assert entries == [], f"{order_id} is {finals[order_id]} but has levy entries"
             levy_entries += len(entries)
         for pid, initial in self.products.items():
-            product = await eventually(lambda p=pid: api.stock_of(p), lambda p: p["reserved"] == 0 and p["sold"] == sold[p["id"]],
-                                       timeout=timeout, what=f"stock of {pid} settled")
+            product = await eventually(
+                lambda p=pid: api.stock_of(p),
+                lambda p: p["reserved"] == 0 and p["sold"] == sold[p["id"]],
+                timeout=timeout,
+                what=f"stock of {pid} settled",
+            )
             assert product["stock"] + product["sold"] == initial and product["stock"] >= 0, product
-        figures = {"orders": len(self.orders), "paid": sum(s == "PAID" for s in finals.values()),
-                   "cancelled": sum(s == "CANCELLED" for s in finals.values()), "rejected": sum(s == "REJECTED" for s in finals.values()),
-                   "lines": sum(len(i) for i in self.orders.values()), "levy_entries": levy_entries,
-                   "units_sold": sum(sold.values()), "refused_attempts": len(self.failures_seen)}
+        figures = {
+            "orders": len(self.orders),
+            "paid": sum(s == "PAID" for s in finals.values()),
+            "cancelled": sum(s == "CANCELLED" for s in finals.values()),
+            "rejected": sum(s == "REJECTED" for s in finals.values()),
+            "lines": sum(len(i) for i in self.orders.values()),
+            "levy_entries": levy_entries,
+            "units_sold": sum(sold.values()),
+            "refused_attempts": len(self.failures_seen),
+        }
         print(f"\n[{label}] checked " + ", ".join(f"{k}={v}" for k, v in figures.items()))
         return figures
 

@@ -12,7 +12,6 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from beli_contracts import Envelope, decode
-
 from infra.processes import ManagedProcess
 from infra.profiles import Profile
 from infra.stack import Endpoints
@@ -29,8 +28,9 @@ class System:
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *, timeout: float = 30.0,
-                     interval: float = 0.1, what: str = "condition") -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"
+) -> T:
     """Poll until `accept(probe())`; fail with the last value seen."""
     deadline = time.monotonic() + timeout
     value = await probe()
@@ -42,8 +42,9 @@ async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bo
     return value
 
 
-async def read_events(bootstrap: str, topic: str, accept: Callable[[Envelope], bool], *, count: int,
-                      timeout: float = 30.0, settle: float = 0.0) -> list[Envelope]:
+async def read_events(
+    bootstrap: str, topic: str, accept: Callable[[Envelope], bool], *, count: int, timeout: float = 30.0, settle: float = 0.0
+) -> list[Envelope]:
     """Events of `topic` (read from its start by a real consumer) that `accept` keeps: waits for
     `count` of them, then `settle` seconds more so that an extra one (a duplicate) would be seen."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
@@ -88,8 +89,10 @@ class Api:
     async def connect(cls, system: System) -> AsyncIterator["Api"]:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         operator = {"Authorization": f"Bearer {mint('admin', email='operator@beli-ntt.id', minutes=24 * 60)}"}
-        clients = {name: httpx.AsyncClient(base_url=system.profile.service_url(name), timeout=30, limits=limits, headers=operator)
-                   for name in system.profile.service_ports}
+        clients = {
+            name: httpx.AsyncClient(base_url=system.profile.service_url(name), timeout=30, limits=limits, headers=operator)
+            for name in system.profile.service_ports
+        }
         try:
             yield cls(clients)
         finally:
@@ -106,8 +109,11 @@ class Api:
 
     async def seller_account(self, name: str, email: str, phone: str) -> dict[str, Any]:
         """Sign up a seller account; returns the tokens."""
-        response = await self.catalog.post("/auth/signup", headers={"Authorization": ""}, json={
-            "role": "seller", "name": name, "email": email, "phone": phone, "password": "kata-sandi-rahasia"})
+        response = await self.catalog.post(
+            "/auth/signup",
+            headers={"Authorization": ""},
+            json={"role": "seller", "name": name, "email": email, "phone": phone, "password": "kata-sandi-rahasia"},
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -126,8 +132,14 @@ class Api:
     async def pending_seller(self, regency: str = "Sumba Timur", **fields: Any) -> dict[str, Any]:
         """A seller that signed up and is not verified yet."""
         tag = uuid.uuid4().hex[:8]
-        profile = {"name": f"UMKM {tag}", "regency": regency, "village": "Desa Jenilu",
-                   "email": f"seller-{tag}@umkm.example.id", "phone": f"0812{int(tag, 16) % 10**8:08d}", **fields}
+        profile = {
+            "name": f"UMKM {tag}",
+            "regency": regency,
+            "village": "Desa Jenilu",
+            "email": f"seller-{tag}@umkm.example.id",
+            "phone": f"0812{int(tag, 16) % 10**8:08d}",
+            **fields,
+        }
         tokens = await self.seller_account(profile["name"], profile["email"], profile["phone"])
         response = await self.catalog.post("/sellers", json=profile, headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert response.status_code == 201, response.text
@@ -149,10 +161,14 @@ class Api:
         assert response.status_code == 200, response.text
         return response.json()
 
-    async def product(self, seller: dict[str, Any], *, price: int, stock: int, category: str = "tenun",
-                      name: str = "Kain tenun ikat") -> dict[str, Any]:
-        response = await self.catalog.post("/products", headers=self.as_seller(seller), json={
-            "seller_id": seller["id"], "name": name, "category": category, "price": price, "stock": stock})
+    async def product(
+        self, seller: dict[str, Any], *, price: int, stock: int, category: str = "tenun", name: str = "Kain tenun ikat"
+    ) -> dict[str, Any]:
+        response = await self.catalog.post(
+            "/products",
+            headers=self.as_seller(seller),
+            json={"seller_id": seller["id"], "name": name, "category": category, "price": price, "stock": stock},
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -168,11 +184,14 @@ class Api:
         tag = uuid.uuid4().hex[:8]
         return {"name": f"Pembeli {tag}", "email": f"asn-{tag}@nttprov.example.id", "phone": f"0813{int(tag, 16) % 10**8:08d}"}
 
-    async def place(self, items: list[tuple[str, int]], *, customer: dict[str, str] | None = None,
-                    key: str | None = None) -> httpx.Response:
+    async def place(
+        self, items: list[tuple[str, int]], *, customer: dict[str, str] | None = None, key: str | None = None
+    ) -> httpx.Response:
         customer = customer or self.shopper()
         body = {"customer": customer, "items": [{"product_id": product_id, "quantity": quantity} for product_id, quantity in items]}
-        return await self.orders.post("/orders", json=body, headers={"Idempotency-Key": key or uuid.uuid4().hex, **self.as_shopper(customer)})
+        return await self.orders.post(
+            "/orders", json=body, headers={"Idempotency-Key": key or uuid.uuid4().hex, **self.as_shopper(customer)}
+        )
 
     async def order(self, order_id: str) -> dict[str, Any]:
         response = await self.orders.get(f"/orders/{order_id}")
@@ -185,13 +204,18 @@ class Api:
         return response.json()
 
     async def order_reaches(self, order_id: str, *statuses: str, timeout: float = 30.0) -> dict[str, Any]:
-        return await eventually(lambda: self.order(order_id), lambda o: o["status"] in statuses, timeout=timeout,
-                                what=f"order {order_id} to reach {statuses}")
+        return await eventually(
+            lambda: self.order(order_id), lambda o: o["status"] in statuses, timeout=timeout, what=f"order {order_id} to reach {statuses}"
+        )
 
     async def payable(self, order_id: str, timeout: float = 30.0) -> dict[str, Any]:
         """Wait until the order is awaiting payment and has its Midtrans link."""
-        return await eventually(lambda: self.order(order_id), lambda o: o["status"] != "PENDING" and (
-            o["status"] != "AWAITING_PAYMENT" or o["payment"] is not None), timeout=timeout, what=f"payment link of {order_id}")
+        return await eventually(
+            lambda: self.order(order_id),
+            lambda o: o["status"] != "PENDING" and (o["status"] != "AWAITING_PAYMENT" or o["payment"] is not None),
+            timeout=timeout,
+            what=f"payment link of {order_id}",
+        )
 
     async def pay(self, order_id: str, transaction_status: str = "settlement") -> dict[str, Any]:
         response = await self.midtrans.post(f"/simulator/pay/{order_id}", json={"transaction_status": transaction_status})

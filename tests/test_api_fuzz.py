@@ -18,14 +18,32 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 def test_service_honours_its_own_schema(system: System, service: str) -> None:
     st = Path(sys.executable).with_name("st")
     url = system.profile.service_url(service)
-    result = subprocess.run(
-        [str(st), "run", f"{url}/openapi.json", "--checks", CHECKS, "--max-examples", "15", "--workers", "1",
-         "--seed", "20261123", "--no-color",
-         # As an operator, so that generated requests reach the validation and logic behind the role checks.
-         "--header", f"Authorization: Bearer {mint('admin', email='fuzz@beli-ntt.id', minutes=30)}",
-         # Not fuzzed: random levy rules and month closings would change the money of every later test.
-         "--exclude-name", "POST /admin/levy-rules", "--exclude-name", "POST /finance/periods/{period}/close"],
-        capture_output=True, text=True, timeout=360,
+    result = subprocess.run(  # noqa: PLW1510 - the exit code is read below
+        [
+            str(st),
+            "run",
+            f"{url}/openapi.json",
+            "--checks",
+            CHECKS,
+            "--max-examples",
+            "15",
+            "--workers",
+            "1",
+            "--seed",
+            "20261123",
+            "--no-color",
+            # As an operator, so that generated requests reach the validation and logic behind the role checks.
+            "--header",
+            f"Authorization: Bearer {mint('admin', email='fuzz@beli-ntt.id', minutes=30)}",
+            # Not fuzzed: random levy rules and month closings would change the money of every later test.
+            "--exclude-name",
+            "POST /admin/levy-rules",
+            "--exclude-name",
+            "POST /finance/periods/{period}/close",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=360,
     )
     summary = [line for line in result.stdout.splitlines() if "generated" in line or "passed" in line or "failures" in line]
     print(f"\n[schemathesis {service}] " + " | ".join(summary[-3:]))

@@ -15,7 +15,9 @@ from tests.support import Api, System
 IDENTITIES = ("anonymous", "shopper", "other_shopper", "seller", "other_seller", "finance", "admin")
 SIGNED_IN = frozenset(IDENTITIES) - {"anonymous"}
 PUBLIC = frozenset(IDENTITIES)
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 
 @dataclass(frozen=True)
@@ -34,14 +36,32 @@ FINANCE = frozenset({"finance", "admin"})
 SELLER_OWN = frozenset({"seller", "admin"})
 RULES = [
     # catalog: accounts
-    Rule("catalog", "POST", "/auth/staff", ADMIN, {"role": "finance", "name": "Staf", "email": "{unique}@nttprov.example.id", "phone": "081234567890", "password": "kata-sandi-panjang"}),
+    Rule(
+        "catalog",
+        "POST",
+        "/auth/staff",
+        ADMIN,
+        {
+            "role": "finance",
+            "name": "Staf",
+            "email": "{unique}@nttprov.example.id",
+            "phone": "081234567890",
+            "password": "kata-sandi-panjang",
+        },
+    ),
     Rule("catalog", "GET", "/auth/me", SIGNED_IN),
     # catalog: sellers and listings
     Rule("catalog", "PATCH", "/sellers/{seller}", SELLER_OWN, {"village": "Desa Baru"}),
     Rule("catalog", "GET", "/sellers/{seller}/products", SELLER_OWN),
     Rule("catalog", "POST", "/admin/sellers/{seller}/verify", ADMIN),
     Rule("catalog", "GET", "/admin/sellers", ADMIN),
-    Rule("catalog", "POST", "/products", SELLER_OWN, {"seller_id": "{seller}", "name": "Kain uji", "category": "tenun", "price": 1000, "stock": 1}),
+    Rule(
+        "catalog",
+        "POST",
+        "/products",
+        SELLER_OWN,
+        {"seller_id": "{seller}", "name": "Kain uji", "category": "tenun", "price": 1000, "stock": 1},
+    ),
     Rule("catalog", "PATCH", "/products/{product}", SELLER_OWN, {"description": "diperbarui"}),
     Rule("catalog", "PUT", "/products/{product}/stock", SELLER_OWN, {"stock": 50}),
     Rule("catalog", "POST", "/products/{variant_product}/variants", SELLER_OWN, {"name": "V-{unique}", "price": 5000, "stock": 1}),
@@ -50,7 +70,13 @@ RULES = [
     Rule("catalog", "POST", "/products/{product}/photos", SELLER_OWN, files=True),
     Rule("catalog", "DELETE", "/products/{product}/photos/{photo}", SELLER_OWN),
     # orders
-    Rule("orders", "POST", "/orders", frozenset({"shopper", "other_shopper"}), {"customer": "{customer}", "items": [{"product_id": "{product}", "quantity": 1}]}),
+    Rule(
+        "orders",
+        "POST",
+        "/orders",
+        frozenset({"shopper", "other_shopper"}),
+        {"customer": "{customer}", "items": [{"product_id": "{product}", "quantity": 1}]},
+    ),
     Rule("orders", "GET", "/orders/{order}", frozenset({"shopper", "admin"})),
     Rule("orders", "POST", "/orders/{order}/cancel", frozenset({"shopper", "admin"})),
     Rule("orders", "GET", "/sellers/{seller}/orders", SELLER_OWN),
@@ -60,7 +86,13 @@ RULES = [
     Rule("payments", "GET", "/payments/{order}", frozenset({"shopper", "finance", "admin"})),
     Rule("payments", "GET", "/levy/entries", FINANCE, params={"order_id": "{order}"}),
     Rule("payments", "GET", "/admin/levy-rules", ADMIN),
-    Rule("payments", "POST", "/admin/levy-rules", ADMIN, {"rate_bps": 100, "category": "garam", "effective_from": "2030-01-01T00:00:00Z", "reason": "uji"}),
+    Rule(
+        "payments",
+        "POST",
+        "/admin/levy-rules",
+        ADMIN,
+        {"rate_bps": 100, "category": "garam", "effective_from": "2030-01-01T00:00:00Z", "reason": "uji"},
+    ),
     Rule("payments", "GET", "/admin/levy-rules/{rule}", ADMIN),
     Rule("payments", "POST", "/payments/{order}/refunds", ADMIN, {"reason": "uji otorisasi", "amount": 1}),
     Rule("payments", "GET", "/payments/{order}/refunds", ADMIN),
@@ -86,50 +118,86 @@ RULES = [
     Rule("notifications", "GET", "/admin/notifications/deliveries", ADMIN),
     Rule("notifications", "POST", "/admin/notifications/deliveries/{delivery}/resend", ADMIN),
 ] + [
-    rule for service in ("catalog", "orders", "payments", "notifications") for rule in (
+    rule
+    for service in ("catalog", "orders", "payments", "notifications")
+    for rule in (
         Rule(service, "GET", "/admin/dead-letters", ADMIN),
         Rule(service, "POST", "/admin/dead-letters/replay-all", ADMIN),
-        Rule(service, "POST", "/admin/dead-letters/{letter}/replay", ADMIN))
+        Rule(service, "POST", "/admin/dead-letters/{letter}/replay", ADMIN),
+    )
 ]
 
 # Open to everyone by design: browsing, signing in, health, and Midtrans's signed webhook.
 PUBLIC_OPERATIONS = {
-    ("catalog", "POST", "/auth/signup"), ("catalog", "POST", "/auth/login"), ("catalog", "POST", "/auth/refresh"),
-    ("catalog", "GET", "/products"), ("catalog", "GET", "/products/{product_id}"), ("catalog", "GET", "/categories"),
-    ("catalog", "GET", "/regencies"), ("catalog", "GET", "/sellers/{seller_id}"),
-    ("catalog", "GET", "/products/{product_id}/photos/{photo_id}"), ("catalog", "POST", "/sellers"),
-    ("payments", "POST", "/midtrans/notification"), ("notifications", "GET", "/notifications/kinds"),
+    ("catalog", "POST", "/auth/signup"),
+    ("catalog", "POST", "/auth/login"),
+    ("catalog", "POST", "/auth/refresh"),
+    ("catalog", "GET", "/products"),
+    ("catalog", "GET", "/products/{product_id}"),
+    ("catalog", "GET", "/categories"),
+    ("catalog", "GET", "/regencies"),
+    ("catalog", "GET", "/sellers/{seller_id}"),
+    ("catalog", "GET", "/products/{product_id}/photos/{photo_id}"),
+    ("catalog", "POST", "/sellers"),
+    ("payments", "POST", "/midtrans/notification"),
+    ("notifications", "GET", "/notifications/kinds"),
 }
 
 
 async def signed_up(api: Api, role: str) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
-    response = await api.catalog.post("/auth/signup", headers={"Authorization": ""}, json={
-        "role": role, "name": f"Akun {tag}", "email": f"{role}-{tag}@example.id", "phone": "081234567890", "password": "kata-sandi-panjang"})
+    response = await api.catalog.post(
+        "/auth/signup",
+        headers={"Authorization": ""},
+        json={
+            "role": role,
+            "name": f"Akun {tag}",
+            "email": f"{role}-{tag}@example.id",
+            "phone": "081234567890",
+            "password": "kata-sandi-panjang",
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
 @pytest.fixture(scope="module")
 async def world(api: Api) -> dict[str, Any]:
-    admin = (await api.catalog.post("/auth/login", headers={"Authorization": ""},
-                                    json={"email": DEV_ADMIN_EMAIL, "password": DEV_ADMIN_PASSWORD})).json()["access_token"]
+    admin = (
+        await api.catalog.post(
+            "/auth/login", headers={"Authorization": ""}, json={"email": DEV_ADMIN_EMAIL, "password": DEV_ADMIN_PASSWORD}
+        )
+    ).json()["access_token"]
     finance_email = f"finance-{uuid.uuid4().hex[:6]}@nttprov.example.id"
-    created = await api.catalog.post("/auth/staff", headers={"Authorization": f"Bearer {admin}"}, json={
-        "role": "finance", "name": "Bapenda", "email": finance_email, "phone": "081234567890", "password": "kata-sandi-panjang"})
+    created = await api.catalog.post(
+        "/auth/staff",
+        headers={"Authorization": f"Bearer {admin}"},
+        json={"role": "finance", "name": "Bapenda", "email": finance_email, "phone": "081234567890", "password": "kata-sandi-panjang"},
+    )
     assert created.status_code == 201, created.text
-    finance = (await api.catalog.post("/auth/login", headers={"Authorization": ""},
-                                      json={"email": finance_email, "password": "kata-sandi-panjang"})).json()["access_token"]
+    finance = (
+        await api.catalog.post(
+            "/auth/login", headers={"Authorization": ""}, json={"email": finance_email, "password": "kata-sandi-panjang"}
+        )
+    ).json()["access_token"]
     seller, other_seller = await api.seller("Ende"), await api.seller("Alor")
     product = await api.product(seller, price=25_000, stock=20, category="pangan", name="Keripik pisang Ende")
-    variant_product = await api.listing(seller, name="Kain ikat Ende", category="tenun", variants=[{"name": "Merah", "price": 5000, "stock": 2}])
-    photo = (await api.catalog.post(f"/products/{product['id']}/photos", headers=api.as_seller(seller),
-                                    files={"photo": ("p.png", PNG, "image/png")})).json()["photos"][0]
+    variant_product = await api.listing(
+        seller, name="Kain ikat Ende", category="tenun", variants=[{"name": "Merah", "price": 5000, "stock": 2}]
+    )
+    photo = (
+        await api.catalog.post(
+            f"/products/{product['id']}/photos", headers=api.as_seller(seller), files={"photo": ("p.png", PNG, "image/png")}
+        )
+    ).json()["photos"][0]
     shopper, other_shopper = await signed_up(api, "shopper"), await signed_up(api, "shopper")
     as_shopper = {"Authorization": f"Bearer {shopper['access_token']}"}
     customer = {k: shopper["account"][k] for k in ("name", "email", "phone")}
-    placed = await api.orders.post("/orders", headers={**as_shopper, "Idempotency-Key": uuid.uuid4().hex},
-                                   json={"customer": customer, "items": [{"product_id": product["id"], "quantity": 2}]})
+    placed = await api.orders.post(
+        "/orders",
+        headers={**as_shopper, "Idempotency-Key": uuid.uuid4().hex},
+        json={"customer": customer, "items": [{"product_id": product["id"], "quantity": 2}]},
+    )
     assert placed.status_code == 201, placed.text
     order_id = placed.json()["id"]
     await api.payable(order_id)
@@ -139,14 +207,32 @@ async def world(api: Api) -> dict[str, Any]:
     deliveries = (await api.notifications.get("/admin/notifications/deliveries", params={"order_id": order_id})).json()
     rules = (await api.payments.get("/admin/levy-rules")).json()
     rule_id = next(iter(rules.get("rules", rules.get("items", [{}]))), {}).get("id", "default") if isinstance(rules, dict) else "default"
-    tokens = {"anonymous": None, "shopper": shopper["access_token"], "other_shopper": other_shopper["access_token"],
-              "seller": api.seller_tokens[seller["id"]], "other_seller": api.seller_tokens[other_seller["id"]],
-              "finance": finance, "admin": admin}
-    return {"tokens": tokens, "fill": {
-        "order": order_id, "seller": seller["id"], "product": product["id"], "variant_product": variant_product["id"],
-        "variant": variant_product["variants"][0]["id"], "photo": photo["id"] if isinstance(photo, dict) else photo,
-        "rule": rule_id, "message": inbox[0]["id"] if inbox else "none", "delivery": deliveries[0]["id"] if deliveries else "none",
-        "letter": "no-such-letter", "shopper_email": shopper["account"]["email"]}, "customer": customer}
+    tokens = {
+        "anonymous": None,
+        "shopper": shopper["access_token"],
+        "other_shopper": other_shopper["access_token"],
+        "seller": api.seller_tokens[seller["id"]],
+        "other_seller": api.seller_tokens[other_seller["id"]],
+        "finance": finance,
+        "admin": admin,
+    }
+    return {
+        "tokens": tokens,
+        "fill": {
+            "order": order_id,
+            "seller": seller["id"],
+            "product": product["id"],
+            "variant_product": variant_product["id"],
+            "variant": variant_product["variants"][0]["id"],
+            "photo": photo["id"] if isinstance(photo, dict) else photo,
+            "rule": rule_id,
+            "message": inbox[0]["id"] if inbox else "none",
+            "delivery": deliveries[0]["id"] if deliveries else "none",
+            "letter": "no-such-letter",
+            "shopper_email": shopper["account"]["email"],
+        },
+        "customer": customer,
+    }
 
 
 def fill(value: Any, names: dict[str, str], customer: dict[str, str]) -> Any:
@@ -183,7 +269,9 @@ async def test_only_the_right_callers_get_through(api: Api, world: dict[str, Any
             assert response.status_code not in (401, 403), f"{identity} was refused {rule.method} {path}: {response.text}"
         else:
             expected = (401,) if identity == "anonymous" else (403, 404)
-            assert response.status_code in expected, f"{identity} got {response.status_code} for {rule.method} {path}: {response.text[:300]}"
+            assert response.status_code in expected, (
+                f"{identity} got {response.status_code} for {rule.method} {path}: {response.text[:300]}"
+            )
             body = response.json()
             assert set(body) <= {"message", "errors"}, f"{identity} saw data: {body}"
             refused.append(identity)
@@ -192,9 +280,19 @@ async def test_only_the_right_callers_get_through(api: Api, world: dict[str, Any
 
 def test_every_operation_is_classified(system: System) -> None:
     classified = {(r.service, r.method, r.path) for r in RULES} | PUBLIC_OPERATIONS
-    placeholders = {"{order}": "{order_id}", "{seller}": "{seller_id}", "{product}": "{product_id}", "{variant_product}": "{product_id}",
-                    "{variant}": "{variant_id}", "{photo}": "{photo_id}", "{rule}": "{rule_id}", "{message}": "{message_id}",
-                    "{delivery}": "{delivery_id}", "{letter}": "{letter_id}", "2999-01": "{period}"}
+    placeholders = {
+        "{order}": "{order_id}",
+        "{seller}": "{seller_id}",
+        "{product}": "{product_id}",
+        "{variant_product}": "{product_id}",
+        "{variant}": "{variant_id}",
+        "{photo}": "{photo_id}",
+        "{rule}": "{rule_id}",
+        "{message}": "{message_id}",
+        "{delivery}": "{delivery_id}",
+        "{letter}": "{letter_id}",
+        "2999-01": "{period}",
+    }
     normalised = set()
     for service, method, path in classified:
         for short, long in placeholders.items():

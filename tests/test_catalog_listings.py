@@ -7,19 +7,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
+
 from beli_contracts import Envelope
 from beli_contracts.orders import OrderCancelled, OrderPlaced
 from beli_contracts.topics import CATALOG_EVENTS, ORDERS_EVENTS
 from beli_contracts.values import Customer, OrderItem
-
 from tests.support import Api, System, eventually, read_events
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 CUSTOMER = Customer(name="Pembeli Uji", email="uji@nttprov.example.id", phone="081300000001")
 
 
-async def catalog_events(system: System, accept: Callable[[Envelope], bool], *, count: int,
-                         timeout: float = 30.0, settle: float = 0.0) -> list[Envelope]:
+async def catalog_events(
+    system: System, accept: Callable[[Envelope], bool], *, count: int, timeout: float = 30.0, settle: float = 0.0
+) -> list[Envelope]:
     return await read_events(system.endpoints.kafka_bootstrap, CATALOG_EVENTS, accept, count=count, timeout=timeout, settle=settle)
 
 
@@ -38,13 +39,19 @@ async def publish(system: System, *envelopes: Envelope) -> None:
 
 
 def placed(order_id: str, items: list[OrderItem]) -> Envelope:
-    return Envelope.wrap(OrderPlaced(order_id=order_id, customer=CUSTOMER, items=items, placed_at=datetime.now(UTC)),
-                         key=order_id, source="tests")
+    return Envelope.wrap(
+        OrderPlaced(order_id=order_id, customer=CUSTOMER, items=items, placed_at=datetime.now(UTC)), key=order_id, source="tests"
+    )
 
 
 async def test_unverified_sellers_products_are_invisible_and_unsellable_until_verified(api: Api) -> None:
-    seller = await api.pending_seller("Belu", owner_name="Maria Bere", nib="1234567890123", ovop=True,
-                                      bank_account={"bank": "Bank NTT", "account_number": "0012345678", "account_holder": "Maria Bere"})
+    seller = await api.pending_seller(
+        "Belu",
+        owner_name="Maria Bere",
+        nib="1234567890123",
+        ovop=True,
+        bank_account={"bank": "Bank NTT", "account_number": "0012345678", "account_holder": "Maria Bere"},
+    )
     assert (seller["status"], seller["ovop"], seller["bank_account"]["account_number"]) == ("pending", True, "******5678")
     t = "zq" + uuid.uuid4().hex[:6]
     product = await api.listing(seller, name=f"Teh kelor {t}", category="kelor", price=35_000, stock=5, weight_grams=100)
@@ -80,8 +87,9 @@ async def test_photos_are_stored_served_and_checked_by_their_bytes(api: Api) -> 
 
     gif = await api.catalog.post(f"/products/{product['id']}/photos", files={"photo": ("x.png", b"GIF89a" + b"\0" * 50, "image/png")})
     assert gif.status_code == 415 and gif.json()["errors"][0]["field"] == "photo"
-    too_big = await api.catalog.post(f"/products/{product['id']}/photos",
-                                     files={"photo": ("big.jpg", b"\xff\xd8\xff" + b"\0" * (2 * 1024 * 1024), "image/jpeg")})
+    too_big = await api.catalog.post(
+        f"/products/{product['id']}/photos", files={"photo": ("big.jpg", b"\xff\xd8\xff" + b"\0" * (2 * 1024 * 1024), "image/jpeg")}
+    )
     assert too_big.status_code == 413 and "2 MB" in too_big.json()["message"]
     assert len((await api.stock_of(product["id"]))["photos"]) == 1  # refused uploads attach nothing
     deleted = await api.catalog.delete(photo["url"])
@@ -107,8 +115,9 @@ async def test_price_change_is_an_event_and_never_reprices_a_placed_order(api: A
 
 
 async def test_stock_changes_and_stock_low_once_per_crossing(api: Api, system: System) -> None:
-    product = await api.listing(await api.seller("Rote Ndao"), name="Gula lempeng Rote", category="pangan", price=20_000,
-                                stock=8, low_stock_threshold=5)
+    product = await api.listing(
+        await api.seller("Rote Ndao"), name="Gula lempeng Rote", category="pangan", price=20_000, stock=8, low_stock_threshold=5
+    )
     pid = product["id"]
     assert (await api.catalog.put(f"/products/{pid}/stock", json={"stock": 4})).json()["stock"] == 4  # crossing 1
     order_id = (await api.place([(pid, 1)])).json()["id"]
@@ -118,7 +127,11 @@ async def test_stock_changes_and_stock_low_once_per_crossing(api: Api, system: S
     await api.payable(second)  # 9 → 3 by a reservation: crossing 2
     events = await catalog_events(system, about(pid, "catalog.stock_changed", "catalog.stock_low"), count=4, settle=2)
     assert [(e.type.split(".")[1], e.data["stock"]) for e in events] == [
-        ("stock_changed", 4), ("stock_low", 4), ("stock_changed", 9), ("stock_low", 3)]
+        ("stock_changed", 4),
+        ("stock_low", 4),
+        ("stock_changed", 9),
+        ("stock_low", 3),
+    ]
     assert events[1].data["threshold"] == 5 and events[1].data["seller"]["regency"] == "Rote Ndao"
     bad = await api.catalog.put(f"/products/{pid}/stock", json={"stock": -1})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "stock"
@@ -126,8 +139,13 @@ async def test_stock_changes_and_stock_low_once_per_crossing(api: Api, system: S
 
 async def test_variants_are_reserved_priced_and_released_on_their_own(api: Api, system: System) -> None:
     seller = await api.seller("Sumba Timur")
-    product = await api.listing(seller, name="Hinggi Sumba", category="tenun", low_stock_threshold=1,
-                                variants=[{"name": "Merah", "price": 650_000, "stock": 2}, {"name": "Biru", "price": 600_000, "stock": 3}])
+    product = await api.listing(
+        seller,
+        name="Hinggi Sumba",
+        category="tenun",
+        low_stock_threshold=1,
+        variants=[{"name": "Merah", "price": 650_000, "stock": 2}, {"name": "Biru", "price": 600_000, "stock": 3}],
+    )
     red, blue = (v["id"] for v in product["variants"])
     assert (product["price"], product["stock"]) == (600_000, 5)  # "mulai dari" the lowest price
     dup = await api.catalog.post(f"/products/{product['id']}/variants", json={"name": " merah ", "price": 1, "stock": 1})
@@ -136,12 +154,21 @@ async def test_variants_are_reserved_priced_and_released_on_their_own(api: Api, 
     assert no_price.status_code == 409
 
     order_id, bare_id = f"TEST-{uuid.uuid4().hex[:10]}", f"TEST-{uuid.uuid4().hex[:10]}"
-    await publish(system, placed(order_id, [OrderItem(product_id=product["id"], variant_id=red, quantity=2),
-                                            OrderItem(product_id=product["id"], variant_id=blue, quantity=1)]),
-                  placed(bare_id, [OrderItem(product_id=product["id"], quantity=1)]))
+    await publish(
+        system,
+        placed(
+            order_id,
+            [
+                OrderItem(product_id=product["id"], variant_id=red, quantity=2),
+                OrderItem(product_id=product["id"], variant_id=blue, quantity=1),
+            ],
+        ),
+        placed(bare_id, [OrderItem(product_id=product["id"], quantity=1)]),
+    )
     [reserved] = await catalog_events(system, lambda e: e.key == order_id and e.type == "catalog.stock_reserved", count=1)
-    assert sorted((l["variant_id"], l["unit_price"], l["product_name"]) for l in reserved.data["lines"]) == sorted(
-        [(red, 650_000, "Hinggi Sumba (Merah)"), (blue, 600_000, "Hinggi Sumba (Biru)")])
+    assert sorted((line["variant_id"], line["unit_price"], line["product_name"]) for line in reserved.data["lines"]) == sorted(
+        [(red, 650_000, "Hinggi Sumba (Merah)"), (blue, 600_000, "Hinggi Sumba (Biru)")]
+    )
     [refused] = await catalog_events(system, lambda e: e.key == bare_id and e.type == "catalog.stock_rejected", count=1)
     assert refused.data["lines"][0]["reason"] == "not_for_sale"
     [low] = await catalog_events(system, about(product["id"], "catalog.stock_low"), count=1)
@@ -150,8 +177,10 @@ async def test_variants_are_reserved_priced_and_released_on_their_own(api: Api, 
     held = await api.stock_of(product["id"])
     assert {v["id"]: (v["stock"], v["reserved"]) for v in held["variants"]} == {red: (0, 2), blue: (2, 1)}
     assert (held["stock"], held["reserved"]) == (2, 3)
-    await publish(system, Envelope.wrap(OrderCancelled(order_id=order_id, customer=CUSTOMER, reason="shopper_cancelled"),
-                                        key=order_id, source="tests"))
+    await publish(
+        system,
+        Envelope.wrap(OrderCancelled(order_id=order_id, customer=CUSTOMER, reason="shopper_cancelled"), key=order_id, source="tests"),
+    )
     back = await eventually(lambda: api.stock_of(product["id"]), lambda p: p["reserved"] == 0, what="variant stock released")
     assert {v["id"]: v["stock"] for v in back["variants"]} == {red: 2, blue: 3}
     repriced = await api.catalog.patch(f"/products/{product['id']}/variants/{blue}", json={"price": 700_000})

@@ -15,12 +15,19 @@ async def test_words_prefixes_filters_and_relevance(api: Api) -> None:
     t = tag()
     sumba = await api.seller("Sumba Timur")
     ngada = await api.seller("Ngada")
-    kain = await api.listing(sumba, name=f"Kain tenun ikat {t}", description="Motif kuda, pewarna alami", category="tenun",
-                             price=750_000, stock=3, ovop_village="Kelurahan Prailiu")
-    selendang = await api.listing(sumba, name=f"Selendang {t}", description="Dari kain tenun ikat Sumba", category="tenun",
-                                  price=250_000, stock=0)
-    kopi = await api.listing(ngada, name=f"Kopi Arabika Bajawa {t}", description="Kopinya harum", category="kopi",
-                             price=85_000, stock=10)
+    kain = await api.listing(
+        sumba,
+        name=f"Kain tenun ikat {t}",
+        description="Motif kuda, pewarna alami",
+        category="tenun",
+        price=750_000,
+        stock=3,
+        ovop_village="Kelurahan Prailiu",
+    )
+    selendang = await api.listing(
+        sumba, name=f"Selendang {t}", description="Dari kain tenun ikat Sumba", category="tenun", price=250_000, stock=0
+    )
+    kopi = await api.listing(ngada, name=f"Kopi Arabika Bajawa {t}", description="Kopinya harum", category="kopi", price=85_000, stock=10)
 
     found = await api.search(q=f"tenun {t}")
     assert [p["id"] for p in found["items"]] == [kain["id"], selendang["id"]]  # name hit ranks above description hit
@@ -47,7 +54,8 @@ async def test_facets_count_each_dimension_without_its_own_filter(api: Api) -> N
     everything = await api.search(q=t)
     assert everything["facets"] == {
         "regency": [{"value": "Alor", "count": 3}, {"value": "Ende", "count": 3}],
-        "category": [{"value": "pangan", "count": 3}, {"value": "kerajinan", "count": 2}, {"value": "madu", "count": 1}]}
+        "category": [{"value": "pangan", "count": 3}, {"value": "kerajinan", "count": 2}, {"value": "madu", "count": 1}],
+    }
     in_alor = await api.search(q=t, regency="Alor")
     assert len(in_alor["items"]) == 3
     # Regency counts ignore the regency filter (so the shopper sees the alternatives); category
@@ -60,8 +68,14 @@ async def test_cursor_pages_are_stable_for_every_sort(api: Api) -> None:
     t = tag()
     seller = await api.seller("Lembata")
     prices = [30_000, 10_000, 20_000, 10_000, 30_000, 10_000, 40_000]  # ties on purpose
-    ids = [(await api.listing(seller, name=f"Kain {t} nomor {i}", description=f"tenun {t}" if i % 2 else "",
-                              category="tenun", price=price, stock=1))["id"] for i, price in enumerate(prices)]
+    ids = [
+        (
+            await api.listing(
+                seller, name=f"Kain {t} nomor {i}", description=f"tenun {t}" if i % 2 else "", category="tenun", price=price, stock=1
+            )
+        )["id"]
+        for i, price in enumerate(prices)
+    ]
     for sort in ("relevance", "newest", "price_asc", "price_desc"):
         whole = (await api.search(q=t, sort=sort, limit=50))["items"]
         seen, cursor = [], None
@@ -80,9 +94,14 @@ async def test_cursor_pages_are_stable_for_every_sort(api: Api) -> None:
 
 
 async def test_bad_search_input_names_the_field(api: Api) -> None:
-    for params, field in (({"regency": "Jakarta"}, "regency"), ({"category": "mobil"}, "category"),
-                          ({"cursor": "bukan-cursor"}, "cursor"), ({"min_price": 10, "max_price": 5}, "min_price"),
-                          ({"sort": "cheapest"}, "sort"), ({"q": "a"}, "q")):
+    for params, field in (
+        ({"regency": "Jakarta"}, "regency"),
+        ({"category": "mobil"}, "category"),
+        ({"cursor": "bukan-cursor"}, "cursor"),
+        ({"min_price": 10, "max_price": 5}, "min_price"),
+        ({"sort": "cheapest"}, "sort"),
+        ({"q": "a"}, "q"),
+    ):
         response = await api.catalog.get("/products", params=params)
         assert response.status_code == 422, (params, response.text)
         assert response.json()["errors"][0]["field"].removeprefix("query.") == field

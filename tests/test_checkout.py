@@ -2,8 +2,8 @@
 real database: the simulator plays Midtrans."""
 
 import asyncio
-import uuid
 import hashlib
+import uuid
 
 from payments.domain import levy_for
 from tests.support import Api, eventually
@@ -35,7 +35,9 @@ async def test_paid_order_moves_stock_records_levy_and_notifies_everyone(api: Ap
     entries = await api.levy_entries(order_id)
     assert len(entries["items"]) == 2
     assert {(e["product_id"], e["gross"], e["levy"], e["seller_payable"]) for e in entries["items"]} == {
-        (tenun["id"], 1_500_000, 15_000, 1_485_000), (coffee["id"], 255_150, 2_552, 252_598)}
+        (tenun["id"], 1_500_000, 15_000, 1_485_000),
+        (coffee["id"], 255_150, 2_552, 252_598),
+    }
     assert entries["total_levy"] + entries["total_seller_payable"] == paid["total"]
 
     payment = (await api.payments.get(f"/payments/{order_id}")).json()
@@ -45,8 +47,9 @@ async def test_paid_order_moves_stock_records_levy_and_notifies_everyone(api: Ap
     assert (tenun_after["stock"], tenun_after["reserved"]) == (3, 0)
 
     # The shopper's inbox also holds the payment link message (issue #6): pick the receipt.
-    inbox = await eventually(lambda: api.inbox(shopper["email"]), lambda m: any(x["kind"] == "payment_receipt" for x in m),
-                             what="shopper receipt")
+    inbox = await eventually(
+        lambda: api.inbox(shopper["email"]), lambda m: any(x["kind"] == "payment_receipt" for x in m), what="shopper receipt"
+    )
     receipt = [m for m in inbox if m["kind"] == "payment_receipt"]
     assert len(receipt) == 1
     assert "Rp1.755.150" in receipt[0]["text"] and "kontribusi PAD" in receipt[0]["text"] and "Rp17.552" in receipt[0]["text"]
@@ -69,8 +72,9 @@ async def test_expired_payment_cancels_the_order_and_restores_stock(api: Api) ->
     restored = await eventually(lambda: api.stock_of(product["id"]), lambda p: p["stock"] == 4, what="stock released")
     assert (restored["reserved"], restored["sold"]) == (0, 0)
     assert (await api.levy_entries(order_id))["items"] == []
-    inbox = await eventually(lambda: api.inbox(shopper["email"]), lambda m: any(x["kind"] == "order_cancelled" for x in m),
-                             what="cancellation message")
+    inbox = await eventually(
+        lambda: api.inbox(shopper["email"]), lambda m: any(x["kind"] == "order_cancelled" for x in m), what="cancellation message"
+    )
     message = [m for m in inbox if m["kind"] == "order_cancelled"]
     assert len(message) == 1 and "batas waktu pembayaran" in message[0]["text"]
 
@@ -114,8 +118,16 @@ async def test_duplicate_notifications_change_nothing_and_forged_ones_are_refuse
     order_id = (await api.place([(product["id"], 3)])).json()["id"]
     await api.payable(order_id)
 
-    forged = {"order_id": order_id, "status_code": "200", "gross_amount": "99999.00", "transaction_status": "settlement",
-              "fraud_status": "accept", "payment_type": "qris", "transaction_id": "forged", "signature_key": "0" * 128}
+    forged = {
+        "order_id": order_id,
+        "status_code": "200",
+        "gross_amount": "99999.00",
+        "transaction_status": "settlement",
+        "fraud_status": "accept",
+        "payment_type": "qris",
+        "transaction_id": "forged",
+        "signature_key": "0" * 128,
+    }
     refused = await api.payments.post("/midtrans/notification", json=forged)
     assert refused.status_code == 401 and "signature_key" in refused.json()["message"]
     await asyncio.sleep(1)
@@ -141,8 +153,9 @@ async def test_shopper_cancels_an_unpaid_order(api: Api) -> None:
     cancelled = await api.orders.post(f"/orders/{order_id}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "CANCELLED"
     await eventually(lambda: api.stock_of(product["id"]), lambda p: p["stock"] == 2, what="stock released")
-    payment = await eventually(lambda: api.payments.get(f"/payments/{order_id}"), lambda r: r.json()["status"] == "FAILED",
-                               what="payment cancelled")
+    payment = await eventually(
+        lambda: api.payments.get(f"/payments/{order_id}"), lambda r: r.json()["status"] == "FAILED", what="payment cancelled"
+    )
     assert payment.json()["levy_amount"] is None
     paid_late = await api.midtrans.post(f"/simulator/pay/{order_id}", json={"transaction_status": "settlement"})
     assert paid_late.status_code in (404, 409), paid_late.text  # the Snap transaction is closed at Midtrans
@@ -170,31 +183,52 @@ async def test_fifty_concurrent_buyers_for_ten_units(api: Api) -> None:
 
 async def test_bad_input_gets_a_clear_4xx(api: Api) -> None:
     shopper = api.as_shopper(api.shopper())
-    missing_key = await api.orders.post("/orders", headers=shopper, json={"customer": api.shopper(), "items": [{"product_id": "x", "quantity": 1}]})
+    missing_key = await api.orders.post(
+        "/orders", headers=shopper, json={"customer": api.shopper(), "items": [{"product_id": "x", "quantity": 1}]}
+    )
     assert missing_key.status_code == 400 and "Idempotency-Key" in missing_key.json()["message"]
     negative = await api.place([("prd-x", -1)])
     assert negative.status_code == 422 and negative.json()["errors"][0]["field"] == "items.0.quantity"
-    unknown_field = await api.orders.post("/orders", headers={"Idempotency-Key": "k-unknown", **shopper},
-                                          json={"customer": api.shopper(), "items": [{"product_id": "x", "quantity": 1}], "coupon": "FREE"})
+    unknown_field = await api.orders.post(
+        "/orders",
+        headers={"Idempotency-Key": "k-unknown", **shopper},
+        json={"customer": api.shopper(), "items": [{"product_id": "x", "quantity": 1}], "coupon": "FREE"},
+    )
     assert unknown_field.status_code == 422 and unknown_field.json()["errors"][0]["field"] == "coupon"
     seller_account = await api.seller_account("Toko Jakarta", f"toko-{uuid.uuid4().hex[:6]}@b.id", "08123456789")
-    bad_regency = await api.catalog.post("/sellers", headers={"Authorization": f"Bearer {seller_account['access_token']}"},
-                                         json={"name": "Toko", "regency": "Jakarta", "email": "a@b.id", "phone": "08123456789"})
+    bad_regency = await api.catalog.post(
+        "/sellers",
+        headers={"Authorization": f"Bearer {seller_account['access_token']}"},
+        json={"name": "Toko", "regency": "Jakarta", "email": "a@b.id", "phone": "08123456789"},
+    )
     assert bad_regency.status_code == 422 and "regency" in bad_regency.json()["message"]
-    bad_price = await api.catalog.post("/products", json={"seller_id": "slr-x", "name": "Kain", "category": "tenun", "price": 1.5, "stock": 1})
+    bad_price = await api.catalog.post(
+        "/products", json={"seller_id": "slr-x", "name": "Kain", "category": "tenun", "price": 1.5, "stock": 1}
+    )
     assert bad_price.status_code == 422 and bad_price.json()["errors"][0]["field"] == "price"
-    huge = await api.orders.post("/orders", headers={"Idempotency-Key": "k-huge", "Content-Type": "application/json"}, content=b"[" * 100_000)
+    huge = await api.orders.post(
+        "/orders", headers={"Idempotency-Key": "k-huge", "Content-Type": "application/json"}, content=b"[" * 100_000
+    )
     assert huge.status_code == 413
     huge_quantity = await api.place([("prd-x", 10**12)])
     assert huge_quantity.status_code == 422 and huge_quantity.json()["errors"][0]["field"] == "items.0.quantity"
-    nested = await api.orders.post("/orders", headers={"Idempotency-Key": "k-nested", "Content-Type": "application/json",
-                                                       **api.as_shopper(api.shopper())}, content=b"[" * 20_000 + b"]" * 20_000)
+    nested = await api.orders.post(
+        "/orders",
+        headers={"Idempotency-Key": "k-nested", "Content-Type": "application/json", **api.as_shopper(api.shopper())},
+        content=b"[" * 20_000 + b"]" * 20_000,
+    )
     assert 400 <= nested.status_code < 500, nested.text
-    not_utf8 = await api.orders.post("/orders", headers={"Idempotency-Key": "k-bytes", "Content-Type": "application/json",
-                                                         **api.as_shopper(api.shopper())}, content=b'{"customer": "\xff\xfe"}')
+    not_utf8 = await api.orders.post(
+        "/orders",
+        headers={"Idempotency-Key": "k-bytes", "Content-Type": "application/json", **api.as_shopper(api.shopper())},
+        content=b'{"customer": "\xff\xfe"}',
+    )
     assert 400 <= not_utf8.status_code < 500, not_utf8.text
-    wrong_type = await api.orders.post("/orders", headers={"Idempotency-Key": "k-form", "Content-Type": "application/x-www-form-urlencoded",
-                                                           **api.as_shopper(api.shopper())}, content=b"customer=x&items=y")
+    wrong_type = await api.orders.post(
+        "/orders",
+        headers={"Idempotency-Key": "k-form", "Content-Type": "application/x-www-form-urlencoded", **api.as_shopper(api.shopper())},
+        content=b"customer=x&items=y",
+    )
     assert 400 <= wrong_type.status_code < 500 and "message" in wrong_type.json(), wrong_type.text
     not_found = await api.orders.get("/orders/BNTT-NOPE")
     assert not_found.status_code == 404 and "BNTT-NOPE" in not_found.json()["message"]

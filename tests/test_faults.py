@@ -10,8 +10,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from beli_contracts import ALL_TOPICS, Envelope
-from beli_contracts.topics import PARTITIONS
 from beli_contracts.orders import OrderPlaced
+from beli_contracts.topics import PARTITIONS
 from beli_contracts.values import Customer, OrderItem
 from beli_runtime.clock import utcnow
 from infra import stack
@@ -62,9 +62,16 @@ async def test_database_restart_fails_cleanly_then_converges(api: Api, system: S
 def notification(order_id: str, status: str, gross: int) -> dict[str, str]:
     code = {"settlement": "200", "pending": "201", "expire": "407", "deny": "202", "cancel": "200"}[status]
     amount = f"{gross}.00"
-    return {"order_id": order_id, "transaction_status": status, "status_code": code, "gross_amount": amount,
-            "fraud_status": "accept", "payment_type": "qris", "transaction_id": f"tx-{order_id}",
-            "signature_key": signature_key(order_id, code, amount, SERVER_KEY)}
+    return {
+        "order_id": order_id,
+        "transaction_status": status,
+        "status_code": code,
+        "gross_amount": amount,
+        "fraud_status": "accept",
+        "payment_type": "qris",
+        "transaction_id": f"tx-{order_id}",
+        "signature_key": signature_key(order_id, code, amount, SERVER_KEY),
+    }
 
 
 async def test_every_notification_three_times_shuffled(api: Api) -> None:
@@ -93,9 +100,11 @@ async def test_every_notification_three_times_shuffled(api: Api) -> None:
 
 
 async def snapshot(api: Api, stream: Stream) -> dict:
-    return {"orders": {o: await api.order(o) for o in stream.orders},
-            "levy": {o: await api.levy_entries(o) for o in stream.orders},
-            "stock": {p: await api.stock_of(p) for p in stream.products}}
+    return {
+        "orders": {o: await api.order(o) for o in stream.orders},
+        "levy": {o: await api.levy_entries(o) for o in stream.orders},
+        "stock": {p: await api.stock_of(p) for p in stream.products},
+    }
 
 
 async def reset_group_to_start(bootstrap: str, group: str) -> None:
@@ -128,8 +137,11 @@ async def test_replaying_every_topic_from_offset_zero_changes_nothing(api: Api, 
     after = await snapshot(api, stream)
     assert after == before
     metrics = (await api.catalog.get("/metrics")).text
-    duplicates = sum(float(line.split()[-1]) for line in metrics.splitlines()
-                     if line.startswith("events_consumed_total") and 'outcome="duplicate"' in line)
+    duplicates = sum(
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("events_consumed_total") and 'outcome="duplicate"' in line
+    )
     assert duplicates > 0, "the catalog did not re-read anything"
     print(f"\n[replay from 0] {len(stream.orders)} orders unchanged; catalog skipped {int(duplicates)} redelivered events")
 
@@ -139,8 +151,16 @@ async def test_poison_events_are_dead_lettered_and_replayable(api: Api, system: 
     await producer.start()
     try:
         await producer.send_and_wait("orders.events", b"\xff not json at all", key=b"garbage")
-        bogus = Envelope.wrap(OrderPlaced(order_id="BNTT-POISON", customer=Customer(name="X Y", email="x@y.id", phone="0812345678"),
-                                          items=[OrderItem(product_id="p", quantity=1)], placed_at=utcnow()), key="BNTT-POISON", source="test")
+        bogus = Envelope.wrap(
+            OrderPlaced(
+                order_id="BNTT-POISON",
+                customer=Customer(name="X Y", email="x@y.id", phone="0812345678"),
+                items=[OrderItem(product_id="p", quantity=1)],
+                placed_at=utcnow(),
+            ),
+            key="BNTT-POISON",
+            source="test",
+        )
         broken = json.loads(bogus.to_bytes())
         broken["data"]["items"] = "two of them"
         await producer.send_and_wait("orders.events", json.dumps(broken).encode(), key=b"BNTT-POISON")
@@ -151,12 +171,14 @@ async def test_poison_events_are_dead_lettered_and_replayable(api: Api, system: 
     seller = await api.seller("Lembata")
     product = await api.product(seller, price=70_000, stock=5, category="daging_olahan", name="Ikan paus asap Lamalera")
     from pymongo import AsyncMongoClient
+
     mongo = AsyncMongoClient(system.endpoints.mongodb_url)
     await mongo.beli_catalog.products.update_one({"_id": product["id"]}, {"$unset": {"price": ""}})
     stuck = (await api.place([(product["id"], 1)])).json()["id"]
 
-    letters = await eventually(lambda: api.catalog.get("/admin/dead-letters"), lambda r: len(r.json()) >= 3, timeout=60,
-                               what="three dead letters")
+    letters = await eventually(
+        lambda: api.catalog.get("/admin/dead-letters"), lambda r: len(r.json()) >= 3, timeout=60, what="three dead letters"
+    )
     kinds = sorted(letter["type"] for letter in letters.json())
     assert kinds.count("orders.order_placed") == 2 and "unknown" in kinds
     healthy = await api.product(seller, price=20_000, stock=5, category="pangan", name="Jagung titi")

@@ -17,10 +17,13 @@ async def rule(api: Api, **body: Any) -> Any:
 
 
 async def test_invalid_rules_are_refused_with_the_field_named(api: Api) -> None:
-    for body, field, status in (({"rate_bps": -5}, "rate_bps", 422), ({"rate_bps": 10_001}, "rate_bps", 422),
-                                ({"rate_bps": 100, "regency": "Jakarta Selatan"}, "regency", 422),
-                                ({"rate_bps": 100, "category": "tenun", "effective_from": "2020-01-01T00:00:00Z"}, "effective_from", 422),
-                                ({"rate_bps": "banyak"}, "rate_bps", 422)):
+    for body, field, status in (
+        ({"rate_bps": -5}, "rate_bps", 422),
+        ({"rate_bps": 10_001}, "rate_bps", 422),
+        ({"rate_bps": 100, "regency": "Jakarta Selatan"}, "regency", 422),
+        ({"rate_bps": 100, "category": "tenun", "effective_from": "2020-01-01T00:00:00Z"}, "effective_from", 422),
+        ({"rate_bps": "banyak"}, "rate_bps", 422),
+    ):
         answer = await rule(api, **body)
         assert answer.status_code == status, answer.text
         assert answer.json()["errors"][0]["field"] == field, answer.text
@@ -38,8 +41,11 @@ async def test_orders_across_regencies_and_categories_with_a_rule_change_in_betw
     sabu_sei = await api.product(sabu, price=79_999, stock=50, category="daging_olahan", name="Sei sapi Sabu")
 
     # daging_olahan everywhere 250 bps, but in Rote Ndao 300; anything from Sabu Raijua 175.
-    for body in ({"rate_bps": 250, "category": "daging_olahan"}, {"rate_bps": 300, "category": "daging_olahan", "regency": "Rote Ndao"},
-                 {"rate_bps": 175, "regency": "Sabu Raijua"}):
+    for body in (
+        {"rate_bps": 250, "category": "daging_olahan"},
+        {"rate_bps": 300, "category": "daging_olahan", "regency": "Rote Ndao"},
+        {"rate_bps": 175, "regency": "Sabu Raijua"},
+    ):
         assert (await rule(api, **body)).status_code == 201
     first = await paid_order(api, [(sei, 2), (oil, 3), (sabu_sei, 1)])
 
@@ -53,11 +59,13 @@ async def test_orders_across_regencies_and_categories_with_a_rule_change_in_betw
 
     # By hand: 170000*3% = 5100; 183750*1.75% = 3215.625 -> 3216; 79999*2.5% = 1999.975 -> 2000;
     # after the change 85000*5% = 4250; 61250*1.75% = 1071.875 -> 1072.
-    expected = {(first, sei["id"]): (170_000, 5_100, "pad:daging_olahan:rote-ndao", 1),
-                (first, oil["id"]): (183_750, 3_216, "pad:*:sabu-raijua", 1),
-                (first, sabu_sei["id"]): (79_999, 2_000, "pad:daging_olahan:*", 1),
-                (second, sei["id"]): (85_000, 4_250, "pad:daging_olahan:rote-ndao", 2),
-                (second, oil["id"]): (61_250, 1_072, "pad:*:sabu-raijua", 1)}
+    expected = {
+        (first, sei["id"]): (170_000, 5_100, "pad:daging_olahan:rote-ndao", 1),
+        (first, oil["id"]): (183_750, 3_216, "pad:*:sabu-raijua", 1),
+        (first, sabu_sei["id"]): (79_999, 2_000, "pad:daging_olahan:*", 1),
+        (second, sei["id"]): (85_000, 4_250, "pad:daging_olahan:rote-ndao", 2),
+        (second, oil["id"]): (61_250, 1_072, "pad:*:sabu-raijua", 1),
+    }
     for order_id in (first, second):
         for e in (await finance(api, "ledger", order_id=order_id))["items"]:
             assert (e["gross"], e["levy"], e["rule_id"], e["rule_version"]) == expected[(order_id, e["product_id"])]
@@ -67,7 +75,9 @@ async def test_orders_across_regencies_and_categories_with_a_rule_change_in_betw
     assert (by_regency["Sabu Raijua"]["gross"], by_regency["Sabu Raijua"]["levy"]) == (324_999, 6_288)
     sabu_by_category = await finance(api, "summary", group_by="category", regency="Sabu Raijua")
     assert {r["key"]: (r["gross"], r["levy"], r["seller_payable"]) for r in sabu_by_category["rows"]} == {
-        "daging_olahan": (79_999, 2_000, 77_999), "minyak_kelapa": (245_000, 4_288, 240_712)}
+        "daging_olahan": (79_999, 2_000, 77_999),
+        "minyak_kelapa": (245_000, 4_288, 240_712),
+    }
     listed = (await finance(api, "ledger", regency="Sabu Raijua", limit=1000))["items"]
     assert sabu_by_category["totals"]["levy"] == sum(e["levy"] for e in listed) == 6_288
     by_day = await finance(api, "summary", group_by="day", regency="Rote Ndao")

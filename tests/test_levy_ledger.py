@@ -50,7 +50,8 @@ async def test_every_line_is_chained_and_verify_catches_an_entry_altered_in_the_
     entries = listed["items"]
     assert [(e["product_id"], e["gross"], e["levy"], e["seller_payable"]) for e in entries] == [
         (honey["id"], 262_650, levy_for(262_650, 100), 262_650 - levy_for(262_650, 100)),
-        (salt["id"], 24_690, 247, 24_690 - 247)]  # 246.9 rounds to 247
+        (salt["id"], 24_690, 247, 24_690 - 247),
+    ]  # 246.9 rounds to 247
     assert entries[1]["sequence"] == entries[0]["sequence"] + 1 and entries[1]["prev_hash"] == entries[0]["hash"]
     assert all((e["rule_id"], e["rule_version"], e["rate_bps"], e["regency"]) == ("default", 1, 100, "Lembata") for e in entries)
     assert entries[0]["period"] == period_of(datetime.now(UTC)) and entries[0]["recorded_at_wita"].endswith("WITA")
@@ -76,8 +77,12 @@ async def test_every_line_is_chained_and_verify_catches_an_entry_altered_in_the_
 async def test_levy_recorded_goes_on_kafka_for_other_consumers(api: Api, system: System) -> None:
     product = await api.product(await api.seller("Malaka"), price=40_000, stock=5, category="pangan", name="Jagung bose Malaka")
     order_id = await paid_order(api, [(product, 2)])
-    [event] = await read_events(system.endpoints.kafka_bootstrap, PAYMENTS_EVENTS,
-                                lambda e: e.type == "payments.levy_recorded" and e.data["order_id"] == order_id, count=1)
+    [event] = await read_events(
+        system.endpoints.kafka_bootstrap,
+        PAYMENTS_EVENTS,
+        lambda e: e.type == "payments.levy_recorded" and e.data["order_id"] == order_id,
+        count=1,
+    )
     found = {"data": event.data}
     entry = found["data"]["entries"][0]
     ledger = (await finance(api, "ledger", order_id=order_id))["items"][0]
@@ -107,7 +112,8 @@ async def test_paging_statement_and_summary_totals_equal_the_entries_they_cover(
     grosses = [333_333, 666_666, 999_999]
     levies = [levy_for(g, 100) for g in grosses]
     assert [(line["gross"], line["levy"], line["seller_payable"]) for line in statement["lines"]] == [
-        (g, lv, g - lv) for g, lv in zip(grosses, levies, strict=True)]
+        (g, lv, g - lv) for g, lv in zip(grosses, levies, strict=True)
+    ]
     assert statement["totals"] == {"entries": 3, "gross": sum(grosses), "levy": sum(levies), "seller_payable": sum(grosses) - sum(levies)}
     by_category = await finance(api, "summary", group_by="category", seller_id=seller["id"])
     assert by_category["rows"] == [{"key": "tenun", **statement["totals"]}] and by_category["totals"] == statement["totals"]
@@ -138,8 +144,9 @@ async def test_month_closing_stores_totals_and_head_and_later_entries_go_to_the_
     await client.drop_database("levy_period_test")
     await ledger.meta.insert_one({"_id": "ledger_head", "sequence": 0, "hash": "0" * 64, "closed": [last_month]})
     async with client.start_session() as session:
-        late = await session.with_transaction(lambda s: ledger.append(s, [{"_id": "late:p:levy", "kind": "levy", "gross": 100, "levy": 1,
-                                                                           "seller_payable": 99}], late_at))
+        late = await session.with_transaction(
+            lambda s: ledger.append(s, [{"_id": "late:p:levy", "kind": "levy", "gross": 100, "levy": 1, "seller_payable": 99}], late_at)
+        )
     assert (late[0]["period"], late[0]["original_period"]) == (this_month, last_month)
     assert (await ledger.verify())["ok"] is True
     await client.drop_database("levy_period_test")

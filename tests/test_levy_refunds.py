@@ -37,7 +37,8 @@ async def test_partial_then_full_refund_reverses_levy_proportionally_and_exactly
     await asyncio.sleep(2)
     reversals = [e for e in await entries_of(api, order_id) if e["kind"] == "reversal"]
     assert [(e["product_id"], e["quantity"], e["gross"], e["levy"], e["seller_payable"]) for e in reversals] == [
-        (sugar["id"], -1, -33_350, -334, -33_016)]  # 1001 / 3 = 333.67 -> 334
+        (sugar["id"], -1, -33_350, -334, -33_016)
+    ]  # 1001 / 3 = 333.67 -> 334
     assert reversals[0]["reverses"] == f"{order_id}:{sugar['id']}:levy"
     assert (await api.payments.get(f"/payments/{order_id}")).json()["status"] == "PARTIALLY_REFUNDED"
 
@@ -77,8 +78,9 @@ async def test_reconciliation_lists_late_settlements_and_refunds_made_outside_be
 
     # A refund made in the Midtrans dashboard names no lines: nothing is reversed, reconciliation shows it.
     dashboard = await paid_order(api, [(sugar, 4)])
-    done = await api.midtrans.post(f"/v2/{dashboard}/refund", headers=MIDTRANS_AUTH,
-                                   json={"refund_key": f"{dashboard}-dash", "amount": 10_000, "reason": "dashboard"})
+    done = await api.midtrans.post(
+        f"/v2/{dashboard}/refund", headers=MIDTRANS_AUTH, json={"refund_key": f"{dashboard}-dash", "amount": 10_000, "reason": "dashboard"}
+    )
     assert done.status_code == 200, done.text
 
     # Midtrans settled, but its status answers are slow: our ledger has not caught up yet.
@@ -94,11 +96,18 @@ async def test_reconciliation_lists_late_settlements_and_refunds_made_outside_be
     assert matched not in problems
     assert problems[late]["problem"] == "settled_at_midtrans_only" and problems[late]["midtrans_net_gross"] == 25_000
     assert (problems[dashboard]["problem"], problems[dashboard]["ledger_net_gross"], problems[dashboard]["midtrans_net_gross"]) == (
-        "amount_differs", 100_000, 90_000)
+        "amount_differs",
+        100_000,
+        90_000,
+    )
 
     await api.order_reaches(late, "PAID", timeout=60)
-    settled = await eventually(lambda: finance(api, "reconciliation", **{"from": today_wita(), "to": today_wita()}),
-                               lambda r: late not in {m["order_id"] for m in r["mismatches"]}, timeout=30, what="late settlement reconciled")
+    settled = await eventually(
+        lambda: finance(api, "reconciliation", **{"from": today_wita(), "to": today_wita()}),
+        lambda r: late not in {m["order_id"] for m in r["mismatches"]},
+        timeout=30,
+        what="late settlement reconciled",
+    )
     assert dashboard in {m["order_id"] for m in settled["mismatches"]}
     refunds = (await api.payments.get(f"/payments/{dashboard}/refunds")).json()["items"]
     assert [(r["refund_key"], r["status"], r["amount"]) for r in refunds] == [(f"{dashboard}-dash", "UNMATCHED", 10_000)]
@@ -106,13 +115,25 @@ async def test_reconciliation_lists_late_settlements_and_refunds_made_outside_be
 
 async def test_two_variants_of_one_product_are_two_lines_to_settle_and_refund(api: Api) -> None:
     seller = await api.seller("Sikka")
-    sarong = await api.listing(seller, name="Sarung tenun Sikka", category="tenun",
-                               variants=[{"name": "Merah", "price": 410_000, "stock": 3}, {"name": "Hitam", "price": 390_000, "stock": 3}])
+    sarong = await api.listing(
+        seller,
+        name="Sarung tenun Sikka",
+        category="tenun",
+        variants=[{"name": "Merah", "price": 410_000, "stock": 3}, {"name": "Hitam", "price": 390_000, "stock": 3}],
+    )
     red, black = sarong["variants"]
     shopper = api.shopper()
-    placed = await api.orders.post("/orders", headers={"Idempotency-Key": f"variants-{sarong['id']}", **api.as_shopper(shopper)}, json={
-        "customer": shopper, "items": [{"product_id": sarong["id"], "variant_id": red["id"], "quantity": 2},
-                                       {"product_id": sarong["id"], "variant_id": black["id"], "quantity": 1}]})
+    placed = await api.orders.post(
+        "/orders",
+        headers={"Idempotency-Key": f"variants-{sarong['id']}", **api.as_shopper(shopper)},
+        json={
+            "customer": shopper,
+            "items": [
+                {"product_id": sarong["id"], "variant_id": red["id"], "quantity": 2},
+                {"product_id": sarong["id"], "variant_id": black["id"], "quantity": 1},
+            ],
+        },
+    )
     assert placed.status_code == 201, placed.text
     order_id = placed.json()["id"]
     await api.payable(order_id)
@@ -120,12 +141,18 @@ async def test_two_variants_of_one_product_are_two_lines_to_settle_and_refund(ap
     await api.order_reaches(order_id, "PAID")
     settled = await entries_of(api, order_id)
     assert sorted((e["variant_id"], e["gross"], e["levy"]) for e in settled) == sorted(
-        [(red["id"], 820_000, 8_200), (black["id"], 390_000, 3_900)])
+        [(red["id"], 820_000, 8_200), (black["id"], 390_000, 3_900)]
+    )
 
     ambiguous = await refund(api, order_id, lines=[{"product_id": sarong["id"], "quantity": 1}])
     assert ambiguous.status_code == 422 and "variant_id" in ambiguous.json()["message"]
-    one_red = await refund(api, order_id, refund_key=f"{order_id}-red", amount=410_000,
-                           lines=[{"product_id": sarong["id"], "variant_id": red["id"], "quantity": 1}])
+    one_red = await refund(
+        api,
+        order_id,
+        refund_key=f"{order_id}-red",
+        amount=410_000,
+        lines=[{"product_id": sarong["id"], "variant_id": red["id"], "quantity": 1}],
+    )
     assert one_red.status_code == 201 and one_red.json()["status"] == "DONE", one_red.text
     await asyncio.sleep(1)
     reversals = [e for e in await entries_of(api, order_id) if e["kind"] == "reversal"]
@@ -143,8 +170,12 @@ async def test_a_refund_midtrans_did_not_answer_is_sent_again_and_completes(api:
     assert first.status_code == 503 and "stays requested" in first.json()["message"]
     assert [e for e in await entries_of(api, order_id) if e["kind"] == "reversal"] == []
 
-    await eventually(lambda: api.payments.get(f"/payments/{order_id}/refunds"),
-                     lambda r: [x["status"] for x in r.json()["items"]] == ["DONE"], timeout=30, what="refund retried")
+    await eventually(
+        lambda: api.payments.get(f"/payments/{order_id}/refunds"),
+        lambda r: [x["status"] for x in r.json()["items"]] == ["DONE"],
+        timeout=30,
+        what="refund retried",
+    )
     reversals = [e for e in await entries_of(api, order_id) if e["kind"] == "reversal"]
     assert [(e["quantity"], e["gross"], e["levy"]) for e in reversals] == [(-1, -27_500, -275)]
     assert (await api.payments.get(f"/payments/{order_id}")).json()["status"] == "PARTIALLY_REFUNDED"

@@ -84,8 +84,7 @@ class Outside:
         return await eventually(lambda: self.mail(to), lambda m: len(m) >= count, timeout=timeout, what=f"mail to {to}")
 
     async def text_arrives(self, to: str, channel: str = "whatsapp", timeout: float = 20) -> list[dict[str, Any]]:
-        return await eventually(lambda: self.texts(to, channel), lambda m: len(m) >= 1, timeout=timeout,
-                                what=f"{channel} to {to}")
+        return await eventually(lambda: self.texts(to, channel), lambda m: len(m) >= 1, timeout=timeout, what=f"{channel} to {to}")
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +101,10 @@ async def bus(system: System) -> AsyncIterator[Bus]:
 async def outside(system: System) -> AsyncIterator[Outside]:
     # The harness reads other people's inboxes and the delivery admin as an operator would.
     operator = {"Authorization": f"Bearer {mint('admin', email='operator@beli-ntt.id', minutes=60)}"}
-    async with (httpx.AsyncClient(base_url=system.profile.service_url("messaging"), timeout=30) as messaging,
-                httpx.AsyncClient(base_url=system.profile.service_url("notifications"), timeout=30, headers=operator) as notifications):
+    async with (
+        httpx.AsyncClient(base_url=system.profile.service_url("messaging"), timeout=30) as messaging,
+        httpx.AsyncClient(base_url=system.profile.service_url("notifications"), timeout=30, headers=operator) as notifications,
+    ):
         yield Outside(messaging, notifications)
 
 
@@ -117,13 +118,15 @@ def e164(local: str) -> str:
 
 def seller(phone: str | None = None, name: str = "Kelompok Tenun Lambu Mbojo") -> SellerContact:
     tag = uuid.uuid4().hex[:8]
-    return SellerContact(seller_id=f"slr-{tag}", name=name, email=f"seller-{tag}@umkm.example.id",
-                         phone=phone or mobile(), regency="Sumba Timur")
+    return SellerContact(
+        seller_id=f"slr-{tag}", name=name, email=f"seller-{tag}@umkm.example.id", phone=phone or mobile(), regency="Sumba Timur"
+    )
 
 
 def stock_low(owner: SellerContact, stock: int = 2) -> StockLow:
-    return StockLow(product_id=f"prd-{uuid.uuid4().hex[:8]}", product_name="Madu hutan Timor 500 ml",
-                    seller=owner, stock=stock, threshold=5)
+    return StockLow(
+        product_id=f"prd-{uuid.uuid4().hex[:8]}", product_name="Madu hutan Timor 500 ml", seller=owner, stock=stock, threshold=5
+    )
 
 
 async def test_checkout_sends_payment_link_receipt_and_seller_orders_on_every_channel(api: Api, outside: Outside) -> None:
@@ -170,15 +173,34 @@ async def test_shipped_completed_stock_low_and_levy_rule_reach_their_people(bus:
     shopper = Customer(name="Yohanes Ndun", email=f"asn-{uuid.uuid4().hex[:8]}@nttprov.example.id", phone=mobile())
     owner = seller()
     order_id = f"BNTT-{uuid.uuid4().hex[:16].upper()}"
-    await bus.publish(OrderShipped(order_id=order_id, seller_id=owner.seller_id, customer=shopper, courier="JNE",
-                                   tracking_number="JNE0099887766", shipped_at=now), key=order_id)
-    await bus.publish(OrderCompleted(order_id=order_id, seller=owner, gross=1_500_000, levy=15_000,
-                                     seller_payable=1_485_000, completed_at=now), key=order_id)
+    await bus.publish(
+        OrderShipped(
+            order_id=order_id, seller_id=owner.seller_id, customer=shopper, courier="JNE", tracking_number="JNE0099887766", shipped_at=now
+        ),
+        key=order_id,
+    )
+    await bus.publish(
+        OrderCompleted(order_id=order_id, seller=owner, gross=1_500_000, levy=15_000, seller_payable=1_485_000, completed_at=now),
+        key=order_id,
+    )
     await bus.publish(stock_low(owner), key="prd")
-    rule = LevyRuleTerms(rule_id=f"rule-{uuid.uuid4().hex[:6]}", version=2, rate_bps=150, category="kopi", regency="Ngada",
-                         effective_from=now + timedelta(days=1))
-    await bus.publish(LevyRuleChanged(current=rule, previous=rule.model_copy(update={"version": 1, "rate_bps": 100}),
-                                      reason="Penyesuaian Perda", changed_by="operator-1"), key=rule.rule_id)
+    rule = LevyRuleTerms(
+        rule_id=f"rule-{uuid.uuid4().hex[:6]}",
+        version=2,
+        rate_bps=150,
+        category="kopi",
+        regency="Ngada",
+        effective_from=now + timedelta(days=1),
+    )
+    await bus.publish(
+        LevyRuleChanged(
+            current=rule,
+            previous=rule.model_copy(update={"version": 1, "rate_bps": 100}),
+            reason="Penyesuaian Perda",
+            changed_by="operator-1",
+        ),
+        key=rule.rule_id,
+    )
 
     shipped = (await outside.mail_arrives(shopper.email))[0]
     assert "Kurir: JNE" in shipped["text"] and "Nomor resi: JNE0099887766" in shipped["text"]
@@ -191,8 +213,9 @@ async def test_shipped_completed_stock_low_and_levy_rule_reach_their_people(bus:
     assert "tinggal *2*" in (await outside.text_arrives(e164(owner.phone)))[0]["text"]
     for address in FINANCE:
         # The finance mailboxes also get every other test's rule changes: wait for this one.
-        mails = await eventually(lambda a=address: outside.mail(a), lambda ms: any(rule.rule_id in m["subject"] for m in ms),
-                                 what=f"levy rule mail to {address}")
+        mails = await eventually(
+            lambda a=address: outside.mail(a), lambda ms: any(rule.rule_id in m["subject"] for m in ms), what=f"levy rule mail to {address}"
+        )
         levy = next(m for m in mails if rule.rule_id in m["subject"])
         assert "Tarif: 1,5% (150 bps)" in levy["text"] and "Tarif: 1% (100 bps)" in levy["text"]
     assert {m["kind"] for m in await outside.inbox(owner.email)} == {"seller_payout", "stock_low"}
@@ -222,8 +245,11 @@ async def test_provider_down_retries_and_delivers_when_it_returns(bus: Bus, outs
     await bus.publish(stock_low(owner), key="prd")
     await outside.mail_arrives(owner.email)  # e-mail is not held up by WhatsApp's trouble
     await outside.text_arrives(phone)
-    delivery = await eventually(lambda: outside.delivery(owner.email, "whatsapp", "stock_low"),
-                                lambda d: d is not None and d["status"] == "sent", what="whatsapp sent")
+    delivery = await eventually(
+        lambda: outside.delivery(owner.email, "whatsapp", "stock_low"),
+        lambda d: d is not None and d["status"] == "sent",
+        what="whatsapp sent",
+    )
     assert delivery["attempts"] == 3 and len(delivery["errors"]) == 2 and "HTTP 503" in delivery["errors"][0]["error"]
     assert len(await outside.requests(phone)) == 3 and len(await outside.texts(phone)) == 1
 
@@ -234,8 +260,11 @@ async def test_after_the_last_attempt_a_delivery_is_failed_until_an_admin_resend
     await outside.fault(target="http", status=502, to=phone)  # down until cleared
     await outside.fault(target="smtp", status=451, count=1, to=owner.email)
     await bus.publish(stock_low(owner), key="prd")
-    failed = await eventually(lambda: outside.delivery(owner.email, "whatsapp", "stock_low"),
-                              lambda d: d is not None and d["status"] == "failed", what="whatsapp failed")
+    failed = await eventually(
+        lambda: outside.delivery(owner.email, "whatsapp", "stock_low"),
+        lambda d: d is not None and d["status"] == "failed",
+        what="whatsapp failed",
+    )
     assert failed["attempts"] == 4  # SEND_MAX_ATTEMPTS in infra/apps.py
     assert failed["id"] in {d["id"] for d in await outside.deliveries(status="failed")}
     assert len(await outside.mail_arrives(owner.email)) == 1  # its 451 was retried
@@ -246,8 +275,9 @@ async def test_after_the_last_attempt_a_delivery_is_failed_until_an_admin_resend
     await outside.text_arrives(phone)
     again = await outside.notifications.post(f"/admin/notifications/deliveries/{failed['id']}/resend")
     assert again.status_code in (200, 409)
-    await eventually(lambda: outside.delivery(owner.email, "whatsapp", "stock_low"), lambda d: d["status"] == "sent",
-                     what="sent after resend")
+    await eventually(
+        lambda: outside.delivery(owner.email, "whatsapp", "stock_low"), lambda d: d["status"] == "sent", what="sent after resend"
+    )
     assert len(await outside.texts(phone)) == 1
 
 
@@ -258,10 +288,17 @@ async def test_a_slow_provider_holds_neither_email_nor_the_consumer(bus: Bus, ou
     await outside.fault(target="http", status=None, delay_seconds=8, to=e164(slow.phone))
     await bus.publish(stock_low(slow), key="prd")
     await bus.publish(stock_low(other), key="prd")
-    arrivals = [(await outside.mail_arrives(slow.email))[0], (await outside.mail_arrives(other.email))[0],
-                (await outside.text_arrives(e164(other.phone)))[0]]
-    done = await eventually(lambda: outside.delivery(slow.email, "whatsapp", "stock_low"),
-                            lambda d: d is not None and d["status"] == "sent", timeout=30, what="slow whatsapp sent")
+    arrivals = [
+        (await outside.mail_arrives(slow.email))[0],
+        (await outside.mail_arrives(other.email))[0],
+        (await outside.text_arrives(e164(other.phone)))[0],
+    ]
+    done = await eventually(
+        lambda: outside.delivery(slow.email, "whatsapp", "stock_low"),
+        lambda d: d is not None and d["status"] == "sent",
+        timeout=30,
+        what="slow whatsapp sent",
+    )
     await outside.clear_faults()
     # Timed out once, then the retry got the provider's stored answer for the same key.
     assert done["attempts"] == 2 and "no answer within" in done["errors"][0]["error"]
@@ -273,19 +310,23 @@ async def test_a_slow_provider_holds_neither_email_nor_the_consumer(bus: Bus, ou
 async def test_preferences_choose_channels_and_receipts_always_reach_someone(bus: Bus, outside: Outside) -> None:
     owner = seller()
     url = "/notifications/preferences"
-    refused = await outside.notifications.put(url, params={"recipient": owner.email},
-                                              json={"channels": {"seller_payout": []}})
+    refused = await outside.notifications.put(url, params={"recipient": owner.email}, json={"channels": {"seller_payout": []}})
     assert refused.status_code == 422 and "transactional" in refused.json()["message"]
-    saved = await outside.notifications.put(url, params={"recipient": owner.email},
-                                            json={"channels": {"stock_low": ["sms"], "seller_payout": ["whatsapp"]}})
+    saved = await outside.notifications.put(
+        url, params={"recipient": owner.email}, json={"channels": {"stock_low": ["sms"], "seller_payout": ["whatsapp"]}}
+    )
     assert saved.status_code == 200 and saved.json()["channels"]["stock_low"] == ["sms"]
     assert saved.json()["channels"]["order_shipped"] == ["email", "whatsapp"]  # defaults for the rest
 
     await bus.publish(stock_low(owner), key="prd")
     sms = await outside.text_arrives(e164(owner.phone), channel="sms")
     assert sms[0]["text"].startswith("Beli NTT: stok Madu hutan Timor 500 ml tinggal 2")
-    await bus.publish(OrderCompleted(order_id="BNTT-PREF", seller=owner, gross=100_000, levy=1_000, seller_payable=99_000,
-                                     completed_at=datetime.now(UTC)), key="BNTT-PREF")
+    await bus.publish(
+        OrderCompleted(
+            order_id="BNTT-PREF", seller=owner, gross=100_000, levy=1_000, seller_payable=99_000, completed_at=datetime.now(UTC)
+        ),
+        key="BNTT-PREF",
+    )
     await outside.text_arrives(e164(owner.phone), channel="whatsapp")
     await asyncio.sleep(1)
     assert await outside.mail(owner.email) == [] and len(await outside.texts(e164(owner.phone))) == 2
@@ -294,8 +335,12 @@ async def test_preferences_choose_channels_and_receipts_always_reach_someone(bus
     # falls back to e-mail.
     landline = seller(phone="0380 821234")
     await outside.notifications.put(url, params={"recipient": landline.email}, json={"channels": {"seller_payout": ["whatsapp"]}})
-    await bus.publish(OrderCompleted(order_id="BNTT-LAND", seller=landline, gross=50_000, levy=500, seller_payable=49_500,
-                                     completed_at=datetime.now(UTC)), key="BNTT-LAND")
+    await bus.publish(
+        OrderCompleted(
+            order_id="BNTT-LAND", seller=landline, gross=50_000, levy=500, seller_payable=49_500, completed_at=datetime.now(UTC)
+        ),
+        key="BNTT-LAND",
+    )
     assert "Rp49.500" in (await outside.mail_arrives(landline.email))[0]["text"]
     rejected = await outside.delivery(landline.email, "whatsapp", "seller_payout")
     assert rejected is not None and rejected["status"] == "rejected" and "not a mobile number" in rejected["last_error"]
@@ -337,8 +382,12 @@ async def test_a_crash_mid_send_then_restart_sends_exactly_once(system: System, 
     system.processes["notifications"].kill()
     system.processes["notifications"] = await asyncio.to_thread(start_app, system.profile, system.endpoints, "notifications")
 
-    delivery = await eventually(lambda: outside.delivery(owner.email, "whatsapp", "stock_low"),
-                                lambda d: d is not None and d["status"] == "sent", timeout=60, what="sent after restart")
+    delivery = await eventually(
+        lambda: outside.delivery(owner.email, "whatsapp", "stock_low"),
+        lambda d: d is not None and d["status"] == "sent",
+        timeout=60,
+        what="sent after restart",
+    )
     assert delivery["attempts"] == 2  # the one cut short by the crash, and the retry
     assert len(await outside.requests(phone)) == 2 and len(await outside.texts(phone)) == 1
     # The e-mail of the same event may have been claimed by the killed process too: it goes out

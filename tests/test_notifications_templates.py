@@ -19,11 +19,21 @@ from notifications.rendering import SMS_LIMIT, Renderer
 
 AT = datetime(2025, 8, 17, 1, 30, tzinfo=UTC)  # 09:30 WITA
 LONG = "Kain Tenun Ikat Sumba Timur Motif Kuda dan Mamuli Pewarna Alami Akar Mengkudu Ukuran Besar"
-SHOPPER = Customer(name="Maria Goreti Yohana Fransiska Ndapa Ngara Lende <ASN Dinas Koperasi & UKM>",
-                   email="maria.lende@nttprov.example.id", phone="0812-3456-7890")
-SELLERS = [SellerContact(seller_id=f"slr-{i}", name=f"Kelompok Tenun Ibu-Ibu Desa Jenilu {i} \"Tunas Harapan\"",
-                         email=f"tenun{i}@umkm.example.id", phone=f"08133{i:07d}", regency=regency)
-           for i, regency in enumerate(["Sumba Timur", "Belu", "Ngada"])]
+SHOPPER = Customer(
+    name="Maria Goreti Yohana Fransiska Ndapa Ngara Lende <ASN Dinas Koperasi & UKM>",
+    email="maria.lende@nttprov.example.id",
+    phone="0812-3456-7890",
+)
+SELLERS = [
+    SellerContact(
+        seller_id=f"slr-{i}",
+        name=f'Kelompok Tenun Ibu-Ibu Desa Jenilu {i} "Tunas Harapan"',
+        email=f"tenun{i}@umkm.example.id",
+        phone=f"08133{i:07d}",
+        regency=regency,
+    )
+    for i, regency in enumerate(["Sumba Timur", "Belu", "Ngada"])
+]
 ORDER = "BNTT-0F1E2D3C4B5A6978"
 
 
@@ -32,43 +42,83 @@ def settled_lines(count: int = 12) -> list[SettledLine]:
     for i in range(count):
         price, quantity = 1_250_000 + i * 33_333, 1 + i % 4
         levy = round(price * quantity / 100)
-        lines.append(SettledLine(product_id=f"prd-{i}", product_name=f"{LONG} #{i}", category="tenun",
-                                 seller=SELLERS[i % 3], quantity=quantity, unit_price=price, levy=levy,
-                                 seller_payable=price * quantity - levy, levy_rule_id="default", levy_rule_version=1))
+        lines.append(
+            SettledLine(
+                product_id=f"prd-{i}",
+                product_name=f"{LONG} #{i}",
+                category="tenun",
+                seller=SELLERS[i % 3],
+                quantity=quantity,
+                unit_price=price,
+                levy=levy,
+                seller_payable=price * quantity - levy,
+                levy_rule_id="default",
+                levy_rule_version=1,
+            )
+        )
     return lines
 
 
 def rule(version: int, bps: int, category: str | None, regency: str | None) -> LevyRuleTerms:
-    return LevyRuleTerms(rule_id="pad-tenun-sumba", version=version, rate_bps=bps, category=category,
-                         regency=regency, effective_from=AT)
+    return LevyRuleTerms(rule_id="pad-tenun-sumba", version=version, rate_bps=bps, category=category, regency=regency, effective_from=AT)
 
 
 def all_notices() -> list[Notice]:
     lines = settled_lines()
     gross = sum(line.subtotal for line in lines)
     levy = sum(line.levy for line in lines)
-    priced = [PricedLine(**line.model_dump(exclude={"levy", "seller_payable", "levy_rule_id", "levy_rule_version"}))
-              for line in lines]
+    priced = [PricedLine(**line.model_dump(exclude={"levy", "seller_payable", "levy_rule_id", "levy_rule_version"})) for line in lines]
     return [
-        *domain.for_payment_link(PaymentLinkCreated(
-            order_id=ORDER, customer=SHOPPER, lines=priced, gross_amount=gross, token="0" * 36,
-            redirect_url="https://app.sandbox.midtrans.com/snap/v4/redirection/6f1c2a7e-9b7d-4a55-8a1f-0d2c9e6b4f31",
-            pay_before=AT)),
-        *domain.for_settlement(PaymentSettled(
-            order_id=ORDER, customer=SHOPPER, lines=lines, gross_amount=gross, levy_total=levy,
-            seller_payable_total=gross - levy, payment_type="qris", transaction_id="tx-1", settled_at=AT)),
+        *domain.for_payment_link(
+            PaymentLinkCreated(
+                order_id=ORDER,
+                customer=SHOPPER,
+                lines=priced,
+                gross_amount=gross,
+                token="0" * 36,
+                redirect_url="https://app.sandbox.midtrans.com/snap/v4/redirection/6f1c2a7e-9b7d-4a55-8a1f-0d2c9e6b4f31",
+                pay_before=AT,
+            )
+        ),
+        *domain.for_settlement(
+            PaymentSettled(
+                order_id=ORDER,
+                customer=SHOPPER,
+                lines=lines,
+                gross_amount=gross,
+                levy_total=levy,
+                seller_payable_total=gross - levy,
+                payment_type="qris",
+                transaction_id="tx-1",
+                settled_at=AT,
+            )
+        ),
         *domain.for_cancellation(OrderCancelled(order_id=ORDER, customer=SHOPPER, reason="payment_expired")),
-        *domain.for_shipment(OrderShipped(order_id=ORDER, seller_id="slr-0", customer=SHOPPER,
-                                          courier="JNE Reguler (Jalur Nugraha Ekakurir)",
-                                          tracking_number="JNE0123456789012345", shipped_at=AT)),
-        *domain.for_completion(OrderCompleted(order_id=ORDER, seller=SELLERS[0], gross=4_500_000, levy=45_000,
-                                              seller_payable=4_455_000, completed_at=AT)),
-        *domain.for_stock_low(StockLow(product_id="prd-0", product_name=LONG, variant_id="merah-besar",
-                                       seller=SELLERS[1], stock=2, threshold=5)),
-        *domain.for_levy_rule_change(LevyRuleChanged(
-            current=rule(2, 125, "tenun", "Sumba Timur"), previous=rule(1, 100, None, None),
-            reason="Perda baru tentang kontribusi UMKM tenun", changed_by="operator@nttprov.example.id"),
-            ["keuangan@nttprov.example.id", "KEUANGAN@nttprov.example.id", "bapenda@nttprov.example.id"]),
+        *domain.for_shipment(
+            OrderShipped(
+                order_id=ORDER,
+                seller_id="slr-0",
+                customer=SHOPPER,
+                courier="JNE Reguler (Jalur Nugraha Ekakurir)",
+                tracking_number="JNE0123456789012345",
+                shipped_at=AT,
+            )
+        ),
+        *domain.for_completion(
+            OrderCompleted(order_id=ORDER, seller=SELLERS[0], gross=4_500_000, levy=45_000, seller_payable=4_455_000, completed_at=AT)
+        ),
+        *domain.for_stock_low(
+            StockLow(product_id="prd-0", product_name=LONG, variant_id="merah-besar", seller=SELLERS[1], stock=2, threshold=5)
+        ),
+        *domain.for_levy_rule_change(
+            LevyRuleChanged(
+                current=rule(2, 125, "tenun", "Sumba Timur"),
+                previous=rule(1, 100, None, None),
+                reason="Perda baru tentang kontribusi UMKM tenun",
+                changed_by="operator@nttprov.example.id",
+            ),
+            ["keuangan@nttprov.example.id", "KEUANGAN@nttprov.example.id", "bapenda@nttprov.example.id"],
+        ),
     ]
 
 
@@ -109,7 +159,7 @@ def test_payment_link_has_summary_total_how_to_pay_and_deadline_in_wita() -> Non
     assert "QRIS" in r.text and "virtual account" in r.text and notice.context["pay_url"] in r.text
     assert "17-08-2025 09:30 WITA" in r.text and "17-08-2025 09:30 WITA" in r.sms
     assert all(f"{line.product_name} ({line.seller.name}" in r.text for line in notice.context["lines"])
-    assert r.html.count("<tr style=\"border-bottom") == 12
+    assert r.html.count('<tr style="border-bottom') == 12
 
 
 def test_receipt_shows_levy_as_kontribusi_pad_and_html_escapes_names() -> None:

@@ -3,8 +3,8 @@
 Every event any service emits or consumes is defined in this package and nowhere else.
 """
 
-from beli_contracts.envelope import Envelope, EventPayload, UnknownEventType, decode, event_types
 from beli_contracts import catalog, orders, payments
+from beli_contracts.envelope import Envelope, EventPayload, UnknownEventType, decode, event_types
 from beli_contracts.topics import ALL_TOPICS, CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS, dead_letter_topic
 
 __all__ = [

@@ -2,10 +2,28 @@
 
 # The 22 regencies and cities (kabupaten/kota) of Nusa Tenggara Timur.
 REGENCIES: tuple[str, ...] = (
-    "Kota Kupang", "Kupang", "Timor Tengah Selatan", "Timor Tengah Utara", "Belu", "Malaka",
-    "Alor", "Lembata", "Flores Timur", "Sikka", "Ende", "Nagekeo", "Ngada", "Manggarai Timur",
-    "Manggarai", "Manggarai Barat", "Sumba Barat Daya", "Sumba Barat", "Sumba Tengah",
-    "Sumba Timur", "Rote Ndao", "Sabu Raijua",
+    "Kota Kupang",
+    "Kupang",
+    "Timor Tengah Selatan",
+    "Timor Tengah Utara",
+    "Belu",
+    "Malaka",
+    "Alor",
+    "Lembata",
+    "Flores Timur",
+    "Sikka",
+    "Ende",
+    "Nagekeo",
+    "Ngada",
+    "Manggarai Timur",
+    "Manggarai",
+    "Manggarai Barat",
+    "Sumba Barat Daya",
+    "Sumba Barat",
+    "Sumba Tengah",
+    "Sumba Timur",
+    "Rote Ndao",
+    "Sabu Raijua",
 )
 
 # Product categories, fixed so that levy rules and reports can be scoped by them.

@@ -13,8 +13,12 @@ from beli_contracts.values import Customer, OrderItem
 
 
 def placed() -> OrderPlaced:
-    return OrderPlaced(order_id="BNTT-1", customer=Customer(name="Maria", email="maria@example.id", phone="081234567890"),
-                       items=[OrderItem(product_id="prd-1", quantity=2)], placed_at=datetime(2026, 11, 23, tzinfo=UTC))
+    return OrderPlaced(
+        order_id="BNTT-1",
+        customer=Customer(name="Maria", email="maria@example.id", phone="081234567890"),
+        items=[OrderItem(product_id="prd-1", quantity=2)],
+        placed_at=datetime(2026, 11, 23, tzinfo=UTC),
+    )
 
 
 def test_envelope_round_trips_and_keys_by_aggregate() -> None:
@@ -49,4 +53,4 @@ def test_invalid_data_and_unknown_fields_are_refused() -> None:
 
 def test_every_event_has_a_topic_of_its_producer() -> None:
     for (type_, _), payload in event_types().items():
-        assert payload.TOPIC == f"{type_.split('.')[0]}.events"
+        assert f"{type_.split('.')[0]}.events" == payload.TOPIC

@@ -52,16 +52,26 @@ def dead_letter_router(db: Database, consumers: list[EventConsumer]) -> APIRoute
         return ReplayResult(id=letter_id, replayed=replayed, status=after["status"], error=None if replayed else after["error"])
 
     @router.get("", response_model=list[DeadLetterOut])
-    async def list_dead_letters(status: Annotated[str, Query(pattern="^(dead|replayed)$")] = "dead",
-                                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[DeadLetterOut]:
+    async def list_dead_letters(
+        status: Annotated[str, Query(pattern="^(dead|replayed)$")] = "dead", limit: Annotated[int, Query(ge=1, le=200)] = 50
+    ) -> list[DeadLetterOut]:
         rows = await db["dead_letters"].find({"status": status}).sort("failed_at", 1).limit(limit).to_list()
-        return [DeadLetterOut(id=row["_id"], event=bytes(row["value"]).decode("utf-8", "replace"),
-                              **{k: row[k] for k in ("group", "topic", "partition", "offset", "type", "error", "attempts", "status", "failed_at")})
-                for row in rows]
+        return [
+            DeadLetterOut(
+                id=row["_id"],
+                event=bytes(row["value"]).decode("utf-8", "replace"),
+                **{k: row[k] for k in ("group", "topic", "partition", "offset", "type", "error", "attempts", "status", "failed_at")},
+            )
+            for row in rows
+        ]
 
     @router.post("/{letter_id}/replay", response_model=ReplayResult)
-    async def replay_one(letter_id: str, event: Annotated[dict[str, Any] | None, Body(
-            description="Optional corrected event envelope to process instead of the stored one")] = None) -> ReplayResult:
+    async def replay_one(
+        letter_id: str,
+        event: Annotated[
+            dict[str, Any] | None, Body(description="Optional corrected event envelope to process instead of the stored one")
+        ] = None,
+    ) -> ReplayResult:
         return await replay(letter_id, json.dumps(event).encode() if event is not None else None)
 
     @router.post("/replay-all", response_model=list[ReplayResult])

@@ -53,8 +53,14 @@ class TokenVerifier:
 
     def verify(self, token: str, expected_type: str = "access") -> dict[str, Any]:
         try:
-            claims = jwt.decode(token, self._key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-                                options={"require": ["exp", "iat", "sub", "typ"]})
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "typ"]},
+            )
         except jwt.ExpiredSignatureError:
             raise ApiError(401, "the access token has expired; refresh it") from None
         except jwt.PyJWTError as error:
@@ -66,8 +72,13 @@ class TokenVerifier:
     def principal(self, token: str) -> Principal:
         claims = self.verify(token)
         try:
-            return Principal(account_id=claims["sub"], role=claims["role"], email=claims.get("email"),
-                             phone=claims.get("phone"), seller_id=claims.get("seller_id"))
+            return Principal(
+                account_id=claims["sub"],
+                role=claims["role"],
+                email=claims.get("email"),
+                phone=claims.get("phone"),
+                seller_id=claims.get("seller_id"),
+            )
         except (KeyError, ValueError):
             raise ApiError(401, "the token does not name a known role") from None
 
@@ -80,8 +91,16 @@ class TokenIssuer:
 
     def issue(self, principal: Principal, token_type: str = "access", ttl: timedelta = ACCESS_TTL, **extra: Any) -> str:
         now = utcnow()
-        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": principal.account_id, "typ": token_type, "role": principal.role.value,
-                  "iat": now, "exp": now + ttl, **extra}
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": principal.account_id,
+            "typ": token_type,
+            "role": principal.role.value,
+            "iat": now,
+            "exp": now + ttl,
+            **extra,
+        }
         for optional in ("email", "phone", "seller_id"):
             if getattr(principal, optional):
                 claims[optional] = getattr(principal, optional)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
-from beli_contracts import Envelope, EventPayload, UnknownEventType, decode, dead_letter_topic
+from beli_contracts import Envelope, EventPayload, UnknownEventType, dead_letter_topic, decode
 from beli_runtime import metrics
 from beli_runtime.clock import utcnow
 from beli_runtime.kafka import ensure_topics, stop_quietly
@@ -152,8 +152,15 @@ class EventConsumer:
                 attempt -= 1
                 log.warning("consumer.database_unavailable", group=self.group_id, error=str(error))
                 await asyncio.sleep(1)
-            except Exception as error:
-                log.warning("consumer.handler_failed", group=self.group_id, type=envelope.type, event_id=str(envelope.id), attempt=attempt, error=repr(error))
+            except Exception as error:  # noqa: BLE001 - a handler may fail in any way; it is retried, then dead-lettered
+                log.warning(
+                    "consumer.handler_failed",
+                    group=self.group_id,
+                    type=envelope.type,
+                    event_id=str(envelope.id),
+                    attempt=attempt,
+                    error=repr(error),
+                )
                 if attempt >= self._max_attempts:
                     await self._dead_letter(raw, envelope, _describe(error), topic, partition, offset, attempts=attempt)
                     return
@@ -202,14 +209,30 @@ class EventConsumer:
         async def work(session: Session) -> None:
             await self._db["dead_letters"].update_one(
                 {"_id": letter_id},
-                {"$set": {"group": self.group_id, "topic": topic, "partition": partition, "offset": offset,
-                          "type": event_type, "value": raw, "error": error, "attempts": attempts,
-                          "failed_at": utcnow(), "status": "dead"}},
+                {
+                    "$set": {
+                        "group": self.group_id,
+                        "topic": topic,
+                        "partition": partition,
+                        "offset": offset,
+                        "type": event_type,
+                        "value": raw,
+                        "error": error,
+                        "attempts": attempts,
+                        "failed_at": utcnow(),
+                        "status": "dead",
+                    }
+                },
                 upsert=True,
                 session=session,
             )
-            await self._outbox.add_raw(session, dead_letter_topic(self.group_id), envelope.key if envelope else letter_id, raw,
-                                       {"error": error[:1000], "source_topic": topic, "source_offset": str(offset)})
+            await self._outbox.add_raw(
+                session,
+                dead_letter_topic(self.group_id),
+                envelope.key if envelope else letter_id,
+                raw,
+                {"error": error[:1000], "source_topic": topic, "source_offset": str(offset)},
+            )
 
         await self._until_ok(lambda: in_transaction(self._client, work))
         metrics.DEAD_LETTERS.labels(event_type).inc()
@@ -229,8 +252,10 @@ class EventConsumer:
         if handler is not None:
             try:
                 await self._apply(envelope, payload, handler)
-            except Exception as error:
-                await self._db["dead_letters"].update_one({"_id": letter_id}, {"$set": {"error": _describe(error), "replayed_at": utcnow()}})
+            except Exception as error:  # noqa: BLE001 - a replayed handler may fail in any way; the letter keeps the error
+                await self._db["dead_letters"].update_one(
+                    {"_id": letter_id}, {"$set": {"error": _describe(error), "replayed_at": utcnow()}}
+                )
                 return False
             self._after_commit()
         await self._db["dead_letters"].update_one({"_id": letter_id}, {"$set": {"status": "replayed", "replayed_at": utcnow()}})
@@ -242,7 +267,7 @@ class EventConsumer:
                 return await attempt()
             except asyncio.CancelledError:
                 raise
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - infrastructure errors of any kind are retried
                 log.warning("consumer.retrying_infrastructure", group=self.group_id, error=repr(error))
                 await asyncio.sleep(1)
 

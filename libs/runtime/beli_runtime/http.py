@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -115,6 +115,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"message": "internal error; it has been logged"}, status_code=500)
 
     for unavailable in UNAVAILABLE_ERRORS:
+
         @app.exception_handler(unavailable)
         async def database_down(_: Request, error: Exception) -> JSONResponse:
             return _database_down(error)
@@ -122,8 +123,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def _database_down(error: Exception) -> JSONResponse:
     log.warning("http.database_unavailable", error=str(error)[:300])
-    return JSONResponse({"message": "the database is unavailable right now; please retry shortly"},
-                        status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse(
+        {"message": "the database is unavailable right now; please retry shortly"}, status_code=503, headers={"Retry-After": "5"}
+    )
 
 
 def _field_path(location: tuple[Any, ...] | list[Any]) -> str:

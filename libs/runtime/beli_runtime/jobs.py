@@ -50,5 +50,5 @@ class BackgroundJob:
         self._wake.set()
         try:
             await self._lease.release()
-        except Exception:  # the database may be the reason we stop
+        except Exception:  # noqa: BLE001 - the database may be the reason we stop
             log.warning("job.lease_release_failed", job=self.name)

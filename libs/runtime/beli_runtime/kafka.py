@@ -7,6 +7,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from beli_contracts.topics import PARTITIONS
+from beli_runtime.logs import get_logger
+
+log = get_logger(__name__)
 
 
 def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
@@ -41,5 +44,5 @@ async def stop_quietly(client: object, timeout: float = 10.0) -> None:
     """aiokafka's stop() can hang while every broker is down; never let that block shutdown."""
     try:
         await asyncio.wait_for(client.stop(), timeout)  # type: ignore[attr-defined]
-    except Exception:
-        pass
+    except Exception as error:  # noqa: BLE001 - shutdown must go on whatever the client raises
+        log.warning("kafka.stop_failed", client=type(client).__name__, error=repr(error)[:300])

@@ -21,9 +21,7 @@ def connect(url: str) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=3000)
 
 
-async def in_transaction(
-    client: AsyncMongoClient[dict[str, Any]], work: Callable[[Session], Awaitable[T]]
-) -> T:
+async def in_transaction(client: AsyncMongoClient[dict[str, Any]], work: Callable[[Session], Awaitable[T]]) -> T:
     """Run `work` in a multi-document transaction; transient conflicts are retried by PyMongo."""
     async with client.start_session() as session:
         return await session.with_transaction(work)

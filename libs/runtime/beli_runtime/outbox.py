@@ -32,16 +32,12 @@ class Outbox:
         await ensure_index(self._rows, [("published_at", 1), ("created_at", 1), ("_id", 1)])
         await ensure_index(self._rows, "published_at", name="published_ttl", expireAfterSeconds=KEEP_PUBLISHED_SECONDS)
 
-    async def add(
-        self, session: Session, payload: EventPayload, *, key: str, correlation_id: str | None = None
-    ) -> Envelope:
+    async def add(self, session: Session, payload: EventPayload, *, key: str, correlation_id: str | None = None) -> Envelope:
         envelope = Envelope.wrap(payload, key=key, source=self.source, correlation_id=correlation_id)
         await self.add_raw(session, envelope.topic, key, envelope.to_bytes(), {"event_type": envelope.type})
         return envelope
 
-    async def add_raw(
-        self, session: Session, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None
-    ) -> None:
+    async def add_raw(self, session: Session, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
         await self._rows.insert_one(
             {
                 "_id": ObjectId(),
@@ -104,4 +100,3 @@ class OutboxRelay:
 
 def _headers(row: dict[str, Any]) -> list[tuple[str, bytes]]:
     return [(name, str(value).encode()) for name, value in row.get("headers", {}).items()]
-

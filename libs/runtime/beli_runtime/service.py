@@ -72,7 +72,7 @@ class ServiceRuntime:
         try:
             await asyncio.wait_for(self.client.admin.command("ping"), timeout=2)
             return {"mongodb": "ok"}
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - any failure means the database is not usable
             return {"mongodb": f"unavailable: {type(error).__name__}"}
 
     def lifespan(self, prepare: Callable[[], Awaitable[None]]) -> Callable[[FastAPI], Any]:
@@ -101,7 +101,7 @@ class ServiceRuntime:
             try:
                 await indexes()
                 break
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - any failure is retried until the database answers
                 log.warning("service.waiting_for_database", attempt=attempt, error=repr(error)[:300])
                 await asyncio.sleep(1)
         self._tasks = [asyncio.create_task(c.run(), name=f"consumer:{c.group_id}") for c in self._consumers]
@@ -123,7 +123,7 @@ class ServiceRuntime:
             async with asyncio.timeout(SHUTDOWN_SECONDS):
                 while await self._relay.publish_pending():
                     pass
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - shutdown goes on; unsent rows stay in the outbox
             log.warning("service.outbox_flush_incomplete", error=repr(error)[:300])
         await self._relay.close()
         await self.client.close()

@@ -21,8 +21,10 @@ async def may_manage_seller(request: Request, principal: Principal, seller_id: s
         return
     seller = await request.app.state.store.seller(seller_id)
     if principal.role is not Role.SELLER or seller is None or seller.get("account_id") != principal.account_id:
-        raise ApiError(404 if principal.role is Role.SELLER else 403,
-                       f"penjual {seller_id} tidak ditemukan" if principal.role is Role.SELLER else "hanya penjual pemilik atau admin")
+        raise ApiError(
+            404 if principal.role is Role.SELLER else 403,
+            f"penjual {seller_id} tidak ditemukan" if principal.role is Role.SELLER else "hanya penjual pemilik atau admin",
+        )
 
 
 async def seller_self(request: Request, principal: Annotated[Principal, Depends(current_principal)], seller_id: str = Path()) -> Principal:
@@ -31,7 +33,9 @@ async def seller_self(request: Request, principal: Annotated[Principal, Depends(
     return principal
 
 
-async def product_owner(request: Request, principal: Annotated[Principal, Depends(current_principal)], product_id: str = Path()) -> Principal:
+async def product_owner(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)], product_id: str = Path()
+) -> Principal:
     """Only the seller who owns the product (or an admin) may change it, its stock and photos."""
     if principal.role is Role.ADMIN:
         return principal

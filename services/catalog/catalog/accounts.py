@@ -82,8 +82,16 @@ class Accounts:
         await ensure_index(self.accounts, "email", unique=True)
 
     async def create(self, role: Role, name: str, email: str, phone: str, password: str) -> dict[str, Any]:
-        account = {"_id": f"acc-{uuid.uuid4().hex[:12]}", "role": role.value, "name": name, "email": email.lower(),
-                   "phone": phone, "password_hash": _hasher.hash(password), "seller_id": None, "created_at": utcnow()}
+        account = {
+            "_id": f"acc-{uuid.uuid4().hex[:12]}",
+            "role": role.value,
+            "name": name,
+            "email": email.lower(),
+            "phone": phone,
+            "password_hash": _hasher.hash(password),
+            "seller_id": None,
+            "created_at": utcnow(),
+        }
         try:
             await self.accounts.insert_one(account)
         except DuplicateKeyError:
@@ -111,18 +119,29 @@ class Accounts:
     def tokens(self, account: dict[str, Any]) -> Tokens:
         principal = principal_of(account)
         issuer = self.issuer()
-        return Tokens(account=account_view(account), access_token=issuer.issue(principal),
-                      refresh_token=issuer.issue(principal, "refresh", REFRESH_TTL), expires_in=15 * 60)
+        return Tokens(
+            account=account_view(account),
+            access_token=issuer.issue(principal),
+            refresh_token=issuer.issue(principal, "refresh", REFRESH_TTL),
+            expires_in=15 * 60,
+        )
 
 
 def principal_of(account: dict[str, Any]) -> Principal:
-    return Principal(account_id=account["_id"], role=account["role"], email=account["email"], phone=account["phone"],
-                     seller_id=account.get("seller_id"))
+    return Principal(
+        account_id=account["_id"], role=account["role"], email=account["email"], phone=account["phone"], seller_id=account.get("seller_id")
+    )
 
 
 def account_view(account: dict[str, Any]) -> Account:
-    return Account(id=account["_id"], role=account["role"], name=account["name"], email=account["email"],
-                   phone=account["phone"], seller_id=account.get("seller_id"))
+    return Account(
+        id=account["_id"],
+        role=account["role"],
+        name=account["name"],
+        email=account["email"],
+        phone=account["phone"],
+        seller_id=account.get("seller_id"),
+    )
 
 
 def build_router(accounts: Accounts) -> APIRouter:

@@ -76,8 +76,16 @@ def plan_reservation(items: list[OrderItem], products: dict[str, StockedProduct]
             if product.available < quantity:
                 refuse("insufficient_stock", product.available)
             else:
-                lines.append(PricedLine(product_id=product.id, product_name=product.name, category=product.category,
-                                        seller=product.seller, quantity=quantity, unit_price=product.price))
+                lines.append(
+                    PricedLine(
+                        product_id=product.id,
+                        product_name=product.name,
+                        category=product.category,
+                        seller=product.seller,
+                        quantity=quantity,
+                        unit_price=product.price,
+                    )
+                )
         else:
             variant = product.variants.get(variant_id)
             if variant is None:
@@ -87,10 +95,17 @@ def plan_reservation(items: list[OrderItem], products: dict[str, StockedProduct]
             elif variant.available < quantity:
                 refuse("insufficient_stock", variant.available)
             else:
-                lines.append(PricedLine(product_id=product.id, variant_id=variant.id,
-                                        product_name=variant_line_name(product.name, variant.name),
-                                        category=product.category, seller=product.seller, quantity=quantity,
-                                        unit_price=variant.price))
+                lines.append(
+                    PricedLine(
+                        product_id=product.id,
+                        variant_id=variant.id,
+                        product_name=variant_line_name(product.name, variant.name),
+                        category=product.category,
+                        seller=product.seller,
+                        quantity=quantity,
+                        unit_price=variant.price,
+                    )
+                )
     if rejected:
         return ReservationPlan("rejected", [], rejected)
     return ReservationPlan("reserved", lines, [])
@@ -99,11 +114,9 @@ def plan_reservation(items: list[OrderItem], products: dict[str, StockedProduct]
 Reason = Literal["not_found", "insufficient_stock", "not_for_sale"]
 
 
-def _refuser(rejected: list[RejectedLine], product_id: str, variant_id: str | None,
-             quantity: int) -> Callable[..., None]:
+def _refuser(rejected: list[RejectedLine], product_id: str, variant_id: str | None, quantity: int) -> Callable[..., None]:
     def refuse(reason: Reason, available: int = 0) -> None:
-        rejected.append(RejectedLine(product_id=product_id, variant_id=variant_id, requested=quantity,
-                                     available=available, reason=reason))
+        rejected.append(RejectedLine(product_id=product_id, variant_id=variant_id, requested=quantity, available=available, reason=reason))
 
     return refuse
 
@@ -158,9 +171,12 @@ def derived_totals(variants: list[dict[str, int]], sold_before_variants: int = 0
     sold count every variant (inactive ones may still have orders to settle)."""
     active = [v for v in variants if v.get("active", True)]
     priced = active or variants
-    return {"stock": sum(v["stock"] for v in active), "price": min((v["price"] for v in priced), default=0),
-            "reserved": sum(v["reserved"] for v in variants),
-            "sold": sold_before_variants + sum(v["sold"] for v in variants)}
+    return {
+        "stock": sum(v["stock"] for v in active),
+        "price": min((v["price"] for v in priced), default=0),
+        "reserved": sum(v["reserved"] for v in variants),
+        "sold": sold_before_variants + sum(v["sold"] for v in variants),
+    }
 
 
 def _name_key(name: str) -> str:

@@ -15,7 +15,6 @@ from beli_runtime.clock import utcnow
 from beli_runtime.consumer import Subscription
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
-
 from catalog.store import CatalogStore
 
 
@@ -51,13 +50,15 @@ class CatalogHandlers:
 
     async def on_order_paid(self, envelope: Envelope, event: OrderPaid, session: Session) -> None:
         if await self.store.commit(session, event.order_id):
-            await self.outbox.add(session, ReservationCommitted(order_id=event.order_id), key=event.order_id,
-                                  correlation_id=envelope.correlation_id)
+            await self.outbox.add(
+                session, ReservationCommitted(order_id=event.order_id), key=event.order_id, correlation_id=envelope.correlation_id
+            )
 
     async def on_order_cancelled(self, envelope: Envelope, event: OrderCancelled, session: Session) -> None:
         await self.release(session, event.order_id, event.reason, envelope.correlation_id)
 
     async def release(self, session: Session, order_id: str, reason: str, correlation_id: str | None = None) -> None:
         if await self.store.release(session, order_id, reason):
-            await self.outbox.add(session, ReservationReleased(order_id=order_id, reason=reason), key=order_id,
-                                  correlation_id=correlation_id)
+            await self.outbox.add(
+                session, ReservationReleased(order_id=order_id, reason=reason), key=order_id, correlation_id=correlation_id
+            )

@@ -8,6 +8,8 @@ either the change and its events are both stored, or neither.
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+from fastapi import APIRouter, Depends, Query, Request
+
 from beli_contracts.catalog import ProductPriceChanged, StockChanged, StockLow
 from beli_contracts.envelope import EventPayload
 from beli_runtime.auth import Principal
@@ -15,8 +17,6 @@ from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
-from fastapi import APIRouter, Depends, Query, Request
-
 from catalog import access
 from catalog.domain import VariantRuleError, can_add_first_variant, check_variant_names
 from catalog.store import CatalogStore, Doc, contact, new_id, refresh_derived
@@ -51,11 +51,18 @@ class Listings:
         product: Doc = {
             "_id": new_id("prd"),
             **body.model_dump(exclude={"seller_id", "variants"}),
-            "seller_id": seller["_id"], "seller": contact(seller), "seller_status": seller.get("status", "pending"),
-            "regency": seller["regency"], "ovop": bool(body.ovop_village) or bool(seller.get("ovop")),
-            "reserved": 0, "sold": 0, "low_stock_alerted": False, "photos": [],
+            "seller_id": seller["_id"],
+            "seller": contact(seller),
+            "seller_status": seller.get("status", "pending"),
+            "regency": seller["regency"],
+            "ovop": bool(body.ovop_village) or bool(seller.get("ovop")),
+            "reserved": 0,
+            "sold": 0,
+            "low_stock_alerted": False,
+            "photos": [],
             "variants": [_new_variant(v) for v in body.variants],
-            "created_at": now, "updated_at": now,
+            "created_at": now,
+            "updated_at": now,
         }
         if product["price"] is None:
             product["price"] = 0  # replaced by the lowest variant price below
@@ -80,8 +87,11 @@ class Listings:
             if "price" in changes and changes["price"] != product["price"]:
                 if product["variants"]:
                     raise ApiError(409, "produk ini dijual per varian: ubah harga pada variannya", field="price")
-                events.append(ProductPriceChanged(product_id=product_id, seller_id=product["seller_id"],
-                                                  old_price=product["price"], new_price=changes["price"]))
+                events.append(
+                    ProductPriceChanged(
+                        product_id=product_id, seller_id=product["seller_id"], old_price=product["price"], new_price=changes["price"]
+                    )
+                )
             if "ovop_village" in changes:
                 seller = await self.store.seller(product["seller_id"], session)
                 changes["ovop"] = bool(changes["ovop_village"]) or bool(seller and seller.get("ovop"))
@@ -113,16 +123,18 @@ class Listings:
             product = await self._product(session, product_id)
             if not product["variants"]:
                 if not can_add_first_variant(product["reserved"]):
-                    raise ApiError(409, "masih ada unit produk ini yang dipesan; tunggu pesanan selesai sebelum menambah varian",
-                                   field="variants")
+                    raise ApiError(
+                        409, "masih ada unit produk ini yang dipesan; tunggu pesanan selesai sebelum menambah varian", field="variants"
+                    )
                 # The product's own units are replaced by the variants' (the seller recounts them per variant).
                 product["sold_before_variants"] = product["sold"]
             _check_names([v["name"] for v in product["variants"]], [body.name])
             variant = _new_variant(body)
             product["variants"].append(variant)
             await self.store.save_product(session, product)
-            events: list[EventPayload] = [StockChanged(product_id=product_id, seller_id=product["seller_id"],
-                                                       variant_id=variant["id"], stock=variant["stock"])]
+            events: list[EventPayload] = [
+                StockChanged(product_id=product_id, seller_id=product["seller_id"], variant_id=variant["id"], stock=variant["stock"])
+            ]
             await self._low_stock(session, product, variant["id"], events)
             await self._emit(session, product_id, events)
             return product
@@ -142,8 +154,15 @@ class Listings:
             if "name" in changes:
                 _check_names([v["name"] for v in product["variants"] if v["id"] != variant_id], [changes["name"]])
             if "price" in changes and changes["price"] != variant["price"]:
-                events.append(ProductPriceChanged(product_id=product_id, seller_id=product["seller_id"], variant_id=variant_id,
-                                                  old_price=variant["price"], new_price=changes["price"]))
+                events.append(
+                    ProductPriceChanged(
+                        product_id=product_id,
+                        seller_id=product["seller_id"],
+                        variant_id=variant_id,
+                        old_price=variant["price"],
+                        new_price=changes["price"],
+                    )
+                )
             variant.update(changes)
             await self.store.save_product(session, product)
             await self._emit(session, product_id, events)
@@ -156,8 +175,9 @@ class Listings:
             product = await self._product(session, product_id)
             _variant(product, variant_id)["stock"] = body.stock
             await self.store.save_product(session, product)
-            events: list[EventPayload] = [StockChanged(product_id=product_id, seller_id=product["seller_id"],
-                                                       variant_id=variant_id, stock=body.stock)]
+            events: list[EventPayload] = [
+                StockChanged(product_id=product_id, seller_id=product["seller_id"], variant_id=variant_id, stock=body.stock)
+            ]
             await self._low_stock(session, product, variant_id, events)
             await self._emit(session, product_id, events)
             return product
@@ -193,8 +213,16 @@ class Listings:
 
 
 def _new_variant(body: NewVariant) -> Doc:
-    return {"id": new_id("var"), "name": body.name, "price": body.price, "stock": body.stock, "reserved": 0, "sold": 0,
-            "active": True, "low_stock_alerted": False}
+    return {
+        "id": new_id("var"),
+        "name": body.name,
+        "price": body.price,
+        "stock": body.stock,
+        "reserved": 0,
+        "sold": 0,
+        "active": True,
+        "low_stock_alerted": False,
+    }
 
 
 def _variant(product: Doc, variant_id: str) -> Doc:
@@ -217,8 +245,9 @@ def build_router(listings: Listings) -> APIRouter:
     owner = [Depends(access.product_owner)]
 
     @router.post("/products", status_code=201, response_model=Product)
-    async def create_product(request: Request, body: NewProduct,
-                             principal: Annotated[Principal, Depends(access.current_principal)]) -> Product:
+    async def create_product(
+        request: Request, body: NewProduct, principal: Annotated[Principal, Depends(access.current_principal)]
+    ) -> Product:
         """A seller lists a product under its own profile (an admin may list for any seller)."""
         await access.may_manage_seller(request, principal, body.seller_id)
         return product_view(await listings.create(body))

@@ -6,7 +6,6 @@ from beli_runtime.auth import Role
 from beli_runtime.clock import utcnow
 from beli_runtime.http import create_app
 from beli_runtime.service import ServiceRuntime
-
 from catalog.accounts import Accounts
 from catalog.api import build_router
 from catalog.handlers import CatalogHandlers
@@ -36,7 +35,9 @@ async def prepare() -> None:
     await store.ensure_indexes()
     await accounts.ensure_indexes()
     if settings.bootstrap_admin_email and not await accounts.accounts.find_one({"role": Role.ADMIN.value}):
-        await accounts.create(Role.ADMIN, "Operator Beli NTT", settings.bootstrap_admin_email, "0800000000", settings.bootstrap_admin_password)
+        await accounts.create(
+            Role.ADMIN, "Operator Beli NTT", settings.bootstrap_admin_email, "0800000000", settings.bootstrap_admin_password
+        )
 
 
 runtime.add_job("reservation-sweeper", release_expired_reservations, interval=settings.reservation_sweep_seconds)

@@ -9,9 +9,6 @@ names a missing photo.
 
 from typing import Annotated
 
-from beli_runtime.clock import utcnow
-from beli_runtime.http import ApiError
-from beli_runtime.mongo import Session
 from bson import ObjectId
 from bson.errors import InvalidId
 from fastapi import APIRouter, Depends, File, UploadFile
@@ -19,6 +16,9 @@ from fastapi.responses import Response
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 
+from beli_runtime.clock import utcnow
+from beli_runtime.http import ApiError
+from beli_runtime.mongo import Session
 from catalog import access
 from catalog.listings import Write
 from catalog.store import CatalogStore, Doc
@@ -61,15 +61,18 @@ def build_router(store: CatalogStore, write: Write) -> APIRouter:
             raise ApiError(404, f"produk {product_id} tidak ditemukan")
         if len(product.get("photos", [])) >= MAX_PHOTOS:
             raise ApiError(409, f"paling banyak {MAX_PHOTOS} foto per produk", field="photo")
-        file_id = await bucket.upload_from_stream(photo.filename or "photo", data,
-                                                  metadata={"product_id": product_id, "content_type": content_type})
+        file_id = await bucket.upload_from_stream(
+            photo.filename or "photo", data, metadata={"product_id": product_id, "content_type": content_type}
+        )
         entry = {"id": str(file_id), "content_type": content_type, "size": len(data), "uploaded_at": utcnow()}
 
         async def attach(session: Session) -> Doc | None:
             # The count condition makes concurrent uploads respect the limit too.
             updated = await store.products.update_one(
                 {"_id": product_id, f"photos.{MAX_PHOTOS - 1}": {"$exists": False}},
-                {"$push": {"photos": entry}, "$set": {"updated_at": utcnow()}}, session=session)
+                {"$push": {"photos": entry}, "$set": {"updated_at": utcnow()}},
+                session=session,
+            )
             return await store.product(product_id, session) if updated.modified_count == 1 else None
 
         try:
@@ -82,8 +85,11 @@ def build_router(store: CatalogStore, write: Write) -> APIRouter:
             raise ApiError(409, f"paling banyak {MAX_PHOTOS} foto per produk", field="photo")
         return product_view(attached)
 
-    @router.get("/products/{product_id}/photos/{photo_id}", response_class=Response,
-                responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}})
+    @router.get(
+        "/products/{product_id}/photos/{photo_id}",
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
+    )
     async def get_photo(product_id: str, photo_id: str) -> Response:
         product = await store.products.find_one({"_id": product_id, "photos.id": photo_id}, {"photos": 1})
         if product is None:
@@ -95,15 +101,20 @@ def build_router(store: CatalogStore, write: Write) -> APIRouter:
         except (NoFile, InvalidId):
             raise ApiError(404, f"foto {photo_id} tidak ditemukan") from None
         # A photo id is never reused for other bytes, so caches may keep it for good.
-        return Response(data, media_type=entry["content_type"],
-                        headers={"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"})
+        return Response(
+            data,
+            media_type=entry["content_type"],
+            headers={"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"},
+        )
 
     @router.delete("/products/{product_id}/photos/{photo_id}", response_model=Product, dependencies=owner)
     async def delete_photo(product_id: str, photo_id: str) -> Product:
         async def detach(session: Session) -> Doc | None:
-            updated = await store.products.update_one({"_id": product_id, "photos.id": photo_id},
-                                                      {"$pull": {"photos": {"id": photo_id}}, "$set": {"updated_at": utcnow()}},
-                                                      session=session)
+            updated = await store.products.update_one(
+                {"_id": product_id, "photos.id": photo_id},
+                {"$pull": {"photos": {"id": photo_id}}, "$set": {"updated_at": utcnow()}},
+                session=session,
+            )
             return await store.product(product_id, session) if updated.modified_count == 1 else None
 
         product = await write(detach)

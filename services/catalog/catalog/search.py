@@ -11,10 +11,10 @@ so that sorting and paging by it happen on the whole match, not on one fetched p
 
 from typing import Annotated, Any, Literal
 
-from beli_runtime.http import ApiError
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from beli_runtime.http import ApiError
 from catalog import cursor, text
 from catalog.domain import CATEGORIES, MAX_PRICE, REGENCIES
 from catalog.store import CatalogStore, Doc
@@ -136,8 +136,10 @@ def build_router(store: CatalogStore) -> APIRouter:
         min_price: Annotated[int | None, Query(ge=0, le=MAX_PRICE)] = None,
         max_price: Annotated[int | None, Query(ge=0, le=MAX_PRICE)] = None,
         in_stock: Annotated[bool, Query(description="Only products that can be bought now")] = False,
-        sort: Annotated[Literal["relevance", "newest", "price_asc", "price_desc"] | None,
-                        Query(description="Default: relevance with words, newest without")] = None,
+        sort: Annotated[
+            Literal["relevance", "newest", "price_asc", "price_desc"] | None,
+            Query(description="Default: relevance with words, newest without"),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
         cursor_: Annotated[str | None, Query(alias="cursor", max_length=400, description="`next_cursor` of the previous page")] = None,
         with_facets: Annotated[bool, Query(alias="facets", description="Counts per regency and category (first page only)")] = True,
@@ -160,8 +162,9 @@ def build_router(store: CatalogStore) -> APIRouter:
                 after = cursor.decode(cursor_, chosen)
             except cursor.BadCursor as error:
                 raise ApiError(422, str(error), field="cursor") from error
-        filters = Filters(terms=terms, regency=regency, category=category, ovop=ovop, min_price=min_price,
-                          max_price=max_price, in_stock=in_stock)
+        filters = Filters(
+            terms=terms, regency=regency, category=category, ovop=ovop, min_price=min_price, max_price=max_price, in_stock=in_stock
+        )
         rows = await search(store, filters, chosen, limit + 1, after)
         page = rows[:limit]
         next_cursor = cursor.encode(chosen, page[-1]) if len(rows) > limit else None

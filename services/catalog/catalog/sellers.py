@@ -2,12 +2,11 @@
 
 from typing import Annotated, Literal
 
-from beli_runtime.http import ApiError
-from beli_runtime.mongo import Session
 from fastapi import APIRouter, Depends, Query
 
 from beli_runtime.auth import Principal
-
+from beli_runtime.http import ApiError
+from beli_runtime.mongo import Session
 from catalog import access
 from catalog.accounts import Accounts
 from catalog.listings import Write

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import ReturnDocument
+
 from beli_contracts.catalog import StockLow
 from beli_contracts.values import OrderItem, SellerContact
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
-from pymongo import ReturnDocument
-
 from catalog import text
 from catalog.domain import (
     CATEGORIES,
@@ -76,20 +76,25 @@ class CatalogStore:
         return await self.sellers.find({"status": status}).sort("created_at", 1).limit(limit).to_list()
 
     async def update_seller(self, session: Session, seller_id: str, changes: Doc) -> Doc | None:
-        seller = await self.sellers.find_one_and_update({"_id": seller_id}, {"$set": changes}, session=session,
-                                                        return_document=ReturnDocument.AFTER)
+        seller = await self.sellers.find_one_and_update(
+            {"_id": seller_id}, {"$set": changes}, session=session, return_document=ReturnDocument.AFTER
+        )
         if seller is not None:
             # Products carry a copy of the seller's contact and OVOP flag (search filters on it
             # and reservations price with it): keep the copies in step in the same transaction.
             await self.products.update_many({"seller_id": seller_id}, {"$set": {"seller": contact(seller)}}, session=session)
-            await self.products.update_many({"seller_id": seller_id, "ovop_village": None},
-                                            {"$set": {"ovop": bool(seller.get("ovop"))}}, session=session)
+            await self.products.update_many(
+                {"seller_id": seller_id, "ovop_village": None}, {"$set": {"ovop": bool(seller.get("ovop"))}}, session=session
+            )
         return seller
 
     async def verify_seller(self, session: Session, seller_id: str) -> Doc | None:
         seller = await self.sellers.find_one_and_update(
-            {"_id": seller_id, "status": "pending"}, {"$set": {"status": "verified", "verified_at": utcnow()}},
-            session=session, return_document=ReturnDocument.AFTER)
+            {"_id": seller_id, "status": "pending"},
+            {"$set": {"status": "verified", "verified_at": utcnow()}},
+            session=session,
+            return_document=ReturnDocument.AFTER,
+        )
         if seller is None:
             return await self.seller(seller_id, session)  # already verified (or unknown): nothing to do
         await self.products.update_many({"seller_id": seller_id}, {"$set": {"seller_status": "verified"}}, session=session)
@@ -130,8 +135,7 @@ class CatalogStore:
         result = Reservation(plan)
         if plan.outcome == "reserved":
             for line in plan.lines:
-                moved = await self._move_units(session, line.product_id, line.variant_id, line.quantity,
-                                               take="stock", give="reserved")
+                moved = await self._move_units(session, line.product_id, line.variant_id, line.quantity, take="stock", give="reserved")
                 if moved is None:
                     # Our snapshot said there was stock; a concurrent writer won. Retry whole.
                     raise RuntimeError(f"stock of {line.product_id}/{line.variant_id} changed during reservation")
@@ -142,8 +146,7 @@ class CatalogStore:
             {
                 "_id": order_id,
                 "status": "held" if plan.outcome == "reserved" else "rejected",
-                "lines": [{"product_id": line.product_id, "variant_id": line.variant_id, "quantity": line.quantity}
-                          for line in plan.lines],
+                "lines": [{"product_id": line.product_id, "variant_id": line.variant_id, "quantity": line.quantity} for line in plan.lines],
                 "created_at": now,
                 "expires_at": now + ttl,
             },
@@ -172,8 +175,9 @@ class CatalogStore:
         if reservation is None:
             return False
         for line in reservation["lines"]:
-            moved = await self._move_units(session, line["product_id"], line.get("variant_id"), line["quantity"],
-                                           take="reserved", give="stock")
+            moved = await self._move_units(
+                session, line["product_id"], line.get("variant_id"), line["quantity"], take="reserved", give="stock"
+            )
             if moved is not None:
                 await self.check_low_stock(session, moved, line.get("variant_id"))  # re-arms the alert
         return True
@@ -182,19 +186,25 @@ class CatalogStore:
         rows = await self.reservations.find({"status": "held", "expires_at": {"$lt": now}}, {"_id": 1}).limit(limit).to_list()
         return [row["_id"] for row in rows]
 
-    async def _move_units(self, session: Session, product_id: str, variant_id: str | None, quantity: int, *,
-                          take: str, give: str) -> Doc | None:
+    async def _move_units(
+        self, session: Session, product_id: str, variant_id: str | None, quantity: int, *, take: str, give: str
+    ) -> Doc | None:
         """Move units between stock/reserved/sold, never below zero. The product after, or None."""
         now = utcnow()
         if variant_id is None:
             return await self.products.find_one_and_update(
                 {"_id": product_id, take: {"$gte": quantity}},
                 {"$inc": {take: -quantity, give: quantity}, "$set": {"updated_at": now}},
-                session=session, return_document=ReturnDocument.AFTER)
+                session=session,
+                return_document=ReturnDocument.AFTER,
+            )
         product = await self.products.find_one_and_update(
             {"_id": product_id, "variants": {"$elemMatch": {"id": variant_id, take: {"$gte": quantity}}}},
             {"$inc": {f"variants.$[v].{take}": -quantity, f"variants.$[v].{give}": quantity}, "$set": {"updated_at": now}},
-            array_filters=[{"v.id": variant_id}], session=session, return_document=ReturnDocument.AFTER)
+            array_filters=[{"v.id": variant_id}],
+            session=session,
+            return_document=ReturnDocument.AFTER,
+        )
         if product is None:
             return None
         totals = derived_totals(product["variants"], product.get("sold_before_variants", 0))
@@ -214,18 +224,33 @@ class CatalogStore:
             variant = next(v for v in product["variants"] if v["id"] == variant_id)
             emit, alerted = low_stock_transition(variant["stock"], threshold, variant.get("low_stock_alerted", False))
             if alerted != variant.get("low_stock_alerted", False):
-                await self.products.update_one({"_id": product["_id"]}, {"$set": {"variants.$[v].low_stock_alerted": alerted}},
-                                               array_filters=[{"v.id": variant_id}], session=session)
+                await self.products.update_one(
+                    {"_id": product["_id"]},
+                    {"$set": {"variants.$[v].low_stock_alerted": alerted}},
+                    array_filters=[{"v.id": variant_id}],
+                    session=session,
+                )
             available = variant["stock"]
         if not emit:
             return None
-        return StockLow(product_id=product["_id"], product_name=product["name"], variant_id=variant_id,
-                        seller=SellerContact(**product["seller"]), stock=available, threshold=threshold or 0)
+        return StockLow(
+            product_id=product["_id"],
+            product_name=product["name"],
+            variant_id=variant_id,
+            seller=SellerContact(**product["seller"]),
+            stock=available,
+            threshold=threshold or 0,
+        )
 
 
 def contact(seller: Doc) -> dict[str, str]:
-    return {"seller_id": seller["_id"], "name": seller["name"], "email": seller["email"],
-            "phone": seller["phone"], "regency": seller["regency"]}
+    return {
+        "seller_id": seller["_id"],
+        "name": seller["name"],
+        "email": seller["email"],
+        "phone": seller["phone"],
+        "regency": seller["regency"],
+    }
 
 
 def refresh_derived(product: Doc) -> None:
@@ -239,8 +264,17 @@ def refresh_derived(product: Doc) -> None:
 
 
 def stocked(doc: Doc) -> StockedProduct:
-    variants = {v["id"]: StockedVariant(id=v["id"], name=v["name"], price=v["price"], available=v["stock"], active=v["active"])
-                for v in doc.get("variants", [])}
-    return StockedProduct(id=doc["_id"], name=doc["name"], category=doc["category"], price=doc["price"],
-                          available=doc["stock"], on_sale=doc.get("visible", False),
-                          seller=SellerContact(**doc["seller"]), variants=variants)
+    variants = {
+        v["id"]: StockedVariant(id=v["id"], name=v["name"], price=v["price"], available=v["stock"], active=v["active"])
+        for v in doc.get("variants", [])
+    }
+    return StockedProduct(
+        id=doc["_id"],
+        name=doc["name"],
+        category=doc["category"],
+        price=doc["price"],
+        available=doc["stock"],
+        on_sale=doc.get("visible", False),
+        seller=SellerContact(**doc["seller"]),
+        variants=variants,
+    )

@@ -16,7 +16,44 @@ MAX_QUERY_TERMS = 8
 # Frequent function words: indexing them only bloats the index and requiring them in a query
 # ("kain dari sumba") would hide products whose text says it differently.
 STOPWORDS = frozenset(
-    ["yang", "dan", "di", "ke", "dari", "untuk", "dengan", "ini", "itu", "atau", "pada", "dalam", "adalah", "juga", "kami", "kita", "akan", "bisa", "sudah", "oleh", "para", "serta", "tanpa", "agar", "karena", "secara", "sangat", "lebih", "per", "nya", "lah", "kah", "pun", "the", "and", "of"]
+    [
+        "yang",
+        "dan",
+        "di",
+        "ke",
+        "dari",
+        "untuk",
+        "dengan",
+        "ini",
+        "itu",
+        "atau",
+        "pada",
+        "dalam",
+        "adalah",
+        "juga",
+        "kami",
+        "kita",
+        "akan",
+        "bisa",
+        "sudah",
+        "oleh",
+        "para",
+        "serta",
+        "tanpa",
+        "agar",
+        "karena",
+        "secara",
+        "sangat",
+        "lebih",
+        "per",
+        "nya",
+        "lah",
+        "kah",
+        "pun",
+        "the",
+        "and",
+        "of",
+    ]
 )
 # Particles and the possessive -nya attach to any word ("madunya", "asli-lah"); removing them
 # is safe. Derivational affixes (-kan, -an, me-, ber-) are not stripped: "ikan" is no "i"+"kan".

@@ -96,10 +96,20 @@ def _mask(value: str | None) -> str | None:
 
 def seller_view(doc: dict[str, Any]) -> Seller:
     bank = doc.get("bank_account")
-    return Seller(id=doc["_id"], name=doc["name"], owner_name=doc.get("owner_name"), regency=doc["regency"],
-                  village=doc.get("village"), ovop=bool(doc.get("ovop")), email=doc["email"], phone=doc["phone"],
-                  status=doc.get("status", "pending"), nik=_mask(doc.get("nik")), nib=doc.get("nib"),
-                  bank_account=None if bank is None else bank | {"account_number": _mask(bank["account_number"]) or ""})
+    return Seller(
+        id=doc["_id"],
+        name=doc["name"],
+        owner_name=doc.get("owner_name"),
+        regency=doc["regency"],
+        village=doc.get("village"),
+        ovop=bool(doc.get("ovop")),
+        email=doc["email"],
+        phone=doc["phone"],
+        status=doc.get("status", "pending"),
+        nik=_mask(doc.get("nik")),
+        nib=doc.get("nib"),
+        bank_account=None if bank is None else bank | {"account_number": _mask(bank["account_number"]) or ""},
+    )
 
 
 # --- products ---------------------------------------------------------------------------------
@@ -126,8 +136,9 @@ class NewProduct(Strict):
     name: str = Field(min_length=2, max_length=120)
     description: str = Field(default="", max_length=5000)
     category: str = Field(description=f"One of: {', '.join(CATEGORIES)}")
-    price: int | None = Field(default=None, gt=0, le=MAX_PRICE,
-                              description="Unit price in whole Rupiah; required unless the product is sold in variants")
+    price: int | None = Field(
+        default=None, gt=0, le=MAX_PRICE, description="Unit price in whole Rupiah; required unless the product is sold in variants"
+    )
     stock: int = Field(default=0, ge=0, le=MAX_STOCK)
     weight_grams: int | None = Field(default=None, gt=0, le=MAX_WEIGHT_GRAMS, description="Shipping weight of one unit")
     ovop_village: str | None = Field(default=None, max_length=120, description="OVOP village of origin, if any")
@@ -192,13 +203,32 @@ class Product(BaseModel):
 
 
 def product_view(doc: dict[str, Any]) -> Product:
-    photos = [Photo(id=p["id"], url=f"/products/{doc['_id']}/photos/{p['id']}", content_type=p["content_type"], size=p["size"])
-              for p in doc.get("photos", [])]
-    variants = [Variant(**{k: v[k] for k in ("id", "name", "price", "stock", "reserved", "sold", "active")})
-                for v in doc.get("variants", [])]
-    return Product(id=doc["_id"], seller_id=doc["seller_id"], seller_name=doc["seller"]["name"], regency=doc["regency"],
-                   name=doc["name"], description=doc.get("description", ""), category=doc["category"], price=doc["price"],
-                   stock=doc["stock"], reserved=doc["reserved"], sold=doc["sold"], weight_grams=doc.get("weight_grams"),
-                   ovop_village=doc.get("ovop_village"), ovop=bool(doc.get("ovop")), active=doc.get("active", True),
-                   visible=bool(doc.get("visible")), low_stock_threshold=doc.get("low_stock_threshold"),
-                   variants=variants, photos=photos, created_at=doc["created_at"])
+    photos = [
+        Photo(id=p["id"], url=f"/products/{doc['_id']}/photos/{p['id']}", content_type=p["content_type"], size=p["size"])
+        for p in doc.get("photos", [])
+    ]
+    variants = [
+        Variant(**{k: v[k] for k in ("id", "name", "price", "stock", "reserved", "sold", "active")}) for v in doc.get("variants", [])
+    ]
+    return Product(
+        id=doc["_id"],
+        seller_id=doc["seller_id"],
+        seller_name=doc["seller"]["name"],
+        regency=doc["regency"],
+        name=doc["name"],
+        description=doc.get("description", ""),
+        category=doc["category"],
+        price=doc["price"],
+        stock=doc["stock"],
+        reserved=doc["reserved"],
+        sold=doc["sold"],
+        weight_grams=doc.get("weight_grams"),
+        ovop_village=doc.get("ovop_village"),
+        ovop=bool(doc.get("ovop")),
+        active=doc.get("active", True),
+        visible=bool(doc.get("visible")),
+        low_stock_threshold=doc.get("low_stock_threshold"),
+        variants=variants,
+        photos=photos,
+        created_at=doc["created_at"],
+    )

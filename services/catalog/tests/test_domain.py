@@ -1,6 +1,7 @@
 """Reservation planning (all lines or none, variants), variant rules and the stock-low rule."""
 
 import pytest
+
 from beli_contracts.values import OrderItem, SellerContact
 from catalog.domain import (
     REGENCIES,
@@ -14,13 +15,24 @@ from catalog.domain import (
     plan_reservation,
 )
 
-SELLER = SellerContact(seller_id="slr-1", name="Madu Hutan Timor", email="madu@example.id", phone="081200000002", regency="Timor Tengah Selatan")
+SELLER = SellerContact(
+    seller_id="slr-1", name="Madu Hutan Timor", email="madu@example.id", phone="081200000002", regency="Timor Tengah Selatan"
+)
 
 
-def product(pid: str, available: int, on_sale: bool = True, price: int = 85_000,
-            variants: dict[str, StockedVariant] | None = None) -> StockedProduct:
-    return StockedProduct(id=pid, name=f"Produk {pid}", category="madu", price=price, available=available, on_sale=on_sale,
-                          seller=SELLER, variants=variants or {})
+def product(
+    pid: str, available: int, on_sale: bool = True, price: int = 85_000, variants: dict[str, StockedVariant] | None = None
+) -> StockedProduct:
+    return StockedProduct(
+        id=pid,
+        name=f"Produk {pid}",
+        category="madu",
+        price=price,
+        available=available,
+        on_sale=on_sale,
+        seller=SELLER,
+        variants=variants or {},
+    )
 
 
 def test_ntt_has_22_regencies() -> None:
@@ -28,18 +40,28 @@ def test_ntt_has_22_regencies() -> None:
 
 
 def test_reserves_every_line_at_the_catalog_price() -> None:
-    plan = plan_reservation([OrderItem(product_id="a", quantity=2), OrderItem(product_id="b", quantity=1)],
-                            {"a": product("a", 2, price=85_000), "b": product("b", 5, price=40_000)})
+    plan = plan_reservation(
+        [OrderItem(product_id="a", quantity=2), OrderItem(product_id="b", quantity=1)],
+        {"a": product("a", 2, price=85_000), "b": product("b", 5, price=40_000)},
+    )
     assert plan.outcome == "reserved"
-    assert [(l.product_id, l.quantity, l.unit_price, l.subtotal) for l in plan.lines] == [("a", 2, 85_000, 170_000), ("b", 1, 40_000, 40_000)]
+    assert [(line.product_id, line.quantity, line.unit_price, line.subtotal) for line in plan.lines] == [
+        ("a", 2, 85_000, 170_000),
+        ("b", 1, 40_000, 40_000),
+    ]
     assert all(line.variant_id is None for line in plan.lines)
 
 
 def test_one_short_line_rejects_the_whole_order() -> None:
     plan = plan_reservation(
-        [OrderItem(product_id="a", quantity=1), OrderItem(product_id="b", quantity=3), OrderItem(product_id="c", quantity=1),
-         OrderItem(product_id="d", quantity=1)],
-        {"a": product("a", 10), "b": product("b", 2), "d": product("d", 5, on_sale=False)})
+        [
+            OrderItem(product_id="a", quantity=1),
+            OrderItem(product_id="b", quantity=3),
+            OrderItem(product_id="c", quantity=1),
+            OrderItem(product_id="d", quantity=1),
+        ],
+        {"a": product("a", 10), "b": product("b", 2), "d": product("d", 5, on_sale=False)},
+    )
     assert plan.outcome == "rejected"
     assert plan.lines == []
     reasons = {line.product_id: (line.reason, line.available) for line in plan.rejected}
@@ -53,27 +75,47 @@ def test_repeated_product_lines_are_summed_before_checking_stock() -> None:
 
 
 def _tenun() -> StockedProduct:
-    return product("t", 5, price=500_000, variants={
-        "red": StockedVariant(id="red", name="Merah", price=650_000, available=2, active=True),
-        "blue": StockedVariant(id="blue", name="Biru", price=600_000, available=3, active=True),
-        "old": StockedVariant(id="old", name="Hijau", price=600_000, available=9, active=False)})
+    return product(
+        "t",
+        5,
+        price=500_000,
+        variants={
+            "red": StockedVariant(id="red", name="Merah", price=650_000, available=2, active=True),
+            "blue": StockedVariant(id="blue", name="Biru", price=600_000, available=3, active=True),
+            "old": StockedVariant(id="old", name="Hijau", price=600_000, available=9, active=False),
+        },
+    )
 
 
 def test_variant_lines_carry_the_variant_price_and_name() -> None:
-    plan = plan_reservation([OrderItem(product_id="t", variant_id="red", quantity=2), OrderItem(product_id="t", variant_id="blue", quantity=1)],
-                            {"t": _tenun()})
+    plan = plan_reservation(
+        [OrderItem(product_id="t", variant_id="red", quantity=2), OrderItem(product_id="t", variant_id="blue", quantity=1)], {"t": _tenun()}
+    )
     assert plan.outcome == "reserved"
-    assert [(l.variant_id, l.unit_price, l.product_name) for l in plan.lines] == [
-        ("red", 650_000, "Produk t (Merah)"), ("blue", 600_000, "Produk t (Biru)")]
+    assert [(line.variant_id, line.unit_price, line.product_name) for line in plan.lines] == [
+        ("red", 650_000, "Produk t (Merah)"),
+        ("blue", 600_000, "Produk t (Biru)"),
+    ]
 
 
 def test_variant_stock_is_checked_per_variant_and_the_variant_is_required() -> None:
-    plan = plan_reservation([OrderItem(product_id="t", variant_id="red", quantity=1), OrderItem(product_id="t", variant_id="red", quantity=2),
-                             OrderItem(product_id="t", quantity=1), OrderItem(product_id="t", variant_id="old", quantity=1),
-                             OrderItem(product_id="t", variant_id="nope", quantity=1)], {"t": _tenun()})
+    plan = plan_reservation(
+        [
+            OrderItem(product_id="t", variant_id="red", quantity=1),
+            OrderItem(product_id="t", variant_id="red", quantity=2),
+            OrderItem(product_id="t", quantity=1),
+            OrderItem(product_id="t", variant_id="old", quantity=1),
+            OrderItem(product_id="t", variant_id="nope", quantity=1),
+        ],
+        {"t": _tenun()},
+    )
     assert plan.outcome == "rejected"
-    assert {(l.variant_id, l.reason, l.requested) for l in plan.rejected} == {
-        ("red", "insufficient_stock", 3), (None, "not_for_sale", 1), ("old", "not_for_sale", 1), ("nope", "not_found", 1)}
+    assert {(line.variant_id, line.reason, line.requested) for line in plan.rejected} == {
+        ("red", "insufficient_stock", 3),
+        (None, "not_for_sale", 1),
+        ("old", "not_for_sale", 1),
+        ("nope", "not_found", 1),
+    }
 
 
 def test_a_variant_of_a_product_without_variants_does_not_exist() -> None:
@@ -92,18 +134,23 @@ def test_variant_names_are_unique_ignoring_case_and_spaces() -> None:
 
 def test_first_variant_only_when_nothing_is_held_and_totals_follow_active_variants() -> None:
     assert can_add_first_variant(0) and not can_add_first_variant(1)
-    variants = [{"price": 650_000, "stock": 2, "reserved": 1, "sold": 4, "active": True},
-                {"price": 600_000, "stock": 3, "reserved": 0, "sold": 1, "active": True},
-                {"price": 100_000, "stock": 9, "reserved": 2, "sold": 0, "active": False}]
+    variants = [
+        {"price": 650_000, "stock": 2, "reserved": 1, "sold": 4, "active": True},
+        {"price": 600_000, "stock": 3, "reserved": 0, "sold": 1, "active": True},
+        {"price": 100_000, "stock": 9, "reserved": 2, "sold": 0, "active": False},
+    ]
     assert derived_totals(variants, sold_before_variants=10) == {"stock": 5, "price": 600_000, "reserved": 3, "sold": 15}
 
 
-@pytest.mark.parametrize(("steps", "expected"), [
-    # threshold 5: 7 → 4 alerts once; 3, 1, 0 stay silent; restock to 6 re-arms; 2 alerts again
-    ([7, 4, 3, 1, 0, 6, 2], [False, True, False, False, False, False, True]),
-    ([5, 4], [False, True]),  # 5 is not below 5
-    ([4], [True]),            # already low when first seen (new product, new threshold)
-])
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        # threshold 5: 7 → 4 alerts once; 3, 1, 0 stay silent; restock to 6 re-arms; 2 alerts again
+        ([7, 4, 3, 1, 0, 6, 2], [False, True, False, False, False, False, True]),
+        ([5, 4], [False, True]),  # 5 is not below 5
+        ([4], [True]),  # already low when first seen (new product, new threshold)
+    ],
+)
 def test_stock_low_fires_once_per_crossing(steps: list[int], expected: list[bool]) -> None:
     alerted, emitted = False, []
     for available in steps:

@@ -3,17 +3,32 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from catalog import cursor, text
 
 
 def test_normalise_lowercases_and_strips_accents_and_punctuation() -> None:
     assert text.normalise("Kain Tenun—Sumba, Warna ALAMI! Café kue-kue") == [
-        "kain", "tenun", "sumba", "warna", "alami", "cafe", "kue", "kue"]
+        "kain",
+        "tenun",
+        "sumba",
+        "warna",
+        "alami",
+        "cafe",
+        "kue",
+        "kue",
+    ]
 
 
 def test_light_suffix_stripping_keeps_real_words() -> None:
     assert [text.stem(w) for w in ("madunya", "tenunnya", "asli", "ikan", "tanya", "bukanlah")] == [
-        "madu", "tenun", "asli", "ikan", "tanya", "bukan"]
+        "madu",
+        "tenun",
+        "asli",
+        "ikan",
+        "tanya",
+        "bukan",
+    ]
 
 
 def test_name_terms_have_prefixes_for_type_ahead_and_description_terms_do_not() -> None:
@@ -54,6 +69,8 @@ def test_cursor_of_another_sort_or_garbage_is_refused() -> None:
 
 def test_after_filter_is_lexicographic_with_a_bounding_range() -> None:
     assert cursor.after("price_asc", [100, "prd-5"]) == {
-        "price": {"$gte": 100}, "$or": [{"price": {"$gt": 100}}, {"price": 100, "_id": {"$gt": "prd-5"}}]}
+        "price": {"$gte": 100},
+        "$or": [{"price": {"$gt": 100}}, {"price": 100, "_id": {"$gt": "prd-5"}}],
+    }
     newest = cursor.after("newest", ["t", "prd-5"])
     assert newest["created_at"] == {"$lte": "t"} and newest["$or"][1] == {"created_at": "t", "_id": {"$lt": "prd-5"}}

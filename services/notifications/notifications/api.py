@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from beli_runtime.auth import CurrentPrincipal, Role, require_role
 from beli_runtime.http import ApiError
-
 from notifications.domain import CHANNELS, KINDS, Channel
 from notifications.phones import InvalidPhone, to_e164
 from notifications.settings import NotificationsSettings
@@ -77,10 +76,12 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
     router = APIRouter(tags=["notifications"])
     operator = Depends(require_role(Role.ADMIN))
 
-    def inbox_owner(principal: CurrentPrincipal,
-                    recipient: Annotated[str | None, Query(min_length=3, max_length=200,
-                                                           description="Admins only: whose inbox (e-mail or phone)")] = None
-                    ) -> dict[str, Any]:
+    def inbox_owner(
+        principal: CurrentPrincipal,
+        recipient: Annotated[
+            str | None, Query(min_length=3, max_length=200, description="Admins only: whose inbox (e-mail or phone)")
+        ] = None,
+    ) -> dict[str, Any]:
         """Everyone reads their own inbox (the e-mail in their token); an operator may name any."""
         if recipient is None or principal.role is not Role.ADMIN:
             if recipient is not None and recipient.strip().lower() != (principal.email or "").lower():
@@ -104,8 +105,9 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
         return str(owner["recipient"])
 
     @router.get("/notifications", response_model=list[MessageOut], summary="The inbox, newest first")
-    async def list_notifications(owner: Owner, limit: Annotated[int, Query(ge=1, le=100)] = 50,
-                                 unread_only: bool = False) -> list[MessageOut]:
+    async def list_notifications(
+        owner: Owner, limit: Annotated[int, Query(ge=1, le=100)] = 50, unread_only: bool = False
+    ) -> list[MessageOut]:
         return [message_view(doc) for doc in await store.inbox(owner, limit, unread_only)]
 
     @router.get("/notifications/unread-count", response_model=UnreadOut)
@@ -127,11 +129,15 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
     async def preferences_view(recipient: str) -> PreferencesOut:
         chosen = await store.preferences_of(None, recipient)
         channels = {name: chosen.get(name, list(kind.default_channels)) for name, kind in KINDS.items()}
-        return PreferencesOut(recipient=recipient, channels=channels,
-                              transactional=[name for name, kind in KINDS.items() if kind.transactional])
+        return PreferencesOut(
+            recipient=recipient, channels=channels, transactional=[name for name, kind in KINDS.items() if kind.transactional]
+        )
 
-    @router.get("/notifications/preferences", response_model=PreferencesOut,
-                summary="Which channels carry which kind of message (defaults filled in)")
+    @router.get(
+        "/notifications/preferences",
+        response_model=PreferencesOut,
+        summary="Which channels carry which kind of message (defaults filled in)",
+    )
     async def get_preferences(recipient: Annotated[str, Depends(email_owner)]) -> PreferencesOut:
         return await preferences_view(recipient)
 
@@ -143,25 +149,48 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
             if kind is None:
                 raise ApiError(422, f"unknown message kind {name!r}; known: {', '.join(KINDS)}", field=f"channels.{name}")
             if kind.transactional and not channels:
-                raise ApiError(422, f"{name} is a transactional message: keep at least one of {', '.join(CHANNELS)}",
-                               field=f"channels.{name}")
+                raise ApiError(
+                    422, f"{name} is a transactional message: keep at least one of {', '.join(CHANNELS)}", field=f"channels.{name}"
+                )
             current[name] = list(dict.fromkeys(channels))
         await store.save_preferences(recipient, current)
         return await preferences_view(recipient)
 
     # --- admin ---------------------------------------------------------------------------------
 
-    @router.get("/admin/notifications/deliveries", response_model=list[DeliveryOut], tags=["admin"], dependencies=[operator],
-                summary="Deliveries by status (e.g. failed), channel, order or recipient")
-    async def list_deliveries(status: str | None = None, channel: str | None = None, order_id: str | None = None,
-                              recipient: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
-                              ) -> list[DeliveryOut]:
-        query = {name: value for name, value in (("status", status), ("channel", channel), ("order_id", order_id),
-                                                  ("recipient", recipient and recipient.strip().lower())) if value}
+    @router.get(
+        "/admin/notifications/deliveries",
+        response_model=list[DeliveryOut],
+        tags=["admin"],
+        dependencies=[operator],
+        summary="Deliveries by status (e.g. failed), channel, order or recipient",
+    )
+    async def list_deliveries(
+        status: str | None = None,
+        channel: str | None = None,
+        order_id: str | None = None,
+        recipient: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> list[DeliveryOut]:
+        query = {
+            name: value
+            for name, value in (
+                ("status", status),
+                ("channel", channel),
+                ("order_id", order_id),
+                ("recipient", recipient and recipient.strip().lower()),
+            )
+            if value
+        }
         return [delivery_view(doc) for doc in await store.list_deliveries(query, limit)]
 
-    @router.post("/admin/notifications/deliveries/{delivery_id}/resend", response_model=DeliveryOut, tags=["admin"], dependencies=[operator],
-                 summary="Send a failed delivery again (same provider idempotency key)")
+    @router.post(
+        "/admin/notifications/deliveries/{delivery_id}/resend",
+        response_model=DeliveryOut,
+        tags=["admin"],
+        dependencies=[operator],
+        summary="Send a failed delivery again (same provider idempotency key)",
+    )
     async def resend(delivery_id: str) -> DeliveryOut:
         doc = await store.resend(delivery_id, by="admin")
         if doc is None:
@@ -171,7 +200,15 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
 
     @router.get("/notifications/kinds", summary="Every kind of message, its audience and default channels")
     async def kinds() -> list[dict[str, Any]]:
-        return [{"kind": k.name, "audience": k.audience, "transactional": k.transactional,
-                 "default_channels": list(k.default_channels), "description": k.description} for k in KINDS.values()]
+        return [
+            {
+                "kind": k.name,
+                "audience": k.audience,
+                "transactional": k.transactional,
+                "default_channels": list(k.default_channels),
+                "description": k.description,
+            }
+            for k in KINDS.values()
+        ]
 
     return router

@@ -67,9 +67,13 @@ class EmailTransport:
     async def _connect(self) -> aiosmtplib.SMTP:
         settings = self.settings
         client = aiosmtplib.SMTP(
-            hostname=settings.smtp_host, port=settings.smtp_port, timeout=settings.smtp_timeout_seconds,
-            username=settings.smtp_username or None, password=settings.smtp_password or None,
-            use_tls=settings.smtp_use_tls, start_tls=True if settings.smtp_starttls else False,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            timeout=settings.smtp_timeout_seconds,
+            username=settings.smtp_username or None,
+            password=settings.smtp_password or None,
+            use_tls=settings.smtp_use_tls,
+            start_tls=bool(settings.smtp_starttls),
         )
         await client.connect()  # STARTTLS and AUTH happen here when configured
         return client
@@ -88,7 +92,7 @@ class EmailTransport:
             if client is None:
                 client, used = await self._connect(), 0
                 await client.send_message(email)
-        except BaseException as error:  # includes the job's timeout cancelling us mid-session
+        except BaseException as error:  # noqa: BLE001 - includes the job's timeout cancelling us mid-session
             if client is not None:
                 client.close()
             raise _smtp_failure(error) if isinstance(error, Exception) else error from None
@@ -106,7 +110,7 @@ class EmailTransport:
         for client, _ in idle:
             try:
                 await client.quit()
-            except Exception:
+            except Exception:  # noqa: BLE001 - a broken idle connection is closed either way
                 client.close()
 
 
@@ -138,8 +142,10 @@ class ProviderTransport:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                base_url=self.settings.messaging_provider_url.rstrip("/"), timeout=self.timeout_seconds,
-                headers={"Authorization": f"Bearer {self.settings.messaging_provider_token}"})
+                base_url=self.settings.messaging_provider_url.rstrip("/"),
+                timeout=self.timeout_seconds,
+                headers={"Authorization": f"Bearer {self.settings.messaging_provider_token}"},
+            )
         return self._client
 
     async def send(self, delivery: dict[str, Any]) -> str | None:

@@ -30,16 +30,19 @@ class Kind:
     description: str
 
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (
-    Kind("payment_link", "shopper", True, ("email", "whatsapp"), "Pesanan dibuat, tautan pembayaran siap"),
-    Kind("payment_receipt", "shopper", True, ("email",), "Bukti pembayaran"),
-    Kind("order_cancelled", "shopper", True, ("email", "whatsapp"), "Pesanan dibatalkan / pembayaran gagal"),
-    Kind("order_shipped", "shopper", True, ("email", "whatsapp"), "Pesanan dikirim"),
-    Kind("seller_new_paid_order", "seller", True, ("email", "whatsapp"), "Pesanan baru sudah dibayar"),
-    Kind("seller_payout", "seller", True, ("email",), "Pesanan selesai: rincian pembayaran ke penjual"),
-    Kind("stock_low", "seller", False, ("email", "whatsapp"), "Stok menipis"),
-    Kind("levy_rule_changed", "finance", False, ("email",), "Aturan kontribusi PAD berubah"),
-)}
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Kind("payment_link", "shopper", True, ("email", "whatsapp"), "Pesanan dibuat, tautan pembayaran siap"),
+        Kind("payment_receipt", "shopper", True, ("email",), "Bukti pembayaran"),
+        Kind("order_cancelled", "shopper", True, ("email", "whatsapp"), "Pesanan dibatalkan / pembayaran gagal"),
+        Kind("order_shipped", "shopper", True, ("email", "whatsapp"), "Pesanan dikirim"),
+        Kind("seller_new_paid_order", "seller", True, ("email", "whatsapp"), "Pesanan baru sudah dibayar"),
+        Kind("seller_payout", "seller", True, ("email",), "Pesanan selesai: rincian pembayaran ke penjual"),
+        Kind("stock_low", "seller", False, ("email", "whatsapp"), "Stok menipis"),
+        Kind("levy_rule_changed", "finance", False, ("email",), "Aturan kontribusi PAD berubah"),
+    )
+}
 
 CANCEL_REASONS = {
     "shopper_cancelled": "dibatalkan atas permintaan Anda",
@@ -69,62 +72,152 @@ def _key(email: str) -> str:
 
 def for_payment_link(event: PaymentLinkCreated) -> list[Notice]:
     customer = event.customer
-    return [Notice("payment_link", _key(customer.email), customer.email, customer.phone, event.order_id, {
-        "customer": customer, "lines": event.lines, "gross": event.gross_amount, "pay_url": event.redirect_url,
-        "pay_before": event.pay_before})]
+    return [
+        Notice(
+            "payment_link",
+            _key(customer.email),
+            customer.email,
+            customer.phone,
+            event.order_id,
+            {
+                "customer": customer,
+                "lines": event.lines,
+                "gross": event.gross_amount,
+                "pay_url": event.redirect_url,
+                "pay_before": event.pay_before,
+            },
+        )
+    ]
 
 
 def for_settlement(event: PaymentSettled) -> list[Notice]:
     """A receipt for the shopper, and for each seller a 'new paid order' with only their lines."""
     customer = event.customer
-    notices = [Notice("payment_receipt", _key(customer.email), customer.email, customer.phone, event.order_id, {
-        "customer": customer, "lines": event.lines, "gross": event.gross_amount, "levy": event.levy_total,
-        "paid_at": event.settled_at, "payment_type": event.payment_type})]
+    notices = [
+        Notice(
+            "payment_receipt",
+            _key(customer.email),
+            customer.email,
+            customer.phone,
+            event.order_id,
+            {
+                "customer": customer,
+                "lines": event.lines,
+                "gross": event.gross_amount,
+                "levy": event.levy_total,
+                "paid_at": event.settled_at,
+                "payment_type": event.payment_type,
+            },
+        )
+    ]
     by_seller: dict[str, list[SettledLine]] = {}
     for line in event.lines:
         by_seller.setdefault(line.seller.seller_id, []).append(line)
     for lines in by_seller.values():
         seller = lines[0].seller
-        notices.append(Notice("seller_new_paid_order", _key(seller.email), seller.email, seller.phone, event.order_id, {
-            "seller": seller, "customer": customer, "lines": lines,
-            "gross": sum(line.subtotal for line in lines), "levy": sum(line.levy for line in lines),
-            "payable": sum(line.seller_payable for line in lines), "paid_at": event.settled_at}))
+        notices.append(
+            Notice(
+                "seller_new_paid_order",
+                _key(seller.email),
+                seller.email,
+                seller.phone,
+                event.order_id,
+                {
+                    "seller": seller,
+                    "customer": customer,
+                    "lines": lines,
+                    "gross": sum(line.subtotal for line in lines),
+                    "levy": sum(line.levy for line in lines),
+                    "payable": sum(line.seller_payable for line in lines),
+                    "paid_at": event.settled_at,
+                },
+            )
+        )
     return notices
 
 
 def for_cancellation(event: OrderCancelled) -> list[Notice]:
     customer = event.customer
-    return [Notice("order_cancelled", _key(customer.email), customer.email, customer.phone, event.order_id, {
-        "customer": customer, "reason_code": event.reason,
-        "reason": CANCEL_REASONS.get(event.reason, event.reason.replace("_", " "))})]
+    return [
+        Notice(
+            "order_cancelled",
+            _key(customer.email),
+            customer.email,
+            customer.phone,
+            event.order_id,
+            {"customer": customer, "reason_code": event.reason, "reason": CANCEL_REASONS.get(event.reason, event.reason.replace("_", " "))},
+        )
+    ]
 
 
 def for_shipment(event: OrderShipped) -> list[Notice]:
     customer = event.customer
-    return [Notice("order_shipped", _key(customer.email), customer.email, customer.phone, event.order_id, {
-        "customer": customer, "courier": event.courier, "tracking_number": event.tracking_number,
-        "shipped_at": event.shipped_at})]
+    return [
+        Notice(
+            "order_shipped",
+            _key(customer.email),
+            customer.email,
+            customer.phone,
+            event.order_id,
+            {"customer": customer, "courier": event.courier, "tracking_number": event.tracking_number, "shipped_at": event.shipped_at},
+        )
+    ]
 
 
 def for_completion(event: OrderCompleted) -> list[Notice]:
     seller = event.seller
-    return [Notice("seller_payout", _key(seller.email), seller.email, seller.phone, event.order_id, {
-        "seller": seller, "gross": event.gross, "levy": event.levy, "payable": event.seller_payable,
-        "completed_at": event.completed_at})]
+    return [
+        Notice(
+            "seller_payout",
+            _key(seller.email),
+            seller.email,
+            seller.phone,
+            event.order_id,
+            {
+                "seller": seller,
+                "gross": event.gross,
+                "levy": event.levy,
+                "payable": event.seller_payable,
+                "completed_at": event.completed_at,
+            },
+        )
+    ]
 
 
 def for_stock_low(event: StockLow) -> list[Notice]:
     seller = event.seller
-    return [Notice("stock_low", _key(seller.email), seller.email, seller.phone, None, {
-        "seller": seller, "product_id": event.product_id, "product_name": event.product_name,
-        "variant_id": event.variant_id, "stock": event.stock, "threshold": event.threshold})]
+    return [
+        Notice(
+            "stock_low",
+            _key(seller.email),
+            seller.email,
+            seller.phone,
+            None,
+            {
+                "seller": seller,
+                "product_id": event.product_id,
+                "product_name": event.product_name,
+                "variant_id": event.variant_id,
+                "stock": event.stock,
+                "threshold": event.threshold,
+            },
+        )
+    ]
 
 
 def for_levy_rule_change(event: LevyRuleChanged, finance_emails: list[str]) -> list[Notice]:
     unique = dict.fromkeys(_key(email) for email in finance_emails if email.strip())
-    return [Notice("levy_rule_changed", email, email, None, None, {
-        "current": event.current, "previous": event.previous, "reason": event.reason,
-        "changed_by": event.changed_by}) for email in unique]
+    return [
+        Notice(
+            "levy_rule_changed",
+            email,
+            email,
+            None,
+            None,
+            {"current": event.current, "previous": event.previous, "reason": event.reason, "changed_by": event.changed_by},
+        )
+        for email in unique
+    ]
 
 
 def channels_for(kind: Kind, chosen: list[Channel] | None) -> list[Channel]:

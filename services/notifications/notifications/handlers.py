@@ -15,7 +15,6 @@ from beli_contracts.topics import CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS
 from beli_runtime.clock import utcnow
 from beli_runtime.consumer import Subscription
 from beli_runtime.mongo import Session
-
 from notifications import domain
 from notifications.domain import KINDS, Notice
 from notifications.phones import InvalidPhone, to_e164, try_e164
@@ -34,6 +33,7 @@ class NotificationsHandlers:
         def on(build: Callable[[Any], list[Notice]]) -> Any:
             async def handle(envelope: Envelope, event: Any, session: Session) -> None:
                 await self.record(session, str(envelope.id), build(event))
+
             return handle
 
         return Subscription(
@@ -60,18 +60,37 @@ class NotificationsHandlers:
         phone = try_e164(notice.phone, region)
         inbox_id = message_id(event_id, notice.kind, notice.recipient)
         now = utcnow()
-        await self.store.add_message(session, {
-            "_id": inbox_id, "event_id": event_id, "kind": notice.kind, "recipient": notice.recipient,
-            "email": notice.email, "phone": phone, "order_id": notice.order_id, "subject": rendered.subject,
-            "text": rendered.text, "read": False, "created_at": now})
+        await self.store.add_message(
+            session,
+            {
+                "_id": inbox_id,
+                "event_id": event_id,
+                "kind": notice.kind,
+                "recipient": notice.recipient,
+                "email": notice.email,
+                "phone": phone,
+                "order_id": notice.order_id,
+                "subject": rendered.subject,
+                "text": rendered.text,
+                "read": False,
+                "created_at": now,
+            },
+        )
 
         chosen = (await self.store.preferences_of(session, notice.recipient)).get(notice.kind)
         channels = domain.channels_for(kind, chosen)
         usable = 0
         for channel in channels:
-            doc: dict[str, Any] = {"_id": delivery_id(inbox_id, channel), "message_id": inbox_id, "event_id": event_id,
-                                   "kind": notice.kind, "channel": channel, "recipient": notice.recipient,
-                                   "order_id": notice.order_id, "status": "pending"}
+            doc: dict[str, Any] = {
+                "_id": delivery_id(inbox_id, channel),
+                "message_id": inbox_id,
+                "event_id": event_id,
+                "kind": notice.kind,
+                "channel": channel,
+                "recipient": notice.recipient,
+                "order_id": notice.order_id,
+                "status": "pending",
+            }
             if channel == "email":
                 doc |= {"address": notice.email, "subject": rendered.subject, "text": rendered.text, "html": rendered.html}
                 if not notice.email:
@@ -86,9 +105,21 @@ class NotificationsHandlers:
             await self.store.add_delivery(session, doc)
         if kind.transactional and not usable and "email" not in channels and notice.email:
             # Receipts always reach at least one channel: the chosen phone channels cannot be used.
-            await self.store.add_delivery(session, {
-                "_id": delivery_id(inbox_id, "email"), "message_id": inbox_id, "event_id": event_id,
-                "kind": notice.kind, "channel": "email", "recipient": notice.recipient, "order_id": notice.order_id,
-                "status": "pending", "fallback": True, "address": notice.email, "subject": rendered.subject,
-                "text": rendered.text, "html": rendered.html})
-
+            await self.store.add_delivery(
+                session,
+                {
+                    "_id": delivery_id(inbox_id, "email"),
+                    "message_id": inbox_id,
+                    "event_id": event_id,
+                    "kind": notice.kind,
+                    "channel": "email",
+                    "recipient": notice.recipient,
+                    "order_id": notice.order_id,
+                    "status": "pending",
+                    "fallback": True,
+                    "address": notice.email,
+                    "subject": rendered.subject,
+                    "text": rendered.text,
+                    "html": rendered.html,
+                },
+            )

@@ -7,7 +7,6 @@ from fastapi import FastAPI
 
 from beli_runtime.http import create_app
 from beli_runtime.service import ServiceRuntime
-
 from notifications.api import build_router
 from notifications.channels import EmailTransport, ProviderTransport, Transport
 from notifications.handlers import NotificationsHandlers
@@ -22,10 +21,11 @@ store = NotificationsStore(runtime.db)
 runtime.subscribe(NotificationsHandlers(store, Renderer(settings.templates_dir or None), settings).subscription())
 
 # One job (and one lease) per channel, so that each channel's pace is its own.
-transports: list[Transport] = [EmailTransport(settings), ProviderTransport(settings, "whatsapp"),
-                               ProviderTransport(settings, "sms")]
-jobs = [runtime.add_job(job.name, job.send_due, interval=settings.send_job_seconds)
-        for job in (DeliveryJob(store, transport, settings) for transport in transports)]
+transports: list[Transport] = [EmailTransport(settings), ProviderTransport(settings, "whatsapp"), ProviderTransport(settings, "sms")]
+jobs = [
+    runtime.add_job(job.name, job.send_due, interval=settings.send_job_seconds)
+    for job in (DeliveryJob(store, transport, settings) for transport in transports)
+]
 
 
 def wake_senders() -> None:

@@ -16,7 +16,6 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from beli_runtime.clock import format_rupiah, format_wita
-
 from notifications.domain import Notice, percent
 
 BUILT_IN = Path(__file__).parent / "templates"
@@ -53,10 +52,12 @@ class Renderer:
             loader=ChoiceLoader([FileSystemLoader(str(folder)) for folder in [*folders, BUILT_IN]]),
             # HTML e-mail escapes what people typed (names, product names); text stays as typed.
             autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
         )
-        self._env.filters |= {"rupiah": format_rupiah, "wita": format_wita, "percent": percent,
-                              "scope": _scope, "one_line": _one_line}
+        self._env.filters |= {"rupiah": format_rupiah, "wita": format_wita, "percent": percent, "scope": _scope, "one_line": _one_line}
 
     def render(self, notice: Notice) -> Rendered:
         context = {"order_id": notice.order_id, **notice.context}
@@ -64,5 +65,10 @@ class Renderer:
         def part(name: str) -> str:
             return self._env.get_template(f"{notice.kind}/{name}.j2").render(**context)
 
-        return Rendered(subject=_one_line(part("subject")), text=part("email.txt"), html=part("email.html"),
-                        whatsapp=part("whatsapp.txt").strip(), sms=_one_line(part("sms.txt")))
+        return Rendered(
+            subject=_one_line(part("subject")),
+            text=part("email.txt"),
+            html=part("email.html"),
+            whatsapp=part("whatsapp.txt").strip(),
+            sms=_one_line(part("sms.txt")),
+        )

@@ -10,7 +10,6 @@ from typing import Any
 
 from beli_runtime.clock import utcnow
 from beli_runtime.logs import get_logger
-
 from notifications.channels import SendFailed, Transport
 from notifications.settings import NotificationsSettings
 from notifications.store import NotificationsStore
@@ -61,8 +60,15 @@ class DeliveryJob:
             reason = str(error) or f"no answer within {self.transport.timeout_seconds} s"
             attempts = delivery["attempts"]
             give_up = not temporary or attempts >= self.settings.send_max_attempts
-            log.warning("notifications.send_failed", delivery_id=delivery["_id"], channel=self.transport.channel,
-                        attempts=attempts, temporary=temporary, gave_up=give_up, error=reason[:300])
+            log.warning(
+                "notifications.send_failed",
+                delivery_id=delivery["_id"],
+                channel=self.transport.channel,
+                attempts=attempts,
+                temporary=temporary,
+                gave_up=give_up,
+                error=reason[:300],
+            )
             await self.store.mark_failed_attempt(delivery["_id"], reason, None if give_up else self.retry_at(attempts))
             return
         except Exception as error:  # a bug in one message must not stop the batch

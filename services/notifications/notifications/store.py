@@ -52,8 +52,16 @@ class NotificationsStore:
 
     async def add_delivery(self, session: Session, doc: dict[str, Any]) -> None:
         now = utcnow()
-        doc = {"attempts": 0, "next_attempt_at": now, "claimed_until": None, "last_error": None, "errors": [],
-               "provider_id": None, "created_at": now, "sent_at": None} | doc
+        doc = {
+            "attempts": 0,
+            "next_attempt_at": now,
+            "claimed_until": None,
+            "last_error": None,
+            "errors": [],
+            "provider_id": None,
+            "created_at": now,
+            "sent_at": None,
+        } | doc
         await self.deliveries.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
 
     async def preferences_of(self, session: Session | None, recipient: str) -> dict[str, list[str]]:
@@ -89,19 +97,22 @@ class NotificationsStore:
         return doc | {"status": "sending", "claimed_until": until, "next_attempt_at": until, "attempts": doc["attempts"] + 1}
 
     async def mark_sent(self, delivery: str, provider_id: str | None) -> None:
-        await self.deliveries.update_one({"_id": delivery, "status": "sending"}, {"$set": {
-            "status": "sent", "sent_at": utcnow(), "provider_id": provider_id, "claimed_until": None}})
+        await self.deliveries.update_one(
+            {"_id": delivery, "status": "sending"},
+            {"$set": {"status": "sent", "sent_at": utcnow(), "provider_id": provider_id, "claimed_until": None}},
+        )
 
     async def mark_failed_attempt(self, delivery: str, error: str, retry_at: datetime | None) -> None:
         """`retry_at` None: no more attempts; the delivery waits for an admin's resend."""
         changes: dict[str, Any] = {"last_error": error, "claimed_until": None}
         changes |= {"status": "pending", "next_attempt_at": retry_at} if retry_at else {"status": "failed", "failed_at": utcnow()}
-        await self.deliveries.update_one({"_id": delivery, "status": "sending"}, {
-            "$set": changes, "$push": {"errors": {"$each": [{"at": utcnow(), "error": error}], "$slice": -KEEP_ERRORS}}})
+        await self.deliveries.update_one(
+            {"_id": delivery, "status": "sending"},
+            {"$set": changes, "$push": {"errors": {"$each": [{"at": utcnow(), "error": error}], "$slice": -KEEP_ERRORS}}},
+        )
 
     async def mark_skipped(self, delivery: str, reason: str) -> None:
-        await self.deliveries.update_one({"_id": delivery}, {"$set": {"status": "skipped", "last_error": reason,
-                                                                      "claimed_until": None}})
+        await self.deliveries.update_one({"_id": delivery}, {"$set": {"status": "skipped", "last_error": reason, "claimed_until": None}})
 
     # --- inbox and admin --------------------------------------------------------------------
 
@@ -127,10 +138,9 @@ class NotificationsStore:
         """A failed delivery goes back in the queue with fresh attempts; same idempotency key."""
         result = await self.deliveries.update_one(
             {"_id": delivery, "status": "failed"},
-            {"$set": {"status": "pending", "attempts": 0, "next_attempt_at": utcnow(), "resent_by": by,
-                      "resent_at": utcnow()}})
+            {"$set": {"status": "pending", "attempts": 0, "next_attempt_at": utcnow(), "resent_by": by, "resent_at": utcnow()}},
+        )
         return await self.deliveries.find_one({"_id": delivery}) if result.modified_count == 1 else None
 
     async def save_preferences(self, recipient: str, channels: dict[str, list[str]]) -> None:
-        await self.preferences.update_one({"_id": recipient}, {"$set": {"channels": channels, "updated_at": utcnow()}},
-                                          upsert=True)
+        await self.preferences.update_one({"_id": recipient}, {"$set": {"channels": channels, "updated_at": utcnow()}}, upsert=True)

@@ -21,10 +21,15 @@ def test_indonesian_mobiles_become_e164(raw: str) -> None:
     assert to_e164(raw) == "+6281234567890"
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    ("", "no phone number"), ("12345", "not a valid number"), ("nomor saya", "cannot be read"),
-    ("0380 821234", "not a mobile number"),  # a Kupang landline
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("", "no phone number"),
+        ("12345", "not a valid number"),
+        ("nomor saya", "cannot be read"),
+        ("0380 821234", "not a mobile number"),  # a Kupang landline
+    ],
+)
 def test_numbers_that_cannot_get_whatsapp_are_rejected_with_a_reason(raw: str, reason: str) -> None:
     with pytest.raises(InvalidPhone, match=reason):
         to_e164(raw)
@@ -88,18 +93,31 @@ class FakeTransport:
 
 
 async def test_one_batch_sends_retries_gives_up_and_times_out_independently() -> None:
-    docs = [{"_id": name, "status": "pending", "attempts": attempts}
-            for name, attempts in (("ok", 0), ("flaky", 0), ("bad", 0), ("last", 3), ("slow", 0))]
+    docs = [
+        {"_id": name, "status": "pending", "attempts": attempts}
+        for name, attempts in (("ok", 0), ("flaky", 0), ("bad", 0), ("last", 3), ("slow", 0))
+    ]
     store = FakeStore(docs)
-    transport = FakeTransport({"ok": "fine", "flaky": SendFailed("HTTP 503", temporary=True),
-                               "bad": SendFailed("HTTP 400", temporary=False),
-                               "last": SendFailed("HTTP 503", temporary=True), "slow": "slow"})
+    transport = FakeTransport(
+        {
+            "ok": "fine",
+            "flaky": SendFailed("HTTP 503", temporary=True),
+            "bad": SendFailed("HTTP 400", temporary=False),
+            "last": SendFailed("HTTP 503", temporary=True),
+            "slow": "slow",
+        }
+    )
     settings = NotificationsSettings(send_max_attempts=4, send_retry_base_seconds=1.0)
     started = utcnow()
     assert await DeliveryJob(store, transport, settings).send_due()  # type: ignore[arg-type]
     assert (utcnow() - started) < timedelta(seconds=2)  # the slow one cost its timeout, no more
     assert {name: d["status"] for name, d in store.docs.items()} == {
-        "ok": "sent", "flaky": "pending", "bad": "failed", "last": "failed", "slow": "pending"}
+        "ok": "sent",
+        "flaky": "pending",
+        "bad": "failed",
+        "last": "failed",
+        "slow": "pending",
+    }
     error, retry_at = store.results["flaky"]
     assert "503" in error and timedelta(seconds=0.5) < retry_at - started < timedelta(seconds=2)
     assert "no answer within" in store.results["slow"][0]

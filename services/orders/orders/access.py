@@ -15,8 +15,9 @@ shopper_only = require_role(Role.SHOPPER)
 
 
 def owns(principal: Principal, order: dict[str, Any] | None) -> bool:
-    return order is not None and (principal.role is Role.ADMIN or (
-        principal.role is Role.SHOPPER and order["customer"].get("account_id") == principal.account_id))
+    return order is not None and (
+        principal.role is Role.ADMIN or (principal.role is Role.SHOPPER and order["customer"].get("account_id") == principal.account_id)
+    )
 
 
 def ensure_owner(principal: Principal, order: dict[str, Any] | None, order_id: str) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from beli_runtime.auth import CurrentPrincipal, Principal
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
 from beli_runtime.service import ServiceRuntime
-
 from orders import access
 from orders.domain import SHOPPER_CANCELLABLE, OrderStatus, SubOrderStatus, request_fingerprint
 from orders.fulfilment import Fulfilment, write_retrying
@@ -40,8 +39,9 @@ def checkout_model(settings: OrdersSettings) -> type[Strict]:
     class ItemIn(Strict):
         product_id: str = Field(min_length=1, max_length=64)
         quantity: int = Field(gt=0, le=settings.max_quantity_per_line)
-        variant_id: str | None = Field(default=None, min_length=1, max_length=64,
-                                       description="The chosen variant, for products sold in variants")
+        variant_id: str | None = Field(
+            default=None, min_length=1, max_length=64, description="The chosen variant, for products sold in variants"
+        )
 
     class Checkout(Strict):
         customer: CustomerIn
@@ -151,27 +151,76 @@ class OrderCreated(BaseModel):
 
 def order_view(doc: dict[str, Any]) -> OrderOut:
     if doc["lines"]:
-        items = [OrderLineOut(product_id=line["product_id"], variant_id=line.get("variant_id"), product_name=line["product_name"],
-                              seller_id=line["seller"]["seller_id"], quantity=line["quantity"], unit_price=line["unit_price"],
-                              subtotal=line["subtotal"]) for line in doc["lines"]]
+        items = [
+            OrderLineOut(
+                product_id=line["product_id"],
+                variant_id=line.get("variant_id"),
+                product_name=line["product_name"],
+                seller_id=line["seller"]["seller_id"],
+                quantity=line["quantity"],
+                unit_price=line["unit_price"],
+                subtotal=line["subtotal"],
+            )
+            for line in doc["lines"]
+        ]
     else:
-        items = [OrderLineOut(product_id=item["product_id"], variant_id=item.get("variant_id"), product_name=None, seller_id=None,
-                              quantity=item["quantity"], unit_price=None, subtotal=None) for item in doc["items"]]
-    return OrderOut(id=doc["_id"], status=doc["status"], status_reason=doc.get("status_reason"), customer=doc["customer"],
-                    total=doc["total"], levy_total=doc["levy_total"], items=items,
-                    sub_orders=[sub_order_view(sub) for sub in doc.get("sub_orders") or []], payment=doc["payment"],
-                    pay_before=doc["pay_before"], created_at=doc["created_at"], updated_at=doc["updated_at"])
+        items = [
+            OrderLineOut(
+                product_id=item["product_id"],
+                variant_id=item.get("variant_id"),
+                product_name=None,
+                seller_id=None,
+                quantity=item["quantity"],
+                unit_price=None,
+                subtotal=None,
+            )
+            for item in doc["items"]
+        ]
+    return OrderOut(
+        id=doc["_id"],
+        status=doc["status"],
+        status_reason=doc.get("status_reason"),
+        customer=doc["customer"],
+        total=doc["total"],
+        levy_total=doc["levy_total"],
+        items=items,
+        sub_orders=[sub_order_view(sub) for sub in doc.get("sub_orders") or []],
+        payment=doc["payment"],
+        pay_before=doc["pay_before"],
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+    )
 
 
 def _sub_order_fields(sub: dict[str, Any]) -> dict[str, Any]:
-    lines = [SubOrderLineOut(product_id=line["product_id"], variant_id=line.get("variant_id"), product_name=line["product_name"],
-                             category=line["category"], quantity=line["quantity"], unit_price=line["unit_price"],
-                             subtotal=line["subtotal"], levy=line.get("levy"), seller_payable=line.get("seller_payable"))
-             for line in sub["lines"]]
-    return {"seller_id": sub["seller_id"], "seller_name": sub["seller"]["name"], "status": sub["status"], "lines": lines,
-            "gross": sub["gross"], "levy": sub["levy"], "seller_payable": sub["seller_payable"], "courier": sub["courier"],
-            "tracking_number": sub["tracking_number"], "shipped_at": sub["shipped_at"], "completed_at": sub["completed_at"],
-            "completed_by": sub.get("completed_by")}
+    lines = [
+        SubOrderLineOut(
+            product_id=line["product_id"],
+            variant_id=line.get("variant_id"),
+            product_name=line["product_name"],
+            category=line["category"],
+            quantity=line["quantity"],
+            unit_price=line["unit_price"],
+            subtotal=line["subtotal"],
+            levy=line.get("levy"),
+            seller_payable=line.get("seller_payable"),
+        )
+        for line in sub["lines"]
+    ]
+    return {
+        "seller_id": sub["seller_id"],
+        "seller_name": sub["seller"]["name"],
+        "status": sub["status"],
+        "lines": lines,
+        "gross": sub["gross"],
+        "levy": sub["levy"],
+        "seller_payable": sub["seller_payable"],
+        "courier": sub["courier"],
+        "tracking_number": sub["tracking_number"],
+        "shipped_at": sub["shipped_at"],
+        "completed_at": sub["completed_at"],
+        "completed_by": sub.get("completed_by"),
+    }
 
 
 def sub_order_view(sub: dict[str, Any]) -> SubOrderOut:
@@ -180,23 +229,37 @@ def sub_order_view(sub: dict[str, Any]) -> SubOrderOut:
 
 def seller_order_view(doc: dict[str, Any], seller_id: str) -> SellerOrderOut:
     sub = next(sub for sub in doc["sub_orders"] if sub["seller_id"] == seller_id)
-    return SellerOrderOut(**_sub_order_fields(sub), order_id=doc["_id"], order_status=doc["status"],
-                          customer=ShopperContact(name=doc["customer"]["name"], phone=doc["customer"]["phone"]),
-                          created_at=doc["created_at"], paid_at=doc.get("paid_at"))
+    return SellerOrderOut(
+        **_sub_order_fields(sub),
+        order_id=doc["_id"],
+        order_status=doc["status"],
+        customer=ShopperContact(name=doc["customer"]["name"], phone=doc["customer"]["phone"]),
+        created_at=doc["created_at"],
+        paid_at=doc.get("paid_at"),
+    )
 
 
-def build_router(runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHandlers, fulfilment: Fulfilment,
-                 settings: OrdersSettings) -> APIRouter:
+def build_router(
+    runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHandlers, fulfilment: Fulfilment, settings: OrdersSettings
+) -> APIRouter:
     router = APIRouter(tags=["orders"])
     Checkout = checkout_model(settings)
 
-    @router.post("/orders", status_code=201, response_model=OrderCreated, responses={
-        400: {"description": "Idempotency-Key missing or malformed"},
-        409: {"description": "Idempotency-Key reused with a different body"}})
+    @router.post(
+        "/orders",
+        status_code=201,
+        response_model=OrderCreated,
+        responses={
+            400: {"description": "Idempotency-Key missing or malformed"},
+            409: {"description": "Idempotency-Key reused with a different body"},
+        },
+    )
     async def place_order(
         body: Checkout,  # type: ignore[valid-type]
         shopper: Annotated[Principal, Depends(access.shopper_only)],
-        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", description="Unique per checkout attempt; kept 24 h")] = None,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", description="Unique per checkout attempt; kept 24 h")
+        ] = None,
     ) -> JSONResponse:
         # Keys are per shopper: someone else's key can never return their order.
         key = f"{shopper.account_id}:{_valid_key(idempotency_key)}"
@@ -216,9 +279,14 @@ def build_router(runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHa
             await store.place(session, key, fingerprint, order, response)
             await runtime.outbox.add(
                 session,
-                OrderPlaced(order_id=order_id, customer=Customer(**payload["customer"]),
-                            items=[OrderItem(**item) for item in payload["items"]], placed_at=now),
-                key=order_id, correlation_id=order_id,
+                OrderPlaced(
+                    order_id=order_id,
+                    customer=Customer(**payload["customer"]),
+                    items=[OrderItem(**item) for item in payload["items"]],
+                    placed_at=now,
+                ),
+                key=order_id,
+                correlation_id=order_id,
             )
 
         try:
@@ -251,8 +319,11 @@ def build_router(runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHa
             raise ApiError(404, f"order {order_id} not found")
         if order["status"] == OrderStatus.CANCELLED.value:
             return order_view(order)  # cancelling twice is not an error
-        raise ApiError(409, f"order {order_id} is {order['status']} and can no longer be cancelled; "
-                            f"only {', '.join(sorted(SHOPPER_CANCELLABLE))} orders can")
+        raise ApiError(
+            409,
+            f"order {order_id} is {order['status']} and can no longer be cancelled; "
+            f"only {', '.join(sorted(SHOPPER_CANCELLABLE))} orders can",
+        )
 
     # --- fulfilment: one sub-order per seller ------------------------------------------------
     # The seller is in every path so that an ownership check (seller's own orders; the shopper's
@@ -272,18 +343,32 @@ def build_router(runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHa
         next_cursor = _encode_cursor(page[-1]["listing_key"]) if len(found) > limit else None
         return SellerOrdersPage(items=[seller_order_view(doc, seller_id) for doc in page], next_cursor=next_cursor)
 
-    @router.post("/orders/{order_id}/sub-orders/{seller_id}/ship", response_model=SellerOrderOut, tags=["fulfilment"], responses={
-        404: {"description": "No such order, or nothing in it from this seller"},
-        409: {"description": "The sub-order is not PAID, or was shipped with another courier or tracking number"}})
-    async def ship_sub_order(order_id: str, seller_id: str, body: ShipmentIn,
-                             _: Annotated[Principal, Depends(access.seller_self)]) -> SellerOrderOut:
-        order = await write_retrying(runtime, lambda session: fulfilment.ship(session, order_id, seller_id, body.courier,
-                                                                              body.tracking_number))
+    @router.post(
+        "/orders/{order_id}/sub-orders/{seller_id}/ship",
+        response_model=SellerOrderOut,
+        tags=["fulfilment"],
+        responses={
+            404: {"description": "No such order, or nothing in it from this seller"},
+            409: {"description": "The sub-order is not PAID, or was shipped with another courier or tracking number"},
+        },
+    )
+    async def ship_sub_order(
+        order_id: str, seller_id: str, body: ShipmentIn, _: Annotated[Principal, Depends(access.seller_self)]
+    ) -> SellerOrderOut:
+        order = await write_retrying(
+            runtime, lambda session: fulfilment.ship(session, order_id, seller_id, body.courier, body.tracking_number)
+        )
         return seller_order_view(order, seller_id)
 
-    @router.post("/orders/{order_id}/sub-orders/{seller_id}/confirm", response_model=OrderOut, tags=["fulfilment"], responses={
-        404: {"description": "No such order, or nothing in it from this seller"},
-        409: {"description": "The sub-order has not been shipped (or was cancelled)"}})
+    @router.post(
+        "/orders/{order_id}/sub-orders/{seller_id}/confirm",
+        response_model=OrderOut,
+        tags=["fulfilment"],
+        responses={
+            404: {"description": "No such order, or nothing in it from this seller"},
+            409: {"description": "The sub-order has not been shipped (or was cancelled)"},
+        },
+    )
     async def confirm_sub_order(order_id: str, seller_id: str, principal: CurrentPrincipal) -> OrderOut:
         """The shopper confirms receipt of one seller's parcel; the order completes with its last sub-order."""
         access.ensure_owner(principal, await store.get(order_id), order_id)
@@ -318,6 +403,10 @@ def _valid_key(key: str | None) -> str:
 
 def _replay(earlier: dict[str, Any], fingerprint: str) -> JSONResponse:
     if earlier["fingerprint"] != fingerprint:
-        raise ApiError(409, "this Idempotency-Key was already used with a different request body", field="Idempotency-Key",
-                       order_id=earlier["order_id"])
+        raise ApiError(
+            409,
+            "this Idempotency-Key was already used with a different request body",
+            field="Idempotency-Key",
+            order_id=earlier["order_id"],
+        )
     return JSONResponse(earlier["response"], status_code=201, headers={"Idempotent-Replayed": "true"})

@@ -103,20 +103,22 @@ def group_by_seller(lines: Sequence[PricedLine], status: SubOrderStatus = SubOrd
     for seller_id, group in groups.items():
         stored = [line.model_dump(exclude={"seller"}) | {"subtotal": line.subtotal} for line in group]
         settled = all(isinstance(line, SettledLine) for line in group)
-        sub_orders.append({
-            "seller_id": seller_id,
-            "seller": group[0].seller.model_dump(),
-            "status": status.value,
-            "lines": stored,
-            "gross": sum(line["subtotal"] for line in stored),
-            "levy": sum(line["levy"] for line in stored) if settled else None,
-            "seller_payable": sum(line["seller_payable"] for line in stored) if settled else None,
-            "courier": None,
-            "tracking_number": None,
-            "shipped_at": None,
-            "completed_at": None,
-            "completed_by": None,
-        })
+        sub_orders.append(
+            {
+                "seller_id": seller_id,
+                "seller": group[0].seller.model_dump(),
+                "status": status.value,
+                "lines": stored,
+                "gross": sum(line["subtotal"] for line in stored),
+                "levy": sum(line["levy"] for line in stored) if settled else None,
+                "seller_payable": sum(line["seller_payable"] for line in stored) if settled else None,
+                "courier": None,
+                "tracking_number": None,
+                "shipped_at": None,
+                "completed_at": None,
+                "completed_by": None,
+            }
+        )
     return sub_orders
 
 
@@ -133,17 +135,32 @@ def settle(sub_orders: list[dict[str, Any]], settled: Sequence[SettledLine]) -> 
         lines = []
         for line in sub["lines"]:
             paid = by_key[line_key(line)]
-            lines.append(line | {"levy": paid.levy, "seller_payable": paid.seller_payable,
-                                 "levy_rule_id": paid.levy_rule_id, "levy_rule_version": paid.levy_rule_version})
-        result.append(sub | {"status": SubOrderStatus.PAID.value, "lines": lines,
-                             "levy": sum(line["levy"] for line in lines),
-                             "seller_payable": sum(line["seller_payable"] for line in lines)})
+            lines.append(
+                line
+                | {
+                    "levy": paid.levy,
+                    "seller_payable": paid.seller_payable,
+                    "levy_rule_id": paid.levy_rule_id,
+                    "levy_rule_version": paid.levy_rule_version,
+                }
+            )
+        result.append(
+            sub
+            | {
+                "status": SubOrderStatus.PAID.value,
+                "lines": lines,
+                "levy": sum(line["levy"] for line in lines),
+                "seller_payable": sum(line["seller_payable"] for line in lines),
+            }
+        )
     return result
 
 
 def cancel_all(sub_orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [sub | {"status": SubOrderStatus.CANCELLED.value}
-            if sub_can_move(SubOrderStatus(sub["status"]), SubOrderStatus.CANCELLED) else sub for sub in sub_orders]
+    return [
+        sub | {"status": SubOrderStatus.CANCELLED.value} if sub_can_move(SubOrderStatus(sub["status"]), SubOrderStatus.CANCELLED) else sub
+        for sub in sub_orders
+    ]
 
 
 def ship(sub: dict[str, Any], courier: str, tracking_number: str, now: datetime) -> tuple[dict[str, Any], bool]:
@@ -153,12 +170,12 @@ def ship(sub: dict[str, Any], courier: str, tracking_number: str, now: datetime)
     if current in (SubOrderStatus.SHIPPED, SubOrderStatus.COMPLETED):
         if (sub["courier"], sub["tracking_number"]) == (courier, tracking_number):
             return sub, False
-        raise TransitionRefused(f"already {current.value} with {sub['courier']} {sub['tracking_number']}; "
-                                f"the courier and tracking number can no longer change")
+        raise TransitionRefused(
+            f"already {current.value} with {sub['courier']} {sub['tracking_number']}; the courier and tracking number can no longer change"
+        )
     if not sub_can_move(current, SubOrderStatus.SHIPPED):
         raise TransitionRefused(f"is {current.value}; only a PAID sub-order can be shipped")
-    return sub | {"status": SubOrderStatus.SHIPPED.value, "courier": courier, "tracking_number": tracking_number,
-                  "shipped_at": now}, True
+    return sub | {"status": SubOrderStatus.SHIPPED.value, "courier": courier, "tracking_number": tracking_number, "shipped_at": now}, True
 
 
 def complete(sub: dict[str, Any], now: datetime, by: str) -> tuple[dict[str, Any], bool]:
@@ -173,14 +190,16 @@ def complete(sub: dict[str, Any], now: datetime, by: str) -> tuple[dict[str, Any
 
 def due_for_auto_complete(sub_orders: list[dict[str, Any]], shipped_before: datetime) -> list[str]:
     """Sellers whose sub-order has been SHIPPED since before `shipped_before`."""
-    return [sub["seller_id"] for sub in sub_orders
-            if sub["status"] == SubOrderStatus.SHIPPED.value and sub["shipped_at"] < shipped_before]
+    return [sub["seller_id"] for sub in sub_orders if sub["status"] == SubOrderStatus.SHIPPED.value and sub["shipped_at"] < shipped_before]
 
 
 def order_status_after(status: OrderStatus, sub_orders: list[dict[str, Any]]) -> OrderStatus:
     """A PAID order becomes COMPLETED when every sub-order is completed."""
-    if (sub_orders and all(sub["status"] == SubOrderStatus.COMPLETED.value for sub in sub_orders)
-            and can_move(status, OrderStatus.COMPLETED)):
+    if (
+        sub_orders
+        and all(sub["status"] == SubOrderStatus.COMPLETED.value for sub in sub_orders)
+        and can_move(status, OrderStatus.COMPLETED)
+    ):
         return OrderStatus.COMPLETED
     return status
 
@@ -190,9 +209,11 @@ def fulfilment_index(sub_orders: list[dict[str, Any]]) -> dict[str, Any]:
     `seller_ids`, `seller_states` ("seller:STATUS") and `oldest_shipped_at` (None when nothing
     is in transit)."""
     shipped = [sub["shipped_at"] for sub in sub_orders if sub["status"] == SubOrderStatus.SHIPPED.value]
-    return {"seller_ids": [sub["seller_id"] for sub in sub_orders],
-            "seller_states": [seller_state(sub["seller_id"], sub["status"]) for sub in sub_orders],
-            "oldest_shipped_at": min(shipped) if shipped else None}
+    return {
+        "seller_ids": [sub["seller_id"] for sub in sub_orders],
+        "seller_states": [seller_state(sub["seller_id"], sub["status"]) for sub in sub_orders],
+        "oldest_shipped_at": min(shipped) if shipped else None,
+    }
 
 
 def seller_state(seller_id: str, status: str) -> str:

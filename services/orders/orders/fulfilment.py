@@ -13,7 +13,6 @@ from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
 from beli_runtime.service import ServiceRuntime
-
 from orders.domain import OrderStatus, TransitionRefused, complete, due_for_auto_complete, order_status_after, ship
 from orders.store import OrdersStore
 
@@ -48,15 +47,26 @@ class Fulfilment:
         try:
             sub, changed = ship(order["sub_orders"][index], courier, tracking_number, now)
         except TransitionRefused as refused:
-            raise ApiError(409, f"sub-order of seller {seller_id} in order {order_id} {refused}",
-                           state=order["sub_orders"][index]["status"]) from None
+            raise ApiError(
+                409, f"sub-order of seller {seller_id} in order {order_id} {refused}", state=order["sub_orders"][index]["status"]
+            ) from None
         if not changed:
             return order
         sub_orders = _replace(order["sub_orders"], index, sub)
         await self._save(session, order, sub_orders)
-        await self.outbox.add(session, OrderShipped(order_id=order_id, seller_id=seller_id, customer=Customer(**order["customer"]),
-                                                    courier=courier, tracking_number=tracking_number, shipped_at=now),
-                              key=order_id, correlation_id=order_id)
+        await self.outbox.add(
+            session,
+            OrderShipped(
+                order_id=order_id,
+                seller_id=seller_id,
+                customer=Customer(**order["customer"]),
+                courier=courier,
+                tracking_number=tracking_number,
+                shipped_at=now,
+            ),
+            key=order_id,
+            correlation_id=order_id,
+        )
         return order | {"sub_orders": sub_orders}
 
     async def confirm(self, session: Session, order_id: str, seller_id: str) -> dict[str, Any]:
@@ -64,8 +74,9 @@ class Fulfilment:
         try:
             sub, changed = complete(order["sub_orders"][index], _now(), "shopper")
         except TransitionRefused as refused:
-            raise ApiError(409, f"sub-order of seller {seller_id} in order {order_id} {refused}",
-                           state=order["sub_orders"][index]["status"]) from None
+            raise ApiError(
+                409, f"sub-order of seller {seller_id} in order {order_id} {refused}", state=order["sub_orders"][index]["status"]
+            ) from None
         if not changed:
             return order
         return await self._complete(session, order, {index: sub})
@@ -91,13 +102,29 @@ class Fulfilment:
         extra = {"completed_at": _now()} if status != order["status"] else None
         await self._save(session, order, sub_orders, status, extra)
         for sub in changed.values():
-            await self.outbox.add(session, OrderCompleted(
-                order_id=order["_id"], seller=SellerContact(**sub["seller"]), gross=sub["gross"], levy=sub["levy"],
-                seller_payable=sub["seller_payable"], completed_at=sub["completed_at"]), key=order["_id"], correlation_id=order["_id"])
+            await self.outbox.add(
+                session,
+                OrderCompleted(
+                    order_id=order["_id"],
+                    seller=SellerContact(**sub["seller"]),
+                    gross=sub["gross"],
+                    levy=sub["levy"],
+                    seller_payable=sub["seller_payable"],
+                    completed_at=sub["completed_at"],
+                ),
+                key=order["_id"],
+                correlation_id=order["_id"],
+            )
         return order | {"sub_orders": sub_orders, "status": status.value} | (extra or {})
 
-    async def _save(self, session: Session, order: dict[str, Any], sub_orders: list[dict[str, Any]], status: OrderStatus | None = None,
-                    extra: dict[str, Any] | None = None) -> None:
+    async def _save(
+        self,
+        session: Session,
+        order: dict[str, Any],
+        sub_orders: list[dict[str, Any]],
+        status: OrderStatus | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         if not await self.store.save_fulfilment(session, order, sub_orders, status, extra):
             raise Contended(order["_id"])
 
@@ -107,8 +134,11 @@ class Fulfilment:
             raise ApiError(404, f"order {order_id} not found")
         sub_orders = order.get("sub_orders") or []
         if not sub_orders:
-            raise ApiError(409, f"order {order_id} is {order['status']} and has no sub-orders: they exist once the order is priced",
-                           state=order["status"])
+            raise ApiError(
+                409,
+                f"order {order_id} is {order['status']} and has no sub-orders: they exist once the order is priced",
+                state=order["status"],
+            )
         for index, sub in enumerate(sub_orders):
             if sub["seller_id"] == seller_id:
                 return order, index

@@ -13,7 +13,6 @@ from beli_runtime.consumer import Subscription
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
-
 from orders.domain import OrderStatus, cancel_all, fulfilment_index, group_by_seller, listing_key, order_total, settle
 from orders.store import OrdersStore, priced
 
@@ -45,31 +44,57 @@ class OrdersHandlers:
         if current is None:
             log.warning("orders.reserved_unknown_order", order_id=event.order_id)
             return
-        order = await self.store.move(session, event.order_id, OrderStatus.AWAITING_PAYMENT,
-                                      {"lines": priced(event.lines), "total": total, "pay_before": pay_before,
-                                       **_fulfilment_changes(current, group_by_seller(event.lines))})
+        order = await self.store.move(
+            session,
+            event.order_id,
+            OrderStatus.AWAITING_PAYMENT,
+            {
+                "lines": priced(event.lines),
+                "total": total,
+                "pay_before": pay_before,
+                **_fulfilment_changes(current, group_by_seller(event.lines)),
+            },
+        )
         if order is None:
             return  # cancelled by the shopper meanwhile: catalog releases on that event
         await self.outbox.add(
             session,
-            PaymentRequested(order_id=event.order_id, customer=Customer(**order["customer"]), lines=event.lines,
-                             gross_amount=total, pay_before=pay_before),
-            key=event.order_id, correlation_id=envelope.correlation_id,
+            PaymentRequested(
+                order_id=event.order_id,
+                customer=Customer(**order["customer"]),
+                lines=event.lines,
+                gross_amount=total,
+                pay_before=pay_before,
+            ),
+            key=event.order_id,
+            correlation_id=envelope.correlation_id,
         )
 
     async def on_stock_rejected(self, envelope: Envelope, event: StockRejected, session: Session) -> None:
-        reasons = "; ".join(f"{line.product_id}: {line.reason} (requested {line.requested}, available {line.available})"
-                            for line in event.lines)
-        order = await self.store.move(session, event.order_id, OrderStatus.REJECTED,
-                                      {"status_reason": reasons, "rejected_lines": [line.model_dump() for line in event.lines]})
+        reasons = "; ".join(
+            f"{line.product_id}: {line.reason} (requested {line.requested}, available {line.available})" for line in event.lines
+        )
+        order = await self.store.move(
+            session,
+            event.order_id,
+            OrderStatus.REJECTED,
+            {"status_reason": reasons, "rejected_lines": [line.model_dump() for line in event.lines]},
+        )
         if order is not None:
-            await self.outbox.add(session, OrderRejected(order_id=event.order_id, customer=Customer(**order["customer"]), reason=reasons),
-                                  key=event.order_id, correlation_id=envelope.correlation_id)
+            await self.outbox.add(
+                session,
+                OrderRejected(order_id=event.order_id, customer=Customer(**order["customer"]), reason=reasons),
+                key=event.order_id,
+                correlation_id=envelope.correlation_id,
+            )
 
     async def on_payment_link_created(self, envelope: Envelope, event: PaymentLinkCreated, session: Session) -> None:
-        await self.store.annotate(session, event.order_id,
-                                  {"payment": {"token": event.token, "redirect_url": event.redirect_url}},
-                                  in_states=[OrderStatus.AWAITING_PAYMENT.value])
+        await self.store.annotate(
+            session,
+            event.order_id,
+            {"payment": {"token": event.token, "redirect_url": event.redirect_url}},
+            in_states=[OrderStatus.AWAITING_PAYMENT.value],
+        )
 
     async def on_payment_settled(self, envelope: Envelope, event: PaymentSettled, session: Session) -> None:
         current = await self.store.get(event.order_id, session)
@@ -81,17 +106,24 @@ class OrdersHandlers:
             current = await self.store.get(event.order_id, session)
             if current is not None and current["status"] == OrderStatus.CANCELLED.value:
                 # Money arrived for an order that was already cancelled: it must be refunded.
-                await self.store.annotate(session, event.order_id, {"refund_due": event.gross_amount},
-                                          in_states=[OrderStatus.CANCELLED.value])
+                await self.store.annotate(
+                    session, event.order_id, {"refund_due": event.gross_amount}, in_states=[OrderStatus.CANCELLED.value]
+                )
                 log.warning("orders.paid_after_cancel", order_id=event.order_id, gross=event.gross_amount)
             return
-        await self.outbox.add(session, OrderPaid(order_id=event.order_id, customer=Customer(**order["customer"]),
-                                                 gross_amount=event.gross_amount),
-                              key=event.order_id, correlation_id=envelope.correlation_id)
+        await self.outbox.add(
+            session,
+            OrderPaid(order_id=event.order_id, customer=Customer(**order["customer"]), gross_amount=event.gross_amount),
+            key=event.order_id,
+            correlation_id=envelope.correlation_id,
+        )
 
     async def on_payment_failed(self, envelope: Envelope, event: PaymentFailed, session: Session) -> None:
-        reason = "payment_expired" if event.transaction_status == "expire" else (
-            "payment_setup_failed" if event.transaction_status == "not_created" else "payment_failed")
+        reason = (
+            "payment_expired"
+            if event.transaction_status == "expire"
+            else ("payment_setup_failed" if event.transaction_status == "not_created" else "payment_failed")
+        )
         await self.cancel(session, event.order_id, reason, f"{event.transaction_status}: {event.reason}", envelope.correlation_id)
 
     async def cancel(self, session: Session, order_id: str, reason: str, detail: str, correlation_id: str | None = None) -> dict | None:
@@ -101,8 +133,12 @@ class OrdersHandlers:
             changes |= _fulfilment_changes(current, cancel_all(current["sub_orders"]))
         order = await self.store.move(session, order_id, OrderStatus.CANCELLED, changes)
         if order is not None:
-            await self.outbox.add(session, OrderCancelled(order_id=order_id, customer=Customer(**order["customer"]), reason=reason),
-                                  key=order_id, correlation_id=correlation_id)
+            await self.outbox.add(
+                session,
+                OrderCancelled(order_id=order_id, customer=Customer(**order["customer"]), reason=reason),
+                key=order_id,
+                correlation_id=correlation_id,
+            )
         return order
 
 

@@ -7,7 +7,6 @@ from beli_runtime.http import create_app
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS
 from beli_runtime.service import ServiceRuntime
-
 from orders.api import build_router
 from orders.domain import OrderStatus
 from orders.fulfilment import Fulfilment, write_retrying
@@ -26,14 +25,21 @@ fulfilment = Fulfilment(store, runtime.outbox)
 
 async def cancel_stuck_orders() -> bool:
     now = utcnow()
-    stuck = await store.stuck(now - timedelta(minutes=settings.pending_timeout_minutes),
-                              now - timedelta(minutes=settings.payment_grace_minutes))
+    stuck = await store.stuck(
+        now - timedelta(minutes=settings.pending_timeout_minutes), now - timedelta(minutes=settings.payment_grace_minutes)
+    )
     for order in stuck:
         pending = order["status"] == OrderStatus.PENDING.value
-        reason, detail = ("checkout_timeout", "the catalog did not answer in time") if pending else (
-            "payment_expired", "no payment decision arrived before the deadline")
-        await runtime.write(lambda session, order_id=order["_id"], reason=reason, detail=detail:
-                            handlers.cancel(session, order_id, reason, detail, order_id))
+        reason, detail = (
+            ("checkout_timeout", "the catalog did not answer in time")
+            if pending
+            else ("payment_expired", "no payment decision arrived before the deadline")
+        )
+        await runtime.write(
+            lambda session, order_id=order["_id"], reason=reason, detail=detail: handlers.cancel(
+                session, order_id, reason, detail, order_id
+            )
+        )
     return bool(stuck)
 
 
@@ -47,7 +53,9 @@ async def auto_complete_shipped() -> bool:
     completed = 0
     for order_id in due:
         try:
-            completed += await write_retrying(runtime, lambda session, order_id=order_id: fulfilment.auto_complete(session, order_id, cutoff))
+            completed += await write_retrying(
+                runtime, lambda session, order_id=order_id: fulfilment.auto_complete(session, order_id, cutoff)
+            )
         except UNAVAILABLE_ERRORS:
             raise
         except Exception:  # one bad order must not hold back the others; it is retried next round

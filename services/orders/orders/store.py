@@ -9,7 +9,6 @@ from pymongo import ReturnDocument
 from beli_contracts.values import PricedLine
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
-
 from orders.domain import OrderStatus, fulfilment_index, seller_state, sources_of
 
 
@@ -45,8 +44,14 @@ class OrdersStore:
         # An expired key that the TTL sweep has not yet removed is free to use again.
         await self.keys.delete_one({"_id": key, "expires_at": {"$lt": now}}, session=session)
         await self.keys.insert_one(
-            {"_id": key, "fingerprint": fingerprint, "order_id": order["_id"], "response": response,
-             "created_at": now, "expires_at": now + self.idempotency_ttl},
+            {
+                "_id": key,
+                "fingerprint": fingerprint,
+                "order_id": order["_id"],
+                "response": response,
+                "created_at": now,
+                "expires_at": now + self.idempotency_ttl,
+            },
             session=session,
         )
         await self.orders.insert_one(order, session=session)
@@ -54,20 +59,35 @@ class OrdersStore:
     async def get(self, order_id: str, session: Session | None = None) -> dict[str, Any] | None:
         return await self.orders.find_one({"_id": order_id}, session=session)
 
-    async def move(self, session: Session, order_id: str, target: OrderStatus, changes: dict[str, Any] | None = None,
-                   *, from_states: list[str] | None = None) -> dict[str, Any] | None:
+    async def move(
+        self,
+        session: Session,
+        order_id: str,
+        target: OrderStatus,
+        changes: dict[str, Any] | None = None,
+        *,
+        from_states: list[str] | None = None,
+    ) -> dict[str, Any] | None:
         """Apply a transition if the order is in a state that allows it; the updated order, or None."""
         now = utcnow()
         return await self.orders.find_one_and_update(
             {"_id": order_id, "status": {"$in": from_states or sources_of(target)}},
-            {"$set": {"status": target.value, "updated_at": now, **(changes or {})},
-             "$push": {"history": {"status": target.value, "at": now}}},
+            {
+                "$set": {"status": target.value, "updated_at": now, **(changes or {})},
+                "$push": {"history": {"status": target.value, "at": now}},
+            },
             return_document=ReturnDocument.AFTER,
             session=session,
         )
 
-    async def save_fulfilment(self, session: Session, order: dict[str, Any], sub_orders: list[dict[str, Any]],
-                              status: OrderStatus | None = None, changes: dict[str, Any] | None = None) -> bool:
+    async def save_fulfilment(
+        self,
+        session: Session,
+        order: dict[str, Any],
+        sub_orders: list[dict[str, Any]],
+        status: OrderStatus | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> bool:
         """Write new sub-orders (and the order's status if it changed) only if nobody else changed
         them since `order` was read: False means a concurrent change won, read again and retry."""
         now = utcnow()
@@ -75,7 +95,8 @@ class OrdersStore:
         oldest = index.pop("oldest_shipped_at")
         version = order.get("fulfilment_version")
         update: dict[str, Any] = {
-            "$set": {"sub_orders": sub_orders, **index, "updated_at": now, "fulfilment_version": (version or 0) + 1, **(changes or {})}}
+            "$set": {"sub_orders": sub_orders, **index, "updated_at": now, "fulfilment_version": (version or 0) + 1, **(changes or {})}
+        }
         if oldest is None:
             update["$unset"] = {"oldest_shipped_at": ""}
         else:
@@ -83,8 +104,11 @@ class OrdersStore:
         if status is not None and status.value != order["status"]:
             update["$set"]["status"] = status.value
             update["$push"] = {"history": {"status": status.value, "at": now}}
-        guard = {"_id": order["_id"], "status": order["status"],
-                 "fulfilment_version": version if version is not None else {"$exists": False}}
+        guard = {
+            "_id": order["_id"],
+            "status": order["status"],
+            "fulfilment_version": version if version is not None else {"$exists": False},
+        }
         result = await self.orders.update_one(guard, update, session=session)
         return result.modified_count == 1
 
@@ -102,14 +126,24 @@ class OrdersStore:
 
     async def stuck(self, pending_before: datetime, pay_before: datetime, limit: int = 100) -> list[dict[str, Any]]:
         """Orders the saga left hanging: never reserved, or never paid well past the deadline."""
-        return await self.orders.find({"$or": [
-            {"status": OrderStatus.PENDING.value, "created_at": {"$lt": pending_before}},
-            {"status": OrderStatus.AWAITING_PAYMENT.value, "pay_before": {"$lt": pay_before}},
-        ]}, {"_id": 1, "status": 1}).limit(limit).to_list()
+        return (
+            await self.orders.find(
+                {
+                    "$or": [
+                        {"status": OrderStatus.PENDING.value, "created_at": {"$lt": pending_before}},
+                        {"status": OrderStatus.AWAITING_PAYMENT.value, "pay_before": {"$lt": pay_before}},
+                    ]
+                },
+                {"_id": 1, "status": 1},
+            )
+            .limit(limit)
+            .to_list()
+        )
 
     async def annotate(self, session: Session, order_id: str, changes: dict[str, Any], *, in_states: list[str]) -> bool:
-        result = await self.orders.update_one({"_id": order_id, "status": {"$in": in_states}},
-                                              {"$set": {**changes, "updated_at": utcnow()}}, session=session)
+        result = await self.orders.update_one(
+            {"_id": order_id, "status": {"$in": in_states}}, {"$set": {**changes, "updated_at": utcnow()}}, session=session
+        )
         return result.modified_count == 1
 
 

@@ -23,7 +23,7 @@ def test_a_paid_order_can_only_complete() -> None:
 def test_paid_only_from_awaiting_payment() -> None:
     assert sources_of(OrderStatus.PAID) == ["AWAITING_PAYMENT"]
     assert not can_move(OrderStatus.PENDING, OrderStatus.PAID)
-    assert SHOPPER_CANCELLABLE == {OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT}
+    assert {OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT} == SHOPPER_CANCELLABLE
 
 
 def test_fingerprint_ignores_key_order_but_not_content() -> None:

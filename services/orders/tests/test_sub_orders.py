@@ -4,10 +4,24 @@ order's completion. Pure functions, no I/O."""
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from beli_contracts.values import PricedLine, SellerContact, SettledLine
-from orders.domain import (SUB_ALLOWED, OrderStatus, SubOrderStatus, TransitionRefused, cancel_all, complete,
-                           due_for_auto_complete, fulfilment_index, group_by_seller, listing_key, order_status_after, settle,
-                           ship, sub_can_move)
+from orders.domain import (
+    SUB_ALLOWED,
+    OrderStatus,
+    SubOrderStatus,
+    TransitionRefused,
+    cancel_all,
+    complete,
+    due_for_auto_complete,
+    fulfilment_index,
+    group_by_seller,
+    listing_key,
+    order_status_after,
+    settle,
+    ship,
+    sub_can_move,
+)
 
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 WEAVER = SellerContact(seller_id="slr-tenun", name="Tenun Ina Sumba", email="ina@umkm.id", phone="081200000001", regency="Sumba Timur")
@@ -15,17 +29,28 @@ ROASTER = SellerContact(seller_id="slr-kopi", name="Kopi Bajawa", email="kopi@um
 
 
 def priced(product_id: str, seller: SellerContact, quantity: int, price: int, variant_id: str | None = None) -> PricedLine:
-    return PricedLine(product_id=product_id, product_name=product_id, category="tenun" if seller is WEAVER else "kopi",
-                      seller=seller, quantity=quantity, unit_price=price, variant_id=variant_id)
+    return PricedLine(
+        product_id=product_id,
+        product_name=product_id,
+        category="tenun" if seller is WEAVER else "kopi",
+        seller=seller,
+        quantity=quantity,
+        unit_price=price,
+        variant_id=variant_id,
+    )
 
 
 def settled(line: PricedLine, levy: int) -> SettledLine:
-    return SettledLine(**line.model_dump(), levy=levy, seller_payable=line.subtotal - levy, levy_rule_id="rule-default",
-                       levy_rule_version=1)
+    return SettledLine(
+        **line.model_dump(), levy=levy, seller_payable=line.subtotal - levy, levy_rule_id="rule-default", levy_rule_version=1
+    )
 
 
-LINES = [priced("prd-kain", WEAVER, 2, 750_000, "var-merah"), priced("prd-kopi", ROASTER, 3, 85_050),
-         priced("prd-kain", WEAVER, 1, 700_000, "var-biru")]
+LINES = [
+    priced("prd-kain", WEAVER, 2, 750_000, "var-merah"),
+    priced("prd-kopi", ROASTER, 3, 85_050),
+    priced("prd-kain", WEAVER, 1, 700_000, "var-biru"),
+]
 
 
 def test_lines_are_grouped_per_seller_in_order_of_appearance() -> None:
@@ -33,7 +58,9 @@ def test_lines_are_grouped_per_seller_in_order_of_appearance() -> None:
     assert [s["seller_id"] for s in subs] == ["slr-tenun", "slr-kopi"]
     weaver, roaster = subs
     assert [(line["product_id"], line["variant_id"], line["subtotal"]) for line in weaver["lines"]] == [
-        ("prd-kain", "var-merah", 1_500_000), ("prd-kain", "var-biru", 700_000)]
+        ("prd-kain", "var-merah", 1_500_000),
+        ("prd-kain", "var-biru", 700_000),
+    ]
     assert (weaver["gross"], roaster["gross"]) == (2_200_000, 255_150)
     assert weaver["status"] == roaster["status"] == "AWAITING_PAYMENT"
     assert weaver["levy"] is None and weaver["seller_payable"] is None
@@ -75,7 +102,11 @@ def paid_sub() -> dict:
 def test_ship_once_repeat_is_harmless_another_tracking_number_is_refused() -> None:
     shipped, changed = ship(paid_sub(), "JNE", "JNE123456", NOW)
     assert changed and (shipped["status"], shipped["courier"], shipped["tracking_number"], shipped["shipped_at"]) == (
-        "SHIPPED", "JNE", "JNE123456", NOW)
+        "SHIPPED",
+        "JNE",
+        "JNE123456",
+        NOW,
+    )
     again, changed = ship(shipped, "JNE", "JNE123456", NOW + timedelta(hours=1))
     assert not changed and again is shipped
     with pytest.raises(TransitionRefused, match="already SHIPPED"):
@@ -114,8 +145,11 @@ def test_auto_complete_picks_only_sub_orders_in_transit_long_enough() -> None:
     assert due_for_auto_complete([old, recent], NOW - timedelta(days=7)) == ["slr-tenun"]
     assert due_for_auto_complete([paid[0], complete(old, NOW, "shopper")[0]], NOW) == []
     index = fulfilment_index([old, recent])
-    assert index == {"seller_ids": ["slr-tenun", "slr-kopi"], "seller_states": ["slr-tenun:SHIPPED", "slr-kopi:SHIPPED"],
-                     "oldest_shipped_at": NOW - timedelta(days=8)}
+    assert index == {
+        "seller_ids": ["slr-tenun", "slr-kopi"],
+        "seller_states": ["slr-tenun:SHIPPED", "slr-kopi:SHIPPED"],
+        "oldest_shipped_at": NOW - timedelta(days=8),
+    }
     assert fulfilment_index(paid)["oldest_shipped_at"] is None
 
 

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from beli_contracts.payments import LevyRuleTerms
 from beli_runtime.auth import Principal
 from beli_runtime.http import ApiError
-
 from payments.access import actor, operator_only
 from payments.levy import RuleRefused
 from payments.refunds import RefundRefused, Refunds
@@ -45,8 +44,11 @@ class RefundLineIn(BaseModel):
 
 class RefundIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    refund_key: str | None = Field(None, pattern=REFUND_KEY, description="Idempotency: the same key never refunds twice. "
-                                   "Default: one is made, so a retry without a key is a new refund")
+    refund_key: str | None = Field(
+        None,
+        pattern=REFUND_KEY,
+        description="Idempotency: the same key never refunds twice. Default: one is made, so a retry without a key is a new refund",
+    )
     amount: int | None = Field(None, gt=0, description="Integer Rupiah; must equal the refunded lines' gross")
     lines: list[RefundLineIn] | None = Field(None, min_length=1, description="Omit to refund everything still refundable")
     reason: str = Field(min_length=3, max_length=255)
@@ -78,8 +80,14 @@ def build_admin_router(rules: LevyRules, refunds: Refunds) -> APIRouter:
         """A new rule, or a new version of the rule with the same scope. Versions are never
         edited; history is `GET /admin/levy-rules`."""
         try:
-            doc = await rules.create(rate_bps=body.rate_bps, category=body.category, regency=body.regency,
-                                     effective_from=body.effective_from, reason=body.reason, changed_by=actor(principal))
+            doc = await rules.create(
+                rate_bps=body.rate_bps,
+                category=body.category,
+                regency=body.regency,
+                effective_from=body.effective_from,
+                reason=body.reason,
+                changed_by=actor(principal),
+            )
         except RuleRefused as refused:
             raise ApiError(refused.status, refused.message, field=refused.field) from None
         return _rule_out(doc)
@@ -96,7 +104,9 @@ def build_admin_router(rules: LevyRules, refunds: Refunds) -> APIRouter:
         return {"rule_id": rule_id, "versions": [_rule_out(doc) for doc in versions]}
 
     @router.post("/payments/{order_id}/refunds", status_code=201, response_model=RefundOut, tags=["refunds"])
-    async def refund(order_id: Annotated[str, Path(max_length=64)], body: RefundIn, _: Annotated[Principal, Depends(operator_only)]) -> RefundOut:
+    async def refund(
+        order_id: Annotated[str, Path(max_length=64)], body: RefundIn, _: Annotated[Principal, Depends(operator_only)]
+    ) -> RefundOut:
         """Refund through Midtrans; the levy of the refunded lines is reversed in the ledger."""
         key = body.refund_key or f"rf-{uuid.uuid4().hex[:20]}"
         lines = [line.model_dump() for line in body.lines] if body.lines is not None else None

@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 from beli_runtime.auth import CurrentPrincipal, Role
 from beli_runtime.http import ApiError
 from beli_runtime.logs import get_logger
-
 from payments.access import finance_office
 from payments.domain import PaymentStatus, signature_valid
 from payments.finance_api import EntryOut, entry_out
@@ -43,8 +42,11 @@ class LevyEntries(BaseModel):
 def build_router(store: PaymentsStore, ledger: LevyLedger, settings: PaymentsSettings, wake_notifications: Any) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/midtrans/notification", tags=["midtrans"], responses={
-        401: {"description": "signature_key does not match"}, 400: {"description": "not a Midtrans notification"}})
+    @router.post(
+        "/midtrans/notification",
+        tags=["midtrans"],
+        responses={401: {"description": "signature_key does not match"}, 400: {"description": "not a Midtrans notification"}},
+    )
     async def midtrans_notification(request: Request) -> dict[str, str]:
         """Midtrans HTTP notification. Verified, recorded, answered at once; acted on after a
         status check with Midtrans, so a forged, repeated or stale notification changes nothing."""
@@ -69,16 +71,38 @@ def build_router(store: PaymentsStore, ledger: LevyLedger, settings: PaymentsSet
         """The shopper who placed the order, the finance office or an admin."""
         payment = await store.get(order_id)
         staff = principal.role in (Role.FINANCE, Role.ADMIN)
-        if payment is None or not (staff or (principal.role is Role.SHOPPER and payment["customer"].get("account_id") == principal.account_id)):
+        if payment is None or not (
+            staff or (principal.role is Role.SHOPPER and payment["customer"].get("account_id") == principal.account_id)
+        ):
             raise ApiError(404, f"no payment for order {order_id}")
-        return PaymentOut(order_id=payment["_id"], **{field: payment.get(field) for field in (
-            "status", "gross_amount", "levy_amount", "redirect_url", "token", "payment_type", "pay_before", "failure_reason")})
+        return PaymentOut(
+            order_id=payment["_id"],
+            **{
+                field: payment.get(field)
+                for field in (
+                    "status",
+                    "gross_amount",
+                    "levy_amount",
+                    "redirect_url",
+                    "token",
+                    "payment_type",
+                    "pay_before",
+                    "failure_reason",
+                )
+            },
+        )
 
     @router.get("/levy/entries", response_model=LevyEntries, tags=["levy"], dependencies=[Depends(finance_office)])
-    async def levy_entries(order_id: Annotated[str, Query(min_length=1, max_length=64, description="The order whose levy entries to list")]) -> LevyEntries:
+    async def levy_entries(
+        order_id: Annotated[str, Query(min_length=1, max_length=64, description="The order whose levy entries to list")],
+    ) -> LevyEntries:
         entries = await ledger.for_order(order_id)
         items = [entry_out(entry) for entry in entries]
-        return LevyEntries(items=items, total_gross=sum(e.gross for e in items), total_levy=sum(e.levy for e in items),
-                           total_seller_payable=sum(e.seller_payable for e in items))
+        return LevyEntries(
+            items=items,
+            total_gross=sum(e.gross for e in items),
+            total_levy=sum(e.levy for e in items),
+            total_seller_payable=sum(e.seller_payable for e in items),
+        )
 
     return router

@@ -13,7 +13,6 @@ from typing import Any
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Session
 from beli_runtime.service import ServiceRuntime
-
 from payments.domain import PaymentStatus
 from payments.ledger import HEAD_ID, LevyLedger
 from payments.levy import GENESIS_HASH, month_has_ended, utc_from_day
@@ -102,24 +101,39 @@ class LevyAudit:
     async def gross_identity(self, where: LedgerFilter) -> dict[str, Any]:
         """gross received = Σ levy + Σ seller payable, for every settled payment the filter covers."""
         levied = LedgerFilter(**{**where.__dict__, "kind": "levy"})
-        pipeline = [{"$match": levied.query()},
-                    {"$group": {"_id": "$order_id", **_sums(),
-                                "lines_off": {"$sum": {"$cond": [{"$eq": ["$gross", {"$add": ["$levy", "$seller_payable"]}]}, 0, 1]}}}},
-                    {"$sort": {"_id": 1}}]
+        pipeline = [
+            {"$match": levied.query()},
+            {
+                "$group": {
+                    "_id": "$order_id",
+                    **_sums(),
+                    "lines_off": {"$sum": {"$cond": [{"$eq": ["$gross", {"$add": ["$levy", "$seller_payable"]}]}, 0, 1]}},
+                }
+            },
+            {"$sort": {"_id": 1}},
+        ]
         orders = await (await self.ledger.entries.aggregate(pipeline)).to_list()
         received: dict[str, int] = {}
         ids = [o["_id"] for o in orders]
         for start in range(0, len(ids), 1_000):
-            for payment in await self.store.payments.find({"_id": {"$in": ids[start:start + 1_000]}}, {"gross_amount": 1}).to_list():
+            for payment in await self.store.payments.find({"_id": {"$in": ids[start : start + 1_000]}}, {"gross_amount": 1}).to_list():
                 received[payment["_id"]] = payment["gross_amount"]
         failures = []
         for order in orders:
             gross_received = received.get(order["_id"])
             explained = order["levy"] + order["seller_payable"]
             if gross_received != explained or order["gross"] != explained or order["lines_off"]:
-                failures.append({"order_id": order["_id"], "gross_received": gross_received, "ledger_gross": order["gross"],
-                                 "levy_total": order["levy"], "seller_payable_total": order["seller_payable"],
-                                 "difference": (gross_received or 0) - explained, "lines_not_adding_up": order["lines_off"]})
+                failures.append(
+                    {
+                        "order_id": order["_id"],
+                        "gross_received": gross_received,
+                        "ledger_gross": order["gross"],
+                        "levy_total": order["levy"],
+                        "seller_payable_total": order["seller_payable"],
+                        "difference": (gross_received or 0) - explained,
+                        "lines_not_adding_up": order["lines_off"],
+                    }
+                )
         failures += await self._settled_without_entries(where, set(ids))
         return {"payments_checked": len(orders), "ok": not failures, "failures": failures}
 
@@ -138,9 +152,18 @@ class LevyAudit:
         missing = []
         for payment in await self.store.payments.find(query, {"gross_amount": 1}).to_list():
             if payment["_id"] not in seen:
-                missing.append({"order_id": payment["_id"], "gross_received": payment["gross_amount"], "ledger_gross": 0,
-                                "levy_total": 0, "seller_payable_total": 0, "difference": payment["gross_amount"],
-                                "lines_not_adding_up": 0, "problem": "settled but no ledger entries"})
+                missing.append(
+                    {
+                        "order_id": payment["_id"],
+                        "gross_received": payment["gross_amount"],
+                        "ledger_gross": 0,
+                        "levy_total": 0,
+                        "seller_payable_total": 0,
+                        "difference": payment["gross_amount"],
+                        "lines_not_adding_up": 0,
+                        "problem": "settled but no ledger entries",
+                    }
+                )
         return missing
 
     # --- closing months --------------------------------------------------------------------
@@ -156,16 +179,27 @@ class LevyAudit:
 
         async def work(session: Session) -> dict[str, Any]:
             # Writing the head serialises the closing with every append (see ledger.py).
-            await self.ledger.meta.update_one({"_id": HEAD_ID}, {"$setOnInsert": {"sequence": 0, "hash": GENESIS_HASH},
-                                                                 "$set": {"claimed_at": utcnow()}}, upsert=True, session=session)
+            await self.ledger.meta.update_one(
+                {"_id": HEAD_ID},
+                {"$setOnInsert": {"sequence": 0, "hash": GENESIS_HASH}, "$set": {"claimed_at": utcnow()}},
+                upsert=True,
+                session=session,
+            )
             head = await self.ledger.head(session)
             if period in head.get("closed", []):
                 raise AuditRefused(409, f"{period} is already closed", "period")
             pipeline = [{"$match": {"period": period}}, {"$group": {"_id": None, **_sums()}}]
             found = await (await self.ledger.entries.aggregate(pipeline, session=session)).to_list()
             totals = {"entries": 0, **{a: 0 for a in AMOUNTS}} | ({k: v for k, v in found[0].items() if k != "_id"} if found else {})
-            closing = {"_id": period, **totals, "head_sequence": head["sequence"], "head_hash": head["hash"], "closed_by": closed_by,
-                       "note": note, "closed_at": utcnow()}
+            closing = {
+                "_id": period,
+                **totals,
+                "head_sequence": head["sequence"],
+                "head_hash": head["hash"],
+                "closed_by": closed_by,
+                "note": note,
+                "closed_at": utcnow(),
+            }
             await self.ledger.closings.insert_one(closing, session=session)
             await self.ledger.meta.update_one({"_id": HEAD_ID}, {"$addToSet": {"closed": period}}, session=session)
             return closing

@@ -37,16 +37,19 @@ def settle_lines(lines: list[PricedLine], rule_for: RuleLookup) -> list[SettledL
     for line in lines:
         rule = rule_for(line)
         levy = levy_for(line.subtotal, rule.rate_bps)
-        settled.append(SettledLine(**line.model_dump(), levy=levy, seller_payable=line.subtotal - levy,
-                                   levy_rule_id=rule.id, levy_rule_version=rule.version))
+        settled.append(
+            SettledLine(
+                **line.model_dump(), levy=levy, seller_payable=line.subtotal - levy, levy_rule_id=rule.id, levy_rule_version=rule.version
+            )
+        )
     return settled
 
 
 class PaymentStatus(StrEnum):
-    OPENING = "OPENING"            # waiting for Midtrans to open the Snap transaction
+    OPENING = "OPENING"  # waiting for Midtrans to open the Snap transaction
     AWAITING = "AWAITING_PAYMENT"  # link handed to the shopper
     SETTLED = "SETTLED"
-    FAILED = "FAILED"              # denied, expired, cancelled, failed, or never opened
+    FAILED = "FAILED"  # denied, expired, cancelled, failed, or never opened
     REFUNDED = "REFUNDED"
     PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
 
@@ -88,12 +91,16 @@ def signature_key(order_id: str, status_code: str, gross_amount: str, server_key
 
 
 def signature_valid(notification: dict[str, object], server_key: str) -> bool:
-    expected = signature_key(str(notification.get("order_id", "")), str(notification.get("status_code", "")),
-                             str(notification.get("gross_amount", "")), server_key)
+    expected = signature_key(
+        str(notification.get("order_id", "")),
+        str(notification.get("status_code", "")),
+        str(notification.get("gross_amount", "")),
+        server_key,
+    )
     return hmac.compare_digest(expected, str(notification.get("signature_key", "")))
 
 
-def rupiah_from_midtrans(amount: str | int | float) -> int:
+def rupiah_from_midtrans(amount: str | float) -> int:
     """Midtrans sends "150000.00"; IDR has no minor unit, so anything after the point must be zero."""
     try:
         value = Decimal(str(amount))

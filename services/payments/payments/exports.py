@@ -17,17 +17,42 @@ from openpyxl.styles import Font
 from beli_runtime.clock import WITA, as_utc
 
 LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("sequence", "Urutan"), ("_id", "ID Entri"), ("kind", "Jenis"), ("recorded_at", "Waktu (WITA)"), ("period", "Periode"),
-    ("order_id", "Nomor Pesanan"), ("product_id", "ID Produk"), ("product_name", "Produk"), ("seller_id", "ID Penjual"),
-    ("seller_name", "Penjual"), ("regency", "Kabupaten/Kota"), ("category", "Kategori"), ("quantity", "Jumlah"),
-    ("unit_price", "Harga Satuan (Rp)"), ("gross", "Bruto (Rp)"), ("levy", "Kontribusi PAD (Rp)"),
-    ("seller_payable", "Hak Penjual (Rp)"), ("rule_id", "Aturan"), ("rule_version", "Versi Aturan"), ("rate_bps", "Tarif (bps)"),
-    ("reverses", "Membalik Entri"), ("hash", "Hash"),
+    ("sequence", "Urutan"),
+    ("_id", "ID Entri"),
+    ("kind", "Jenis"),
+    ("recorded_at", "Waktu (WITA)"),
+    ("period", "Periode"),
+    ("order_id", "Nomor Pesanan"),
+    ("product_id", "ID Produk"),
+    ("product_name", "Produk"),
+    ("seller_id", "ID Penjual"),
+    ("seller_name", "Penjual"),
+    ("regency", "Kabupaten/Kota"),
+    ("category", "Kategori"),
+    ("quantity", "Jumlah"),
+    ("unit_price", "Harga Satuan (Rp)"),
+    ("gross", "Bruto (Rp)"),
+    ("levy", "Kontribusi PAD (Rp)"),
+    ("seller_payable", "Hak Penjual (Rp)"),
+    ("rule_id", "Aturan"),
+    ("rule_version", "Versi Aturan"),
+    ("rate_bps", "Tarif (bps)"),
+    ("reverses", "Membalik Entri"),
+    ("hash", "Hash"),
 )
-SUMMARY_KEY_LABEL = {"day": "Tanggal (WITA)", "month": "Periode", "regency": "Kabupaten/Kota", "seller": "ID Penjual",
-                     "category": "Kategori"}
+SUMMARY_KEY_LABEL = {
+    "day": "Tanggal (WITA)",
+    "month": "Periode",
+    "regency": "Kabupaten/Kota",
+    "seller": "ID Penjual",
+    "category": "Kategori",
+}
 SUMMARY_AMOUNTS: tuple[tuple[str, str], ...] = (
-    ("entries", "Jumlah Entri"), ("gross", "Bruto (Rp)"), ("levy", "Kontribusi PAD (Rp)"), ("seller_payable", "Hak Penjual (Rp)"))
+    ("entries", "Jumlah Entri"),
+    ("gross", "Bruto (Rp)"),
+    ("levy", "Kontribusi PAD (Rp)"),
+    ("seller_payable", "Hak Penjual (Rp)"),
+)
 TOTALLED = ("gross", "levy", "seller_payable")
 KIND_LABEL = {"levy": "pungutan", "reversal": "pembalikan"}
 
@@ -65,8 +90,10 @@ def ledger_table(entries: Iterable[dict[str, Any]]) -> tuple[list[str], list[lis
 def summary_table(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]], list[Any]]:
     seller = summary["group_by"] == "seller"
     header = [SUMMARY_KEY_LABEL[summary["group_by"]]] + (["Penjual"] if seller else []) + [label for _, label in SUMMARY_AMOUNTS]
-    rows = [[row["key"]] + ([row.get("seller_name", "")] if seller else []) + [row[key] for key, _ in SUMMARY_AMOUNTS]
-            for row in summary["rows"]]
+    rows = [
+        [row["key"]] + ([row.get("seller_name", "")] if seller else []) + [row[key] for key, _ in SUMMARY_AMOUNTS]
+        for row in summary["rows"]
+    ]
     total = ["TOTAL"] + ([""] if seller else []) + [summary["totals"][key] for key, _ in SUMMARY_AMOUNTS]
     return header, rows, total
 

@@ -8,10 +8,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from beli_runtime.http import ApiError
-
 from beli_runtime.auth import Principal
-
+from beli_runtime.http import ApiError
 from payments.access import actor, finance_office, statement_reader
 from payments.audit import AuditRefused, LedgerFilter, LevyAudit
 from payments.exports import ledger_table, summary_table, to_csv, to_xlsx, wita
@@ -61,14 +59,23 @@ class CloseIn(BaseModel):
 
 
 def entry_out(entry: dict[str, Any]) -> EntryOut:
-    return EntryOut(entry_id=entry["_id"], recorded_at_wita=wita(entry["recorded_at"]) + " WITA",
-                    **{key: entry.get(key) for key in EntryOut.model_fields if key not in ("entry_id", "recorded_at_wita")})
+    return EntryOut(
+        entry_id=entry["_id"],
+        recorded_at_wita=wita(entry["recorded_at"]) + " WITA",
+        **{key: entry.get(key) for key in EntryOut.model_fields if key not in ("entry_id", "recorded_at_wita")},
+    )
 
 
 # The exports answer files, not JSON: say so in the schema.
-EXPORT_TYPES: dict[int | str, dict[str, Any]] = {200: {"description": "CSV (UTF-8 with BOM) or XLSX", "content": {
-    "text/csv": {"schema": {"type": "string"}},
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}}}}}
+EXPORT_TYPES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "CSV (UTF-8 with BOM) or XLSX",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
 
 
 def check_days(date_from: str | None, date_to: str | None) -> None:
@@ -108,8 +115,11 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
     finance = APIRouter(prefix="/finance", tags=["finance"], dependencies=[Depends(finance_office)])
 
     @finance.get("/ledger")
-    async def ledger_listing(where: Filter, after: Annotated[int, Query(ge=0, le=2**62, description="next_cursor of the previous page")] = 0,
-                             limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    async def ledger_listing(
+        where: Filter,
+        after: Annotated[int, Query(ge=0, le=2**62, description="next_cursor of the previous page")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
         page, cursor = await audit.listing(where, after, limit)
         return {"items": [entry_out(e) for e in page], "next_cursor": cursor}
 
@@ -122,15 +132,23 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
         entries = [entry async for entry in audit.stream(where)]
         header, rows, total = ledger_table(entries)
         # Rendering a big workbook is CPU work: keep the event loop free for other requests.
-        data = await asyncio.to_thread(to_csv, header, rows, total) if format == "csv" else \
-            await asyncio.to_thread(to_xlsx, "Buku Besar PAD", header, rows, total)
+        data = (
+            await asyncio.to_thread(to_csv, header, rows, total)
+            if format == "csv"
+            else await asyncio.to_thread(to_xlsx, "Buku Besar PAD", header, rows, total)
+        )
         return _file(data, "buku-besar-pad", format)
 
     @finance.get("/exports/summary", response_class=Response, responses=EXPORT_TYPES)
-    async def export_summary(where: Filter, group_by: Annotated[GroupBy, Query()] = "regency",
-                             format: Annotated[Literal["csv", "xlsx"], Query()] = "csv") -> Response:
+    async def export_summary(
+        where: Filter, group_by: Annotated[GroupBy, Query()] = "regency", format: Annotated[Literal["csv", "xlsx"], Query()] = "csv"
+    ) -> Response:
         header, rows, total = summary_table(await audit.summary(group_by, where))
-        data = to_csv(header, rows, total) if format == "csv" else await asyncio.to_thread(to_xlsx, f"Ringkasan {group_by}", header, rows, total)
+        data = (
+            to_csv(header, rows, total)
+            if format == "csv"
+            else await asyncio.to_thread(to_xlsx, f"Ringkasan {group_by}", header, rows, total)
+        )
         return _file(data, f"ringkasan-pad-{group_by}", format)
 
     @finance.get("/verify")
@@ -144,8 +162,9 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
         return await audit.gross_identity(where)
 
     @finance.get("/reconciliation")
-    async def reconciliation(date_from: Annotated[str, Query(alias="from", pattern=DAY)],
-                             date_to: Annotated[str, Query(alias="to", pattern=DAY)]) -> dict[str, Any]:
+    async def reconciliation(
+        date_from: Annotated[str, Query(alias="from", pattern=DAY)], date_to: Annotated[str, Query(alias="to", pattern=DAY)]
+    ) -> dict[str, Any]:
         check_days(date_from, date_to)
         if date_from > date_to:
             raise ApiError(422, f"from ({date_from}) is after to ({date_to})", field="from")
@@ -159,8 +178,9 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
         return {"items": [_closing_out(c) for c in await audit.closings()]}
 
     @finance.post("/periods/{period}/close", status_code=201)
-    async def close_period(period: Annotated[str, Path(max_length=7)], principal: Annotated[Principal, Depends(finance_office)],
-                           body: CloseIn | None = None) -> dict[str, Any]:
+    async def close_period(
+        period: Annotated[str, Path(max_length=7)], principal: Annotated[Principal, Depends(finance_office)], body: CloseIn | None = None
+    ) -> dict[str, Any]:
         """Close an ended WITA month: stores its totals and the chain head; later entries count in the open month."""
         try:
             return _closing_out(await audit.close(period, actor(principal), body.note if body else ""))
@@ -170,16 +190,34 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
     sellers = APIRouter(tags=["sellers"])
 
     @sellers.get("/sellers/{seller_id}/statement")
-    async def statement(seller_id: Annotated[str, Path(max_length=64)], where: Filter, _: Annotated[Principal, Depends(statement_reader)],
-                        after: Annotated[int, Query(ge=0, le=2**62)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> dict[str, Any]:
+    async def statement(
+        seller_id: Annotated[str, Path(max_length=64)],
+        where: Filter,
+        _: Annotated[Principal, Depends(statement_reader)],
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    ) -> dict[str, Any]:
         """What the seller is owed: per order line gross, PAD levy and payable, and the period's totals."""
         mine = LedgerFilter(**{**where.__dict__, "seller_id": seller_id})
         page, cursor = await audit.listing(mine, after, limit)
         totals = (await audit.summary("seller", mine))["totals"]
-        lines = [{"order_id": e["order_id"], "kind": e["kind"], "product_id": e["product_id"], "product_name": e["product_name"],
-                  "quantity": e["quantity"], "unit_price": e["unit_price"], "gross": e["gross"], "levy": e["levy"],
-                  "seller_payable": e["seller_payable"], "rate_bps": e["rate_bps"], "period": e["period"],
-                  "recorded_at_wita": wita(e["recorded_at"]) + " WITA"} for e in page]
+        lines = [
+            {
+                "order_id": e["order_id"],
+                "kind": e["kind"],
+                "product_id": e["product_id"],
+                "product_name": e["product_name"],
+                "quantity": e["quantity"],
+                "unit_price": e["unit_price"],
+                "gross": e["gross"],
+                "levy": e["levy"],
+                "seller_payable": e["seller_payable"],
+                "rate_bps": e["rate_bps"],
+                "period": e["period"],
+                "recorded_at_wita": wita(e["recorded_at"]) + " WITA",
+            }
+            for e in page
+        ]
         return {"seller_id": seller_id, "lines": lines, "next_cursor": cursor, "totals": totals}
 
     router = APIRouter()

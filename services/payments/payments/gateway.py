@@ -43,10 +43,12 @@ class MidtransGateway:
     def __init__(self, settings: PaymentsSettings) -> None:
         self._timeout = settings.midtrans_timeout_seconds
         session = _TimeoutSession(self._timeout)
-        self._snap = midtransclient.Snap(is_production=settings.midtrans_is_production,
-                                         server_key=settings.midtrans_server_key, client_key=settings.midtrans_client_key)
-        self._core = midtransclient.CoreApi(is_production=settings.midtrans_is_production,
-                                            server_key=settings.midtrans_server_key, client_key=settings.midtrans_client_key)
+        self._snap = midtransclient.Snap(
+            is_production=settings.midtrans_is_production, server_key=settings.midtrans_server_key, client_key=settings.midtrans_client_key
+        )
+        self._core = midtransclient.CoreApi(
+            is_production=settings.midtrans_is_production, server_key=settings.midtrans_server_key, client_key=settings.midtrans_client_key
+        )
         for client in (self._snap, self._core):
             client.http_client.http_client = session
             # Instance attributes shadow the SDK's class-level URLs without patching the module.
@@ -65,8 +67,7 @@ class MidtransGateway:
         return await self._call(self._core.transactions.cancel, order_id)
 
     async def refund(self, order_id: str, refund_key: str, amount: int, reason: str) -> dict[str, Any]:
-        return await self._call(self._core.transactions.refund, order_id,
-                                {"refund_key": refund_key, "amount": amount, "reason": reason})
+        return await self._call(self._core.transactions.refund, order_id, {"refund_key": refund_key, "amount": amount, "reason": reason})
 
     async def _call(self, function: Any, *args: Any) -> dict[str, Any]:
         try:

@@ -6,7 +6,6 @@ from beli_contracts.orders import OrderCancelled, PaymentRequested
 from beli_contracts.topics import ORDERS_EVENTS
 from beli_runtime.consumer import Subscription
 from beli_runtime.mongo import Session
-
 from payments.domain import PaymentStatus
 from payments.store import PaymentsStore
 
@@ -26,8 +25,13 @@ class PaymentsHandlers:
 
     async def on_order_cancelled(self, envelope: Envelope, event: OrderCancelled, session: Session) -> None:
         # Not opened yet: it never will be. Opened: the cancel job asks Midtrans to cancel it.
-        if await self.store.move(session, event.order_id, PaymentStatus.FAILED, frozenset({PaymentStatus.OPENING}),
-                                 {"failure_reason": f"order cancelled ({event.reason}) before the link was opened"}):
+        if await self.store.move(
+            session,
+            event.order_id,
+            PaymentStatus.FAILED,
+            frozenset({PaymentStatus.OPENING}),
+            {"failure_reason": f"order cancelled ({event.reason}) before the link was opened"},
+        ):
             return
         payment = await self.store.get(event.order_id, session)
         if payment is not None and payment["status"] == PaymentStatus.AWAITING.value:

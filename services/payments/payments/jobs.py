@@ -13,7 +13,6 @@ from beli_runtime.clock import as_utc, utcnow
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
 from beli_runtime.service import ServiceRuntime
-
 from payments.domain import MOVES, Outcome, PaymentStatus, classify, item_name, rupiah_from_midtrans, settle_lines, snap_expiry
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
 from payments.ledger import LevyLedger, as_event_entry
@@ -27,12 +26,20 @@ log = get_logger(__name__)
 
 
 def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(2 ** attempts, 300))
+    return timedelta(seconds=min(2**attempts, 300))
 
 
 class PaymentJobs:
-    def __init__(self, runtime: ServiceRuntime, store: PaymentsStore, ledger: LevyLedger, gateway: MidtransGateway,
-                 settings: PaymentsSettings, rules: LevyRules, refunds: Refunds) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        store: PaymentsStore,
+        ledger: LevyLedger,
+        gateway: MidtransGateway,
+        settings: PaymentsSettings,
+        rules: LevyRules,
+        refunds: Refunds,
+    ) -> None:
         self.runtime = runtime
         self.rules = rules
         self.refunds = refunds
@@ -71,23 +78,43 @@ class PaymentJobs:
             return
 
         async def work(session: Session) -> None:
-            opened = await self.store.move(session, order_id, PaymentStatus.AWAITING, frozenset({PaymentStatus.OPENING}),
-                                           {"token": answer["token"], "redirect_url": answer["redirect_url"], "opened_at": utcnow()})
+            opened = await self.store.move(
+                session,
+                order_id,
+                PaymentStatus.AWAITING,
+                frozenset({PaymentStatus.OPENING}),
+                {"token": answer["token"], "redirect_url": answer["redirect_url"], "opened_at": utcnow()},
+            )
             if opened is not None:
-                await self.runtime.outbox.add(session, PaymentLinkCreated(
-                    order_id=order_id, customer=Customer(**payment["customer"]),
-                    lines=[PricedLine(**line) for line in payment["lines"]], gross_amount=payment["gross_amount"],
-                    token=answer["token"], redirect_url=answer["redirect_url"], pay_before=payment["pay_before"]), key=order_id)
+                await self.runtime.outbox.add(
+                    session,
+                    PaymentLinkCreated(
+                        order_id=order_id,
+                        customer=Customer(**payment["customer"]),
+                        lines=[PricedLine(**line) for line in payment["lines"]],
+                        gross_amount=payment["gross_amount"],
+                        token=answer["token"],
+                        redirect_url=answer["redirect_url"],
+                        pay_before=payment["pay_before"],
+                    ),
+                    key=order_id,
+                )
 
         await self.runtime.write(work)
 
     async def _fail(self, order_id: str, transaction_status: str, reason: str) -> None:
         async def work(session: Session) -> None:
-            failed = await self.store.move(session, order_id, PaymentStatus.FAILED, frozenset({PaymentStatus.OPENING, PaymentStatus.AWAITING}),
-                                           {"failure_reason": reason, "midtrans_status": transaction_status})
+            failed = await self.store.move(
+                session,
+                order_id,
+                PaymentStatus.FAILED,
+                frozenset({PaymentStatus.OPENING, PaymentStatus.AWAITING}),
+                {"failure_reason": reason, "midtrans_status": transaction_status},
+            )
             if failed is not None:
-                await self.runtime.outbox.add(session, PaymentFailed(order_id=order_id, transaction_status=transaction_status,
-                                                                     reason=reason), key=order_id)
+                await self.runtime.outbox.add(
+                    session, PaymentFailed(order_id=order_id, transaction_status=transaction_status, reason=reason), key=order_id
+                )
 
         await self.runtime.write(work)
 
@@ -135,12 +162,22 @@ class PaymentJobs:
             return await self._settle(payment, status, sources)
 
         async def work(session: Session) -> str:
-            moved = await self.store.move(session, order_id, target, sources, {"midtrans_status": status["transaction_status"],
-                                                                               "failure_reason": status.get("status_message", "")})
+            moved = await self.store.move(
+                session,
+                order_id,
+                target,
+                sources,
+                {"midtrans_status": status["transaction_status"], "failure_reason": status.get("status_message", "")},
+            )
             if moved is None:
                 return f"stale: {status['transaction_status']} while {payment['status']}"
-            await self.runtime.outbox.add(session, PaymentFailed(order_id=order_id, transaction_status=status["transaction_status"],
-                                                                 reason=str(status.get("status_message", ""))), key=order_id)
+            await self.runtime.outbox.add(
+                session,
+                PaymentFailed(
+                    order_id=order_id, transaction_status=status["transaction_status"], reason=str(status.get("status_message", ""))
+                ),
+                key=order_id,
+            )
             return f"failed: {status['transaction_status']}"
 
         return await self.runtime.write(work)
@@ -156,19 +193,40 @@ class PaymentJobs:
         levy_total = sum(line.levy for line in lines)
 
         async def work(session: Session) -> str:
-            moved = await self.store.move(session, order_id, PaymentStatus.SETTLED, sources, {
-                "midtrans_status": status["transaction_status"], "payment_type": status.get("payment_type"),
-                "transaction_id": status.get("transaction_id"), "levy_amount": levy_total, "settled_at": settled_at})
+            moved = await self.store.move(
+                session,
+                order_id,
+                PaymentStatus.SETTLED,
+                sources,
+                {
+                    "midtrans_status": status["transaction_status"],
+                    "payment_type": status.get("payment_type"),
+                    "transaction_id": status.get("transaction_id"),
+                    "levy_amount": levy_total,
+                    "settled_at": settled_at,
+                },
+            )
             if moved is None:
                 return f"stale: {status['transaction_status']} while {payment['status']}"
             entries = await self.ledger.record_settlement(session, order_id, lines, rates, settled_at)
-            await self.runtime.outbox.add(session, LevyRecorded(order_id=order_id, entries=[as_event_entry(e) for e in entries]),
-                                          key=order_id)
-            await self.runtime.outbox.add(session, PaymentSettled(
-                order_id=order_id, customer=Customer(**payment["customer"]), lines=lines, gross_amount=payment["gross_amount"],
-                levy_total=levy_total, seller_payable_total=sum(line.seller_payable for line in lines),
-                payment_type=str(status.get("payment_type", "")), transaction_id=str(status.get("transaction_id", "")),
-                settled_at=settled_at), key=order_id)
+            await self.runtime.outbox.add(
+                session, LevyRecorded(order_id=order_id, entries=[as_event_entry(e) for e in entries]), key=order_id
+            )
+            await self.runtime.outbox.add(
+                session,
+                PaymentSettled(
+                    order_id=order_id,
+                    customer=Customer(**payment["customer"]),
+                    lines=lines,
+                    gross_amount=payment["gross_amount"],
+                    levy_total=levy_total,
+                    seller_payable_total=sum(line.seller_payable for line in lines),
+                    payment_type=str(status.get("payment_type", "")),
+                    transaction_id=str(status.get("transaction_id", "")),
+                    settled_at=settled_at,
+                ),
+                key=order_id,
+            )
             return f"settled: levy {levy_total}"
 
         return await self.runtime.write(work)
@@ -203,8 +261,13 @@ def snap_request(payment: dict[str, Any], now: Any) -> dict[str, Any]:
     return {
         "transaction_details": {"order_id": payment["_id"], "gross_amount": payment["gross_amount"]},
         "item_details": [
-            {"id": line["product_id"], "price": line["unit_price"], "quantity": line["quantity"],
-             "name": item_name(line["product_name"]), "merchant_name": item_name(line["seller"]["name"])}
+            {
+                "id": line["product_id"],
+                "price": line["unit_price"],
+                "quantity": line["quantity"],
+                "name": item_name(line["product_name"]),
+                "merchant_name": item_name(line["seller"]["name"]),
+            }
             for line in payment["lines"]
         ],
         "customer_details": {"first_name": customer["name"][:255], "email": customer["email"], "phone": customer["phone"]},

@@ -14,7 +14,6 @@ from beli_contracts.payments import LevyEntry
 from beli_contracts.values import SettledLine
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
-
 from payments.levy import GENESIS_HASH, day_of, entry_hash, first_break, period_of, to_millis
 
 HEAD_ID = "ledger_head"
@@ -56,16 +55,25 @@ class LevyLedger:
         stored = []
         for draft in drafts:
             sequence += 1
-            entry = {**draft, "sequence": sequence, "period": period, "day": day_of(recorded_at), "recorded_at": recorded_at,
-                     "prev_hash": prev_hash}
+            entry = {
+                **draft,
+                "sequence": sequence,
+                "period": period,
+                "day": day_of(recorded_at),
+                "recorded_at": recorded_at,
+                "prev_hash": prev_hash,
+            }
             if period != natural:
                 entry["original_period"] = natural
             entry["hash"] = prev_hash = entry_hash(entry)
             stored.append(entry)
         if stored:
             await self.entries.insert_many(stored, session=session)
-        moved = await self.meta.update_one({"_id": HEAD_ID, "sequence": head["sequence"]},
-                                           {"$set": {"sequence": sequence, "hash": prev_hash, "updated_at": recorded_at}}, session=session)
+        moved = await self.meta.update_one(
+            {"_id": HEAD_ID, "sequence": head["sequence"]},
+            {"$set": {"sequence": sequence, "hash": prev_hash, "updated_at": recorded_at}},
+            session=session,
+        )
         if moved.matched_count != 1:
             raise LedgerConflict("ledger head moved during append")
         return stored
@@ -73,12 +81,17 @@ class LevyLedger:
     async def _claim_head(self, session: Session) -> dict[str, Any]:
         # Writing the head first takes its write lock at once, so a concurrent appender
         # conflicts early instead of after inserting its entries.
-        await self.meta.update_one({"_id": HEAD_ID}, {"$setOnInsert": {"sequence": 0, "hash": GENESIS_HASH, "closed": []},
-                                                      "$set": {"claimed_at": utcnow()}}, upsert=True, session=session)
+        await self.meta.update_one(
+            {"_id": HEAD_ID},
+            {"$setOnInsert": {"sequence": 0, "hash": GENESIS_HASH, "closed": []}, "$set": {"claimed_at": utcnow()}},
+            upsert=True,
+            session=session,
+        )
         return await self.head(session)
 
-    async def record_settlement(self, session: Session, order_id: str, lines: list[SettledLine], rate_bps: dict[str, int],
-                                settled_at: datetime) -> list[dict[str, Any]]:
+    async def record_settlement(
+        self, session: Session, order_id: str, lines: list[SettledLine], rate_bps: dict[str, int], settled_at: datetime
+    ) -> list[dict[str, Any]]:
         drafts = [
             {
                 # The _id makes a second recording of the same settlement impossible, whatever the
@@ -127,20 +140,34 @@ class LevyLedger:
             prev_hash, prev_sequence = batch[-1]["hash"], batch[-1]["sequence"]
         if (prev_sequence, prev_hash) != (head["sequence"], head["hash"]):
             # Entries missing at the end (or a forged head): the chain is shorter than recorded.
-            return _verdict(False, checked, head, None, f"the chain ends at sequence {prev_sequence} but the head records "
-                            f"{head['sequence']}: entries at the end were removed")
+            return _verdict(
+                False,
+                checked,
+                head,
+                None,
+                f"the chain ends at sequence {prev_sequence} but the head records {head['sequence']}: entries at the end were removed",
+            )
         for closing in await self.closings.find().sort("_id", 1).to_list():
             anchor = await self.entries.find_one({"sequence": closing["head_sequence"]}) if closing["head_sequence"] else None
             anchor_hash = anchor["hash"] if anchor else GENESIS_HASH
             if anchor_hash != closing["head_hash"]:
-                return _verdict(False, checked, head, anchor, f"closing of {closing['_id']} recorded chain head "
-                                f"{closing['head_hash'][:12]}… at sequence {closing['head_sequence']}, the chain now has {anchor_hash[:12]}…")
+                return _verdict(
+                    False,
+                    checked,
+                    head,
+                    anchor,
+                    f"closing of {closing['_id']} recorded chain head "
+                    f"{closing['head_hash'][:12]}… at sequence {closing['head_sequence']}, the chain now has {anchor_hash[:12]}…",
+                )
         return _verdict(True, checked, head, None, None)
 
 
 def _verdict(ok: bool, checked: int, head: dict[str, Any], entry: dict[str, Any] | None, reason: str | None) -> dict[str, Any]:
-    broken = None if entry is None and reason is None else {
-        "sequence": entry.get("sequence") if entry else None, "entry_id": entry.get("_id") if entry else None, "reason": reason}
+    broken = (
+        None
+        if entry is None and reason is None
+        else {"sequence": entry.get("sequence") if entry else None, "entry_id": entry.get("_id") if entry else None, "reason": reason}
+    )
     return {"ok": ok, "entries_checked": checked, "head_sequence": head["sequence"], "head_hash": head["hash"], "first_broken": broken}
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from beli_contracts import reference
 from beli_runtime.clock import WITA, as_utc
-
 from payments.domain import BPS_DENOMINATOR, LevyRule
 
 GENESIS_HASH = "0" * 64
@@ -77,8 +76,9 @@ def select_rule(versions: list[RuleVersion], category: str, regency: str, at: da
     return best.as_rule()
 
 
-def check_new_version(existing: list[RuleVersion], rate_bps: int, category: str | None, regency: str | None,
-                      effective_from: datetime, now: datetime) -> None:
+def check_new_version(
+    existing: list[RuleVersion], rate_bps: int, category: str | None, regency: str | None, effective_from: datetime, now: datetime
+) -> None:
     """Refuse a rule version that is impossible, unknown, backdated or ambiguous."""
     if not 0 <= rate_bps <= BPS_DENOMINATOR:
         raise RuleRefused("rate_bps", f"rate_bps must be between 0 and {BPS_DENOMINATOR} (100%), got {rate_bps}")
@@ -93,12 +93,16 @@ def check_new_version(existing: list[RuleVersion], rate_bps: int, category: str 
     rule_id = rule_id_for(category, regency)
     for version in existing:
         if version.rule_id == rule_id and as_utc(version.effective_from) == as_utc(effective_from):
-            raise RuleRefused("effective_from", f"rule {rule_id} already has version {version.version} taking effect at "
-                              f"{as_utc(effective_from).isoformat()}: two versions of one scope cannot start at the same moment",
-                              status=409)
+            raise RuleRefused(
+                "effective_from",
+                f"rule {rule_id} already has version {version.version} taking effect at "
+                f"{as_utc(effective_from).isoformat()}: two versions of one scope cannot start at the same moment",
+                status=409,
+            )
 
 
 # --- periods and time -------------------------------------------------------------------------
+
 
 def period_of(moment: datetime) -> str:
     """Accounting month (YYYY-MM) in WITA: NTT's finance office closes months by local time."""
@@ -121,6 +125,7 @@ def to_millis(moment: datetime) -> datetime:
 
 # --- refunds -----------------------------------------------------------------------------------
 
+
 def reversed_share(recorded: int, recorded_quantity: int, refunded_quantity: int) -> int:
     """Cumulative part of `recorded` reversed once `refunded_quantity` of `recorded_quantity`
     units are refunded: proportional, rounded half-up. Each refund reverses the difference of
@@ -132,6 +137,7 @@ def reversed_share(recorded: int, recorded_quantity: int, refunded_quantity: int
 
 
 # --- tamper evidence --------------------------------------------------------------------------
+
 
 def _canonical_value(value: Any) -> Any:
     if isinstance(value, datetime):

@@ -2,7 +2,6 @@
 
 from beli_runtime.http import create_app
 from beli_runtime.service import ServiceRuntime
-
 from payments.admin_api import build_admin_router
 from payments.api import build_router
 from payments.audit import LevyAudit
@@ -42,7 +41,7 @@ async def prepare() -> None:
 app = create_app(
     title="Beli NTT — payments",
     description="Midtrans payments, the PAD levy rules and ledger, and the finance office's audit tools. "
-                "`POST /midtrans/notification` is Midtrans's webhook.",
+    "`POST /midtrans/notification` is Midtrans's webhook.",
     lifespan=runtime.lifespan(prepare),
     health=runtime.health,
     max_request_bytes=settings.max_request_bytes,

@@ -57,17 +57,34 @@ class Reconciler:
             if problem is None:
                 matched += 1
                 continue
-            mismatches.append({"order_id": order_id, "problem": problem, "ledger_settled": ours["settled"],
-                               "ledger_net_gross": ours["net_gross"], "midtrans_status": theirs["status"],
-                               "midtrans_net_gross": theirs["net_gross"]})
-        return {"date_from": date_from, "date_to": date_to, "payments_checked": len(order_ids), "matched": matched,
-                "mismatches": mismatches, "unchecked": unchecked}
+            mismatches.append(
+                {
+                    "order_id": order_id,
+                    "problem": problem,
+                    "ledger_settled": ours["settled"],
+                    "ledger_net_gross": ours["net_gross"],
+                    "midtrans_status": theirs["status"],
+                    "midtrans_net_gross": theirs["net_gross"],
+                }
+            )
+        return {
+            "date_from": date_from,
+            "date_to": date_to,
+            "payments_checked": len(order_ids),
+            "matched": matched,
+            "mismatches": mismatches,
+            "unchecked": unchecked,
+        }
 
     async def _candidates(self, date_from: str, date_to: str) -> list[str]:
         window = {"$gte": utc_from_day(date_from), "$lte": utc_from_day(date_to, end=True)}
         # Payments that reached Midtrans in the period, and anything the ledger recorded in it.
-        ids = {p["_id"] for p in await self.store.payments.find(
-            {"created_at": window, "status": {"$ne": PaymentStatus.OPENING.value}}, {"_id": 1}).to_list()}
+        ids = {
+            p["_id"]
+            for p in await self.store.payments.find(
+                {"created_at": window, "status": {"$ne": PaymentStatus.OPENING.value}}, {"_id": 1}
+            ).to_list()
+        }
         pipeline = [{"$match": {"day": {"$gte": date_from, "$lte": date_to}}}, {"$group": {"_id": "$order_id"}}]
         ids |= {row["_id"] for row in await (await self.ledger.entries.aggregate(pipeline)).to_list()}
         return sorted(ids)
@@ -75,9 +92,16 @@ class Reconciler:
     async def _ledger_side(self, order_ids: list[str]) -> dict[str, dict[str, Any]]:
         side: dict[str, dict[str, Any]] = {}
         for start in range(0, len(order_ids), 1_000):
-            pipeline = [{"$match": {"order_id": {"$in": order_ids[start:start + 1_000]}}},
-                        {"$group": {"_id": "$order_id", "net_gross": {"$sum": "$gross"},
-                                    "levied": {"$sum": {"$cond": [{"$eq": ["$kind", "levy"]}, 1, 0]}}}}]
+            pipeline = [
+                {"$match": {"order_id": {"$in": order_ids[start : start + 1_000]}}},
+                {
+                    "$group": {
+                        "_id": "$order_id",
+                        "net_gross": {"$sum": "$gross"},
+                        "levied": {"$sum": {"$cond": [{"$eq": ["$kind", "levy"]}, 1, 0]}},
+                    }
+                },
+            ]
             for row in await (await self.ledger.entries.aggregate(pipeline)).to_list():
                 side[row["_id"]] = {"settled": row["levied"] > 0, "net_gross": row["net_gross"]}
         return side

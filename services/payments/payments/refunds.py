@@ -17,7 +17,6 @@ from beli_runtime.clock import utcnow
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Database, Session, ensure_index
 from beli_runtime.service import ServiceRuntime
-
 from payments.domain import PaymentStatus, rupiah_from_midtrans
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
 from payments.ledger import LevyLedger, as_event_entry
@@ -41,8 +40,15 @@ def _fingerprint(order_id: str, amount: int | None, lines: list[dict[str, Any]] 
 
 
 class Refunds:
-    def __init__(self, runtime: ServiceRuntime, db: Database, store: PaymentsStore, ledger: LevyLedger, gateway: MidtransGateway,
-                 retry_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        db: Database,
+        store: PaymentsStore,
+        ledger: LevyLedger,
+        gateway: MidtransGateway,
+        retry_seconds: float = 30.0,
+    ) -> None:
         self.runtime = runtime
         self.retry_seconds = retry_seconds
         self.refunds = db["refunds"]
@@ -59,20 +65,23 @@ class Refunds:
 
     # --- the operator's refund ---------------------------------------------------------------
 
-    async def request(self, order_id: str, refund_key: str, amount: int | None, lines: list[dict[str, Any]] | None,
-                      reason: str) -> dict[str, Any]:
+    async def request(
+        self, order_id: str, refund_key: str, amount: int | None, lines: list[dict[str, Any]] | None, reason: str
+    ) -> dict[str, Any]:
         fingerprint = _fingerprint(order_id, amount, lines, reason)
         refund = await self.runtime.write(lambda session: self._reserve(session, order_id, refund_key, amount, lines, reason, fingerprint))
         if refund["status"] == "REQUESTED":
             try:
                 await self.gateway.refund(order_id, refund_key, refund["amount"], reason)
             except MidtransRefused as error:
-                await self.refunds.update_one({"_id": refund_key, "status": "REQUESTED"},
-                                              {"$set": {"status": "FAILED", "error": str(error), "updated_at": utcnow()}})
+                await self.refunds.update_one(
+                    {"_id": refund_key, "status": "REQUESTED"}, {"$set": {"status": "FAILED", "error": str(error), "updated_at": utcnow()}}
+                )
                 raise RefundRefused(409 if error.status == 412 else 422, f"Midtrans refused the refund: {error}") from None
             except MidtransUnavailable as error:
-                raise RefundRefused(503, f"Midtrans is unavailable ({error}); the refund stays requested: "
-                                         f"retry with the same refund_key {refund_key}") from None
+                raise RefundRefused(
+                    503, f"Midtrans is unavailable ({error}); the refund stays requested: retry with the same refund_key {refund_key}"
+                ) from None
             await self.complete(refund_key)
         return await self.refunds.find_one({"_id": refund_key}) or refund
 
@@ -85,19 +94,37 @@ class Refunds:
             try:
                 await self.gateway.refund(refund["order_id"], refund["_id"], refund["amount"], refund["reason"])
             except MidtransRefused as error:
-                await self.refunds.update_one({"_id": refund["_id"], "status": "REQUESTED"},
-                                              {"$set": {"status": "FAILED", "error": str(error), "updated_at": utcnow()}})
+                await self.refunds.update_one(
+                    {"_id": refund["_id"], "status": "REQUESTED"},
+                    {"$set": {"status": "FAILED", "error": str(error), "updated_at": utcnow()}},
+                )
                 continue
             except MidtransUnavailable as error:
                 tries = refund.get("tries", 0) + 1
-                await self.refunds.update_one({"_id": refund["_id"]}, {"$set": {
-                    "tries": tries, "error": str(error), "retry_at": now + timedelta(seconds=min(self.retry_seconds * 2 ** tries, 3600))}})
+                await self.refunds.update_one(
+                    {"_id": refund["_id"]},
+                    {
+                        "$set": {
+                            "tries": tries,
+                            "error": str(error),
+                            "retry_at": now + timedelta(seconds=min(self.retry_seconds * 2**tries, 3600)),
+                        }
+                    },
+                )
                 continue
             await self.complete(refund["_id"])
         return bool(due)
 
-    async def _reserve(self, session: Session, order_id: str, refund_key: str, amount: int | None,
-                       lines: list[dict[str, Any]] | None, reason: str, fingerprint: str) -> dict[str, Any]:
+    async def _reserve(
+        self,
+        session: Session,
+        order_id: str,
+        refund_key: str,
+        amount: int | None,
+        lines: list[dict[str, Any]] | None,
+        reason: str,
+        fingerprint: str,
+    ) -> dict[str, Any]:
         existing = await self.refunds.find_one({"_id": refund_key}, session=session)
         if existing is not None:
             if existing.get("fingerprint") != fingerprint:
@@ -107,25 +134,42 @@ class Refunds:
         if payment is None:
             raise RefundRefused(404, f"no payment for order {order_id}")
         if PaymentStatus(payment["status"]) not in REFUNDABLE:
-            raise RefundRefused(409, f"payment {order_id} is {payment['status']}: only settled payments can be refunded "
-                                     "(unpaid ones are cancelled instead)")
+            raise RefundRefused(
+                409, f"payment {order_id} is {payment['status']}: only settled payments can be refunded (unpaid ones are cancelled instead)"
+            )
         # Touching the payment makes concurrent refunds of one order conflict and retry in turn.
         await self.store.payments.update_one({"_id": order_id}, {"$inc": {"refund_requests": 1}}, session=session)
         remaining = await self._remaining(session, order_id)
         chosen = _choose_lines(remaining, amount, lines)
-        doc = {"_id": refund_key, "order_id": order_id, "amount": sum(q * remaining[k]["unit_price"] for k, q in chosen.items()),
-               "lines": [_line(remaining[k], q) for k, q in chosen.items()], "reason": reason, "status": "REQUESTED",
-               "source": "api", "fingerprint": fingerprint, "created_at": utcnow(), "updated_at": utcnow(),
-               # If the call to Midtrans below does not get through, the retry job sends it again from then on.
-               "retry_at": utcnow() + timedelta(seconds=self.retry_seconds)}
+        doc = {
+            "_id": refund_key,
+            "order_id": order_id,
+            "amount": sum(q * remaining[k]["unit_price"] for k, q in chosen.items()),
+            "lines": [_line(remaining[k], q) for k, q in chosen.items()],
+            "reason": reason,
+            "status": "REQUESTED",
+            "source": "api",
+            "fingerprint": fingerprint,
+            "created_at": utcnow(),
+            "updated_at": utcnow(),
+            # If the call to Midtrans below does not get through, the retry job sends it again from then on.
+            "retry_at": utcnow() + timedelta(seconds=self.retry_seconds),
+        }
         await self.refunds.insert_one(doc, session=session)
         return doc
 
     async def _remaining(self, session: Session | None, order_id: str) -> dict[str, dict[str, Any]]:
         """Per order line (product, and variant if any): what was recorded, minus what active refunds already take."""
-        remaining = {line_key(e): {"product_id": e["product_id"], "variant_id": e.get("variant_id"), "quantity": e["quantity"],
-                                   "unit_price": e["unit_price"]}
-                     for e in await self.ledger.for_order(order_id, session) if e["kind"] == "levy"}
+        remaining = {
+            line_key(e): {
+                "product_id": e["product_id"],
+                "variant_id": e.get("variant_id"),
+                "quantity": e["quantity"],
+                "unit_price": e["unit_price"],
+            }
+            for e in await self.ledger.for_order(order_id, session)
+            if e["kind"] == "levy"
+        }
         for refund in await self.refunds.find({"order_id": order_id, "status": {"$in": list(ACTIVE)}}, session=session).to_list():
             for line in refund.get("lines", []):
                 remaining[line_key(line)]["quantity"] -= line["quantity"]
@@ -135,8 +179,9 @@ class Refunds:
 
     async def complete(self, refund_key: str) -> bool:
         async def work(session: Session) -> bool:
-            refund = await self.refunds.find_one_and_update({"_id": refund_key, "status": "REQUESTED"},
-                                                            {"$set": {"status": "DONE", "updated_at": utcnow()}}, session=session)
+            refund = await self.refunds.find_one_and_update(
+                {"_id": refund_key, "status": "REQUESTED"}, {"$set": {"status": "DONE", "updated_at": utcnow()}}, session=session
+            )
             if refund is None:
                 return False  # already completed (by the other path) or failed
             order_id = refund["order_id"]
@@ -146,8 +191,11 @@ class Refunds:
             fully = all(line["quantity"] == 0 for line in (await self._remaining(session, order_id)).values())
             target = PaymentStatus.REFUNDED if fully else PaymentStatus.PARTIALLY_REFUNDED
             await self.store.move(session, order_id, target, REFUNDABLE)
-            await self.runtime.outbox.add(session, LevyReversed(order_id=order_id, refund_amount=refund["amount"],
-                                                                entries=[as_event_entry(e) for e in stored]), key=order_id)
+            await self.runtime.outbox.add(
+                session,
+                LevyReversed(order_id=order_id, refund_amount=refund["amount"], entries=[as_event_entry(e) for e in stored]),
+                key=order_id,
+            )
             return True
 
         return await self.runtime.write(work)
@@ -160,8 +208,9 @@ class Refunds:
             key = str(refund.get("refund_key") or f"midtrans-{refund.get('refund_chargeback_id')}")
             ours = await self.refunds.find_one({"_id": key})
             if ours is None:
-                ours = await self._adopt(order_id, key, refund, last_of_full=status.get("transaction_status") == "refund"
-                                         and position == len(refunds) - 1)
+                ours = await self._adopt(
+                    order_id, key, refund, last_of_full=status.get("transaction_status") == "refund" and position == len(refunds) - 1
+                )
             if ours["status"] == "REQUESTED" and await self.complete(key):
                 done.append(key)
         return f"refunds completed: {', '.join(done) or 'none new'}"
@@ -179,8 +228,17 @@ class Refunds:
             await self.store.payments.update_one({"_id": order_id}, {"$inc": {"refund_requests": 1}}, session=session)
             remaining = await self._remaining(session, order_id)
             lines = [_line(r, r["quantity"]) for r in remaining.values() if r["quantity"] > 0] if last_of_full else []
-            doc = {"_id": key, "order_id": order_id, "amount": amount, "lines": lines, "reason": str(refund.get("reason", "")),
-                   "status": "REQUESTED" if lines else "UNMATCHED", "source": "midtrans", "created_at": utcnow(), "updated_at": utcnow()}
+            doc = {
+                "_id": key,
+                "order_id": order_id,
+                "amount": amount,
+                "lines": lines,
+                "reason": str(refund.get("reason", "")),
+                "status": "REQUESTED" if lines else "UNMATCHED",
+                "source": "midtrans",
+                "created_at": utcnow(),
+                "updated_at": utcnow(),
+            }
             await self.refunds.insert_one(doc, session=session)
             return doc
 
@@ -213,13 +271,13 @@ def _choose_lines(remaining: dict[str, dict[str, Any]], amount: int | None, line
     for index, line in enumerate(lines):
         key, quantity = line_key(line), line["quantity"]
         if key not in remaining:
-            raise RefundRefused(422, f"product {key} is not in this order (name the variant_id of a product sold in variants)",
-                                f"lines.{index}.product_id")
+            raise RefundRefused(
+                422, f"product {key} is not in this order (name the variant_id of a product sold in variants)", f"lines.{index}.product_id"
+            )
         if key in chosen:
             raise RefundRefused(422, f"product {key} is named twice", f"lines.{index}.product_id")
         if quantity > remaining[key]["quantity"]:
-            raise RefundRefused(422, f"only {remaining[key]['quantity']} unit(s) of {key} can still be refunded",
-                                f"lines.{index}.quantity")
+            raise RefundRefused(422, f"only {remaining[key]['quantity']} unit(s) of {key} can still be refunded", f"lines.{index}.quantity")
         chosen[key] = quantity
     total = sum(q * remaining[k]["unit_price"] for k, q in chosen.items())
     if amount is not None and amount != total:
@@ -235,15 +293,38 @@ def reversal_drafts(entries: list[dict[str, Any]], refund: dict[str, Any]) -> li
         original = originals[line_key(line)]
         before = -sum(e["quantity"] for e in entries if e["kind"] == "reversal" and e["reverses"] == original["_id"])
         after = before + line["quantity"]
-        levy = (reversed_share(original["levy"], original["quantity"], after)
-                - reversed_share(original["levy"], original["quantity"], before))
+        levy = reversed_share(original["levy"], original["quantity"], after) - reversed_share(
+            original["levy"], original["quantity"], before
+        )
         gross = original["unit_price"] * line["quantity"]
-        drafts.append({
-            "_id": f"{original['_id'].removesuffix(':levy')}:reversal:{refund['_id']}",
-            **{key: original[key] for key in ("kind", "order_id", "product_id", "product_name", "seller_id", "seller_name", "regency",
-                                              "category", "unit_price", "rule_id", "rule_version", "rate_bps")},
-            "variant_id": original.get("variant_id"),
-            "kind": "reversal", "quantity": -line["quantity"], "gross": -gross, "levy": -levy, "seller_payable": -(gross - levy),
-            "reverses": original["_id"], "refund_id": refund["_id"],
-        })
+        drafts.append(
+            {
+                "_id": f"{original['_id'].removesuffix(':levy')}:reversal:{refund['_id']}",
+                **{
+                    key: original[key]
+                    for key in (
+                        "kind",
+                        "order_id",
+                        "product_id",
+                        "product_name",
+                        "seller_id",
+                        "seller_name",
+                        "regency",
+                        "category",
+                        "unit_price",
+                        "rule_id",
+                        "rule_version",
+                        "rate_bps",
+                    )
+                },
+                "variant_id": original.get("variant_id"),
+                "kind": "reversal",
+                "quantity": -line["quantity"],
+                "gross": -gross,
+                "levy": -levy,
+                "seller_payable": -(gross - levy),
+                "reverses": original["_id"],
+                "refund_id": refund["_id"],
+            }
+        )
     return drafts

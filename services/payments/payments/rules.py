@@ -9,7 +9,6 @@ from beli_contracts.payments import LevyRuleChanged, LevyRuleTerms
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Session, ensure_index
 from beli_runtime.service import ServiceRuntime
-
 from payments.domain import LevyRule
 from payments.levy import RuleRefused, RuleVersion, check_new_version, rule_id_for, select_rule, to_millis
 
@@ -17,13 +16,25 @@ RULES_LOCK = "levy_rules_lock"
 
 
 def _version(doc: dict[str, Any]) -> RuleVersion:
-    return RuleVersion(rule_id=doc["rule_id"], version=doc["version"], rate_bps=doc["rate_bps"], category=doc.get("category"),
-                       regency=doc.get("regency"), effective_from=doc["effective_from"])
+    return RuleVersion(
+        rule_id=doc["rule_id"],
+        version=doc["version"],
+        rate_bps=doc["rate_bps"],
+        category=doc.get("category"),
+        regency=doc.get("regency"),
+        effective_from=doc["effective_from"],
+    )
 
 
 def _terms(doc: dict[str, Any]) -> LevyRuleTerms:
-    return LevyRuleTerms(rule_id=doc["rule_id"], version=doc["version"], rate_bps=doc["rate_bps"], category=doc.get("category"),
-                         regency=doc.get("regency"), effective_from=doc["effective_from"])
+    return LevyRuleTerms(
+        rule_id=doc["rule_id"],
+        version=doc["version"],
+        rate_bps=doc["rate_bps"],
+        category=doc.get("category"),
+        regency=doc.get("regency"),
+        effective_from=doc["effective_from"],
+    )
 
 
 class LevyRules:
@@ -51,8 +62,9 @@ class LevyRules:
         versions = await self.all_versions()
         return lambda line: select_rule(versions, line.category, line.seller.regency, at, self.default)
 
-    async def create(self, *, rate_bps: int, category: str | None, regency: str | None, effective_from: datetime | None,
-                     reason: str, changed_by: str) -> dict[str, Any]:
+    async def create(
+        self, *, rate_bps: int, category: str | None, regency: str | None, effective_from: datetime | None, reason: str, changed_by: str
+    ) -> dict[str, Any]:
         now = utcnow()
         starts = to_millis(effective_from or now)
         rule_id = rule_id_for(category, regency)
@@ -64,14 +76,27 @@ class LevyRules:
             check_new_version(existing, rate_bps, category, regency, starts, to_millis(now))
             previous = max((v for v in existing if v.rule_id == rule_id), key=lambda v: v.version, default=None)
             version = previous.version + 1 if previous else 1
-            doc = {"_id": f"{rule_id}:v{version}", "rule_id": rule_id, "version": version, "rate_bps": rate_bps,
-                   "category": category, "regency": regency, "effective_from": starts, "reason": reason,
-                   "changed_by": changed_by, "created_at": to_millis(now)}
+            doc = {
+                "_id": f"{rule_id}:v{version}",
+                "rule_id": rule_id,
+                "version": version,
+                "rate_bps": rate_bps,
+                "category": category,
+                "regency": regency,
+                "effective_from": starts,
+                "reason": reason,
+                "changed_by": changed_by,
+                "created_at": to_millis(now),
+            }
             await self.versions.insert_one(doc, session=session)
             previous_doc = await self.versions.find_one({"_id": f"{rule_id}:v{previous.version}"}, session=session) if previous else None
-            await self.runtime.outbox.add(session, LevyRuleChanged(
-                current=_terms(doc), previous=_terms(previous_doc) if previous_doc else None, reason=reason, changed_by=changed_by),
-                key=rule_id)
+            await self.runtime.outbox.add(
+                session,
+                LevyRuleChanged(
+                    current=_terms(doc), previous=_terms(previous_doc) if previous_doc else None, reason=reason, changed_by=changed_by
+                ),
+                key=rule_id,
+            )
             return doc
 
         try:

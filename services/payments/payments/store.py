@@ -10,7 +10,6 @@ from pymongo.errors import DuplicateKeyError
 from beli_contracts.orders import PaymentRequested
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
-
 from payments.domain import PaymentStatus
 
 
@@ -55,22 +54,37 @@ class PaymentsStore:
         return await self.payments.find_one({"_id": order_id}, session=session)
 
     async def due_to_open(self, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
-        return await self.payments.find(
-            {"status": PaymentStatus.OPENING.value, "next_attempt_at": {"$lte": now}}
-        ).sort("next_attempt_at", 1).limit(limit).to_list()
+        return (
+            await self.payments.find({"status": PaymentStatus.OPENING.value, "next_attempt_at": {"$lte": now}})
+            .sort("next_attempt_at", 1)
+            .limit(limit)
+            .to_list()
+        )
 
     async def cancellations_due(self, limit: int = 20) -> list[dict[str, Any]]:
-        return await self.payments.find(
-            {"cancel_requested": True, "status": PaymentStatus.AWAITING.value, "next_attempt_at": {"$lte": utcnow()}}
-        ).limit(limit).to_list()
+        return (
+            await self.payments.find(
+                {"cancel_requested": True, "status": PaymentStatus.AWAITING.value, "next_attempt_at": {"$lte": utcnow()}}
+            )
+            .limit(limit)
+            .to_list()
+        )
 
-    async def move(self, session: Session | None, order_id: str, target: PaymentStatus, from_states: frozenset[PaymentStatus],
-                   changes: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    async def move(
+        self,
+        session: Session | None,
+        order_id: str,
+        target: PaymentStatus,
+        from_states: frozenset[PaymentStatus],
+        changes: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
         now = utcnow()
         return await self.payments.find_one_and_update(
             {"_id": order_id, "status": {"$in": [state.value for state in from_states]}},
-            {"$set": {"status": target.value, "updated_at": now, **(changes or {})},
-             "$push": {"history": {"status": target.value, "at": now}}},
+            {
+                "$set": {"status": target.value, "updated_at": now, **(changes or {})},
+                "$push": {"history": {"status": target.value, "at": now}},
+            },
             return_document=ReturnDocument.AFTER,
             session=session,
         )
@@ -85,31 +99,41 @@ class PaymentsStore:
 
     async def record_notification(self, body: dict[str, Any]) -> bool:
         """Keep every distinct notification once (Midtrans delivers at least once)."""
-        identity = "|".join(str(body.get(field, "")) for field in ("order_id", "transaction_status", "status_code", "transaction_id", "signature_key"))
+        identity = "|".join(
+            str(body.get(field, "")) for field in ("order_id", "transaction_status", "status_code", "transaction_id", "signature_key")
+        )
         try:
-            await self.notifications.insert_one({
-                "_id": hashlib.sha256(identity.encode()).hexdigest(),
-                "order_id": str(body["order_id"]),
-                "body": body,
-                "received_at": utcnow(),
-                "processed": False,
-                "attempts": 0,
-                "next_attempt_at": utcnow(),
-            })
+            await self.notifications.insert_one(
+                {
+                    "_id": hashlib.sha256(identity.encode()).hexdigest(),
+                    "order_id": str(body["order_id"]),
+                    "body": body,
+                    "received_at": utcnow(),
+                    "processed": False,
+                    "attempts": 0,
+                    "next_attempt_at": utcnow(),
+                }
+            )
         except DuplicateKeyError:
             return False
         return True
 
     async def notifications_due(self, limit: int = 50) -> list[dict[str, Any]]:
-        return await self.notifications.find(
-            {"processed": False, "next_attempt_at": {"$lte": utcnow()}}
-        ).sort("received_at", 1).limit(limit).to_list()
+        return (
+            await self.notifications.find({"processed": False, "next_attempt_at": {"$lte": utcnow()}})
+            .sort("received_at", 1)
+            .limit(limit)
+            .to_list()
+        )
 
     async def notification_done(self, order_id: str, outcome: str) -> None:
         """Every pending notification of the order is answered by one status check."""
-        await self.notifications.update_many({"order_id": order_id, "processed": False},
-                                             {"$set": {"processed": True, "outcome": outcome, "processed_at": utcnow()}})
+        await self.notifications.update_many(
+            {"order_id": order_id, "processed": False}, {"$set": {"processed": True, "outcome": outcome, "processed_at": utcnow()}}
+        )
 
     async def notification_retry(self, order_id: str, attempts: int, delay: timedelta, error: str) -> None:
-        await self.notifications.update_many({"order_id": order_id, "processed": False},
-                                             {"$set": {"attempts": attempts, "next_attempt_at": utcnow() + delay, "last_error": error}})
+        await self.notifications.update_many(
+            {"order_id": order_id, "processed": False},
+            {"$set": {"attempts": attempts, "next_attempt_at": utcnow() + delay, "last_error": error}},
+        )

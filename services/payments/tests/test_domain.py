@@ -4,29 +4,43 @@ import pytest
 
 from beli_contracts.values import PricedLine, SellerContact
 from payments.domain import (
-    MOVES, LevyRule, Outcome, PaymentStatus, classify, item_name, levy_for, rupiah_from_midtrans, settle_lines,
-    signature_key, signature_valid,
+    MOVES,
+    LevyRule,
+    Outcome,
+    PaymentStatus,
+    classify,
+    item_name,
+    levy_for,
+    rupiah_from_midtrans,
+    settle_lines,
+    signature_key,
+    signature_valid,
 )
 
 SELLER = SellerContact(seller_id="slr-1", name="Tenun Ina", email="ina@example.id", phone="081200000001", regency="Sumba Timur")
 
 
 def line(product_id: str, price: int, quantity: int) -> PricedLine:
-    return PricedLine(product_id=product_id, product_name="Kain tenun", category="tenun", seller=SELLER, quantity=quantity, unit_price=price)
+    return PricedLine(
+        product_id=product_id, product_name="Kain tenun", category="tenun", seller=SELLER, quantity=quantity, unit_price=price
+    )
 
 
-@pytest.mark.parametrize(("gross", "bps", "levy"), [
-    (150_000, 100, 1_500),
-    (50, 100, 1),        # 0.5 rounds half-up to 1
-    (49, 100, 0),        # 0.49 rounds down
-    (150, 100, 2),       # 1.5 -> 2
-    (250, 100, 3),       # 2.5 -> 3 (half-up, not banker's rounding)
-    (1, 5000, 1),        # 0.5 -> 1
-    (999_999, 125, 12_500),  # 12499.9875 -> 12500
-    (0, 100, 0),
-    (10_000, 0, 0),
-    (10_000, 10_000, 10_000),
-])
+@pytest.mark.parametrize(
+    ("gross", "bps", "levy"),
+    [
+        (150_000, 100, 1_500),
+        (50, 100, 1),  # 0.5 rounds half-up to 1
+        (49, 100, 0),  # 0.49 rounds down
+        (150, 100, 2),  # 1.5 -> 2
+        (250, 100, 3),  # 2.5 -> 3 (half-up, not banker's rounding)
+        (1, 5000, 1),  # 0.5 -> 1
+        (999_999, 125, 12_500),  # 12499.9875 -> 12500
+        (0, 100, 0),
+        (10_000, 0, 0),
+        (10_000, 10_000, 10_000),
+    ],
+)
 def test_levy_is_rounded_half_up_to_whole_rupiah(gross: int, bps: int, levy: int) -> None:
     assert levy_for(gross, bps) == levy
 
@@ -52,7 +66,7 @@ def test_order_levy_is_the_sum_of_line_levies_each_rounded() -> None:
 def test_gross_identity_holds_for_many_odd_lines() -> None:
     lines = [line(f"p{i}", 1_000 + i * 37, 1 + i % 7) for i in range(200)]
     settled = settle_lines(lines, lambda _: LevyRule("r", 3, 137))
-    assert sum(s.levy + s.seller_payable for s in settled) == sum(l.subtotal for l in lines)
+    assert sum(s.levy + s.seller_payable for s in settled) == sum(line.subtotal for line in lines)
 
 
 def test_midtrans_statuses_mean_paid_or_not() -> None:

@@ -7,7 +7,15 @@ import pytest
 from beli_contracts.values import PricedLine, SellerContact
 from payments.domain import LevyRule, levy_for, settle_lines
 from payments.levy import (
-    GENESIS_HASH, RuleRefused, RuleVersion, check_new_version, entry_hash, first_break, period_of, reversed_share, rule_id_for,
+    GENESIS_HASH,
+    RuleRefused,
+    RuleVersion,
+    check_new_version,
+    entry_hash,
+    first_break,
+    period_of,
+    reversed_share,
+    rule_id_for,
     select_rule,
 )
 
@@ -27,12 +35,15 @@ def line(product_id: str, price: int, quantity: int, category: str = "kopi", reg
 RULES = [version(150), version(200, regency="Ngada"), version(250, category="kopi"), version(300, category="kopi", regency="Ngada")]
 
 
-@pytest.mark.parametrize(("category", "regency", "bps"), [
-    ("kopi", "Ngada", 300),       # category + regency
-    ("kopi", "Sikka", 250),       # category beats regency
-    ("tenun", "Ngada", 200),      # regency beats the unscoped rule
-    ("tenun", "Sikka", 150),      # the configured unscoped rule beats the environment default
-])
+@pytest.mark.parametrize(
+    ("category", "regency", "bps"),
+    [
+        ("kopi", "Ngada", 300),  # category + regency
+        ("kopi", "Sikka", 250),  # category beats regency
+        ("tenun", "Ngada", 200),  # regency beats the unscoped rule
+        ("tenun", "Sikka", 150),  # the configured unscoped rule beats the environment default
+    ],
+)
 def test_most_specific_rule_in_force_wins(category: str, regency: str, bps: int) -> None:
     assert select_rule(RULES, category, regency, T0 + timedelta(days=1), DEFAULT).rate_bps == bps
 
@@ -50,9 +61,15 @@ def test_a_sale_uses_the_version_in_force_at_its_settlement_time() -> None:
     assert (after.id, after.version, after.rate_bps) == ("pad:kopi:*", 2, 400)
 
 
-@pytest.mark.parametrize(("bps", "category", "regency", "field"), [
-    (-1, None, None, "rate_bps"), (10_001, None, None, "rate_bps"), (100, None, "Jakarta", "regency"), (100, "narkoba", None, "category"),
-])
+@pytest.mark.parametrize(
+    ("bps", "category", "regency", "field"),
+    [
+        (-1, None, None, "rate_bps"),
+        (10_001, None, None, "rate_bps"),
+        (100, None, "Jakarta", "regency"),
+        (100, "narkoba", None, "category"),
+    ],
+)
 def test_invalid_rules_are_refused_naming_the_field(bps: int, category: str | None, regency: str | None, field: str) -> None:
     with pytest.raises(RuleRefused) as refused:
         check_new_version([], bps, category, regency, T0, T0)
@@ -70,15 +87,19 @@ def test_backdated_and_same_moment_versions_are_refused() -> None:
 
 def test_many_lines_whose_levies_round_differently_still_add_up() -> None:
     # 137 bps on these grosses gives fractions on both sides of .5: each line rounds on its own.
-    lines = [line(f"p{i}", 365 + 73 * i, 1 + i % 5, category=("kopi", "tenun")[i % 2], regency=("Ngada", "Sikka", "Ende")[i % 3])
-             for i in range(300)]
+    lines = [
+        line(f"p{i}", 365 + 73 * i, 1 + i % 5, category=("kopi", "tenun")[i % 2], regency=("Ngada", "Sikka", "Ende")[i % 3])
+        for i in range(300)
+    ]
     versions = [version(137), version(250, category="kopi"), version(333, category="tenun", regency="Sikka")]
     settled = settle_lines(lines, lambda priced: select_rule(versions, priced.category, priced.seller.regency, T0, DEFAULT))
     rates = {"pad:*:*": 137, "pad:kopi:*": 250, "pad:tenun:sikka": 333}
     remainders = [p.subtotal * rates[s.levy_rule_id] % 10_000 for p, s in zip(lines, settled, strict=True)]
     assert sum(r >= 5_000 for r in remainders) > 20 and sum(0 < r < 5_000 for r in remainders) > 20  # both ways
     for priced, s in zip(lines, settled, strict=True):
-        assert s.levy == levy_for(priced.subtotal, rates[s.levy_rule_id]) == (priced.subtotal * rates[s.levy_rule_id] * 2 + 10_000) // 20_000
+        assert (
+            s.levy == levy_for(priced.subtotal, rates[s.levy_rule_id]) == (priced.subtotal * rates[s.levy_rule_id] * 2 + 10_000) // 20_000
+        )
         assert s.levy + s.seller_payable == priced.subtotal
     assert sum(s.levy + s.seller_payable for s in settled) == sum(p.subtotal for p in lines)
     kopi = [(p, s) for p, s in zip(lines, settled, strict=True) if s.levy_rule_id == "pad:kopi:*"]
@@ -101,8 +122,8 @@ def test_partial_reversals_never_exceed_the_levy_and_end_exactly_on_it(recorded:
 
 
 def test_half_reversal_rounds_half_up() -> None:
-    assert reversed_share(3, 2, 1) == 2   # 1.5 -> 2
-    assert reversed_share(5, 4, 1) == 1   # 1.25 -> 1
+    assert reversed_share(3, 2, 1) == 2  # 1.5 -> 2
+    assert reversed_share(5, 4, 1) == 1  # 1.25 -> 1
     with pytest.raises(ValueError):
         reversed_share(5, 4, 5)
 

@@ -89,8 +89,13 @@ def _matching(items: list[dict[str, Any]], limit: int, **filters: str | None) ->
 
 
 @router.get("/v1/messages", tags=["read"], summary="WhatsApp/SMS messages received, newest first")
-async def list_messages(request: Request, to: str | None = None, channel: str | None = None,
-                        reference: str | None = None, limit: int = Query(100, ge=1, le=20_000)) -> list[dict[str, Any]]:
+async def list_messages(
+    request: Request,
+    to: str | None = None,
+    channel: str | None = None,
+    reference: str | None = None,
+    limit: int = Query(100, ge=1, le=20_000),
+) -> list[dict[str, Any]]:
     return _matching(list(_state(request).messages), limit, to=to, channel=channel, reference=reference)
 
 
@@ -102,8 +107,7 @@ async def list_mail(request: Request, to: str | None = None, limit: int = Query(
 @router.get("/mail/count", tags=["read"], summary="How many e-mails arrived (cheap, for benchmarks)")
 async def count_mail(request: Request) -> dict[str, Any]:
     mail = _state(request).mail
-    return {"count": len(mail), "first_at": mail[0]["received_at"] if mail else None,
-            "last_at": mail[-1]["received_at"] if mail else None}
+    return {"count": len(mail), "first_at": mail[0]["received_at"] if mail else None, "last_at": mail[-1]["received_at"] if mail else None}
 
 
 @router.get("/simulator/requests", tags=["simulator"], summary="Every provider API call, accepted or not")
@@ -121,8 +125,7 @@ class FaultIn(BaseModel):
 
 @router.post("/simulator/faults", tags=["simulator"], summary="Make the provider or the mailbox fail or lag")
 async def add_fault(fault: FaultIn, request: Request) -> dict[str, Any]:
-    added = Fault(target=fault.target, status=fault.status, remaining=fault.count, to=fault.to,
-                  delay_seconds=fault.delay_seconds)
+    added = Fault(target=fault.target, status=fault.status, remaining=fault.count, to=fault.to, delay_seconds=fault.delay_seconds)
     _state(request).faults.append(added)
     return added.as_dict()
 

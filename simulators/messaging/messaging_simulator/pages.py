@@ -17,17 +17,25 @@ details summary{cursor:pointer;color:#0b57d0}
 
 def _mail(item: dict[str, Any]) -> str:
     html = item.get("html")
-    rendered = f"<details><summary>Versi HTML</summary><iframe sandbox srcdoc=\"{escape(html)}\" " \
-               f"style=\"width:100%;height:24rem;border:0\"></iframe></details>" if html else ""
-    return (f"<article><b>{escape(item['subject'])}</b>"
-            f"<div class=meta>kepada {escape(', '.join(item['to']))} · dari {escape(item['from'])} · {escape(item['received_at'])}</div>"
-            f"<pre>{escape(item.get('text') or '')}</pre>{rendered}</article>")
+    rendered = (
+        f'<details><summary>Versi HTML</summary><iframe sandbox srcdoc="{escape(html)}" '
+        f'style="width:100%;height:24rem;border:0"></iframe></details>'
+        if html
+        else ""
+    )
+    return (
+        f"<article><b>{escape(item['subject'])}</b>"
+        f"<div class=meta>kepada {escape(', '.join(item['to']))} · dari {escape(item['from'])} · {escape(item['received_at'])}</div>"
+        f"<pre>{escape(item.get('text') or '')}</pre>{rendered}</article>"
+    )
 
 
 def _message(item: dict[str, Any]) -> str:
-    return (f"<article><b>{escape(item['channel'].upper())}</b> ke {escape(item['to'])}"
-            f"<div class=meta>{escape(item['received_at'])} · ref {escape(str(item.get('reference')))}</div>"
-            f"<pre>{escape(item['text'])}</pre></article>")
+    return (
+        f"<article><b>{escape(item['channel'].upper())}</b> ke {escape(item['to'])}"
+        f"<div class=meta>{escape(item['received_at'])} · ref {escape(str(item.get('reference')))}</div>"
+        f"<pre>{escape(item['text'])}</pre></article>"
+    )
 
 
 def home(mail: list[dict[str, Any]], messages: list[dict[str, Any]], settings: Settings) -> str:
@@ -37,6 +45,6 @@ def home(mail: list[dict[str, Any]], messages: list[dict[str, Any]], settings: S
 <h1>Simulator pesan Beli NTT</h1>
 <p class=meta>SMTP {escape(smtp)} · API penyedia WhatsApp/SMS: <code>POST /v1/messages</code> ·
 JSON: <a href="/mail">/mail</a>, <a href="/v1/messages">/v1/messages</a></p>
-<h2>E-mail ({len(mail)} terbaru)</h2>{''.join(_mail(m) for m in mail) or '<p>Belum ada e-mail.</p>'}
-<h2>WhatsApp / SMS ({len(messages)} terbaru)</h2>{''.join(_message(m) for m in messages) or '<p>Belum ada pesan.</p>'}
+<h2>E-mail ({len(mail)} terbaru)</h2>{"".join(_mail(m) for m in mail) or "<p>Belum ada e-mail.</p>"}
+<h2>WhatsApp / SMS ({len(messages)} terbaru)</h2>{"".join(_message(m) for m in messages) or "<p>Belum ada pesan.</p>"}
 </body></html>"""

@@ -72,11 +72,15 @@ async def start_smtp(settings: Settings, state: State) -> asyncio.Server | None:
 
     def protocol() -> SMTP:
         # No TLS here (a loopback test server): AUTH is allowed in clear text when configured.
-        return SMTP(handler, hostname="mailbox.beli-ntt.local", enable_SMTPUTF8=True, auth_require_tls=False,
-                    auth_required=auth,
-                    authenticator=_Authenticator(settings.smtp_username, settings.smtp_password) if auth else None)
+        return SMTP(
+            handler,
+            hostname="mailbox.beli-ntt.local",
+            enable_SMTPUTF8=True,
+            auth_require_tls=False,
+            auth_required=auth,
+            authenticator=_Authenticator(settings.smtp_username, settings.smtp_password) if auth else None,
+        )
 
-    server = await asyncio.get_running_loop().create_server(protocol, settings.smtp_host, settings.smtp_port,
-                                                            reuse_address=True)
+    server = await asyncio.get_running_loop().create_server(protocol, settings.smtp_host, settings.smtp_port, reuse_address=True)
     log.info("smtp.listening", host=settings.smtp_host, port=settings.smtp_port, auth=auth)
     return server

@@ -50,8 +50,14 @@ class Fault:
             self.remaining -= 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "status": self.status, "remaining": self.remaining, "to": self.to,
-                "delay_seconds": self.delay_seconds, "hits": self.hits}
+        return {
+            "target": self.target,
+            "status": self.status,
+            "remaining": self.remaining,
+            "to": self.to,
+            "delay_seconds": self.delay_seconds,
+            "hits": self.hits,
+        }
 
 
 @dataclass
@@ -89,9 +95,16 @@ class State:
             self.idempotency.popitem(last=False)
 
     def accept_message(self, channel: str, to: str, text: str, reference: str | None, key: str | None) -> dict[str, Any]:
-        message = {"id": f"msg_{uuid.uuid4().hex[:16]}", "channel": channel, "to": to, "text": text,
-                   "reference": reference, "idempotency_key": key, "status": "queued",
-                   "received_at": utcnow().isoformat()}
+        message = {
+            "id": f"msg_{uuid.uuid4().hex[:16]}",
+            "channel": channel,
+            "to": to,
+            "text": text,
+            "reference": reference,
+            "idempotency_key": key,
+            "status": "queued",
+            "received_at": utcnow().isoformat(),
+        }
         self.messages.append(message)
         return message
 

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
+from typing import Self
 
 import aiosmtplib
 import httpx
@@ -36,7 +37,7 @@ class Live:
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
-    def __enter__(self) -> Live:
+    def __enter__(self) -> Self:
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:

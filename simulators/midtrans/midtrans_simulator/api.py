@@ -60,9 +60,7 @@ def _authorized(request: Request, server_key: str) -> bool:
     except (binascii.Error, UnicodeDecodeError):
         return False
     user, colon, password = decoded.partition(":")
-    return (
-        colon == ":" and password == "" and hmac.compare_digest(user.encode(), server_key.encode())
-    )
+    return colon == ":" and password == "" and hmac.compare_digest(user.encode(), server_key.encode())
 
 
 def _core_unauthorized() -> JSONResponse:
@@ -149,9 +147,7 @@ async def cancel_transaction(order_id: str, request: Request) -> JSONResponse:
         try:
             changed = apply_cancel(tx, utcnow())
         except MerchantCannotModify as exc:
-            return JSONResponse(
-                {"status_code": "412", "status_message": exc.message}, status_code=412
-            )
+            return JSONResponse({"status_code": "412", "status_message": exc.message}, status_code=412)
         record = sim.record_notification(tx, "cancel") if changed else None
         body = status_body(tx, sim.settings.server_key, "Success, transaction is canceled")
     if record is not None:
@@ -171,14 +167,10 @@ async def refund_transaction(order_id: str, request: Request) -> JSONResponse:
         return _core_unauthorized()
     payload = await _json_body(request)
     if not isinstance(payload, dict):
-        return JSONResponse(
-            {"status_code": "400", "status_message": "body must be a JSON object"}, 400
-        )
+        return JSONResponse({"status_code": "400", "status_message": "body must be a JSON object"}, 400)
     refund_key = payload.get("refund_key")
     if refund_key is not None and not isinstance(refund_key, str):
-        return JSONResponse(
-            {"status_code": "400", "status_message": "refund_key must be a string"}, 400
-        )
+        return JSONResponse({"status_code": "400", "status_message": "refund_key must be a string"}, 400)
     reason = payload.get("reason")
     async with sim.lock:
         tx = sim.find(order_id)
@@ -193,9 +185,7 @@ async def refund_transaction(order_id: str, request: Request) -> JSONResponse:
                 utcnow(),
             )
         except MerchantCannotModify as exc:
-            return JSONResponse(
-                {"status_code": "412", "status_message": exc.message}, status_code=412
-            )
+            return JSONResponse({"status_code": "412", "status_message": exc.message}, status_code=412)
         except InvalidRefund as exc:
             return JSONResponse({"status_code": "400", "status_message": str(exc)}, status_code=400)
         record = sim.record_notification(tx, "refund") if changed else None
@@ -372,9 +362,7 @@ async def payment_page_action(token: str, request: Request) -> Response:
         except TransitionRefused:
             message = "Status transaksi ini tidak bisa diubah lagi."
     # 303 so a browser refresh does not post the payment twice.
-    return RedirectResponse(
-        f"/snap/v4/redirection/{token}?pesan={pages.quote(message)}", status_code=303
-    )
+    return RedirectResponse(f"/snap/v4/redirection/{token}?pesan={pages.quote(message)}", status_code=303)
 
 
 # -- Operations -------------------------------------------------------------------------------

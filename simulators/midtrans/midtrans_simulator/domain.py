@@ -26,9 +26,7 @@ STATUS_CODES: dict[str, str] = {
     "failure": "202",
     "expire": "407",
 }
-PAYABLE_STATUSES = frozenset(
-    {"settlement", "capture", "pending", "deny", "cancel", "expire", "failure"}
-)
+PAYABLE_STATUSES = frozenset({"settlement", "capture", "pending", "deny", "cancel", "expire", "failure"})
 PAY_TRANSITIONS: dict[str, frozenset[str]] = {
     CREATED: PAYABLE_STATUSES,
     "pending": frozenset({"settlement", "expire", "cancel", "deny", "failure"}),
@@ -38,7 +36,6 @@ CANCELLABLE = frozenset({CREATED, "pending", "capture"})
 REFUNDABLE = frozenset({"settlement", "partial_refund"})
 EXPIRABLE = frozenset({CREATED, "pending"})
 PAYMENT_TYPES = frozenset({"qris", "bank_transfer", "gopay", "shopeepay", "credit_card"})
-
 
 
 class ValidationFailed(Exception):
@@ -172,9 +169,7 @@ def as_int(value: Any) -> int | None:
     return None
 
 
-def new_transaction(
-    request: SnapRequest, now: datetime, token: str, transaction_id: str
-) -> Transaction:
+def new_transaction(request: SnapRequest, now: datetime, token: str, transaction_id: str) -> Transaction:
     start = request.expiry_start or now
     return Transaction(
         order_id=request.order_id,
@@ -228,9 +223,7 @@ def apply_expiry(tx: Transaction, now: datetime) -> bool:
     return True
 
 
-def apply_refund(
-    tx: Transaction, refund_key: str, amount: Any, reason: str | None, now: datetime
-) -> tuple[dict[str, Any], bool]:
+def apply_refund(tx: Transaction, refund_key: str, amount: Any, reason: str | None, now: datetime) -> tuple[dict[str, Any], bool]:
     """Returns (response body, changed). A known refund_key replays its first answer."""
     for previous in tx.refunds:
         if previous.refund_key == refund_key:
@@ -301,9 +294,7 @@ def _body(tx: Transaction, server_key: str, status_message: str) -> dict[str, An
     return body
 
 
-def status_body(
-    tx: Transaction, server_key: str, status_message: str = "Success, transaction is found"
-) -> dict[str, Any]:
+def status_body(tx: Transaction, server_key: str, status_message: str = "Success, transaction is found") -> dict[str, Any]:
     return _body(tx, server_key, status_message)
 
 

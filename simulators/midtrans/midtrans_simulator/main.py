@@ -112,10 +112,7 @@ class Simulator:
             "payment_type": tx.payment_type,
             "gross_amount": format_amount(tx.gross_amount),
             "refunded_amount": format_amount(tx.refunded_amount),
-            "items": [
-                {"id": i.id, "name": i.name, "price": i.price, "quantity": i.quantity}
-                for i in tx.items
-            ],
+            "items": [{"id": i.id, "name": i.name, "price": i.price, "quantity": i.quantity} for i in tx.items],
             "customer_details": tx.customer_details,
             "created_at": to_wib(tx.created_at),
             "expiry_time": to_wib(tx.expires_at),
@@ -125,10 +122,7 @@ class Simulator:
                     "trigger": n.trigger,
                     "body": n.body,
                     "delivered": n.delivered,
-                    "attempts": [
-                        {"at": to_wib(a.at), "status": a.status, "error": a.error}
-                        for a in n.attempts
-                    ],
+                    "attempts": [{"at": to_wib(a.at), "status": a.status, "error": a.error} for a in n.attempts],
                 }
                 for n in tx.notifications
             ],
@@ -203,9 +197,7 @@ class Simulator:
     async def _deliver_from(self, record: NotificationRecord, first_attempt: int) -> None:
         for number in range(first_attempt, self.settings.notify_max_attempts + 1):
             if number > 1:
-                await asyncio.sleep(
-                    retry_delay(number - 1, self.settings.notify_retry_base_seconds)
-                )
+                await asyncio.sleep(retry_delay(number - 1, self.settings.notify_retry_base_seconds))
             if (await self.attempt(record)).ok:
                 return
         log.warning("notification_gave_up", order_id=record.body.get("order_id"))

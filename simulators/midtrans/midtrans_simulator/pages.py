@@ -74,10 +74,7 @@ def _items_table(tx: Transaction) -> str:
         f"<td class=n>{format_rupiah(i.price * i.quantity)}</td></tr>"
         for i in tx.items
     )
-    return (
-        "<table><tr><th>Barang</th><th class=n>Jumlah</th><th class=n>Harga</th>"
-        f"<th class=n>Subtotal</th></tr>{rows}</table>"
-    )
+    return f"<table><tr><th>Barang</th><th class=n>Jumlah</th><th class=n>Harga</th><th class=n>Subtotal</th></tr>{rows}</table>"
 
 
 def _buttons(tx: Transaction) -> str:

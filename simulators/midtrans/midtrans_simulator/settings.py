@@ -33,16 +33,8 @@ class Settings:
             server_key=os.environ.get("MIDTRANS_SERVER_KEY", cls.server_key),
             notification_url=os.environ.get("MIDTRANS_NOTIFICATION_URL", cls.notification_url),
             public_url=os.environ.get("SIMULATOR_PUBLIC_URL", cls.public_url).rstrip("/"),
-            expiry_check_seconds=_float_env(
-                "SIMULATOR_EXPIRY_CHECK_SECONDS", cls.expiry_check_seconds
-            ),
-            notify_retry_base_seconds=_float_env(
-                "SIMULATOR_NOTIFY_RETRY_BASE_SECONDS", cls.notify_retry_base_seconds
-            ),
-            notify_max_attempts=int(
-                _float_env("SIMULATOR_NOTIFY_MAX_ATTEMPTS", float(cls.notify_max_attempts))
-            ),
-            notify_timeout_seconds=_float_env(
-                "SIMULATOR_NOTIFY_TIMEOUT_SECONDS", cls.notify_timeout_seconds
-            ),
+            expiry_check_seconds=_float_env("SIMULATOR_EXPIRY_CHECK_SECONDS", cls.expiry_check_seconds),
+            notify_retry_base_seconds=_float_env("SIMULATOR_NOTIFY_RETRY_BASE_SECONDS", cls.notify_retry_base_seconds),
+            notify_max_attempts=int(_float_env("SIMULATOR_NOTIFY_MAX_ATTEMPTS", float(cls.notify_max_attempts))),
+            notify_timeout_seconds=_float_env("SIMULATOR_NOTIFY_TIMEOUT_SECONDS", cls.notify_timeout_seconds),
         )

@@ -9,9 +9,7 @@ from typing import Any
 from .domain import Item, SnapRequest, ValidationFailed, as_int
 
 _ORDER_ID_RE = re.compile(r"^[A-Za-z0-9\-_~.]+$")
-_EXPIRY_UNITS: dict[str, timedelta] = {
-    unit: timedelta(**{f"{unit}s": 1}) for unit in ("second", "minute", "hour", "day")
-}
+_EXPIRY_UNITS: dict[str, timedelta] = {unit: timedelta(**{f"{unit}s": 1}) for unit in ("second", "minute", "hour", "day")}
 MAX_ORDER_ID = 50
 MAX_ITEM_NAME = 50
 
@@ -110,10 +108,7 @@ def validate_snap_request(payload: Any) -> SnapRequest:
         if items is not None and gross is not None:
             total = sum(item.price * item.quantity for item in items)
             if total != gross:
-                errors.append(
-                    "transaction_details.gross_amount is not equal to the sum of item_details "
-                    f"({gross} != {total})"
-                )
+                errors.append(f"transaction_details.gross_amount is not equal to the sum of item_details ({gross} != {total})")
 
     start: datetime | None = None
     duration: timedelta | None = None

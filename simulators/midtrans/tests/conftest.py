@@ -62,18 +62,14 @@ class Receiver:
         with self._lock:
             return [b for b in self.received if b.get("order_id") == order_id]
 
-    def wait_for(
-        self, order_id: str, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 8.0
-    ) -> list[dict[str, Any]]:
+    def wait_for(self, order_id: str, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 8.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             got = self.for_order(order_id)
             if predicate(got):
                 return got
             time.sleep(0.05)
-        raise AssertionError(
-            f"receiver never saw the expected notifications: {self.for_order(order_id)}"
-        )
+        raise AssertionError(f"receiver never saw the expected notifications: {self.for_order(order_id)}")
 
 
 class LiveServer:
@@ -86,9 +82,7 @@ class LiveServer:
         self._sock.bind(("127.0.0.1", 0))
         self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
     def start(self) -> None:
         self.thread.start()

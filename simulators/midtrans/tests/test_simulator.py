@@ -39,16 +39,12 @@ def snap_body(order_id: str, gross: Any = 150000, **extra: Any) -> dict[str, Any
 
 def create(client: httpx.Client, live: Any, order_id: str | None = None, **extra: Any) -> str:
     order_id = order_id or new_order_id()
-    response = client.post(
-        "/snap/v1/transactions", json=snap_body(order_id, **extra), auth=live.auth
-    )
+    response = client.post("/snap/v1/transactions", json=snap_body(order_id, **extra), auth=live.auth)
     assert response.status_code == 201, response.text
     return order_id
 
 
-def pay(
-    client: httpx.Client, order_id: str, status: str, payment_type: str | None = None
-) -> httpx.Response:
+def pay(client: httpx.Client, order_id: str, status: str, payment_type: str | None = None) -> httpx.Response:
     body = {"transaction_status": status} | ({"payment_type": payment_type} if payment_type else {})
     return client.post(f"/simulator/pay/{order_id}", json=body)
 
@@ -63,9 +59,7 @@ def test_signature_key_is_sha512_of_order_status_gross_and_key() -> None:
     assert signature_key("BNTT-1", "200", "150000.00", "SB-Mid-server-x") == expected
 
 
-def test_snap_create_answers_201_with_token_and_redirect_url(
-    client: httpx.Client, live: Any
-) -> None:
+def test_snap_create_answers_201_with_token_and_redirect_url(client: httpx.Client, live: Any) -> None:
     order_id = new_order_id()
     response = client.post("/snap/v1/transactions", json=snap_body(order_id), auth=live.auth)
     assert response.status_code == 201
@@ -82,9 +76,7 @@ def test_snap_create_answers_201_with_token_and_redirect_url(
     [None, ("SB-Mid-server-wrong", ""), ("SB-Mid-server-test-only", "not-empty")],
     ids=["missing", "wrong-key", "password-given"],
 )
-def test_snap_refuses_requests_without_the_server_key(
-    client: httpx.Client, auth: tuple[str, str] | None
-) -> None:
+def test_snap_refuses_requests_without_the_server_key(client: httpx.Client, auth: tuple[str, str] | None) -> None:
     response = client.post(
         "/snap/v1/transactions",
         json=snap_body(new_order_id()),
@@ -102,9 +94,7 @@ def test_reused_order_id_is_refused(client: httpx.Client, live: Any) -> None:
 
 
 def test_gross_amount_must_equal_sum_of_items(client: httpx.Client, live: Any) -> None:
-    response = client.post(
-        "/snap/v1/transactions", json=snap_body(new_order_id(), gross=150001), auth=live.auth
-    )
+    response = client.post("/snap/v1/transactions", json=snap_body(new_order_id(), gross=150001), auth=live.auth)
     assert response.status_code == 400
     [message] = response.json()["error_messages"]
     assert "transaction_details.gross_amount is not equal to the sum of item_details" in message
@@ -161,9 +151,7 @@ def test_status_is_404_until_the_shopper_picks_a_method(client: httpx.Client, li
     assert client.get(f"/v2/{order_id}/status").status_code == 401
 
 
-def test_settlement_sends_a_notification_signed_like_midtrans(
-    client: httpx.Client, live: Any
-) -> None:
+def test_settlement_sends_a_notification_signed_like_midtrans(client: httpx.Client, live: Any) -> None:
     order_id = create(client, live)
     answer = pay(client, order_id, "settlement").json()
     assert answer["delivered"] is True and answer["attempts"] == 1 and answer["last_status"] == 200
@@ -188,10 +176,7 @@ def test_stale_transitions_are_refused_and_change_nothing(client: httpx.Client, 
     stale = pay(client, order_id, "pending")
     assert stale.status_code == 409
     assert "settlement" in stale.json()["error"] and "pending" in stale.json()["error"]
-    assert (
-        client.get(f"/v2/{order_id}/status", auth=live.auth).json()["transaction_status"]
-        == "settlement"
-    )
+    assert client.get(f"/v2/{order_id}/status", auth=live.auth).json()["transaction_status"] == "settlement"
     assert [b["transaction_status"] for b in live.receiver.for_order(order_id)] == [
         "capture",
         "settlement",
@@ -222,9 +207,7 @@ def test_cancel_is_idempotent_and_refused_once_settled(client: httpx.Client, liv
 
 def test_refund_partial_then_full_and_idempotent_by_key(client: httpx.Client, live: Any) -> None:
     order_id = create(client, live)
-    unpaid = client.post(
-        f"/v2/{order_id}/refund", json={"refund_key": "r0", "amount": 1}, auth=live.auth
-    )
+    unpaid = client.post(f"/v2/{order_id}/refund", json={"refund_key": "r0", "amount": 1}, auth=live.auth)
     assert unpaid.status_code == 412
     pay(client, order_id, "settlement")
 
@@ -238,9 +221,7 @@ def test_refund_partial_then_full_and_idempotent_by_key(client: httpx.Client, li
 
     too_much = {"refund_key": "r2", "amount": 100001}
     assert client.post(f"/v2/{order_id}/refund", json=too_much, auth=live.auth).status_code == 400
-    rest = client.post(
-        f"/v2/{order_id}/refund", json={"refund_key": "r3", "amount": 100000}, auth=live.auth
-    )
+    rest = client.post(f"/v2/{order_id}/refund", json={"refund_key": "r3", "amount": 100000}, auth=live.auth)
     assert rest.json()["transaction_status"] == "refund"
 
     status = client.get(f"/v2/{order_id}/status", auth=live.auth).json()
@@ -296,16 +277,9 @@ def clean_faults(client: httpx.Client) -> Iterator[None]:
     client.delete("/simulator/faults")
 
 
-def test_faults_fail_snap_and_delay_status(
-    client: httpx.Client, live: Any, clean_faults: None
-) -> None:
-    assert (
-        client.post("/simulator/faults", json={"snap_status": 503, "count": 2}).status_code == 200
-    )
-    answers = [
-        client.post("/snap/v1/transactions", json=snap_body(new_order_id()), auth=live.auth)
-        for _ in range(3)
-    ]
+def test_faults_fail_snap_and_delay_status(client: httpx.Client, live: Any, clean_faults: None) -> None:
+    assert client.post("/simulator/faults", json={"snap_status": 503, "count": 2}).status_code == 200
+    answers = [client.post("/snap/v1/transactions", json=snap_body(new_order_id()), auth=live.auth) for _ in range(3)]
     assert [a.status_code for a in answers] == [503, 503, 201]
     assert answers[0].json()["error_messages"]
 
@@ -337,23 +311,15 @@ def test_official_sdk_creates_snap_and_reads_status(live: Any) -> None:
         pay(control, order_id, "settlement")
     status = core.transactions.status(order_id)
     assert status["transaction_status"] == "settlement" and status["order_id"] == order_id
-    refund = core.transactions.refund(
-        order_id, {"refund_key": "sdk-1", "amount": 150000, "reason": "x"}
-    )
+    refund = core.transactions.refund(order_id, {"refund_key": "sdk-1", "amount": 150000, "reason": "x"})
     assert refund["transaction_status"] == "refund"
     # The override is per instance: the SDK class still points at the real sandbox.
-    assert (
-        midtransclient.Snap(is_production=False)
-        .api_config.get_snap_base_url()
-        .startswith("https://")
-    )
+    assert midtransclient.Snap(is_production=False).api_config.get_snap_base_url().startswith("https://")
 
 
 def test_payment_page_in_bahasa_lets_a_person_pay(client: httpx.Client, live: Any) -> None:
     order_id = new_order_id()
-    token = client.post("/snap/v1/transactions", json=snap_body(order_id), auth=live.auth).json()[
-        "token"
-    ]
+    token = client.post("/snap/v1/transactions", json=snap_body(order_id), auth=live.auth).json()["token"]
     page = client.get(f"/snap/v4/redirection/{token}")
     assert page.status_code == 200
     for text in [f"Bayar pesanan {order_id}", "Rp150.000", "Tenun ikat Sumba", "Bayar dengan QRIS"]:
@@ -375,18 +341,13 @@ def test_health_and_metrics(client: httpx.Client, live: Any) -> None:
     pay(client, create(client, live), "settlement")
     text = client.get("/metrics").text
     assert 'midtrans_simulator_snap_creates_total{result="created"}' in text
-    assert (
-        'midtrans_simulator_notifications_sent_total{outcome="delivered",transaction_status="settlement"}'
-        in text
-    )
+    assert 'midtrans_simulator_notifications_sent_total{outcome="delivered",transaction_status="settlement"}' in text
 
 
 async def test_concurrent_creates_with_one_order_id_yield_one_transaction(live: Any) -> None:
     order_id = new_order_id()
     async with httpx.AsyncClient(base_url=live.base_url, auth=live.auth) as ac:
-        answers = await asyncio.gather(
-            *(ac.post("/snap/v1/transactions", json=snap_body(order_id)) for _ in range(8))
-        )
+        answers = await asyncio.gather(*(ac.post("/snap/v1/transactions", json=snap_body(order_id)) for _ in range(8)))
     assert sorted(a.status_code for a in answers) == [201] + [400] * 7
 
 
