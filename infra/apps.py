@@ -22,6 +22,8 @@ APPS: dict[str, str] = {
     "orders": "orders",
     "payments": "payments",
     "notifications": "notifications",
+    # Last: the web app calls the others (it starts without them, but its pages need them).
+    "web": "web",
 }
 
 MESSAGING_TOKEN = "dev-messaging-token"
@@ -62,6 +64,10 @@ def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]
             "SEND_MAX_ATTEMPTS": "4",
             "MESSAGING_TIMEOUT_SECONDS": "3",
         }
+    if name == "web":
+        # The web app calls the services' public HTTP APIs and owns no data: no Kafka, no database.
+        env |= {f"{service.upper()}_URL": profile.service_url(service) for service in ("catalog", "orders", "payments", "notifications")}
+        env["WEB_PUBLIC_URL"] = profile.service_url("web")
     return env
 
 

@@ -28,6 +28,7 @@ def main() -> int:
         + (" (already seeded)" if not created else "")
         + "."
     )
+    print(f"  web app        {DEV.service_url('web')}   (the marketplace in the browser)")
     print(f"  Kafka          {endpoints.kafka_bootstrap}")
     print(f"  MongoDB        {endpoints.mongodb_url}")
     for name in ("catalog", "orders", "payments", "notifications"):

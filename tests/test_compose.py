@@ -28,6 +28,7 @@ APPS = {
     "notifications": (8004, "notifications"),
     "midtrans": (8005, "midtrans_simulator"),
     "messaging": (8006, "messaging_simulator"),
+    "web": (8000, "web"),
 }
 SERVICE_ENV = {
     "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
@@ -197,3 +198,9 @@ def test_payments_and_simulator_know_each_other() -> None:
     assert payments["MIDTRANS_CORE_BASE_URL"] == "http://midtrans:8005"
     assert midtrans["MIDTRANS_NOTIFICATION_URL"] == "http://payments:8003/midtrans/notification"
     assert midtrans["SIMULATOR_PUBLIC_URL"] == "http://localhost:8005"
+
+
+def test_web_app_calls_the_services_by_their_compose_names() -> None:
+    env = environment(services()["web"])
+    assert env["CATALOG_URL"] == "http://catalog:8001" and env["ORDERS_URL"] == "http://orders:8002"
+    assert env["PAYMENTS_URL"] == "http://payments:8003" and env["NOTIFICATIONS_URL"] == "http://notifications:8004"

@@ -1,0 +1,10 @@
+"""Every page module's router. A new page area: add its module here (see services/web/README.md)."""
+
+from fastapi import APIRouter
+
+from web.pages import auth, shop
+
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    shop.router,
+]
