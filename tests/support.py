@@ -109,10 +109,14 @@ class Api:
 
     async def seller_account(self, name: str, email: str, phone: str) -> dict[str, Any]:
         """Sign up a seller account; returns the tokens."""
+        return await self.sign_up("seller", name, email, phone, "kata-sandi-rahasia")
+
+    async def sign_up(self, role: str, name: str, email: str, phone: str, password: str) -> dict[str, Any]:
+        """Sign up as a person would; returns the tokens."""
         response = await self.catalog.post(
             "/auth/signup",
             headers={"Authorization": ""},
-            json={"role": "seller", "name": name, "email": email, "phone": phone, "password": "kata-sandi-rahasia"},
+            json={"role": role, "name": name, "email": email, "phone": phone, "password": password},
         )
         assert response.status_code == 201, response.text
         return response.json()

@@ -132,6 +132,7 @@ PUBLIC_OPERATIONS = {
     ("catalog", "POST", "/auth/signup"),
     ("catalog", "POST", "/auth/login"),
     ("catalog", "POST", "/auth/refresh"),
+    ("catalog", "POST", "/auth/logout"),
     ("catalog", "GET", "/products"),
     ("catalog", "GET", "/products/{product_id}"),
     ("catalog", "GET", "/categories"),
@@ -146,19 +147,7 @@ PUBLIC_OPERATIONS = {
 
 async def signed_up(api: Api, role: str) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
-    response = await api.catalog.post(
-        "/auth/signup",
-        headers={"Authorization": ""},
-        json={
-            "role": role,
-            "name": f"Akun {tag}",
-            "email": f"{role}-{tag}@example.id",
-            "phone": "081234567890",
-            "password": "kata-sandi-panjang",
-        },
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
+    return await api.sign_up(role, f"Akun {tag}", f"{role}-{tag}@example.id", "081234567890", "kata-sandi-panjang")
 
 
 @pytest.fixture(scope="module")

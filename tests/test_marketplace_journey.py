@@ -21,12 +21,7 @@ def bearer(token: str) -> dict[str, str]:
 
 async def sign_up(api: Api, role: str, name: str) -> dict[str, Any]:
     email = f"{role}-{uuid.uuid4().hex[:8]}@example.id"
-    response = await api.catalog.post(
-        "/auth/signup",
-        headers={"Authorization": ""},
-        json={"role": role, "name": name, "email": email, "phone": "081234567801", "password": PASSWORD},
-    )
-    assert response.status_code == 201, response.text
+    await api.sign_up(role, name, email, "081234567801", PASSWORD)
     login = await api.catalog.post("/auth/login", headers={"Authorization": ""}, json={"email": email, "password": PASSWORD})
     assert login.status_code == 200, login.text
     return login.json()

@@ -23,11 +23,12 @@ log = get_logger("http")
 class ApiError(Exception):
     """A refusal the caller can act on: 4xx with a message that says what is wrong."""
 
-    def __init__(self, status: int, message: str, *, field: str | None = None, **extra: Any) -> None:
+    def __init__(self, status: int, message: str, *, field: str | None = None, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        self.headers = headers  # e.g. Retry-After on a 429
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
@@ -95,7 +96,7 @@ def create_app(
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse(error.body(), status_code=error.status)
+        return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -28,7 +28,7 @@ async def release_expired_reservations() -> bool:
     return bool(expired)
 
 
-accounts = Accounts(runtime.db)
+accounts = Accounts(runtime.db, settings.login_limits())
 
 
 async def prepare() -> None:
@@ -36,7 +36,12 @@ async def prepare() -> None:
     await accounts.ensure_indexes()
     if settings.bootstrap_admin_email and not await accounts.accounts.find_one({"role": Role.ADMIN.value}):
         await accounts.create(
-            Role.ADMIN, "Operator Beli NTT", settings.bootstrap_admin_email, "0800000000", settings.bootstrap_admin_password
+            Role.ADMIN,
+            "Operator Beli NTT",
+            settings.bootstrap_admin_email,
+            "0800000000",
+            settings.bootstrap_admin_password,
+            check_policy=False,  # the operator's own setting, not a user's choice
         )
 
 

@@ -3,6 +3,7 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from pymongo.errors import DuplicateKeyError
 
 from beli_runtime.auth import Principal
 from beli_runtime.http import ApiError
@@ -23,9 +24,12 @@ def build_router(store: CatalogStore, write: Write, accounts: Accounts) -> APIRo
         """A seller account's business profile (one per account). It is `pending` until an admin
         verifies it; its products stay hidden until then. Refresh the token afterwards: the new
         one carries the `seller_id`."""
-        if await accounts.seller_of(principal.account_id):
-            raise ApiError(409, "akun ini sudah memiliki profil penjual")
-        seller = await store.add_seller(body.model_dump(mode="json") | {"account_id": principal.account_id})
+        # One profile per account is a unique index on account_id, not a check-then-insert:
+        # two requests at once cannot both pass it.
+        try:
+            seller = await store.add_seller(body.model_dump(mode="json") | {"account_id": principal.account_id})
+        except DuplicateKeyError:
+            raise ApiError(409, "akun ini sudah memiliki profil penjual") from None
         await accounts.link_seller(principal.account_id, seller["_id"])
         return seller_view(seller)
 

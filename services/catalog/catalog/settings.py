@@ -1,4 +1,5 @@
 from beli_runtime.settings import ServiceSettings
+from catalog.accounts.throttle import Limits
 
 
 class CatalogSettings(ServiceSettings):
@@ -14,3 +15,23 @@ class CatalogSettings(ServiceSettings):
     # The first operator account, created at start-up when no admin exists yet.
     bootstrap_admin_email: str = ""
     bootstrap_admin_password: str = ""
+
+    # Login throttling (accounts): free failures per (account, address), per address and per
+    # account, then locks doubling from the base up to the maximum; failures are forgotten after
+    # the window. Behind a proxy set FORWARDED_ALLOW_IPS to its address so the caller's is seen.
+    login_free_failures_per_account_and_address: int = 5
+    login_free_failures_per_address: int = 20
+    login_free_failures_per_account: int = 50
+    login_lock_base_seconds: float = 30.0
+    login_lock_max_seconds: float = 900.0
+    login_failure_window_seconds: float = 900.0
+
+    def login_limits(self) -> Limits:
+        return Limits(
+            per_account_and_address=self.login_free_failures_per_account_and_address,
+            per_address=self.login_free_failures_per_address,
+            per_account=self.login_free_failures_per_account,
+            lock_base_seconds=self.login_lock_base_seconds,
+            lock_max_seconds=self.login_lock_max_seconds,
+            window_seconds=self.login_failure_window_seconds,
+        )

@@ -59,6 +59,7 @@ class CatalogStore:
         await ensure_index(self.products, [("seller_id", 1), ("created_at", -1)])
         await ensure_index(self.reservations, [("status", 1), ("expires_at", 1)])
         await ensure_index(self.sellers, "email")
+        await ensure_index(self.sellers, "account_id", unique=True, sparse=True)  # one seller profile per account
         await ensure_index(self.sellers, [("status", 1), ("created_at", 1)])
 
     # --- sellers ----------------------------------------------------------------------------

@@ -1,0 +1,56 @@
+"""What the accounts API takes and answers."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from beli_runtime.auth import Role
+
+PHONE = r"^\+?[0-9]{8,15}$"
+PASSWORD_RULE = "At least 10 characters and hard to guess (checked with zxcvbn against common passwords and your own name, e-mail, phone)"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SignUp(Strict):
+    role: Literal["shopper", "seller"] = Field(description="Shoppers buy; sellers create a seller profile next (`POST /sellers`)")
+    name: str = Field(min_length=2, max_length=120)
+    email: EmailStr
+    phone: str = Field(pattern=PHONE)
+    password: str = Field(min_length=10, max_length=200, description=PASSWORD_RULE)
+
+
+class StaffAccount(Strict):
+    role: Literal["finance", "admin"]
+    name: str = Field(min_length=2, max_length=120)
+    email: EmailStr
+    phone: str = Field(pattern=PHONE)
+    password: str = Field(min_length=10, max_length=200, description=PASSWORD_RULE)
+
+
+class Login(Strict):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=200)
+
+
+class Refresh(Strict):
+    refresh_token: str = Field(min_length=10, max_length=4000)
+
+
+class Account(BaseModel):
+    id: str
+    role: Role
+    name: str
+    email: str
+    phone: str
+    seller_id: str | None
+
+
+class Tokens(BaseModel):
+    account: Account
+    access_token: str
+    refresh_token: str = Field(description="One use: each refresh returns the next one; a reused one ends the session")
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Seconds the access token is valid")
