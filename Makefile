@@ -7,7 +7,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 
 PYTEST_ARGS ?=
 
-.PHONY: help install dev stop status test unit bench lint
+.PHONY: help install tools dev stop status test unit bench lint
 
 help:
 	@echo "make dev     start Kafka, the database, the Midtrans simulator and the four services; seed demo data"
@@ -32,7 +32,10 @@ lint: install
 	@uv run --frozen ruff check .
 	@uv run --frozen ruff format --check .
 
-test: install lint
+tools: install
+	@bash infra/bootstrap.sh tools
+
+test: install tools lint
 	@uv run --frozen pytest $(PYTEST_ARGS)
 
 unit: install

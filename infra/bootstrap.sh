@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Install what the project needs on a fresh machine: uv, Java + Maven (for the Kafka broker),
-# docker-compose (only to validate docker-compose.yml), and the Python workspace.
+# the Python workspace, and the deployment checkers built from the Go module proxy: the Compose
+# Specification's own loader (compose-go, what Docker Compose V2 reads files with) and Helm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
-command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 if ((${#need_apt[@]})); then
   echo "bootstrap: installing ${need_apt[*]} (apt)"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -21,3 +21,25 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 
 uv sync --all-packages --frozen --quiet
+
+# Only `make test` needs the deployment checkers (`bash infra/bootstrap.sh tools`).
+[ "${1:-}" = "tools" ] || exit 0
+
+# Go toolchain for the deployment checkers (Debian's golang is too old for Helm; the machine image's
+# /usr/local/go is used when present).
+[ -d /usr/local/go/bin ] && export PATH="/usr/local/go/bin:$PATH"
+tools="${BELI_TOOLS_DIR:-$HOME/.cache/beli-ntt/bin}"
+mkdir -p "$tools"
+build_tool() {  # name, module@version, binary the module builds
+  [ -x "$tools/$1" ] && return 0
+  if ! command -v go >/dev/null 2>&1; then
+    echo "bootstrap: 'go' is missing: cannot build $1 (needed by tests/test_compose.py and tests/test_deploy.py)" >&2
+    return 1
+  fi
+  echo "bootstrap: building $1 from the Go module proxy ($2)"
+  local gobin; gobin=$(mktemp -d)
+  GOBIN="$gobin" GOFLAGS=-mod=mod go install "$2" && mv "$gobin/$3" "$tools/$1"
+  rm -rf "$gobin"
+}
+build_tool compose-spec github.com/compose-spec/compose-go/v2/cmd@v2.16.2 cmd
+build_tool helm helm.sh/helm/v3/cmd/helm@v3.19.0 helm
