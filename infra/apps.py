@@ -22,6 +22,7 @@ APPS: dict[str, str] = {
     "orders": "orders",
     "payments": "payments",
     "notifications": "notifications",
+    "programme": "programme",
     # Last: the web app calls the others (it starts without them, but its pages need them).
     "web": "web",
 }
@@ -51,6 +52,10 @@ def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]
         env |= {"MIDTRANS_NOTIFICATION_URL": f"{profile.service_url('payments')}/midtrans/notification", "SIMULATOR_PUBLIC_URL": simulator}
     if name == "messaging":
         env |= {"MESSAGING_SMTP_PORT": str(profile.smtp_port), "MESSAGING_API_TOKEN": MESSAGING_TOKEN}
+    if name == "programme" and profile.name != "dev":
+        # Test stacks run reminders only when a test asks (POST /programme/reminders/run), so that
+        # the calendar date of the run decides nothing.
+        env |= {"REMINDER_DAY": "0"}
     if name == "notifications":
         # Local stacks send through the messaging simulator (SMTP mailbox + WhatsApp/SMS provider)
         # and retry quickly, so that a failure shows up in seconds rather than minutes.

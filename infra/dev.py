@@ -1,4 +1,4 @@
-"""`make dev`: start Kafka, the database, the Midtrans simulator and the four services on the
+"""`make dev`: start Kafka, the database, the Midtrans simulator and the services on the
 dev profile ports, seed demo data, and print where everything is."""
 
 from __future__ import annotations
@@ -10,10 +10,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import httpx
+
 from infra import stack
 from infra.apps import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, start_apps
 from infra.profiles import DEV
-from infra.seed import DEV_PASSWORD, FINANCE, SELLERS, SHOPPER, seed
+from infra.programme_seed import OPD_OFFICER, PROGRAMME_OFFICE, seed_programme
+from infra.seed import DEV_PASSWORD, FINANCE, SELLERS, SHOPPER, _login, seed
 
 
 def main() -> int:
@@ -23,6 +26,9 @@ def main() -> int:
     endpoints = stack.ensure_infra(DEV)
     start_apps(DEV, endpoints)
     created = seed(DEV.service_url("catalog"), DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD)
+    with httpx.Client(base_url=DEV.service_url("catalog"), timeout=15) as client:
+        admin = _login(client, DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD)
+    asn = seed_programme(DEV.service_url("catalog"), DEV.service_url("programme"), admin, DEV_PASSWORD, str(SHOPPER["email"]))
     print(
         f"\nBeli NTT is running ({time.monotonic() - started:.0f} s). Seeded {created} products"
         + (" (already seeded)" if not created else "")
@@ -40,6 +46,8 @@ def main() -> int:
     print(f"  admin    {DEV_ADMIN_EMAIL} / {DEV_ADMIN_PASSWORD}")
     print(f"  finance  {FINANCE['email']} / {DEV_PASSWORD}")
     print(f"  shopper  {SHOPPER['email']} / {DEV_PASSWORD}")
+    print(f"  programme {PROGRAMME_OFFICE['email']} / {DEV_PASSWORD}  (BKD: roster, compliance, dashboard; {asn} ASN newly seeded)")
+    print(f"  opd      {OPD_OFFICER['email']} / {DEV_PASSWORD}  (officer of {OPD_OFFICER['opd_id']})")
     print(f"  seller   {SELLERS[0]['seller']['email']} / {DEV_PASSWORD}  (and the other demo sellers)")  # type: ignore[index]
     print("Or mint a token for any role: uv run python infra/tokens.py --role finance")
     print("Stop everything with: make stop")

@@ -33,12 +33,13 @@ def mint(
     phone: str | None = None,
     seller_id: str | None = None,
     account_id: str | None = None,
+    opd_id: str | None = None,
     minutes: int = 60,
 ) -> str:
     key = Path(os.environ.get("JWT_PRIVATE_KEY_FILE") or DEV_PRIVATE_KEY).read_text()
     # A stable account id per e-mail, so that the same person minted twice is the same account.
-    account_id = account_id or "acc-dev-" + hashlib.sha256(f"{role}:{email or seller_id or ''}".encode()).hexdigest()[:12]
-    principal = Principal(account_id=account_id, role=Role(role), email=email, phone=phone, seller_id=seller_id)
+    account_id = account_id or "acc-dev-" + hashlib.sha256(f"{role}:{email or seller_id or opd_id or ''}".encode()).hexdigest()[:12]
+    principal = Principal(account_id=account_id, role=Role(role), email=email, phone=phone, seller_id=seller_id, opd_id=opd_id)
     return TokenIssuer(key).issue(principal, ttl=timedelta(minutes=minutes))
 
 
@@ -49,9 +50,20 @@ def main() -> int:
     parser.add_argument("--phone")
     parser.add_argument("--seller-id")
     parser.add_argument("--account-id")
+    parser.add_argument("--opd-id")
     parser.add_argument("--minutes", type=int, default=60)
     args = parser.parse_args()
-    print(mint(args.role, email=args.email, phone=args.phone, seller_id=args.seller_id, account_id=args.account_id, minutes=args.minutes))
+    print(
+        mint(
+            args.role,
+            email=args.email,
+            phone=args.phone,
+            seller_id=args.seller_id,
+            account_id=args.account_id,
+            opd_id=args.opd_id,
+            minutes=args.minutes,
+        )
+    )
     return 0
 
 

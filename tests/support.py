@@ -82,6 +82,7 @@ class Api:
         self.orders = clients["orders"]
         self.payments = clients["payments"]
         self.notifications = clients["notifications"]
+        self.programme = clients["programme"]
         self.midtrans = clients["midtrans"]
 
     @classmethod

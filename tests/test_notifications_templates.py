@@ -12,6 +12,7 @@ import pytest
 from beli_contracts.catalog import StockLow
 from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderShipped
 from beli_contracts.payments import LevyRuleChanged, LevyRuleTerms, PaymentLinkCreated, PaymentSettled
+from beli_contracts.programme import AsnContact, CommitmentMet, CommitmentReminderDue
 from beli_contracts.values import Customer, PricedLine, SellerContact, SettledLine
 from notifications import domain
 from notifications.domain import KINDS, Notice
@@ -119,7 +120,21 @@ def all_notices() -> list[Notice]:
             ),
             ["keuangan@nttprov.example.id", "KEUANGAN@nttprov.example.id", "bapenda@nttprov.example.id"],
         ),
+        *domain.for_commitment_reminder(
+            CommitmentReminderDue(month="2025-08", asn=ASN, commitment=100_000, spent=35_000, remaining=65_000, days_left=11)
+        ),
+        *domain.for_commitment_met(CommitmentMet(month="2025-08", asn=ASN, commitment=100_000, spent=150_000)),
     ]
+
+
+ASN = AsnContact(
+    name=SHOPPER.name,
+    email=SHOPPER.email,
+    phone=SHOPPER.phone,
+    account_id="acc-1",
+    nip_masked="**************2001",
+    opd_name="Dinas Koperasi, Usaha Kecil dan Menengah Provinsi NTT",
+)
 
 
 RENDERED = [(notice, Renderer().render(notice)) for notice in all_notices()]
@@ -144,7 +159,7 @@ def test_each_part_renders_cleanly(index: int) -> None:
     # SMS: plain ASCII (one GSM-7 segment holds 160 of them); with a payment URL, two segments.
     assert rendered.sms.isascii(), rendered.sms
     assert len(rendered.sms) <= (2 * 153 if "http" in rendered.sms else SMS_LIMIT), (len(rendered.sms), rendered.sms)
-    if notice.kind not in ("stock_low", "levy_rule_changed"):
+    if notice.kind not in ("stock_low", "levy_rule_changed", "asn_commitment_reminder", "asn_commitment_met"):
         assert ORDER in rendered.subject + rendered.text and ORDER in rendered.sms
 
 

@@ -3,15 +3,16 @@
 Every event any service emits or consumes is defined in this package and nowhere else.
 """
 
-from beli_contracts import catalog, orders, payments
+from beli_contracts import catalog, orders, payments, programme
 from beli_contracts.envelope import Envelope, EventPayload, UnknownEventType, decode, event_types
-from beli_contracts.topics import ALL_TOPICS, CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS, dead_letter_topic
+from beli_contracts.topics import ALL_TOPICS, CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS, PROGRAMME_EVENTS, dead_letter_topic
 
 __all__ = [
     "ALL_TOPICS",
     "CATALOG_EVENTS",
     "ORDERS_EVENTS",
     "PAYMENTS_EVENTS",
+    "PROGRAMME_EVENTS",
     "Envelope",
     "EventPayload",
     "UnknownEventType",
@@ -21,4 +22,5 @@ __all__ = [
     "event_types",
     "orders",
     "payments",
+    "programme",
 ]

@@ -3,8 +3,9 @@
 CATALOG_EVENTS = "catalog.events"
 ORDERS_EVENTS = "orders.events"
 PAYMENTS_EVENTS = "payments.events"
+PROGRAMME_EVENTS = "programme.events"
 
-ALL_TOPICS = (CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS)
+ALL_TOPICS = (CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS, PROGRAMME_EVENTS)
 
 # Several partitions so that consumer groups can scale out; the message key (aggregate id)
 # keeps one order's events on one partition, in order.

@@ -41,6 +41,9 @@ class PricedLine(Value):
     quantity: int = Field(gt=0)
     unit_price: Rupiah = Field(ge=0)
     variant_id: str | None = None
+    # Added later (optional, so older events still parse): the OVOP village the product comes
+    # from, for the programme's "share bought from OVOP villages".
+    ovop_village: str | None = None
 
     @property
     def subtotal(self) -> Rupiah:

@@ -32,6 +32,8 @@ class Role(StrEnum):
     SELLER = "seller"
     FINANCE = "finance"
     ADMIN = "admin"
+    PROGRAMME = "programme"  # the programme office (BKD / Biro Ekonomi): ASN roster, compliance, targets
+    OPD = "opd"  # an OPD's own officer: only that OPD's ASN (the token carries its opd_id)
 
 
 class Principal(BaseModel):
@@ -42,6 +44,7 @@ class Principal(BaseModel):
     email: str | None = None
     phone: str | None = None
     seller_id: str | None = None
+    opd_id: str | None = None
 
     def is_(self, *roles: Role) -> bool:
         return self.role in roles
@@ -78,6 +81,7 @@ class TokenVerifier:
                 email=claims.get("email"),
                 phone=claims.get("phone"),
                 seller_id=claims.get("seller_id"),
+                opd_id=claims.get("opd_id"),
             )
         except (KeyError, ValueError):
             raise ApiError(401, "the token does not name a known role") from None
@@ -101,7 +105,7 @@ class TokenIssuer:
             "exp": now + ttl,
             **extra,
         }
-        for optional in ("email", "phone", "seller_id"):
+        for optional in ("email", "phone", "seller_id", "opd_id"):
             if getattr(principal, optional):
                 claims[optional] = getattr(principal, optional)
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)

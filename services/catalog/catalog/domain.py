@@ -43,6 +43,7 @@ class StockedProduct:
     on_sale: bool
     seller: SellerContact
     variants: dict[str, StockedVariant] = field(default_factory=dict)
+    ovop_village: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ def plan_reservation(items: list[OrderItem], products: dict[str, StockedProduct]
                         seller=product.seller,
                         quantity=quantity,
                         unit_price=product.price,
+                        ovop_village=product.ovop_village,
                     )
                 )
         else:
@@ -104,6 +106,7 @@ def plan_reservation(items: list[OrderItem], products: dict[str, StockedProduct]
                         seller=product.seller,
                         quantity=quantity,
                         unit_price=variant.price,
+                        ovop_village=product.ovop_village,
                     )
                 )
     if rejected:

@@ -278,4 +278,5 @@ def stocked(doc: Doc) -> StockedProduct:
         on_sale=doc.get("visible", False),
         seller=SellerContact(**doc["seller"]),
         variants=variants,
+        ovop_village=doc.get("ovop_village"),
     )

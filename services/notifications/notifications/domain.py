@@ -12,6 +12,7 @@ from typing import Any, Literal
 from beli_contracts.catalog import StockLow
 from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderShipped
 from beli_contracts.payments import LevyRuleChanged, PaymentLinkCreated, PaymentSettled
+from beli_contracts.programme import AsnContact, CommitmentMet, CommitmentReminderDue
 from beli_contracts.values import SettledLine
 
 Channel = Literal["email", "whatsapp", "sms"]
@@ -41,6 +42,8 @@ KINDS: dict[str, Kind] = {
         Kind("seller_payout", "seller", True, ("email",), "Pesanan selesai: rincian pembayaran ke penjual"),
         Kind("stock_low", "seller", False, ("email", "whatsapp"), "Stok menipis"),
         Kind("levy_rule_changed", "finance", False, ("email",), "Aturan kontribusi PAD berubah"),
+        Kind("asn_commitment_reminder", "shopper", False, ("email",), "Pengingat komitmen belanja ASN bulan ini"),
+        Kind("asn_commitment_met", "shopper", False, ("email",), "Komitmen belanja ASN bulan ini terpenuhi"),
     )
 }
 
@@ -218,6 +221,30 @@ def for_levy_rule_change(event: LevyRuleChanged, finance_emails: list[str]) -> l
         )
         for email in unique
     ]
+
+
+def _asn_notice(kind: str, asn: AsnContact, context: dict[str, Any]) -> list[Notice]:
+    recipient = _key(asn.email) if asn.email else (asn.phone or "")
+    if not recipient:
+        return []
+    return [Notice(kind, recipient, asn.email, asn.phone, None, {"asn": asn, **context})]
+
+
+def for_commitment_reminder(event: CommitmentReminderDue) -> list[Notice]:
+    """Gerakan Beli NTT: the ASN is below the month's commitment on the reminder day."""
+    context = {"month": event.month, "commitment": event.commitment, "spent": event.spent, "remaining": event.remaining}
+    return _asn_notice("asn_commitment_reminder", event.asn, context | {"days_left": event.days_left})
+
+
+def for_commitment_met(event: CommitmentMet) -> list[Notice]:
+    return _asn_notice("asn_commitment_met", event.asn, {"month": event.month, "commitment": event.commitment, "spent": event.spent})
+
+
+def month_name(month: str) -> str:
+    """`2026-11` -> `November 2026`."""
+    names = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober", "November", "Desember")
+    year, number = month.split("-")
+    return f"{names[int(number) - 1]} {year}"
 
 
 def channels_for(kind: Kind, chosen: list[Channel] | None) -> list[Channel]:

@@ -11,7 +11,8 @@ from beli_contracts import Envelope
 from beli_contracts.catalog import StockLow
 from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderShipped
 from beli_contracts.payments import LevyRuleChanged, PaymentLinkCreated, PaymentSettled
-from beli_contracts.topics import CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS
+from beli_contracts.programme import CommitmentMet, CommitmentReminderDue
+from beli_contracts.topics import CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS, PROGRAMME_EVENTS
 from beli_runtime.clock import utcnow
 from beli_runtime.consumer import Subscription
 from beli_runtime.mongo import Session
@@ -37,7 +38,7 @@ class NotificationsHandlers:
             return handle
 
         return Subscription(
-            topics=(ORDERS_EVENTS, PAYMENTS_EVENTS, CATALOG_EVENTS),
+            topics=(ORDERS_EVENTS, PAYMENTS_EVENTS, CATALOG_EVENTS, PROGRAMME_EVENTS),
             handlers={
                 PaymentLinkCreated.TYPE: on(domain.for_payment_link),
                 PaymentSettled.TYPE: on(domain.for_settlement),
@@ -46,6 +47,8 @@ class NotificationsHandlers:
                 OrderCompleted.TYPE: on(domain.for_completion),
                 StockLow.TYPE: on(domain.for_stock_low),
                 LevyRuleChanged.TYPE: on(lambda e: domain.for_levy_rule_change(e, self.settings.finance_recipients)),
+                CommitmentReminderDue.TYPE: on(domain.for_commitment_reminder),
+                CommitmentMet.TYPE: on(domain.for_commitment_met),
             },
         )
 

@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from beli_runtime.clock import format_rupiah, format_wita
-from notifications.domain import Notice, percent
+from notifications.domain import Notice, month_name, percent
 
 BUILT_IN = Path(__file__).parent / "templates"
 PARTS = ("subject", "email.txt", "email.html", "whatsapp.txt", "sms.txt")
@@ -57,7 +57,14 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        self._env.filters |= {"rupiah": format_rupiah, "wita": format_wita, "percent": percent, "scope": _scope, "one_line": _one_line}
+        self._env.filters |= {
+            "rupiah": format_rupiah,
+            "wita": format_wita,
+            "percent": percent,
+            "scope": _scope,
+            "one_line": _one_line,
+            "month_name": month_name,
+        }
 
     def render(self, notice: Notice) -> Rendered:
         context = {"order_id": notice.order_id, **notice.context}

@@ -57,7 +57,10 @@ def build_router(accounts: Accounts) -> APIRouter:
 
     @router.post("/staff", status_code=201, response_model=Account, tags=["admin"])
     async def create_staff(body: StaffAccount, _: Annotated[Principal, Depends(require_role(Role.ADMIN))]) -> Account:
-        """Finance officers and operators are created by an admin, never by sign-up."""
-        return account_view(await accounts.create(Role(body.role), body.name, body.email, body.phone, body.password))
+        """Finance officers, operators, the programme office and OPD officers are created by an admin,
+        never by sign-up. An OPD officer is bound to one OPD (`opd_id`, from the programme service)."""
+        if (body.role == "opd") != (body.opd_id is not None):
+            raise ApiError(422, "opd_id wajib untuk peran opd, dan hanya untuk peran itu", field="opd_id")
+        return account_view(await accounts.create(Role(body.role), body.name, body.email, body.phone, body.password, opd_id=body.opd_id))
 
     return router

@@ -23,11 +23,14 @@ class SignUp(Strict):
 
 
 class StaffAccount(Strict):
-    role: Literal["finance", "admin"]
+    role: Literal["finance", "admin", "programme", "opd"]
     name: str = Field(min_length=2, max_length=120)
     email: EmailStr
     phone: str = Field(pattern=PHONE)
     password: str = Field(min_length=10, max_length=200, description=PASSWORD_RULE)
+    opd_id: str | None = Field(
+        default=None, pattern=r"^[a-z0-9-]{2,64}$", description="Role `opd` only: the OPD (programme service) the officer sees"
+    )
 
 
 class Login(Strict):
@@ -46,6 +49,7 @@ class Account(BaseModel):
     email: str
     phone: str
     seller_id: str | None
+    opd_id: str | None = None
 
 
 class Tokens(BaseModel):

@@ -34,7 +34,9 @@ class Accounts:
         await self.sessions.ensure_indexes()
         await self.throttle.ensure_indexes()
 
-    async def create(self, role: Role, name: str, email: str, phone: str, password: str, *, check_policy: bool = True) -> dict[str, Any]:
+    async def create(
+        self, role: Role, name: str, email: str, phone: str, password: str, *, check_policy: bool = True, opd_id: str | None = None
+    ) -> dict[str, Any]:
         if check_policy:
             await ensure_strong(password, name, email, phone)
         account = {
@@ -45,6 +47,7 @@ class Accounts:
             "phone": phone,
             "password_hash": await hash_password(password),
             "seller_id": None,
+            "opd_id": opd_id,
             "created_at": utcnow(),
         }
         try:
@@ -95,7 +98,12 @@ class Accounts:
 
 def principal_of(account: dict[str, Any]) -> Principal:
     return Principal(
-        account_id=account["_id"], role=account["role"], email=account["email"], phone=account["phone"], seller_id=account.get("seller_id")
+        account_id=account["_id"],
+        role=account["role"],
+        email=account["email"],
+        phone=account["phone"],
+        seller_id=account.get("seller_id"),
+        opd_id=account.get("opd_id"),
     )
 
 
@@ -107,4 +115,5 @@ def account_view(account: dict[str, Any]) -> Account:
         email=account["email"],
         phone=account["phone"],
         seller_id=account.get("seller_id"),
+        opd_id=account.get("opd_id"),
     )

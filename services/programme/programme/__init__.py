@@ -1,0 +1,1 @@
+"""Gerakan Beli NTT: the ASN monthly commitment, OPD compliance and the programme targets."""

@@ -1,0 +1,16 @@
+from beli_runtime.settings import ServiceSettings
+
+
+class ProgrammeSettings(ServiceSettings):
+    service_name: str = "programme"
+    # Roster files of 150,000 rows are a few MB; other bodies stay small (checked per model).
+    max_request_bytes: int = 32 * 1024 * 1024
+    # The commitment per ASN and month when no version has been set by the programme office.
+    default_commitment: int = 100_000
+    # The programme's monthly transaction target (Rp150 billion).
+    gmv_target: int = 150_000_000_000
+    # Reminders go out from this day of each month at this hour (WITA); day 0 turns the automatic
+    # run off (the programme office can still run it by hand). A day past the month's end means its last day.
+    reminder_day: int = 20
+    reminder_hour: int = 9
+    reminder_job_seconds: float = 60.0
