@@ -47,7 +47,12 @@ def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]
     simulator = profile.service_url("midtrans")
     if name == "payments":
         # Local stacks retry a refund Midtrans did not answer after 2 s instead of 30 s.
-        env |= {"MIDTRANS_SNAP_BASE_URL": f"{simulator}/snap/v1", "MIDTRANS_CORE_BASE_URL": simulator, "REFUND_RETRY_SECONDS": "2"}
+        env |= {
+            "MIDTRANS_SNAP_BASE_URL": f"{simulator}/snap/v1",
+            "MIDTRANS_CORE_BASE_URL": simulator,
+            "REFUND_RETRY_SECONDS": "2",
+            "SNAP_FINISH_URL": profile.service_url("web") + "/pesanan/{order_id}",
+        }
     if name == "midtrans":
         env |= {"MIDTRANS_NOTIFICATION_URL": f"{profile.service_url('payments')}/midtrans/notification", "SIMULATOR_PUBLIC_URL": simulator}
     if name == "messaging":

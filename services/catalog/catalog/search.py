@@ -31,6 +31,7 @@ class Filters(BaseModel):
     min_price: int | None = None
     max_price: int | None = None
     in_stock: bool = False
+    seller_id: str | None = None
 
     def match(self, *, skip: str | None = None) -> dict[str, Any]:
         """The filter as a MongoDB query; `skip` leaves one facet's own filter out (so that the
@@ -55,6 +56,8 @@ class Filters(BaseModel):
             query["price"] = price
         if self.in_stock:
             query["stock"] = {"$gt": 0}
+        if self.seller_id:
+            query["seller_id"] = self.seller_id
         return query
 
 
@@ -66,6 +69,12 @@ class FacetCount(BaseModel):
 class Facets(BaseModel):
     regency: list[FacetCount]
     category: list[FacetCount]
+
+
+class OvopVillage(BaseModel):
+    village: str
+    regency: str
+    products: int
 
 
 class SearchPage(BaseModel):
@@ -95,6 +104,8 @@ def index_first(match: dict[str, Any], terms: list[str]) -> list[dict[str, Any]]
     one leads: longer words are rarer, so fewer candidates are fetched."""
     if terms:
         lead = {"visible": True, "search_terms": max(terms, key=len)}
+    elif "seller_id" in match:
+        lead = {"seller_id": match["seller_id"]}  # (seller_id, created_at): one shop's products
     elif "regency" in match:
         lead = {k: match[k] for k in ("visible", "regency", "category") if k in match}
     elif "category" in match:
@@ -143,6 +154,7 @@ def build_router(store: CatalogStore) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
         cursor_: Annotated[str | None, Query(alias="cursor", max_length=400, description="`next_cursor` of the previous page")] = None,
         with_facets: Annotated[bool, Query(alias="facets", description="Counts per regency and category (first page only)")] = True,
+        seller_id: Annotated[str | None, Query(max_length=64, description="Only this seller's products (its shop page)")] = None,
     ) -> SearchPage:
         if regency is not None and regency not in REGENCIES:
             raise ApiError(422, f"kabupaten/kota {regency!r} tidak dikenal", field="regency")
@@ -163,7 +175,14 @@ def build_router(store: CatalogStore) -> APIRouter:
             except cursor.BadCursor as error:
                 raise ApiError(422, str(error), field="cursor") from error
         filters = Filters(
-            terms=terms, regency=regency, category=category, ovop=ovop, min_price=min_price, max_price=max_price, in_stock=in_stock
+            terms=terms,
+            regency=regency,
+            category=category,
+            ovop=ovop,
+            min_price=min_price,
+            max_price=max_price,
+            in_stock=in_stock,
+            seller_id=seller_id,
         )
         rows = await search(store, filters, chosen, limit + 1, after)
         page = rows[:limit]
@@ -178,5 +197,17 @@ def build_router(store: CatalogStore) -> APIRouter:
     @router.get("/regencies", tags=["sellers"])
     async def list_regencies() -> list[str]:
         return list(REGENCIES)
+
+    @router.get("/ovop-villages", response_model=list[OvopVillage])
+    async def list_ovop_villages() -> list[OvopVillage]:
+        """OVOP (One Village One Product) villages with products on sale, most products first."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"visible": True}},
+            {"$match": {"ovop_village": {"$type": "string"}}},
+            {"$group": {"_id": {"village": "$ovop_village", "regency": "$regency"}, "products": {"$sum": 1}}},
+        ]
+        rows = await (await store.products.aggregate(pipeline)).to_list()
+        found = [OvopVillage(village=row["_id"]["village"], regency=row["_id"]["regency"], products=row["products"]) for row in rows]
+        return sorted(found, key=lambda v: (-v.products, v.village))[:100]
 
     return router

@@ -129,6 +129,11 @@ class PaymentOut(BaseModel):
     redirect_url: str
 
 
+class StatusChange(BaseModel):
+    status: OrderStatus
+    at: datetime
+
+
 class OrderOut(BaseModel):
     id: str
     status: OrderStatus
@@ -142,6 +147,12 @@ class OrderOut(BaseModel):
     pay_before: datetime | None
     created_at: datetime
     updated_at: datetime
+    history: list[StatusChange] = Field(default_factory=list, description="Every status the order went through, oldest first")
+
+
+class OrdersPage(BaseModel):
+    items: list[OrderOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null on the last page")
 
 
 class OrderCreated(BaseModel):
@@ -189,6 +200,7 @@ def order_view(doc: dict[str, Any]) -> OrderOut:
         pay_before=doc["pay_before"],
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
+        history=doc.get("history") or [],
     )
 
 

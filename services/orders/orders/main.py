@@ -7,7 +7,8 @@ from beli_runtime.http import create_app
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS
 from beli_runtime.service import ServiceRuntime
-from orders.api import build_router
+from orders import shopping
+from orders.api import OrdersPage, build_router, order_view
 from orders.domain import OrderStatus
 from orders.fulfilment import Fulfilment, write_retrying
 from orders.handlers import OrdersHandlers
@@ -73,3 +74,4 @@ app = create_app(
     max_request_bytes=settings.max_request_bytes,
 )
 app.include_router(build_router(runtime, store, handlers, fulfilment, settings))
+app.include_router(shopping.build_router(runtime.db, settings, OrdersPage, order_view))

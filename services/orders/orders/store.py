@@ -26,6 +26,8 @@ class OrdersStore:
     async def ensure_indexes(self) -> None:
         await ensure_index(self.orders, [("status", 1), ("updated_at", 1)])
         await ensure_index(self.orders, [("customer.email", 1), ("created_at", -1)])
+        # A shopper's own orders, newest first (GET /orders).
+        await ensure_index(self.orders, [("customer.account_id", 1), ("created_at", -1), ("_id", -1)])
         # Sellers' lists (all, or by their sub-order's status) and the auto-complete sweep.
         await ensure_index(self.orders, [("seller_ids", 1), ("listing_key", -1)])
         await ensure_index(self.orders, [("seller_states", 1), ("listing_key", -1)])

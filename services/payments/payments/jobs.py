@@ -63,7 +63,7 @@ class PaymentJobs:
             await self._fail(order_id, "expire", "the payment window passed before Midtrans could open the transaction")
             return
         try:
-            answer = await self.gateway.create_transaction(snap_request(payment, now))
+            answer = await self.gateway.create_transaction(snap_request(payment, now, self.settings.snap_finish_url))
         except MidtransUnavailable as error:
             attempts = payment["attempts"] + 1
             if attempts >= self.settings.link_retry_limit:
@@ -256,9 +256,9 @@ class PaymentJobs:
         return bool(due)
 
 
-def snap_request(payment: dict[str, Any], now: Any) -> dict[str, Any]:
+def snap_request(payment: dict[str, Any], now: Any, finish_url: str = "") -> dict[str, Any]:
     customer = payment["customer"]
-    return {
+    request: dict[str, Any] = {
         "transaction_details": {"order_id": payment["_id"], "gross_amount": payment["gross_amount"]},
         "item_details": [
             {
@@ -273,3 +273,7 @@ def snap_request(payment: dict[str, Any], now: Any) -> dict[str, Any]:
         "customer_details": {"first_name": customer["name"][:255], "email": customer["email"], "phone": customer["phone"]},
         "expiry": snap_expiry(now, as_utc(payment["pay_before"])),
     }
+    if finish_url:
+        # Snap sends the shopper back here after paying (the web app's order page).
+        request["callbacks"] = {"finish": finish_url.replace("{order_id}", payment["_id"])}
+    return request

@@ -2,6 +2,7 @@
 
 from beli_runtime.http import create_app
 from beli_runtime.service import ServiceRuntime
+from payments import quote
 from payments.admin_api import build_admin_router
 from payments.api import build_router
 from payments.audit import LevyAudit
@@ -48,4 +49,5 @@ app = create_app(
 )
 app.include_router(build_router(store, ledger, settings, notifications.wake))
 app.include_router(build_admin_router(rules, refunds))
+app.include_router(quote.build_router(rules))
 app.include_router(build_finance_router(LevyAudit(runtime, ledger, store), ledger, Reconciler(store, ledger, gateway)))

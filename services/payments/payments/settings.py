@@ -9,6 +9,9 @@ class PaymentsSettings(ServiceSettings):
     # Empty means the SDK's own sandbox/production URLs; dev and tests point these at the simulator.
     midtrans_snap_base_url: str = ""
     midtrans_core_base_url: str = ""
+    # Where Snap sends the shopper after paying: the web app's order page (`{order_id}` is filled
+    # in). Empty: Midtrans's dashboard setting applies.
+    snap_finish_url: str = ""
     midtrans_timeout_seconds: float = 8.0
     # Default PAD levy in basis points (100 bps = 1%) when no levy rule is configured.
     pad_levy_bps: int = 100

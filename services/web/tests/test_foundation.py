@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-
-from tests.support import System
 
 from .browsing import WebUser
 
 pytestmark = pytest.mark.infra
-
-
-@pytest.fixture
-async def visitor(system: System) -> AsyncIterator[WebUser]:
-    user = WebUser(system.profile.service_url("web"))
-    yield user
-    await user.close()
 
 
 async def test_home_is_server_rendered_in_indonesian(visitor: WebUser) -> None:

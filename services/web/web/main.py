@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from beli_runtime.logs import configure_logging, get_logger
 from web.backend import Backend, BackendError, SignInRequired
+from web.header import header_counts
 from web.pages import ROUTERS
 from web.render import page
 from web.security import CsrfRefused, Forbidden, LoginRedirect, csrf_protect, login_url
@@ -38,7 +39,7 @@ app = FastAPI(
     docs_url=None,
     redoc_url=None,
     openapi_url=None,
-    dependencies=[Depends(csrf_protect)],
+    dependencies=[Depends(csrf_protect), Depends(header_counts)],
 )
 app.add_middleware(SessionMiddleware, codec=SessionCodec(settings.web_session_secret), force_secure=settings.web_cookie_secure)
 app.mount("/static", StaticFiles(directory=STATIC), name="static")

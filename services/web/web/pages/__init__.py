@@ -2,9 +2,13 @@
 
 from fastapi import APIRouter
 
-from web.pages import auth, shop
+from web.pages import auth, cart, checkout, inbox, orders, shop
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     shop.router,
+    cart.router,
+    checkout.router,
+    orders.router,
+    inbox.router,
 ]
