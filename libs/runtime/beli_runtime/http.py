@@ -7,11 +7,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
 from beli_runtime import metrics
 from beli_runtime.logs import get_logger
@@ -75,7 +78,10 @@ def create_app(
     health: Callable[[], Awaitable[dict[str, Any]]],
     max_request_bytes: int,
 ) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, responses=ERROR_RESPONSES)
+    app = FastAPI(
+        title=title, description=description, version="1.0.0", lifespan=lifespan, responses=ERROR_RESPONSES, docs_url=None, redoc_url=None
+    )
+    _offline_docs(app)
     app.add_middleware(_RequestLog)
     app.add_middleware(_BodyLimit, max_bytes=max_request_bytes)
     _install_error_handlers(app)
@@ -91,6 +97,22 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI served from the swagger-ui-bundle package: FastAPI's default loads
+    it from a CDN, which leaves the page blank without internet (a locked-down data centre)."""
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
 
 def _install_error_handlers(app: FastAPI) -> None:

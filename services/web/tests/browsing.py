@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+PASSWORD = "Tenun-ikat-Rote-2026!"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -45,7 +46,7 @@ class WebUser:
             "name": f"Pembeli {tag}",
             "email": f"web-{tag}@nttprov.example.id",
             "phone": f"0815{int(tag, 16) % 10**8:08d}",
-            "password": "kata-sandi-rahasia-2026",
+            "password": PASSWORD,
         } | fields
         await self.open("/daftar")
         response = await self.submit("/daftar", account)

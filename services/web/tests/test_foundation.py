@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
+import httpx
 import pytest
 
-from .browsing import WebUser
+from tests.support import System
+from web.backend import Backend
+from web.sessions import Session
+
+from .browsing import PASSWORD, WebUser
 
 pytestmark = pytest.mark.infra
 
@@ -59,3 +67,32 @@ async def test_the_next_parameter_never_leaves_the_site(visitor: WebUser) -> Non
 async def test_unknown_page_is_a_friendly_404(visitor: WebUser) -> None:
     response = await visitor.open("/tidak-ada-halaman-ini")
     assert response.status_code == 404 and "Tidak ditemukan" in response.text
+
+
+async def test_two_requests_with_one_expired_token_refresh_once(system: System) -> None:
+    """Refresh tokens are one-use (a reused one revokes the session): two tabs arriving together
+    with an expired access token must not both spend it."""
+    catalog = system.profile.service_url("catalog")
+    account = {
+        "role": "shopper",
+        "name": "Maria Goreti",
+        "email": f"tab-{uuid.uuid4().hex[:8]}@nttprov.example.id",
+        "phone": "081355512345",
+        "password": PASSWORD,
+    }
+    async with httpx.AsyncClient() as client:
+        signed_up = await client.post(f"{catalog}/auth/signup", json=account)
+    assert signed_up.status_code == 201, signed_up.text
+    backend = Backend({name: system.profile.service_url(name) for name in ("catalog", "orders", "payments", "notifications")}, timeout=30)
+    tabs = [Session(), Session()]
+    for tab in tabs:
+        tab.sign_in(signed_up.json())
+        tab.access_expires_at = 0  # as if 15 minutes had passed
+    try:
+        carts = await asyncio.gather(*(backend.get(tab, "orders", "/cart") for tab in tabs))
+        assert [cart["items"] for cart in carts] == [[], []]
+        assert tabs[0].refresh_token == tabs[1].refresh_token != signed_up.json()["refresh_token"]
+        tabs[0].access_expires_at = 0
+        assert (await backend.get(tabs[0], "orders", "/cart"))["items"] == []  # the session still works
+    finally:
+        await backend.close()

@@ -8,6 +8,8 @@ form can show each message next to its input.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import time
 from typing import Any
 
@@ -41,10 +43,18 @@ class SignInRequired(Exception):
     """No session, or its refresh token no longer works: the user has to log in again."""
 
 
+# Refresh tokens are one-use (accounts rotates them and revokes the whole session when one is
+# presented twice). Two requests of one browser (two tabs) may arrive with the same expired
+# token: the first refreshes, the others get the same answer from here for a minute instead of
+# presenting the spent token again. Per process: run several web instances with sticky sessions.
+REFRESH_MEMORY_SECONDS = 60.0
+
+
 class Backend:
     def __init__(self, urls: dict[str, str], timeout: float) -> None:
         self.urls = urls
         self.http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+        self._refreshed: dict[str, tuple[float, asyncio.Future[dict[str, Any] | None]]] = {}
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -85,14 +95,45 @@ class Backend:
         return await self.call(session, "GET", service, path, params=clean)
 
     async def refresh(self, session: Session) -> None:
-        try:
-            response = await self.http.post(f"{self.urls['catalog']}/auth/refresh", json={"refresh_token": session.refresh_token})
-        except httpx.HTTPError as error:
-            raise BackendError(0, "layanan akun tidak dapat dihubungi; coba lagi sebentar lagi") from error
-        if response.status_code != 200:
+        token = session.refresh_token or ""
+        now = time.monotonic()
+        for key, (at, _) in list(self._refreshed.items()):
+            if now - at > REFRESH_MEMORY_SECONDS:
+                del self._refreshed[key]
+        key = hashlib.sha256(token.encode()).hexdigest()
+        if key in self._refreshed:
+            tokens = await asyncio.shield(self._refreshed[key][1])
+        else:
+            future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+            self._refreshed[key] = (now, future)
+            try:
+                tokens = await self._spend(token)
+            except BaseException as error:
+                del self._refreshed[key]  # not answered: a later request may try again
+                future.set_exception(error)
+                future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+                raise
+            future.set_result(tokens)
+        if tokens is None:
             session.sign_out()
             raise SignInRequired()
-        session.sign_in(response.json())
+        session.sign_in(tokens)
+
+    async def _spend(self, refresh_token: str) -> dict[str, Any] | None:
+        try:
+            response = await self.http.post(f"{self.urls['catalog']}/auth/refresh", json={"refresh_token": refresh_token})
+        except httpx.HTTPError as error:
+            raise BackendError(0, "layanan akun tidak dapat dihubungi; coba lagi sebentar lagi") from error
+        return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+
+    async def sign_out(self, session: Session) -> None:
+        """End the session at the accounts module too: its refresh tokens stop working."""
+        if session.refresh_token:
+            try:
+                await self.http.post(f"{self.urls['catalog']}/auth/logout", json={"refresh_token": session.refresh_token})
+            except httpx.HTTPError:
+                log.warning("web.logout_not_sent")  # the cookie is dropped anyway; the token expires in days
+        session.sign_out()
 
     async def _send(
         self,

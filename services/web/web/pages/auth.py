@@ -91,6 +91,6 @@ async def signup(
 @router.post("/keluar")
 async def logout(request: Request) -> Response:
     session = current_session(request)
-    session.sign_out()
+    await backend(request).sign_out(session)
     session.flash("Anda sudah keluar.", "info")
     return RedirectResponse("/", status_code=303)
