@@ -7,11 +7,12 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 
 PYTEST_ARGS ?=
 
-.PHONY: help install tools dev stop status test unit bench lint
+.PHONY: help install tools dev stop status test test-cluster unit bench lint
 
 help:
 	@echo "make dev     start Kafka, the database, the Midtrans simulator and the four services; seed demo data"
 	@echo "make test    run the whole test suite against real infrastructure (started and stopped by the run)"
+	@echo "make test-cluster  the three-broker kill test (also run by CI)"
 	@echo "make stop    stop everything 'make dev' started"
 	@echo "make status  what is running"
 	@echo "make lint    ruff lint and format check (part of make test)"
@@ -37,6 +38,10 @@ tools: install
 
 test: install tools lint
 	@uv run --frozen pytest $(PYTEST_ARGS)
+
+# Three Kafka nodes (RF 3, min ISR 2): the checkout goes on while one broker is SIGKILLed.
+test-cluster: install
+	@BELI_KAFKA_NODES=3 uv run --frozen pytest tests/cluster $(PYTEST_ARGS)
 
 unit: install
 	@uv run --frozen pytest -m "not infra" libs services/*/tests/test_domain.py $(PYTEST_ARGS)

@@ -1,4 +1,5 @@
-"""A real single-node Kafka broker (KRaft: broker and controller in one JVM), without Docker.
+"""A real Kafka broker (KRaft: broker and controller in one JVM), without Docker: one node, or
+the three nodes of the cluster profile (``BELI_KAFKA_NODES=3``).
 
 The jars come from Maven Central through infra/kafka/pom.xml (the only registry of Kafka that is
 reachable everywhere this project runs) into a cache shared by all work trees, by default
@@ -17,6 +18,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -123,48 +125,95 @@ def _require_tool(name: str, install_hint: str) -> str:
 # --- configuration and storage ------------------------------------------------------------------
 
 
-def server_properties_path(profile: Profile) -> Path:
-    return profile.run_dir / "kafka-server.properties"
+@dataclass(frozen=True)
+class Node:
+    """One KRaft node of a profile: node 0 is the single broker of the default profiles; the
+    cluster profile adds nodes 1 and 2 on ports 10 and 20 above it."""
+
+    profile: Profile
+    index: int
+
+    @property
+    def node_id(self) -> int:
+        return self.index + 1
+
+    @property
+    def port(self) -> int:
+        return self.profile.kafka_port + 10 * self.index
+
+    @property
+    def controller_port(self) -> int:
+        return self.profile.kafka_controller_port + 10 * self.index
+
+    @property
+    def name(self) -> str:
+        """Process (pid file) name: ``kafka``, then ``kafka-2``, ``kafka-3``."""
+        return PROCESS_NAME if self.index == 0 else f"{PROCESS_NAME}-{self.node_id}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.profile.run_dir / f"{self.name}-data"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.profile.log_dir if self.index == 0 else self.profile.log_dir / self.name
+
+    @property
+    def properties_path(self) -> Path:
+        return self.profile.run_dir / f"{self.name}-server.properties"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def nodes(profile: Profile) -> list[Node]:
+    return [Node(profile, i) for i in range(profile.kafka_nodes)]
 
 
 def data_dir(profile: Profile) -> Path:
-    return profile.run_dir / "kafka-data"
+    return nodes(profile)[0].data_dir
 
 
-def write_server_properties(profile: Profile) -> Path:
-    """Fill in the template for this profile (rewritten on every start, so edits to it apply)."""
+def write_server_properties(node: Node) -> Path:
+    """Fill in the template for this node (rewritten on every start, so edits to it apply)."""
+    voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in nodes(node.profile))
     text = string.Template(SERVER_PROPERTIES_TEMPLATE.read_text()).substitute(
-        port=profile.kafka_port,
-        controller_port=profile.kafka_controller_port,
-        log_dirs=data_dir(profile),
+        node_id=node.node_id,
+        voters=voters,
+        port=node.port,
+        controller_port=node.controller_port,
+        log_dirs=node.data_dir,
+        replicas=node.profile.kafka_replicas,
+        min_insync=node.profile.kafka_min_insync,
     )
-    path = server_properties_path(profile)
+    path = node.properties_path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
 
 
-def format_storage(profile: Profile, home: Path) -> str:
-    """Format the KRaft log directory on first start only; return the cluster id.
+def format_storage(node: Node, home: Path) -> str:
+    """Format the node's KRaft log directory on first start only; return the cluster id.
 
-    The cluster id is kept in ``<run_dir>/kafka-cluster-id`` so that a wiped data directory is
-    formatted again under the same id.
+    The cluster id is kept in ``<run_dir>/kafka-cluster-id`` (one per profile, shared by its
+    nodes) so that a wiped data directory is formatted again under the same id.
     """
-    id_file = profile.run_dir / "kafka-cluster-id"
+    id_file = node.profile.run_dir / "kafka-cluster-id"
     if id_file.is_file():
         cluster_id = id_file.read_text().strip()
     else:
-        cluster_id = _java_tool(profile, home, "random-uuid").strip().splitlines()[-1]
+        cluster_id = _java_tool(node, home, "random-uuid").strip().splitlines()[-1]
         id_file.write_text(cluster_id + "\n")
-    if not (data_dir(profile) / "meta.properties").is_file():
+    if not (node.data_dir / "meta.properties").is_file():
         # No --standalone: the quorum is given statically by controller.quorum.voters.
-        _java_tool(profile, home, "format", "-t", cluster_id, "-c", str(server_properties_path(profile)))
+        _java_tool(node, home, "format", "-t", cluster_id, "-c", str(node.properties_path))
     return cluster_id
 
 
-def _java_tool(profile: Profile, home: Path, *args: str) -> str:
+def _java_tool(node: Node, home: Path, *args: str) -> str:
     result = subprocess.run(
-        [*_java_command(profile, home), "kafka.tools.StorageTool", *args],
+        [*_java_command(node, home), "kafka.tools.StorageTool", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -175,77 +224,107 @@ def _java_tool(profile: Profile, home: Path, *args: str) -> str:
     return result.stdout
 
 
-def _java_command(profile: Profile, home: Path) -> list[str]:
+def _java_command(node: Node, home: Path) -> list[str]:
     java = _require_tool("java", "Java 17+ (Debian: apt-get install -y openjdk-17-jre-headless)")
-    profile.log_dir.mkdir(parents=True, exist_ok=True)
+    node.log_dir.mkdir(parents=True, exist_ok=True)
     return [
         java,
         *JVM_HEAP,
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
-        f"-Dkafka.logs.dir={profile.log_dir}",  # read by log4j2.xml
+        f"-Dkafka.logs.dir={node.log_dir}",  # read by log4j2.xml
         "-cp",
         f"{home / 'libs'}/*",  # java expands the wildcard itself
     ]
 
 
-# --- the broker process -------------------------------------------------------------------------
+# --- the broker processes -----------------------------------------------------------------------
 
 
 def _lock(profile: Profile) -> contextlib.AbstractContextManager[None]:
     return file_lock(profile.run_dir / "kafka.lock")
 
 
+def node_process(node: Node) -> ManagedProcess | None:
+    return load_process(node.profile.pid_dir / f"{node.name}.pid")
+
+
 def kafka_process(profile: Profile) -> ManagedProcess | None:
-    """The broker this profile started, if it still runs."""
-    return load_process(profile.pid_dir / f"{PROCESS_NAME}.pid")
+    """The (first) broker this profile started, if it still runs."""
+    return node_process(nodes(profile)[0])
+
+
+def kafka_processes(profile: Profile) -> list[ManagedProcess]:
+    return [p for p in map(node_process, nodes(profile)) if p is not None]
 
 
 def start_kafka(profile: Profile, timeout: float = 60.0) -> ManagedProcess:
-    """Start the profile's broker (or reuse the running one) and wait until it serves requests."""
+    """Start the profile's broker(s) (reusing running ones) and wait until they serve requests.
+
+    Every node is launched before any is waited for: a quorum of three elects no leader until a
+    majority of its voters is up."""
     with _lock(profile):
-        running = kafka_process(profile)
-        if running is not None:
-            wait_kafka_ready(profile.kafka_bootstrap, timeout, running)
-            return running
-        for port in (profile.kafka_port, profile.kafka_controller_port):
-            if not wait_port_closed("127.0.0.1", port, timeout=3.0):  # grace for a process just killed
-                raise ProcessError(
-                    f"port {port} is taken by a process that profile {profile.name!r} did not start "
-                    f"(no live pid file in {profile.pid_dir}). Stop it, or set "
-                    f"KAFKA_BOOTSTRAP_SERVERS to use that broker instead."
-                )
-        home = fetch_kafka()
-        props = write_server_properties(profile)
-        format_storage(profile, home)
-        process = start_process(
-            PROCESS_NAME,
-            [*_java_command(profile, home), "kafka.Kafka", str(props)],
-            env=None,
-            log_path=profile.log_dir / "kafka.out",  # JVM crashes; the broker logs to kafka-server.log
-            pid_dir=profile.pid_dir,
-            cwd=profile.run_dir,
-        )
+        started = [_launch(node) for node in nodes(profile)]
         try:
-            wait_kafka_ready(profile.kafka_bootstrap, timeout, process)
+            for node, process in zip(nodes(profile), started, strict=True):
+                wait_kafka_ready(node.bootstrap, timeout, process)
         except BaseException:
-            process.stop(timeout=10.0)
+            for process in started:
+                process.stop(timeout=10.0)
             raise
+        return started[0]
+
+
+def start_node(node: Node, timeout: float = 60.0) -> ManagedProcess:
+    """Start one node of a running cluster again (after :func:`kill_node`)."""
+    with _lock(node.profile):
+        process = _launch(node)
+        wait_kafka_ready(node.bootstrap, timeout, process)
         return process
+
+
+def _launch(node: Node) -> ManagedProcess:
+    running = node_process(node)
+    if running is not None:
+        return running
+    for port in (node.port, node.controller_port):
+        if not wait_port_closed("127.0.0.1", port, timeout=3.0):  # grace for a process just killed
+            raise ProcessError(
+                f"port {port} is taken by a process that profile {node.profile.name!r} did not start "
+                f"(no live pid file in {node.profile.pid_dir}). Stop it, or set "
+                f"KAFKA_BOOTSTRAP_SERVERS to use that broker instead."
+            )
+    home = fetch_kafka()
+    props = write_server_properties(node)
+    format_storage(node, home)
+    return start_process(
+        node.name,
+        [*_java_command(node, home), "kafka.Kafka", str(props)],
+        env=None,
+        log_path=node.log_dir / f"{node.name}.out",  # JVM crashes; the broker logs to kafka-server.log
+        pid_dir=node.profile.pid_dir,
+        cwd=node.profile.run_dir,
+    )
 
 
 def stop_kafka(profile: Profile, timeout: float = 20.0) -> None:
     """Controlled shutdown (SIGTERM), SIGKILL after ``timeout`` s. No-op if it is not running."""
     with _lock(profile):
-        process = kafka_process(profile)
-        if process is not None:
+        for process in reversed(kafka_processes(profile)):
             process.stop(timeout)
 
 
 def kill_kafka(profile: Profile) -> None:
-    """SIGKILL the broker: a crash. The data stays; :func:`start_kafka` recovers it."""
+    """SIGKILL every broker: a crash. The data stays; :func:`start_kafka` recovers it."""
     with _lock(profile):
-        process = kafka_process(profile)
+        for process in kafka_processes(profile):
+            process.kill()
+
+
+def kill_node(node: Node) -> None:
+    """SIGKILL one node of a cluster; the others go on (:func:`start_node` brings it back)."""
+    with _lock(node.profile):
+        process = node_process(node)
         if process is not None:
             process.kill()
 
@@ -305,7 +384,9 @@ async def list_topics(bootstrap: str, request_timeout: float = 5.0) -> set[str]:
         return set(await asyncio.wait_for(admin.list_topics(), request_timeout))
 
 
-async def create_topics_async(bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int = 1) -> list[str]:
+async def create_topics_async(
+    bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int = 1, min_insync: int = 1
+) -> list[str]:
     """Create the topics that don't exist yet; return those created. Idempotent."""
     from aiokafka.admin import NewTopic
     from aiokafka.errors import TopicAlreadyExistsError, for_code
@@ -315,7 +396,8 @@ async def create_topics_async(bootstrap: str, topics: Iterable[str], partitions:
         missing = [t for t in dict.fromkeys(topics) if t not in existing]
         if not missing:
             return []
-        response = await admin.create_topics([NewTopic(t, partitions, replication_factor) for t in missing])
+        configs = {"min.insync.replicas": str(min_insync)}
+        response = await admin.create_topics([NewTopic(t, partitions, replication_factor, topic_configs=configs) for t in missing])
         created = []
         for name, code, *message in response.topic_errors:
             if code == 0:
@@ -325,8 +407,8 @@ async def create_topics_async(bootstrap: str, topics: Iterable[str], partitions:
         return created
 
 
-def create_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int = 1) -> list[str]:
-    return run_async(create_topics_async(bootstrap, topics, partitions, replication_factor))
+def create_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int = 1, min_insync: int = 1) -> list[str]:
+    return run_async(create_topics_async(bootstrap, topics, partitions, replication_factor, min_insync))
 
 
 @contextlib.asynccontextmanager

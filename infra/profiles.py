@@ -30,6 +30,9 @@ class Profile:
     web: int
     midtrans: int
     messaging: int
+    # 1: one KRaft node (broker + controller). 3: the cluster profile's three nodes, each both, on
+    # kafka_port + 10*i / kafka_controller_port + 10*i; topics get RF 3 and min.insync.replicas 2.
+    kafka_nodes: int = 1
 
     @property
     def pid_dir(self) -> Path:
@@ -41,8 +44,18 @@ class Profile:
 
     @property
     def kafka_bootstrap(self) -> str:
-        """The bootstrap address of the broker this profile starts itself."""
-        return f"127.0.0.1:{self.kafka_port}"
+        """The bootstrap addresses of the broker(s) this profile starts itself."""
+        return ",".join(f"127.0.0.1:{self.kafka_port + 10 * i}" for i in range(self.kafka_nodes))
+
+    @property
+    def kafka_replicas(self) -> int:
+        """Replication factor of every topic: one copy per node, at most three."""
+        return min(3, self.kafka_nodes)
+
+    @property
+    def kafka_min_insync(self) -> int:
+        """min.insync.replicas: with three copies an acknowledged write is on at least two."""
+        return min(2, self.kafka_replicas)
 
     @property
     def mongodb_url(self) -> str:
@@ -79,13 +92,15 @@ DEV = Profile(
 )
 
 
-def test_profile(slot: int = 0) -> Profile:
+def test_profile(slot: int = 0, kafka_nodes: int = 1) -> Profile:
     """The test suite's stack. BELI_TEST_SLOT=N (0-9) moves every port by N*100 and uses its own
-    run dir, so that several suites can run side by side on one machine."""
+    run dir, so that several suites can run side by side on one machine. BELI_KAFKA_NODES=3 runs
+    the cluster profile's three Kafka nodes instead of one (`make test-cluster`)."""
     shift = slot * 100
+    name = ("test" if slot == 0 else f"test{slot}") + ("-cluster" if kafka_nodes > 1 else "")
     return Profile(
-        name="test" if slot == 0 else f"test{slot}",
-        run_dir=REPO_ROOT / ".run" / ("test" if slot == 0 else f"test{slot}"),
+        name=name,
+        run_dir=REPO_ROOT / ".run" / name,
         kafka_port=19092 + shift,
         kafka_controller_port=19093 + shift,
         mongo_port=27117 + shift,
@@ -97,9 +112,10 @@ def test_profile(slot: int = 0) -> Profile:
         web=18000 + shift,
         midtrans=18005 + shift,
         messaging=18006 + shift,
+        kafka_nodes=kafka_nodes,
     )
 
 
-TEST = test_profile(int(os.environ.get("BELI_TEST_SLOT", "0") or 0))
+TEST = test_profile(int(os.environ.get("BELI_TEST_SLOT", "0") or 0), int(os.environ.get("BELI_KAFKA_NODES", "1") or 1))
 
 PROFILES = {"dev": DEV, "test": TEST}

@@ -52,7 +52,6 @@ from infra.profiles import DEV, PROFILES, REPO_ROOT, SERVICE_NAMES, TEST, Profil
 
 KAFKA_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 MONGO_ENV = "MONGODB_URL"
-_INFRA_NAMES = (kafka_broker.PROCESS_NAME, mongo_server.PROCESS_NAME)
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,8 @@ def ensure_infra(profile: Profile = TEST, timeout: float = 60.0) -> Endpoints:
         mongo_server.start_mongo(profile, timeout)
         mongo = profile.mongodb_url
     topics, partitions = contract_topics()
-    create_topics(kafka, topics, partitions, replication_factor=1)
+    replicas, min_insync = (1, 1) if external_kafka() else (profile.kafka_replicas, profile.kafka_min_insync)
+    create_topics(kafka, topics, partitions, replication_factor=replicas, min_insync=min_insync)
     return Endpoints(kafka_bootstrap=kafka, mongodb_url=mongo)
 
 
@@ -112,12 +112,17 @@ def stop_infra(profile: Profile = TEST, timeout: float = 20.0) -> None:
 def stop_all(profile: Profile = TEST, timeout: float = 20.0) -> list[str]:
     """Stop every process the profile's pid files name (services first), then the infra.
     Returns the names of the processes that were running."""
-    apps = [p for p in managed_processes(profile.pid_dir) if p.name not in _INFRA_NAMES]
+    infra = [p.name for p in [*kafka_broker.kafka_processes(profile), mongo_process(profile)] if p is not None]
+    apps = [p for p in managed_processes(profile.pid_dir) if p.name not in infra_names(profile)]
     for app in apps:
         app.stop(timeout)
-    infra = [p.name for p in (kafka_process(profile), mongo_process(profile)) if p is not None]
     stop_infra(profile, timeout)
     return [p.name for p in apps] + infra
+
+
+def infra_names(profile: Profile) -> set[str]:
+    """Process names of the profile's broker node(s) and database server."""
+    return {node.name for node in kafka_broker.nodes(profile)} | {mongo_server.PROCESS_NAME}
 
 
 def contract_topics() -> tuple[tuple[str, ...], int]:
@@ -204,20 +209,15 @@ def status_lines(profile: Profile) -> list[str]:
     if kafka:
         lines.append(f"  kafka          external  {kafka} ({KAFKA_ENV})")
     else:
-        lines.append(
-            _line(
-                "kafka",
-                kafka_process(profile),
-                profile.kafka_port,
-                f"bootstrap {profile.kafka_bootstrap}, controller :{profile.kafka_controller_port}",
-            )
-        )
+        for node in kafka_broker.nodes(profile):
+            detail = f"bootstrap {node.bootstrap}, controller :{node.controller_port}"
+            lines.append(_line(node.name, kafka_broker.node_process(node), node.port, detail))
     mongo = external_mongo()
     if mongo:
         lines.append(f"  mongo          external  {mongo} ({MONGO_ENV})")
     else:
         lines.append(_line("mongo", mongo_process(profile), profile.mongo_port, profile.mongodb_url))
-    processes = {p.name: p for p in managed_processes(profile.pid_dir) if p.name not in _INFRA_NAMES}
+    processes = {p.name: p for p in managed_processes(profile.pid_dir) if p.name not in infra_names(profile)}
     for name, port in profile.service_ports.items():
         lines.append(_line(name, processes.pop(name, None), port, profile.service_url(name)))
     for name, process in sorted(processes.items()):

@@ -30,7 +30,10 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int = PART
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name, partitions, 1) for name in names if name not in existing]
+        # One copy per broker, at most three: a dead-letter topic is as durable as the event
+        # topics (RF 3 on a cluster, 1 on a development broker) without configuring each service.
+        brokers = len((await admin.describe_cluster())["brokers"])
+        missing = [NewTopic(name, partitions, min(3, max(1, brokers))) for name in names if name not in existing]
         if missing:
             try:
                 await admin.create_topics(missing)
