@@ -92,8 +92,6 @@ def test_a_broken_file_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", sorted(APPS))
 def test_app_image_is_built_from_the_lock_file(name: str) -> None:
     port, package, module = APPS[name]
-    if name == "programme" and not (REPO_ROOT / "services" / "programme").is_dir():
-        pytest.xfail("TEMPORARY until the programme service lands (issue 10)")
     service = services()[name]
     build = service["build"]
     assert Path(build["context"], build["dockerfile"]).resolve() == REPO_ROOT / "services" / "Dockerfile"
