@@ -62,7 +62,10 @@ def test_labels_are_escaped() -> None:
 
 
 def test_empty_charts_say_so_instead_of_drawing_nothing() -> None:
-    for chart in (bar_chart("Kosong", [], empty_message="Belum ada PAD."), column_chart("Kosong", [Point("2026-03-01", 0)], empty_message="Belum ada PAD.")):
+    for chart in (
+        bar_chart("Kosong", [], empty_message="Belum ada PAD."),
+        column_chart("Kosong", [Point("2026-03-01", 0)], empty_message="Belum ada PAD."),
+    ):
         assert chart.empty
         assert "Belum ada PAD." in str(chart.svg)
         parse(chart.svg)  # still well-formed

@@ -72,7 +72,9 @@ def levy_per_day(period: str, rows: Sequence[Row]) -> Chart:
 
 def levy_per_regency(rows: Sequence[Row]) -> Chart:
     points = sorted((Point(str(row["key"]), int(row["levy"]), _entries(row)) for row in rows), key=lambda p: (-p.value, p.label))
-    return bar_chart("PAD per kabupaten/kota", points, empty_message="Belum ada PAD per kabupaten/kota.", value_heading="PAD", note_heading="Entri")
+    return bar_chart(
+        "PAD per kabupaten/kota", points, empty_message="Belum ada PAD per kabupaten/kota.", value_heading="PAD", note_heading="Entri"
+    )
 
 
 def levy_per_category(rows: Sequence[Row]) -> Chart:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from web.pages import auth, cart, checkout, inbox, orders, shop
+from web.pages import auth, cart, checkout, finance, finance_checks, inbox, operator, orders, seller, seller_products, shop
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -11,4 +11,9 @@ ROUTERS: list[APIRouter] = [
     checkout.router,
     orders.router,
     inbox.router,
+    seller.router,
+    seller_products.router,
+    finance.router,
+    finance_checks.router,
+    operator.router,
 ]

@@ -72,13 +72,16 @@ async def rules(request: Request, session: AdminSession) -> Response:
     return await _rules_page(request, session, {}, {})
 
 
-async def _rules_page(request: Request, session: Session, values: dict[str, str], errors: dict[str, str], error: str | None = None) -> Response:
+async def _rules_page(
+    request: Request, session: Session, values: dict[str, str], errors: dict[str, str], error: str | None = None
+) -> Response:
     found = await backend(request).get(session, "payments", "/admin/levy-rules")
     by_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for version in found["items"]:
         by_rule[version["rule_id"]].append(version)
     groups = [
-        {"rule_id": rule_id, "versions": sorted(versions, key=lambda v: v["version"], reverse=True)} for rule_id, versions in sorted(by_rule.items())
+        {"rule_id": rule_id, "versions": sorted(versions, key=lambda v: v["version"], reverse=True)}
+        for rule_id, versions in sorted(by_rule.items())
     ]
     return page(
         request,
@@ -108,7 +111,9 @@ async def new_rule(request: Request, session: AdminSession) -> Response:
             "effective_from": effective_from(form),
             "reason": values["reason"],
         }
-        rule = await backend(request).call(session, "POST", "payments", "/admin/levy-rules", json={k: v for k, v in body.items() if v is not None})
+        rule = await backend(request).call(
+            session, "POST", "payments", "/admin/levy-rules", json={k: v for k, v in body.items() if v is not None}
+        )
     except FormProblem as problem:
         return await _rules_page(request, session, values, {problem.field: problem.message})
     except BackendError as refused:

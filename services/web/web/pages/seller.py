@@ -24,7 +24,13 @@ from web.staff_forms import COURIERS, FormProblem, low_stock, seller_body, text
 router = APIRouter(prefix="/penjual")
 seller_user = require_user("seller")
 SellerSession = Annotated[Session, Depends(seller_user)]
-ORDER_TABS = (("PAID", "Perlu dikirim"), ("SHIPPED", "Dikirim"), ("COMPLETED", "Selesai"), ("AWAITING_PAYMENT", "Menunggu bayar"), ("CANCELLED", "Batal"))
+ORDER_TABS = (
+    ("PAID", "Perlu dikirim"),
+    ("SHIPPED", "Dikirim"),
+    ("COMPLETED", "Selesai"),
+    ("AWAITING_PAYMENT", "Menunggu bayar"),
+    ("CANCELLED", "Batal"),
+)
 
 
 def seller_id_of(session: Session) -> str | None:
@@ -87,11 +93,15 @@ async def register(request: Request, session: SellerSession) -> Response:
         return _registration(request, values, errors, None if errors else error.message, status=400)
     # The new access token carries the seller_id every later call needs.
     await backend(request).refresh(session)
-    current_session(request).flash("Pendaftaran usaha terkirim. Operator akan memverifikasinya; sambil menunggu, Anda bisa menyiapkan produk.", "success")
+    current_session(request).flash(
+        "Pendaftaran usaha terkirim. Operator akan memverifikasinya; sambil menunggu, Anda bisa menyiapkan produk.", "success"
+    )
     return RedirectResponse("/penjual", status_code=303)
 
 
-def _registration(request: Request, values: dict[str, Any], errors: dict[str, str], error: str | None = None, status: int = 200) -> Response:
+def _registration(
+    request: Request, values: dict[str, Any], errors: dict[str, str], error: str | None = None, status: int = 200
+) -> Response:
     return page(
         request,
         "seller/register.html",

@@ -88,7 +88,9 @@ def _form_errors(error: BackendError) -> dict[str, str]:
     return errors
 
 
-def _product_form(request: Request, values: dict[str, Any], errors: dict[str, str], error: str | None = None, status: int = 200) -> Response:
+def _product_form(
+    request: Request, values: dict[str, Any], errors: dict[str, str], error: str | None = None, status: int = 200
+) -> Response:
     return page(
         request,
         "seller/product_new.html",
@@ -166,7 +168,9 @@ async def set_stock(request: Request, product_id: str, session: SellerSession) -
     stock, problem = await _form_or_problem(request, product_id, lambda form: whole_number(form, "stock", required=True, label="Stok"))
     if problem:
         return problem
-    return await _act(request, session, product_id, "PUT", f"/products/{product_id}/stock", {"stock": stock}, f"Stok diubah menjadi {stock}.")
+    return await _act(
+        request, session, product_id, "PUT", f"/products/{product_id}/stock", {"stock": stock}, f"Stok diubah menjadi {stock}."
+    )
 
 
 @router.post("/{product_id}/varian")
@@ -174,7 +178,9 @@ async def add_variant(request: Request, product_id: str, session: SellerSession)
     body, problem = await _form_or_problem(request, product_id, variant_body)
     if problem:
         return problem
-    return await _act(request, session, product_id, "POST", f"/products/{product_id}/variants", body, f"Varian “{body['name']}” ditambahkan.")
+    return await _act(
+        request, session, product_id, "POST", f"/products/{product_id}/variants", body, f"Varian “{body['name']}” ditambahkan."
+    )
 
 
 @router.post("/{product_id}/varian/{variant_id}")
