@@ -1,4 +1,11 @@
-"""The one envelope every Beli NTT event travels in, and the registry of event payloads."""
+"""The one envelope every Beli NTT event travels in, and the registry of event payloads.
+
+Writers are strict, readers tolerant: building an envelope or a payload in code refuses unknown
+fields (extra="forbid"), so a typo never leaves a service; parsing what arrived from Kafka
+ignores fields this code does not know, so a producer may add an optional field without its
+older consumers turning every such event into a poison event. A new *required* field, or any
+change of meaning, is a new VERSION of the event.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ _REGISTRY: dict[tuple[str, int], type[EventPayload]] = {}
 
 
 class UnknownEventType(LookupError):
-    """The envelope names a type/version this code does not know: consumers skip it."""
+    """The envelope names a type/version this code does not know."""
 
 
 class EventPayload(BaseModel):
@@ -64,8 +71,9 @@ class Envelope(BaseModel):
         return payload_class(self.type, self.version).TOPIC
 
     def payload(self) -> EventPayload:
-        """The typed payload. Raises UnknownEventType or pydantic.ValidationError."""
-        return payload_class(self.type, self.version).model_validate(self.data)
+        """The typed payload (fields added by newer producers ignored). Raises UnknownEventType or
+        pydantic.ValidationError."""
+        return payload_class(self.type, self.version).model_validate(self.data, extra="ignore")
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
@@ -79,8 +87,9 @@ def payload_class(type_: str, version: int) -> type[EventPayload]:
 
 
 def decode(raw: bytes) -> Envelope:
-    """Parse an envelope from Kafka bytes. Raises pydantic.ValidationError on garbage."""
-    return Envelope.model_validate_json(raw)
+    """Parse an envelope from Kafka bytes, ignoring envelope fields added later. Raises
+    pydantic.ValidationError on garbage."""
+    return Envelope.model_validate_json(raw, extra="ignore")
 
 
 def event_types() -> dict[tuple[str, int], type[EventPayload]]:

@@ -39,16 +39,13 @@ def test_unknown_type_or_version_is_reported_not_guessed() -> None:
         newer.payload()
 
 
-def test_invalid_data_and_unknown_fields_are_refused() -> None:
+def test_invalid_data_is_refused() -> None:
     envelope = Envelope.wrap(placed(), key="BNTT-1", source="orders")
     broken = envelope.model_copy(update={"data": {**envelope.data, "items": [{"product_id": "p", "quantity": 0}]}})
     with pytest.raises(ValidationError):
         broken.payload()
     with pytest.raises(ValidationError):
         decode(b'{"type": "orders.order_placed"}')
-    extra = envelope.model_copy(update={"data": {**envelope.data, "surprise": 1}})
-    with pytest.raises(ValidationError):
-        extra.payload()
 
 
 def test_every_event_has_a_topic_of_its_producer() -> None:

@@ -20,15 +20,18 @@ from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
-from beli_contracts import Envelope, EventPayload, UnknownEventType, dead_letter_topic, decode
+from beli_contracts import Envelope, EventPayload, UnknownEventType, dead_letter_topic, decode, event_types
 from beli_runtime import metrics
 from beli_runtime.clock import utcnow
 from beli_runtime.kafka import ensure_topics, stop_quietly
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS, Database, Session, ensure_index, in_transaction
 from beli_runtime.outbox import Outbox
+from beli_runtime.retry import Backoff
 
 log = get_logger(__name__)
+# Retries in place hold the partition, so their pauses stay short.
+RETRY_CAP_SECONDS = 5.0
 
 Handler = Callable[[Envelope, Any, Session], Awaitable[None]]
 
@@ -47,6 +50,10 @@ class PoisonEvent(Exception):
     def __init__(self, message: str, envelope: Envelope | None = None) -> None:
         super().__init__(message)
         self.envelope = envelope
+
+
+class _AlreadySeen(Exception):
+    """The inbox already holds the event id: only this duplicate key means "seen"."""
 
 
 class EventConsumer:
@@ -70,7 +77,7 @@ class EventConsumer:
         self.group_id = group_id
         self._subscription = subscription
         self._max_attempts = max_attempts
-        self._retry_base = retry_base_seconds
+        self._backoff = Backoff(retry_base_seconds, RETRY_CAP_SECONDS)
         self._after_commit = after_commit
         self._stopping = False
         self._lock = asyncio.Lock()  # processing and rebalance-time commits never interleave
@@ -164,7 +171,7 @@ class EventConsumer:
                 if attempt >= self._max_attempts:
                     await self._dead_letter(raw, envelope, _describe(error), topic, partition, offset, attempts=attempt)
                     return
-                await asyncio.sleep(min(self._retry_base * 2 ** (attempt - 1), 5.0))
+                await asyncio.sleep(self._backoff.seconds(attempt))
 
     def _route(self, raw: bytes) -> tuple[Envelope, EventPayload | None, Handler | None]:
         try:
@@ -178,8 +185,12 @@ class EventConsumer:
         try:
             return envelope, envelope.payload(), handler
         except UnknownEventType:
-            metrics.EVENTS_CONSUMED.labels(envelope.type, "ignored").inc()
-            return envelope, None, None  # a newer version than this code knows
+            # Dropping it would lose the event for good; dead-lettered, it can be replayed once
+            # this service is deployed with code that understands the version.
+            known = ", ".join(f"v{version}" for (name, version) in sorted(event_types()) if name == envelope.type)
+            raise PoisonEvent(
+                f"unknown version: {envelope.type} v{envelope.version} (this service understands {known})", envelope
+            ) from None
         except ValidationError as error:
             raise PoisonEvent(f"invalid {envelope.type} data: {error}", envelope) from None
 
@@ -189,14 +200,18 @@ class EventConsumer:
         async def work(session: Session) -> bool:
             if await self._db["inbox"].find_one({"_id": event_id}, session=session):
                 return False
-            await self._db["inbox"].insert_one({"_id": event_id, "type": envelope.type, "at": utcnow()}, session=session)
+            try:
+                await self._db["inbox"].insert_one({"_id": event_id, "type": envelope.type, "at": utcnow()}, session=session)
+            except DuplicateKeyError:
+                raise _AlreadySeen from None  # raced with a replay of the same event
+            # A duplicate key raised by the handler is the handler's failure: retried, then dead-lettered.
             await handler(envelope, payload, session)
             return True
 
         try:
             fresh = await in_transaction(self._client, work)
-        except DuplicateKeyError:
-            fresh = False  # raced with a replay of the same event
+        except _AlreadySeen:
+            fresh = False
         metrics.EVENTS_CONSUMED.labels(envelope.type, "processed" if fresh else "duplicate").inc()
 
     async def _dead_letter(

@@ -1,9 +1,10 @@
-"""Background jobs: a loop per job, woken early when there is new work, run under a lease."""
+"""Background jobs: a loop per job, woken early when there is new work, run under a lease that
+is renewed while a step runs and fences the step's writes (see leases.py)."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from beli_runtime.leases import Lease
+from beli_runtime.leases import Lease, LeaseLost
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS, Database
 
@@ -30,9 +31,12 @@ class BackgroundJob:
             busy = False
             try:
                 if await self._lease.acquire():
-                    busy = await self._step()
+                    async with self._lease.holding():
+                        busy = await self._step()
             except asyncio.CancelledError:
                 raise
+            except LeaseLost as lost:
+                log.warning("job.lease_lost", job=self.name, error=str(lost))
             except UNAVAILABLE_ERRORS as error:
                 log.warning("job.database_unavailable", job=self.name, error=str(error))
             except Exception:

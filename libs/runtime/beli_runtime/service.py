@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from beli_runtime.admin import dead_letter_router
 from beli_runtime.consumer import EventConsumer, Subscription
 from beli_runtime.jobs import BackgroundJob, JobStep
+from beli_runtime.leases import current_lease
 from beli_runtime.logs import configure_logging, get_logger
 from beli_runtime.mongo import Session, connect, in_transaction
 from beli_runtime.outbox import Outbox, OutboxRelay
@@ -55,8 +56,19 @@ class ServiceRuntime:
         return consumer
 
     async def write(self, work: Callable[[Session], Awaitable[T]]) -> T:
-        """Run a state change (and the events it adds to the outbox) atomically, then relay them."""
-        result = await in_transaction(self.client, work)
+        """Run a state change (and the events it adds to the outbox) atomically, then relay them.
+        Inside a background job, the transaction is refused if the job's lease was lost."""
+        lease = current_lease()
+        if lease is not None:
+            fenced = lease
+
+            async def guarded(session: Session) -> T:
+                await fenced.fence(session)
+                return await work(session)
+
+            result = await in_transaction(self.client, guarded)
+        else:
+            result = await in_transaction(self.client, work)
         self.events_written()
         return result
 

@@ -1,0 +1,91 @@
+"""Leases against the real database: one holder at a time, taken over only after expiry, kept
+while the holder works (renewal), and a holder that lost its lease cannot write (fencing)."""
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from beli_runtime.clock import utcnow
+from beli_runtime.jobs import BackgroundJob
+from beli_runtime.leases import Lease, LeaseLost
+from beli_runtime.service import ServiceRuntime
+from beli_runtime.settings import ServiceSettings
+from tests.support import eventually
+
+Scratch = Any  # the `space` fixture's type (conftest.py)
+
+
+async def test_one_holder_until_the_lease_expires(space: Scratch) -> None:
+    first, second = Lease(space.db, "sweeper", 1.0), Lease(space.db, "sweeper", 1.0)
+    assert await first.acquire()
+    assert not await second.acquire()
+    assert await first.acquire(), "the holder renews its own lease"
+    held_by_first = first.token
+    await eventually(second.acquire, lambda taken: taken, timeout=10, interval=0.2, what="the lease taken over after expiry")
+    assert second.token is not None and held_by_first is not None and second.token > held_by_first
+    assert not await first.acquire()
+    assert not first.held()
+    await second.release()
+    assert await first.acquire(), "a released lease is free at once"
+
+
+async def test_a_job_keeps_its_lease_while_a_step_outlasts_it(space: Scratch) -> None:
+    """A step three times longer than the lease (twenty slow Midtrans calls) is never overlapped."""
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def slow_step() -> bool:
+        started.set()
+        await asyncio.sleep(3.0)
+        finished.set()
+        return False
+
+    job = BackgroundJob("open-links", slow_step, interval=60, db=space.db, lease_seconds=1.0)
+    task = asyncio.create_task(job.run())
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        rival = Lease(space.db, "job:open-links", 1.0)
+        taken_while_running = []
+        while not finished.is_set():
+            if await rival.acquire():
+                taken_while_running.append(utcnow())
+            await asyncio.sleep(0.2)
+        assert taken_while_running == [], "another instance took the lease while the step was still running"
+    finally:
+        await job.stop()
+        await asyncio.wait_for(task, 10)
+
+
+def _url(space: Scratch) -> str:
+    host, port = next(iter(space.client.nodes)) if space.client.nodes else ("127.0.0.1", 27017)
+    return f"mongodb://{host}:{port}/?directConnection=true"
+
+
+async def test_a_holder_that_lost_its_lease_cannot_write(space: Scratch) -> None:
+    """The holder paused (its local clock says it still holds the lease) while another instance
+    took it over: the paused holder's next write is refused and changes nothing."""
+    await space.db.command("ping")
+    runtime = ServiceRuntime(ServiceSettings(service_name="leasetest", mongodb_url=_url(space), mongodb_database=space.db.name))
+    paused = Lease(runtime.db, "job:cancel-payments", 30.0)
+    assert await paused.acquire()
+
+    async def mark_failed(session: Any) -> None:
+        await runtime.db["payments"].insert_one({"_id": "BNTT-1", "status": "FAILED"}, session=session)
+
+    try:
+        # As if the holder froze for longer than the lease: the lease expires and is taken over.
+        await space.db["leases"].update_one({"_id": "job:cancel-payments"}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}})
+        successor = Lease(runtime.db, "job:cancel-payments", 30.0)
+        assert await successor.acquire()
+        assert paused.held(), "locally the paused holder still believes it holds the lease"
+        async with paused.holding():
+            with pytest.raises(LeaseLost):
+                await runtime.write(mark_failed)
+        assert await space.db["payments"].find_one({"_id": "BNTT-1"}) is None
+        async with successor.holding():
+            await runtime.write(mark_failed)  # the current holder writes normally
+        assert await space.db["payments"].find_one({"_id": "BNTT-1"}) is not None
+        assert await runtime.write(lambda session: asyncio.sleep(0, "outside a job: not fenced")) == "outside a job: not fenced"
+    finally:
+        await runtime.client.close()
