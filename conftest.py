@@ -16,14 +16,41 @@ import pytest
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from infra import stack  # noqa: E402
+from infra import containers, stack  # noqa: E402
 from infra.apps import start_apps  # noqa: E402
 from infra.profiles import TEST  # noqa: E402
 from tests.support import Api, System  # noqa: E402
 
+BACKEND = containers.choose_backend(os.environ.get(containers.INFRA_ENV))
+# Tests that crash or restart the broker or the database signal local processes themselves.
+NEEDS_PROCESSES = ("tests/test_faults.py", "tests/cluster/")
+
+
+def pytest_report_header() -> str:
+    where = (
+        "Kafka + MongoDB replica set in Docker (testcontainers)"
+        if BACKEND == "containers"
+        else "Kafka jars + SecantusDB as local processes"
+    )
+    return f"infrastructure ({containers.INFRA_ENV}): {BACKEND}: {where}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if BACKEND != "containers":
+        return
+    skip = pytest.mark.skip(reason="crashes or restarts local infrastructure processes: BELI_TEST_INFRA=processes runs it")
+    for item in items:
+        if any(part in item.nodeid for part in NEEDS_PROCESSES):
+            item.add_marker(skip)
+
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[stack.Endpoints]:
+    if BACKEND == "containers":
+        with containers.running_containers() as (bootstrap, mongodb_url):
+            os.environ[stack.KAFKA_ENV], os.environ[stack.MONGO_ENV] = bootstrap, mongodb_url
+            yield stack.ensure_infra(TEST)
+        return
     if not stack.external_kafka() and not stack.external_mongo():
         # A clean broker and database per run: old topics would otherwise replay old orders.
         stack.stop_all(TEST)

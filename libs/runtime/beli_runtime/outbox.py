@@ -13,7 +13,7 @@ from bson import ObjectId
 
 from beli_contracts import Envelope, EventPayload
 from beli_runtime import metrics
-from beli_runtime.clock import utcnow
+from beli_runtime.clock import as_utc, utcnow
 from beli_runtime.kafka import new_producer, stop_quietly
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Database, Session, ensure_index
@@ -66,6 +66,7 @@ class OutboxRelay:
 
     async def publish_pending(self) -> bool:
         rows = await self._rows.find({"published_at": None}).sort([("created_at", 1), ("_id", 1)]).limit(BATCH).to_list()
+        metrics.OUTBOX_OLDEST_SECONDS.set((utcnow() - as_utc(rows[0]["created_at"])).total_seconds() if rows else 0)
         if not rows:
             return False
         try:
@@ -77,7 +78,8 @@ class OutboxRelay:
             await self.close()
             raise
         await self._rows.update_many({"_id": {"$in": [row["_id"] for row in rows]}}, {"$set": {"published_at": utcnow()}})
-        metrics.EVENTS_PUBLISHED.inc(len(rows))
+        for row in rows:
+            metrics.EVENTS_PUBLISHED.labels(row.get("headers", {}).get("event_type", "unknown")).inc()
         log.debug("outbox.published", count=len(rows))
         return True
 
