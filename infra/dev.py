@@ -25,7 +25,7 @@ def main() -> int:
     started = time.monotonic()
     endpoints = stack.ensure_infra(DEV)
     start_apps(DEV, endpoints)
-    created = seed(DEV.service_url("catalog"), DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD)
+    created = seed(DEV.service_url("catalog"), DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, DEV.service_url("messaging"))
     with httpx.Client(base_url=DEV.service_url("catalog"), timeout=15) as client:
         admin = _login(client, DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD)
     asn = seed_programme(DEV.service_url("catalog"), DEV.service_url("programme"), admin, DEV_PASSWORD, str(SHOPPER["email"]))

@@ -3,7 +3,13 @@ created through the catalog's HTTP API (so the data is exactly what a seller cou
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+from typing import Any
+
 import httpx
+
+from infra.codes import mail_query, newest_code, sms_query
 
 SELLERS: list[dict[str, object]] = [
     {
@@ -155,32 +161,27 @@ SHOPPER = {
 }
 
 
-def seed(catalog_url: str, admin_email: str, admin_password: str) -> int:
+def seed(catalog_url: str, admin_email: str, admin_password: str, messaging_url: str) -> int:
     """Create the demo accounts, sellers and products unless the catalog already has products.
-    Every seller signs up with the password DEV_PASSWORD, like the finance officer and shopper."""
-    with httpx.Client(base_url=catalog_url, timeout=15) as client:
+    Every seller signs up with the password DEV_PASSWORD, like the finance officer and shopper,
+    and verifies its e-mail and phone with the codes the messaging simulator received."""
+    with httpx.Client(base_url=catalog_url, timeout=15) as client, httpx.Client(base_url=messaging_url, timeout=15) as mailbox:
         if client.get("/products", params={"limit": 1}).json()["items"]:
             return 0
         admin = _login(client, admin_email, admin_password)
         client.post("/auth/staff", json=FINANCE, headers=admin).raise_for_status()
-        client.post("/auth/signup", json=SHOPPER).raise_for_status()
+        _sign_up(client, mailbox, SHOPPER)
         created = 0
         for entry in SELLERS:
             profile = entry["seller"]
-            tokens = (
-                client.post(
-                    "/auth/signup",
-                    json={
-                        "role": "seller",
-                        "name": profile["name"],
-                        "email": profile["email"],  # type: ignore[index]
-                        "phone": profile["phone"],
-                        "password": DEV_PASSWORD,
-                    },
-                )
-                .raise_for_status()
-                .json()
-            )  # type: ignore[index]
+            account = {
+                "role": "seller",
+                "name": profile["name"],
+                "email": profile["email"],
+                "phone": profile["phone"],
+                "password": DEV_PASSWORD,
+            }  # type: ignore[index]
+            tokens = _sign_up(client, mailbox, account)
             seller_auth = {"Authorization": f"Bearer {tokens['access_token']}"}
             seller = client.post("/sellers", json=profile, headers=seller_auth).raise_for_status().json()
             # Sellers sign up as `pending`; the operator's verification makes their products visible.
@@ -189,6 +190,25 @@ def seed(catalog_url: str, admin_email: str, admin_password: str) -> int:
                 client.post("/products", json={"seller_id": seller["id"], **product}, headers=seller_auth).raise_for_status()
                 created += 1
         return created
+
+
+def _sign_up(client: httpx.Client, mailbox: httpx.Client, account: dict[str, Any]) -> dict[str, Any]:
+    since = datetime.now(UTC)
+    client.post("/auth/signup", json=account).raise_for_status()
+    code = _code(mailbox, *mail_query(account["email"]), since)
+    phone_code = _code(mailbox, *sms_query(account["phone"]), since)
+    verified = client.post("/auth/verify", json={"email": account["email"], "code": code, "phone_code": phone_code})
+    return verified.raise_for_status().json()
+
+
+def _code(mailbox: httpx.Client, path: str, params: dict[str, str], since: datetime, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = newest_code(mailbox.get(path, params=params).raise_for_status().json(), since)
+        if code:
+            return code
+        time.sleep(0.3)
+    raise RuntimeError(f"no verification code arrived at {params} within {timeout:.0f} s: is the notifications service running?")
 
 
 def _login(client: httpx.Client, email: str, password: str) -> dict[str, str]:

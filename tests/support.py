@@ -6,12 +6,14 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer
 
 from beli_contracts import Envelope, decode
+from infra.codes import mail_query, newest_code, sms_query
 from infra.processes import ManagedProcess
 from infra.profiles import Profile
 from infra.stack import Endpoints
@@ -84,6 +86,7 @@ class Api:
         self.notifications = clients["notifications"]
         self.programme = clients["programme"]
         self.midtrans = clients["midtrans"]
+        self.messaging = clients["messaging"]
 
     @classmethod
     @asynccontextmanager
@@ -113,14 +116,29 @@ class Api:
         return await self.sign_up("seller", name, email, phone, "kata-sandi-rahasia")
 
     async def sign_up(self, role: str, name: str, email: str, phone: str, password: str) -> dict[str, Any]:
-        """Sign up as a person would; returns the tokens."""
+        """Sign up as a person would: the codes sent to the e-mail and by SMS are read from the
+        messaging simulator and entered. Returns the tokens."""
+        since = datetime.now(UTC)
         response = await self.catalog.post(
             "/auth/signup",
             headers={"Authorization": ""},
             json={"role": role, "name": name, "email": email, "phone": phone, "password": password},
         )
-        assert response.status_code == 201, response.text
-        return response.json()
+        assert response.status_code == 202, response.text
+        code, phone_code = await asyncio.gather(self.code_sent(*mail_query(email), since), self.code_sent(*sms_query(phone), since))
+        verified = await self.catalog.post(
+            "/auth/verify", headers={"Authorization": ""}, json={"email": email, "code": code, "phone_code": phone_code}
+        )
+        assert verified.status_code == 200, verified.text
+        return verified.json()
+
+    async def code_sent(self, path: str, params: dict[str, str], since: datetime | None = None, timeout: float = 30.0) -> str:
+        """The newest verification code in the simulator's mailbox (e-mail) or provider (SMS)."""
+
+        async def newest() -> str | None:
+            return newest_code((await self.messaging.get(path, params=params)).raise_for_status().json(), since)
+
+        return str(await eventually(newest, lambda code: code is not None, timeout=timeout, what=f"a verification code at {params}"))
 
     def as_seller(self, seller: dict[str, Any]) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.seller_tokens[seller['id']]}"}

@@ -50,6 +50,8 @@ RULES = [
         },
     ),
     Rule("catalog", "GET", "/auth/me", SIGNED_IN),
+    Rule("catalog", "POST", "/auth/phone/code", SIGNED_IN),
+    Rule("catalog", "POST", "/auth/phone/verify", SIGNED_IN, {"code": "123456"}),
     # catalog: sellers and listings
     Rule("catalog", "PATCH", "/sellers/{seller}", SELLER_OWN, {"village": "Desa Baru"}),
     Rule("catalog", "GET", "/sellers/{seller}/products", SELLER_OWN),
@@ -120,6 +122,7 @@ RULES = [
     Rule("notifications", "GET", "/notifications/preferences", SIGNED_IN),
     Rule("notifications", "PUT", "/notifications/preferences", SIGNED_IN, {"channels": {"stock_low": ["email"]}}),
     Rule("notifications", "GET", "/admin/notifications/deliveries", ADMIN),
+    Rule("notifications", "GET", "/admin/notifications/finance-recipients", ADMIN),
     Rule("notifications", "POST", "/admin/notifications/deliveries/{delivery}/resend", ADMIN),
 ] + [
     rule
@@ -137,6 +140,8 @@ PUBLIC_OPERATIONS = {
     ("catalog", "POST", "/auth/login"),
     ("catalog", "POST", "/auth/refresh"),
     ("catalog", "POST", "/auth/logout"),
+    ("catalog", "POST", "/auth/verify"),
+    ("catalog", "POST", "/auth/verify/resend"),
     ("catalog", "GET", "/products"),
     ("catalog", "GET", "/products/{product_id}"),
     ("catalog", "GET", "/categories"),

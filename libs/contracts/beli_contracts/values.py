@@ -14,6 +14,10 @@ class Customer(Value):
     email: str
     phone: str
     account_id: str | None = None  # the shopper's account, when the order was placed signed in
+    # Whether the account proved it receives mail / texts there (a code): nothing is sent to an
+    # unverified address. Old events without these fields are treated as unverified.
+    email_verified: bool = False
+    phone_verified: bool = False
 
 
 class OrderItem(Value):
@@ -29,6 +33,9 @@ class SellerContact(Value):
     email: str
     phone: str
     regency: str
+    # True only when the address is the seller account's own verified one.
+    email_verified: bool = False
+    phone_verified: bool = False
 
 
 class PricedLine(Value):

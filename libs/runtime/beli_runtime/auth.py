@@ -45,6 +45,9 @@ class Principal(BaseModel):
     phone: str | None = None
     seller_id: str | None = None
     opd_id: str | None = None
+    # What the account proved with a code: messages go only to verified addresses.
+    email_verified: bool = False
+    phone_verified: bool = False
 
     def is_(self, *roles: Role) -> bool:
         return self.role in roles
@@ -82,6 +85,8 @@ class TokenVerifier:
                 phone=claims.get("phone"),
                 seller_id=claims.get("seller_id"),
                 opd_id=claims.get("opd_id"),
+                email_verified=claims.get("email_verified") is True,
+                phone_verified=claims.get("phone_verified") is True,
             )
         except (KeyError, ValueError):
             raise ApiError(401, "the token does not name a known role") from None
@@ -105,7 +110,7 @@ class TokenIssuer:
             "exp": now + ttl,
             **extra,
         }
-        for optional in ("email", "phone", "seller_id", "opd_id"):
+        for optional in ("email", "phone", "seller_id", "opd_id", "email_verified", "phone_verified"):
             if getattr(principal, optional):
                 claims[optional] = getattr(principal, optional)
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)

@@ -28,14 +28,14 @@ async def release_expired_reservations() -> bool:
     return bool(expired)
 
 
-accounts = Accounts(runtime.db, settings.login_limits())
+accounts = Accounts(runtime.db, runtime.write, runtime.outbox, settings.login_limits(), settings.refresh_reuse_leeway_seconds)
 
 
 async def prepare() -> None:
     await store.ensure_indexes()
     await accounts.ensure_indexes()
     if settings.bootstrap_admin_email and not await accounts.accounts.find_one({"role": Role.ADMIN.value}):
-        await accounts.create(
+        await accounts.create_staff(
             Role.ADMIN,
             "Operator Beli NTT",
             settings.bootstrap_admin_email,

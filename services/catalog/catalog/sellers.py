@@ -15,6 +15,21 @@ from catalog.store import CatalogStore, Doc
 from catalog.views import NewSeller, Seller, SellerChanges, seller_view
 
 
+def _digits(phone: str | None) -> str:
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    return "0" + digits[2:] if digits.startswith("62") else digits
+
+
+def proven(principal: Principal, contact: dict[str, str]) -> dict[str, bool]:
+    """Messages reach a seller's contact address only when it is the account's own verified one:
+    an address typed here was never proven, and a stranger holding it must not read shoppers'
+    names and phone numbers."""
+    return {
+        "email_verified": principal.email_verified and str(contact.get("email", "")).lower() == (principal.email or "").lower(),
+        "phone_verified": principal.phone_verified and bool(principal.phone) and _digits(contact.get("phone")) == _digits(principal.phone),
+    }
+
+
 def build_router(store: CatalogStore, write: Write, accounts: Accounts) -> APIRouter:
     router = APIRouter(tags=["sellers"])
     admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(access.admin_only)])
@@ -27,7 +42,8 @@ def build_router(store: CatalogStore, write: Write, accounts: Accounts) -> APIRo
         # One profile per account is a unique index on account_id, not a check-then-insert:
         # two requests at once cannot both pass it.
         try:
-            seller = await store.add_seller(body.model_dump(mode="json") | {"account_id": principal.account_id})
+            fields = body.model_dump(mode="json")
+            seller = await store.add_seller(fields | {"account_id": principal.account_id} | proven(principal, fields))
         except DuplicateKeyError:
             raise ApiError(409, "akun ini sudah memiliki profil penjual") from None
         await accounts.link_seller(principal.account_id, seller["_id"])
@@ -37,12 +53,13 @@ def build_router(store: CatalogStore, write: Write, accounts: Accounts) -> APIRo
     async def get_seller(seller_id: str) -> Seller:
         return seller_view(await _seller(seller_id))
 
-    @router.patch("/sellers/{seller_id}", response_model=Seller, dependencies=[Depends(access.seller_self)])
-    async def change_seller(seller_id: str, body: SellerChanges) -> Seller:
+    @router.patch("/sellers/{seller_id}", response_model=Seller)
+    async def change_seller(seller_id: str, body: SellerChanges, principal: Annotated[Principal, Depends(access.seller_self)]) -> Seller:
         changes = body.model_dump(mode="json", exclude_unset=True)
         for name in ("name", "email", "phone", "ovop"):
             if name in changes and changes[name] is None:
                 raise ApiError(422, f"{name} tidak boleh kosong", field=name)
+        changes |= {f"{name}_verified": proven(principal, changes)[f"{name}_verified"] for name in ("email", "phone") if name in changes}
 
         async def work(session: Session) -> Doc | None:
             return await store.update_seller(session, seller_id, changes)

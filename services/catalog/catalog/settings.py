@@ -26,6 +26,10 @@ class CatalogSettings(ServiceSettings):
     login_lock_max_seconds: float = 900.0
     login_failure_window_seconds: float = 900.0
 
+    # A refresh token used again within this many seconds of its first use is the same client
+    # refreshing from two parallel requests, not a stolen copy: it gets tokens, not a revocation.
+    refresh_reuse_leeway_seconds: float = 2.0
+
     def login_limits(self) -> Limits:
         return Limits(
             per_account_and_address=self.login_free_failures_per_account_and_address,

@@ -244,13 +244,15 @@ class CatalogStore:
         )
 
 
-def contact(seller: Doc) -> dict[str, str]:
+def contact(seller: Doc) -> dict[str, Any]:
     return {
         "seller_id": seller["_id"],
         "name": seller["name"],
         "email": seller["email"],
         "phone": seller["phone"],
         "regency": seller["regency"],
+        "email_verified": bool(seller.get("email_verified")),
+        "phone_verified": bool(seller.get("phone_verified")),
     }
 
 

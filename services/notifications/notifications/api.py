@@ -88,6 +88,8 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
                 raise ApiError(403, "you can only read your own notifications", field="recipient")
             if not principal.email:
                 raise ApiError(422, "your account has no e-mail address, so it has no inbox")
+            if not principal.email_verified:
+                raise ApiError(403, "e-mail Anda belum diverifikasi, jadi belum ada kotak masuk untuknya")
             return {"recipient": principal.email.lower()}
         recipient = recipient.strip()
         if "@" in recipient:
@@ -197,6 +199,16 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
             raise ApiError(409, f"delivery {delivery_id} is not failed (or does not exist): only failed ones are resent")
         wake_senders()
         return delivery_view(doc)
+
+    @router.get(
+        "/admin/notifications/finance-recipients",
+        tags=["admin"],
+        dependencies=[operator],
+        summary="FINANCE_EMAILS and whether each is a staff account (only those get finance mail)",
+    )
+    async def finance_recipients() -> list[dict[str, Any]]:
+        staff = set(await store.staff_emails(None, settings.finance_recipients))
+        return [{"email": email.lower(), "staff_account": email.lower() in staff} for email in settings.finance_recipients]
 
     @router.get("/notifications/kinds", summary="Every kind of message, its audience and default channels")
     async def kinds() -> list[dict[str, Any]]:

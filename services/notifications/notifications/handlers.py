@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from beli_contracts import Envelope
+from beli_contracts.accounts import AccountVerified, VerificationCodeIssued
 from beli_contracts.catalog import StockLow
 from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderShipped
 from beli_contracts.payments import LevyRuleChanged, PaymentLinkCreated, PaymentSettled
@@ -22,6 +23,9 @@ from notifications.phones import InvalidPhone, to_e164, try_e164
 from notifications.rendering import Renderer
 from notifications.settings import NotificationsSettings
 from notifications.store import NotificationsStore, delivery_id, message_id
+
+UNVERIFIED_EMAIL = "alamat e-mail ini belum diverifikasi oleh pemiliknya"
+UNVERIFIED_PHONE = "nomor telepon ini belum diverifikasi oleh pemiliknya"
 
 
 class NotificationsHandlers:
@@ -46,11 +50,47 @@ class NotificationsHandlers:
                 OrderShipped.TYPE: on(domain.for_shipment),
                 OrderCompleted.TYPE: on(domain.for_completion),
                 StockLow.TYPE: on(domain.for_stock_low),
-                LevyRuleChanged.TYPE: on(lambda e: domain.for_levy_rule_change(e, self.settings.finance_recipients)),
+                LevyRuleChanged.TYPE: self.on_levy_rule_changed,
                 CommitmentReminderDue.TYPE: on(domain.for_commitment_reminder),
                 CommitmentMet.TYPE: on(domain.for_commitment_met),
+                VerificationCodeIssued.TYPE: self.on_code,
+                AccountVerified.TYPE: self.on_account_verified,
             },
         )
+
+    async def on_levy_rule_changed(self, envelope: Envelope, event: LevyRuleChanged, session: Session) -> None:
+        # FINANCE_EMAILS reach staff accounts only: an address someone signed up with is not enough.
+        staff = await self.store.staff_emails(session, self.settings.finance_recipients)
+        await self.record(session, str(envelope.id), domain.for_levy_rule_change(event, staff))
+
+    async def on_account_verified(self, envelope: Envelope, event: AccountVerified, session: Session) -> None:
+        await self.store.remember_account(session, event.model_dump(mode="json"))
+
+    async def on_code(self, envelope: Envelope, event: VerificationCodeIssued, session: Session) -> None:
+        """The code goes to exactly the address it proves, on its own channel; no inbox, no preferences."""
+        notice = Notice("verification_code", event.address.lower(), event.address, event.address, None, event.model_dump())
+        rendered = self.renderer.render(notice)
+        inbox_id = message_id(str(envelope.id), notice.kind, notice.recipient)
+        doc: dict[str, Any] = {
+            "_id": delivery_id(inbox_id, event.channel),
+            "message_id": inbox_id,
+            "event_id": str(envelope.id),
+            "kind": notice.kind,
+            "channel": event.channel,
+            "recipient": notice.recipient,
+            "order_id": None,
+            "status": "pending",
+            "address": event.address,
+        }
+        if event.channel == "email":
+            doc |= {"subject": rendered.subject, "text": rendered.text, "html": rendered.html}
+        else:
+            doc |= {"text": rendered.whatsapp if event.channel == "whatsapp" else rendered.sms}
+            try:
+                doc["address"] = to_e164(event.address, self.settings.default_phone_region)
+            except InvalidPhone as invalid:
+                doc |= {"status": "rejected", "last_error": str(invalid)}
+        await self.store.add_delivery(session, doc)
 
     async def record(self, session: Session, event_id: str, notices: list[Notice]) -> None:
         for notice in notices:
@@ -58,10 +98,29 @@ class NotificationsHandlers:
 
     async def _record_one(self, session: Session, event_id: str, notice: Notice) -> None:
         kind = KINDS[notice.kind]
+        inbox_id = message_id(event_id, notice.kind, notice.recipient)
+        if not notice.email_verified:
+            # Nobody proved they read this address: no inbox tied to it, nothing sent to it. The
+            # skipped delivery tells operators why the person heard nothing.
+            await self.store.add_delivery(
+                session,
+                {
+                    "_id": delivery_id(inbox_id, "email"),
+                    "message_id": inbox_id,
+                    "event_id": event_id,
+                    "kind": notice.kind,
+                    "channel": "email",
+                    "recipient": notice.recipient,
+                    "order_id": notice.order_id,
+                    "address": notice.email,
+                    "status": "skipped",
+                    "last_error": UNVERIFIED_EMAIL,
+                },
+            )
+            return
         rendered = self.renderer.render(notice)
         region = self.settings.default_phone_region
         phone = try_e164(notice.phone, region)
-        inbox_id = message_id(event_id, notice.kind, notice.recipient)
         now = utcnow()
         await self.store.add_message(
             session,
@@ -104,6 +163,9 @@ class NotificationsHandlers:
                     doc["address"] = to_e164(notice.phone, region)
                 except InvalidPhone as invalid:
                     doc |= {"address": notice.phone, "status": "rejected", "last_error": str(invalid)}
+                else:
+                    if not notice.phone_verified:
+                        doc |= {"status": "skipped", "last_error": UNVERIFIED_PHONE}
             usable += doc["status"] == "pending"
             await self.store.add_delivery(session, doc)
         if kind.transactional and not usable and "email" not in channels and notice.email:

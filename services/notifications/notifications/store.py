@@ -34,6 +34,8 @@ class NotificationsStore:
         self.messages = db["messages"]
         self.deliveries = db["deliveries"]
         self.preferences = db["preferences"]
+        # What accounts proved (from catalog.account_verified), keyed by e-mail: who is staff.
+        self.accounts = db["accounts"]
 
     async def ensure_indexes(self) -> None:
         await ensure_index(self.messages, [("recipient", 1), ("created_at", -1)])
@@ -63,6 +65,17 @@ class NotificationsStore:
             "sent_at": None,
         } | doc
         await self.deliveries.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
+
+    async def remember_account(self, session: Session, account: dict[str, Any]) -> None:
+        email = account["email"].lower()
+        await self.accounts.update_one({"_id": email}, {"$set": account | {"updated_at": utcnow()}}, upsert=True, session=session)
+
+    async def staff_emails(self, session: Session | None, emails: list[str]) -> list[str]:
+        """Those of `emails` that belong to a finance or admin account."""
+        wanted = [email.strip().lower() for email in emails]
+        found = self.accounts.find({"_id": {"$in": wanted}, "role": {"$in": ["finance", "admin"]}, "email_verified": True}, session=session)
+        staff = {doc["_id"] async for doc in found}
+        return [email for email in wanted if email in staff]
 
     async def preferences_of(self, session: Session | None, recipient: str) -> dict[str, list[str]]:
         doc = await self.preferences.find_one({"_id": recipient}, session=session)

@@ -30,9 +30,13 @@ class Strict(BaseModel):
 
 
 class CustomerIn(Strict):
+    """Who receives the parcel. Messages (payment link, receipt, shipping) always go to the
+    signed-in account's own verified e-mail and phone, from the token; an e-mail or phone here
+    that differs from the account's is kept only as the delivery contact for the seller."""
+
     name: str = Field(min_length=2, max_length=120)
-    email: EmailStr
-    phone: str = Field(pattern=r"^\+?[0-9]{8,15}$", description="Digits, optionally starting with +")
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{8,15}$", description="Digits, optionally starting with +")
 
 
 def checkout_model(settings: OrdersSettings) -> type[Strict]:
@@ -138,7 +142,8 @@ class OrderOut(BaseModel):
     id: str
     status: OrderStatus
     status_reason: str | None
-    customer: Customer
+    customer: Customer = Field(description="The signed-in account's contact: every message goes there")
+    delivery_contact: ShopperContact | None = Field(default=None, description="Another recipient for the parcel, if the checkout named one")
     total: int | None = Field(description="Rupiah; set once priced")
     levy_total: int | None = Field(description="PAD levy in Rupiah; set once paid")
     items: list[OrderLineOut]
@@ -192,6 +197,7 @@ def order_view(doc: dict[str, Any]) -> OrderOut:
         status=doc["status"],
         status_reason=doc.get("status_reason"),
         customer=doc["customer"],
+        delivery_contact=doc.get("delivery_contact"),
         total=doc["total"],
         levy_total=doc["levy_total"],
         items=items,
@@ -245,10 +251,34 @@ def seller_order_view(doc: dict[str, Any], seller_id: str) -> SellerOrderOut:
         **_sub_order_fields(sub),
         order_id=doc["_id"],
         order_status=doc["status"],
-        customer=ShopperContact(name=doc["customer"]["name"], phone=doc["customer"]["phone"]),
+        customer=ShopperContact(
+            **{"name": doc["customer"]["name"], "phone": doc["customer"]["phone"]} | (doc.get("delivery_contact") or {})
+        ),
         created_at=doc["created_at"],
         paid_at=doc.get("paid_at"),
     )
+
+
+def account_contact(shopper: Principal, contact: dict[str, Any]) -> dict[str, Any]:
+    """The customer as messages see it: the account's e-mail and phone from the signed token."""
+    if not shopper.email:
+        raise ApiError(422, "akun Anda tidak memiliki e-mail; masuk lagi dengan akun yang sudah diverifikasi")
+    return {
+        "name": contact["name"],
+        "email": shopper.email,
+        "phone": shopper.phone or contact.get("phone") or "",
+        "account_id": shopper.account_id,
+        "email_verified": shopper.email_verified,
+        "phone_verified": shopper.phone_verified and bool(shopper.phone),
+    }
+
+
+def delivery_contact(customer: dict[str, Any], contact: dict[str, Any]) -> dict[str, str] | None:
+    """A different recipient for the parcel (shown to sellers); never sent any message."""
+    email, phone = contact.get("email"), contact.get("phone")
+    if (not email or email.lower() == customer["email"].lower()) and (not phone or phone == customer["phone"]):
+        return None
+    return {"name": contact["name"], "phone": phone or customer["phone"]}
 
 
 def build_router(
@@ -279,12 +309,14 @@ def build_router(
         # the fingerprint they had before variants existed.
         payload = body.model_dump(mode="json", exclude_none=True)
         fingerprint = request_fingerprint(payload)
-        payload["customer"]["account_id"] = shopper.account_id
+        contact = payload["customer"]
+        payload["customer"] = account_contact(shopper, contact)
         if (earlier := await store.remembered(key)) is not None:
             return _replay(earlier, fingerprint)
         order_id = new_order_id()
         now = utcnow()
         order = new_order(order_id, payload["customer"], payload["items"], now)
+        order["delivery_contact"] = delivery_contact(payload["customer"], contact)
         response = {"id": order_id, "status": OrderStatus.PENDING.value}
 
         async def work(session: Any) -> None:

@@ -3,19 +3,25 @@ session cookie, and reads each form's CSRF token from the page it was served on.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
+from infra.codes import mail_query, newest_code
 
 PASSWORD = "Tenun-ikat-Rote-2026!"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 class WebUser:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, mailbox_url: str | None = None) -> None:
         self.http = httpx.AsyncClient(base_url=base_url, timeout=30, follow_redirects=True)
+        self.mailbox_url = mailbox_url  # the messaging simulator, where verification codes arrive
         self.csrf = ""
 
     async def close(self) -> None:
@@ -48,8 +54,25 @@ class WebUser:
             "phone": f"0815{int(tag, 16) % 10**8:08d}",
             "password": PASSWORD,
         } | fields
+        since = datetime.now(UTC)
         await self.open("/daftar")
         response = await self.submit("/daftar", account)
+        assert response.status_code == 200 and "Verifikasi e-mail" in response.text, response.text[:2000]
+        code = await self.code_sent(account["email"], since)
+        response = await self.submit("/verifikasi", {"email": account["email"], "code": code})
         assert response.status_code == 200, response.text[:2000]
         assert "Keluar" in response.text, response.text[:3000]
         return account
+
+    async def code_sent(self, email: str, since: datetime, timeout: float = 30.0) -> str:
+        """The code the person reads in their mailbox (the messaging simulator's)."""
+        assert self.mailbox_url, "WebUser(mailbox_url=...) is needed to sign up"
+        path, params = mail_query(email)
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(base_url=self.mailbox_url, timeout=30) as mailbox:
+            while time.monotonic() < deadline:
+                code = newest_code((await mailbox.get(path, params=params)).raise_for_status().json(), since)
+                if code:
+                    return code
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"no verification code for {email} within {timeout} s")

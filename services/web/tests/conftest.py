@@ -13,13 +13,13 @@ from .browsing import WebUser
 
 @pytest.fixture
 async def visitor(system: System) -> AsyncIterator[WebUser]:
-    user = WebUser(system.profile.service_url("web"))
+    user = WebUser(system.profile.service_url("web"), system.profile.service_url("messaging"))
     yield user
     await user.close()
 
 
 @pytest.fixture
 async def other_visitor(system: System) -> AsyncIterator[WebUser]:
-    user = WebUser(system.profile.service_url("web"))
+    user = WebUser(system.profile.service_url("web"), system.profile.service_url("messaging"))
     yield user
     await user.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -80,9 +81,15 @@ async def test_two_requests_with_one_expired_token_refresh_once(system: System) 
         "phone": "081355512345",
         "password": PASSWORD,
     }
+    since = datetime.now(UTC)
     async with httpx.AsyncClient() as client:
-        signed_up = await client.post(f"{catalog}/auth/signup", json=account)
-    assert signed_up.status_code == 201, signed_up.text
+        accepted = await client.post(f"{catalog}/auth/signup", json=account)
+        assert accepted.status_code == 202, accepted.text
+        reader = WebUser(catalog, system.profile.service_url("messaging"))
+        code = await reader.code_sent(account["email"], since)
+        await reader.close()
+        signed_up = await client.post(f"{catalog}/auth/verify", json={"email": account["email"], "code": code})
+    assert signed_up.status_code == 200, signed_up.text
     backend = Backend({name: system.profile.service_url(name) for name in ("catalog", "orders", "payments", "notifications")}, timeout=30)
     tabs = [Session(), Session()]
     for tab in tabs:

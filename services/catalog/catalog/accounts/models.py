@@ -50,6 +50,26 @@ class Account(BaseModel):
     phone: str
     seller_id: str | None
     opd_id: str | None = None
+    email_verified: bool = Field(description="Proven with a code; tokens are only issued once it is")
+    phone_verified: bool = Field(description="Proven with an SMS code; WhatsApp/SMS messages go only to a verified phone")
+
+
+class Accepted(BaseModel):
+    message: str
+
+
+class Verify(Strict):
+    email: EmailStr
+    code: str = Field(pattern=r"^[0-9]{6}$", description="The 6 digits sent to the e-mail address")
+    phone_code: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="Optional: the 6 digits sent by SMS to the phone")
+
+
+class Resend(Strict):
+    email: EmailStr
+
+
+class PhoneCode(Strict):
+    code: str = Field(pattern=r"^[0-9]{6}$")
 
 
 class Tokens(BaseModel):

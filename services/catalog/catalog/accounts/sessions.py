@@ -1,13 +1,15 @@
 """Sign-in sessions: refresh tokens rotated on every use, with reuse detection.
 
 Each login starts a family; every refresh spends its token (one use) and gets the next one of
-the same family. A refresh token presented a second time means two parties hold it (a stolen
+the same family. A refresh token presented a second time (more than a short leeway after its
+first use, which covers one client refreshing from two requests at once) means two parties hold it (a stolen
 copy): the whole family is revoked, so both the thief and the owner must sign in again. Logout
 revokes the family too. Access tokens carry the family as `sid` and stay short-lived (15 min):
 services verify them offline, so a revoked session's access token lives out its minutes.
 """
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from beli_runtime.auth import REFRESH_TTL, verifier
@@ -20,7 +22,8 @@ SIGNED_OUT = "Sesi ini sudah berakhir (keluar atau dicabut); silakan masuk lagi.
 
 
 class Sessions:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, reuse_leeway_seconds: float = 2.0) -> None:
+        self.leeway = timedelta(seconds=reuse_leeway_seconds)
         self.tokens = db["refresh_tokens"]
         self.families = db["sessions"]
 
@@ -58,12 +61,16 @@ class Sessions:
         session = await self.families.find_one({"_id": family})
         if session is None or session["revoked_at"] is not None:
             raise ApiError(401, SIGNED_OUT)
-        spent = await self.tokens.find_one_and_update({"_id": token_id, "used_at": None}, {"$set": {"used_at": utcnow()}})
+        now = utcnow()
+        spent = await self.tokens.find_one_and_update({"_id": token_id, "used_at": None}, {"$set": {"used_at": now}})
         if spent is None:
-            if await self.tokens.find_one({"_id": token_id}, {"_id": 1}) is not None:
-                await self.revoke(family, "refresh_token_reused")
-                raise ApiError(401, REUSED)
-            raise ApiError(401, SIGNED_OUT)
+            earlier = await self.tokens.find_one({"_id": token_id}, {"used_at": 1})
+            if earlier is None:
+                raise ApiError(401, SIGNED_OUT)
+            if earlier["used_at"] > now - self.leeway:
+                return claims  # the same client refreshing twice at once (two tabs, parallel requests)
+            await self.revoke(family, "refresh_token_reused")
+            raise ApiError(401, REUSED)
         return claims
 
     async def revoke(self, family: str, reason: str) -> None:

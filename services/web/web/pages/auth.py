@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -32,8 +33,13 @@ async def login(
 ) -> Response:
     session = current_session(request)
     try:
-        tokens = await backend(request).call(None, "POST", "catalog", "/auth/login", json={"email": email.strip(), "password": password})
+        tokens = await backend(request).call(
+            None, "POST", "catalog", "/auth/login", json={"email": email.strip(), "password": password}, headers=forwarded(request)
+        )
     except BackendError as error:
+        if error.status == 403:  # the e-mail is not verified yet: a new code was sent
+            session.flash(error.message, "info")
+            return RedirectResponse(f"/verifikasi?{urlencode({'email': email.strip(), 'next': safe_next(next, '')})}", status_code=303)
         message = "E-mail atau kata sandi salah." if error.status in (401, 422) else error.message
         return page(
             request,
@@ -69,7 +75,7 @@ async def signup(
     values = {"role": role if role in ("shopper", "seller") else "shopper", "name": name, "email": email, "phone": phone}
     body = values | {"password": password}
     try:
-        tokens = await backend(request).call(None, "POST", "catalog", "/auth/signup", json=body)
+        accepted = await backend(request).call(None, "POST", "catalog", "/auth/signup", json=body)
     except BackendError as error:
         errors = error.field_errors()
         return page(
@@ -82,10 +88,59 @@ async def signup(
             errors=errors,
             error=None if errors else error.message,
         )
+    # The account is active once the code sent to the e-mail is entered.
+    current_session(request).flash(accepted["message"], "info")
+    return RedirectResponse(f"/verifikasi?{urlencode({'email': values['email'], 'next': safe_next(next, '')})}", status_code=303)
+
+
+@router.get("/verifikasi")
+async def verify_form(request: Request, email: str = "", next: str | None = None) -> Response:
+    return page(request, "auth/verify.html", title="Verifikasi e-mail", next=safe_next(next, ""), values={"email": email}, errors={})
+
+
+@router.post("/verifikasi")
+async def verify(
+    request: Request,
+    email: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
+    phone_code: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    body = {"email": email.strip(), "code": code.strip()} | ({"phone_code": phone_code.strip()} if phone_code.strip() else {})
+    try:
+        tokens = await backend(request).call(None, "POST", "catalog", "/auth/verify", json=body, headers=forwarded(request))
+    except BackendError as error:
+        errors = error.field_errors()
+        return page(
+            request,
+            "auth/verify.html",
+            400 if error.status else 502,
+            title="Verifikasi e-mail",
+            next=safe_next(next, ""),
+            values={"email": email},
+            errors=errors,
+            error=None if errors else error.message,
+        )
     session = current_session(request)
     session.sign_in(tokens)
-    session.flash("Akun Anda sudah dibuat. Selamat berbelanja produk NTT!", "success")
+    session.flash("Akun Anda sudah aktif. Selamat berbelanja produk NTT!", "success")
     return RedirectResponse(safe_next(next, ROLE_HOME.get(tokens["account"]["role"], "/")), status_code=303)
+
+
+@router.post("/verifikasi/kirim-ulang")
+async def resend(request: Request, email: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "") -> Response:
+    try:
+        accepted = await backend(request).call(None, "POST", "catalog", "/auth/verify/resend", json={"email": email.strip()})
+        current_session(request).flash(accepted["message"], "info")
+    except BackendError as error:
+        current_session(request).flash(error.message, "error")
+    return RedirectResponse(f"/verifikasi?{urlencode({'email': email.strip(), 'next': safe_next(next, '')})}", status_code=303)
+
+
+def forwarded(request: Request) -> dict[str, str]:
+    """The browser's address for the accounts service's login throttling: without it every
+    visitor would share the web server's address and one attacker could lock everyone out."""
+    return {"X-Forwarded-For": request.client.host} if request.client else {}
 
 
 @router.post("/keluar")
