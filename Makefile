@@ -7,7 +7,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 
 PYTEST_ARGS ?=
 
-.PHONY: help install tools dev stop status test test-cluster unit bench lint
+.PHONY: help install tools dev stop status test test-cluster unit bench lint asyncapi
 
 help:
 	@echo "make dev     start Kafka, the database, the Midtrans simulator and the four services; seed demo data"
@@ -45,3 +45,7 @@ test-cluster: install
 
 unit: install
 	@uv run --frozen pytest -m "not infra" libs services/*/tests/test_domain.py $(PYTEST_ARGS)
+
+# The events as AsyncAPI 3 (a test fails when docs/asyncapi.json no longer matches the contracts).
+asyncapi: install
+	@uv run --frozen python -m beli_contracts.asyncapi > docs/asyncapi.json
