@@ -25,6 +25,24 @@ uv sync --all-packages --frozen --quiet
 # Only `make test` needs the deployment checkers (`bash infra/bootstrap.sh tools`).
 [ "${1:-}" = "tools" ] || exit 0
 
+# The web app's browser tests: Debian's Chromium (Playwright drives it; its own browser download
+# needs the internet) and axe-core from npm, injected into each page for the accessibility check.
+need_browser=()
+command -v chromium >/dev/null 2>&1 || need_browser+=(chromium)
+command -v npm >/dev/null 2>&1 || need_browser+=(npm)
+if ((${#need_browser[@]})); then
+  echo "bootstrap: installing ${need_browser[*]} (apt, for the browser tests)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_browser[@]}" >/dev/null
+fi
+axe_dir="${BELI_AXE_DIR:-$HOME/.cache/beli-ntt/axe}"
+if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+  echo "bootstrap: installing axe-core (npm) into $axe_dir"
+  mkdir -p "$axe_dir"
+  npm install --silent --no-audit --no-fund --prefix "$axe_dir" axe-core@4.14.1 >/dev/null
+fi
+
 # Go toolchain for the deployment checkers (Debian's golang is too old for Helm; the machine image's
 # /usr/local/go is used when present).
 [ -d /usr/local/go/bin ] && export PATH="/usr/local/go/bin:$PATH"

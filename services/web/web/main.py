@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -18,6 +19,7 @@ from web.render import page
 from web.security import CsrfRefused, Forbidden, LoginRedirect, csrf_protect, login_url
 from web.sessions import SessionCodec, SessionMiddleware, current_session
 from web.settings import WebSettings
+from web.timing import ServerTiming
 
 settings = WebSettings()
 configure_logging("web", settings.log_level)
@@ -41,6 +43,9 @@ app = FastAPI(
     openapi_url=None,
     dependencies=[Depends(csrf_protect), Depends(header_counts)],
 )
+app.add_middleware(ServerTiming)
+# Pages are mostly repeated markup: gzip shrinks a listing page about fivefold on slow connections.
+app.add_middleware(GZipMiddleware, minimum_size=1024)
 app.add_middleware(SessionMiddleware, codec=SessionCodec(settings.web_session_secret), force_secure=settings.web_cookie_secure)
 app.mount("/static", StaticFiles(directory=STATIC), name="static")
 for router in ROUTERS:

@@ -76,6 +76,7 @@ def timeline(order: dict[str, Any]) -> list[dict[str, Any]]:
     if shipped and "SHIPPED" in ahead:
         done.append({"status": "SHIPPED", "at": min(shipped), "done": True})
         ahead.remove("SHIPPED")
+        done.sort(key=lambda step: str(step["at"]))  # shipping happened between paid and completed
     return done + [{"status": status, "at": None, "done": False} for status in ahead]
 
 
