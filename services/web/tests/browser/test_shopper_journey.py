@@ -28,7 +28,7 @@ async def browser() -> AsyncIterator[Browser]:
     if problem:
         pytest.fail(problem, pytrace=False)
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
         yield launched
         await launched.close()
 
