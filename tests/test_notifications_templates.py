@@ -11,7 +11,7 @@ import pytest
 
 from beli_contracts.catalog import StockLow
 from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderShipped
-from beli_contracts.payments import LevyRuleChanged, LevyRuleTerms, PaymentLinkCreated, PaymentSettled
+from beli_contracts.payments import LevyRuleChanged, LevyRuleTerms, PaymentLinkCreated, PaymentReturned, PaymentSettled
 from beli_contracts.programme import AsnContact, CommitmentMet, CommitmentReminderDue
 from beli_contracts.values import Customer, PricedLine, SellerContact, SettledLine
 from notifications import domain
@@ -95,6 +95,11 @@ def all_notices() -> list[Notice]:
             )
         ),
         *domain.for_cancellation(OrderCancelled(order_id=ORDER, customer=SHOPPER, reason="payment_expired")),
+        *domain.for_return(
+            PaymentReturned(
+                order_id=ORDER, customer=SHOPPER, gross_amount=gross, refund_key=f"{ORDER}-return", reason="order cancelled", returned_at=AT
+            )
+        ),
         *domain.for_shipment(
             OrderShipped(
                 order_id=ORDER,
@@ -198,6 +203,14 @@ def test_each_seller_sees_only_their_lines_the_shopper_contact_and_payable_after
 def test_other_kinds_say_what_matters() -> None:
     [(_, cancelled)] = by_kind("order_cancelled")
     assert "batas waktu pembayaran terlewati" in cancelled.text and "Stok" in cancelled.text
+    [(_, returned)] = by_kind("payment_returned")
+    assert (
+        "Seluruh dana sudah kami kembalikan" in returned.text
+        and "17-08-2025 09:30 WITA" in returned.text
+        and "dikembalikan" in returned.sms
+    )
+    lapsed = Renderer().render(domain.for_cancellation(OrderCancelled(order_id=ORDER, customer=SHOPPER, reason="stock_unavailable"))[0])
+    assert "dikembalikan penuh" in lapsed.text and "tidak ada dana" not in lapsed.sms.lower()
     [(_, shipped)] = by_kind("order_shipped")
     assert "JNE0123456789012345" in shipped.text and "JNE0123456789012345" in shipped.sms
     [(_, payout)] = by_kind("seller_payout")

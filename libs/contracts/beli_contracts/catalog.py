@@ -27,7 +27,8 @@ class RejectedLine(Value):
     product_id: str
     requested: int
     available: int
-    reason: Literal["not_found", "insufficient_stock", "not_for_sale"]
+    # hold_limit: the shopper already holds as many unpaid units as one shopper may (see catalog settings).
+    reason: Literal["not_found", "insufficient_stock", "not_for_sale", "hold_limit"]
     variant_id: str | None = None
 
 
@@ -52,6 +53,15 @@ class ReservationCommitted(_CatalogEvent):
 
     TYPE = "catalog.reservation_committed"
     order_id: str
+
+
+class ReservationLapsed(_CatalogEvent):
+    """The order was paid after its hold had ended and the units were sold to someone else
+    meanwhile: nothing can be delivered, so the payment must go back to the shopper."""
+
+    TYPE = "catalog.reservation_lapsed"
+    order_id: str
+    reason: str
 
 
 class ProductPriceChanged(_CatalogEvent):

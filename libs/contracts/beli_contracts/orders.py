@@ -7,7 +7,7 @@ from pydantic import Field
 
 from beli_contracts.envelope import EventPayload
 from beli_contracts.topics import ORDERS_EVENTS
-from beli_contracts.values import Customer, OrderItem, PricedLine, Rupiah, SellerContact
+from beli_contracts.values import Customer, OrderItem, PricedLine, Rupiah, SellerContact, SettledLine
 
 
 class _OrdersEvent(EventPayload):
@@ -30,6 +30,7 @@ class PaymentRequested(_OrdersEvent):
     customer: Customer
     lines: list[PricedLine] = Field(min_length=1)
     gross_amount: Rupiah = Field(gt=0)
+    # The reservation's `expires_at`, unchanged: the order's one deadline (Snap expires before it).
     pay_before: datetime
 
 
@@ -41,13 +42,24 @@ class OrderRejected(_OrdersEvent):
 
 
 class OrderPaid(_OrdersEvent):
+    """The payment settled while the order was still payable. Receipts and sellers' "new paid
+    order" messages follow this event, never `payments.payment_settled`: only orders knows
+    whether the order had been cancelled meanwhile (that money is returned instead)."""
+
     TYPE = "orders.order_paid"
     order_id: str
     customer: Customer
     gross_amount: Rupiah
+    lines: list[SettledLine] = Field(default_factory=list)
+    levy_total: Rupiah = 0
+    payment_type: str = ""
+    settled_at: datetime | None = None
 
 
-CancelReason = Literal["shopper_cancelled", "payment_failed", "payment_expired", "payment_setup_failed", "checkout_timeout"]
+# stock_unavailable: paid after the hold ended and the units were sold meanwhile (the payment is returned).
+CancelReason = Literal[
+    "shopper_cancelled", "payment_failed", "payment_expired", "payment_setup_failed", "checkout_timeout", "stock_unavailable"
+]
 
 
 class OrderCancelled(_OrdersEvent):

@@ -49,6 +49,19 @@ class PaymentFailed(_PaymentsEvent):
     reason: str
 
 
+class PaymentReturned(_PaymentsEvent):
+    """Money that arrived for an order that could no longer be paid (cancelled, expired, or its
+    stock gone) went back to the shopper in full through Midtrans's refund."""
+
+    TYPE = "payments.payment_returned"
+    order_id: str
+    customer: Customer
+    gross_amount: Rupiah
+    refund_key: str
+    reason: str
+    returned_at: datetime
+
+
 class LevyEntry(Value):
     """One ledger line as the province's systems see it. Reversals carry negative amounts."""
 

@@ -124,6 +124,33 @@ def _refuser(rejected: list[RejectedLine], product_id: str, variant_id: str | No
     return refuse
 
 
+@dataclass(frozen=True)
+class HoldLimits:
+    """How many units one shopper may hold in unpaid orders (OWASP API6: one shopper must not
+    take a product off the market by reserving it and never paying)."""
+
+    per_product: int
+    per_shopper: int
+
+
+def over_hold_limits(items: list[OrderItem], held: dict[str, int], limits: HoldLimits) -> list[RejectedLine]:
+    """The lines refused because the shopper already holds too many unpaid units. `held` is
+    units per product in the shopper's other unpaid orders (variants count for their product)."""
+    wanted: dict[str, int] = {}
+    for (product_id, _), quantity in merge_quantities(items).items():
+        wanted[product_id] = wanted.get(product_id, 0) + quantity
+    total_room = limits.per_shopper - sum(held.values())
+    rejected = []
+    over_total = sum(wanted.values()) > total_room
+    for (product_id, variant_id), quantity in merge_quantities(items).items():
+        room = max(0, min(limits.per_product - held.get(product_id, 0), total_room))
+        if over_total or wanted[product_id] > room:
+            rejected.append(
+                RejectedLine(product_id=product_id, variant_id=variant_id, requested=quantity, available=room, reason="hold_limit")
+            )
+    return rejected
+
+
 def merge_quantities(items: list[OrderItem]) -> dict[LineKey, int]:
     """The same product (and variant) twice in one order is one line of the summed quantity."""
     merged: dict[LineKey, int] = {}

@@ -8,6 +8,7 @@ from beli_runtime.http import create_app
 from beli_runtime.service import ServiceRuntime
 from catalog.accounts import Accounts
 from catalog.api import build_router
+from catalog.domain import HoldLimits
 from catalog.handlers import CatalogHandlers
 from catalog.listings import Listings
 from catalog.settings import CatalogSettings
@@ -16,7 +17,12 @@ from catalog.store import CatalogStore
 settings = CatalogSettings()
 runtime = ServiceRuntime(settings)
 store = CatalogStore(runtime.db)
-handlers = CatalogHandlers(store, runtime.outbox, timedelta(minutes=settings.reservation_ttl_minutes))
+handlers = CatalogHandlers(
+    store,
+    runtime.outbox,
+    timedelta(minutes=settings.unpaid_hold_minutes),
+    HoldLimits(per_product=settings.hold_limit_per_product, per_shopper=settings.hold_limit_per_shopper),
+)
 runtime.subscribe(handlers.subscription())
 
 

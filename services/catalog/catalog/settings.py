@@ -4,10 +4,14 @@ from catalog.accounts.throttle import Limits
 
 class CatalogSettings(ServiceSettings):
     service_name: str = "catalog"
-    # Held stock goes back on sale if no payment decision arrives in time. It outlives the
-    # payment deadline (orders' PAYMENT_WINDOW_MINUTES, 60 by default) so that a shopper who
-    # pays at the last minute still gets the goods.
-    reservation_ttl_minutes: int = 75
+    # The one deadline of an unpaid order: stock is held this long, the order must be paid before
+    # it and Midtrans's Snap link expires a little earlier (payments' SNAP_EXPIRY_MARGIN_SECONDS).
+    # Once paid, units are the shopper's (sold) with no expiry. Short, so that an unpaid order
+    # does not keep a product off the market for long.
+    unpaid_hold_minutes: float = 30.0
+    # Anti-hoarding: units one shopper may hold in unpaid orders, per product and in all.
+    hold_limit_per_product: int = 10
+    hold_limit_per_shopper: int = 30
     reservation_sweep_seconds: float = 30.0
     # Photo uploads (≤ 2 MB plus multipart framing) are the largest bodies the catalog takes.
     max_request_bytes: int = 2 * 1024 * 1024 + 64 * 1024

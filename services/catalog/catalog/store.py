@@ -10,7 +10,7 @@ variants; its own stock/price/reserved/sold are derived from them in the same tr
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pymongo import ReturnDocument
 
@@ -21,15 +21,18 @@ from beli_runtime.mongo import Database, Session, ensure_index
 from catalog import text
 from catalog.domain import (
     CATEGORIES,
+    HoldLimits,
     ReservationPlan,
     StockedProduct,
     StockedVariant,
     derived_totals,
     low_stock_transition,
+    over_hold_limits,
     plan_reservation,
 )
 
 Doc = dict[str, Any]
+CommitOutcome = Literal["committed", "recommitted", "lapsed", "nothing"]
 
 
 def new_id(prefix: str) -> str:
@@ -39,6 +42,9 @@ def new_id(prefix: str) -> str:
 @dataclass
 class Reservation:
     plan: ReservationPlan
+    # The one deadline of the order: set here once, carried by the events to orders (pay_before)
+    # and payments (Snap expiry strictly inside it).
+    expires_at: datetime
     low_stock: list[StockLow] = field(default_factory=list)
 
 
@@ -58,6 +64,7 @@ class CatalogStore:
         await ensure_index(self.products, [("visible", 1), ("price", 1), ("_id", 1)])
         await ensure_index(self.products, [("seller_id", 1), ("created_at", -1)])
         await ensure_index(self.reservations, [("status", 1), ("expires_at", 1)])
+        await ensure_index(self.reservations, [("holder", 1), ("status", 1)])
         await ensure_index(self.sellers, "email")
         await ensure_index(self.sellers, "account_id", unique=True, sparse=True)  # one seller profile per account
         await ensure_index(self.sellers, [("status", 1), ("created_at", 1)])
@@ -125,15 +132,24 @@ class CatalogStore:
 
     # --- reservations -----------------------------------------------------------------------
 
-    async def reserve(self, session: Session, order_id: str, items: list[OrderItem], ttl: timedelta) -> Reservation | None:
-        """Reserve every line or none. None when this order was already handled."""
+    async def reserve(
+        self, session: Session, order_id: str, items: list[OrderItem], ttl: timedelta, holder: str, limits: HoldLimits
+    ) -> Reservation | None:
+        """Reserve every line or none, within the holder's limits on unpaid units. None when this
+        order was already handled."""
         if await self.reservations.find_one({"_id": order_id}, session=session):
             return None
-        ids = list({item.product_id for item in items})
-        found = await self.products.find({"_id": {"$in": ids}}, session=session).to_list()
-        plan = plan_reservation(items, {doc["_id"]: stocked(doc) for doc in found})
+        refused = over_hold_limits(items, await self._held_by(session, holder), limits)
+        if refused:
+            plan = ReservationPlan("rejected", [], refused)
+        else:
+            ids = list({item.product_id for item in items})
+            found = await self.products.find({"_id": {"$in": ids}}, session=session).to_list()
+            plan = plan_reservation(items, {doc["_id"]: stocked(doc) for doc in found})
         now = utcnow()
-        result = Reservation(plan)
+        # Millisecond precision: what every store keeps, so the same deadline compares equal everywhere.
+        ends = now + ttl
+        result = Reservation(plan, expires_at=ends.replace(microsecond=ends.microsecond // 1000 * 1000))
         if plan.outcome == "reserved":
             for line in plan.lines:
                 moved = await self._move_units(session, line.product_id, line.variant_id, line.quantity, take="stock", give="reserved")
@@ -147,23 +163,62 @@ class CatalogStore:
             {
                 "_id": order_id,
                 "status": "held" if plan.outcome == "reserved" else "rejected",
+                "holder": holder,
                 "lines": [{"product_id": line.product_id, "variant_id": line.variant_id, "quantity": line.quantity} for line in plan.lines],
                 "created_at": now,
-                "expires_at": now + ttl,
+                "expires_at": result.expires_at,
             },
             session=session,
         )
         return result
 
-    async def commit(self, session: Session, order_id: str) -> bool:
-        """Held units become sold. False when there is nothing held for the order."""
+    async def _held_by(self, session: Session, holder: str) -> dict[str, int]:
+        """Units per product the holder keeps in unpaid orders. Touching the holder's row first makes
+        two reservations of one shopper conflict (one retries), so both cannot pass the limit."""
+        await self.db["holders"].update_one({"_id": holder}, {"$inc": {"reservations": 1}}, upsert=True, session=session)
+        held: dict[str, int] = {}
+        async for reservation in self.reservations.find({"holder": holder, "status": "held"}, {"lines": 1}, session=session):
+            for line in reservation["lines"]:
+                held[line["product_id"]] = held.get(line["product_id"], 0) + line["quantity"]
+        return held
+
+    async def commit(self, session: Session, order_id: str) -> CommitOutcome:
+        """Held units become sold. A paid order whose hold was already released (its payment was
+        processed after the deadline) takes the units again if they are still on sale, or its
+        reservation lapses: the caller must then say so, so that the money is returned."""
         reservation = await self.reservations.find_one_and_update(
             {"_id": order_id, "status": "held"}, {"$set": {"status": "committed", "settled_at": utcnow()}}, session=session
         )
+        if reservation is not None:
+            for line in reservation["lines"]:
+                await self._move_units(session, line["product_id"], line.get("variant_id"), line["quantity"], take="reserved", give="sold")
+            return "committed"
+        reservation = await self.reservations.find_one({"_id": order_id, "status": "released"}, session=session)
         if reservation is None:
-            return False
+            return "nothing"  # already committed or lapsed (a redelivery), or never reserved
+        if not await self._all_available(session, reservation["lines"]):
+            await self.reservations.update_one({"_id": order_id}, {"$set": {"status": "lapsed", "settled_at": utcnow()}}, session=session)
+            return "lapsed"
         for line in reservation["lines"]:
-            await self._move_units(session, line["product_id"], line.get("variant_id"), line["quantity"], take="reserved", give="sold")
+            moved = await self._move_units(session, line["product_id"], line.get("variant_id"), line["quantity"], take="stock", give="sold")
+            if moved is None:
+                raise RuntimeError(f"stock of {line['product_id']} changed while re-reserving {order_id}")  # retried whole
+            await self.check_low_stock(session, moved, line.get("variant_id"))
+        await self.reservations.update_one(
+            {"_id": order_id}, {"$set": {"status": "committed", "recommitted": True, "settled_at": utcnow()}}, session=session
+        )
+        return "recommitted"
+
+    async def _all_available(self, session: Session, lines: list[Doc]) -> bool:
+        for line in lines:
+            product = await self.products.find_one({"_id": line["product_id"]}, session=session)
+            if product is None:
+                return False
+            unit = next((v for v in product.get("variants", []) if v["id"] == line.get("variant_id")), product)
+            if line.get("variant_id") and unit is product:
+                return False
+            if unit["stock"] < line["quantity"]:
+                return False
         return True
 
     async def release(self, session: Session, order_id: str, reason: str) -> bool:

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from beli_contracts.catalog import StockLow
-from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderShipped
-from beli_contracts.payments import LevyRuleChanged, PaymentLinkCreated, PaymentSettled
+from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderPaid, OrderShipped
+from beli_contracts.payments import LevyRuleChanged, PaymentLinkCreated, PaymentReturned, PaymentSettled
 from beli_contracts.programme import AsnContact, CommitmentMet, CommitmentReminderDue
 from beli_contracts.values import SettledLine
 
@@ -37,6 +37,7 @@ KINDS: dict[str, Kind] = {
         Kind("payment_link", "shopper", True, ("email", "whatsapp"), "Pesanan dibuat, tautan pembayaran siap"),
         Kind("payment_receipt", "shopper", True, ("email",), "Bukti pembayaran"),
         Kind("order_cancelled", "shopper", True, ("email", "whatsapp"), "Pesanan dibatalkan / pembayaran gagal"),
+        Kind("payment_returned", "shopper", True, ("email", "whatsapp"), "Pembayaran terlambat dikembalikan"),
         Kind("order_shipped", "shopper", True, ("email", "whatsapp"), "Pesanan dikirim"),
         Kind("seller_new_paid_order", "seller", True, ("email", "whatsapp"), "Pesanan baru sudah dibayar"),
         Kind("seller_payout", "seller", True, ("email",), "Pesanan selesai: rincian pembayaran ke penjual"),
@@ -53,6 +54,7 @@ CANCEL_REASONS = {
     "payment_expired": "batas waktu pembayaran terlewati",
     "payment_setup_failed": "pembayaran tidak dapat dibuat",
     "checkout_timeout": "pesanan tidak dapat diproses tepat waktu",
+    "stock_unavailable": "stok sudah terjual sebelum pembayaran Anda kami terima",
 }
 
 
@@ -99,8 +101,10 @@ def for_payment_link(event: PaymentLinkCreated) -> list[Notice]:
     ]
 
 
-def for_settlement(event: PaymentSettled) -> list[Notice]:
+def for_settlement(event: OrderPaid | PaymentSettled) -> list[Notice]:
     """A receipt for the shopper, and for each seller a 'new paid order' with only their lines."""
+    if not event.lines or event.settled_at is None:
+        return []  # an order_paid written before it carried the settlement: nothing to render
     customer = event.customer
     notices = [
         Notice(
@@ -161,6 +165,20 @@ def for_cancellation(event: OrderCancelled) -> list[Notice]:
             {"customer": customer, "reason_code": event.reason, "reason": CANCEL_REASONS.get(event.reason, event.reason.replace("_", " "))},
             email_verified=customer.email_verified,
             phone_verified=customer.phone_verified,
+        )
+    ]
+
+
+def for_return(event: PaymentReturned) -> list[Notice]:
+    customer = event.customer
+    return [
+        Notice(
+            "payment_returned",
+            _key(customer.email),
+            customer.email,
+            customer.phone,
+            event.order_id,
+            {"customer": customer, "gross": event.gross_amount, "returned_at": event.returned_at},
         )
     ]
 

@@ -10,8 +10,8 @@ from typing import Any
 from beli_contracts import Envelope
 from beli_contracts.accounts import AccountVerified, VerificationCodeIssued
 from beli_contracts.catalog import StockLow
-from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderShipped
-from beli_contracts.payments import LevyRuleChanged, PaymentLinkCreated, PaymentSettled
+from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderPaid, OrderShipped
+from beli_contracts.payments import LevyRuleChanged, PaymentLinkCreated, PaymentReturned
 from beli_contracts.programme import CommitmentMet, CommitmentReminderDue
 from beli_contracts.topics import CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS, PROGRAMME_EVENTS
 from beli_runtime.clock import utcnow
@@ -45,7 +45,9 @@ class NotificationsHandlers:
             topics=(ORDERS_EVENTS, PAYMENTS_EVENTS, CATALOG_EVENTS, PROGRAMME_EVENTS),
             handlers={
                 PaymentLinkCreated.TYPE: on(domain.for_payment_link),
-                PaymentSettled.TYPE: on(domain.for_settlement),
+                # Receipts follow orders' decision: money for a cancelled order is returned instead.
+                OrderPaid.TYPE: on(domain.for_settlement),
+                PaymentReturned.TYPE: on(domain.for_return),
                 OrderCancelled.TYPE: on(domain.for_cancellation),
                 OrderShipped.TYPE: on(domain.for_shipment),
                 OrderCompleted.TYPE: on(domain.for_completion),

@@ -4,6 +4,7 @@
        │                              │
        └──stock rejected──▶ REJECTED   └──payment failed / shopper cancels──▶ CANCELLED
     PENDING ──shopper cancels──▶ CANCELLED
+    PAID ──reservation lapsed (paid after the hold ended, units sold meanwhile)──▶ CANCELLED (money returned)
 
 One order (one payment) holds one sub-order per seller, for fulfilment and the seller's statement:
 
@@ -33,13 +34,17 @@ class OrderStatus(StrEnum):
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING: frozenset({OrderStatus.AWAITING_PAYMENT, OrderStatus.REJECTED, OrderStatus.CANCELLED}),
     OrderStatus.AWAITING_PAYMENT: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
-    OrderStatus.PAID: frozenset({OrderStatus.COMPLETED}),
+    # PAID -> CANCELLED only when the paid units were sold to someone else after the hold
+    # ended (catalog's reservation_lapsed); the money is then returned.
+    OrderStatus.PAID: frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED}),
     OrderStatus.COMPLETED: frozenset(),
     OrderStatus.REJECTED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
 }
 
 SHOPPER_CANCELLABLE = frozenset({OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT})
+# The states an order is cancelled from when it will not be paid (shopper, payment failure, sweeper).
+UNPAID = [OrderStatus.PENDING.value, OrderStatus.AWAITING_PAYMENT.value]
 
 
 def can_move(current: OrderStatus, target: OrderStatus) -> bool:

@@ -1,29 +1,35 @@
 """Orders' part of the checkout saga: it decides each order's state from the others' events."""
 
-from datetime import timedelta
-
 from beli_contracts import Envelope
-from beli_contracts.catalog import StockRejected, StockReserved
+from beli_contracts.catalog import ReservationLapsed, StockRejected, StockReserved
 from beli_contracts.orders import OrderCancelled, OrderPaid, OrderRejected, PaymentRequested
-from beli_contracts.payments import PaymentFailed, PaymentLinkCreated, PaymentSettled
+from beli_contracts.payments import PaymentFailed, PaymentLinkCreated, PaymentReturned, PaymentSettled
 from beli_contracts.topics import CATALOG_EVENTS, PAYMENTS_EVENTS
 from beli_contracts.values import Customer
-from beli_runtime.clock import utcnow
 from beli_runtime.consumer import Subscription
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
-from orders.domain import OrderStatus, cancel_all, fulfilment_index, group_by_seller, listing_key, order_total, settle
+from orders.domain import (
+    UNPAID,
+    OrderStatus,
+    SubOrderStatus,
+    cancel_all,
+    fulfilment_index,
+    group_by_seller,
+    listing_key,
+    order_total,
+    settle,
+)
 from orders.store import OrdersStore, priced
 
 log = get_logger(__name__)
 
 
 class OrdersHandlers:
-    def __init__(self, store: OrdersStore, outbox: Outbox, payment_window: timedelta) -> None:
+    def __init__(self, store: OrdersStore, outbox: Outbox) -> None:
         self.store = store
         self.outbox = outbox
-        self.payment_window = payment_window
 
     def subscription(self) -> Subscription:
         return Subscription(
@@ -34,11 +40,14 @@ class OrdersHandlers:
                 PaymentLinkCreated.TYPE: self.on_payment_link_created,
                 PaymentSettled.TYPE: self.on_payment_settled,
                 PaymentFailed.TYPE: self.on_payment_failed,
+                ReservationLapsed.TYPE: self.on_reservation_lapsed,
+                PaymentReturned.TYPE: self.on_payment_returned,
             },
         )
 
     async def on_stock_reserved(self, envelope: Envelope, event: StockReserved, session: Session) -> None:
-        pay_before = utcnow() + self.payment_window
+        # One deadline: the hold's own expiry, never a second clock started here.
+        pay_before = event.expires_at
         total = order_total(event.lines)
         current = await self.store.get(event.order_id, session)
         if current is None:
@@ -103,17 +112,20 @@ class OrdersHandlers:
             changes |= _fulfilment_changes(current, settle(current.get("sub_orders") or [], event.lines))
         order = await self.store.move(session, event.order_id, OrderStatus.PAID, changes)
         if order is None:
-            current = await self.store.get(event.order_id, session)
-            if current is not None and current["status"] == OrderStatus.CANCELLED.value:
-                # Money arrived for an order that was already cancelled: it must be refunded.
-                await self.store.annotate(
-                    session, event.order_id, {"refund_due": event.gross_amount}, in_states=[OrderStatus.CANCELLED.value]
-                )
-                log.warning("orders.paid_after_cancel", order_id=event.order_id, gross=event.gross_amount)
+            # Cancelled before the money arrived: payments returns it (it saw the cancellation too).
+            log.warning("orders.paid_after_cancel", order_id=event.order_id, gross=event.gross_amount)
             return
         await self.outbox.add(
             session,
-            OrderPaid(order_id=event.order_id, customer=Customer(**order["customer"]), gross_amount=event.gross_amount),
+            OrderPaid(
+                order_id=event.order_id,
+                customer=Customer(**order["customer"]),
+                gross_amount=event.gross_amount,
+                lines=event.lines,
+                levy_total=event.levy_total,
+                payment_type=event.payment_type,
+                settled_at=event.settled_at,
+            ),
             key=event.order_id,
             correlation_id=envelope.correlation_id,
         )
@@ -131,7 +143,7 @@ class OrdersHandlers:
         changes = {"status_reason": detail, "cancel_reason": reason}
         if current is not None and current.get("sub_orders"):
             changes |= _fulfilment_changes(current, cancel_all(current["sub_orders"]))
-        order = await self.store.move(session, order_id, OrderStatus.CANCELLED, changes)
+        order = await self.store.move(session, order_id, OrderStatus.CANCELLED, changes, from_states=UNPAID)
         if order is not None:
             await self.outbox.add(
                 session,
@@ -140,6 +152,28 @@ class OrdersHandlers:
                 correlation_id=correlation_id,
             )
         return order
+
+    async def on_reservation_lapsed(self, envelope: Envelope, event: ReservationLapsed, session: Session) -> None:
+        """Paid, but the units were sold to someone else after the hold ended: nothing can be
+        shipped. The order is cancelled; payments returns the money on that event."""
+        current = await self.store.get(event.order_id, session)
+        if current is None or any(sub["status"] != SubOrderStatus.PAID.value for sub in current.get("sub_orders") or []):
+            log.error("orders.lapsed_not_cancellable", order_id=event.order_id, status=current and current["status"])
+            return
+        cancelled = [sub | {"status": SubOrderStatus.CANCELLED.value} for sub in current["sub_orders"]]
+        changes = {"status_reason": event.reason, "cancel_reason": "stock_unavailable", **_fulfilment_changes(current, cancelled)}
+        order = await self.store.move(session, event.order_id, OrderStatus.CANCELLED, changes, from_states=[OrderStatus.PAID.value])
+        if order is not None:
+            await self.outbox.add(
+                session,
+                OrderCancelled(order_id=event.order_id, customer=Customer(**order["customer"]), reason="stock_unavailable"),
+                key=event.order_id,
+                correlation_id=envelope.correlation_id,
+            )
+
+    async def on_payment_returned(self, envelope: Envelope, event: PaymentReturned, session: Session) -> None:
+        returned = {"amount": event.gross_amount, "refund_key": event.refund_key, "returned_at": event.returned_at}
+        await self.store.annotate(session, event.order_id, {"payment_returned": returned}, in_states=[OrderStatus.CANCELLED.value])
 
 
 def _fulfilment_changes(order: dict, sub_orders: list[dict]) -> dict:

@@ -19,7 +19,7 @@ log = get_logger(__name__)
 settings = OrdersSettings()
 runtime = ServiceRuntime(settings)
 store = OrdersStore(runtime.db, timedelta(hours=settings.idempotency_key_hours))
-handlers = OrdersHandlers(store, runtime.outbox, timedelta(minutes=settings.payment_window_minutes))
+handlers = OrdersHandlers(store, runtime.outbox)
 runtime.subscribe(handlers.subscription())
 fulfilment = Fulfilment(store, runtime.outbox)
 

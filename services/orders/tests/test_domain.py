@@ -1,6 +1,6 @@
 """Order lifecycle rules and request fingerprints."""
 
-from orders.domain import SHOPPER_CANCELLABLE, OrderStatus, can_move, request_fingerprint, sources_of
+from orders.domain import SHOPPER_CANCELLABLE, UNPAID, OrderStatus, can_move, request_fingerprint, sources_of
 
 
 def test_happy_path_and_failure_paths_are_allowed() -> None:
@@ -15,9 +15,11 @@ def test_final_states_never_move() -> None:
         assert not any(can_move(final, target) for target in OrderStatus)
 
 
-def test_a_paid_order_can_only_complete() -> None:
-    assert [target for target in OrderStatus if can_move(OrderStatus.PAID, target)] == [OrderStatus.COMPLETED]
+def test_a_paid_order_completes_or_is_cancelled_only_when_its_units_lapsed() -> None:
+    assert [target for target in OrderStatus if can_move(OrderStatus.PAID, target)] == [OrderStatus.COMPLETED, OrderStatus.CANCELLED]
     assert sources_of(OrderStatus.COMPLETED) == ["PAID"]
+    # Shoppers, failed payments and the sweeper cancel only unpaid orders.
+    assert UNPAID == ["PENDING", "AWAITING_PAYMENT"]
 
 
 def test_paid_only_from_awaiting_payment() -> None:

@@ -2,15 +2,16 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from beli_contracts.payments import LevyRuleTerms
 from beli_runtime.auth import Principal
 from beli_runtime.http import ApiError
 from payments.access import actor, operator_only
+from payments.late import LatePayments
 from payments.levy import RuleRefused
 from payments.refunds import RefundRefused, Refunds
 from payments.rules import LevyRules
@@ -72,7 +73,7 @@ def _refund_out(doc: dict[str, Any]) -> RefundOut:
     return RefundOut(refund_key=doc["_id"], **{key: doc.get(key) for key in RefundOut.model_fields if key != "refund_key"})
 
 
-def build_admin_router(rules: LevyRules, refunds: Refunds) -> APIRouter:
+def build_admin_router(rules: LevyRules, refunds: Refunds, late: LatePayments) -> APIRouter:
     router = APIRouter()
 
     @router.post("/admin/levy-rules", status_code=201, response_model=RuleOut, tags=["levy rules"])
@@ -119,5 +120,16 @@ def build_admin_router(rules: LevyRules, refunds: Refunds) -> APIRouter:
     @router.get("/payments/{order_id}/refunds", tags=["refunds"])
     async def refunds_of(order_id: Annotated[str, Path(max_length=64)], _: Annotated[Principal, Depends(operator_only)]) -> dict[str, Any]:
         return {"items": [_refund_out(doc) for doc in await refunds.for_order(order_id)]}
+
+    @router.get("/admin/late-payments", tags=["refunds"])
+    async def late_payments(
+        _: Annotated[Principal, Depends(operator_only)],
+        state: Annotated[Literal["returning", "returned", "needs_operator"] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    ) -> dict[str, Any]:
+        """Money that arrived for orders that could no longer be paid, and where its return stands.
+        `needs_operator`: Midtrans refused the refund; return the money another way, or retry with
+        `POST /payments/{order_id}/refunds` (the payment is marked returned once fully refunded)."""
+        return {"items": await late.listing(state, limit)}
 
     return router

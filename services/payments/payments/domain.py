@@ -79,11 +79,25 @@ def classify(transaction_status: str, fraud_status: str | None) -> Outcome:
 
 
 # Which of our states an outcome may move a payment out of. Anything else is a stale or
-# out-of-order notification and changes nothing (e.g. `expire` after `settlement`).
+# out-of-order notification and changes nothing (e.g. `expire` after `settlement`). Money that
+# arrives for a FAILED payment is not in this table: it is a late payment (see `late_reason`),
+# booked and returned in full, never kept.
 MOVES: dict[Outcome, tuple[PaymentStatus, frozenset[PaymentStatus]]] = {
-    Outcome.PAID: (PaymentStatus.SETTLED, frozenset({PaymentStatus.OPENING, PaymentStatus.AWAITING, PaymentStatus.FAILED})),
+    Outcome.PAID: (PaymentStatus.SETTLED, frozenset({PaymentStatus.OPENING, PaymentStatus.AWAITING})),
     Outcome.NOT_PAID: (PaymentStatus.FAILED, frozenset({PaymentStatus.OPENING, PaymentStatus.AWAITING})),
 }
+
+
+def late_reason(payment: dict[str, object]) -> str | None:
+    """Why money for this payment must go back (None: the order may still be paid). The order
+    was cancelled (orders never cancels a paid order, except when its units lapsed), or the
+    payment had already failed or expired, which cancels the order."""
+    cancelled = payment.get("order_cancelled")
+    if isinstance(cancelled, dict):
+        return f"order cancelled ({cancelled.get('reason')})"
+    if payment.get("status") == PaymentStatus.FAILED.value:
+        return f"payment had already failed ({payment.get('failure_reason') or payment.get('midtrans_status')})"
+    return None
 
 
 def signature_key(order_id: str, status_code: str, gross_amount: str, server_key: str) -> str:
@@ -111,9 +125,16 @@ def rupiah_from_midtrans(amount: str | float) -> int:
     return int(value)
 
 
-def snap_expiry(created: datetime, pay_before: datetime) -> dict[str, object]:
-    """Snap expiry with an explicit start time (Midtrans's clock is WIB, UTC+7)."""
-    minutes = max(1, int((pay_before - created).total_seconds() // 60))
+def snap_minutes(created: datetime, pay_before: datetime, margin_seconds: float) -> int:
+    """Whole minutes of Snap validity that end at least `margin_seconds` before the order's one
+    deadline (the stock hold), so a payment is confirmed while the units are still held. 0: too
+    late to open a link at all."""
+    return max(0, int(((pay_before - created).total_seconds() - margin_seconds) // 60))
+
+
+def snap_expiry(created: datetime, minutes: int) -> dict[str, object]:
+    """Snap expiry with an explicit start time (Midtrans's clock is WIB, UTC+7). The start is
+    truncated to the second, so the expiry never ends later than `created + minutes`."""
     return {"start_time": created.astimezone(WIB).strftime("%Y-%m-%d %H:%M:%S +0700"), "unit": "minute", "duration": minutes}
 
 

@@ -4,15 +4,18 @@ a consumer must not block on a remote API (it would be kicked out of its group).
 from beli_contracts import Envelope
 from beli_contracts.orders import OrderCancelled, PaymentRequested
 from beli_contracts.topics import ORDERS_EVENTS
+from beli_runtime.clock import utcnow
 from beli_runtime.consumer import Subscription
 from beli_runtime.mongo import Session
 from payments.domain import PaymentStatus
+from payments.late import LatePayments
 from payments.store import PaymentsStore
 
 
 class PaymentsHandlers:
-    def __init__(self, store: PaymentsStore) -> None:
+    def __init__(self, store: PaymentsStore, late: LatePayments) -> None:
         self.store = store
+        self.late = late
 
     def subscription(self) -> Subscription:
         return Subscription(
@@ -24,6 +27,8 @@ class PaymentsHandlers:
         await self.store.open(session, event)
 
     async def on_order_cancelled(self, envelope: Envelope, event: OrderCancelled, session: Session) -> None:
+        # Remembered whatever the payment's state: money that arrives from now on goes back.
+        await self.store.set_fields(event.order_id, {"order_cancelled": {"reason": event.reason, "at": utcnow()}}, session=session)
         # Not opened yet: it never will be. Opened: the cancel job asks Midtrans to cancel it.
         if await self.store.move(
             session,
@@ -34,5 +39,11 @@ class PaymentsHandlers:
         ):
             return
         payment = await self.store.get(event.order_id, session)
-        if payment is not None and payment["status"] == PaymentStatus.AWAITING.value:
+        if payment is None:
+            return
+        if payment["status"] == PaymentStatus.AWAITING.value:
             await self.store.set_fields(event.order_id, {"cancel_requested": True}, session=session)
+        elif payment["status"] == PaymentStatus.SETTLED.value:
+            # Settled before this cancellation reached us (or its units lapsed after payment):
+            # the order will not be delivered, so the money goes back.
+            await self.late.begin(session, event.order_id, f"order cancelled ({event.reason})")

@@ -13,8 +13,20 @@ from beli_runtime.clock import as_utc, utcnow
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
 from beli_runtime.service import ServiceRuntime
-from payments.domain import MOVES, Outcome, PaymentStatus, classify, item_name, rupiah_from_midtrans, settle_lines, snap_expiry
+from payments.domain import (
+    MOVES,
+    Outcome,
+    PaymentStatus,
+    classify,
+    item_name,
+    late_reason,
+    rupiah_from_midtrans,
+    settle_lines,
+    snap_expiry,
+    snap_minutes,
+)
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
+from payments.late import LatePayments
 from payments.ledger import LevyLedger, as_event_entry
 from payments.levy import to_millis
 from payments.refunds import Refunds
@@ -39,7 +51,9 @@ class PaymentJobs:
         settings: PaymentsSettings,
         rules: LevyRules,
         refunds: Refunds,
+        late: LatePayments,
     ) -> None:
+        self.late = late
         self.runtime = runtime
         self.rules = rules
         self.refunds = refunds
@@ -59,11 +73,12 @@ class PaymentJobs:
     async def _open_link(self, payment: dict[str, Any]) -> None:
         order_id = payment["_id"]
         now = utcnow()
-        if as_utc(payment["pay_before"]) <= now:
+        minutes = snap_minutes(now, as_utc(payment["pay_before"]), self.settings.snap_expiry_margin_seconds)
+        if minutes < 1:
             await self._fail(order_id, "expire", "the payment window passed before Midtrans could open the transaction")
             return
         try:
-            answer = await self.gateway.create_transaction(snap_request(payment, now, self.settings.snap_finish_url))
+            answer = await self.gateway.create_transaction(snap_request(payment, now, minutes, self.settings.snap_finish_url))
         except MidtransUnavailable as error:
             attempts = payment["attempts"] + 1
             if attempts >= self.settings.link_retry_limit:
@@ -193,11 +208,13 @@ class PaymentJobs:
         levy_total = sum(line.levy for line in lines)
 
         async def work(session: Session) -> str:
+            # Decided inside the transaction: a cancellation recorded meanwhile conflicts with it.
+            late = late_reason(await self.store.get(order_id, session) or payment)
             moved = await self.store.move(
                 session,
                 order_id,
                 PaymentStatus.SETTLED,
-                sources,
+                sources | {PaymentStatus.FAILED} if late else sources,
                 {
                     "midtrans_status": status["transaction_status"],
                     "payment_type": status.get("payment_type"),
@@ -212,6 +229,10 @@ class PaymentJobs:
             await self.runtime.outbox.add(
                 session, LevyRecorded(order_id=order_id, entries=[as_event_entry(e) for e in entries]), key=order_id
             )
+            if late:
+                # Booked, then returned in full: no payment_settled, so nobody is told to ship.
+                await self.late.begin(session, order_id, late)
+                return f"late payment, returning: {late}"
             await self.runtime.outbox.add(
                 session,
                 PaymentSettled(
@@ -256,7 +277,7 @@ class PaymentJobs:
         return bool(due)
 
 
-def snap_request(payment: dict[str, Any], now: Any, finish_url: str = "") -> dict[str, Any]:
+def snap_request(payment: dict[str, Any], now: Any, minutes: int, finish_url: str = "") -> dict[str, Any]:
     customer = payment["customer"]
     request: dict[str, Any] = {
         "transaction_details": {"order_id": payment["_id"], "gross_amount": payment["gross_amount"]},
@@ -271,7 +292,7 @@ def snap_request(payment: dict[str, Any], now: Any, finish_url: str = "") -> dic
             for line in payment["lines"]
         ],
         "customer_details": {"first_name": customer["name"][:255], "email": customer["email"], "phone": customer["phone"]},
-        "expiry": snap_expiry(now, as_utc(payment["pay_before"])),
+        "expiry": snap_expiry(now, minutes),
     }
     if finish_url:
         # Snap sends the shopper back here after paying (the web app's order page).

@@ -10,6 +10,7 @@ from payments.finance_api import build_finance_router
 from payments.gateway import MidtransGateway
 from payments.handlers import PaymentsHandlers
 from payments.jobs import PaymentJobs
+from payments.late import LatePayments
 from payments.ledger import LevyLedger
 from payments.reconcile import Reconciler
 from payments.refunds import Refunds
@@ -24,12 +25,14 @@ ledger = LevyLedger(runtime.db)
 gateway = MidtransGateway(settings)
 rules = LevyRules(runtime, settings.pad_levy_bps)
 refunds = Refunds(runtime, runtime.db, store, ledger, gateway, settings.refund_retry_seconds)
-jobs = PaymentJobs(runtime, store, ledger, gateway, settings, rules, refunds)
-runtime.subscribe(PaymentsHandlers(store).subscription())
+late = LatePayments(store, refunds, gateway, settings.refund_retry_seconds)
+jobs = PaymentJobs(runtime, store, ledger, gateway, settings, rules, refunds, late)
+runtime.subscribe(PaymentsHandlers(store, late).subscription())
 open_links = runtime.add_job("open-payment-links", jobs.open_links, interval=settings.payment_job_seconds)
 notifications = runtime.add_job("midtrans-notifications", jobs.process_notifications, interval=settings.payment_job_seconds)
 runtime.add_job("cancel-payments", jobs.cancel_requested, interval=settings.payment_job_seconds)
 runtime.add_job("retry-refunds", refunds.retry_requested, interval=min(10.0, settings.refund_retry_seconds))
+runtime.add_job("return-late-payments", late.send_due, interval=settings.payment_job_seconds)
 
 
 async def prepare() -> None:
@@ -48,6 +51,6 @@ app = create_app(
     max_request_bytes=settings.max_request_bytes,
 )
 app.include_router(build_router(store, ledger, settings, notifications.wake))
-app.include_router(build_admin_router(rules, refunds))
+app.include_router(build_admin_router(rules, refunds, late))
 app.include_router(quote.build_router(rules))
 app.include_router(build_finance_router(LevyAudit(runtime, ledger, store), ledger, Reconciler(store, ledger, gateway)))

@@ -5,6 +5,7 @@ from typing import Any
 
 from payments.domain import Outcome, PaymentStatus, classify, rupiah_from_midtrans
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
+from payments.late import late_view
 from payments.ledger import LevyLedger
 from payments.levy import utc_from_day
 from payments.store import PaymentsStore
@@ -74,6 +75,12 @@ class Reconciler:
             "matched": matched,
             "mismatches": mismatches,
             "unchecked": unchecked,
+            # Money that arrived for orders no longer payable: booked, then returned (or waiting
+            # for an operator). Returned ones also match above: levy and reversal net to zero.
+            "late_payments": [
+                late_view(p)
+                for p in await self.store.payments.find({"_id": {"$in": order_ids}, "late_payment": {"$exists": True}}).to_list()
+            ],
         }
 
     async def _candidates(self, date_from: str, date_to: str) -> list[str]:

@@ -12,7 +12,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from beli_contracts.payments import LevyReversed
+from beli_contracts.payments import LevyReversed, PaymentReturned
+from beli_contracts.values import Customer
 from beli_runtime.clock import utcnow
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Database, Session, ensure_index
@@ -158,6 +159,26 @@ class Refunds:
         await self.refunds.insert_one(doc, session=session)
         return doc
 
+    async def reserve_all(self, session: Session, order_id: str, refund_key: str, reason: str, source: str) -> dict[str, Any]:
+        """A refund of everything still refundable, recorded for a job to send (late payments)."""
+        remaining = await self._remaining(session, order_id)
+        chosen = {k: r["quantity"] for k, r in remaining.items() if r["quantity"] > 0}
+        now = utcnow()
+        doc = {
+            "_id": refund_key,
+            "order_id": order_id,
+            "amount": sum(q * remaining[k]["unit_price"] for k, q in chosen.items()),
+            "lines": [_line(remaining[k], q) for k, q in chosen.items()],
+            "reason": reason,
+            "status": "REQUESTED",
+            "source": source,
+            "created_at": now,
+            "updated_at": now,
+            "retry_at": now,
+        }
+        await self.refunds.insert_one(doc, session=session)
+        return doc
+
     async def _remaining(self, session: Session | None, order_id: str) -> dict[str, dict[str, Any]]:
         """Per order line (product, and variant if any): what was recorded, minus what active refunds already take."""
         remaining = {
@@ -190,15 +211,34 @@ class Refunds:
             stored = await self.ledger.append(session, drafts, utcnow())
             fully = all(line["quantity"] == 0 for line in (await self._remaining(session, order_id)).values())
             target = PaymentStatus.REFUNDED if fully else PaymentStatus.PARTIALLY_REFUNDED
-            await self.store.move(session, order_id, target, REFUNDABLE)
+            payment = await self.store.move(session, order_id, target, REFUNDABLE)
             await self.runtime.outbox.add(
                 session,
                 LevyReversed(order_id=order_id, refund_amount=refund["amount"], entries=[as_event_entry(e) for e in stored]),
                 key=order_id,
             )
+            if fully and payment is not None and payment.get("late_payment"):
+                await self._returned(session, payment, refund)
             return True
 
         return await self.runtime.write(work)
+
+    async def _returned(self, session: Session, payment: dict[str, Any], refund: dict[str, Any]) -> None:
+        """A late payment is back with the shopper: say so (the shopper is told by notifications)."""
+        now = utcnow()
+        await self.store.set_fields(payment["_id"], {"late_payment.state": "returned", "late_payment.returned_at": now}, session=session)
+        await self.runtime.outbox.add(
+            session,
+            PaymentReturned(
+                order_id=payment["_id"],
+                customer=Customer(**payment["customer"]),
+                gross_amount=payment["gross_amount"],
+                refund_key=refund["_id"],
+                reason=payment["late_payment"]["reason"],
+                returned_at=now,
+            ),
+            key=payment["_id"],
+        )
 
     async def on_midtrans_refunds(self, order_id: str, status: dict[str, Any]) -> str:
         """Midtrans says the transaction was (partly) refunded: complete ours, adopt unknown ones."""

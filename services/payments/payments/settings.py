@@ -16,6 +16,9 @@ class PaymentsSettings(ServiceSettings):
     # Default PAD levy in basis points (100 bps = 1%) when no levy rule is configured.
     pad_levy_bps: int = 100
     link_retry_limit: int = 8
+    # Snap expires at least this long before the order's deadline (the stock hold), so that the
+    # settlement of a last-minute payment is confirmed while the units are still held.
+    snap_expiry_margin_seconds: float = 120.0
     payment_job_seconds: float = 1.0
     # A refund Midtrans did not answer is sent again after this, then with a doubling pause.
     refund_retry_seconds: float = 30.0
