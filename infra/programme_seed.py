@@ -4,6 +4,8 @@ Everything goes through the HTTP APIs (staff accounts by the operator, imports b
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 
 import httpx
@@ -75,7 +77,9 @@ def roster_rows(count: int, shopper_email: str, seed: int = 2026) -> list[list[s
 
 
 def _csv(rows: list[list[str]], header: list[str]) -> bytes:
-    return ("\n".join(",".join(row) for row in [header, *rows]) + "\n").encode()
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([header, *rows])
+    return buffer.getvalue().encode()
 
 
 def seed_programme(catalog_url: str, programme_url: str, admin: dict[str, str], password: str, shopper_email: str, count: int = 300) -> int:

@@ -129,6 +129,8 @@ def normal_phone(phone: str | None) -> str:
     digits = re.sub(r"\D", "", phone or "")
     if digits.startswith("62"):
         digits = "0" + digits[2:]
+    elif digits.startswith("8"):  # a spreadsheet number cell lost the leading zero
+        digits = "0" + digits
     return digits
 
 

@@ -1,6 +1,7 @@
 """OPDs and the ASN roster (imports), and how a shopper's account becomes an ASN's: a NIP claim,
 linked at once when the roster's e-mail or phone is the account's, else approved by the OPD."""
 
+import asyncio
 import re
 import uuid
 from typing import Any
@@ -22,6 +23,7 @@ class Roster:
         self.runtime = runtime
         self.store = store
         self.tallies = tallies
+        self._importing = asyncio.Lock()
 
     async def import_opds(self, rows: list[dict[str, str]]) -> dict[str, Any]:
         good: list[Doc] = []
@@ -43,8 +45,8 @@ class Roster:
     async def import_asn(self, rows: list[dict[str, str]]) -> dict[str, Any]:
         opds = {doc["_id"]: doc for doc in await self.store.opds.find({}, {"government": 1}).to_list()}
         good, rejected = domain.validate_roster(rows, set(opds))
-        created, changed = await self.store.upsert_roster(good, opds)
-        await self.store.recount_opds()
+        async with self._importing:  # one import at a time (per instance): the digest is read, then written
+            created, changed = await self.store.upsert_roster(good, opds)
         return {
             "rows": len(rows),
             "created": created,

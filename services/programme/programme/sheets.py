@@ -23,8 +23,7 @@ def read_table(content: bytes, filename: str, columns: dict[str, tuple[str, ...]
         rows = _xlsx_rows(content)
     else:
         text = content.decode("utf-8-sig", errors="replace")
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else csv.excel
-        rows = list(csv.reader(io.StringIO(text), dialect))
+        rows = list(csv.reader(io.StringIO(text), _dialect(text)))
     if not rows:
         raise ApiError(422, "berkas kosong", field="file")
     mapping = header_map(rows[0], columns)
@@ -32,6 +31,15 @@ def read_table(content: bytes, filename: str, columns: dict[str, tuple[str, ...]
     if missing:
         raise ApiError(422, f"kolom wajib tidak ada: {', '.join(missing)}", field="file")
     return [{field: _text(row[index]) if index < len(row) else "" for field, index in mapping.items()} for row in rows[1:] if any(row)]
+
+
+def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    """Comma, semicolon (Excel in Indonesian locales) or tab, as the header line shows."""
+    header = text.split("\n", 1)[0]
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",;\t")
+    except csv.Error:
+        return csv.excel
 
 
 def _text(value: Any) -> str:

@@ -66,7 +66,12 @@ def test_met_and_shares_are_integers() -> None:
 
 
 def test_phones_and_emails_compare_in_one_form() -> None:
-    assert domain.normal_phone("+62 812-3456-7890") == domain.normal_phone("081234567890") == "081234567890"
+    assert (
+        domain.normal_phone("+62 812-3456-7890")
+        == domain.normal_phone("081234567890")
+        == domain.normal_phone("81234567890")
+        == "081234567890"
+    )
     assert domain.normal_email(" Yohana@NTTprov.example.ID ") == "yohana@nttprov.example.id"
 
 
