@@ -49,3 +49,18 @@ async def stop_quietly(client: object, timeout: float = 10.0) -> None:
         await asyncio.wait_for(client.stop(), timeout)  # type: ignore[attr-defined]
     except Exception as error:  # noqa: BLE001 - shutdown must go on whatever the client raises
         log.warning("kafka.stop_failed", client=type(client).__name__, error=repr(error)[:300])
+
+
+async def kafka_reachable(bootstrap: str, timeout: float = 2.0) -> str:
+    """For /healthz: "ok" if a bootstrap broker accepts a connection."""
+    errors = []
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), timeout)
+        except (OSError, TimeoutError, ValueError) as error:
+            errors.append(type(error).__name__)
+            continue
+        writer.close()
+        return "ok"
+    return f"unavailable: {', '.join(errors)}"

@@ -8,7 +8,10 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 
+from beli_runtime.logs import get_logger
+
 T = TypeVar("T")
+log = get_logger(__name__)
 Session = AsyncClientSession
 Database = AsyncDatabase[dict[str, Any]]
 
@@ -27,10 +30,19 @@ async def in_transaction(client: AsyncMongoClient[dict[str, Any]], work: Callabl
         return await session.with_transaction(work)
 
 
+class IndexConflict(Exception):
+    """An index of that name or those keys exists with other options: someone must decide which."""
+
+
 async def ensure_index(collection: Any, keys: Any, **options: Any) -> None:
-    """Create an index, tolerating servers that lack a feature (e.g. TTL sweeps) but not bugs."""
+    """Create an index. A server that lacks a feature (CannotCreateIndex, e.g. no TTL sweeps) is
+    tolerated with a warning; an existing index with other options is an error, never hidden
+    (the old index would silently go on enforcing or not enforcing what the code expects)."""
     try:
         await collection.create_index(keys, **options)
     except OperationFailure as error:
-        if error.code not in (67, 85, 86):  # CannotCreateIndex, IndexOptionsConflict, IndexKeySpecsConflict
+        if error.code in (85, 86):  # IndexOptionsConflict, IndexKeySpecsConflict
+            raise IndexConflict(f"index {keys!r} {options!r} on {collection.name} conflicts with an existing one: {error}") from error
+        if error.code != 67:  # CannotCreateIndex
             raise
+        log.warning("mongo.index_not_supported", collection=collection.name, keys=repr(keys), error=str(error)[:300])

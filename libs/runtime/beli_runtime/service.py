@@ -2,6 +2,7 @@
 stopped together with the HTTP app."""
 
 import asyncio
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -11,15 +12,17 @@ from fastapi import FastAPI
 from beli_runtime.admin import dead_letter_router
 from beli_runtime.consumer import EventConsumer, Subscription
 from beli_runtime.jobs import BackgroundJob, JobStep
+from beli_runtime.kafka import kafka_reachable
 from beli_runtime.leases import current_lease
 from beli_runtime.logs import configure_logging, get_logger
-from beli_runtime.mongo import Session, connect, in_transaction
+from beli_runtime.mongo import IndexConflict, Session, connect, in_transaction
 from beli_runtime.outbox import Outbox, OutboxRelay
 from beli_runtime.settings import ServiceSettings
 
 T = TypeVar("T")
 log = get_logger(__name__)
 SHUTDOWN_SECONDS = 15.0
+INDEX_ATTEMPTS = 60  # about a minute of a database that does not answer
 
 
 class ServiceRuntime:
@@ -32,6 +35,7 @@ class ServiceRuntime:
         self._consumers: list[EventConsumer] = []
         self._jobs: list[BackgroundJob] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self.indexes_ready = False
         self._relay = OutboxRelay(self.db, settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
         self._relay_job = self.add_job("outbox-relay", self._relay.publish_pending, interval=settings.relay_poll_seconds)
 
@@ -81,11 +85,15 @@ class ServiceRuntime:
             job.wake()
 
     async def health(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
         try:
             await asyncio.wait_for(self.client.admin.command("ping"), timeout=2)
-            return {"mongodb": "ok"}
+            checks["mongodb"] = "ok"
         except Exception as error:  # noqa: BLE001 - any failure means the database is not usable
-            return {"mongodb": f"unavailable: {type(error).__name__}"}
+            checks["mongodb"] = f"unavailable: {type(error).__name__}"
+        checks["indexes"] = "ok" if self.indexes_ready else "not created"
+        checks["kafka"] = await kafka_reachable(self.settings.kafka_bootstrap_servers)
+        return checks
 
     def lifespan(self, prepare: Callable[[], Awaitable[None]]) -> Callable[[FastAPI], Any]:
         """`prepare` creates the service's indexes; it is retried until the database answers."""
@@ -103,22 +111,31 @@ class ServiceRuntime:
         return run
 
     async def _start(self, prepare: Callable[[], Awaitable[None]]) -> None:
-        async def indexes() -> None:
-            await self.outbox.ensure_indexes()
-            for consumer in self._consumers:
-                await consumer.ensure_indexes()
-            await prepare()
-
-        for attempt in range(60):
-            try:
-                await indexes()
-                break
-            except Exception as error:  # noqa: BLE001 - any failure is retried until the database answers
-                log.warning("service.waiting_for_database", attempt=attempt, error=repr(error)[:300])
-                await asyncio.sleep(1)
+        await self.create_indexes(prepare)
         self._tasks = [asyncio.create_task(c.run(), name=f"consumer:{c.group_id}") for c in self._consumers]
         self._tasks += [asyncio.create_task(j.run(), name=f"job:{j.name}") for j in self._jobs]
         log.info("service.started", consumers=len(self._consumers), jobs=[j.name for j in self._jobs])
+
+    async def create_indexes(self, prepare: Callable[[], Awaitable[None]], attempts: int = INDEX_ATTEMPTS) -> None:
+        """Create every index, retrying while the database is away. A service never runs without
+        its indexes (unique ones are what keep ids and claims single): after `attempts` failures,
+        or at once on an index whose options conflict with an existing one, start-up fails loudly."""
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.outbox.ensure_indexes()
+                for consumer in self._consumers:
+                    await consumer.ensure_indexes()
+                await prepare()
+                self.indexes_ready = True
+                return
+            except IndexConflict:
+                log.error("service.index_conflict", error=traceback.format_exc(limit=1)[-500:])
+                raise
+            except Exception as error:
+                log.warning("service.waiting_for_database", attempt=attempt, error=repr(error)[:300])
+                if attempt == attempts:
+                    raise RuntimeError(f"indexes not created after {attempts} attempts: {error!r}") from error
+                await asyncio.sleep(1)
 
     async def _stop(self) -> None:
         """Graceful: stop taking events, let in-flight ones finish, flush the outbox, then close."""

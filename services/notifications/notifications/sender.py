@@ -5,11 +5,11 @@ the Kafka consumer (which only records intents)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from beli_runtime.clock import utcnow
 from beli_runtime.logs import get_logger
+from beli_runtime.retry import Backoff
 from notifications.channels import SendFailed, Transport
 from notifications.settings import NotificationsSettings
 from notifications.store import NotificationsStore
@@ -27,8 +27,7 @@ class DeliveryJob:
         self.name = f"send-{transport.channel}"
 
     def retry_at(self, attempts: int) -> Any:
-        delay = min(self.settings.send_retry_base_seconds * 2 ** max(attempts - 1, 0), self.settings.send_retry_max_seconds)
-        return utcnow() + timedelta(seconds=delay)
+        return Backoff(self.settings.send_retry_base_seconds, self.settings.send_retry_max_seconds).next_attempt_at(attempts)
 
     async def send_due(self) -> bool:
         due = await self.store.due(self.transport.channel, utcnow(), self.settings.send_batch)

@@ -1,17 +1,21 @@
 """Payments' background work against Midtrans: open Snap links, act on notifications, cancel.
 
 Each step records its outcome and the event it implies in one transaction; a failed call to
-Midtrans is retried later with backoff, never inside a Kafka consumer.
+Midtrans is retried later with backoff, never inside a Kafka consumer. Each payment is handled on
+its own: one that fails in an unexpected way is retried later and never holds back the others.
 """
 
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
 from beli_contracts.payments import LevyRecorded, PaymentFailed, PaymentLinkCreated, PaymentSettled
 from beli_contracts.values import Customer, PricedLine
 from beli_runtime.clock import as_utc, utcnow
+from beli_runtime.leases import LeaseLost, ensure_held
 from beli_runtime.logs import get_logger
-from beli_runtime.mongo import Session
+from beli_runtime.mongo import UNAVAILABLE_ERRORS, Session
+from beli_runtime.retry import Backoff
 from beli_runtime.service import ServiceRuntime
 from payments.domain import (
     MOVES,
@@ -37,8 +41,18 @@ from payments.store import PaymentsStore
 log = get_logger(__name__)
 
 
+# After the n-th failed call to Midtrans: about 2^n seconds (with jitter), at most 5 minutes.
+MIDTRANS_BACKOFF = Backoff(2.0, 300.0)
+
+
 def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(2**attempts, 300))
+    return MIDTRANS_BACKOFF.delay(attempts)
+
+
+def already_used(error: MidtransRefused) -> bool:
+    """Snap's answer to a second create for the same order_id (Indonesian or English wording)."""
+    text = str(error).lower()
+    return error.status in (400, 406, 409) and any(word in text for word in ("sudah digunakan", "already", "utilized", "taken"))
 
 
 class PaymentJobs:
@@ -67,8 +81,24 @@ class PaymentJobs:
     async def open_links(self) -> bool:
         due = await self.store.due_to_open(utcnow())
         for payment in due:
-            await self._open_link(payment)
+            await self._isolated("open_link", payment, self._open_link(payment))
         return bool(due)
+
+    async def _isolated(self, step: str, item: dict[str, Any], work: Awaitable[Any], *, notification: bool = False) -> None:
+        """Run one item's work; if it fails unexpectedly, log it and retry that item later with
+        backoff, so that it never holds back the rest of the batch."""
+        try:
+            await work
+        except (LeaseLost, *UNAVAILABLE_ERRORS):
+            raise  # not this item's fault: the whole step stops and runs again later
+        except Exception as error:
+            order_id = item.get("order_id", item["_id"])
+            log.exception(f"payments.{step}_crashed", order_id=order_id)
+            attempts, reason = item.get("attempts", 0) + 1, f"unexpected: {error!r}"[:300]
+            if notification:
+                await self.store.notification_retry(order_id, attempts, backoff(attempts), reason)
+            else:
+                await self.store.retry_later(order_id, attempts, backoff(attempts), reason)
 
     async def _open_link(self, payment: dict[str, Any]) -> None:
         order_id = payment["_id"]
@@ -77,6 +107,7 @@ class PaymentJobs:
         if minutes < 1:
             await self._fail(order_id, "expire", "the payment window passed before Midtrans could open the transaction")
             return
+        ensure_held()  # never open a Snap transaction under a lease another instance took over
         try:
             answer = await self.gateway.create_transaction(snap_request(payment, now, minutes, self.settings.snap_finish_url))
         except MidtransUnavailable as error:
@@ -88,6 +119,11 @@ class PaymentJobs:
                 await self.store.retry_later(order_id, attempts, backoff(attempts), str(error))
             return
         except MidtransRefused as error:
+            if already_used(error):
+                # Another instance created it, or our own earlier create timed out after Midtrans
+                # had created it: the transaction exists, so look it up instead of failing it.
+                await self._adopt(payment, str(error))
+                return
             log.error("payments.snap_refused", order_id=order_id, error=str(error))
             await self._fail(order_id, "not_created", f"Midtrans refused the transaction: {error}")
             return
@@ -117,6 +153,33 @@ class PaymentJobs:
 
         await self.runtime.write(work)
 
+    async def _adopt(self, payment: dict[str, Any], refusal: str) -> None:
+        """Midtrans already holds a transaction for this order: follow what it says about it."""
+        order_id = payment["_id"]
+        attempts = payment["attempts"] + 1
+        ensure_held()
+        try:
+            status = await self.gateway.status(order_id)
+        except MidtransUnavailable as error:
+            await self.store.retry_later(order_id, attempts, backoff(attempts), f"{refusal}; status check failed: {error}")
+            return
+        except MidtransRefused as error:
+            if error.status != 404:
+                raise
+            # Created, but no payment method chosen yet (the status API knows it only after that).
+            # If another instance is recording its link, the payment leaves OPENING meanwhile; if
+            # the link was lost with a timed-out answer, nobody can pay it and the payment expires
+            # at its deadline like any unpaid one. Either way it is not a failed payment now.
+            log.warning("payments.snap_already_exists", order_id=order_id, attempts=attempts)
+            await self.store.retry_later(order_id, attempts, backoff(attempts), f"{refusal}; Midtrans holds it, not paid yet")
+            return
+        outcome = await self.apply_status(order_id, status)
+        log.warning("payments.snap_adopted", order_id=order_id, midtrans_status=status.get("transaction_status"), outcome=outcome)
+        if (await self.store.get(order_id) or {}).get("status") == PaymentStatus.OPENING.value:
+            await self.store.retry_later(
+                order_id, attempts, backoff(attempts), f"{refusal}; Midtrans says {status.get('transaction_status')}"
+            )
+
     async def _fail(self, order_id: str, transaction_status: str, reason: str) -> None:
         async def work(session: Session) -> None:
             failed = await self.store.move(
@@ -143,19 +206,24 @@ class PaymentJobs:
             if order_id in handled:
                 continue
             handled.add(order_id)
-            try:
-                # Notifications may be forged, repeated or stale: act only on what Midtrans says now.
-                status = await self.gateway.status(order_id)
-            except MidtransUnavailable as error:
-                attempts = notification["attempts"] + 1
-                await self.store.notification_retry(order_id, attempts, backoff(attempts), str(error))
-                continue
-            except MidtransRefused as error:
-                await self.store.notification_done(order_id, f"midtrans refused status check: {error}")
-                continue
-            outcome = await self.apply_status(order_id, status)
-            await self.store.notification_done(order_id, outcome)
+            await self._isolated("notification", notification, self._confirm(notification), notification=True)
         return bool(due)
+
+    async def _confirm(self, notification: dict[str, Any]) -> None:
+        order_id = notification["order_id"]
+        ensure_held()
+        try:
+            # Notifications may be forged, repeated or stale: act only on what Midtrans says now.
+            status = await self.gateway.status(order_id)
+        except MidtransUnavailable as error:
+            attempts = notification["attempts"] + 1
+            await self.store.notification_retry(order_id, attempts, backoff(attempts), str(error))
+            return
+        except MidtransRefused as error:
+            await self.store.notification_done(order_id, f"midtrans refused status check: {error}")
+            return
+        outcome = await self.apply_status(order_id, status)
+        await self.store.notification_done(order_id, outcome)
 
     async def apply_status(self, order_id: str, status: dict[str, Any]) -> str:
         """Bring our payment in line with Midtrans's status; returns what was done, for the record."""
@@ -257,24 +325,28 @@ class PaymentJobs:
     async def cancel_requested(self) -> bool:
         due = await self.store.cancellations_due()
         for payment in due:
-            order_id = payment["_id"]
-            try:
-                answer = await self.gateway.cancel(order_id)
-            except MidtransUnavailable as error:
-                attempts = payment["attempts"] + 1
-                await self.store.retry_later(order_id, attempts, backoff(attempts), str(error))
-                continue
-            except MidtransRefused as error:
-                if error.status == 404:
-                    # No payment method chosen yet, so Midtrans has nothing to cancel; the Snap
-                    # link expires on its own and we will not accept it any more.
-                    await self._fail(order_id, "cancel", "cancelled before a payment method was chosen")
-                else:
-                    # 412: already settled. The settlement notification will record the money.
-                    await self.store.set_fields(order_id, {"cancel_requested": False, "last_error": str(error)})
-                continue
-            await self.apply_status(order_id, answer | {"gross_amount": answer.get("gross_amount", payment["gross_amount"])})
+            await self._isolated("cancel", payment, self._cancel(payment))
         return bool(due)
+
+    async def _cancel(self, payment: dict[str, Any]) -> None:
+        order_id = payment["_id"]
+        ensure_held()
+        try:
+            answer = await self.gateway.cancel(order_id)
+        except MidtransUnavailable as error:
+            attempts = payment["attempts"] + 1
+            await self.store.retry_later(order_id, attempts, backoff(attempts), str(error))
+            return
+        except MidtransRefused as error:
+            if error.status == 404:
+                # No payment method chosen yet, so Midtrans has nothing to cancel; the Snap
+                # link expires on its own and we will not accept it any more.
+                await self._fail(order_id, "cancel", "cancelled before a payment method was chosen")
+            else:
+                # 412: already settled. The settlement notification will record the money.
+                await self.store.set_fields(order_id, {"cancel_requested": False, "last_error": str(error)})
+            return
+        await self.apply_status(order_id, answer | {"gross_amount": answer.get("gross_amount", payment["gross_amount"])})
 
 
 def snap_request(payment: dict[str, Any], now: Any, minutes: int, finish_url: str = "") -> dict[str, Any]:

@@ -17,6 +17,7 @@ from beli_contracts.values import Customer
 from beli_runtime.clock import utcnow
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Database, Session, ensure_index
+from beli_runtime.retry import Backoff
 from beli_runtime.service import ServiceRuntime
 from payments.domain import PaymentStatus, rupiah_from_midtrans
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
@@ -108,7 +109,7 @@ class Refunds:
                         "$set": {
                             "tries": tries,
                             "error": str(error),
-                            "retry_at": now + timedelta(seconds=min(self.retry_seconds * 2**tries, 3600)),
+                            "retry_at": Backoff(self.retry_seconds, 3600).next_attempt_at(tries + 1, now),
                         }
                     },
                 )

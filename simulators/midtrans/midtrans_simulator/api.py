@@ -112,6 +112,9 @@ async def create_snap_transaction(request: Request) -> JSONResponse:
         tx = new_transaction(snap, utcnow(), str(uuid.uuid4()), str(uuid.uuid4()))
         sim.transactions[tx.order_id] = tx
     sim.snap_creates.labels("created").inc()
+    delay = await sim.take_snap_delay()
+    if delay > 0:
+        await asyncio.sleep(delay)
     redirect_url = f"{sim.settings.public_url}/snap/v4/redirection/{tx.token}"
     return JSONResponse({"token": tx.token, "redirect_url": redirect_url}, status_code=201)
 
@@ -303,15 +306,17 @@ async def set_faults(request: Request) -> JSONResponse:
     snap_status = payload.get("snap_status")
     refund_status = payload.get("refund_status")
     delay = payload.get("status_delay_seconds")
+    snap_delay = payload.get("snap_delay_seconds")
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         return _error("count must be an integer of at least 1", 400)
-    if snap_status is None and refund_status is None and delay is None:
-        return _error("give snap_status, refund_status and/or status_delay_seconds", 400)
+    if snap_status is None and refund_status is None and delay is None and snap_delay is None:
+        return _error("give snap_status, refund_status, status_delay_seconds and/or snap_delay_seconds", 400)
     for name, status in (("snap_status", snap_status), ("refund_status", refund_status)):
         if status is not None and (not isinstance(status, int) or not 400 <= status <= 599):
             return _error(f"{name} must be an HTTP error status (400-599)", 400)
-    if delay is not None and (not isinstance(delay, int | float) or not 0 <= delay <= 120):
-        return _error("status_delay_seconds must be a number from 0 to 120", 400)
+    for name, seconds in (("status_delay_seconds", delay), ("snap_delay_seconds", snap_delay)):
+        if seconds is not None and (not isinstance(seconds, int | float) or not 0 <= seconds <= 120):
+            return _error(f"{name} must be a number from 0 to 120", 400)
     async with sim.lock:
         if snap_status is not None:
             sim.faults.snap_status, sim.faults.snap_count = snap_status, count
@@ -319,6 +324,8 @@ async def set_faults(request: Request) -> JSONResponse:
             sim.faults.refund_status, sim.faults.refund_count = refund_status, count
         if delay is not None:
             sim.faults.status_delay_seconds, sim.faults.status_delay_count = float(delay), count
+        if snap_delay is not None:
+            sim.faults.snap_delay_seconds, sim.faults.snap_delay_count = float(snap_delay), count
         return JSONResponse(sim.faults.as_dict())
 
 

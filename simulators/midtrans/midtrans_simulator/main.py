@@ -38,12 +38,17 @@ class Faults:
     snap_count: int = 0
     status_delay_seconds: float = 0.0
     status_delay_count: int = 0
+    # A slow Snap: the transaction is created at once, the answer comes after the delay (so a
+    # client that gives up first has a transaction it never heard about).
+    snap_delay_seconds: float = 0.0
+    snap_delay_count: int = 0
     refund_status: int | None = None
     refund_count: int = 0
 
     def clear(self) -> None:
         self.snap_status, self.snap_count = None, 0
         self.status_delay_seconds, self.status_delay_count = 0.0, 0
+        self.snap_delay_seconds, self.snap_delay_count = 0.0, 0
         self.refund_status, self.refund_count = None, 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -52,6 +57,8 @@ class Faults:
             "snap_count": self.snap_count,
             "status_delay_seconds": self.status_delay_seconds if self.status_delay_count else 0.0,
             "status_delay_count": self.status_delay_count,
+            "snap_delay_seconds": self.snap_delay_seconds if self.snap_delay_count else 0.0,
+            "snap_delay_count": self.snap_delay_count,
             "refund_status": self.refund_status if self.refund_count else None,
             "refund_count": self.refund_count,
         }
@@ -143,6 +150,13 @@ class Simulator:
                 return None
             self.faults.refund_count -= 1
             return self.faults.refund_status
+
+    async def take_snap_delay(self) -> float:
+        async with self.lock:
+            if self.faults.snap_delay_count <= 0:
+                return 0.0
+            self.faults.snap_delay_count -= 1
+            return self.faults.snap_delay_seconds
 
     async def take_status_delay(self) -> float:
         async with self.lock:

@@ -358,3 +358,14 @@ def test_shutdown_stops_the_expiry_sweeper(start_simulator: Any) -> None:
     server.stop()
     assert not server.thread.is_alive()
     assert simulator.expiry_task.done()
+
+
+def test_a_slow_snap_creates_the_transaction_before_it_answers(client: httpx.Client, live: Any, clean_faults: None) -> None:
+    """A client that gives up waiting has nevertheless created the transaction: a retry is refused."""
+    assert client.post("/simulator/faults", json={"snap_delay_seconds": 1.5, "count": 1}).json()["snap_delay_count"] == 1
+    order_id = new_order_id()
+    with pytest.raises(httpx.ReadTimeout):
+        client.post("/snap/v1/transactions", json=snap_body(order_id), auth=live.auth, timeout=0.5)
+    assert client.get(f"/simulator/transactions/{order_id}").status_code == 200
+    again = client.post("/snap/v1/transactions", json=snap_body(order_id), auth=live.auth)
+    assert again.status_code == 400 and "sudah digunakan" in again.json()["error_messages"][0]

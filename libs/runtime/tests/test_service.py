@@ -1,0 +1,111 @@
+"""A service's start-up never goes on without its indexes, an index conflict is an error, and
+/healthz reports the database, the indexes and Kafka."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from beli_runtime.http import create_app
+from beli_runtime.mongo import IndexConflict, ensure_index
+from beli_runtime.service import ServiceRuntime
+from beli_runtime.settings import ServiceSettings
+
+Scratch = Any  # the `space` fixture's type (conftest.py)
+
+
+def runtime_for(space: Scratch, kafka: str | None = None) -> ServiceRuntime:
+    host, port = next(iter(space.client.nodes))
+    settings = ServiceSettings(
+        service_name="indextest",
+        mongodb_url=f"mongodb://{host}:{port}/?directConnection=true",
+        mongodb_database=space.db.name,
+        kafka_bootstrap_servers=kafka or space.bootstrap,
+    )
+    return ServiceRuntime(settings)
+
+
+async def test_an_index_with_other_options_is_an_error_not_hidden(space: Scratch) -> None:
+    await ensure_index(space.db["claims"], "email", name="email_unique", unique=True)
+    await ensure_index(space.db["claims"], "email", name="email_unique", unique=True)  # the same again is fine
+    with pytest.raises(IndexConflict, match="email_unique"):
+        await ensure_index(space.db["claims"], "email", name="email_unique")  # no longer unique: someone must decide
+
+
+async def test_start_up_fails_after_repeated_index_failures(space: Scratch) -> None:
+    runtime = runtime_for(space)
+    tries = []
+
+    async def prepare() -> None:
+        tries.append(1)
+        raise ConnectionError("the database keeps refusing")
+
+    try:
+        with pytest.raises(RuntimeError, match="indexes not created after 3 attempts"):
+            await runtime.create_indexes(prepare, attempts=3)
+        assert len(tries) == 3
+        checks = await runtime.health()
+        assert checks["indexes"] == "not created" and checks["mongodb"] == "ok"
+    finally:
+        await runtime.client.close()
+
+
+async def test_an_index_conflict_stops_start_up_at_once(space: Scratch) -> None:
+    runtime = runtime_for(space)
+    await space.db["claims"].create_index("nip", name="nip_unique", unique=True)
+    tries = []
+
+    async def prepare() -> None:
+        tries.append(1)
+        await ensure_index(runtime.db["claims"], "nip", name="nip_unique")
+
+    try:
+        with pytest.raises(IndexConflict):
+            await runtime.create_indexes(prepare, attempts=5)
+        assert len(tries) == 1 and not runtime.indexes_ready
+    finally:
+        await runtime.client.close()
+
+
+async def test_health_reports_database_indexes_and_kafka(space: Scratch) -> None:
+    runtime = runtime_for(space)
+
+    async def prepare() -> None:
+        await ensure_index(runtime.db["claims"], "nip")
+
+    try:
+        await runtime.create_indexes(prepare)
+        assert await runtime.health() == {"mongodb": "ok", "indexes": "ok", "kafka": "ok"}
+    finally:
+        await runtime.client.close()
+    away = runtime_for(space, kafka="127.0.0.1:1")
+    try:
+        assert (await away.health())["kafka"].startswith("unavailable")
+    finally:
+        await away.client.close()
+
+
+@pytest.mark.parametrize(
+    ("checks", "status"),
+    [
+        ({"mongodb": "ok", "indexes": "ok", "kafka": "ok"}, 200),
+        ({"mongodb": "ok", "indexes": "not created", "kafka": "ok"}, 503),
+        ({"mongodb": "unavailable: ServerSelectionTimeoutError", "indexes": "ok", "kafka": "ok"}, 503),
+        # The outbox keeps events while Kafka is away: reported, but the service still takes orders.
+        ({"mongodb": "ok", "indexes": "ok", "kafka": "unavailable: ConnectionRefusedError"}, 200),
+    ],
+)
+def test_healthz_is_503_without_database_or_indexes(checks: dict[str, str], status: int) -> None:
+    @contextlib.asynccontextmanager
+    async def nothing(app: Any) -> AsyncIterator[None]:
+        yield
+
+    async def health() -> dict[str, str]:
+        return checks
+
+    app = create_app(title="t", description="t", lifespan=nothing, health=health, max_request_bytes=1024)
+    with TestClient(app) as client:
+        answer = client.get("/healthz")
+    assert answer.status_code == status and answer.json()["checks"] == checks
