@@ -22,6 +22,7 @@ class Scratch:
     bootstrap: str
     topic: str
     group: str
+    mongodb_url: str
 
     async def send(self, value: bytes, key: str = "k") -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
@@ -39,7 +40,7 @@ async def space(infra: Endpoints) -> AsyncIterator[Scratch]:
     # One partition, so that a later event proves the earlier ones were dealt with.
     await ensure_topics(infra.kafka_bootstrap, [f"{name}.events"], partitions=1)
     try:
-        yield Scratch(client, client[f"beli_{name}"], infra.kafka_bootstrap, f"{name}.events", name)
+        yield Scratch(client, client[f"beli_{name}"], infra.kafka_bootstrap, f"{name}.events", name, infra.mongodb_url)
     finally:
         await client.drop_database(f"beli_{name}")
         await client.close()

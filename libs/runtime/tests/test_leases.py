@@ -57,16 +57,11 @@ async def test_a_job_keeps_its_lease_while_a_step_outlasts_it(space: Scratch) ->
         await asyncio.wait_for(task, 10)
 
 
-def _url(space: Scratch) -> str:
-    host, port = next(iter(space.client.nodes)) if space.client.nodes else ("127.0.0.1", 27017)
-    return f"mongodb://{host}:{port}/?directConnection=true"
-
-
 async def test_a_holder_that_lost_its_lease_cannot_write(space: Scratch) -> None:
     """The holder paused (its local clock says it still holds the lease) while another instance
     took it over: the paused holder's next write is refused and changes nothing."""
     await space.db.command("ping")
-    runtime = ServiceRuntime(ServiceSettings(service_name="leasetest", mongodb_url=_url(space), mongodb_database=space.db.name))
+    runtime = ServiceRuntime(ServiceSettings(service_name="leasetest", mongodb_url=space.mongodb_url, mongodb_database=space.db.name))
     paused = Lease(runtime.db, "job:cancel-payments", 30.0)
     assert await paused.acquire()
 

@@ -17,10 +17,9 @@ Scratch = Any  # the `space` fixture's type (conftest.py)
 
 
 def runtime_for(space: Scratch, kafka: str | None = None) -> ServiceRuntime:
-    host, port = next(iter(space.client.nodes))
     settings = ServiceSettings(
         service_name="indextest",
-        mongodb_url=f"mongodb://{host}:{port}/?directConnection=true",
+        mongodb_url=space.mongodb_url,
         mongodb_database=space.db.name,
         kafka_bootstrap_servers=kafka or space.bootstrap,
     )
