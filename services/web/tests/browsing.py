@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from infra.codes import mail_query, newest_code
+from infra.profiles import TEST
 
 PASSWORD = "Tenun-ikat-Rote-2026!"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -21,7 +22,8 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 class WebUser:
     def __init__(self, base_url: str, mailbox_url: str | None = None) -> None:
         self.http = httpx.AsyncClient(base_url=base_url, timeout=30, follow_redirects=True)
-        self.mailbox_url = mailbox_url  # the messaging simulator, where verification codes arrive
+        # The messaging simulator, where verification codes arrive (the test profile's by default).
+        self.mailbox_url = mailbox_url or TEST.service_url("messaging")
         self.csrf = ""
 
     async def close(self) -> None:
@@ -66,7 +68,6 @@ class WebUser:
 
     async def code_sent(self, email: str, since: datetime, timeout: float = 30.0) -> str:
         """The code the person reads in their mailbox (the messaging simulator's)."""
-        assert self.mailbox_url, "WebUser(mailbox_url=...) is needed to sign up"
         path, params = mail_query(email)
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(base_url=self.mailbox_url, timeout=30) as mailbox:
