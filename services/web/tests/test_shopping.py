@@ -3,11 +3,13 @@ checkout with the PAD contribution, paying, the order page, confirm receipt, can
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.support import Api, eventually
 
@@ -163,3 +165,32 @@ async def test_notification_preferences_keep_transactional_messages(visitor: Web
         {"payment_link:sms": "1", "payment_receipt:email": "1", "order_cancelled:email": "1", "order_shipped:whatsapp": "1"},
     )
     assert "disimpan" in saved.text and re.search(r'name="payment_link:sms" value="1" checked', saved.text)
+
+
+async def test_photos_are_resized_webp_when_accepted_and_cached(api: Api, visitor: WebUser) -> None:
+    tag = uuid.uuid4().hex[:8]
+    first, _ = await two_sellers_of_kopi(api, tag)
+    picture = io.BytesIO()
+    Image.new("RGB", (1600, 1200), (120, 60, 20)).save(picture, "JPEG", quality=95)
+    uploaded = await api.catalog.post(
+        f"/products/{first['id']}/photos",
+        files={"photo": ("kopi.jpg", picture.getvalue(), "image/jpeg")},
+        headers=api.as_seller({"id": first["seller_id"]}),
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    photo_id = uploaded.json()["photos"][0]["id"]
+    listing = await visitor.open("/cari", q=f"arabika {tag}")
+    assert f"/foto/{first['id']}/{photo_id}?ukuran=kecil" in listing.text
+
+    small = await visitor.http.get(f"/foto/{first['id']}/{photo_id}", params={"ukuran": "kecil"}, headers={"Accept": "image/webp,*/*"})
+    assert small.status_code == 200 and small.headers["content-type"] == "image/webp"
+    assert max(Image.open(io.BytesIO(small.content)).size) == 320 and len(small.content) < len(picture.getvalue()) / 5
+    assert "immutable" in small.headers["cache-control"] and small.headers["etag"]
+    again = await visitor.http.get(
+        f"/foto/{first['id']}/{photo_id}",
+        params={"ukuran": "kecil"},
+        headers={"Accept": "image/webp", "If-None-Match": small.headers["etag"]},
+    )
+    assert again.status_code == 304
+    large = await visitor.http.get(f"/foto/{first['id']}/{photo_id}", headers={"Accept": "image/jpeg"})
+    assert large.headers["content-type"] == "image/jpeg" and max(Image.open(io.BytesIO(large.content)).size) == 960

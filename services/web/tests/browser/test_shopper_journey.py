@@ -8,11 +8,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
+from infra.codes import mail_query
 from tests.support import Api, System
 
 from ..browsing import PASSWORD
@@ -39,8 +41,9 @@ async def new_page(browser: Browser, system: System) -> tuple[BrowserContext, Pa
     return context, await context.new_page()
 
 
-async def sign_up(page: Page, name: str) -> dict[str, str]:
+async def sign_up(page: Page, name: str, api: Api) -> dict[str, str]:
     tag = uuid.uuid4().hex[:8]
+    since = datetime.now(UTC)
     account = {"name": name, "email": f"pw-{tag}@nttprov.example.id", "phone": f"0817{int(tag, 16) % 10**8:08d}"}
     await page.goto("/daftar")
     await page.get_by_label("Nama lengkap").fill(account["name"])
@@ -48,6 +51,11 @@ async def sign_up(page: Page, name: str) -> dict[str, str]:
     await page.get_by_label("Nomor HP (WhatsApp)").fill(account["phone"])
     await page.get_by_label("Kata sandi").fill(PASSWORD)
     await page.get_by_role("button", name="Buat akun").click()
+    # The code the person reads in their mailbox (the messaging simulator's).
+    await expect(page.get_by_role("heading", name="Verifikasi e-mail")).to_be_visible()
+    await audit(page, "verifikasi")
+    await page.get_by_label("Kode dari e-mail").fill(await api.code_sent(*mail_query(account["email"]), since))
+    await page.get_by_role("button", name="Aktifkan akun").click()
     await expect(page.get_by_role("button", name="Keluar")).to_be_visible()
     return account
 
@@ -76,7 +84,7 @@ async def test_shopper_journey_in_the_browser(browser: Browser, system: System, 
     await audit(page, "beranda")
     await page.goto("/daftar")
     await audit(page, "daftar")
-    await sign_up(page, "Yohana Bria")
+    await sign_up(page, "Yohana Bria", api)
 
     await page.get_by_label("Cari produk NTT").fill(f"kopi bajawa {tag}")
     await page.get_by_label("Cari produk NTT").press("Enter")
@@ -138,7 +146,7 @@ async def test_shopper_journey_in_the_browser(browser: Browser, system: System, 
 
     # Another shopper: the order URL is not found; a form posted without its CSRF token is refused.
     other_context, other = await new_page(browser, system)
-    await sign_up(other, "Maria Nona")
+    await sign_up(other, "Maria Nona", api)
     response = await other.goto(f"/pesanan/{order_id}")
     assert response is not None and response.status == 404
     await expect(other.get_by_text(order_id)).to_have_count(0)

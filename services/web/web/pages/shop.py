@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from beli_contracts.reference import CATEGORIES, REGENCIES
+from web import photos
 from web.backend import BackendError
 from web.deps import backend
 from web.render import page
@@ -126,15 +127,18 @@ async def seller_shop(request: Request, seller_id: str) -> Response:
 
 
 @router.get("/foto/{product_id}/{photo_id}")
-async def photo(request: Request, product_id: str, photo_id: str) -> Response:
-    """Product photos through this site (the catalog need not be reachable from browsers), with
-    long caching: a photo id never changes content."""
-    etag = f'"{photo_id}"'
+async def photo(request: Request, product_id: str, photo_id: str, ukuran: str = "besar") -> Response:
+    """Product photos through this site (the catalog need not be reachable from browsers),
+    resized (`?ukuran=kecil` for lists, `besar` for the product page), WebP when accepted, and
+    cached for a week by browsers: a photo id never changes content."""
+    size = ukuran if ukuran in photos.SIZES else "besar"
+    webp = "image/webp" in request.headers.get("accept", "")
+    etag = f'"{photo_id}-{size}-{"webp" if webp else "jpeg"}"'
+    headers = {"Cache-Control": "public, max-age=604800, immutable", "ETag": etag, "Vary": "Accept"}
     if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers={"ETag": etag})
+        return Response(status_code=304, headers=headers)
     answer = await backend(request).call(None, "GET", "catalog", f"/products/{product_id}/photos/{photo_id}", raw=True)
-    return Response(
-        answer.content,
-        media_type=answer.headers.get("content-type", "application/octet-stream"),
-        headers={"Cache-Control": "public, max-age=604800, immutable", "ETag": etag},
-    )
+    made = await asyncio.to_thread(photos.resized, photo_id, answer.content, size, webp)
+    if made is None:  # not readable by Pillow: send it as stored
+        return Response(answer.content, media_type=answer.headers.get("content-type", "application/octet-stream"), headers=headers)
+    return Response(made[0], media_type=made[1], headers=headers)
