@@ -146,7 +146,7 @@ async def timed(client: httpx.AsyncClient, path: str, requests: int, **params: s
 
 
 async def main(asn: int, orders: int, requests: int) -> None:
-    endpoints = stack.ensure_infra(TEST)
+    endpoints = stack.ensure_infra(TEST, timeout=600)  # a busy machine starts Kafka slowly
     mongo = AsyncMongoClient(endpoints.mongodb_url, tz_aware=True)
     await mongo.drop_database(DATABASE)
     db = mongo[DATABASE]

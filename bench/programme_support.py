@@ -23,7 +23,7 @@ PORT = TEST.programme + 60  # beside the test profile's own programme instance, 
 
 @contextmanager
 def programme_service(fresh: bool = False) -> Iterator[str]:
-    endpoints = stack.ensure_infra(TEST)
+    endpoints = stack.ensure_infra(TEST, timeout=600)  # a busy machine starts Kafka slowly
     if fresh:
         MongoClient(endpoints.mongodb_url).drop_database(DATABASE)
     process = start_app(TEST, endpoints, "programme", instance=9, port=PORT, extra_env={"MONGODB_DATABASE": DATABASE, "REMINDER_DAY": "0"})
