@@ -1,20 +1,16 @@
-"""CSV and XLSX renderings of the ledger and of summaries, for the finance office's spreadsheets.
+"""The ledger and summaries as tables for the finance office's spreadsheets (rendered to CSV and
+XLSX by beli_runtime.exports, which keeps user-given names from running as formulas).
 
 Headers are in Bahasa Indonesia; amounts are integer Rupiah cells (never floats, never text);
 times are WITA; each file ends with a TOTAL row equal to the API's totals for the same filter.
 """
 
-import csv
-import io
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-
 from beli_runtime.clock import WITA, as_utc
+from beli_runtime.exports import Table
 
 LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("sequence", "Urutan"),
@@ -73,7 +69,7 @@ def _ledger_row(entry: dict[str, Any]) -> list[Any]:
     return row
 
 
-def ledger_table(entries: Iterable[dict[str, Any]]) -> tuple[list[str], list[list[Any]], list[Any]]:
+def ledger_table(entries: Iterable[dict[str, Any]]) -> Table:
     totals = dict.fromkeys(TOTALLED, 0)
     rows = []
     for entry in entries:
@@ -84,10 +80,10 @@ def ledger_table(entries: Iterable[dict[str, Any]]) -> tuple[list[str], list[lis
     for index, (key, _) in enumerate(LEDGER_COLUMNS):
         if key in totals:
             total_row[index] = totals[key]
-    return [label for _, label in LEDGER_COLUMNS], rows, total_row
+    return Table("Buku Besar PAD", [label for _, label in LEDGER_COLUMNS], rows, total_row)
 
 
-def summary_table(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]], list[Any]]:
+def summary_table(summary: dict[str, Any]) -> Table:
     seller = summary["group_by"] == "seller"
     header = [SUMMARY_KEY_LABEL[summary["group_by"]]] + (["Penjual"] if seller else []) + [label for _, label in SUMMARY_AMOUNTS]
     rows = [
@@ -95,36 +91,4 @@ def summary_table(summary: dict[str, Any]) -> tuple[list[str], list[list[Any]], 
         for row in summary["rows"]
     ]
     total = ["TOTAL"] + ([""] if seller else []) + [summary["totals"][key] for key, _ in SUMMARY_AMOUNTS]
-    return header, rows, total
-
-
-def to_csv(header: list[str], rows: list[list[Any]], total: list[Any]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    writer.writerow(total)
-    # BOM so that Excel opens the UTF-8 file with the right characters.
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def to_xlsx(title: str, header: list[str], rows: list[list[Any]], total: list[Any]) -> bytes:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title[:31])
-    bold = Font(bold=True)
-
-    def styled(values: list[Any]) -> list[WriteOnlyCell]:
-        cells = []
-        for value in values:
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.font = bold
-            cells.append(cell)
-        return cells
-
-    sheet.append(styled(header))
-    for row in rows:
-        sheet.append(row)
-    sheet.append(styled(total))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return Table(f"Ringkasan {summary['group_by']}", header, rows, total)

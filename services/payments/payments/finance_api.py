@@ -6,20 +6,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from beli_runtime.auth import Principal
+from beli_runtime.exports import EXPORT_RESPONSES, Format, file_response, render
 from beli_runtime.http import ApiError
+from beli_runtime.strict import StrictRequest
 from payments.access import actor, finance_office, statement_reader
 from payments.audit import AuditRefused, LedgerFilter, LevyAudit
-from payments.exports import ledger_table, summary_table, to_csv, to_xlsx, wita
+from payments.exports import ledger_table, summary_table, wita
 from payments.ledger import LevyLedger
 from payments.levy import utc_from_day
 from payments.reconcile import Reconciler, TooManyPayments
 
 DAY = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 GroupBy = Literal["day", "month", "regency", "seller", "category"]
 
 
@@ -53,8 +54,7 @@ class EntryOut(BaseModel):
     hash: str
 
 
-class CloseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CloseIn(StrictRequest):
     note: str = Field("", max_length=500)
 
 
@@ -64,18 +64,6 @@ def entry_out(entry: dict[str, Any]) -> EntryOut:
         recorded_at_wita=wita(entry["recorded_at"]) + " WITA",
         **{key: entry.get(key) for key in EntryOut.model_fields if key not in ("entry_id", "recorded_at_wita")},
     )
-
-
-# The exports answer files, not JSON: say so in the schema.
-EXPORT_TYPES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "CSV (UTF-8 with BOM) or XLSX",
-        "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
 
 
 def check_days(date_from: str | None, date_to: str | None) -> None:
@@ -107,10 +95,6 @@ def ledger_filter(
 Filter = Annotated[LedgerFilter, Depends(ledger_filter)]
 
 
-def _file(data: bytes, name: str, format: str) -> Response:
-    return Response(data, media_type=CONTENT_TYPES[format], headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})
-
-
 def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Reconciler) -> APIRouter:
     finance = APIRouter(prefix="/finance", tags=["finance"], dependencies=[Depends(finance_office)])
 
@@ -127,29 +111,19 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
     async def summary(where: Filter, group_by: Annotated[GroupBy, Query()] = "regency") -> dict[str, Any]:
         return await audit.summary(group_by, where)
 
-    @finance.get("/exports/ledger", response_class=Response, responses=EXPORT_TYPES)
-    async def export_ledger(where: Filter, format: Annotated[Literal["csv", "xlsx"], Query()] = "csv") -> Response:
+    @finance.get("/exports/ledger", response_class=Response, responses=EXPORT_RESPONSES)
+    async def export_ledger(where: Filter, format: Annotated[Format, Query()] = "csv") -> Response:
         entries = [entry async for entry in audit.stream(where)]
-        header, rows, total = ledger_table(entries)
         # Rendering a big workbook is CPU work: keep the event loop free for other requests.
-        data = (
-            await asyncio.to_thread(to_csv, header, rows, total)
-            if format == "csv"
-            else await asyncio.to_thread(to_xlsx, "Buku Besar PAD", header, rows, total)
-        )
-        return _file(data, "buku-besar-pad", format)
+        data = await asyncio.to_thread(render, ledger_table(entries), format)
+        return file_response(data, "buku-besar-pad", format)
 
-    @finance.get("/exports/summary", response_class=Response, responses=EXPORT_TYPES)
+    @finance.get("/exports/summary", response_class=Response, responses=EXPORT_RESPONSES)
     async def export_summary(
-        where: Filter, group_by: Annotated[GroupBy, Query()] = "regency", format: Annotated[Literal["csv", "xlsx"], Query()] = "csv"
+        where: Filter, group_by: Annotated[GroupBy, Query()] = "regency", format: Annotated[Format, Query()] = "csv"
     ) -> Response:
-        header, rows, total = summary_table(await audit.summary(group_by, where))
-        data = (
-            to_csv(header, rows, total)
-            if format == "csv"
-            else await asyncio.to_thread(to_xlsx, f"Ringkasan {group_by}", header, rows, total)
-        )
-        return _file(data, f"ringkasan-pad-{group_by}", format)
+        data = await asyncio.to_thread(render, summary_table(await audit.summary(group_by, where)), format)
+        return file_response(data, f"ringkasan-pad-{group_by}", format)
 
     @finance.get("/verify")
     async def verify_chain() -> dict[str, Any]:
