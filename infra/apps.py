@@ -28,6 +28,8 @@ APPS: dict[str, str] = {
 }
 
 MESSAGING_TOKEN = "dev-messaging-token"
+# The Midtrans sandbox-style key shared by payments and the simulator in local stacks (public).
+DEV_MIDTRANS_SERVER_KEY = "SB-Mid-server-beli-ntt-dev"
 
 
 def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]:
@@ -50,11 +52,17 @@ def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]
         env |= {
             "MIDTRANS_SNAP_BASE_URL": f"{simulator}/snap/v1",
             "MIDTRANS_CORE_BASE_URL": simulator,
+            "MIDTRANS_SERVER_KEY": DEV_MIDTRANS_SERVER_KEY,
+            "MIDTRANS_CLIENT_KEY": "SB-Mid-client-beli-ntt-dev",
             "REFUND_RETRY_SECONDS": "2",
             "SNAP_FINISH_URL": profile.service_url("web") + "/pesanan/{order_id}",
         }
     if name == "midtrans":
-        env |= {"MIDTRANS_NOTIFICATION_URL": f"{profile.service_url('payments')}/midtrans/notification", "SIMULATOR_PUBLIC_URL": simulator}
+        env |= {
+            "MIDTRANS_NOTIFICATION_URL": f"{profile.service_url('payments')}/midtrans/notification",
+            "SIMULATOR_PUBLIC_URL": simulator,
+            "MIDTRANS_SERVER_KEY": DEV_MIDTRANS_SERVER_KEY,
+        }
     if name == "messaging":
         env |= {"MESSAGING_SMTP_PORT": str(profile.smtp_port), "MESSAGING_API_TOKEN": MESSAGING_TOKEN}
     if name == "programme" and profile.name != "dev":

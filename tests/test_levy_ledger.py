@@ -5,10 +5,13 @@ the levy stream on Kafka, month closing, and the seller's statement."""
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from pymongo import AsyncMongoClient
 
 from beli_contracts.topics import PAYMENTS_EVENTS
 from beli_runtime.clock import WITA
+from beli_runtime.mongo import in_transaction
+from payments.audit import AuditRefused, LevyAudit
 from payments.domain import levy_for
 from payments.ledger import LevyLedger
 from payments.levy import period_of
@@ -119,6 +122,16 @@ async def test_paging_statement_and_summary_totals_equal_the_entries_they_cover(
     assert by_category["rows"] == [{"key": "tenun", **statement["totals"]}] and by_category["totals"] == statement["totals"]
 
 
+class ScratchRuntime:
+    """What LevyAudit needs of a service runtime, on a scratch database of the test's own."""
+
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]]) -> None:
+        self.client = client
+
+    async def write(self, work: Any) -> Any:
+        return await in_transaction(self.client, work)
+
+
 async def test_month_closing_stores_totals_and_head_and_later_entries_go_to_the_open_month(api: Api, system: System) -> None:
     now = datetime.now(UTC)
     this_month = period_of(now)
@@ -128,25 +141,36 @@ async def test_month_closing_stores_totals_and_head_and_later_entries_go_to_the_
     assert refused.status_code == 409 and refused.json()["errors"][0]["field"] == "period"
     bad = await api.payments.post("/finance/periods/2025-13/close")
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "period"
+    # Only months from the ledger's first one on (this test stack's ledger began this month).
+    for before_the_ledger in ("0000-01", last_month):
+        early = await api.payments.post(f"/finance/periods/{before_the_ledger}/close")
+        assert early.status_code == 422 and early.json()["errors"][0]["field"] == "period", early.text
+    assert (await finance(api, "periods"))["items"] == []
 
-    head = await finance(api, "verify")
-    closed = await api.payments.post(f"/finance/periods/{last_month}/close", json={"note": "tutup buku"})
-    assert closed.status_code == 201, closed.text
-    assert (closed.json()["head_hash"], closed.json()["entries"], closed.json()["levy"]) == (head["head_hash"], 0, 0)
-    assert (await api.payments.post(f"/finance/periods/{last_month}/close")).status_code == 409
-    assert [c["period"] for c in (await finance(api, "periods"))["items"]] == [last_month]
-    assert (await finance(api, "verify"))["ok"] is True
+    # A ledger that began last month, on a scratch database: last month can be closed, once.
+    client = AsyncMongoClient(system.endpoints.mongodb_url, tz_aware=True)
+    await client.drop_database("levy_period_test")
+    ledger = LevyLedger(client["levy_period_test"])
+    audit = LevyAudit(ScratchRuntime(client), ledger, None)  # type: ignore[arg-type]
+    draft = {"_id": "early:p:levy", "kind": "levy", "gross": 100, "levy": 1, "seller_payable": 99}
+    await in_transaction(client, lambda s: ledger.append(s, [draft], late_at))
+    two_months_ago = period_of(late_at.replace(day=1) - timedelta(days=1))
+    with pytest.raises(AuditRefused) as before_first:
+        await audit.close(two_months_ago, "uji", "")
+    assert before_first.value.status == 422
+    head = await ledger.head()
+    closed = await audit.close(last_month, "uji", "tutup buku")
+    assert (closed["head_hash"], closed["entries"], closed["levy"]) == (head["hash"], 1, 1)
+    with pytest.raises(AuditRefused) as twice:
+        await audit.close(last_month, "uji", "")
+    assert twice.value.status == 409
+    assert [c["_id"] for c in await audit.closings()] == [last_month]
 
     # A late write dated in the closed month (e.g. committed just after midnight) is counted in
-    # the open month and remembers where it belonged. Driven on a scratch ledger of its own.
-    client = AsyncMongoClient(system.endpoints.mongodb_url, tz_aware=True)
-    ledger = LevyLedger(client["levy_period_test"])
-    await client.drop_database("levy_period_test")
-    await ledger.meta.insert_one({"_id": "ledger_head", "sequence": 0, "hash": "0" * 64, "closed": [last_month]})
-    async with client.start_session() as session:
-        late = await session.with_transaction(
-            lambda s: ledger.append(s, [{"_id": "late:p:levy", "kind": "levy", "gross": 100, "levy": 1, "seller_payable": 99}], late_at)
-        )
+    # the open month and remembers where it belonged.
+    late = await in_transaction(
+        client, lambda s: ledger.append(s, [{"_id": "late:p:levy", "kind": "levy", "gross": 100, "levy": 1, "seller_payable": 99}], late_at)
+    )
     assert (late[0]["period"], late[0]["original_period"]) == (this_month, last_month)
     assert (await ledger.verify())["ok"] is True
     await client.drop_database("levy_period_test")

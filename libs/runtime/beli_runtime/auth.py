@@ -155,6 +155,12 @@ async def current_principal(credentials: Annotated[HTTPAuthorizationCredentials 
     return verifier().principal(credentials.credentials)
 
 
+async def optional_principal(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal | None:
+    """For routes open to everyone that show more to some callers: None when anonymous; a token
+    that is sent must still be valid (401 otherwise), so a bad token never falls back silently."""
+    return None if credentials is None else verifier().principal(credentials.credentials)
+
+
 def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency that lets only the given roles through (403 for every other role)."""
 
@@ -167,3 +173,4 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

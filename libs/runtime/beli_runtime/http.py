@@ -1,7 +1,8 @@
-"""The HTTP face every service shares: errors that name the bad field, health, metrics, logs."""
+"""The HTTP face every service shares: errors that name the bad field, body limits (size and
+JSON depth, see bodies.py), health, metrics, logs."""
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from beli_runtime import metrics
+from beli_runtime.bodies import BodyGuard, LargeBody
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS
 
@@ -82,13 +84,15 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     health: Callable[[], Awaitable[dict[str, Any]]],
     max_request_bytes: int,
+    large_bodies: Sequence[LargeBody] = (),
 ) -> FastAPI:
+    """`large_bodies`: the routes allowed more than `max_request_bytes` (photo uploads)."""
     app = FastAPI(
         title=title, description=description, version="1.0.0", lifespan=lifespan, responses=ERROR_RESPONSES, docs_url=None, redoc_url=None
     )
     _offline_docs(app)
     app.add_middleware(_RequestLog)
-    app.add_middleware(_BodyLimit, max_bytes=max_request_bytes)
+    app.add_middleware(BodyGuard, max_bytes=max_request_bytes, large=large_bodies)
     _install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and dependencies")
@@ -159,50 +163,6 @@ def _database_down(error: Exception) -> JSONResponse:
 def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(part) for part in location if part not in ("body",)]
     return ".".join(parts) or "body"
-
-
-class _BodyLimit:
-    """Refuse oversized bodies before they are read into memory (413 with a clear message)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
-            return
-        seen = 0
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge()
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        response = JSONResponse({"message": f"request body is larger than {self.max_bytes} bytes"}, status_code=413)
-        await response({"type": "http"}, _no_receive, send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
 
 
 class _RequestLog:

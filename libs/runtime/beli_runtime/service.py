@@ -17,6 +17,7 @@ from beli_runtime.leases import current_lease
 from beli_runtime.logs import configure_logging, get_logger
 from beli_runtime.mongo import IndexConflict, Session, connect, in_transaction
 from beli_runtime.outbox import Outbox, OutboxRelay
+from beli_runtime.production import UnsafeSettings
 from beli_runtime.settings import ServiceSettings
 
 T = TypeVar("T")
@@ -28,6 +29,10 @@ INDEX_ATTEMPTS = 60  # about a minute of a database that does not answer
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings) -> None:
         configure_logging(settings.service_name, settings.log_level)
+        problems = settings.unsafe()
+        if problems:
+            log.error("service.unsafe_settings", environment=settings.environment, problems=problems)
+            raise UnsafeSettings(settings.service_name, problems)
         self.settings = settings
         self.client = connect(settings.mongodb_url)
         self.db = self.client[settings.database_name]

@@ -2,11 +2,16 @@
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from beli_runtime.production import is_development, shared_secret_problems
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
     service_name: str = "beli"
+    # `development` (and `test`) allow the committed development keys; anything else is
+    # production: the service refuses to start with them or without its secrets.
+    environment: str = "development"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     mongodb_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_database: str = ""
@@ -24,3 +29,12 @@ class ServiceSettings(BaseSettings):
     @property
     def database_name(self) -> str:
         return self.mongodb_database or f"beli_{self.service_name}"
+
+    @property
+    def is_development(self) -> bool:
+        return is_development(self.environment)
+
+    def unsafe(self) -> list[str]:
+        """Reasons this service must not start with these settings (checked by ServiceRuntime).
+        Services add their own secrets by overriding this and extending the list."""
+        return [] if self.is_development else shared_secret_problems()

@@ -1,13 +1,13 @@
 """Who may do what in the catalog. Tokens are verified locally (beli_runtime.auth); ownership
 is decided from the catalog's own data: a seller profile belongs to the account that created it."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 
 from beli_runtime.auth import Principal, Role, current_principal, require_role
 
-__all__ = ["admin_only", "current_principal", "may_manage_seller", "product_owner", "seller_account", "seller_self"]
+__all__ = ["admin_only", "current_principal", "may_manage_seller", "product_owner", "sees_private", "seller_account", "seller_self"]
 from beli_runtime.http import ApiError
 
 admin_only = require_role(Role.ADMIN)
@@ -25,6 +25,14 @@ async def may_manage_seller(request: Request, principal: Principal, seller_id: s
             404 if principal.role is Role.SELLER else 403,
             f"penjual {seller_id} tidak ditemukan" if principal.role is Role.SELLER else "hanya penjual pemilik atau admin",
         )
+
+
+def sees_private(principal: Principal | None, seller: dict[str, Any]) -> bool:
+    """The seller's own account and operators see its private details, hidden products' photos
+    and a pending profile; everyone else sees what shoppers see."""
+    if principal is None:
+        return False
+    return principal.role is Role.ADMIN or (principal.role is Role.SELLER and seller.get("account_id") == principal.account_id)
 
 
 async def seller_self(request: Request, principal: Annotated[Principal, Depends(current_principal)], seller_id: str = Path()) -> Principal:

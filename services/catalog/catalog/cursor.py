@@ -1,15 +1,17 @@
-"""Opaque, stable cursors for every search sort.
+"""Stable cursors for every search sort (signed and opaque: beli_runtime.cursors).
 
 A cursor carries the sort it was made for and the sort key of the last item of the page
 (always ending in `_id`, which is unique, so ties never skip or repeat an item). The next page
 is "strictly after that key in sort order", which stays right while products are added.
 """
 
-import base64
-import binascii
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+
+from beli_runtime.cursors import REFUSED, BadCursor, cursors
+from catalog.domain import MAX_PRICE
+
+__all__ = ["SORTS", "SORT_KEYS", "BadCursor", "Sort", "after", "decode", "encode"]
 
 Sort = Literal["relevance", "newest", "price_asc", "price_desc"]
 SORTS: tuple[str, ...] = ("relevance", "newest", "price_asc", "price_desc")
@@ -23,31 +25,26 @@ SORT_KEYS: dict[str, list[tuple[str, int]]] = {
     "price_desc": [("price", -1), ("_id", -1)],
 }
 
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-
-
-class BadCursor(ValueError):
-    pass
+PURPOSE = "catalog.search"
+# Bounds of what this catalog can have produced; anything else is refused, never queried.
+_LIMITS = {"price": MAX_PRICE, "score": 1_000}
 
 
 def encode(sort: str, doc: dict[str, Any]) -> str:
     values = [_to_json(doc[name]) for name, _ in SORT_KEYS[sort]]
-    raw = json.dumps({"s": sort, "k": values}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors(PURPOSE).encode({"s": sort, "k": values})
 
 
 def decode(cursor: str, sort: str) -> list[Any]:
-    """The sort key values of the cursor; BadCursor when it is garbled or made for another sort."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        body = json.loads(raw)
-        made_for, values = body["s"], body["k"]
-    except (binascii.Error, ValueError, TypeError, KeyError) as error:
-        raise BadCursor("cursor tidak dikenali; mulai lagi dari halaman pertama") from error
+    """The sort key values of the cursor; BadCursor when it is garbled, forged, or made for another sort."""
+    body = cursors(PURPOSE).decode(cursor)
+    if not isinstance(body, dict) or not isinstance(body.get("k"), list):
+        raise BadCursor()
+    made_for, values = body.get("s"), body["k"]
     keys = SORT_KEYS.get(sort, [])
-    if made_for != sort or not isinstance(values, list) or len(values) != len(keys):
+    if made_for != sort or len(values) != len(keys):
         raise BadCursor(f"cursor dibuat untuk urutan {made_for!r}, bukan {sort!r}")
     return [_from_json(name, value) for (name, _), value in zip(keys, values, strict=True)]
 
@@ -76,12 +73,22 @@ def _to_json(value: Any) -> Any:
 
 
 def _from_json(name: str, value: Any) -> Any:
-    if isinstance(value, dict) and set(value) == {"t"} and isinstance(value["t"], int):
-        return _EPOCH + value["t"] * _MICROSECOND
-    if name == "_id" and not isinstance(value, str):
-        raise BadCursor("cursor tidak dikenali; mulai lagi dari halaman pertama")
-    if name in ("price", "score") and (not isinstance(value, int) or isinstance(value, bool)):
-        raise BadCursor("cursor tidak dikenali; mulai lagi dari halaman pertama")
     if name == "created_at":
-        raise BadCursor("cursor tidak dikenali; mulai lagi dari halaman pertama")
+        micros = value.get("t") if isinstance(value, dict) and set(value) == {"t"} else None
+        if not _is_int(micros):
+            raise BadCursor()
+        try:
+            return _EPOCH + micros * _MICROSECOND
+        except OverflowError:  # beyond the years 1..9999
+            raise BadCursor() from None
+    if name == "_id":
+        if not isinstance(value, str) or len(value) > 64:
+            raise BadCursor(REFUSED)
+        return value
+    if not _is_int(value) or not 0 <= value <= _LIMITS[name]:
+        raise BadCursor()
     return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from beli_runtime.auth import Role
+from beli_runtime.bodies import LargeBody
 from beli_runtime.clock import utcnow
 from beli_runtime.http import create_app
 from beli_runtime.service import ServiceRuntime
@@ -59,6 +60,7 @@ app = create_app(
     lifespan=runtime.lifespan(prepare),
     health=runtime.health,
     max_request_bytes=settings.max_request_bytes,
+    large_bodies=[LargeBody("POST", "/products/{product_id}/photos", settings.max_photo_request_bytes)],
 )
 app.state.store = store  # for the ownership checks in catalog.access
 app.include_router(build_router(Listings(store, runtime.outbox, runtime.write), accounts))

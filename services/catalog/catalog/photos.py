@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 
+from beli_runtime.auth import OptionalPrincipal, Principal
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
 from beli_runtime.mongo import Session
@@ -90,9 +91,11 @@ def build_router(store: CatalogStore, write: Write) -> APIRouter:
         response_class=Response,
         responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
     )
-    async def get_photo(product_id: str, photo_id: str) -> Response:
-        product = await store.products.find_one({"_id": product_id, "photos.id": photo_id}, {"photos": 1})
-        if product is None:
+    async def get_photo(product_id: str, photo_id: str, principal: OptionalPrincipal) -> Response:
+        """Photos of products shoppers can see; the seller's own account and operators also see
+        those of hidden products (pending seller, inactive listing). Everyone else: 404."""
+        product = await store.products.find_one({"_id": product_id, "photos.id": photo_id}, {"photos": 1, "visible": 1, "seller_id": 1})
+        if product is None or not (product.get("visible") or await _may_see_hidden(principal, product["seller_id"])):
             raise ApiError(404, f"foto {photo_id} tidak ada pada produk {product_id}")
         entry = next(p for p in product["photos"] if p["id"] == photo_id)
         try:
@@ -100,12 +103,14 @@ def build_router(store: CatalogStore, write: Write) -> APIRouter:
             data = await stream.read()
         except (NoFile, InvalidId):
             raise ApiError(404, f"foto {photo_id} tidak ditemukan") from None
-        # A photo id is never reused for other bytes, so caches may keep it for good.
-        return Response(
-            data,
-            media_type=entry["content_type"],
-            headers={"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"},
-        )
+        # A photo id is never reused for other bytes, so caches may keep a public one for good;
+        # a hidden product's photo is for its seller's eyes only and never kept by shared caches.
+        caching = "public, max-age=31536000, immutable" if product.get("visible") else "private, no-store"
+        return Response(data, media_type=entry["content_type"], headers={"Cache-Control": caching, "X-Content-Type-Options": "nosniff"})
+
+    async def _may_see_hidden(principal: Principal | None, seller_id: str) -> bool:
+        seller = await store.seller(seller_id) if principal is not None else None
+        return seller is not None and access.sees_private(principal, seller)
 
     @router.delete("/products/{product_id}/photos/{photo_id}", response_model=Product, dependencies=owner)
     async def delete_photo(product_id: str, photo_id: str) -> Product:

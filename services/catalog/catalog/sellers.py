@@ -5,14 +5,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pymongo.errors import DuplicateKeyError
 
-from beli_runtime.auth import Principal
+from beli_runtime.auth import OptionalPrincipal, Principal
 from beli_runtime.http import ApiError
 from beli_runtime.mongo import Session
 from catalog import access
 from catalog.accounts import Accounts
 from catalog.listings import Write
 from catalog.store import CatalogStore, Doc
-from catalog.views import NewSeller, Seller, SellerChanges, seller_view
+from catalog.views import NewSeller, PublicSeller, Seller, SellerChanges, public_seller_view, seller_view
 
 
 def _digits(phone: str | None) -> str:
@@ -49,9 +49,16 @@ def build_router(store: CatalogStore, write: Write, accounts: Accounts) -> APIRo
         await accounts.link_seller(principal.account_id, seller["_id"])
         return seller_view(seller)
 
-    @router.get("/sellers/{seller_id}", response_model=Seller)
-    async def get_seller(seller_id: str) -> Seller:
-        return seller_view(await _seller(seller_id))
+    @router.get("/sellers/{seller_id}", response_model=Seller | PublicSeller)
+    async def get_seller(seller_id: str, principal: OptionalPrincipal) -> Seller | PublicSeller:
+        """Anyone: the public view (name, regency, village, OVOP) of a verified seller. The seller's
+        own account and operators: every detail, and the profile while it is pending."""
+        seller = await _seller(seller_id)
+        if access.sees_private(principal, seller):
+            return seller_view(seller)
+        if seller.get("status") != "verified":  # pending sellers are not public: shoppers cannot tell them from unknown ids
+            raise ApiError(404, f"penjual {seller_id} tidak ditemukan")
+        return public_seller_view(seller)
 
     @router.patch("/sellers/{seller_id}", response_model=Seller)
     async def change_seller(seller_id: str, body: SellerChanges, principal: Annotated[Principal, Depends(access.seller_self)]) -> Seller:

@@ -1,5 +1,8 @@
+from beli_runtime.production import shared_secret_problems
 from beli_runtime.settings import ServiceSettings
 from catalog.accounts.throttle import Limits
+
+DEVELOPMENT_ADMIN_PASSWORDS = ("admin-beli-ntt-dev",)
 
 
 class CatalogSettings(ServiceSettings):
@@ -13,8 +16,8 @@ class CatalogSettings(ServiceSettings):
     hold_limit_per_product: int = 10
     hold_limit_per_shopper: int = 30
     reservation_sweep_seconds: float = 30.0
-    # Photo uploads (≤ 2 MB plus multipart framing) are the largest bodies the catalog takes.
-    max_request_bytes: int = 2 * 1024 * 1024 + 64 * 1024
+    # Photo uploads (≤ 2 MB plus multipart framing) are the only bodies allowed above 64 KiB.
+    max_photo_request_bytes: int = 2 * 1024 * 1024 + 64 * 1024
 
     # The first operator account, created at start-up when no admin exists yet.
     bootstrap_admin_email: str = ""
@@ -43,3 +46,12 @@ class CatalogSettings(ServiceSettings):
             lock_max_seconds=self.login_lock_max_seconds,
             window_seconds=self.login_failure_window_seconds,
         )
+
+    def unsafe(self) -> list[str]:
+        if self.is_development:
+            return []
+        # The catalog signs tokens: its private key must not be the development one either.
+        problems = shared_secret_problems(issues_tokens=True)
+        if self.bootstrap_admin_password in DEVELOPMENT_ADMIN_PASSWORDS:
+            problems.append("BOOTSTRAP_ADMIN_PASSWORD is the development password")
+        return problems

@@ -2,8 +2,9 @@
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, EmailStr, Field, field_validator
 
+from beli_runtime.strict import StrictRequest as Strict
 from catalog.domain import (
     CATEGORIES,
     MAX_PRICE,
@@ -14,10 +15,6 @@ from catalog.domain import (
 )
 
 PHONE = r"^\+?[0-9]{8,15}$"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 def _known_regency(value: str | None) -> str | None:
@@ -75,13 +72,20 @@ class SellerChanges(Strict):
     bank_account: BankAccount | None = None
 
 
-class Seller(BaseModel):
+class PublicSeller(BaseModel):
+    """What anyone may see of a verified seller: no contact, identity or bank details."""
+
     id: str
     name: str
-    owner_name: str | None
     regency: str
     village: str | None
     ovop: bool
+
+
+class Seller(PublicSeller):
+    """The seller's own account and operators: every detail, identity numbers masked."""
+
+    owner_name: str | None
     email: str
     phone: str
     status: str = Field(description="`pending` until an admin verifies the seller, then `verified`")
@@ -92,6 +96,10 @@ class Seller(BaseModel):
 
 def _mask(value: str | None) -> str | None:
     return None if value is None else "*" * (len(value) - 4) + value[-4:]
+
+
+def public_seller_view(doc: dict[str, Any]) -> PublicSeller:
+    return PublicSeller(id=doc["_id"], name=doc["name"], regency=doc["regency"], village=doc.get("village"), ovop=bool(doc.get("ovop")))
 
 
 def seller_view(doc: dict[str, Any]) -> Seller:

@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from beli_runtime.auth import CurrentPrincipal, Role, require_role
 from beli_runtime.http import ApiError
+from beli_runtime.strict import StrictRequest
 from notifications.domain import CHANNELS, KINDS, Channel
 from notifications.phones import InvalidPhone, to_e164
 from notifications.settings import NotificationsSettings
@@ -36,8 +37,7 @@ class UnreadOut(BaseModel):
     unread: int
 
 
-class PreferencesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PreferencesIn(StrictRequest):
     channels: dict[str, list[Channel]] = Field(description="kind -> channels; kinds left out keep their setting")
 
 

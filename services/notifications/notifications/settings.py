@@ -1,5 +1,7 @@
 from beli_runtime.settings import ServiceSettings
 
+DEVELOPMENT_MESSAGING_TOKENS = ("dev-messaging-token",)
+
 
 class NotificationsSettings(ServiceSettings):
     service_name: str = "notifications"
@@ -38,3 +40,15 @@ class NotificationsSettings(ServiceSettings):
     @property
     def finance_recipients(self) -> list[str]:
         return [email.strip() for email in self.finance_emails.split(",") if email.strip()]
+
+    def unsafe(self) -> list[str]:
+        problems = super().unsafe()
+        if self.is_development:
+            return problems
+        if self.messaging_provider_url and (
+            not self.messaging_provider_token or self.messaging_provider_token in DEVELOPMENT_MESSAGING_TOKENS
+        ):
+            problems.append("MESSAGING_PROVIDER_TOKEN is not set (or is the development simulator's token)")
+        if self.smtp_username and not self.smtp_password:
+            problems.append("SMTP_PASSWORD is not set while SMTP_USERNAME is")
+        return problems

@@ -1,32 +1,28 @@
 """Orders HTTP routes: checkout (idempotent), order status, cancellation, and fulfilment of
 each seller's sub-order (sellers' order lists, shipping, the shopper's confirmation)."""
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, EmailStr, Field, model_validator
 from pymongo.errors import DuplicateKeyError
 
 from beli_contracts.orders import OrderPlaced
 from beli_contracts.values import Customer, OrderItem
 from beli_runtime.auth import CurrentPrincipal, Principal
 from beli_runtime.clock import utcnow
+from beli_runtime.cursors import BadCursor, cursors
 from beli_runtime.http import ApiError
 from beli_runtime.service import ServiceRuntime
+from beli_runtime.strict import StrictRequest as Strict
 from orders import access
 from orders.domain import SHOPPER_CANCELLABLE, OrderStatus, SubOrderStatus, request_fingerprint
 from orders.fulfilment import Fulfilment, write_retrying
 from orders.handlers import OrdersHandlers
 from orders.settings import OrdersSettings
 from orders.store import OrdersStore, new_order, new_order_id
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class CustomerIn(Strict):
@@ -422,16 +418,19 @@ def build_router(
     return router
 
 
+SELLER_ORDERS_CURSOR = "orders.seller-orders"
+
+
 def _encode_cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+    return cursors(SELLER_ORDERS_CURSOR).encode(key)
 
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        key = ""
-    if "|" not in key:
+        key = cursors(SELLER_ORDERS_CURSOR).decode(cursor)
+    except BadCursor:
+        key = None
+    if not isinstance(key, str) or "|" not in key:
         raise ApiError(422, "cursor is not a next_cursor this API returned", field="cursor")
     return key
 

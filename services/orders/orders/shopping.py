@@ -6,35 +6,31 @@ stock are the catalog's and are read there when the cart is shown, so a cart nev
 stale price as if it were the one to be paid (checkout prices the order from the catalog).
 """
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pymongo import ReturnDocument
 
 from beli_runtime.auth import Principal
 from beli_runtime.clock import utcnow
+from beli_runtime.cursors import BadCursor, cursors
 from beli_runtime.http import ApiError
 from beli_runtime.mongo import Database
+from beli_runtime.strict import StrictRequest
 from orders import access
 from orders.settings import OrdersSettings
 
 
-class CartLine(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class CartLine(StrictRequest):
     product_id: str = Field(min_length=1, max_length=64)
     variant_id: str | None = Field(default=None, min_length=1, max_length=64)
     quantity: int = Field(gt=0, le=1000)
 
 
 def cart_model(settings: OrdersSettings) -> type[BaseModel]:
-    class CartIn(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class CartIn(StrictRequest):
         items: list[CartLine] = Field(max_length=settings.max_lines_per_order)
         version: int | None = Field(
             default=None, ge=0, description="The `version` read with GET /cart: if the cart changed since (another device), 409"
@@ -87,15 +83,18 @@ class Carts:
         return CartOut(items=items, version=version + 1, updated_at=now)
 
 
+MY_ORDERS_CURSOR = "orders.my-orders"
+
+
 def _encode_cursor(created_at: datetime, order_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{order_id}".encode()).decode().rstrip("=")
+    return cursors(MY_ORDERS_CURSOR).encode(f"{created_at.isoformat()}|{order_id}")
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
-        stamp, order_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|", 1)
+        stamp, order_id = cursors(MY_ORDERS_CURSOR).decode(cursor).split("|", 1)
         return datetime.fromisoformat(stamp), order_id
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (BadCursor, AttributeError, ValueError):
         raise ApiError(422, "cursor is not a next_cursor this API returned", field="cursor") from None
 
 

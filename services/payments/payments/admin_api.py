@@ -5,11 +5,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from beli_contracts.payments import LevyRuleTerms
 from beli_runtime.auth import Principal
 from beli_runtime.http import ApiError
+from beli_runtime.strict import StrictRequest, Timestamp
 from payments.access import actor, operator_only
 from payments.late import LatePayments
 from payments.levy import RuleRefused
@@ -19,12 +20,11 @@ from payments.rules import LevyRules
 REFUND_KEY = r"^[A-Za-z0-9\-_~.]{1,50}$"
 
 
-class RuleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RuleIn(StrictRequest):
     rate_bps: int = Field(description="Levy rate in basis points: 100 = 1%, 0..10000")
     category: str | None = Field(None, min_length=1, max_length=40, description="Product category scope, e.g. `kopi`")
     regency: str | None = Field(None, min_length=1, max_length=40, description="Seller's regency scope, e.g. `Ngada`")
-    effective_from: datetime | None = Field(None, description="When the version takes effect (default: now); never in the past")
+    effective_from: Timestamp | None = Field(None, description="When the version takes effect (default: now); never in the past")
     reason: str = Field(min_length=3, max_length=500)
 
 
@@ -36,15 +36,13 @@ class RuleOut(LevyRuleTerms):
     created_at: datetime
 
 
-class RefundLineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RefundLineIn(StrictRequest):
     product_id: str = Field(min_length=1, max_length=64)
     variant_id: str | None = Field(None, max_length=64, description="For a product sold in variants: which one")
     quantity: int = Field(gt=0)
 
 
-class RefundIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RefundIn(StrictRequest):
     refund_key: str | None = Field(
         None,
         pattern=REFUND_KEY,

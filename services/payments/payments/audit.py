@@ -168,6 +168,10 @@ class LevyAudit:
 
     # --- closing months --------------------------------------------------------------------
 
+    async def _first_month(self) -> str | None:
+        first = await self.ledger.entries.find_one({}, {"period": 1, "original_period": 1}, sort=[("sequence", 1)])
+        return None if first is None else first.get("original_period") or first["period"]
+
     async def closings(self) -> list[dict[str, Any]]:
         return await self.ledger.closings.find().sort("_id", 1).to_list()
 
@@ -176,6 +180,11 @@ class LevyAudit:
             raise AuditRefused(422, f"period must look like YYYY-MM, got {period!r}", "period")
         if not month_has_ended(period, utcnow()):
             raise AuditRefused(409, f"{period} has not ended yet (WITA): only past months can be closed", "period")
+        # Closing is permanent: a month before the ledger began (0000-01, say) is a mistake, never a closing.
+        first = await self._first_month()
+        if first is None or period < first:
+            began = f"the ledger begins in {first}" if first else "the ledger has no entries yet"
+            raise AuditRefused(422, f"{period} is before the ledger's first month: {began}", "period")
 
         async def work(session: Session) -> dict[str, Any]:
             # Writing the head serialises the closing with every append (see ledger.py).

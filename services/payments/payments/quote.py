@@ -5,27 +5,24 @@ a quote is information, not a promise (a new rule version may start in between).
 """
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from beli_contracts.reference import CATEGORIES, REGENCIES
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
+from beli_runtime.strict import StrictRequest
 from payments.domain import levy_for
 from payments.levy import select_rule
 from payments.rules import LevyRules
 
 
-class QuoteLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class QuoteLine(StrictRequest):
     category: str = Field(max_length=40)
     regency: str = Field(max_length=60, description="The seller's regency")
     amount: int = Field(ge=0, le=50_000_000_000, description="Line gross in Rupiah")
 
 
-class QuoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class QuoteIn(StrictRequest):
     lines: list[QuoteLine] = Field(min_length=1, max_length=50)
 
 

@@ -1,10 +1,14 @@
 from beli_runtime.settings import ServiceSettings
 
+# The keys the development stack (infra/apps.py, docker-compose.yml) gives payments and the simulator.
+DEVELOPMENT_MIDTRANS_KEYS = ("SB-Mid-server-beli-ntt-dev",)
+
 
 class PaymentsSettings(ServiceSettings):
     service_name: str = "payments"
-    midtrans_server_key: str = "SB-Mid-server-beli-ntt-dev"
-    midtrans_client_key: str = "SB-Mid-client-beli-ntt-dev"
+    # No built-in key: webhook signatures made with a known (or empty) key prove nothing.
+    midtrans_server_key: str = ""
+    midtrans_client_key: str = ""
     midtrans_is_production: bool = False
     # Empty means the SDK's own sandbox/production URLs; dev and tests point these at the simulator.
     midtrans_snap_base_url: str = ""
@@ -22,3 +26,11 @@ class PaymentsSettings(ServiceSettings):
     payment_job_seconds: float = 1.0
     # A refund Midtrans did not answer is sent again after this, then with a doubling pause.
     refund_retry_seconds: float = 30.0
+
+    def unsafe(self) -> list[str]:
+        problems = super().unsafe()
+        if not self.midtrans_server_key:
+            problems.append("MIDTRANS_SERVER_KEY is not set (it signs and checks Midtrans notifications)")
+        elif not self.is_development and self.midtrans_server_key in DEVELOPMENT_MIDTRANS_KEYS:
+            problems.append("MIDTRANS_SERVER_KEY is the development simulator's key")
+        return problems

@@ -5,10 +5,11 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
+from beli_runtime.strict import StrictRequest
 from programme import domain
 from programme.access import OfficeOrOpd, Shopper, opd_scope, sees_full_nip
 from programme.roster import Roster
@@ -18,8 +19,7 @@ from programme.tallies import Tallies
 MonthQuery = Annotated[str | None, Query(pattern=domain.MONTH_PATTERN, description="WITA month YYYY-MM; default this month")]
 
 
-class ClaimIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class ClaimIn(StrictRequest):
     nip: str = Field(min_length=18, max_length=24, description="18-digit NIP (spaces allowed)")
 
 

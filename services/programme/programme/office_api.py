@@ -5,10 +5,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
+from beli_runtime.strict import StrictRequest as Strict
 from programme import domain, sheets
 from programme.access import Office, OfficeOrOpd, actor, check_opd, opd_scope, sees_full_nip
 from programme.reminders import Reminders
@@ -17,10 +18,6 @@ from programme.store import Doc, ProgrammeStore
 from programme.tallies import Tallies
 
 Government = Literal[domain.GOVERNMENTS]  # type: ignore[valid-type]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class OpdIn(Strict):

@@ -16,6 +16,8 @@ import structlog
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter
 
+from beli_runtime.bodies import BodyGuard
+
 from .api import router, utcnow
 from .domain import (
     DeliveryAttempt,
@@ -282,6 +284,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await simulator.aclose()
 
     app = FastAPI(title="Midtrans simulator (Beli NTT)", lifespan=lifespan)
+    # Like Midtrans, a hostile body (too big, nested thousands deep) is refused before parsing.
+    app.add_middleware(BodyGuard)
     app.state.simulator = simulator
     app.include_router(router)
     return app

@@ -2,16 +2,13 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field
 
 from beli_runtime.auth import Role
+from beli_runtime.strict import StrictRequest as Strict
 
 PHONE = r"^\+?[0-9]{8,15}$"
 PASSWORD_RULE = "At least 10 characters and hard to guess (checked with zxcvbn against common passwords and your own name, e-mail, phone)"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class SignUp(Strict):
