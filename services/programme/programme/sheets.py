@@ -1,20 +1,18 @@
 """Reading roster/OPD files (CSV or XLSX) and writing exports (CSV or XLSX with a TOTAL row).
 
-Every exported cell is written as text or an integer, never as a formula: names typed by people
-(an ASN called "=HYPERLINK(...)") must not run in the office's spreadsheet (OWASP CSV injection)."""
+Exports go through beli_runtime.exports: every cell is text or a number, never a formula, so
+names typed by people (an ASN called "=HYPERLINK(...)") never run in the office's spreadsheet."""
 
 import csv
 import io
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
+from openpyxl import load_workbook
 
+from beli_runtime import exports
+from beli_runtime.exports import Table
 from beli_runtime.http import ApiError
 from programme.domain import header_map
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def read_table(content: bytes, filename: str, columns: dict[str, tuple[str, ...]]) -> list[dict[str, str]]:
@@ -59,51 +57,16 @@ def _xlsx_rows(content: bytes) -> list[list[Any]]:
     return [list(row) for row in sheet.iter_rows(values_only=True)]
 
 
-def safe_text(value: Any) -> Any:
-    """Integers stay numbers; text that a spreadsheet would read as a formula gets a quote."""
-    if isinstance(value, bool) or value is None:
-        return "" if value is None else str(value)
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+# Exports are rendered by the one export helper every service uses (beli_runtime.exports).
 
 
 def to_csv(header: list[str], rows: list[list[Any]], total: list[Any] | None) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    for row in [header, *rows, *([total] if total else [])]:
-        writer.writerow([safe_text(value) for value in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # BOM: Excel opens UTF-8 correctly
+    return exports.to_csv(Table("", header, rows, total))
 
 
 def to_xlsx(title: str, header: list[str], rows: list[list[Any]], total: list[Any] | None) -> bytes:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title[:31])
-    bold = Font(bold=True)
-
-    def cells(values: list[Any], strong: bool = False) -> list[WriteOnlyCell]:
-        out = []
-        for value in values:
-            cell = WriteOnlyCell(sheet, value=value if isinstance(value, int) and not isinstance(value, bool) else str(value or ""))
-            if not isinstance(cell.value, int):
-                cell.data_type = "s"  # text, never a formula, whatever it starts with
-            if strong:
-                cell.font = bold
-            out.append(cell)
-        return out
-
-    sheet.append(cells(header, strong=True))
-    for row in rows:
-        sheet.append(cells(row))
-    if total:
-        sheet.append(cells(total, strong=True))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return exports.to_xlsx(Table(title, header, rows, total))
 
 
 def media_type(file_format: str) -> str:
-    if file_format == "xlsx":
-        return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return "text/csv; charset=utf-8"
+    return exports.MEDIA_TYPES["xlsx" if file_format == "xlsx" else "csv"]
