@@ -100,6 +100,7 @@ RULES = [
         {"rate_bps": 100, "category": "garam", "effective_from": "2030-01-01T00:00:00Z", "reason": "uji"},
     ),
     Rule("payments", "GET", "/admin/levy-rules/{rule}", ADMIN),
+    Rule("payments", "GET", "/admin/late-payments", ADMIN),
     Rule("payments", "POST", "/payments/{order}/refunds", ADMIN, {"reason": "uji otorisasi", "amount": 1}),
     Rule("payments", "GET", "/payments/{order}/refunds", ADMIN),
     Rule("payments", "GET", "/finance/ledger", FINANCE),

@@ -10,7 +10,7 @@ from tests.support import Api, eventually, read_events
 from tests.test_levy_ledger import finance, today_wita
 
 WIB = timezone(timedelta(hours=7))
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(600)  # the first test of a run also waits for the stack to start
 
 
 async def late_payments(api: Api, state: str) -> dict[str, dict[str, Any]]:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from beli_runtime.clock import utcnow
+from beli_runtime.leases import ensure_held
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
@@ -57,6 +58,7 @@ class LatePayments:
 
     async def _send(self, refund: dict[str, Any]) -> None:
         order_id, key = refund["order_id"], refund["_id"]
+        ensure_held()  # another instance took the job over: leave the refund to it
         try:
             await self.gateway.refund(order_id, key, refund["amount"], refund["reason"])
         except MidtransUnavailable as error:
