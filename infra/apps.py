@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from infra.processes import ManagedProcess, load_process, start_process, wait_http
 from infra.profiles import Profile
 from infra.stack import Endpoints
-from infra.tokens import DEV_PRIVATE_KEY, DEV_PUBLIC_KEY
+from infra.tokens import DEV_KEYS, DEV_PRIVATE_KEY, DEV_PUBLIC_KEY
 
 # Development-only operator login (documented in the README); production sets its own.
 DEV_ADMIN_EMAIL = "admin@beli-ntt.id"
@@ -30,6 +30,8 @@ APPS: dict[str, str] = {
 MESSAGING_TOKEN = "dev-messaging-token"
 # The Midtrans sandbox-style key shared by payments and the simulator in local stacks (public).
 DEV_MIDTRANS_SERVER_KEY = "SB-Mid-server-beli-ntt-dev"
+# Signs the ledger's month-closing statements in development (public, like the JWT dev keys).
+DEV_LEDGER_KEY = DEV_KEYS / "ledger-ed25519.pem"
 
 
 def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]:
@@ -57,6 +59,7 @@ def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]
             "REFUND_RETRY_SECONDS": "2",
             "SNAP_FINISH_URL": profile.service_url("web") + "/pesanan/{order_id}",
         }
+        env["LEDGER_SIGNING_KEY_FILE"] = str(DEV_LEDGER_KEY)
     if name == "midtrans":
         env |= {
             "MIDTRANS_NOTIFICATION_URL": f"{profile.service_url('payments')}/midtrans/notification",

@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
 
-from beli_contracts import Envelope, decode
+from beli_contracts import CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS, Envelope, decode
 from infra.codes import mail_query, newest_code, sms_query
 from infra.processes import ManagedProcess
 from infra.profiles import Profile
@@ -64,6 +66,107 @@ async def read_events(
         await consumer.stop()
     assert len(found) >= count, f"expected {count} events on {topic}, got {[e.type for e in found]}"
     return found
+
+
+async def consumed_to_end(bootstrap: str, group: str, *topics: str, timeout: float = 60.0) -> dict[TopicPartition, int]:
+    """The marker that replaces "sleep, then assert nothing happened": wait until consumer group
+    `group` has committed, on every partition of `topics`, the end offset that partition has now.
+    Services commit after the handler's transaction, so everything published before this call
+    has been processed by that group; what did not happen by then will not happen from it."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await reader.start()
+    try:
+        await reader.topics()  # loads the metadata that partitions_for_topic reads
+        partitions = [TopicPartition(topic, p) for topic in topics for p in sorted(reader.partitions_for_topic(topic) or ())]
+        ends = {tp: end for tp, end in (await reader.end_offsets(partitions)).items() if end > 0}
+    finally:
+        await reader.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+
+        async def committed() -> dict[TopicPartition, int]:
+            offsets = await admin.list_consumer_group_offsets(group, partitions=list(ends))
+            return {tp: (meta.offset if meta is not None else -1) for tp, meta in offsets.items()}
+
+        def behind(seen: dict[TopicPartition, int]) -> dict[str, int]:
+            return {f"{tp.topic}[{tp.partition}]": end - seen.get(tp, -1) for tp, end in ends.items() if seen.get(tp, -1) < end}
+
+        await eventually(committed, lambda seen: not behind(seen), timeout=timeout, what=f"group {group} to consume {topics} to the end")
+    finally:
+        await admin.close()
+    return ends
+
+
+# What each service's consumer group reads (its handlers' Subscription).
+SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "catalog": (ORDERS_EVENTS,),
+    "orders": (CATALOG_EVENTS, PAYMENTS_EVENTS),
+    "payments": (ORDERS_EVENTS,),
+    "notifications": (ORDERS_EVENTS, PAYMENTS_EVENTS, CATALOG_EVENTS),
+}
+
+
+async def quiesced(system: System, services: tuple[str, ...] = tuple(SUBSCRIPTIONS), timeout: float = 90.0) -> None:
+    """The whole system has nothing left in flight: every service's outbox is published and every
+    consumer group has processed its topics to the end, twice in a row with the same ends (so the
+    last round's handlers produced nothing new). A marker for "everything that will happen has"."""
+    mongo = AsyncMongoClient(system.endpoints.mongodb_url, tz_aware=True)
+    previous: dict[str, Any] | None = None
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for service in services:
+                await eventually(
+                    lambda db=mongo[f"beli_{service}"]: db["outbox"].count_documents({"published_at": None}),
+                    lambda pending: pending == 0,
+                    timeout=timeout,
+                    what=f"{service}'s outbox to be published",
+                )
+            ends = {
+                service: await consumed_to_end(system.endpoints.kafka_bootstrap, service, *SUBSCRIPTIONS[service], timeout=timeout)
+                for service in services
+            }
+            if ends == previous:
+                return
+            previous = ends
+        raise AssertionError(f"the system did not settle within {timeout}s")
+    finally:
+        await mongo.close()
+
+
+async def payments_caught_up(api: "Api", system: System, order_id: str, *groups: str, timeout: float = 60.0) -> None:
+    """Everything Midtrans told payments about `order_id` has been acted on, and whatever that
+    emitted has been processed by `groups`: Midtrans delivered every notification it holds,
+    payments has no unprocessed one for the order, its outbox holds no unpublished event written
+    before now, and each group consumed payments.events to its end."""
+
+    async def undelivered() -> list[str]:
+        transaction = await api.midtrans.get(f"/simulator/transactions/{order_id}")
+        notes = transaction.json().get("notifications", []) if transaction.status_code == 200 else []
+        return [n["trigger"] for n in notes if not n["delivered"]]
+
+    await eventually(undelivered, lambda left: not left, timeout=timeout, what=f"Midtrans to deliver its notifications for {order_id}")
+    mongo = AsyncMongoClient(system.endpoints.mongodb_url, tz_aware=True)
+    try:
+        db = mongo["beli_payments"]
+        await eventually(
+            lambda: db["midtrans_notifications"].count_documents({"order_id": order_id, "processed": False}),
+            lambda pending: pending == 0,
+            timeout=timeout,
+            what=f"payments to act on every notification for {order_id}",
+        )
+        now = datetime.now(UTC)
+        await eventually(
+            lambda: db["outbox"].count_documents({"published_at": None, "created_at": {"$lte": now}}),
+            lambda pending: pending == 0,
+            timeout=timeout,
+            what="payments to publish what it wrote",
+        )
+    finally:
+        await mongo.close()
+    for group in groups:
+        await consumed_to_end(system.endpoints.kafka_bootstrap, group, PAYMENTS_EVENTS, timeout=timeout)
 
 
 def _decoded(record: Any) -> Envelope | None:

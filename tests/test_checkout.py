@@ -6,7 +6,7 @@ import hashlib
 import uuid
 
 from payments.domain import levy_for
-from tests.support import Api, eventually
+from tests.support import Api, System, eventually, payments_caught_up
 
 
 async def test_paid_order_moves_stock_records_levy_and_notifies_everyone(api: Api) -> None:
@@ -113,7 +113,7 @@ async def test_same_idempotency_key_makes_one_order_and_another_body_is_refused(
     assert (await api.stock_of(product["id"]))["stock"] == 99  # one order, one unit held
 
 
-async def test_duplicate_notifications_change_nothing_and_forged_ones_are_refused(api: Api) -> None:
+async def test_duplicate_notifications_change_nothing_and_forged_ones_are_refused(api: Api, system: System) -> None:
     product = await api.product(await api.seller("Ende"), price=33_333, stock=10, category="pangan", name="Jagung bose")
     order_id = (await api.place([(product["id"], 3)])).json()["id"]
     await api.payable(order_id)
@@ -130,7 +130,8 @@ async def test_duplicate_notifications_change_nothing_and_forged_ones_are_refuse
     }
     refused = await api.payments.post("/midtrans/notification", json=forged)
     assert refused.status_code == 401 and "signature_key" in refused.json()["message"]
-    await asyncio.sleep(1)
+    # Nothing recorded, nothing acted on, nothing emitted: proved by the markers, not by waiting.
+    await payments_caught_up(api, system, order_id, "orders")
     assert (await api.order(order_id))["status"] == "AWAITING_PAYMENT"
 
     await api.pay(order_id, "settlement")
@@ -139,7 +140,7 @@ async def test_duplicate_notifications_change_nothing_and_forged_ones_are_refuse
     assert resent.status_code == 200, resent.text
     stale = await api.midtrans.post(f"/simulator/pay/{order_id}", json={"transaction_status": "expire"})
     assert stale.status_code == 409  # Midtrans itself never expires a settled transaction
-    await asyncio.sleep(2)
+    await payments_caught_up(api, system, order_id, "orders")
     entries = await api.levy_entries(order_id)
     assert len(entries["items"]) == 1 and entries["total_levy"] == levy_for(99_999, 100) == 1_000
     assert (await api.order(order_id))["status"] == "PAID"

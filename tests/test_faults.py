@@ -17,7 +17,7 @@ from beli_runtime.clock import utcnow
 from infra import stack
 from payments.domain import signature_key
 from tests.faults import Stream, kill_app, restart_app
-from tests.support import Api, System, eventually
+from tests.support import Api, System, eventually, quiesced
 
 SERVICES = ("catalog", "orders", "payments", "notifications")
 SERVER_KEY = "SB-Mid-server-beli-ntt-dev"
@@ -123,7 +123,7 @@ async def test_replaying_every_topic_from_offset_zero_changes_nothing(api: Api, 
     stream = await Stream.stock_up(api, count=2, stock=20)
     await stream.run(api, buyers=8, seed=5)
     await stream.converged(api, "before replay")
-    await asyncio.sleep(2)  # let notifications and commits finish
+    await quiesced(system)  # every outbox published, every group at the end of its topics
     before = await snapshot(api, stream)
     for name in SERVICES:
         system.processes[name].stop()
@@ -133,7 +133,7 @@ async def test_replaying_every_topic_from_offset_zero_changes_nothing(api: Api, 
     finally:
         for name in SERVICES:
             restart_app(system, name)
-    await asyncio.sleep(8)  # every consumer re-reads the whole history
+    await quiesced(system, timeout=120)  # every consumer has re-read the whole history
     after = await snapshot(api, stream)
     assert after == before
     metrics = (await api.catalog.get("/metrics")).text

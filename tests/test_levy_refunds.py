@@ -1,12 +1,11 @@
 """Refunds through Midtrans reverse the levy of the refunded lines, never twice; reconciliation
 lists what the ledger and Midtrans disagree on."""
 
-import asyncio
 import base64
 from typing import Any
 
 from payments.domain import levy_for
-from tests.support import Api, eventually
+from tests.support import Api, System, eventually, payments_caught_up
 from tests.test_levy_ledger import finance, paid_order, today_wita
 
 MIDTRANS_AUTH = {"Authorization": "Basic " + base64.b64encode(b"SB-Mid-server-beli-ntt-dev:").decode()}
@@ -20,7 +19,7 @@ async def entries_of(api: Api, order_id: str) -> list[dict[str, Any]]:
     return (await finance(api, "ledger", order_id=order_id))["items"]
 
 
-async def test_partial_then_full_refund_reverses_levy_proportionally_and_exactly_once(api: Api) -> None:
+async def test_partial_then_full_refund_reverses_levy_proportionally_and_exactly_once(api: Api, system: System) -> None:
     seller = await api.seller("Sumba Barat Daya")
     sugar = await api.product(seller, price=33_350, stock=10, category="pangan", name="Gula Sabu")
     cloth = await api.product(seller, price=450_000, stock=5, category="tenun", name="Tenun Sabu")
@@ -33,8 +32,8 @@ async def test_partial_then_full_refund_reverses_levy_proportionally_and_exactly
     assert (one.json()["status"], one.json()["amount"]) == ("DONE", 33_350)
     again = await refund(api, order_id, refund_key=f"{order_id}-r1", lines=[{"product_id": sugar["id"], "quantity": 1}], amount=33_350)
     assert again.status_code == 201 and again.json()["status"] == "DONE"  # same key: the same refund, not a second one
-    # Midtrans's own refund notification arrives too; give it time to be (not) acted on.
-    await asyncio.sleep(2)
+    # Midtrans's own refund notification arrives too: once payments has acted on it, nothing more was reversed.
+    await payments_caught_up(api, system, order_id)
     reversals = [e for e in await entries_of(api, order_id) if e["kind"] == "reversal"]
     assert [(e["product_id"], e["quantity"], e["gross"], e["levy"], e["seller_payable"]) for e in reversals] == [
         (sugar["id"], -1, -33_350, -334, -33_016)
@@ -50,7 +49,7 @@ async def test_partial_then_full_refund_reverses_levy_proportionally_and_exactly
     rest = await refund(api, order_id, refund_key=f"{order_id}-r2")
     assert rest.status_code == 201, rest.text
     assert rest.json()["amount"] == 2 * 33_350 + 450_000
-    await asyncio.sleep(2)
+    await payments_caught_up(api, system, order_id)
     entries = await entries_of(api, order_id)
     for product_id, gross in ((sugar["id"], 100_050), (cloth["id"], 450_000)):
         mine = [e for e in entries if e["product_id"] == product_id]
@@ -89,7 +88,10 @@ async def test_reconciliation_lists_late_settlements_and_refunds_made_outside_be
     faults = await api.midtrans.post("/simulator/faults", json={"status_delay_seconds": 20, "count": 1})
     assert faults.status_code == 200, faults.text
     await api.pay(late, "settlement")
-    await asyncio.sleep(1)
+    # payments' status check of the settlement is the one held up: wait until it has taken the slow answer.
+    await eventually(
+        lambda: api.midtrans.get("/simulator/faults"), lambda r: r.json()["status_delay_count"] == 0, what="payments to ask for the status"
+    )
 
     report = await finance(api, "reconciliation", **{"from": today_wita(), "to": today_wita()})
     problems = {m["order_id"]: m for m in report["mismatches"]}
@@ -113,7 +115,7 @@ async def test_reconciliation_lists_late_settlements_and_refunds_made_outside_be
     assert [(r["refund_key"], r["status"], r["amount"]) for r in refunds] == [(f"{dashboard}-dash", "UNMATCHED", 10_000)]
 
 
-async def test_two_variants_of_one_product_are_two_lines_to_settle_and_refund(api: Api) -> None:
+async def test_two_variants_of_one_product_are_two_lines_to_settle_and_refund(api: Api, system: System) -> None:
     seller = await api.seller("Sikka")
     sarong = await api.listing(
         seller,
@@ -154,7 +156,7 @@ async def test_two_variants_of_one_product_are_two_lines_to_settle_and_refund(ap
         lines=[{"product_id": sarong["id"], "variant_id": red["id"], "quantity": 1}],
     )
     assert one_red.status_code == 201 and one_red.json()["status"] == "DONE", one_red.text
-    await asyncio.sleep(1)
+    await payments_caught_up(api, system, order_id)
     reversals = [e for e in await entries_of(api, order_id) if e["kind"] == "reversal"]
     assert [(e["variant_id"], e["quantity"], e["gross"], e["levy"]) for e in reversals] == [(red["id"], -1, -410_000, -4_100)]
 

@@ -25,7 +25,7 @@ from beli_contracts.payments import LevyRuleChanged, LevyRuleTerms
 from beli_contracts.values import Customer, SellerContact
 from infra.apps import start_app
 from infra.tokens import mint
-from tests.support import Api, System, eventually
+from tests.support import SUBSCRIPTIONS, Api, System, consumed_to_end, eventually
 
 FINANCE = ("bapenda@nttprov.example.id", "keuangan@nttprov.example.id")  # FINANCE_EMAILS in infra/apps.py
 
@@ -85,6 +85,22 @@ class Outside:
 
     async def text_arrives(self, to: str, channel: str = "whatsapp", timeout: float = 20) -> list[dict[str, Any]]:
         return await eventually(lambda: self.texts(to, channel), lambda m: len(m) >= 1, timeout=timeout, what=f"{channel} to {to}")
+
+
+# A delivery in one of these states will not send again by itself.
+SETTLED_DELIVERIES = {"sent", "failed", "rejected", "skipped"}
+
+
+async def all_done(system: System, outside: Outside, recipient: str) -> None:
+    """The marker that replaces a pause before "nothing more was sent": notifications has
+    consumed every topic it reads to the end (so every delivery it will plan is recorded: intents
+    are written with the consumption), and none of the recipient's deliveries is still in flight."""
+    await consumed_to_end(system.endpoints.kafka_bootstrap, "notifications", *SUBSCRIPTIONS["notifications"])
+    await eventually(
+        lambda: outside.deliveries(recipient=recipient),
+        lambda found: all(d["status"] in SETTLED_DELIVERIES for d in found),
+        what=f"deliveries to {recipient} to finish",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +266,7 @@ async def test_shipped_completed_stock_low_and_levy_rule_reach_their_people(bus:
     assert {m["kind"] for m in await outside.inbox(owner.email)} == {"seller_payout", "stock_low"}
 
 
-async def test_redelivered_events_send_nothing_more(bus: Bus, outside: Outside) -> None:
+async def test_redelivered_events_send_nothing_more(system: System, bus: Bus, outside: Outside) -> None:
     owner = seller()
     envelope = await bus.publish(stock_low(owner), key="prd")
     await outside.mail_arrives(owner.email)
@@ -260,7 +276,7 @@ async def test_redelivered_events_send_nothing_more(bus: Bus, outside: Outside) 
     marker = seller()
     await bus.publish(stock_low(marker), key="prd")  # published after the copies: once it is in, they were read
     await outside.mail_arrives(marker.email)
-    await asyncio.sleep(1)
+    await all_done(system, outside, owner.email)
     assert len(await outside.mail(owner.email)) == 1
     assert len(await outside.texts(e164(owner.phone))) == 1
     assert len(await outside.inbox(owner.email)) == 1
@@ -336,7 +352,7 @@ async def test_a_slow_provider_holds_neither_email_nor_the_consumer(bus: Bus, ou
     assert all(datetime.fromisoformat(item["received_at"]) < finished for item in arrivals)
 
 
-async def test_preferences_choose_channels_and_receipts_always_reach_someone(bus: Bus, outside: Outside) -> None:
+async def test_preferences_choose_channels_and_receipts_always_reach_someone(system: System, bus: Bus, outside: Outside) -> None:
     owner = seller()
     url = "/notifications/preferences"
     refused = await outside.notifications.put(url, params={"recipient": owner.email}, json={"channels": {"seller_payout": []}})
@@ -357,7 +373,7 @@ async def test_preferences_choose_channels_and_receipts_always_reach_someone(bus
         key="BNTT-PREF",
     )
     await outside.text_arrives(e164(owner.phone), channel="whatsapp")
-    await asyncio.sleep(1)
+    await all_done(system, outside, owner.email)
     assert await outside.mail(owner.email) == [] and len(await outside.texts(e164(owner.phone))) == 2
 
     # A landline cannot get WhatsApp: the delivery is rejected with the reason, and the receipt
@@ -422,5 +438,5 @@ async def test_a_crash_mid_send_then_restart_sends_exactly_once(system: System, 
     # The e-mail of the same event may have been claimed by the killed process too: it goes out
     # once its claim expires. Wait for it, then make sure it went out exactly once.
     await outside.mail_arrives(owner.email, timeout=40)  # SMTP's claim is held for its 10 s timeout plus a margin
-    await asyncio.sleep(2)
+    await all_done(system, outside, owner.email)  # a second send would come before the delivery is marked sent
     assert len(await outside.mail(owner.email)) == 1

@@ -100,6 +100,26 @@ class LevyReversed(_PaymentsEvent):
     entries: list[LevyEntry] = Field(min_length=1)
 
 
+class LedgerMonthClosed(_PaymentsEvent):
+    """The finance office closed a month. The chain head and the month's totals leave the
+    database here (and in the signed statement finance downloads): a ledger rewritten later,
+    hashes and all, no longer matches a copy kept elsewhere."""
+
+    TYPE = "payments.ledger_month_closed"
+    period: str = Field(description="Accounting month YYYY-MM (WITA)")
+    head_sequence: int = Field(ge=0)
+    head_hash: str
+    entries: int = Field(ge=0)
+    gross: Rupiah
+    levy: Rupiah
+    seller_payable: Rupiah
+    closed_at: datetime
+    closed_by: str
+    statement: str = Field(description="The signed text: canonical JSON of the fields above")
+    signature: str = Field(description="Ed25519 signature of `statement`, base64")
+    key_id: str = Field(description="First 16 hex digits of the SHA-256 of the raw public key")
+
+
 class LevyRuleTerms(Value):
     rule_id: str
     version: int

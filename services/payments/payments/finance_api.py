@@ -1,12 +1,13 @@
 """Finance office routes (read-only, except closing a month) and the seller's statement."""
 
 import asyncio
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from beli_runtime.auth import Principal
 from beli_runtime.exports import EXPORT_RESPONSES, Format, file_response, render
@@ -14,6 +15,7 @@ from beli_runtime.http import ApiError
 from beli_runtime.strict import StrictRequest
 from payments.access import actor, finance_office, statement_reader
 from payments.audit import AuditRefused, LedgerFilter, LevyAudit
+from payments.closing import PeriodClosing
 from payments.exports import ledger_table, summary_table, wita
 from payments.ledger import LevyLedger
 from payments.levy import utc_from_day
@@ -52,6 +54,14 @@ class EntryOut(BaseModel):
     recorded_at_wita: str
     prev_hash: str
     hash: str
+
+
+class StatementIn(BaseModel):
+    """A statement file from `GET /finance/periods/{period}/statement`; other fields in it are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    statement: str = Field(max_length=10_000)
+    signature: str = Field(max_length=200)
 
 
 class CloseIn(StrictRequest):
@@ -95,7 +105,7 @@ def ledger_filter(
 Filter = Annotated[LedgerFilter, Depends(ledger_filter)]
 
 
-def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Reconciler) -> APIRouter:
+def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Reconciler, closing: PeriodClosing) -> APIRouter:
     finance = APIRouter(prefix="/finance", tags=["finance"], dependencies=[Depends(finance_office)])
 
     @finance.get("/ledger")
@@ -127,13 +137,17 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
 
     @finance.get("/verify")
     async def verify_chain() -> dict[str, Any]:
-        """Walk the hash chain from the first entry; `first_broken` names where it breaks."""
-        return await ledger.verify()
+        """Walk the hash chain from the first entry up to the head read at the start; `first_broken`
+        names where it breaks (also: an entry outside the chain, a closing whose signature fails)."""
+        return await ledger.verify(closing.signer)
 
     @finance.get("/checks/gross-identity")
     async def gross_identity(where: Filter) -> dict[str, Any]:
-        """For every settled payment covered: gross received = Σ levy + Σ seller payable."""
-        return await audit.gross_identity(where)
+        """Per settled order covered: what Midtrans says was received (status API) = Σ levy + Σ seller payable."""
+        try:
+            return await reconciler.gross_identity(where)
+        except TooManyPayments as error:
+            raise ApiError(422, str(error), field="from") from None
 
     @finance.get("/reconciliation")
     async def reconciliation(
@@ -147,19 +161,7 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
         except TooManyPayments as error:
             raise ApiError(422, str(error), field="from") from None
 
-    @finance.get("/periods")
-    async def closings() -> dict[str, Any]:
-        return {"items": [_closing_out(c) for c in await audit.closings()]}
-
-    @finance.post("/periods/{period}/close", status_code=201)
-    async def close_period(
-        period: Annotated[str, Path(max_length=7)], principal: Annotated[Principal, Depends(finance_office)], body: CloseIn | None = None
-    ) -> dict[str, Any]:
-        """Close an ended WITA month: stores its totals and the chain head; later entries count in the open month."""
-        try:
-            return _closing_out(await audit.close(period, actor(principal), body.note if body else ""))
-        except AuditRefused as refused:
-            raise ApiError(refused.status, refused.message, field=refused.field) from None
+    build_closing_routes(finance, closing)
 
     sellers = APIRouter(tags=["sellers"])
 
@@ -198,6 +200,48 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
     router.include_router(finance)
     router.include_router(sellers)
     return router
+
+
+def build_closing_routes(finance: APIRouter, closing: PeriodClosing) -> None:
+    @finance.get("/periods")
+    async def closings() -> dict[str, Any]:
+        return {"items": [_closing_out(c) for c in await closing.closings()]}
+
+    @finance.post("/periods/{period}/close", status_code=201)
+    async def close_period(
+        period: Annotated[str, Path(max_length=7)], principal: Annotated[Principal, Depends(finance_office)], body: CloseIn | None = None
+    ) -> dict[str, Any]:
+        """Close an ended WITA month: stores its totals and the chain head, signs them and publishes
+        `payments.ledger_month_closed`; later entries count in the open month."""
+        try:
+            return _closing_out(await closing.close(period, actor(principal), body.note if body else ""))
+        except AuditRefused as refused:
+            raise ApiError(refused.status, refused.message, field=refused.field) from None
+
+    @finance.get("/periods/{period}/statement")
+    async def period_statement(period: Annotated[str, Path(pattern=MONTH)]) -> Response:
+        """The signed statement of a closed month (a JSON file to keep outside Beli NTT)."""
+        try:
+            statement = await closing.statement(period)
+        except AuditRefused as refused:
+            raise ApiError(refused.status, refused.message, field=refused.field) from None
+        return Response(
+            json.dumps(statement, indent=2, ensure_ascii=False).encode(),
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="tutup-buku-pad-{period}.json"'},
+        )
+
+    @finance.post("/statements/check")
+    async def check_statement(body: StatementIn) -> dict[str, Any]:
+        """Check a kept statement: our signature, and that today's chain still holds its head."""
+        return await closing.check(body.statement, body.signature)
+
+    @finance.get("/signing-key")
+    async def signing_key() -> dict[str, str]:
+        """The public key that checks closing statements offline (Ed25519, PEM)."""
+        if not closing.signer.available:
+            raise ApiError(503, "the ledger signing key is not configured (LEDGER_SIGNING_KEY_FILE)")
+        return {"algorithm": "Ed25519", "key_id": closing.signer.key_id(), "public_key": closing.signer.public_pem()}
 
 
 def _closing_out(closing: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ stays linear without a lock service. The head also lists the closed months, so a
 closing serialise on the same document.
 """
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from beli_contracts.values import SettledLine
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
 from payments.levy import GENESIS_HASH, day_of, entry_hash, first_break, period_of, to_millis
+from payments.signing import StatementSigner
 
 HEAD_ID = "ledger_head"
 VERIFY_BATCH = 2_000
@@ -31,7 +33,12 @@ class LevyLedger:
         self.closings = db["levy_period_closings"]
 
     async def ensure_indexes(self) -> None:
-        await ensure_index(self.entries, [("sequence", 1)])
+        # Two entries can never share a place in the chain. Ledgers from before this index had a
+        # plain one of the same name: replace it (a duplicate already stored makes this fail loudly).
+        plain = (await self.entries.index_information()).get("sequence_1")
+        if plain is not None and not plain.get("unique"):
+            await self.entries.drop_index("sequence_1")
+        await ensure_index(self.entries, [("sequence", 1)], unique=True)
         await ensure_index(self.entries, [("order_id", 1), ("sequence", 1)])
         await ensure_index(self.entries, [("seller_id", 1), ("sequence", 1)])
         await ensure_index(self.entries, [("day", 1), ("sequence", 1)])
@@ -122,14 +129,23 @@ class LevyLedger:
         return await self.append(session, drafts, settled_at)
 
     async def for_order(self, order_id: str, session: Session | None = None) -> list[dict[str, Any]]:
-        return await self.entries.find({"order_id": order_id}, session=session).sort("sequence", 1).to_list()
+        query = {"order_id": order_id, "sequence": await self.chain_bound(session)}
+        return await self.entries.find(query, session=session).sort("sequence", 1).to_list()
 
-    async def verify(self) -> dict[str, Any]:
-        """Walk the whole chain in sequence order; report the first entry that breaks it."""
+    async def chain_bound(self, session: Session | None = None) -> dict[str, Any]:
+        """The sequences inside the chain now, as a query on `sequence`. Reports count only these:
+        an entry without a numeric sequence, or beyond the head, was never chained nor verified."""
+        head = await self.head(session)
+        return {"$gte": 1, "$lte": head["sequence"]}
+
+    async def verify(self, signer: StatementSigner | None = None) -> dict[str, Any]:
+        """Walk the chain in sequence order up to the head read at the start (entries appended
+        meanwhile are the next walk's); report the first thing that breaks it."""
         head = await self.head()
         prev_hash, prev_sequence, checked = GENESIS_HASH, 0, 0
-        while True:
-            batch = await self.entries.find({"sequence": {"$gt": prev_sequence}}).sort("sequence", 1).limit(VERIFY_BATCH).to_list()
+        while prev_sequence < head["sequence"]:
+            window = {"$gt": prev_sequence, "$lte": head["sequence"]}
+            batch = await self.entries.find({"sequence": window}).sort("sequence", 1).limit(VERIFY_BATCH).to_list()
             if not batch:
                 break
             broken = first_break(batch, prev_hash, prev_sequence)
@@ -147,19 +163,59 @@ class LevyLedger:
                 None,
                 f"the chain ends at sequence {prev_sequence} but the head records {head['sequence']}: entries at the end were removed",
             )
-        for closing in await self.closings.find().sort("_id", 1).to_list():
-            anchor = await self.entries.find_one({"sequence": closing["head_sequence"]}) if closing["head_sequence"] else None
-            anchor_hash = anchor["hash"] if anchor else GENESIS_HASH
-            if anchor_hash != closing["head_hash"]:
-                return _verdict(
-                    False,
-                    checked,
-                    head,
-                    anchor,
-                    f"closing of {closing['_id']} recorded chain head "
-                    f"{closing['head_hash'][:12]}… at sequence {closing['head_sequence']}, the chain now has {anchor_hash[:12]}…",
+        stray = await self._outside_chain(head)
+        if stray is not None:
+            reason = (
+                f"entry with sequence {stray.get('sequence')!r} is not part of the chain (written without the head): "
+                "no report counts it; remove it or find out who wrote it"
+            )
+            return _verdict(False, checked, head, stray, reason)
+        closings = await check_closings(self, signer)
+        if closings["broken"] is not None:
+            anchor, reason = closings["broken"]
+            return _verdict(False, checked, head, anchor, reason)
+        return _verdict(True, checked, head, None, None) | {"unsigned_closings": closings["unsigned"]}
+
+    async def _outside_chain(self, head: dict[str, Any]) -> dict[str, Any] | None:
+        """An entry whose sequence is missing, not a number, or beyond every head: one nobody chained."""
+        candidates = await self.entries.find({"$nor": [{"sequence": {"$gte": 1, "$lte": head["sequence"]}}]}).limit(100).to_list()
+        if not candidates:
+            return None
+        # Read after the candidates: an entry appended properly moved the head in its own transaction.
+        now = await self.head()
+        for entry in candidates:
+            sequence = entry.get("sequence")
+            if isinstance(sequence, int) and not isinstance(sequence, bool) and head["sequence"] < sequence <= now["sequence"]:
+                continue  # appended while we walked
+            return entry
+        return None
+
+
+async def check_closings(ledger: LevyLedger, signer: StatementSigner | None) -> dict[str, Any]:
+    """Every closing's signed statement must still be valid and its head still be in the chain."""
+    unsigned: list[str] = []
+    for closing in await ledger.closings.find().sort("_id", 1).to_list():
+        recorded = {"head_sequence": closing["head_sequence"], "head_hash": closing["head_hash"]}
+        if not closing.get("signature"):
+            unsigned.append(closing["_id"])  # closed before statements were signed
+        elif signer is not None and signer.available:
+            if not signer.signature_valid(closing["statement"], closing["signature"]):
+                return {"broken": (None, f"closing of {closing['_id']}: its signature does not match its statement"), "unsigned": unsigned}
+            signed = json.loads(closing["statement"])
+            if {key: signed.get(key) for key in recorded} != recorded:
+                reason = (
+                    f"closing of {closing['_id']} was altered after it was signed: the signed head is {signed.get('head_hash', '')[:12]}…"
                 )
-        return _verdict(True, checked, head, None, None)
+                return {"broken": (None, reason), "unsigned": unsigned}
+        anchor = await ledger.entries.find_one({"sequence": recorded["head_sequence"]}) if recorded["head_sequence"] else None
+        anchor_hash = anchor["hash"] if anchor else GENESIS_HASH
+        if anchor_hash != recorded["head_hash"]:
+            reason = (
+                f"closing of {closing['_id']} recorded chain head {recorded['head_hash'][:12]}… at sequence "
+                f"{recorded['head_sequence']}, the chain now has {anchor_hash[:12]}…"
+            )
+            return {"broken": (anchor, reason), "unsigned": unsigned}
+    return {"broken": None, "unsigned": unsigned}
 
 
 def _verdict(ok: bool, checked: int, head: dict[str, Any], entry: dict[str, Any] | None, reason: str | None) -> dict[str, Any]:

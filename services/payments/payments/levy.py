@@ -139,15 +139,15 @@ def reversed_share(recorded: int, recorded_quantity: int, refunded_quantity: int
 # --- tamper evidence --------------------------------------------------------------------------
 
 
-def _canonical_value(value: Any) -> Any:
+def canonical_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return to_millis(value).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     if isinstance(value, float):
         raise TypeError("no floats in the ledger: amounts are integer Rupiah")
     if isinstance(value, dict):
-        return {str(k): _canonical_value(v) for k, v in value.items()}
+        return {str(k): canonical_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_canonical_value(v) for v in value]
+        return [canonical_value(v) for v in value]
     return value
 
 
@@ -155,7 +155,7 @@ def canonical_json(entry: dict[str, Any]) -> str:
     """Sorted keys, no spaces, ASCII, ISO UTC millisecond times. Everything but `hash` counts, so
     an edited, added or removed field changes the hash."""
     content = {key: value for key, value in entry.items() if key != "hash"}
-    return json.dumps(_canonical_value(content), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return json.dumps(canonical_value(content), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def entry_hash(entry: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ from payments import quote
 from payments.admin_api import build_admin_router
 from payments.api import build_router
 from payments.audit import LevyAudit
+from payments.closing import PeriodClosing
 from payments.finance_api import build_finance_router
 from payments.gateway import MidtransGateway
 from payments.handlers import PaymentsHandlers
@@ -16,6 +17,7 @@ from payments.reconcile import Reconciler
 from payments.refunds import Refunds
 from payments.rules import LevyRules
 from payments.settings import PaymentsSettings
+from payments.signing import StatementSigner
 from payments.store import PaymentsStore
 
 settings = PaymentsSettings()
@@ -53,4 +55,6 @@ app = create_app(
 app.include_router(build_router(store, ledger, settings, notifications.wake))
 app.include_router(build_admin_router(rules, refunds, late))
 app.include_router(quote.build_router(rules))
-app.include_router(build_finance_router(LevyAudit(runtime, ledger, store), ledger, Reconciler(store, ledger, gateway)))
+signer = StatementSigner.from_settings(settings.ledger_signing_key, settings.ledger_signing_key_file)
+closing = PeriodClosing(runtime, ledger, signer)
+app.include_router(build_finance_router(LevyAudit(ledger), ledger, Reconciler(store, ledger, gateway), closing))

@@ -26,6 +26,9 @@ class PaymentsSettings(ServiceSettings):
     payment_job_seconds: float = 1.0
     # A refund Midtrans did not answer is sent again after this, then with a doubling pause.
     refund_retry_seconds: float = 30.0
+    # Ed25519 private key (PEM) that signs month-closing statements; the file path, or the PEM inline.
+    ledger_signing_key_file: str = ""
+    ledger_signing_key: str = ""
 
     def unsafe(self) -> list[str]:
         problems = super().unsafe()

@@ -329,6 +329,14 @@ async def set_faults(request: Request) -> JSONResponse:
         return JSONResponse(sim.faults.as_dict())
 
 
+@router.get("/simulator/faults")
+async def show_faults(request: Request) -> JSONResponse:
+    """Faults still armed: a count that dropped shows a caller took one (tests wait on it)."""
+    sim = _sim(request)
+    async with sim.lock:
+        return JSONResponse(sim.faults.as_dict())
+
+
 @router.delete("/simulator/faults")
 async def clear_faults(request: Request) -> JSONResponse:
     sim = _sim(request)
