@@ -54,7 +54,9 @@ RULES = [
     ),
     Rule("catalog", "GET", "/auth/me", SIGNED_IN),
     Rule("catalog", "POST", "/auth/phone/code", SIGNED_IN),
-    Rule("catalog", "POST", "/auth/phone/verify", SIGNED_IN, {"code": "123456"}),
+    # A made-up code: an already verified phone (shoppers, sellers) answers 200; staff phones are
+    # unverified, so the wrong code is refused on its content (400), past the role check.
+    Rule("catalog", "POST", "/auth/phone/verify", SIGNED_IN, {"code": "123456"}, expected={"finance": 400, "admin": 400}),
     # catalog: sellers and listings
     Rule("catalog", "PATCH", "/sellers/{seller}", SELLER_OWN, {"village": "Desa Baru"}),
     Rule("catalog", "GET", "/sellers/{seller}/products", SELLER_OWN),
