@@ -8,9 +8,11 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
+from beli_runtime.http import RequestLog
 from beli_runtime.logs import configure_logging, get_logger
 from web.backend import Backend, BackendError, SignInRequired
 from web.header import header_counts
@@ -19,7 +21,6 @@ from web.render import page
 from web.security import CsrfRefused, Forbidden, LoginRedirect, csrf_protect, login_url
 from web.sessions import SessionCodec, SessionMiddleware, current_session
 from web.settings import WebSettings
-from web.timing import ServerTiming
 
 settings = WebSettings()
 configure_logging("web", settings.log_level)
@@ -43,7 +44,7 @@ app = FastAPI(
     openapi_url=None,
     dependencies=[Depends(csrf_protect), Depends(header_counts)],
 )
-app.add_middleware(ServerTiming)
+app.add_middleware(RequestLog)
 # Pages are mostly repeated markup: gzip shrinks a listing page about fivefold on slow connections.
 app.add_middleware(GZipMiddleware, minimum_size=1024)
 app.add_middleware(SessionMiddleware, codec=SessionCodec(settings.web_session_secret), force_secure=settings.web_cookie_secure)
@@ -55,6 +56,11 @@ for router in ROUTERS:
 @app.get("/healthz", include_in_schema=False)
 async def healthz() -> JSONResponse:
     return JSONResponse({"status": "ok"})
+
+
+@app.get("/metrics", include_in_schema=False)
+async def prometheus_metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 @app.exception_handler(CsrfRefused)
