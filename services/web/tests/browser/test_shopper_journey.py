@@ -7,32 +7,20 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from infra.codes import mail_query
 from tests.support import Api, System
 
 from ..browsing import PASSWORD
-from .harness import CHROMIUM, audit, missing_tools
+from .harness import audit
 
 pytestmark = pytest.mark.infra
 TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    problem = missing_tools()
-    if problem:
-        pytest.fail(problem, pytrace=False)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
-        yield launched
-        await launched.close()
 
 
 async def new_page(browser: Browser, system: System) -> tuple[BrowserContext, Page]:

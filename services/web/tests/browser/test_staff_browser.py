@@ -11,19 +11,18 @@ import io
 import struct
 import uuid
 import zlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import openpyxl
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from infra.apps import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
 from tests.support import Api, System, eventually
 
 from ..browsing import PASSWORD, WebUser
-from .harness import CHROMIUM, audit, missing_tools
+from .harness import audit
 
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
 TIMEOUT_MS = 30_000
@@ -39,17 +38,6 @@ def woven_png(size: int = 240) -> bytes:
 
     header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    problem = missing_tools()
-    if problem:
-        pytest.fail(problem, pytrace=False)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
-        yield launched
-        await launched.close()
 
 
 async def new_page(browser: Browser, system: System) -> tuple[BrowserContext, Page]:
