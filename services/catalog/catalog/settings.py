@@ -1,3 +1,5 @@
+"""The catalog's settings (environment variables): reservations, photos, accounts and tokens, login throttling."""
+
 from beli_runtime.production import shared_secret_problems
 from beli_runtime.settings import ServiceSettings
 from catalog.accounts.throttle import Limits

@@ -1,3 +1,5 @@
+"""The notifications service's settings (environment variables): SMTP, the WhatsApp/SMS provider, retries, finance addresses."""
+
 from beli_runtime.settings import ServiceSettings
 
 DEVELOPMENT_MESSAGING_TOKENS = ("dev-messaging-token",)

@@ -1,3 +1,5 @@
+"""The orders service's settings (environment variables): order limits, deadlines, sweeps, hoarding limits."""
+
 from beli_runtime.settings import ServiceSettings
 
 

@@ -1,3 +1,5 @@
+"""The payments service's settings (environment variables): Midtrans keys and URLs, the default levy, jobs, the ledger signing key."""
+
 from beli_runtime.settings import ServiceSettings
 
 # The keys the development stack (infra/apps.py, docker-compose.yml) gives payments and the simulator.

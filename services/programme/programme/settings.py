@@ -1,3 +1,5 @@
+"""The programme service's settings (environment variables): commitment default, target, reminder day and time."""
+
 from beli_runtime.settings import ServiceSettings
 
 
