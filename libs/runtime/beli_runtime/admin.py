@@ -49,6 +49,8 @@ def dead_letter_router(db: Database, consumers: list[EventConsumer]) -> APIRoute
             raise ApiError(404, f"dead letter {letter_id} not found")
         replayed = await consumer_of(letter).replay(letter_id, value)
         after = await db["dead_letters"].find_one({"_id": letter_id})
+        if after is None:
+            raise ApiError(404, f"dead letter {letter_id} not found")
         return ReplayResult(id=letter_id, replayed=replayed, status=after["status"], error=None if replayed else after["error"])
 
     @router.get("", response_model=list[DeadLetterOut])

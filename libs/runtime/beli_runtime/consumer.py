@@ -139,12 +139,13 @@ class EventConsumer:
 
     async def _process(self, raw: bytes, topic: str, partition: int, offset: int) -> None:
         try:
-            envelope, payload, handler = self._route(raw)
+            envelope, routed = self._route(raw)
         except PoisonEvent as poison:
             await self._dead_letter(raw, poison.envelope, str(poison), topic, partition, offset, attempts=1)
             return
-        if handler is None:
+        if routed is None:
             return
+        payload, handler = routed
         attempt = 0
         while True:
             attempt += 1
@@ -173,7 +174,8 @@ class EventConsumer:
                     return
                 await asyncio.sleep(self._backoff.seconds(attempt))
 
-    def _route(self, raw: bytes) -> tuple[Envelope, EventPayload | None, Handler | None]:
+    def _route(self, raw: bytes) -> tuple[Envelope, tuple[EventPayload, Handler] | None]:
+        """The envelope, and its payload with the handler (None when no handler subscribes to the type)."""
         try:
             envelope = decode(raw)
         except ValidationError as error:
@@ -181,9 +183,9 @@ class EventConsumer:
         handler = self._subscription.handlers.get(envelope.type)
         if handler is None:
             metrics.EVENTS_CONSUMED.labels(envelope.type, "ignored").inc()
-            return envelope, None, None
+            return envelope, None
         try:
-            return envelope, envelope.payload(), handler
+            return envelope, (envelope.payload(), handler)
         except UnknownEventType:
             # Dropping it would lose the event for good; dead-lettered, it can be replayed once
             # this service is deployed with code that understands the version.
@@ -260,11 +262,12 @@ class EventConsumer:
             raise KeyError(letter_id)
         raw = value if value is not None else bytes(letter["value"])
         try:
-            envelope, payload, handler = self._route(raw)
+            envelope, routed = self._route(raw)
         except PoisonEvent as poison:
             await self._db["dead_letters"].update_one({"_id": letter_id}, {"$set": {"error": str(poison), "replayed_at": utcnow()}})
             return False
-        if handler is not None:
+        if routed is not None:
+            payload, handler = routed
             try:
                 await self._apply(envelope, payload, handler)
             except Exception as error:  # noqa: BLE001 - a replayed handler may fail in any way; the letter keeps the error
@@ -287,7 +290,8 @@ class EventConsumer:
                 await asyncio.sleep(1)
 
 
-class _CommitOnRevoke(ConsumerRebalanceListener):
+# aiokafka ships no type information, so its base class is Any to mypy.
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, consumer: EventConsumer) -> None:
         self._consumer = consumer
 

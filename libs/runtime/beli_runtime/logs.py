@@ -25,5 +25,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     structlog.contextvars.bind_contextvars(service=service)
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)
+def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
+    # configure_logging's wrapper class (make_filtering_bound_logger) is what structlog hands out.
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
+    return logger

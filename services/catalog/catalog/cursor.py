@@ -6,7 +6,7 @@ is "strictly after that key in sort order", which stays right while products are
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from beli_runtime.cursors import REFUSED, BadCursor, cursors
 from catalog.domain import MAX_PRICE
@@ -90,5 +90,5 @@ def _from_json(name: str, value: Any) -> Any:
     return value
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)

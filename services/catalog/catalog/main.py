@@ -1,6 +1,7 @@
 """Catalog service entry point: `uvicorn catalog.main:app --port 8001`."""
 
 from datetime import timedelta
+from functools import partial
 
 from beli_runtime.auth import Role
 from beli_runtime.bodies import LargeBody
@@ -31,7 +32,7 @@ async def release_expired_reservations() -> bool:
     """Stock held for an order that never got a payment decision goes back on sale."""
     expired = await store.expired_reservations(utcnow())
     for order_id in expired:
-        await runtime.write(lambda session, order_id=order_id: handlers.release(session, order_id, "reservation_expired"))
+        await runtime.write(partial(handlers.release, order_id=order_id, reason="reservation_expired"))
     return bool(expired)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
+from notifications.domain import Channel
 
 # pending -> sending -> sent | pending (retry) | failed; rejected/skipped never go out.
 DUE_STATUSES = ("pending", "sending")
@@ -77,7 +78,7 @@ class NotificationsStore:
         staff = {doc["_id"] async for doc in found}
         return [email for email in wanted if email in staff]
 
-    async def preferences_of(self, session: Session | None, recipient: str) -> dict[str, list[str]]:
+    async def preferences_of(self, session: Session | None, recipient: str) -> dict[str, list[Channel]]:
         doc = await self.preferences.find_one({"_id": recipient}, session=session)
         return dict(doc["channels"]) if doc else {}
 
@@ -155,5 +156,5 @@ class NotificationsStore:
         )
         return await self.deliveries.find_one({"_id": delivery}) if result.modified_count == 1 else None
 
-    async def save_preferences(self, recipient: str, channels: dict[str, list[str]]) -> None:
+    async def save_preferences(self, recipient: str, channels: dict[str, list[Channel]]) -> None:
         await self.preferences.update_one({"_id": recipient}, {"$set": {"channels": channels, "updated_at": utcnow()}}, upsert=True)

@@ -293,6 +293,7 @@ def build_router(
         },
     )
     async def place_order(
+        # Built from the settings at run time (limits in the schema): a class mypy cannot see.
         body: Checkout,  # type: ignore[valid-type]
         shopper: Annotated[Principal, Depends(access.shopper_only)],
         idempotency_key: Annotated[
@@ -303,7 +304,8 @@ def build_router(
         key = f"{shopper.account_id}:{_valid_key(idempotency_key)}"
         # No `variant_id: null` in what is stored and fingerprinted: bodies without variants keep
         # the fingerprint they had before variants existed.
-        payload = body.model_dump(mode="json", exclude_none=True)
+        checkout: Strict = body
+        payload = checkout.model_dump(mode="json", exclude_none=True)
         fingerprint = request_fingerprint(payload)
         contact = payload["customer"]
         payload["customer"] = account_contact(shopper, contact)

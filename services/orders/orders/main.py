@@ -1,6 +1,7 @@
 """Orders service entry point: `uvicorn orders.main:app --port 8002`."""
 
 from datetime import timedelta
+from functools import partial
 
 from beli_runtime.clock import utcnow
 from beli_runtime.http import create_app
@@ -36,11 +37,7 @@ async def cancel_stuck_orders() -> bool:
             if pending
             else ("payment_expired", "no payment decision arrived before the deadline")
         )
-        await runtime.write(
-            lambda session, order_id=order["_id"], reason=reason, detail=detail: handlers.cancel(
-                session, order_id, reason, detail, order_id
-            )
-        )
+        await runtime.write(partial(handlers.cancel, order_id=order["_id"], reason=reason, detail=detail, correlation_id=order["_id"]))
     return bool(stuck)
 
 
@@ -54,9 +51,7 @@ async def auto_complete_shipped() -> bool:
     completed = 0
     for order_id in due:
         try:
-            completed += await write_retrying(
-                runtime, lambda session, order_id=order_id: fulfilment.auto_complete(session, order_id, cutoff)
-            )
+            completed += await write_retrying(runtime, partial(fulfilment.auto_complete, order_id=order_id, shipped_before=cutoff))
         except UNAVAILABLE_ERRORS:
             raise
         except Exception:  # one bad order must not hold back the others; it is retried next round

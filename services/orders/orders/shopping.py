@@ -72,6 +72,7 @@ class Carts:
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
+            assert doc is not None  # upsert with AFTER always returns the document
             return CartOut(items=doc["items"], version=doc["version"], updated_at=now)
         guard: dict[str, Any] = {"_id": account_id, "version": version}
         result = await self.carts.update_one(guard, {"$set": {"items": lines, "updated_at": now}, "$inc": {"version": 1}})

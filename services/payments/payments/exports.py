@@ -61,11 +61,14 @@ def _ledger_row(entry: dict[str, Any]) -> list[Any]:
     row = []
     for key, _ in LEDGER_COLUMNS:
         value = entry.get(key)
-        if key == "recorded_at":
-            value = wita(value)
+        if value is None:
+            row.append("")
+        elif key == "recorded_at":
+            row.append(wita(value))
         elif key == "kind":
-            value = KIND_LABEL.get(value, value)
-        row.append("" if value is None else value)
+            row.append(KIND_LABEL.get(value, value))
+        else:
+            row.append(value)
     return row
 
 

@@ -40,6 +40,9 @@ from payments.store import PaymentsStore
 
 log = get_logger(__name__)
 
+# A lost lease or an unreachable database stops the whole step, not one item.
+_NOT_THE_ITEMS_FAULT: tuple[type[Exception], ...] = (LeaseLost, *UNAVAILABLE_ERRORS)
+
 
 # After the n-th failed call to Midtrans: about 2^n seconds (with jitter), at most 5 minutes.
 MIDTRANS_BACKOFF = Backoff(2.0, 300.0)
@@ -89,7 +92,7 @@ class PaymentJobs:
         backoff, so that it never holds back the rest of the batch."""
         try:
             await work
-        except (LeaseLost, *UNAVAILABLE_ERRORS):
+        except _NOT_THE_ITEMS_FAULT:
             raise  # not this item's fault: the whole step stops and runs again later
         except Exception as error:
             order_id = item.get("order_id", item["_id"])

@@ -162,7 +162,7 @@ class Reconciler:
                 {"created_at": window, "status": {"$ne": PaymentStatus.OPENING.value}}, {"_id": 1}
             ).to_list()
         }
-        pipeline = [
+        pipeline: list[dict[str, Any]] = [
             {"$match": {"day": {"$gte": date_from, "$lte": date_to}, "sequence": await self.ledger.chain_bound()}},
             {"$group": {"_id": "$order_id"}},
         ]
@@ -173,7 +173,7 @@ class Reconciler:
         side: dict[str, dict[str, Any]] = {}
         bound = await self.ledger.chain_bound()
         for start in range(0, len(order_ids), 1_000):
-            pipeline = [
+            pipeline: list[dict[str, Any]] = [
                 {"$match": {"order_id": {"$in": order_ids[start : start + 1_000]}, "sequence": bound}},
                 {
                     "$group": {

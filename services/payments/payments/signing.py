@@ -27,9 +27,10 @@ class SigningUnavailable(Exception):
 
 class StatementSigner:
     def __init__(self, pem: str | None) -> None:
-        self._key = serialization.load_pem_private_key(pem.encode(), password=None) if pem else None
-        if self._key is not None and not isinstance(self._key, Ed25519PrivateKey):
+        key = serialization.load_pem_private_key(pem.encode(), password=None) if pem else None
+        if key is not None and not isinstance(key, Ed25519PrivateKey):
             raise ValueError("LEDGER_SIGNING_KEY must be an Ed25519 private key (PEM)")
+        self._key: Ed25519PrivateKey | None = key
 
     @classmethod
     def from_settings(cls, inline: str, path: str) -> "StatementSigner":

@@ -78,7 +78,7 @@ def build_office_router(store: ProgrammeStore, roster: Roster, tallies: Tallies,
     router = APIRouter(prefix="/programme", tags=["programme office"])
 
     @router.get("/opds", response_model=list[OpdOut])
-    async def list_opds(principal: OfficeOrOpd, government: Government | None = None) -> list[OpdOut]:  # type: ignore[valid-type]
+    async def list_opds(principal: OfficeOrOpd, government: Government | None = None) -> list[OpdOut]:
         query: Doc = {"government": government} if government else {}
         scope = opd_scope(principal)
         if scope is not None:

@@ -112,7 +112,7 @@ class ProgrammeStore:
     async def _digest(self) -> dict[str, tuple[str, str]]:
         entries: dict[str, tuple[str, str]] = {}
         for bucket in await self.db["roster_digest"].find({}).to_list():
-            entries |= {nip: tuple(value.split(":", 1)) for nip, value in bucket["entries"].items()}  # type: ignore[misc]
+            entries |= {nip: tuple(value.split(":", 1)) for nip, value in bucket["entries"].items()}
         return entries
 
     async def _save_digest(self, digest: dict[str, tuple[str, str]], entries: dict[str, tuple[str, str]]) -> None:

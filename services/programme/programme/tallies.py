@@ -39,7 +39,7 @@ class Tallies:
             return  # already counted, or cancelled before the money came: never counts
         month = domain.month_of(event.settled_at)
         buyer = event.customer.account_id or domain.normal_email(event.customer.email)
-        lines = [
+        lines: list[Doc] = [
             {
                 "product_id": line.product_id,
                 "seller_id": line.seller.seller_id,
@@ -128,6 +128,7 @@ class Tallies:
             return_document=ReturnDocument.AFTER,
             session=session,
         )
+        assert after is not None  # upsert with AFTER always returns the document
         if after.get("nip") is None:
             link = await self.store.links.find_one({"_id": account_id}, session=session)
             if link is None:

@@ -124,7 +124,7 @@ class Backend:
             response = await self.http.post(f"{self.urls['catalog']}/auth/refresh", json={"refresh_token": refresh_token})
         except httpx.HTTPError as error:
             raise BackendError(0, "layanan akun tidak dapat dihubungi; coba lagi sebentar lagi") from error
-        return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+        return response.json() if response.status_code == 200 else None
 
     async def sign_out(self, session: Session) -> None:
         """End the session at the accounts module too: its refresh tokens stop working."""

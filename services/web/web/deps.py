@@ -8,4 +8,4 @@ from web.backend import Backend
 
 
 def backend(request: Request) -> Backend:
-    return request.app.state.backend  # type: ignore[no-any-return]
+    return request.app.state.backend

@@ -114,7 +114,7 @@ class SessionCodec:
 
 
 def current_session(request: Request) -> Session:
-    return request.state.session  # type: ignore[no-any-return]
+    return request.state.session
 
 
 class SessionMiddleware:

@@ -1,6 +1,6 @@
 """Accounts HTTP routes under /auth (served by the catalog service)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -11,7 +11,7 @@ from catalog.accounts.models import Accepted, Account, Login, PhoneCode, Refresh
 from catalog.accounts.service import Accounts, account_view
 
 _bearer = HTTPBearer(auto_error=False)
-THROTTLED = {429: {"description": "Too many failed attempts: wait `Retry-After` seconds"}}
+THROTTLED: dict[int | str, dict[str, Any]] = {429: {"description": "Too many failed attempts: wait `Retry-After` seconds"}}
 CODE_SENT = (
     "Terima kasih. Jika alamat ini dapat didaftarkan, kode verifikasi 6 angka sudah kami kirim ke e-mail tersebut "
     "(dan lewat SMS ke nomor telepon Anda). Masukkan kode itu untuk mengaktifkan akun; kode berlaku 15 menit."

@@ -20,7 +20,7 @@ MAX_QUANTITY = 1000
 
 
 async def read_cart(api: Backend, session: Session) -> dict[str, Any]:
-    return await api.get(session, "orders", "/cart")  # type: ignore[no-any-return]
+    return await api.get(session, "orders", "/cart")
 
 
 async def change_cart(api: Backend, session: Session, change: Any) -> dict[str, Any]:
@@ -30,7 +30,7 @@ async def change_cart(api: Backend, session: Session, change: Any) -> dict[str, 
         cart = await read_cart(api, session)
         items = change([dict(line) for line in cart["items"]])
         try:
-            return await api.call(session, "PUT", "orders", "/cart", json={"items": items, "version": cart["version"]})  # type: ignore[no-any-return]
+            return await api.call(session, "PUT", "orders", "/cart", json={"items": items, "version": cart["version"]})
         except BackendError as error:
             if error.status != 409:
                 raise

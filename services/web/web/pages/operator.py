@@ -79,7 +79,7 @@ async def _rules_page(
     by_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for version in found["items"]:
         by_rule[version["rule_id"]].append(version)
-    groups = [
+    groups: list[dict[str, Any]] = [
         {"rule_id": rule_id, "versions": sorted(versions, key=lambda v: v["version"], reverse=True)}
         for rule_id, versions in sorted(by_rule.items())
     ]

@@ -70,9 +70,9 @@ async def create(request: Request, session: SellerSession) -> Response:
     flash = current_session(request).flash
     photo = form.get("photo")
     if isinstance(photo, UploadFile) and photo.filename:
-        problem = await _upload(api, session, product["id"], photo)
-        if problem:
-            flash(f"Produk tersimpan, tetapi fotonya belum: {problem}", "error")
+        upload_problem = await _upload(api, session, product["id"], photo)
+        if upload_problem:
+            flash(f"Produk tersimpan, tetapi fotonya belum: {upload_problem}", "error")
             return RedirectResponse(f"/penjual/produk/{product['id']}", status_code=303)
     flash(f"Produk “{product['name']}” tersimpan.", "success")
     return RedirectResponse(f"/penjual/produk/{product['id']}", status_code=303)
