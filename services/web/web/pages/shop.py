@@ -114,9 +114,8 @@ async def product(request: Request, product_id: str) -> Response:
 
 @router.get("/toko/{seller_id}")
 async def seller_shop(request: Request, seller_id: str) -> Response:
+    # The catalog shows the public a verified seller only (a pending one is a 404 from it).
     seller = await backend(request).get(None, "catalog", f"/sellers/{seller_id}")
-    if seller.get("status") != "verified":
-        raise BackendError(404, "toko tidak ditemukan")
     cursor = request.query_params.get("cursor")
     result = await backend(request).get(None, "catalog", "/products", seller_id=seller_id, limit=PAGE_SIZE, facets="false", cursor=cursor)
     next_url = f"/toko/{seller_id}?cursor={result['next_cursor']}" if result["next_cursor"] else None
