@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from infra.apps import start_app
 from tests.support import Api, eventually, read_events
 from tests.test_levy_ledger import finance, today_wita
 
@@ -120,6 +121,60 @@ async def test_one_deadline_from_the_stock_hold_to_the_snap_expiry(api: Api, sys
 
     snap = (await api.midtrans.get(f"/simulator/transactions/{order_id}")).json()
     snap_ends = _wib(snap["expiry_time"])
-    # Strictly inside the hold, by the margin that lets a last-minute payment be confirmed in time.
-    assert hold_ends - timedelta(minutes=3) <= snap_ends <= hold_ends - timedelta(minutes=2)
+    # Strictly inside the hold, by the margin that lets a last-minute payment be confirmed in time
+    # (Snap counts whole minutes from a start truncated to the second: up to a minute and a second more).
+    assert hold_ends - timedelta(minutes=3, seconds=1) <= snap_ends <= hold_ends - timedelta(minutes=2)
     print(f"\n[deadline] hold ends {hold_ends.isoformat()}, pay_before identical, Snap ends {snap_ends.isoformat()}")
+
+
+def swap(system: Any, name: str, env: dict[str, str] | None = None) -> None:
+    """Restart one service, with extra settings or (None) its usual ones."""
+    system.processes[name].stop()
+    system.processes[name] = start_app(system.profile, system.endpoints, name, extra_env=env)
+
+
+async def test_a_payment_confirmed_after_the_hold_ended_takes_the_units_again_or_is_returned(api: Api, system: Any) -> None:
+    # Holds of 80 s and Snap links ending 15 s before them: short enough to wait out here.
+    swap(system, "catalog", {"UNPAID_HOLD_MINUTES": "1.34", "RESERVATION_SWEEP_SECONDS": "1"})
+    swap(system, "payments", {"SNAP_EXPIRY_MARGIN_SECONDS": "15"})
+    try:
+        seller = await api.seller("Rote Ndao")
+        scarce = await api.product(seller, price=900_000, stock=1, category="tenun", name="Selendang tenun Rote")
+        plenty = await api.product(seller, price=60_000, stock=5, category="pangan", name="Gula air Rote")
+        lapsing_shopper = api.shopper()
+        lapsing = (await api.place([(scarce["id"], 1)], customer=lapsing_shopper)).json()["id"]
+        kept = (await api.place([(plenty["id"], 2)])).json()["id"]
+        await api.payable(lapsing)
+        await api.payable(kept)
+
+        # Both are paid in time at Midtrans, but payments is down: the news arrives after the holds ended.
+        system.processes["payments"].kill()
+        await api.pay(lapsing)
+        await api.pay(kept)
+        await eventually(lambda: api.stock_of(scarce["id"]), lambda p: p["stock"] == 1, timeout=150, what="hold of the scarce unit ended")
+        await eventually(lambda: api.stock_of(plenty["id"]), lambda p: p["stock"] == 5, timeout=60, what="hold of the plenty units ended")
+        # The released unit sells again meanwhile (the seller sold it at the market).
+        resold = await api.catalog.put(f"/products/{scarce['id']}/stock", json={"stock": 0}, headers=api.as_seller(seller))
+        assert resold.status_code == 200, resold.text
+        swap(system, "payments")
+        for order_id in (lapsing, kept):
+            await api.midtrans.post(f"/simulator/notify/{order_id}")
+
+        # Still on sale: the paid order takes its units again and stays paid.
+        await api.order_reaches(kept, "PAID", timeout=60)
+        sold = await eventually(lambda: api.stock_of(plenty["id"]), lambda p: p["sold"] == 2, timeout=60, what="units taken again")
+        assert (sold["stock"], sold["reserved"]) == (3, 0)
+        # Sold meanwhile: never silent, the paid order is cancelled and the money returned.
+        cancelled = await api.order_reaches(lapsing, "CANCELLED", timeout=60)
+        assert "hold ended" in cancelled["status_reason"]
+        returned = await eventually(lambda: late_payments(api, "returned"), lambda r: lapsing in r, timeout=60, what="money returned")
+        assert returned[lapsing]["gross_amount"] == 900_000
+        await eventually(
+            lambda: kinds_in_inbox(api, lapsing_shopper["email"]), lambda k: "payment_returned" in k, timeout=90, what="return message"
+        )
+        unit = await api.stock_of(scarce["id"])
+        assert (unit["stock"], unit["reserved"], unit["sold"]) == (0, 0, 0)  # nothing taken from anyone
+        print(f"\n[lapsed hold] {kept} took its units again; {lapsing} cancelled and Rp900.000 returned")
+    finally:
+        swap(system, "catalog")
+        swap(system, "payments")  # the usual settings again (stopping a killed one is a no-op)

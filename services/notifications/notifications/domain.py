@@ -7,7 +7,7 @@ choose on which external channels (e-mail, WhatsApp, SMS) it also goes out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from beli_contracts.catalog import StockLow
 from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderPaid, OrderShipped
@@ -79,26 +79,43 @@ def _key(email: str) -> str:
     return email.strip().lower()
 
 
+class Contact(Protocol):
+    """A shopper or a seller as events carry them: where to write, and what they proved."""
+
+    @property
+    def email(self) -> str: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def email_verified(self) -> bool: ...
+    @property
+    def phone_verified(self) -> bool: ...
+
+
+def _to(kind: str, person: Contact, order_id: str | None, context: dict[str, Any]) -> Notice:
+    """One notice for a shopper or a seller, reaching only the addresses they proved."""
+    return Notice(
+        kind,
+        _key(person.email),
+        person.email,
+        person.phone,
+        order_id,
+        context,
+        email_verified=person.email_verified,
+        phone_verified=person.phone_verified,
+    )
+
+
 def for_payment_link(event: PaymentLinkCreated) -> list[Notice]:
     customer = event.customer
-    return [
-        Notice(
-            "payment_link",
-            _key(customer.email),
-            customer.email,
-            customer.phone,
-            event.order_id,
-            {
-                "customer": customer,
-                "lines": event.lines,
-                "gross": event.gross_amount,
-                "pay_url": event.redirect_url,
-                "pay_before": event.pay_before,
-            },
-            email_verified=customer.email_verified,
-            phone_verified=customer.phone_verified,
-        )
-    ]
+    context = {
+        "customer": customer,
+        "lines": event.lines,
+        "gross": event.gross_amount,
+        "pay_url": event.redirect_url,
+        "pay_before": event.pay_before,
+    }
+    return [_to("payment_link", customer, event.order_id, context)]
 
 
 def for_settlement(event: OrderPaid | PaymentSettled) -> list[Notice]:
@@ -106,142 +123,78 @@ def for_settlement(event: OrderPaid | PaymentSettled) -> list[Notice]:
     if not event.lines or event.settled_at is None:
         return []  # an order_paid written before it carried the settlement: nothing to render
     customer = event.customer
-    notices = [
-        Notice(
-            "payment_receipt",
-            _key(customer.email),
-            customer.email,
-            customer.phone,
-            event.order_id,
-            {
-                "customer": customer,
-                "lines": event.lines,
-                "gross": event.gross_amount,
-                "levy": event.levy_total,
-                "paid_at": event.settled_at,
-                "payment_type": event.payment_type,
-            },
-            email_verified=customer.email_verified,
-            phone_verified=customer.phone_verified,
-        )
-    ]
+    receipt = {
+        "customer": customer,
+        "lines": event.lines,
+        "gross": event.gross_amount,
+        "levy": event.levy_total,
+        "paid_at": event.settled_at,
+        "payment_type": event.payment_type,
+    }
+    notices = [_to("payment_receipt", customer, event.order_id, receipt)]
     by_seller: dict[str, list[SettledLine]] = {}
     for line in event.lines:
         by_seller.setdefault(line.seller.seller_id, []).append(line)
     for lines in by_seller.values():
         seller = lines[0].seller
-        notices.append(
-            Notice(
-                "seller_new_paid_order",
-                _key(seller.email),
-                seller.email,
-                seller.phone,
-                event.order_id,
-                {
-                    "seller": seller,
-                    "customer": customer,
-                    "lines": lines,
-                    "gross": sum(line.subtotal for line in lines),
-                    "levy": sum(line.levy for line in lines),
-                    "payable": sum(line.seller_payable for line in lines),
-                    "paid_at": event.settled_at,
-                },
-                email_verified=seller.email_verified,
-                phone_verified=seller.phone_verified,
-            )
-        )
+        paid_order = {
+            "seller": seller,
+            "customer": customer,
+            "lines": lines,
+            "gross": sum(line.subtotal for line in lines),
+            "levy": sum(line.levy for line in lines),
+            "payable": sum(line.seller_payable for line in lines),
+            "paid_at": event.settled_at,
+        }
+        notices.append(_to("seller_new_paid_order", seller, event.order_id, paid_order))
     return notices
 
 
 def for_cancellation(event: OrderCancelled) -> list[Notice]:
-    customer = event.customer
+    reason = CANCEL_REASONS.get(event.reason, event.reason.replace("_", " "))
     return [
-        Notice(
-            "order_cancelled",
-            _key(customer.email),
-            customer.email,
-            customer.phone,
-            event.order_id,
-            {"customer": customer, "reason_code": event.reason, "reason": CANCEL_REASONS.get(event.reason, event.reason.replace("_", " "))},
-            email_verified=customer.email_verified,
-            phone_verified=customer.phone_verified,
-        )
+        _to("order_cancelled", event.customer, event.order_id, {"customer": event.customer, "reason_code": event.reason, "reason": reason})
     ]
 
 
 def for_return(event: PaymentReturned) -> list[Notice]:
-    customer = event.customer
-    return [
-        Notice(
-            "payment_returned",
-            _key(customer.email),
-            customer.email,
-            customer.phone,
-            event.order_id,
-            {"customer": customer, "gross": event.gross_amount, "returned_at": event.returned_at},
-        )
-    ]
+    context = {"customer": event.customer, "gross": event.gross_amount, "returned_at": event.returned_at}
+    return [_to("payment_returned", event.customer, event.order_id, context)]
 
 
 def for_shipment(event: OrderShipped) -> list[Notice]:
-    customer = event.customer
-    return [
-        Notice(
-            "order_shipped",
-            _key(customer.email),
-            customer.email,
-            customer.phone,
-            event.order_id,
-            {"customer": customer, "courier": event.courier, "tracking_number": event.tracking_number, "shipped_at": event.shipped_at},
-            email_verified=customer.email_verified,
-            phone_verified=customer.phone_verified,
-        )
-    ]
+    context = {
+        "customer": event.customer,
+        "courier": event.courier,
+        "tracking_number": event.tracking_number,
+        "shipped_at": event.shipped_at,
+    }
+    return [_to("order_shipped", event.customer, event.order_id, context)]
 
 
 def for_completion(event: OrderCompleted) -> list[Notice]:
     seller = event.seller
-    return [
-        Notice(
-            "seller_payout",
-            _key(seller.email),
-            seller.email,
-            seller.phone,
-            event.order_id,
-            {
-                "seller": seller,
-                "gross": event.gross,
-                "levy": event.levy,
-                "payable": event.seller_payable,
-                "completed_at": event.completed_at,
-            },
-            email_verified=seller.email_verified,
-            phone_verified=seller.phone_verified,
-        )
-    ]
+    context = {
+        "seller": seller,
+        "gross": event.gross,
+        "levy": event.levy,
+        "payable": event.seller_payable,
+        "completed_at": event.completed_at,
+    }
+    return [_to("seller_payout", seller, event.order_id, context)]
 
 
 def for_stock_low(event: StockLow) -> list[Notice]:
     seller = event.seller
-    return [
-        Notice(
-            "stock_low",
-            _key(seller.email),
-            seller.email,
-            seller.phone,
-            None,
-            {
-                "seller": seller,
-                "product_id": event.product_id,
-                "product_name": event.product_name,
-                "variant_id": event.variant_id,
-                "stock": event.stock,
-                "threshold": event.threshold,
-            },
-            email_verified=seller.email_verified,
-            phone_verified=seller.phone_verified,
-        )
-    ]
+    context = {
+        "seller": seller,
+        "product_id": event.product_id,
+        "product_name": event.product_name,
+        "variant_id": event.variant_id,
+        "stock": event.stock,
+        "threshold": event.threshold,
+    }
+    return [_to("stock_low", seller, None, context)]
 
 
 def for_levy_rule_change(event: LevyRuleChanged, finance_emails: list[str]) -> list[Notice]:

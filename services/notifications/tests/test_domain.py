@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from beli_contracts.payments import PaymentReturned
+from beli_contracts.values import Customer
 from beli_runtime.clock import utcnow
 from notifications.channels import SendFailed
-from notifications.domain import KINDS, channels_for, percent
+from notifications.domain import KINDS, channels_for, for_return, percent
 from notifications.phones import InvalidPhone, to_e164
 from notifications.sender import DeliveryJob
 from notifications.settings import NotificationsSettings
@@ -41,6 +43,17 @@ def test_transactional_kinds_never_end_without_a_channel() -> None:
     assert channels_for(receipt, ["sms", "sms"]) == ["sms"]
     assert channels_for(stock, []) == []  # not transactional: the seller may mute it
     assert channels_for(stock, None) == ["email", "whatsapp"]
+
+
+def test_a_returned_payment_reaches_the_addresses_the_shopper_proved() -> None:
+    """It once lost the shopper's verified flags and so reached nobody."""
+    customer = Customer(name="Maria", email="Maria@Example.id", phone="+6281234567890", email_verified=True, phone_verified=True)
+    event = PaymentReturned(
+        order_id="BNTT-1", customer=customer, gross_amount=300_000, refund_key="BNTT-1-return", reason="cancelled", returned_at=utcnow()
+    )
+    [notice] = for_return(event)
+    assert (notice.recipient, notice.email_verified, notice.phone_verified) == ("maria@example.id", True, True)
+    assert notice.context["gross"] == 300_000
 
 
 def test_percent_is_written_the_indonesian_way() -> None:

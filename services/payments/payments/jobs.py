@@ -12,9 +12,9 @@ from typing import Any
 from beli_contracts.payments import LevyRecorded, PaymentFailed, PaymentLinkCreated, PaymentSettled
 from beli_contracts.values import Customer, PricedLine
 from beli_runtime.clock import as_utc, utcnow
-from beli_runtime.leases import LeaseLost, ensure_held
+from beli_runtime.leases import ensure_held
 from beli_runtime.logs import get_logger
-from beli_runtime.mongo import UNAVAILABLE_ERRORS, Session
+from beli_runtime.mongo import Session
 from beli_runtime.retry import Backoff
 from beli_runtime.service import ServiceRuntime
 from payments.domain import (
@@ -33,16 +33,12 @@ from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailab
 from payments.late import LatePayments
 from payments.ledger import LevyLedger, as_event_entry
 from payments.levy import to_millis
-from payments.refunds import Refunds
+from payments.refunds import NOT_THE_ITEMS_FAULT, Refunds
 from payments.rules import LevyRules
 from payments.settings import PaymentsSettings
 from payments.store import PaymentsStore
 
 log = get_logger(__name__)
-
-# A lost lease or an unreachable database stops the whole step, not one item.
-_NOT_THE_ITEMS_FAULT: tuple[type[Exception], ...] = (LeaseLost, *UNAVAILABLE_ERRORS)
-
 
 # After the n-th failed call to Midtrans: about 2^n seconds (with jitter), at most 5 minutes.
 MIDTRANS_BACKOFF = Backoff(2.0, 300.0)
@@ -92,7 +88,7 @@ class PaymentJobs:
         backoff, so that it never holds back the rest of the batch."""
         try:
             await work
-        except _NOT_THE_ITEMS_FAULT:
+        except NOT_THE_ITEMS_FAULT:
             raise  # not this item's fault: the whole step stops and runs again later
         except Exception as error:
             order_id = item.get("order_id", item["_id"])

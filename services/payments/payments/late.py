@@ -8,14 +8,12 @@ a job sends it to Midtrans, and completing it reverses the levy and emits `payme
 Where Midtrans refuses the refund, the payment waits in `GET /admin/late-payments` for an operator.
 """
 
-from datetime import timedelta
 from typing import Any
 
 from beli_runtime.clock import utcnow
-from beli_runtime.leases import ensure_held
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
-from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
+from payments.gateway import MidtransRefused
 from payments.refunds import Refunds
 from payments.store import PaymentsStore
 
@@ -29,11 +27,9 @@ def return_key(order_id: str) -> str:
 
 
 class LatePayments:
-    def __init__(self, store: PaymentsStore, refunds: Refunds, gateway: MidtransGateway, retry_seconds: float) -> None:
+    def __init__(self, store: PaymentsStore, refunds: Refunds) -> None:
         self.store = store
         self.refunds = refunds
-        self.gateway = gateway
-        self.retry_seconds = retry_seconds
 
     async def begin(self, session: Session, order_id: str, reason: str) -> None:
         """Record the full return of a settled payment (idempotent: one return per order)."""
@@ -50,33 +46,14 @@ class LatePayments:
 
     async def send_due(self) -> bool:
         """Send recorded returns to Midtrans; Midtrans dedupes by refund_key, so a retry is safe."""
-        now = utcnow()
-        due = await self.refunds.refunds.find({"status": "REQUESTED", "source": SOURCE, "retry_at": {"$lte": now}}).limit(20).to_list()
-        for refund in due:
-            await self._send(refund)
-        return bool(due)
+        return await self.refunds.send_due(SOURCE, self._refused)
 
-    async def _send(self, refund: dict[str, Any]) -> None:
-        order_id, key = refund["order_id"], refund["_id"]
-        ensure_held()  # another instance took the job over: leave the refund to it
-        try:
-            await self.gateway.refund(order_id, key, refund["amount"], refund["reason"])
-        except MidtransUnavailable as error:
-            tries = refund.get("tries", 0) + 1
-            delay = timedelta(seconds=min(self.retry_seconds * 2**tries, 3600))
-            await self.refunds.refunds.update_one(
-                {"_id": key}, {"$set": {"tries": tries, "error": str(error), "retry_at": utcnow() + delay}}
-            )
-            return
-        except MidtransRefused as error:
-            # Not retried blindly: a person must return this money (e.g. by bank transfer).
-            log.error("payments.late_payment_refund_refused", order_id=order_id, error=str(error))
-            await self.refunds.refunds.update_one(
-                {"_id": key, "status": "REQUESTED"}, {"$set": {"status": "FAILED", "error": str(error), "updated_at": utcnow()}}
-            )
-            await self.store.set_fields(order_id, {"late_payment.state": NEEDS_OPERATOR, "late_payment.error": str(error)})
-            return
-        await self.refunds.complete(key)
+    async def _refused(self, refund: dict[str, Any], error: MidtransRefused) -> None:
+        """Not retried blindly: a person must return this money (e.g. by bank transfer)."""
+        await self.refunds.refunds.update_one(
+            {"_id": refund["_id"], "status": "REQUESTED"}, {"$set": {"status": "FAILED", "error": str(error), "updated_at": utcnow()}}
+        )
+        await self.store.set_fields(refund["order_id"], {"late_payment.state": NEEDS_OPERATOR, "late_payment.error": str(error)})
 
     async def listing(self, state: str | None, limit: int) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"late_payment": {"$exists": True}}

@@ -9,14 +9,16 @@ key, and only a REQUESTED refund can be completed, so nothing is reversed twice.
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 from beli_contracts.payments import LevyReversed, PaymentReturned
 from beli_contracts.values import Customer
 from beli_runtime.clock import utcnow
+from beli_runtime.leases import LeaseLost, ensure_held
 from beli_runtime.logs import get_logger
-from beli_runtime.mongo import Database, Session, ensure_index
+from beli_runtime.mongo import UNAVAILABLE_ERRORS, Database, Session, ensure_index
 from beli_runtime.retry import Backoff
 from beli_runtime.service import ServiceRuntime
 from payments.domain import PaymentStatus, rupiah_from_midtrans
@@ -28,6 +30,8 @@ from payments.store import PaymentsStore
 log = get_logger(__name__)
 REFUNDABLE = frozenset({PaymentStatus.SETTLED, PaymentStatus.PARTIALLY_REFUNDED})
 ACTIVE = ("REQUESTED", "DONE")
+# A lost lease or an unreachable database stops the whole step, not one item.
+NOT_THE_ITEMS_FAULT: tuple[type[Exception], ...] = (LeaseLost, *UNAVAILABLE_ERRORS)
 
 
 class RefundRefused(Exception):
@@ -90,32 +94,43 @@ class Refunds:
     async def retry_requested(self) -> bool:
         """Refunds left REQUESTED because Midtrans was unavailable are sent again with the same
         refund_key (Midtrans dedupes by it), with a growing pause between tries."""
+        return await self.send_due("api", self._refused)
+
+    async def _refused(self, refund: dict[str, Any], error: MidtransRefused) -> None:
+        await self.refunds.update_one(
+            {"_id": refund["_id"], "status": "REQUESTED"}, {"$set": {"status": "FAILED", "error": str(error), "updated_at": utcnow()}}
+        )
+
+    async def send_due(self, source: str, on_refused: Callable[[dict[str, Any], MidtransRefused], Awaitable[None]]) -> bool:
+        """Send the due REQUESTED refunds of one source to Midtrans and complete those it accepts.
+        Each refund is handled on its own: one that fails (Midtrans down, or anything unexpected)
+        is tried again later with backoff and never holds back the others."""
         now = utcnow()
-        due = await self.refunds.find({"status": "REQUESTED", "source": "api", "retry_at": {"$lte": now}}).limit(20).to_list()
+        due = await self.refunds.find({"status": "REQUESTED", "source": source, "retry_at": {"$lte": now}}).limit(20).to_list()
         for refund in due:
+            ensure_held()  # another instance took the job over: leave the refunds to it
             try:
                 await self.gateway.refund(refund["order_id"], refund["_id"], refund["amount"], refund["reason"])
             except MidtransRefused as error:
-                await self.refunds.update_one(
-                    {"_id": refund["_id"], "status": "REQUESTED"},
-                    {"$set": {"status": "FAILED", "error": str(error), "updated_at": utcnow()}},
-                )
+                log.error("payments.refund_refused", order_id=refund["order_id"], refund_key=refund["_id"], error=str(error))
+                await on_refused(refund, error)
                 continue
             except MidtransUnavailable as error:
-                tries = refund.get("tries", 0) + 1
-                await self.refunds.update_one(
-                    {"_id": refund["_id"]},
-                    {
-                        "$set": {
-                            "tries": tries,
-                            "error": str(error),
-                            "retry_at": Backoff(self.retry_seconds, 3600).next_attempt_at(tries + 1, now),
-                        }
-                    },
-                )
+                await self._later(refund, str(error))
                 continue
-            await self.complete(refund["_id"])
+            try:
+                await self.complete(refund["_id"])
+            except NOT_THE_ITEMS_FAULT:
+                raise
+            except Exception as error:
+                log.exception("payments.refund_completion_crashed", order_id=refund["order_id"], refund_key=refund["_id"])
+                await self._later(refund, f"unexpected: {error!r}"[:300])
         return bool(due)
+
+    async def _later(self, refund: dict[str, Any], error: str) -> None:
+        tries = refund.get("tries", 0) + 1
+        retry_at = Backoff(self.retry_seconds, 3600).next_attempt_at(tries + 1, utcnow())
+        await self.refunds.update_one({"_id": refund["_id"]}, {"$set": {"tries": tries, "error": error, "retry_at": retry_at}})
 
     async def _reserve(
         self,
