@@ -87,7 +87,10 @@ def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]
         }
     if name == "web":
         # The web app calls the services' public HTTP APIs and owns no data: no Kafka, no database.
-        env |= {f"{service.upper()}_URL": profile.service_url(service) for service in ("catalog", "orders", "payments", "notifications")}
+        env |= {
+            f"{service.upper()}_URL": profile.service_url(service)
+            for service in ("catalog", "orders", "payments", "notifications", "programme")
+        }
         env["WEB_PUBLIC_URL"] = profile.service_url("web")
     return env
 

@@ -85,8 +85,8 @@ class Browser:
         self._remember(response)
         return response
 
-    async def log_in(self, role: str, seller_id: str | None = None) -> None:
-        self.services.account = account(role, seller_id)
+    async def log_in(self, role: str, seller_id: str | None = None, **extra: Any) -> None:
+        self.services.account = account(role, seller_id) | extra
         await self.open("/masuk")
         fields = {"csrf_token": self.csrf, "email": f"{role}@uji.example.id", "password": "rahasia-sekali"}
         response = await self.http.post("/masuk", data=fields, follow_redirects=False)

@@ -10,6 +10,7 @@ class WebSettings(BaseSettings):
     orders_url: str = "http://127.0.0.1:8002"
     payments_url: str = "http://127.0.0.1:8003"
     notifications_url: str = "http://127.0.0.1:8004"
+    programme_url: str = "http://127.0.0.1:8007"
     # The address shoppers reach this app at: Midtrans sends them back to it after paying.
     web_public_url: str = "http://127.0.0.1:8000"
     # Encrypts and authenticates the session cookie. The default is for development only:
@@ -26,4 +27,5 @@ class WebSettings(BaseSettings):
             "orders": self.orders_url.rstrip("/"),
             "payments": self.payments_url.rstrip("/"),
             "notifications": self.notifications_url.rstrip("/"),
+            "programme": self.programme_url.rstrip("/"),
         }

@@ -2,7 +2,22 @@
 
 from fastapi import APIRouter
 
-from web.pages import auth, cart, checkout, finance, finance_checks, inbox, operator, orders, seller, seller_products, shop
+from web.pages import (
+    asn,
+    auth,
+    cart,
+    checkout,
+    finance,
+    finance_checks,
+    inbox,
+    operator,
+    orders,
+    programme,
+    programme_office,
+    seller,
+    seller_products,
+    shop,
+)
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -16,4 +31,7 @@ ROUTERS: list[APIRouter] = [
     finance.router,
     finance_checks.router,
     operator.router,
+    asn.router,
+    programme.router,
+    programme_office.router,
 ]

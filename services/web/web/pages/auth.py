@@ -17,7 +17,14 @@ from web.sessions import current_session
 router = APIRouter()
 
 # Where each role lands after logging in (when the login page was not opened with ?next=).
-ROLE_HOME = {"shopper": "/", "seller": "/penjual", "finance": "/keuangan", "admin": "/operator"}
+ROLE_HOME = {
+    "shopper": "/",
+    "seller": "/penjual",
+    "finance": "/keuangan",
+    "admin": "/operator",
+    "programme": "/program",
+    "opd": "/program/opd",
+}
 
 
 @router.get("/masuk")

@@ -14,6 +14,7 @@ from beli_contracts.reference import CATEGORIES, REGENCIES
 from web import photos
 from web.backend import BackendError
 from web.deps import backend
+from web.pages.asn import progress_card
 from web.render import page
 from web.sessions import current_session
 
@@ -40,6 +41,9 @@ async def home(request: Request) -> Response:
     villages, newest = await asyncio.gather(
         ovop_villages(request), backend(request).get(None, "catalog", "/products", limit=8, facets="false", sort="newest")
     )
+    session = current_session(request)
+    # A signed-in ASN sees this month's commitment first (no card for other shoppers).
+    progress = await progress_card(backend(request), session) if session.role == "shopper" else None
     return page(
         request,
         "shop/home.html",
@@ -48,6 +52,8 @@ async def home(request: Request) -> Response:
         regencies=REGENCIES,
         villages=villages[:12],
         products=newest["items"],
+        progress=progress,
+        compact=True,
     )
 
 
