@@ -6,6 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PATH := $(HOME)/.local/bin:$(PATH)
 
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: help install tools dev stop status test test-cluster unit bench lint typecheck asyncapi
 
@@ -15,6 +16,7 @@ help:
 	@echo "make test-cluster  the three-broker kill test (also run by CI)"
 	@echo "make stop    stop everything 'make dev' started"
 	@echo "make status  what is running"
+	@echo "make bench   payday-rush throughput benchmark on the test stack (BENCH_ARGS=\"--orders 300 --json out.json\")"
 	@echo "make lint    ruff lint and format check, and mypy (part of make test)"
 	@echo "make typecheck  mypy: strict on libs/ and each domain.py, plain elsewhere (part of make lint)"
 
@@ -52,6 +54,12 @@ test: install tools lint
 # Three Kafka nodes (RF 3, min ISR 2): the checkout goes on while one broker is SIGKILLed.
 test-cluster: install
 	@BELI_KAFKA_NODES=3 uv run --frozen pytest tests/cluster $(PYTEST_ARGS)
+
+# Issue 11's instrument: shoppers place, pay and reach PAID end to end on the test profile's stack
+# (BELI_TEST_SLOT picks the slot); prints rates, latencies, database operations and CPU per order,
+# and the floor. Defaults: 2,000 orders by 64 shoppers (bench/throughput.py --help).
+bench: install
+	@uv run --frozen python bench/throughput.py $(BENCH_ARGS)
 
 unit: install
 	@uv run --frozen pytest -m "not infra" libs services/*/tests/test_domain.py $(PYTEST_ARGS)
