@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import time
@@ -118,6 +119,7 @@ async def shop(api: Api, catalogue: Catalogue, tracker: Tracker, probe: Probe, p
 
 async def run(options: argparse.Namespace) -> int:
     profile = TEST
+    load_at_start = round(os.getloadavg()[0], 1)  # the machine may be shared: say how busy it was
     say(f"starting or reusing the {profile.name} stack")
     endpoints, started = start_stack(profile, options.fresh)
     probe = Probe(profile, endpoints.mongodb_url)
@@ -144,6 +146,7 @@ async def run(options: argparse.Namespace) -> int:
         if started and not options.keep:
             stack.stop_all(profile)
     result = with_targets(figures(placed, stage_times(tracker, back), window, idle_figures, floor_figures))
+    result["load_average_1min"] = {"start": load_at_start, "end": round(os.getloadavg()[0], 1), "cores": os.cpu_count()}
     multi = sum(1 for lines in plan if len({line[0] for line in lines}) > 1)
     setting = f"{options.orders} orders ({multi} from several sellers) by {options.shoppers} shoppers, {options.sellers} sellers x {options.products} products, profile {profile.name}"
     print("\n".join(report(result, setting)))

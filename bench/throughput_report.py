@@ -137,6 +137,8 @@ def report(result: dict[str, Any], setting: str) -> list[str]:
         f"  floor ({floor['shape']}, {floor['concurrency']} at a time): {floor['orders_per_second']} orders/s, "
         f"{floor['database_operations_per_order']} ops/order; this run is {100 * (result['share_of_floor'] or 0):.1f} % of it"
     )
+    load = result["load_average_1min"]
+    lines.append(f"  machine: load average {load['start']} at the start, {load['end']} at the end, {load['cores']} cores")
     for key, label, comparison, bound in TARGETS:
         lines.append(f"  target {label} {comparison} {bound}: {result.get(key)} -> {'met' if result['targets_met'][key] else 'NOT met'}")
     return lines
