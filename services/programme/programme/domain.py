@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -172,36 +173,55 @@ def header_map(header: list[str], columns: dict[str, tuple[str, ...]]) -> dict[s
     return found
 
 
+def roster_nip(row: dict[str, str]) -> str:
+    return "".join(row.get("nip", "").split())
+
+
+def repeated_nips(nips: Iterable[str]) -> set[str]:
+    """The NIPs found more than once in a file (a first walk over it, before any row is judged)."""
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for text in nips:
+        value = "".join(text.split())
+        if value in seen:
+            repeated.add(value)
+        seen.add(value)
+    return repeated
+
+
+def check_roster_row(number: int, row: dict[str, str], repeated: set[str], known_opds: set[str]) -> dict[str, str] | Rejected:
+    """One row as {nip, name, opd_id, email, phone}, or why it is refused. A NIP twice in one file
+    is refused in every row it appears: which of the two is right is for the office to say."""
+    value = roster_nip(row)
+    try:
+        parse_nip(value)
+    except InvalidNip as invalid:
+        return Rejected(number, value, str(invalid))
+    opd_id = row.get("opd_id", "").strip()
+    if value in repeated:
+        return Rejected(number, value, "NIP muncul lebih dari sekali dalam berkas")
+    if opd_id not in known_opds:
+        return Rejected(number, value, f"OPD tidak dikenal: {opd_id or '(kosong)'}")
+    if len(row.get("name", "").strip()) < 2:
+        return Rejected(number, value, "nama kosong")
+    return {
+        "nip": value,
+        "name": row["name"].strip()[:120],
+        "opd_id": opd_id,
+        "email": normal_email(row.get("email")),
+        "phone": normal_phone(row.get("phone")),
+    }
+
+
 def validate_roster(rows: list[dict[str, str]], known_opds: set[str]) -> tuple[list[dict[str, str]], list[Rejected]]:
-    """Rows as {nip, name, opd_id, email, phone} (row numbers from 2). A NIP twice in one file is
-    refused in every row it appears: which of the two is right is for the office to say."""
-    counts: dict[str, int] = {}
-    for row in rows:
-        value = "".join(row.get("nip", "").split())
-        counts[value] = counts.get(value, 0) + 1
+    """Every row of a file judged (row numbers from 2): the good ones and the refused ones."""
+    repeated = repeated_nips(row.get("nip", "") for row in rows)
     good: list[dict[str, str]] = []
     rejected: list[Rejected] = []
     for number, row in enumerate(rows, start=2):
-        value = "".join(row.get("nip", "").split())
-        try:
-            parse_nip(value)
-        except InvalidNip as invalid:
-            rejected.append(Rejected(number, value, str(invalid)))
-            continue
-        if counts[value] > 1:
-            rejected.append(Rejected(number, value, "NIP muncul lebih dari sekali dalam berkas"))
-        elif row.get("opd_id", "").strip() not in known_opds:
-            rejected.append(Rejected(number, value, f"OPD tidak dikenal: {row.get('opd_id', '').strip() or '(kosong)'}"))
-        elif len(row.get("name", "").strip()) < 2:
-            rejected.append(Rejected(number, value, "nama kosong"))
+        checked = check_roster_row(number, row, repeated, known_opds)
+        if isinstance(checked, Rejected):
+            rejected.append(checked)
         else:
-            good.append(
-                {
-                    "nip": value,
-                    "name": row["name"].strip()[:120],
-                    "opd_id": row["opd_id"].strip(),
-                    "email": normal_email(row.get("email")),
-                    "phone": normal_phone(row.get("phone")),
-                }
-            )
+            good.append(checked)
     return good, rejected

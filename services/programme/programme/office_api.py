@@ -1,6 +1,7 @@
 """The programme office's routes: OPDs, the ASN roster (imports, listing, audited exports),
 commitment versions and the reminder run."""
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -113,8 +114,12 @@ def build_office_router(store: ProgrammeStore, roster: Roster, tallies: Tallies,
         _: Office, file: Annotated[UploadFile, File(description="CSV or XLSX: nip, nama, opd, email, telepon")]
     ) -> dict[str, Any]:
         """Idempotent: a NIP already on the roster is updated, never duplicated. Rejected rows come back with the reason."""
-        content, name = await read_upload(file)
-        return await roster.import_asn(sheets.read_table(content, name, domain.ROSTER_COLUMNS))
+        if not file.size and not await file.read(1):
+            raise ApiError(422, "berkas kosong", field="file")
+        # Read from the upload's spooled (on-disk) file as it is imported, never whole in memory.
+        name = file.filename or "upload.csv"
+        table = await asyncio.to_thread(sheets.TableFile, file.file, name, domain.ROSTER_COLUMNS)
+        return await roster.import_asn(table)
 
     @router.get("/roster", response_model=list[AsnOut])
     async def list_roster(

@@ -14,6 +14,8 @@ from beli_runtime.http import ApiError
 from beli_runtime.mongo import Session
 from beli_runtime.service import ServiceRuntime
 from programme import domain
+from programme.roster_import import RosterImport
+from programme.sheets import TableFile
 from programme.store import Doc, ProgrammeStore
 from programme.tallies import Tallies
 
@@ -42,19 +44,12 @@ class Roster:
         created, matched = await self.store.upsert_opds(good)
         return {"rows": len(rows), "created": created, "updated": matched, "rejected": rejected}
 
-    async def import_asn(self, rows: list[dict[str, str]]) -> dict[str, Any]:
-        opds = {doc["_id"]: doc for doc in await self.store.opds.find({}, {"government": 1}).to_list()}
-        good, rejected = domain.validate_roster(rows, set(opds))
+    async def import_asn(self, table: TableFile) -> dict[str, Any]:
+        """Idempotent: matched by NIP, a known ASN is updated (only when something changed)."""
         async with self._importing:  # one import at a time (per instance): the digest is read, then written
-            created, changed = await self.store.upsert_roster(good, opds)
-        return {
-            "rows": len(rows),
-            "created": created,
-            "updated": changed,
-            "unchanged": len(good) - created - changed,
-            "rejected_count": len(rejected),
-            "rejected": [{"row": r.row, "nip": r.value, "reason": r.reason} for r in rejected],
-        }
+            opds = {doc["_id"]: doc for doc in await self.store.opds.find({}, {"government": 1}).to_list()}
+            run = RosterImport(self.store, opds, await self.store.roster_digest())
+            return await run.run(table)
 
     # --- claims -------------------------------------------------------------------------------
 

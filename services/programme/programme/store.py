@@ -13,7 +13,6 @@ from beli_runtime.http import ApiError
 from beli_runtime.mongo import Database, Session, ensure_index
 
 Doc = dict[str, Any]
-IMPORT_BATCH = 2000
 DIGEST_BUCKETS = 128
 ROSTER_FIELDS = ("name", "opd_id", "government", "email", "phone")
 
@@ -83,63 +82,46 @@ class ProgrammeStore:
 
     # --- roster -----------------------------------------------------------------------------
 
-    async def upsert_roster(self, rows: list[Doc], opds: dict[str, Doc]) -> tuple[int, int]:
-        """Insert new ASN, update known ones whose data changed (matched by NIP); never a duplicate.
-
-        What is on the roster is also kept as a digest (NIP -> fingerprint and OPD) in a few
-        bucket documents: reading 150,000 roster rows back to compare costs minutes on this
-        database, reading 128 buckets does not. Plain inserts and skipped unchanged rows are far
-        cheaper than upserts, so an unchanged re-import writes nothing. Returns (new, changed)."""
-        digest = await self._digest()
-        wanted = {row["nip"]: _fields(row, opds) for row in rows}
-        fresh = [nip for nip in wanted if nip not in digest]
-        changed = [nip for nip in wanted if nip in digest and digest[nip][0] != roster_fingerprint(wanted[nip])]
-        now = utcnow()
-        duplicates: list[str] = []
-        for start in range(0, len(fresh), IMPORT_BATCH):
-            batch = [{"_id": nip, **wanted[nip], "imported_at": now} for nip in fresh[start : start + IMPORT_BATCH]]
-            try:
-                await self.asn.insert_many(batch, ordered=False)
-            except BulkWriteError as error:  # on the roster but not in the digest (an import cut short): update them
-                duplicates += [batch[e["index"]]["_id"] for e in error.details.get("writeErrors", []) if e.get("code") == 11000]
-        updates = [UpdateOne({"_id": nip}, {"$set": wanted[nip]}) for nip in changed + duplicates]
-        for start in range(0, len(updates), IMPORT_BATCH):
-            await self.asn.bulk_write(updates[start : start + IMPORT_BATCH], ordered=False)
-        await self._count_moves(digest, wanted, fresh, changed, opds)
-        await self._save_digest(digest, {nip: (roster_fingerprint(wanted[nip]), wanted[nip]["opd_id"]) for nip in fresh + changed})
-        return len(fresh) - len(duplicates), len(changed) + len(duplicates)
-
-    async def _digest(self) -> dict[str, tuple[str, str]]:
-        entries: dict[str, tuple[str, str]] = {}
+    async def roster_digest(self) -> dict[str, str]:
+        """What is on the roster as NIP -> "fingerprint:opd", kept in a few bucket documents:
+        reading 150,000 roster rows back to compare costs minutes on this database, reading 128
+        buckets does not."""
+        entries: dict[str, str] = {}
         for bucket in await self.db["roster_digest"].find({}).to_list():
-            entries |= {nip: tuple(value.split(":", 1)) for nip, value in bucket["entries"].items()}
+            entries.update(bucket["entries"])
         return entries
 
-    async def _save_digest(self, digest: dict[str, tuple[str, str]], entries: dict[str, tuple[str, str]]) -> None:
-        """Whole bucket documents replaced: one write per touched bucket, never one per field."""
-        touched = {_bucket(nip) for nip in entries}
-        buckets: dict[int, dict[str, str]] = {bucket: {} for bucket in touched}
-        for nip, (fingerprint, opd_id) in (digest | entries).items():
-            bucket = _bucket(nip)
-            if bucket in buckets:
-                buckets[bucket][nip] = f"{fingerprint}:{opd_id}"
-        for bucket, values in buckets.items():
-            await self.db["roster_digest"].replace_one({"_id": bucket}, {"_id": bucket, "entries": values}, upsert=True)
+    async def insert_asn(self, docs: list[Doc]) -> list[str]:
+        """Plain inserts (far cheaper than upserts here); returns the NIPs already on the roster but
+        not in the digest (an import cut short), which the caller updates instead."""
+        try:
+            await self.asn.insert_many(docs, ordered=False)
+        except BulkWriteError as error:
+            return [docs[e["index"]]["_id"] for e in error.details.get("writeErrors", []) if e.get("code") == 11000]
+        return []
 
-    async def _count_moves(
-        self, digest: dict[str, tuple[str, str]], wanted: dict[str, Doc], fresh: list[str], changed: list[str], opds: dict[str, Doc]
-    ) -> None:
+    async def update_asn(self, changes: list[tuple[str, Doc]]) -> None:
+        if changes:
+            await self.asn.bulk_write([UpdateOne({"_id": nip}, {"$set": fields}) for nip, fields in changes], ordered=False)
+
+    async def save_digest(self, digest: dict[str, str], entries: dict[str, str]) -> None:
+        """Whole bucket documents replaced: one write per touched bucket, never one per field."""
+        touched = {digest_bucket(nip) for nip in entries}
+        buckets: dict[int, dict[str, str]] = {bucket: {} for bucket in touched}
+        for source in (digest, entries):  # entries last: the new value wins
+            for nip, value in source.items():
+                bucket = buckets.get(digest_bucket(nip))
+                if bucket is not None:
+                    bucket[nip] = value
+        for bucket_id, values in buckets.items():
+            await self.db["roster_digest"].replace_one({"_id": bucket_id}, {"_id": bucket_id, "entries": values}, upsert=True)
+
+    async def add_asn_counts(self, moves: dict[str, int], opds: dict[str, Doc]) -> None:
         """ASN per OPD and per government (the denominators of every share), kept by increments."""
-        moves: dict[str, int] = {}
-        for nip in fresh:
-            moves[wanted[nip]["opd_id"]] = moves.get(wanted[nip]["opd_id"], 0) + 1
-        for nip in changed:
-            old, new = digest[nip][1], wanted[nip]["opd_id"]
-            if old != new:
-                moves[old] = moves.get(old, 0) - 1
-                moves[new] = moves.get(new, 0) + 1
         governments: dict[str, int] = {}
         for opd_id, count in moves.items():
+            if count == 0:
+                continue
             await self.opds.update_one({"_id": opd_id}, {"$inc": {"asn_count": count}})
             government = (opds.get(opd_id) or await self.opds.find_one({"_id": opd_id}) or {}).get("government")
             if government:
@@ -164,18 +146,8 @@ class ProgrammeStore:
         await self.exports.insert_one({"who": who, "what": what, "filters": filters, "rows": rows, "at": utcnow()})
 
 
-def _bucket(nip: str) -> int:
+def digest_bucket(nip: str) -> int:
     return zlib.crc32(nip.encode()) % DIGEST_BUCKETS
-
-
-def _fields(row: Doc, opds: dict[str, Doc]) -> Doc:
-    return {
-        "name": row["name"],
-        "opd_id": row["opd_id"],
-        "government": opds[row["opd_id"]]["government"],
-        "email": row["email"],
-        "phone": row["phone"],
-    }
 
 
 def roster_fingerprint(fields: Doc) -> str:

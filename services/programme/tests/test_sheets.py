@@ -2,9 +2,12 @@
 
 import csv
 import io
+import tempfile
 
+import pytest
 from openpyxl import Workbook, load_workbook
 
+from beli_runtime.http import ApiError
 from programme import domain, sheets
 
 
@@ -24,6 +27,40 @@ def test_xlsx_text_nips_and_numeric_phones_come_back_as_digits() -> None:
     book.save(buffer)
     rows = sheets.read_table(buffer.getvalue(), "asn.xlsx", domain.ROSTER_COLUMNS)
     assert (rows[0]["nip"], rows[0]["phone"]) == ("198503122010012001", "81234567890")
+
+
+def test_a_large_file_is_walked_row_by_row_and_more_than_once() -> None:
+    # The roster import walks the upload twice (its NIPs, then its rows) straight from the
+    # spooled upload, CRLF lines and blank rows included.
+    with tempfile.SpooledTemporaryFile(max_size=16) as source:
+        source.write(
+            b"\xef\xbb\xbfnip;nama;opd\r\n198503122010012001;Yohana;prov-dinkes\r\n;;\r\n198001012005011002;Markus;prov-dinkes\r\n"
+        )
+        table = sheets.TableFile(source, "asn.csv", domain.ROSTER_COLUMNS)
+        assert list(table.column("nip")) == ["198503122010012001", "", "198001012005011002"]
+        assert [row["name"] for row in table.rows()] == ["Yohana", "Markus"]
+        assert [row["name"] for row in table.rows()] == ["Yohana", "Markus"]
+        assert not source.closed
+
+
+def test_an_xlsx_column_is_read_alone_and_its_rows_again() -> None:
+    book = Workbook()
+    book.active.append(["nama", "opd", "nip"])
+    book.active.append(["Yohana", "prov-dinkes", "198503122010012001"])
+    book.active.append(["Markus", "prov-dinkes", "198001012005011002"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    table = sheets.TableFile(buffer, "ASN.XLSX", domain.ROSTER_COLUMNS)
+    assert list(table.column("nip")) == ["198503122010012001", "198001012005011002"]
+    assert [row["nip"] for row in table.rows()] == ["198503122010012001", "198001012005011002"]
+
+
+def test_a_file_without_the_required_columns_is_refused() -> None:
+    with pytest.raises(ApiError) as refused:
+        sheets.TableFile(io.BytesIO(b"nama,opd\nYohana,prov-dinkes\n"), "asn.csv", domain.ROSTER_COLUMNS)
+    assert refused.value.status == 422 and "nip" in refused.value.message
+    with pytest.raises(ApiError):
+        sheets.TableFile(io.BytesIO(b""), "asn.csv", domain.ROSTER_COLUMNS)
 
 
 def test_exports_never_carry_formulas() -> None:
