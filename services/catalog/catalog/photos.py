@@ -29,6 +29,7 @@ MAX_PHOTO_BYTES = 2 * 1024 * 1024
 MAX_PHOTOS = 8
 # Multipart framing around the file: the body limit must let a full-size photo through.
 MULTIPART_OVERHEAD = 64 * 1024
+PRODUCT_OWNER = [Depends(access.product_owner)]
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -45,9 +46,14 @@ def sniff_image(data: bytes) -> str | None:
 def build_router(store: CatalogStore, write: Write) -> APIRouter:
     router = APIRouter(tags=["photos"])
     bucket = AsyncGridFSBucket(store.db, bucket_name="photos")
-    owner = [Depends(access.product_owner)]
+    _register_upload(router, store, write, bucket)
+    _register_download(router, store, bucket)
+    _register_removal(router, store, write, bucket)
+    return router
 
-    @router.post("/products/{product_id}/photos", status_code=201, response_model=Product, dependencies=owner)
+
+def _register_upload(router: APIRouter, store: CatalogStore, write: Write, bucket: AsyncGridFSBucket) -> None:
+    @router.post("/products/{product_id}/photos", status_code=201, response_model=Product, dependencies=PRODUCT_OWNER)
     async def upload_photo(product_id: str, photo: Annotated[UploadFile, File(description="JPEG, PNG or WebP, at most 2 MB")]) -> Product:
         data = await photo.read(MAX_PHOTO_BYTES + 1)
         if len(data) > MAX_PHOTO_BYTES:
@@ -86,6 +92,8 @@ def build_router(store: CatalogStore, write: Write) -> APIRouter:
             raise ApiError(409, f"paling banyak {MAX_PHOTOS} foto per produk", field="photo")
         return product_view(attached)
 
+
+def _register_download(router: APIRouter, store: CatalogStore, bucket: AsyncGridFSBucket) -> None:
     @router.get(
         "/products/{product_id}/photos/{photo_id}",
         response_class=Response,
@@ -112,7 +120,9 @@ def build_router(store: CatalogStore, write: Write) -> APIRouter:
         seller = await store.seller(seller_id) if principal is not None else None
         return seller is not None and access.sees_private(principal, seller)
 
-    @router.delete("/products/{product_id}/photos/{photo_id}", response_model=Product, dependencies=owner)
+
+def _register_removal(router: APIRouter, store: CatalogStore, write: Write, bucket: AsyncGridFSBucket) -> None:
+    @router.delete("/products/{product_id}/photos/{photo_id}", response_model=Product, dependencies=PRODUCT_OWNER)
     async def delete_photo(product_id: str, photo_id: str) -> Product:
         async def detach(session: Session) -> Doc | None:
             updated = await store.products.update_one(
@@ -130,5 +140,3 @@ def build_router(store: CatalogStore, write: Write) -> APIRouter:
         except NoFile:
             pass  # already gone: the product no longer names it, which is what matters
         return product_view(product)
-
-    return router

@@ -137,7 +137,12 @@ async def facets(store: CatalogStore, filters: Filters) -> Facets:
 
 def build_router(store: CatalogStore) -> APIRouter:
     router = APIRouter(tags=["products"])
+    _register_search(router, store)
+    _register_lists(router, store)
+    return router
 
+
+def _register_search(router: APIRouter, store: CatalogStore) -> None:
     @router.get("/products", response_model=SearchPage, response_model_exclude_none=False)
     async def search_products(
         q: Annotated[str | None, Query(max_length=100, description="Words in the name or description (prefixes work)")] = None,
@@ -165,15 +170,7 @@ def build_router(store: CatalogStore) -> APIRouter:
         terms = text.query_terms(q or "")
         if q and q.strip() and not terms:
             raise ApiError(422, f"kata pencarian terlalu pendek: minimal {text.MIN_WORD} huruf", field="q")
-        chosen = sort or ("relevance" if terms else "newest")
-        if chosen == "relevance" and not terms:
-            chosen = "newest"  # nothing to be relevant to
-        after = None
-        if cursor_:
-            try:
-                after = cursor.decode(cursor_, chosen)
-            except cursor.BadCursor as error:
-                raise ApiError(422, str(error), field="cursor") from error
+        chosen, after = _sort_and_position(terms, sort, cursor_)
         filters = Filters(
             terms=terms,
             regency=regency,
@@ -189,6 +186,24 @@ def build_router(store: CatalogStore) -> APIRouter:
         next_cursor = cursor.encode(chosen, page[-1]) if len(rows) > limit else None
         counted = await facets(store, filters) if with_facets and after is None else None
         return SearchPage(items=[product_view(row) for row in page], next_cursor=next_cursor, facets=counted)
+
+
+def _sort_and_position(terms: list[str], sort: str | None, cursor_: str | None) -> tuple[str, list[Any] | None]:
+    """The sort to use and the key the page starts after (None: the first page)."""
+    chosen = sort or ("relevance" if terms else "newest")
+    if chosen == "relevance" and not terms:
+        chosen = "newest"  # nothing to be relevant to
+    after = None
+    if cursor_:
+        try:
+            after = cursor.decode(cursor_, chosen)
+        except cursor.BadCursor as error:
+            raise ApiError(422, str(error), field="cursor") from error
+    return chosen, after
+
+
+def _register_lists(router: APIRouter, store: CatalogStore) -> None:
+    """The fixed lists a shopper filters by: categories, regencies and OVOP villages."""
 
     @router.get("/categories")
     async def list_categories() -> dict[str, str]:
@@ -209,5 +224,3 @@ def build_router(store: CatalogStore) -> APIRouter:
         rows = await (await store.products.aggregate(pipeline)).to_list()
         found = [OvopVillage(village=row["_id"]["village"], regency=row["_id"]["regency"], products=row["products"]) for row in rows]
         return sorted(found, key=lambda v: (-v.products, v.village))[:100]
-
-    return router

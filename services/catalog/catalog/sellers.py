@@ -33,7 +33,13 @@ def proven(principal: Principal, contact: dict[str, str]) -> dict[str, bool]:
 def build_router(store: CatalogStore, write: Write, accounts: Accounts) -> APIRouter:
     router = APIRouter(tags=["sellers"])
     admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(access.admin_only)])
+    _register_profiles(router, store, write, accounts)
+    _register_verification(admin, store, write)
+    router.include_router(admin)
+    return router
 
+
+def _register_profiles(router: APIRouter, store: CatalogStore, write: Write, accounts: Accounts) -> None:
     @router.post("/sellers", status_code=201, response_model=Seller)
     async def create_seller(body: NewSeller, principal: Annotated[Principal, Depends(access.seller_account)]) -> Seller:
         """A seller account's business profile (one per account). It is `pending` until an admin
@@ -53,7 +59,7 @@ def build_router(store: CatalogStore, write: Write, accounts: Accounts) -> APIRo
     async def get_seller(seller_id: str, principal: OptionalPrincipal) -> Seller | PublicSeller:
         """Anyone: the public view (name, regency, village, OVOP) of a verified seller. The seller's
         own account and operators: every detail, and the profile while it is pending."""
-        seller = await _seller(seller_id)
+        seller = await _seller(store, seller_id)
         if access.sees_private(principal, seller):
             return seller_view(seller)
         if seller.get("status") != "verified":  # pending sellers are not public: shoppers cannot tell them from unknown ids
@@ -76,6 +82,8 @@ def build_router(store: CatalogStore, write: Write, accounts: Accounts) -> APIRo
             raise ApiError(404, f"penjual {seller_id} tidak ditemukan")
         return seller_view(seller)
 
+
+def _register_verification(admin: APIRouter, store: CatalogStore, write: Write) -> None:
     @admin.post("/sellers/{seller_id}/verify", response_model=Seller)
     async def verify_seller(seller_id: str) -> Seller:
         """pending → verified; the seller's active products become visible and orderable. Repeating it changes nothing."""
@@ -96,11 +104,9 @@ def build_router(store: CatalogStore, write: Write, accounts: Accounts) -> APIRo
         """The verification queue, oldest sign-up first."""
         return [seller_view(doc) for doc in await store.sellers_by_status(status, limit)]
 
-    async def _seller(seller_id: str) -> Doc:
-        seller = await store.seller(seller_id)
-        if seller is None:
-            raise ApiError(404, f"penjual {seller_id} tidak ditemukan")
-        return seller
 
-    router.include_router(admin)
-    return router
+async def _seller(store: CatalogStore, seller_id: str) -> Doc:
+    seller = await store.seller(seller_id)
+    if seller is None:
+        raise ApiError(404, f"penjual {seller_id} tidak ditemukan")
+    return seller

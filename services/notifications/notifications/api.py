@@ -74,7 +74,16 @@ def delivery_view(doc: dict[str, Any]) -> DeliveryOut:
 
 def build_router(store: NotificationsStore, settings: NotificationsSettings, wake_senders: Callable[[], None]) -> APIRouter:
     router = APIRouter(tags=["notifications"])
-    operator = Depends(require_role(Role.ADMIN))
+    inbox_owner = _inbox_owner(settings)
+    _register_inbox(router, store, inbox_owner)
+    _register_preferences(router, store, inbox_owner)
+    _register_admin(router, store, settings, wake_senders)
+    _register_kinds(router)
+    return router
+
+
+def _inbox_owner(settings: NotificationsSettings) -> Callable[..., dict[str, Any]]:
+    """The dependency that names whose inbox a request reads (a query on the messages)."""
 
     def inbox_owner(
         principal: CurrentPrincipal,
@@ -99,12 +108,11 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
         except InvalidPhone as invalid:
             raise ApiError(422, str(invalid), field="recipient") from None
 
-    Owner = Annotated[dict[str, Any], Depends(inbox_owner)]
+    return inbox_owner
 
-    def email_owner(owner: Owner) -> str:
-        if "recipient" not in owner:
-            raise ApiError(422, "preferences belong to an e-mail address", field="recipient")
-        return str(owner["recipient"])
+
+def _register_inbox(router: APIRouter, store: NotificationsStore, inbox_owner: Callable[..., dict[str, Any]]) -> None:
+    Owner = Annotated[dict[str, Any], Depends(inbox_owner)]
 
     @router.get("/notifications", response_model=list[MessageOut], summary="The inbox, newest first")
     async def list_notifications(
@@ -128,12 +136,22 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
             raise ApiError(404, f"no message {message_id} in this inbox")
         return message_view(doc)
 
-    async def preferences_view(recipient: str) -> PreferencesOut:
-        chosen = await store.preferences_of(None, recipient)
-        channels = {name: chosen.get(name, list(kind.default_channels)) for name, kind in KINDS.items()}
-        return PreferencesOut(
-            recipient=recipient, channels=channels, transactional=[name for name, kind in KINDS.items() if kind.transactional]
-        )
+
+async def _preferences_view(store: NotificationsStore, recipient: str) -> PreferencesOut:
+    chosen = await store.preferences_of(None, recipient)
+    channels = {name: chosen.get(name, list(kind.default_channels)) for name, kind in KINDS.items()}
+    return PreferencesOut(
+        recipient=recipient, channels=channels, transactional=[name for name, kind in KINDS.items() if kind.transactional]
+    )
+
+
+def _register_preferences(router: APIRouter, store: NotificationsStore, inbox_owner: Callable[..., dict[str, Any]]) -> None:
+    Owner = Annotated[dict[str, Any], Depends(inbox_owner)]
+
+    def email_owner(owner: Owner) -> str:
+        if "recipient" not in owner:
+            raise ApiError(422, "preferences belong to an e-mail address", field="recipient")
+        return str(owner["recipient"])
 
     @router.get(
         "/notifications/preferences",
@@ -141,7 +159,7 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
         summary="Which channels carry which kind of message (defaults filled in)",
     )
     async def get_preferences(recipient: Annotated[str, Depends(email_owner)]) -> PreferencesOut:
-        return await preferences_view(recipient)
+        return await _preferences_view(store, recipient)
 
     @router.put("/notifications/preferences", response_model=PreferencesOut)
     async def put_preferences(body: PreferencesIn, recipient: Annotated[str, Depends(email_owner)]) -> PreferencesOut:
@@ -156,9 +174,13 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
                 )
             current[name] = list(dict.fromkeys(channels))
         await store.save_preferences(recipient, current)
-        return await preferences_view(recipient)
+        return await _preferences_view(store, recipient)
 
-    # --- admin ---------------------------------------------------------------------------------
+
+def _register_admin(
+    router: APIRouter, store: NotificationsStore, settings: NotificationsSettings, wake_senders: Callable[[], None]
+) -> None:
+    operator = Depends(require_role(Role.ADMIN))
 
     @router.get(
         "/admin/notifications/deliveries",
@@ -210,6 +232,8 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
         staff = set(await store.staff_emails(None, settings.finance_recipients))
         return [{"email": email.lower(), "staff_account": email.lower() in staff} for email in settings.finance_recipients]
 
+
+def _register_kinds(router: APIRouter) -> None:
     @router.get("/notifications/kinds", summary="Every kind of message, its audience and default channels")
     async def kinds() -> list[dict[str, Any]]:
         return [
@@ -222,5 +246,3 @@ def build_router(store: NotificationsStore, settings: NotificationsSettings, wak
             }
             for k in KINDS.values()
         ]
-
-    return router

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, EmailStr, Field, model_validator
+from pydantic import EmailStr, Field, model_validator
 from pymongo.errors import DuplicateKeyError
 
 from beli_contracts.orders import OrderPlaced
@@ -23,6 +23,7 @@ from orders.fulfilment import Fulfilment, write_retrying
 from orders.handlers import OrdersHandlers
 from orders.settings import OrdersSettings
 from orders.store import OrdersStore, new_order, new_order_id
+from orders.views import OrderCreated, OrderOut, SellerOrderOut, SellerOrdersPage, order_view, seller_order_view
 
 
 class CustomerIn(Strict):
@@ -60,199 +61,9 @@ def checkout_model(settings: OrdersSettings) -> type[Strict]:
     return Checkout
 
 
-class OrderLineOut(BaseModel):
-    product_id: str
-    variant_id: str | None = None
-    product_name: str | None
-    seller_id: str | None
-    quantity: int
-    unit_price: int | None = Field(description="Set once the catalog has priced and reserved the line")
-    subtotal: int | None
-
-
-class SubOrderLineOut(BaseModel):
-    product_id: str
-    variant_id: str | None
-    product_name: str
-    category: str
-    quantity: int
-    unit_price: int
-    subtotal: int
-    levy: int | None = Field(description="PAD levy of the line in Rupiah; set once paid")
-    seller_payable: int | None = Field(description="subtotal - levy; set once paid")
-
-
-class SubOrderOut(BaseModel):
-    """One seller's part of an order: fulfilled and settled on its own."""
-
-    seller_id: str
-    seller_name: str
-    status: SubOrderStatus
-    lines: list[SubOrderLineOut]
-    gross: int
-    levy: int | None = Field(description="Set once paid")
-    seller_payable: int | None = Field(description="Set once paid")
-    courier: str | None
-    tracking_number: str | None
-    shipped_at: datetime | None
-    completed_at: datetime | None
-    completed_by: str | None = Field(description="`shopper` (confirmed receipt) or `auto` (after the auto-complete delay)")
-
-
-class ShopperContact(BaseModel):
-    name: str
-    phone: str
-
-
-class SellerOrderOut(SubOrderOut):
-    """What a seller sees of an order: only their sub-order, and whom to deliver to."""
-
-    order_id: str
-    order_status: OrderStatus
-    customer: ShopperContact
-    created_at: datetime
-    paid_at: datetime | None
-
-
-class SellerOrdersPage(BaseModel):
-    items: list[SellerOrderOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null on the last page")
-
-
 class ShipmentIn(Strict):
     courier: str = Field(min_length=2, max_length=40, description="e.g. JNE, J&T, POS Indonesia, SiCepat")
     tracking_number: str = Field(min_length=4, max_length=40, pattern=r"^[A-Za-z0-9-]+$", description="The courier's receipt (resi)")
-
-
-class PaymentOut(BaseModel):
-    token: str
-    redirect_url: str
-
-
-class StatusChange(BaseModel):
-    status: OrderStatus
-    at: datetime
-
-
-class OrderOut(BaseModel):
-    id: str
-    status: OrderStatus
-    status_reason: str | None
-    customer: Customer = Field(description="The signed-in account's contact: every message goes there")
-    delivery_contact: ShopperContact | None = Field(default=None, description="Another recipient for the parcel, if the checkout named one")
-    total: int | None = Field(description="Rupiah; set once priced")
-    levy_total: int | None = Field(description="PAD levy in Rupiah; set once paid")
-    items: list[OrderLineOut]
-    sub_orders: list[SubOrderOut] = Field(description="One per seller, once the order is priced")
-    payment: PaymentOut | None
-    pay_before: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    history: list[StatusChange] = Field(default_factory=list, description="Every status the order went through, oldest first")
-
-
-class OrdersPage(BaseModel):
-    items: list[OrderOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null on the last page")
-
-
-class OrderCreated(BaseModel):
-    id: str
-    status: OrderStatus
-
-
-def order_view(doc: dict[str, Any]) -> OrderOut:
-    if doc["lines"]:
-        items = [
-            OrderLineOut(
-                product_id=line["product_id"],
-                variant_id=line.get("variant_id"),
-                product_name=line["product_name"],
-                seller_id=line["seller"]["seller_id"],
-                quantity=line["quantity"],
-                unit_price=line["unit_price"],
-                subtotal=line["subtotal"],
-            )
-            for line in doc["lines"]
-        ]
-    else:
-        items = [
-            OrderLineOut(
-                product_id=item["product_id"],
-                variant_id=item.get("variant_id"),
-                product_name=None,
-                seller_id=None,
-                quantity=item["quantity"],
-                unit_price=None,
-                subtotal=None,
-            )
-            for item in doc["items"]
-        ]
-    return OrderOut(
-        id=doc["_id"],
-        status=doc["status"],
-        status_reason=doc.get("status_reason"),
-        customer=doc["customer"],
-        delivery_contact=doc.get("delivery_contact"),
-        total=doc["total"],
-        levy_total=doc["levy_total"],
-        items=items,
-        sub_orders=[sub_order_view(sub) for sub in doc.get("sub_orders") or []],
-        payment=doc["payment"],
-        pay_before=doc["pay_before"],
-        created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
-        history=doc.get("history") or [],
-    )
-
-
-def _sub_order_fields(sub: dict[str, Any]) -> dict[str, Any]:
-    lines = [
-        SubOrderLineOut(
-            product_id=line["product_id"],
-            variant_id=line.get("variant_id"),
-            product_name=line["product_name"],
-            category=line["category"],
-            quantity=line["quantity"],
-            unit_price=line["unit_price"],
-            subtotal=line["subtotal"],
-            levy=line.get("levy"),
-            seller_payable=line.get("seller_payable"),
-        )
-        for line in sub["lines"]
-    ]
-    return {
-        "seller_id": sub["seller_id"],
-        "seller_name": sub["seller"]["name"],
-        "status": sub["status"],
-        "lines": lines,
-        "gross": sub["gross"],
-        "levy": sub["levy"],
-        "seller_payable": sub["seller_payable"],
-        "courier": sub["courier"],
-        "tracking_number": sub["tracking_number"],
-        "shipped_at": sub["shipped_at"],
-        "completed_at": sub["completed_at"],
-        "completed_by": sub.get("completed_by"),
-    }
-
-
-def sub_order_view(sub: dict[str, Any]) -> SubOrderOut:
-    return SubOrderOut(**_sub_order_fields(sub))
-
-
-def seller_order_view(doc: dict[str, Any], seller_id: str) -> SellerOrderOut:
-    sub = next(sub for sub in doc["sub_orders"] if sub["seller_id"] == seller_id)
-    return SellerOrderOut(
-        **_sub_order_fields(sub),
-        order_id=doc["_id"],
-        order_status=doc["status"],
-        customer=ShopperContact(
-            **{"name": doc["customer"]["name"], "phone": doc["customer"]["phone"]} | (doc.get("delivery_contact") or {})
-        ),
-        created_at=doc["created_at"],
-        paid_at=doc.get("paid_at"),
-    )
 
 
 def account_contact(shopper: Principal, contact: dict[str, Any]) -> dict[str, Any]:
@@ -281,6 +92,13 @@ def build_router(
     runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHandlers, fulfilment: Fulfilment, settings: OrdersSettings
 ) -> APIRouter:
     router = APIRouter(tags=["orders"])
+    _register_checkout(router, runtime, store, settings)
+    _register_order(router, runtime, store, handlers)
+    _register_fulfilment(router, runtime, store, fulfilment)
+    return router
+
+
+def _register_checkout(router: APIRouter, runtime: ServiceRuntime, store: OrdersStore, settings: OrdersSettings) -> None:
     Checkout = checkout_model(settings)
 
     @router.post(
@@ -315,32 +133,42 @@ def build_router(
         now = utcnow()
         order = new_order(order_id, payload["customer"], payload["items"], now)
         order["delivery_contact"] = delivery_contact(payload["customer"], contact)
-        response = {"id": order_id, "status": OrderStatus.PENDING.value}
+        return await _place(runtime, store, key, fingerprint, order, payload, now)
 
-        async def work(session: Any) -> None:
-            await store.place(session, key, fingerprint, order, response)
-            await runtime.outbox.add(
-                session,
-                OrderPlaced(
-                    order_id=order_id,
-                    customer=Customer(**payload["customer"]),
-                    items=[OrderItem(**item) for item in payload["items"]],
-                    placed_at=now,
-                ),
-                key=order_id,
-                correlation_id=order_id,
-            )
 
-        try:
-            await runtime.write(work)
-        except DuplicateKeyError:
-            # The same key is being used by a concurrent request that won the race.
-            earlier = await store.remembered(key)
-            if earlier is None:
-                raise ApiError(409, "Idempotency-Key is in use by a request still running; retry shortly") from None
-            return _replay(earlier, fingerprint)
-        return JSONResponse(response, status_code=201)
+async def _place(
+    runtime: ServiceRuntime, store: OrdersStore, key: str, fingerprint: str, order: dict[str, Any], payload: dict[str, Any], now: datetime
+) -> JSONResponse:
+    """Stores the order with its idempotency key and announces it, in one transaction."""
+    order_id = order["_id"]
+    response = {"id": order_id, "status": OrderStatus.PENDING.value}
 
+    async def work(session: Any) -> None:
+        await store.place(session, key, fingerprint, order, response)
+        await runtime.outbox.add(
+            session,
+            OrderPlaced(
+                order_id=order_id,
+                customer=Customer(**payload["customer"]),
+                items=[OrderItem(**item) for item in payload["items"]],
+                placed_at=now,
+            ),
+            key=order_id,
+            correlation_id=order_id,
+        )
+
+    try:
+        await runtime.write(work)
+    except DuplicateKeyError:
+        # The same key is being used by a concurrent request that won the race.
+        earlier = await store.remembered(key)
+        if earlier is None:
+            raise ApiError(409, "Idempotency-Key is in use by a request still running; retry shortly") from None
+        return _replay(earlier, fingerprint)
+    return JSONResponse(response, status_code=201)
+
+
+def _register_order(router: APIRouter, runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHandlers) -> None:
     @router.get("/orders/{order_id}", response_model=OrderOut)
     async def get_order(order_id: str, principal: CurrentPrincipal) -> OrderOut:
         """The shopper's own order (or any, for an admin). Sellers use `GET /sellers/{id}/orders`."""
@@ -367,6 +195,8 @@ def build_router(
             f"only {', '.join(sorted(SHOPPER_CANCELLABLE))} orders can",
         )
 
+
+def _register_fulfilment(router: APIRouter, runtime: ServiceRuntime, store: OrdersStore, fulfilment: Fulfilment) -> None:
     # --- fulfilment: one sub-order per seller ------------------------------------------------
     # The seller is in every path so that an ownership check (seller's own orders; the shopper's
     # own order for `confirm`) can be added as a route dependency without changing the contract.
@@ -416,8 +246,6 @@ def build_router(
         access.ensure_owner(principal, await store.get(order_id), order_id)
         order = await write_retrying(runtime, lambda session: fulfilment.confirm(session, order_id, seller_id))
         return order_view(order)
-
-    return router
 
 
 SELLER_ORDERS_CURSOR = "orders.seller-orders"

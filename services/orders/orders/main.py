@@ -9,12 +9,13 @@ from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS
 from beli_runtime.service import ServiceRuntime
 from orders import shopping
-from orders.api import OrdersPage, build_router, order_view
+from orders.api import build_router
 from orders.domain import OrderStatus
 from orders.fulfilment import Fulfilment, write_retrying
 from orders.handlers import OrdersHandlers
 from orders.settings import OrdersSettings
 from orders.store import OrdersStore
+from orders.views import OrdersPage, order_view
 
 log = get_logger(__name__)
 settings = OrdersSettings()

@@ -73,7 +73,12 @@ def _refund_out(doc: dict[str, Any]) -> RefundOut:
 
 def build_admin_router(rules: LevyRules, refunds: Refunds, late: LatePayments) -> APIRouter:
     router = APIRouter()
+    _register_rules(router, rules)
+    _register_refunds(router, refunds, late)
+    return router
 
+
+def _register_rules(router: APIRouter, rules: LevyRules) -> None:
     @router.post("/admin/levy-rules", status_code=201, response_model=RuleOut, tags=["levy rules"])
     async def create_rule(body: RuleIn, principal: Annotated[Principal, Depends(operator_only)]) -> RuleOut:
         """A new rule, or a new version of the rule with the same scope. Versions are never
@@ -102,6 +107,8 @@ def build_admin_router(rules: LevyRules, refunds: Refunds, late: LatePayments) -
             raise ApiError(404, f"no levy rule {rule_id}")
         return {"rule_id": rule_id, "versions": [_rule_out(doc) for doc in versions]}
 
+
+def _register_refunds(router: APIRouter, refunds: Refunds, late: LatePayments) -> None:
     @router.post("/payments/{order_id}/refunds", status_code=201, response_model=RefundOut, tags=["refunds"])
     async def refund(
         order_id: Annotated[str, Path(max_length=64)], body: RefundIn, _: Annotated[Principal, Depends(operator_only)]
@@ -129,5 +136,3 @@ def build_admin_router(rules: LevyRules, refunds: Refunds, late: LatePayments) -
         `needs_operator`: Midtrans refused the refund; return the money another way, or retry with
         `POST /payments/{order_id}/refunds` (the payment is marked returned once fully refunded)."""
         return {"items": await late.listing(state, limit)}
-
-    return router

@@ -41,7 +41,13 @@ class LevyEntries(BaseModel):
 
 def build_router(store: PaymentsStore, ledger: LevyLedger, settings: PaymentsSettings, wake_notifications: Any) -> APIRouter:
     router = APIRouter()
+    _register_webhook(router, store, settings, wake_notifications)
+    _register_payments(router, store)
+    _register_levy(router, ledger)
+    return router
 
+
+def _register_webhook(router: APIRouter, store: PaymentsStore, settings: PaymentsSettings, wake_notifications: Any) -> None:
     @router.post(
         "/midtrans/notification",
         tags=["midtrans"],
@@ -66,6 +72,8 @@ def build_router(store: PaymentsStore, ledger: LevyLedger, settings: PaymentsSet
         wake_notifications()
         return {"status": "received" if fresh else "duplicate"}
 
+
+def _register_payments(router: APIRouter, store: PaymentsStore) -> None:
     @router.get("/payments/{order_id}", response_model=PaymentOut, tags=["payments"])
     async def get_payment(order_id: str, principal: CurrentPrincipal) -> PaymentOut:
         """The shopper who placed the order, the finance office or an admin."""
@@ -92,6 +100,8 @@ def build_router(store: PaymentsStore, ledger: LevyLedger, settings: PaymentsSet
             },
         )
 
+
+def _register_levy(router: APIRouter, ledger: LevyLedger) -> None:
     @router.get("/levy/entries", response_model=LevyEntries, tags=["levy"], dependencies=[Depends(finance_office)])
     async def levy_entries(
         order_id: Annotated[str, Query(min_length=1, max_length=64, description="The order whose levy entries to list")],
@@ -104,5 +114,3 @@ def build_router(store: PaymentsStore, ledger: LevyLedger, settings: PaymentsSet
             total_levy=sum(e.levy for e in items),
             total_seller_payable=sum(e.seller_payable for e in items),
         )
-
-    return router

@@ -107,6 +107,19 @@ Filter = Annotated[LedgerFilter, Depends(ledger_filter)]
 
 def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Reconciler, closing: PeriodClosing) -> APIRouter:
     finance = APIRouter(prefix="/finance", tags=["finance"], dependencies=[Depends(finance_office)])
+    _register_ledger(finance, audit)
+    _register_checks(finance, ledger, reconciler, closing)
+    _register_closing(finance, closing)
+    sellers = APIRouter(tags=["sellers"])
+    _register_statement(sellers, audit)
+    router = APIRouter()
+    router.include_router(finance)
+    router.include_router(sellers)
+    return router
+
+
+def _register_ledger(finance: APIRouter, audit: LevyAudit) -> None:
+    """The levy ledger itself: pages of entries, totals, and both as files."""
 
     @finance.get("/ledger")
     async def ledger_listing(
@@ -135,6 +148,10 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
         data = await asyncio.to_thread(render, summary_table(await audit.summary(group_by, where)), format)
         return file_response(data, f"ringkasan-pad-{group_by}", format)
 
+
+def _register_checks(finance: APIRouter, ledger: LevyLedger, reconciler: Reconciler, closing: PeriodClosing) -> None:
+    """Whether the ledger still holds: its hash chain, and its sums against Midtrans."""
+
     @finance.get("/verify")
     async def verify_chain() -> dict[str, Any]:
         """Walk the hash chain from the first entry up to the head read at the start; `first_broken`
@@ -161,10 +178,8 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
         except TooManyPayments as error:
             raise ApiError(422, str(error), field="from") from None
 
-    build_closing_routes(finance, closing)
 
-    sellers = APIRouter(tags=["sellers"])
-
+def _register_statement(sellers: APIRouter, audit: LevyAudit) -> None:
     @sellers.get("/sellers/{seller_id}/statement")
     async def statement(
         seller_id: Annotated[str, Path(max_length=64)],
@@ -196,13 +211,8 @@ def build_finance_router(audit: LevyAudit, ledger: LevyLedger, reconciler: Recon
         ]
         return {"seller_id": seller_id, "lines": lines, "next_cursor": cursor, "totals": totals}
 
-    router = APIRouter()
-    router.include_router(finance)
-    router.include_router(sellers)
-    return router
 
-
-def build_closing_routes(finance: APIRouter, closing: PeriodClosing) -> None:
+def _register_closing(finance: APIRouter, closing: PeriodClosing) -> None:
     @finance.get("/periods")
     async def closings() -> dict[str, Any]:
         return {"items": [_closing_out(c) for c in await closing.closings()]}

@@ -26,7 +26,14 @@ def client_address(request: Request) -> str:
 
 def build_router(accounts: Accounts) -> APIRouter:
     router = APIRouter(prefix="/auth", tags=["accounts"])
+    _register_sign_up(router, accounts)
+    _register_sessions(router, accounts)
+    _register_phone(router, accounts)
+    _register_staff(router, accounts)
+    return router
 
+
+def _register_sign_up(router: APIRouter, accounts: Accounts) -> None:
     @router.post("/signup", status_code=202, response_model=Accepted, responses={422: {"description": "Invalid fields or a weak password"}})
     async def sign_up(body: SignUp) -> Accepted:
         """Always the same answer, whether the e-mail is new or not (no probing of who has an
@@ -47,6 +54,8 @@ def build_router(accounts: Accounts) -> APIRouter:
         await accounts.resend(body.email)
         return Accepted(message=CODE_SENT)
 
+
+def _register_sessions(router: APIRouter, accounts: Accounts) -> None:
     @router.post(
         "/login",
         response_model=Tokens,
@@ -82,6 +91,8 @@ def build_router(accounts: Accounts) -> APIRouter:
             raise ApiError(404, "akun ini sudah tidak ada")
         return account_view(account)
 
+
+def _register_phone(router: APIRouter, accounts: Accounts) -> None:
     @router.post("/phone/code", status_code=202, response_model=Accepted)
     async def phone_code(principal: CurrentPrincipal) -> Accepted:
         """Sends an SMS code to the account's phone (at most one a minute)."""
@@ -93,6 +104,8 @@ def build_router(accounts: Accounts) -> APIRouter:
         """The phone is verified; refresh the token to carry it (WhatsApp/SMS messages need it)."""
         return account_view(await accounts.verify_phone(principal.account_id, body.code, client_address(request)))
 
+
+def _register_staff(router: APIRouter, accounts: Accounts) -> None:
     @router.post("/staff", status_code=201, response_model=Account, tags=["admin"])
     async def create_staff(body: StaffAccount, _: Annotated[Principal, Depends(require_role(Role.ADMIN))]) -> Account:
         """Finance officers, operators, the programme office and OPD officers are created by an admin,
@@ -102,5 +115,3 @@ def build_router(accounts: Accounts) -> APIRouter:
             raise ApiError(422, "opd_id wajib untuk peran opd, dan hanya untuk peran itu", field="opd_id")
         account = await accounts.create_staff(Role(body.role), body.name, body.email, body.phone, body.password, opd_id=body.opd_id)
         return account_view(account)
-
-    return router
