@@ -10,9 +10,9 @@ from pymongo import AsyncMongoClient
 
 from beli_contracts.topics import PAYMENTS_EVENTS
 from beli_runtime.clock import WITA
+from beli_runtime.errors import Refused
 from beli_runtime.mongo import in_transaction
 from infra.apps import DEV_LEDGER_KEY
-from payments.audit import AuditRefused
 from payments.closing import PeriodClosing
 from payments.domain import levy_for
 from payments.ledger import LevyLedger
@@ -174,13 +174,13 @@ async def test_month_closing_stores_totals_and_head_and_later_entries_go_to_the_
     draft = {"_id": "early:p:levy", "kind": "levy", "gross": 100, "levy": 1, "seller_payable": 99}
     await in_transaction(client, lambda s: ledger.append(s, [draft], late_at))
     two_months_ago = period_of(late_at.replace(day=1) - timedelta(days=1))
-    with pytest.raises(AuditRefused) as before_first:
+    with pytest.raises(Refused) as before_first:
         await audit.close(two_months_ago, "uji", "")
     assert before_first.value.status == 422
     head = await ledger.head()
     closed = await audit.close(last_month, "uji", "tutup buku")
     assert (closed["head_hash"], closed["entries"], closed["levy"]) == (head["hash"], 1, 1)
-    with pytest.raises(AuditRefused) as twice:
+    with pytest.raises(Refused) as twice:
         await audit.close(last_month, "uji", "")
     assert twice.value.status == 409
     assert [c["_id"] for c in await audit.closings()] == [last_month]

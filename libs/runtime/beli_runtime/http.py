@@ -19,28 +19,24 @@ from swagger_ui_bundle import swagger_ui_path
 
 from beli_runtime import metrics
 from beli_runtime.bodies import BodyGuard, LargeBody
+from beli_runtime.errors import Refused
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS
 
 log = get_logger("http")
 
 
-class ApiError(Exception):
-    """A refusal the caller can act on: 4xx with a message that says what is wrong."""
+class ApiError(Refused):
+    """A refusal raised by a route itself, with what only HTTP has: response headers and extra
+    fields in the body (e.g. the order an Idempotency-Key already names)."""
 
     def __init__(self, status: int, message: str, *, field: str | None = None, headers: dict[str, str] | None = None, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
+        super().__init__(status, message, field)
         self.headers = headers  # e.g. Retry-After on a 429
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"message": self.message}
-        if self.field:
-            body["errors"] = [{"field": self.field, "message": self.message}]
-        return body | self.extra
+        return super().body() | self.extra
 
 
 class FieldProblem(BaseModel):
@@ -125,8 +121,9 @@ def _offline_docs(app: FastAPI) -> None:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, error: ApiError) -> JSONResponse:
+    # Every Refused (ApiError and the services' own refusals alike) answers as it stands.
+    @app.exception_handler(Refused)
+    async def refused(_: Request, error: Refused) -> JSONResponse:
         return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)

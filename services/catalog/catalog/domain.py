@@ -11,6 +11,7 @@ from typing import Literal
 from beli_contracts.catalog import RejectedLine
 from beli_contracts.reference import CATEGORIES, REGENCIES
 from beli_contracts.values import OrderItem, PricedLine, SellerContact
+from beli_runtime.errors import Refused
 
 __all__ = ["CATEGORIES", "REGENCIES"]  # re-exported: catalog code imports them from here
 
@@ -168,14 +169,6 @@ def variant_line_name(product_name: str, variant_name: str) -> str:
 # --- variants ---------------------------------------------------------------------------------
 
 
-class VariantRuleError(ValueError):
-    """A variant change that breaks a rule; `field` names the offending input."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 def check_variant_names(existing: list[str], new: list[str]) -> None:
     """Variant names are unique per product (ignoring case and spaces) and bounded in number,
     so that a shopper never has to choose between two identical-looking options."""
@@ -183,10 +176,10 @@ def check_variant_names(existing: list[str], new: list[str]) -> None:
     for index, name in enumerate(new):
         key = _name_key(name)
         if key in seen:
-            raise VariantRuleError(f"varian {name!r} sudah ada pada produk ini", f"variants.{index}.name")
+            raise Refused(422, f"varian {name!r} sudah ada pada produk ini", f"variants.{index}.name")
         seen.add(key)
     if len(seen) > MAX_VARIANTS:
-        raise VariantRuleError(f"paling banyak {MAX_VARIANTS} varian per produk", "variants")
+        raise Refused(422, f"paling banyak {MAX_VARIANTS} varian per produk", "variants")
 
 
 def can_add_first_variant(reserved: int) -> bool:

@@ -18,7 +18,7 @@ from beli_runtime.http import ApiError
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
 from catalog import access
-from catalog.domain import VariantRuleError, can_add_first_variant, check_variant_names
+from catalog.domain import can_add_first_variant, check_variant_names
 from catalog.store import CatalogStore, Doc, contact, new_id, refresh_derived
 from catalog.views import (
     NewProduct,
@@ -46,7 +46,7 @@ class Listings:
             raise ApiError(422, f"penjual {body.seller_id} tidak ditemukan", field="seller_id")
         if not body.variants and body.price is None:
             raise ApiError(422, "harga wajib diisi untuk produk tanpa varian", field="price")
-        _check_names([], [v.name for v in body.variants])
+        check_variant_names([], [v.name for v in body.variants])
         now = utcnow()
         product: Doc = {
             "_id": new_id("prd"),
@@ -128,7 +128,7 @@ class Listings:
                     )
                 # The product's own units are replaced by the variants' (the seller recounts them per variant).
                 product["sold_before_variants"] = product["sold"]
-            _check_names([v["name"] for v in product["variants"]], [body.name])
+            check_variant_names([v["name"] for v in product["variants"]], [body.name])
             variant = _new_variant(body)
             product["variants"].append(variant)
             await self.store.save_product(session, product)
@@ -152,7 +152,7 @@ class Listings:
             variant = _variant(product, variant_id)
             events: list[EventPayload] = []
             if "name" in changes:
-                _check_names([v["name"] for v in product["variants"] if v["id"] != variant_id], [changes["name"]])
+                check_variant_names([v["name"] for v in product["variants"] if v["id"] != variant_id], [changes["name"]])
             if "price" in changes and changes["price"] != variant["price"]:
                 events.append(
                     ProductPriceChanged(
@@ -230,13 +230,6 @@ def _variant(product: Doc, variant_id: str) -> Doc:
         if variant["id"] == variant_id:
             return variant
     raise ApiError(404, f"varian {variant_id} tidak ada pada produk {product['_id']}")
-
-
-def _check_names(existing: list[str], new: list[str]) -> None:
-    try:
-        check_variant_names(existing, new)
-    except VariantRuleError as error:
-        raise ApiError(422, str(error), field=error.field) from error
 
 
 def build_router(listings: Listings) -> APIRouter:

@@ -3,11 +3,11 @@
 import pytest
 
 from beli_contracts.values import OrderItem, SellerContact
+from beli_runtime.errors import Refused
 from catalog.domain import (
     REGENCIES,
     StockedProduct,
     StockedVariant,
-    VariantRuleError,
     can_add_first_variant,
     check_variant_names,
     derived_totals,
@@ -125,10 +125,10 @@ def test_a_variant_of_a_product_without_variants_does_not_exist() -> None:
 
 def test_variant_names_are_unique_ignoring_case_and_spaces() -> None:
     check_variant_names(["Merah"], ["Biru", "Hijau"])
-    with pytest.raises(VariantRuleError) as error:
+    with pytest.raises(Refused) as error:
         check_variant_names(["Merah  Tua"], ["Biru", "merah tua"])
     assert error.value.field == "variants.1.name"
-    with pytest.raises(VariantRuleError):
+    with pytest.raises(Refused):
         check_variant_names([f"v{i}" for i in range(50)], ["v50"])
 
 

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from beli_contracts.values import PricedLine, SettledLine
+from beli_runtime.errors import Refused
 
 
 class OrderStatus(StrEnum):
@@ -90,8 +91,11 @@ def sub_can_move(current: SubOrderStatus, target: SubOrderStatus) -> bool:
     return target in SUB_ALLOWED[current]
 
 
-class TransitionRefused(Exception):
-    """A sub-order change that its current state does not allow (HTTP 409)."""
+class TransitionRefused(Refused):
+    """A sub-order change that its current state does not allow."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(409, message)
 
 
 def line_key(line: dict[str, Any]) -> tuple[str, str | None]:

@@ -13,8 +13,7 @@ from beli_runtime.http import ApiError
 from beli_runtime.strict import StrictRequest, Timestamp
 from payments.access import actor, operator_only
 from payments.late import LatePayments
-from payments.levy import RuleRefused
-from payments.refunds import RefundRefused, Refunds
+from payments.refunds import Refunds
 from payments.rules import LevyRules
 
 REFUND_KEY = r"^[A-Za-z0-9\-_~.]{1,50}$"
@@ -83,17 +82,14 @@ def _register_rules(router: APIRouter, rules: LevyRules) -> None:
     async def create_rule(body: RuleIn, principal: Annotated[Principal, Depends(operator_only)]) -> RuleOut:
         """A new rule, or a new version of the rule with the same scope. Versions are never
         edited; history is `GET /admin/levy-rules`."""
-        try:
-            doc = await rules.create(
-                rate_bps=body.rate_bps,
-                category=body.category,
-                regency=body.regency,
-                effective_from=body.effective_from,
-                reason=body.reason,
-                changed_by=actor(principal),
-            )
-        except RuleRefused as refused:
-            raise ApiError(refused.status, refused.message, field=refused.field) from None
+        doc = await rules.create(
+            rate_bps=body.rate_bps,
+            category=body.category,
+            regency=body.regency,
+            effective_from=body.effective_from,
+            reason=body.reason,
+            changed_by=actor(principal),
+        )
         return _rule_out(doc)
 
     @router.get("/admin/levy-rules", tags=["levy rules"])
@@ -116,11 +112,7 @@ def _register_refunds(router: APIRouter, refunds: Refunds, late: LatePayments) -
         """Refund through Midtrans; the levy of the refunded lines is reversed in the ledger."""
         key = body.refund_key or f"rf-{uuid.uuid4().hex[:20]}"
         lines = [line.model_dump() for line in body.lines] if body.lines is not None else None
-        try:
-            doc = await refunds.request(order_id, key, body.amount, lines, body.reason)
-        except RefundRefused as refused:
-            raise ApiError(refused.status, refused.message, field=refused.field) from None
-        return _refund_out(doc)
+        return _refund_out(await refunds.request(order_id, key, body.amount, lines, body.reason))
 
     @router.get("/payments/{order_id}/refunds", tags=["refunds"])
     async def refunds_of(order_id: Annotated[str, Path(max_length=64)], _: Annotated[Principal, Depends(operator_only)]) -> dict[str, Any]:

@@ -10,16 +10,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from beli_runtime.errors import Refused
 from payments.ledger import LevyLedger
 
 GROUPS = {"day": "day", "month": "period", "regency": "regency", "seller": "seller_id", "category": "category"}
 AMOUNTS = ("gross", "levy", "seller_payable")
-
-
-class AuditRefused(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field = status, message, field
 
 
 @dataclass(frozen=True)
@@ -78,7 +73,7 @@ class LevyAudit:
 
     async def summary(self, group_by: str, where: LedgerFilter) -> dict[str, Any]:
         if group_by not in GROUPS:
-            raise AuditRefused(422, f"group_by must be one of {', '.join(GROUPS)}", "group_by")
+            raise Refused(422, f"group_by must be one of {', '.join(GROUPS)}", "group_by")
         group: dict[str, Any] = {"_id": f"${GROUPS[group_by]}", **sums()}
         pipeline: list[dict[str, Any]] = [{"$match": where.query() | {"sequence": await self.ledger.chain_bound()}}]
         if group_by == "seller":

@@ -8,9 +8,10 @@ from typing import Any
 
 from beli_contracts.payments import LedgerMonthClosed
 from beli_runtime.clock import utcnow
+from beli_runtime.errors import Refused
 from beli_runtime.mongo import Session
 from beli_runtime.service import ServiceRuntime
-from payments.audit import AMOUNTS, AuditRefused, sums
+from payments.audit import AMOUNTS, sums
 from payments.ledger import HEAD_ID, LevyLedger
 from payments.levy import GENESIS_HASH, month_has_ended, to_millis
 from payments.signing import STATEMENT_KIND, StatementSigner, statement_fields
@@ -34,16 +35,16 @@ class PeriodClosing:
 
     async def close(self, period: str, closed_by: str, note: str) -> dict[str, Any]:
         if not PERIOD.match(period):
-            raise AuditRefused(422, f"period must look like YYYY-MM, got {period!r}", "period")
+            raise Refused(422, f"period must look like YYYY-MM, got {period!r}", "period")
         if not month_has_ended(period, utcnow()):
-            raise AuditRefused(409, f"{period} has not ended yet (WITA): only past months can be closed", "period")
+            raise Refused(409, f"{period} has not ended yet (WITA): only past months can be closed", "period")
         # Closing is permanent: a month before the ledger began (0000-01, say) is a mistake, never a closing.
         first = await self._first_month()
         if first is None or period < first:
             began = f"the ledger begins in {first}" if first else "the ledger has no entries yet"
-            raise AuditRefused(422, f"{period} is before the ledger's first month: {began}", "period")
+            raise Refused(422, f"{period} is before the ledger's first month: {began}", "period")
         if not self.signer.available:
-            raise AuditRefused(503, "the ledger signing key (LEDGER_SIGNING_KEY_FILE) is not configured: a month cannot be closed unsigned")
+            raise Refused(503, "the ledger signing key (LEDGER_SIGNING_KEY_FILE) is not configured: a month cannot be closed unsigned")
 
         async def work(session: Session) -> dict[str, Any]:
             # Writing the head serialises the closing with every append (see ledger.py).
@@ -55,7 +56,7 @@ class PeriodClosing:
             )
             head = await self.ledger.head(session)
             if period in head.get("closed", []):
-                raise AuditRefused(409, f"{period} is already closed", "period")
+                raise Refused(409, f"{period} is already closed", "period")
             # Only chained entries count: the totals are what the signed head vouches for.
             match = {"period": period, "sequence": {"$gte": 1, "$lte": head["sequence"]}}
             found = await (
@@ -84,9 +85,9 @@ class PeriodClosing:
         """The signed statement of a closed month, as the file finance keeps."""
         closing = await self.ledger.closings.find_one({"_id": period})
         if closing is None:
-            raise AuditRefused(404, f"{period} is not closed", "period")
+            raise Refused(404, f"{period} is not closed", "period")
         if not closing.get("signature"):
-            raise AuditRefused(409, f"{period} was closed before closings were signed: it has no statement", "period")
+            raise Refused(409, f"{period} was closed before closings were signed: it has no statement", "period")
         return {
             "statement": closing["statement"],
             "signature": closing["signature"],

@@ -14,12 +14,12 @@ from beli_runtime.exports import EXPORT_RESPONSES, Format, file_response, render
 from beli_runtime.http import ApiError
 from beli_runtime.strict import StrictRequest
 from payments.access import actor, finance_office, statement_reader
-from payments.audit import AuditRefused, LedgerFilter, LevyAudit
+from payments.audit import LedgerFilter, LevyAudit
 from payments.closing import PeriodClosing
 from payments.exports import ledger_table, summary_table, wita
 from payments.ledger import LevyLedger
 from payments.levy import utc_from_day
-from payments.reconcile import Reconciler, TooManyPayments
+from payments.reconcile import Reconciler
 
 DAY = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -161,10 +161,7 @@ def _register_checks(finance: APIRouter, ledger: LevyLedger, reconciler: Reconci
     @finance.get("/checks/gross-identity")
     async def gross_identity(where: Filter) -> dict[str, Any]:
         """Per settled order covered: what Midtrans says was received (status API) = Σ levy + Σ seller payable."""
-        try:
-            return await reconciler.gross_identity(where)
-        except TooManyPayments as error:
-            raise ApiError(422, str(error), field="from") from None
+        return await reconciler.gross_identity(where)
 
     @finance.get("/reconciliation")
     async def reconciliation(
@@ -173,10 +170,7 @@ def _register_checks(finance: APIRouter, ledger: LevyLedger, reconciler: Reconci
         check_days(date_from, date_to)
         if date_from > date_to:
             raise ApiError(422, f"from ({date_from}) is after to ({date_to})", field="from")
-        try:
-            return await reconciler.run(date_from, date_to)
-        except TooManyPayments as error:
-            raise ApiError(422, str(error), field="from") from None
+        return await reconciler.run(date_from, date_to)
 
 
 def _register_statement(sellers: APIRouter, audit: LevyAudit) -> None:
@@ -223,18 +217,12 @@ def _register_closing(finance: APIRouter, closing: PeriodClosing) -> None:
     ) -> dict[str, Any]:
         """Close an ended WITA month: stores its totals and the chain head, signs them and publishes
         `payments.ledger_month_closed`; later entries count in the open month."""
-        try:
-            return _closing_out(await closing.close(period, actor(principal), body.note if body else ""))
-        except AuditRefused as refused:
-            raise ApiError(refused.status, refused.message, field=refused.field) from None
+        return _closing_out(await closing.close(period, actor(principal), body.note if body else ""))
 
     @finance.get("/periods/{period}/statement")
     async def period_statement(period: Annotated[str, Path(pattern=MONTH)]) -> Response:
         """The signed statement of a closed month (a JSON file to keep outside Beli NTT)."""
-        try:
-            statement = await closing.statement(period)
-        except AuditRefused as refused:
-            raise ApiError(refused.status, refused.message, field=refused.field) from None
+        statement = await closing.statement(period)
         return Response(
             json.dumps(statement, indent=2, ensure_ascii=False).encode(),
             media_type="application/json",

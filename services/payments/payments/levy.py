@@ -12,6 +12,7 @@ from typing import Any
 
 from beli_contracts import reference
 from beli_runtime.clock import WITA, as_utc
+from beli_runtime.errors import Refused
 from payments.domain import BPS_DENOMINATOR, LevyRule
 
 GENESIS_HASH = "0" * 64
@@ -39,14 +40,6 @@ class RuleVersion:
 
     def as_rule(self) -> LevyRule:
         return LevyRule(id=self.rule_id, version=self.version, rate_bps=self.rate_bps)
-
-
-class RuleRefused(ValueError):
-    def __init__(self, field: str, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        self.status = status
 
 
 def rule_id_for(category: str | None, regency: str | None) -> str:
@@ -81,23 +74,23 @@ def check_new_version(
 ) -> None:
     """Refuse a rule version that is impossible, unknown, backdated or ambiguous."""
     if not 0 <= rate_bps <= BPS_DENOMINATOR:
-        raise RuleRefused("rate_bps", f"rate_bps must be between 0 and {BPS_DENOMINATOR} (100%), got {rate_bps}")
+        raise Refused(422, f"rate_bps must be between 0 and {BPS_DENOMINATOR} (100%), got {rate_bps}", "rate_bps")
     if regency is not None and regency not in REGENCIES:
-        raise RuleRefused("regency", f"unknown regency {regency!r}: use one of the 22 kabupaten/kota of NTT")
+        raise Refused(422, f"unknown regency {regency!r}: use one of the 22 kabupaten/kota of NTT", "regency")
     if category is not None and category not in CATEGORIES:
-        raise RuleRefused("category", f"unknown category {category!r}: use one of {', '.join(sorted(CATEGORIES))}")
+        raise Refused(422, f"unknown category {category!r}: use one of {', '.join(sorted(CATEGORIES))}", "category")
     # Settled sales keep the rule they used; a backdated version would make history disagree
     # with the rules that claim to have been in force.
     if as_utc(effective_from) < as_utc(now):
-        raise RuleRefused("effective_from", "effective_from must not be in the past: rules apply from now on")
+        raise Refused(422, "effective_from must not be in the past: rules apply from now on", "effective_from")
     rule_id = rule_id_for(category, regency)
     for version in existing:
         if version.rule_id == rule_id and as_utc(version.effective_from) == as_utc(effective_from):
-            raise RuleRefused(
-                "effective_from",
+            raise Refused(
+                409,
                 f"rule {rule_id} already has version {version.version} taking effect at "
                 f"{as_utc(effective_from).isoformat()}: two versions of one scope cannot start at the same moment",
-                status=409,
+                "effective_from",
             )
 
 

@@ -4,6 +4,7 @@ API), payment by payment. Our own records of a payment are never the other side 
 import asyncio
 from typing import Any
 
+from beli_runtime.errors import Refused
 from payments.audit import LedgerFilter, sums
 from payments.domain import Outcome, PaymentStatus, classify, rupiah_from_midtrans
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
@@ -16,10 +17,6 @@ MAX_PAYMENTS = 2_000  # each one is a call to Midtrans: a wider period must be s
 PARALLEL_CALLS = 8
 
 
-class TooManyPayments(Exception):
-    pass
-
-
 class Reconciler:
     def __init__(self, store: PaymentsStore, ledger: LevyLedger, gateway: MidtransGateway) -> None:
         self.store = store
@@ -29,7 +26,7 @@ class Reconciler:
     async def run(self, date_from: str, date_to: str) -> dict[str, Any]:
         order_ids = await self._candidates(date_from, date_to)
         if len(order_ids) > MAX_PAYMENTS:
-            raise TooManyPayments(f"{len(order_ids)} payments in this period; reconcile at most {MAX_PAYMENTS} at a time")
+            raise Refused(422, f"{len(order_ids)} payments in this period; reconcile at most {MAX_PAYMENTS} at a time", "from")
         ledger = await self._ledger_side(order_ids)
         answers = await self._statuses(order_ids)
         mismatches, unchecked, matched = [], [], 0
@@ -96,7 +93,7 @@ class Reconciler:
         ledger = await self._order_amounts(where)
         order_ids = sorted(set(ledger) | await self._settled_without_entries(where))
         if len(order_ids) > MAX_PAYMENTS:
-            raise TooManyPayments(f"{len(order_ids)} payments in this selection; check at most {MAX_PAYMENTS} at a time")
+            raise Refused(422, f"{len(order_ids)} payments in this selection; check at most {MAX_PAYMENTS} at a time", "from")
         failures, unchecked = [], []
         for order_id, status, error in await self._statuses(order_ids):
             if error is not None:

@@ -16,6 +16,7 @@ from typing import Any
 from beli_contracts.payments import LevyReversed, PaymentReturned
 from beli_contracts.values import Customer
 from beli_runtime.clock import utcnow
+from beli_runtime.errors import Refused
 from beli_runtime.leases import LeaseLost, ensure_held
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS, Database, Session, ensure_index
@@ -32,12 +33,6 @@ REFUNDABLE = frozenset({PaymentStatus.SETTLED, PaymentStatus.PARTIALLY_REFUNDED}
 ACTIVE = ("REQUESTED", "DONE")
 # A lost lease or an unreachable database stops the whole step, not one item.
 NOT_THE_ITEMS_FAULT: tuple[type[Exception], ...] = (LeaseLost, *UNAVAILABLE_ERRORS)
-
-
-class RefundRefused(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field = status, message, field
 
 
 def _fingerprint(order_id: str, amount: int | None, lines: list[dict[str, Any]] | None, reason: str) -> str:
@@ -83,9 +78,9 @@ class Refunds:
                 await self.refunds.update_one(
                     {"_id": refund_key, "status": "REQUESTED"}, {"$set": {"status": "FAILED", "error": str(error), "updated_at": utcnow()}}
                 )
-                raise RefundRefused(409 if error.status == 412 else 422, f"Midtrans refused the refund: {error}") from None
+                raise Refused(409 if error.status == 412 else 422, f"Midtrans refused the refund: {error}") from None
             except MidtransUnavailable as error:
-                raise RefundRefused(
+                raise Refused(
                     503, f"Midtrans is unavailable ({error}); the refund stays requested: retry with the same refund_key {refund_key}"
                 ) from None
             await self.complete(refund_key)
@@ -145,13 +140,13 @@ class Refunds:
         existing = await self.refunds.find_one({"_id": refund_key}, session=session)
         if existing is not None:
             if existing.get("fingerprint") != fingerprint:
-                raise RefundRefused(409, f"refund_key {refund_key} was already used for a different refund", "refund_key")
+                raise Refused(409, f"refund_key {refund_key} was already used for a different refund", "refund_key")
             return existing  # a retry: same answer, and a REQUESTED one is sent again (Midtrans dedupes by key)
         payment = await self.store.get(order_id, session)
         if payment is None:
-            raise RefundRefused(404, f"no payment for order {order_id}")
+            raise Refused(404, f"no payment for order {order_id}")
         if PaymentStatus(payment["status"]) not in REFUNDABLE:
-            raise RefundRefused(
+            raise Refused(
                 409, f"payment {order_id} is {payment['status']}: only settled payments can be refunded (unpaid ones are cancelled instead)"
             )
         # Touching the payment makes concurrent refunds of one order conflict and retry in turn.
@@ -318,26 +313,26 @@ def _choose_lines(remaining: dict[str, dict[str, Any]], amount: int | None, line
     if lines is None:
         chosen = {k: r["quantity"] for k, r in remaining.items() if r["quantity"] > 0}
         if not chosen:
-            raise RefundRefused(409, "everything in this payment has already been refunded")
+            raise Refused(409, "everything in this payment has already been refunded")
         total = sum(q * remaining[k]["unit_price"] for k, q in chosen.items())
         if amount is not None and amount != total:
-            raise RefundRefused(422, f"amount {amount} is not the remaining {total}: a partial refund must name its lines", "amount")
+            raise Refused(422, f"amount {amount} is not the remaining {total}: a partial refund must name its lines", "amount")
         return chosen
     chosen = {}
     for index, line in enumerate(lines):
         key, quantity = line_key(line), line["quantity"]
         if key not in remaining:
-            raise RefundRefused(
+            raise Refused(
                 422, f"product {key} is not in this order (name the variant_id of a product sold in variants)", f"lines.{index}.product_id"
             )
         if key in chosen:
-            raise RefundRefused(422, f"product {key} is named twice", f"lines.{index}.product_id")
+            raise Refused(422, f"product {key} is named twice", f"lines.{index}.product_id")
         if quantity > remaining[key]["quantity"]:
-            raise RefundRefused(422, f"only {remaining[key]['quantity']} unit(s) of {key} can still be refunded", f"lines.{index}.quantity")
+            raise Refused(422, f"only {remaining[key]['quantity']} unit(s) of {key} can still be refunded", f"lines.{index}.quantity")
         chosen[key] = quantity
     total = sum(q * remaining[k]["unit_price"] for k, q in chosen.items())
     if amount is not None and amount != total:
-        raise RefundRefused(422, f"amount {amount} differs from the refunded lines' gross {total}", "amount")
+        raise Refused(422, f"amount {amount} differs from the refunded lines' gross {total}", "amount")
     return chosen
 
 

@@ -7,10 +7,11 @@ from pymongo.errors import DuplicateKeyError
 
 from beli_contracts.payments import LevyRuleChanged, LevyRuleTerms
 from beli_runtime.clock import utcnow
+from beli_runtime.errors import Refused
 from beli_runtime.mongo import Session, ensure_index
 from beli_runtime.service import ServiceRuntime
 from payments.domain import LevyRule
-from payments.levy import RuleRefused, RuleVersion, check_new_version, rule_id_for, select_rule, to_millis
+from payments.levy import RuleVersion, check_new_version, rule_id_for, select_rule, to_millis
 
 RULES_LOCK = "levy_rules_lock"
 
@@ -102,4 +103,4 @@ class LevyRules:
         try:
             return await self.runtime.write(work)
         except DuplicateKeyError:
-            raise RuleRefused("rule", f"another version of {rule_id} was created at the same time; retry", status=409) from None
+            raise Refused(409, f"another version of {rule_id} was created at the same time; retry", "rule") from None

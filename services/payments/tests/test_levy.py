@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from beli_contracts.values import PricedLine, SellerContact
+from beli_runtime.errors import Refused
 from payments.domain import LevyRule, levy_for, settle_lines
 from payments.levy import (
     GENESIS_HASH,
-    RuleRefused,
     RuleVersion,
     check_new_version,
     entry_hash,
@@ -71,15 +71,15 @@ def test_a_sale_uses_the_version_in_force_at_its_settlement_time() -> None:
     ],
 )
 def test_invalid_rules_are_refused_naming_the_field(bps: int, category: str | None, regency: str | None, field: str) -> None:
-    with pytest.raises(RuleRefused) as refused:
+    with pytest.raises(Refused) as refused:
         check_new_version([], bps, category, regency, T0, T0)
     assert refused.value.field == field
 
 
 def test_backdated_and_same_moment_versions_are_refused() -> None:
-    with pytest.raises(RuleRefused, match="past"):
+    with pytest.raises(Refused, match="past"):
         check_new_version([], 100, None, None, T0 - timedelta(minutes=1), T0)
-    with pytest.raises(RuleRefused) as ambiguous:
+    with pytest.raises(Refused) as ambiguous:
         check_new_version([version(250, category="kopi", at=T0 + timedelta(days=1))], 300, "kopi", None, T0 + timedelta(days=1), T0)
     assert ambiguous.value.status == 409
     check_new_version([version(250, category="kopi", at=T0 + timedelta(days=1))], 300, "kopi", "Ngada", T0 + timedelta(days=1), T0)
