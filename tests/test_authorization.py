@@ -37,6 +37,7 @@ class Rule:
 ADMIN = frozenset({"admin"})
 FINANCE = frozenset({"finance", "admin"})
 SELLER_OWN = frozenset({"seller", "admin"})
+SHOPPERS = frozenset({"shopper", "other_shopper"})
 RULES = [
     # catalog: accounts
     Rule(
@@ -137,9 +138,46 @@ RULES = [
     Rule("notifications", "GET", "/admin/notifications/finance-recipients", ADMIN),
     # Only a failed delivery is resent; the world's deliveries went out.
     Rule("notifications", "POST", "/admin/notifications/deliveries/{delivery}/resend", ADMIN, expected={"admin": 409}),
+    # programme: the ASN's own routes (these shoppers hold no NIP); the office's (operators count as
+    # the office; the `opd` officer's own-OPD scope is covered in tests/test_programme.py).
+    # A NIP whose sex digit is wrong: refused on its content after the role check.
+    Rule("programme", "POST", "/programme/me/nip", SHOPPERS, {"nip": "198503122010013001"}, expected={"*": 422}),
+    Rule("programme", "GET", "/programme/me", SHOPPERS),
+    Rule("programme", "GET", "/programme/me/progress", SHOPPERS, expected={"*": 404}),  # not linked to a NIP
+    Rule("programme", "GET", "/programme/me/months", SHOPPERS),
+    Rule("programme", "GET", "/programme/claims", ADMIN),
+    Rule("programme", "POST", "/programme/claims/no-such-claim/approve", ADMIN, expected={"admin": 404}),
+    Rule("programme", "POST", "/programme/claims/no-such-claim/reject", ADMIN, expected={"admin": 404}),
+    Rule("programme", "GET", "/programme/opds", ADMIN),
+    Rule("programme", "POST", "/programme/opds", ADMIN, {"id": "uji-{unique}", "name": "Dinas Uji", "government": "Provinsi NTT"}),
+    Rule("programme", "PATCH", "/programme/opds/no-such-opd", ADMIN, {"name": "Dinas Uji"}, expected={"admin": 404}),
+    # Uploads under the wrong field name: refused on their content (nothing imported).
+    Rule("programme", "POST", "/programme/opds/import", ADMIN, files=True, expected={"admin": 422}),
+    Rule("programme", "POST", "/programme/roster/import", ADMIN, files=True, expected={"admin": 422}),
+    Rule("programme", "GET", "/programme/roster", ADMIN),
+    Rule("programme", "GET", "/programme/roster/export", ADMIN),
+    Rule("programme", "GET", "/programme/roster/exports", ADMIN),
+    Rule("programme", "GET", "/programme/commitments", ADMIN),
+    # A malformed month: refused after the role check, so no version is added and no reminder sent.
+    Rule(
+        "programme",
+        "POST",
+        "/programme/commitments",
+        ADMIN,
+        {"amount": 100_000, "effective_month": "bulan", "reason": "uji"},
+        expected={"admin": 422},
+    ),
+    Rule("programme", "POST", "/programme/reminders/run", ADMIN, params={"month": "bulan"}, expected={"admin": 422}),
+    Rule("programme", "GET", "/programme/compliance/opds", ADMIN),
+    Rule("programme", "GET", "/programme/compliance/governments", ADMIN),
+    Rule("programme", "GET", "/programme/compliance/exports/opds", ADMIN),
+    Rule("programme", "GET", "/programme/compliance/exports/governments", ADMIN),
+    Rule("programme", "GET", "/programme/compliance/opds/no-such-opd/below", ADMIN, expected={"admin": 404}),
+    Rule("programme", "GET", "/programme/compliance/opds/no-such-opd/below/export", ADMIN, expected={"admin": 404}),
+    Rule("programme", "GET", "/programme/dashboard", ADMIN),
 ] + [
     rule
-    for service in ("catalog", "orders", "payments", "notifications")
+    for service in ("catalog", "orders", "payments", "notifications", "programme")
     for rule in (
         Rule(service, "GET", "/admin/dead-letters", ADMIN),
         Rule(service, "POST", "/admin/dead-letters/replay-all", ADMIN),
@@ -315,6 +353,8 @@ def test_every_operation_is_classified(system: System) -> None:
         "{delivery}": "{delivery_id}",
         "{letter}": "{letter_id}",
         "2999-01": "{period}",
+        "no-such-claim": "{claim_id}",
+        "no-such-opd": "{opd_id}",
     }
     normalised = set()
     for service, method, path in classified:
@@ -322,7 +362,7 @@ def test_every_operation_is_classified(system: System) -> None:
             path = path.replace(short, long)
         normalised.add((service, method, path))
     missing = []
-    for service in ("catalog", "orders", "payments", "notifications"):
+    for service in ("catalog", "orders", "payments", "notifications", "programme"):
         spec = httpx.get(f"{system.profile.service_url(service)}/openapi.json").json()
         for path, item in spec["paths"].items():
             for method in item:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from beli_runtime.clock import utcnow
+from beli_runtime.exports import EXPORT_RESPONSES
 from beli_runtime.http import ApiError
 from beli_runtime.strict import StrictRequest as Strict
 from programme import domain, sheets
@@ -148,7 +149,7 @@ def build_office_router(store: ProgrammeStore, roster: Roster, tallies: Tallies,
             for doc in docs
         ]
 
-    @router.get("/roster/export")
+    @router.get("/roster/export", response_class=Response, responses=EXPORT_RESPONSES)
     async def export_roster(
         principal: Office,
         file_format: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "csv",

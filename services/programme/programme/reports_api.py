@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from beli_runtime.clock import utcnow
+from beli_runtime.exports import EXPORT_RESPONSES
 from beli_runtime.http import ApiError
 from programme import domain, sheets
 from programme.access import Office, OfficeOrOpd, check_opd, opd_scope, sees_full_nip
@@ -122,7 +123,7 @@ def build_reports_router(store: ProgrammeStore, tallies: Tallies, settings: Prog
         """Per government (the province's own OPDs, and each regency/city); TOTAL is the whole of NTT."""
         return await government_report(month or domain.month_of(utcnow()))
 
-    @router.get("/compliance/exports/opds")
+    @router.get("/compliance/exports/opds", response_class=Response, responses=EXPORT_RESPONSES)
     async def export_opds(
         principal: OfficeOrOpd, file_format: Format = "csv", month: MonthQuery = None, government: str | None = None
     ) -> Response:
@@ -135,7 +136,7 @@ def build_reports_router(store: ProgrammeStore, tallies: Tallies, settings: Prog
         )
         return attachment(body, file_format, f"kepatuhan-opd-{report.month}")
 
-    @router.get("/compliance/exports/governments")
+    @router.get("/compliance/exports/governments", response_class=Response, responses=EXPORT_RESPONSES)
     async def export_governments(_: Office, file_format: Format = "csv", month: MonthQuery = None) -> Response:
         report = await government_report(month or domain.month_of(utcnow()))
         cells, total = table(report)
@@ -174,7 +175,7 @@ def build_reports_router(store: ProgrammeStore, tallies: Tallies, settings: Prog
         """The OPD's ASN who have not met the month's commitment (an OPD officer: its own OPD only)."""
         return await below(principal, opd_id, month or domain.month_of(utcnow()))
 
-    @router.get("/compliance/opds/{opd_id}/below/export")
+    @router.get("/compliance/opds/{opd_id}/below/export", response_class=Response, responses=EXPORT_RESPONSES)
     async def export_below(opd_id: str, principal: OfficeOrOpd, file_format: Format = "csv", month: MonthQuery = None) -> Response:
         report = await below(principal, opd_id, month or domain.month_of(utcnow()))
         header = ["NIP", "Nama", "Akun Terhubung", "Belanja (Rp)", "Kekurangan (Rp)"]
