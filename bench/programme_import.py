@@ -8,6 +8,7 @@ them with the database `beli_programme_bench` (dropped first). Target: 150,000 r
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,12 +24,15 @@ def main(rows: int) -> None:
     with programme_service(fresh=True) as url, httpx.Client(base_url=url, headers=office(), timeout=1800) as client:
         client.post("/programme/opds/import", files={"file": ("opd.csv", opd_csv(), "text/csv")}).raise_for_status()
         for label in ("first import", "re-import"):
+            load = os.getloadavg()[0]  # the machine may be shared: say how busy it was
             started = time.monotonic()
             report = client.post("/programme/roster/import", files={"file": ("asn.csv", content, "text/csv")}).raise_for_status().json()
             seconds = time.monotonic() - started
             print(
                 f"[programme import] {label}: {rows} rows ({len(content) / 1e6:.1f} MB) in {seconds:.1f} s = {rows / seconds:,.0f} rows/s; "
-                f"created {report['created']}, updated {report['updated']}, unchanged {report['unchanged']}, rejected {report['rejected_count']}"
+                f"created {report['created']}, updated {report['updated']}, unchanged {report['unchanged']}, rejected {report['rejected_count']}; "
+                f"load average {load:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+                flush=True,
             )
 
 
