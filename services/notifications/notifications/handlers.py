@@ -20,7 +20,7 @@ from beli_runtime.mongo import Session
 from notifications import domain
 from notifications.domain import KINDS, Notice
 from notifications.phones import InvalidPhone, to_e164, try_e164
-from notifications.rendering import Renderer
+from notifications.rendering import Rendered, Renderer
 from notifications.settings import NotificationsSettings
 from notifications.store import NotificationsStore, delivery_id, message_id
 
@@ -73,17 +73,7 @@ class NotificationsHandlers:
         notice = Notice("verification_code", event.address.lower(), event.address, event.address, None, event.model_dump())
         rendered = self.renderer.render(notice)
         inbox_id = message_id(str(envelope.id), notice.kind, notice.recipient)
-        doc: dict[str, Any] = {
-            "_id": delivery_id(inbox_id, event.channel),
-            "message_id": inbox_id,
-            "event_id": str(envelope.id),
-            "kind": notice.kind,
-            "channel": event.channel,
-            "recipient": notice.recipient,
-            "order_id": None,
-            "status": "pending",
-            "address": event.address,
-        }
+        doc = _delivery(inbox_id, str(envelope.id), notice, event.channel) | {"address": event.address}
         if event.channel == "email":
             doc |= {"subject": rendered.subject, "text": rendered.text, "html": rendered.html}
         else:
@@ -104,26 +94,10 @@ class NotificationsHandlers:
         if not notice.email_verified:
             # Nobody proved they read this address: no inbox tied to it, nothing sent to it. The
             # skipped delivery tells operators why the person heard nothing.
-            await self.store.add_delivery(
-                session,
-                {
-                    "_id": delivery_id(inbox_id, "email"),
-                    "message_id": inbox_id,
-                    "event_id": event_id,
-                    "kind": notice.kind,
-                    "channel": "email",
-                    "recipient": notice.recipient,
-                    "order_id": notice.order_id,
-                    "address": notice.email,
-                    "status": "skipped",
-                    "last_error": UNVERIFIED_EMAIL,
-                },
-            )
+            skipped = {"address": notice.email, "status": "skipped", "last_error": UNVERIFIED_EMAIL}
+            await self.store.add_delivery(session, _delivery(inbox_id, event_id, notice, "email") | skipped)
             return
         rendered = self.renderer.render(notice)
-        region = self.settings.default_phone_region
-        phone = try_e164(notice.phone, region)
-        now = utcnow()
         await self.store.add_message(
             session,
             {
@@ -132,61 +106,54 @@ class NotificationsHandlers:
                 "kind": notice.kind,
                 "recipient": notice.recipient,
                 "email": notice.email,
-                "phone": phone,
+                "phone": try_e164(notice.phone, self.settings.default_phone_region),
                 "order_id": notice.order_id,
                 "subject": rendered.subject,
                 "text": rendered.text,
                 "read": False,
-                "created_at": now,
+                "created_at": utcnow(),
             },
         )
-
         chosen = (await self.store.preferences_of(session, notice.recipient)).get(notice.kind)
         channels = domain.channels_for(kind, chosen)
         usable = 0
         for channel in channels:
-            doc: dict[str, Any] = {
-                "_id": delivery_id(inbox_id, channel),
-                "message_id": inbox_id,
-                "event_id": event_id,
-                "kind": notice.kind,
-                "channel": channel,
-                "recipient": notice.recipient,
-                "order_id": notice.order_id,
-                "status": "pending",
-            }
-            if channel == "email":
-                doc |= {"address": notice.email, "subject": rendered.subject, "text": rendered.text, "html": rendered.html}
-                if not notice.email:
-                    doc |= {"status": "rejected", "last_error": "no e-mail address on record"}
-            else:
-                doc |= {"text": rendered.whatsapp if channel == "whatsapp" else rendered.sms}
-                try:
-                    doc["address"] = to_e164(notice.phone, region)
-                except InvalidPhone as invalid:
-                    doc |= {"address": notice.phone, "status": "rejected", "last_error": str(invalid)}
-                else:
-                    if not notice.phone_verified:
-                        doc |= {"status": "skipped", "last_error": UNVERIFIED_PHONE}
+            doc = self._channel_delivery(_delivery(inbox_id, event_id, notice, channel), notice, rendered)
             usable += doc["status"] == "pending"
             await self.store.add_delivery(session, doc)
         if kind.transactional and not usable and "email" not in channels and notice.email:
             # Receipts always reach at least one channel: the chosen phone channels cannot be used.
-            await self.store.add_delivery(
-                session,
-                {
-                    "_id": delivery_id(inbox_id, "email"),
-                    "message_id": inbox_id,
-                    "event_id": event_id,
-                    "kind": notice.kind,
-                    "channel": "email",
-                    "recipient": notice.recipient,
-                    "order_id": notice.order_id,
-                    "status": "pending",
-                    "fallback": True,
-                    "address": notice.email,
-                    "subject": rendered.subject,
-                    "text": rendered.text,
-                    "html": rendered.html,
-                },
-            )
+            fallback = _delivery(inbox_id, event_id, notice, "email") | {"fallback": True, "address": notice.email}
+            await self.store.add_delivery(session, fallback | {"subject": rendered.subject, "text": rendered.text, "html": rendered.html})
+
+    def _channel_delivery(self, doc: dict[str, Any], notice: Notice, rendered: Rendered) -> dict[str, Any]:
+        """The delivery on one chosen channel: pending, or why it cannot go out (no or a bad
+        address, a phone nobody proved)."""
+        if doc["channel"] == "email":
+            doc |= {"address": notice.email, "subject": rendered.subject, "text": rendered.text, "html": rendered.html}
+            if not notice.email:
+                doc |= {"status": "rejected", "last_error": "no e-mail address on record"}
+            return doc
+        doc |= {"text": rendered.whatsapp if doc["channel"] == "whatsapp" else rendered.sms}
+        try:
+            doc["address"] = to_e164(notice.phone, self.settings.default_phone_region)
+        except InvalidPhone as invalid:
+            doc |= {"address": notice.phone, "status": "rejected", "last_error": str(invalid)}
+        else:
+            if not notice.phone_verified:
+                doc |= {"status": "skipped", "last_error": UNVERIFIED_PHONE}
+        return doc
+
+
+def _delivery(inbox_id: str, event_id: str, notice: Notice, channel: str) -> dict[str, Any]:
+    """What every delivery record starts with: which message, for whom, on which channel."""
+    return {
+        "_id": delivery_id(inbox_id, channel),
+        "message_id": inbox_id,
+        "event_id": event_id,
+        "kind": notice.kind,
+        "channel": channel,
+        "recipient": notice.recipient,
+        "order_id": notice.order_id,
+        "status": "pending",
+    }
