@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from beli_contracts import Envelope, EventPayload, dead_letter_topic
 from beli_contracts.orders import OrderPlaced
 from beli_contracts.values import Customer, OrderItem
@@ -16,6 +18,8 @@ from beli_runtime.consumer import EventConsumer, Subscription
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
 from tests.support import eventually
+
+pytestmark = pytest.mark.infra  # the real broker and database
 
 MAX_ATTEMPTS = 3
 Scratch = Any  # the `space` fixture's type (conftest.py)

@@ -14,6 +14,8 @@ from beli_runtime.service import ServiceRuntime
 from beli_runtime.settings import ServiceSettings
 from tests.support import eventually
 
+pytestmark = pytest.mark.infra  # the real broker and database
+
 Scratch = Any  # the `space` fixture's type (conftest.py)
 
 

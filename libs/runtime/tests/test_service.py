@@ -13,6 +13,8 @@ from beli_runtime.mongo import IndexConflict, ensure_index
 from beli_runtime.service import ServiceRuntime
 from beli_runtime.settings import ServiceSettings
 
+pytestmark = pytest.mark.infra  # the real broker and database
+
 Scratch = Any  # the `space` fixture's type (conftest.py)
 
 

@@ -10,7 +10,7 @@ key, and only a REQUESTED refund can be completed, so nothing is reversed twice.
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from beli_contracts.payments import LevyReversed, PaymentReturned
@@ -153,20 +153,9 @@ class Refunds:
         await self.store.payments.update_one({"_id": order_id}, {"$inc": {"refund_requests": 1}}, session=session)
         remaining = await self._remaining(session, order_id)
         chosen = _choose_lines(remaining, amount, lines)
-        doc = {
-            "_id": refund_key,
-            "order_id": order_id,
-            "amount": sum(q * remaining[k]["unit_price"] for k, q in chosen.items()),
-            "lines": [_line(remaining[k], q) for k, q in chosen.items()],
-            "reason": reason,
-            "status": "REQUESTED",
-            "source": "api",
-            "fingerprint": fingerprint,
-            "created_at": utcnow(),
-            "updated_at": utcnow(),
-            # If the call to Midtrans below does not get through, the retry job sends it again from then on.
-            "retry_at": utcnow() + timedelta(seconds=self.retry_seconds),
-        }
+        # If the call to Midtrans below does not get through, the retry job sends it again from then on.
+        retry_at = utcnow() + timedelta(seconds=self.retry_seconds)
+        doc = _requested(order_id, refund_key, remaining, chosen, reason, "api", retry_at) | {"fingerprint": fingerprint}
         await self.refunds.insert_one(doc, session=session)
         return doc
 
@@ -174,19 +163,7 @@ class Refunds:
         """A refund of everything still refundable, recorded for a job to send (late payments)."""
         remaining = await self._remaining(session, order_id)
         chosen = {k: r["quantity"] for k, r in remaining.items() if r["quantity"] > 0}
-        now = utcnow()
-        doc = {
-            "_id": refund_key,
-            "order_id": order_id,
-            "amount": sum(q * remaining[k]["unit_price"] for k, q in chosen.items()),
-            "lines": [_line(remaining[k], q) for k, q in chosen.items()],
-            "reason": reason,
-            "status": "REQUESTED",
-            "source": source,
-            "created_at": now,
-            "updated_at": now,
-            "retry_at": now,
-        }
+        doc = _requested(order_id, refund_key, remaining, chosen, reason, source, utcnow())
         await self.refunds.insert_one(doc, session=session)
         return doc
 
@@ -297,6 +274,31 @@ class Refunds:
         if doc["status"] == "UNMATCHED":
             log.warning("payments.unmatched_refund", order_id=order_id, refund_key=key, amount=amount)
         return doc
+
+
+def _requested(
+    order_id: str,
+    refund_key: str,
+    remaining: dict[str, dict[str, Any]],
+    chosen: dict[str, int],
+    reason: str,
+    source: str,
+    retry_at: datetime,
+) -> dict[str, Any]:
+    """A refund of the chosen quantities, recorded before Midtrans hears of it (reserving them)."""
+    now = utcnow()
+    return {
+        "_id": refund_key,
+        "order_id": order_id,
+        "amount": sum(q * remaining[k]["unit_price"] for k, q in chosen.items()),
+        "lines": [_line(remaining[k], q) for k, q in chosen.items()],
+        "reason": reason,
+        "status": "REQUESTED",
+        "source": source,
+        "created_at": now,
+        "updated_at": now,
+        "retry_at": retry_at,
+    }
 
 
 def line_key(line: dict[str, Any]) -> str:

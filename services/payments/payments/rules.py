@@ -1,5 +1,6 @@
 """Levy rules as stored: every version is its own document, never edited or deleted."""
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -28,14 +29,7 @@ def _version(doc: dict[str, Any]) -> RuleVersion:
 
 
 def _terms(doc: dict[str, Any]) -> LevyRuleTerms:
-    return LevyRuleTerms(
-        rule_id=doc["rule_id"],
-        version=doc["version"],
-        rate_bps=doc["rate_bps"],
-        category=doc.get("category"),
-        regency=doc.get("regency"),
-        effective_from=doc["effective_from"],
-    )
+    return LevyRuleTerms(**asdict(_version(doc)))
 
 
 class LevyRules:

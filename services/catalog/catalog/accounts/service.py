@@ -251,28 +251,22 @@ def new_account(email: str) -> dict[str, Any]:
     }
 
 
+def _identity(account: dict[str, Any]) -> dict[str, Any]:
+    """What both the token's principal and the account view say about an account."""
+    return {
+        "role": account["role"],
+        "email": account["email"],
+        "phone": account["phone"],
+        "seller_id": account.get("seller_id"),
+        "opd_id": account.get("opd_id"),
+        "email_verified": bool(account.get("email_verified_at")),
+        "phone_verified": bool(account.get("phone_verified_at")),
+    }
+
+
 def principal_of(account: dict[str, Any]) -> Principal:
-    return Principal(
-        account_id=account["_id"],
-        role=account["role"],
-        email=account["email"],
-        phone=account["phone"],
-        seller_id=account.get("seller_id"),
-        opd_id=account.get("opd_id"),
-        email_verified=bool(account.get("email_verified_at")),
-        phone_verified=bool(account.get("phone_verified_at")),
-    )
+    return Principal(account_id=account["_id"], **_identity(account))
 
 
 def account_view(account: dict[str, Any]) -> Account:
-    return Account(
-        id=account["_id"],
-        role=account["role"],
-        name=account["name"],
-        email=account["email"],
-        phone=account["phone"],
-        seller_id=account.get("seller_id"),
-        opd_id=account.get("opd_id"),
-        email_verified=bool(account.get("email_verified_at")),
-        phone_verified=bool(account.get("phone_verified_at")),
-    )
+    return Account(id=account["_id"], name=account["name"], **_identity(account))

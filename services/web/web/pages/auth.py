@@ -48,16 +48,7 @@ async def login(
             session.flash(error.message, "info")
             return RedirectResponse(f"/verifikasi?{urlencode({'email': email.strip(), 'next': safe_next(next, '')})}", status_code=303)
         message = "E-mail atau kata sandi salah." if error.status in (401, 422) else error.message
-        return page(
-            request,
-            "auth/login.html",
-            400 if error.status else 502,
-            title="Masuk",
-            next=safe_next(next, ""),
-            values={"email": email},
-            errors={},
-            error=message,
-        )
+        return _form_again(request, "auth/login.html", "Masuk", error, next, {"email": email}, message)
     session.sign_in(tokens)
     session.flash(f"Selamat datang, {tokens['account']['name']}.", "success")
     return RedirectResponse(safe_next(next, ROLE_HOME.get(tokens["account"]["role"], "/")), status_code=303)
@@ -84,17 +75,7 @@ async def signup(
     try:
         accepted = await backend(request).call(None, "POST", "catalog", "/auth/signup", json=body)
     except BackendError as error:
-        errors = error.field_errors()
-        return page(
-            request,
-            "auth/signup.html",
-            400 if error.status else 502,
-            title="Daftar",
-            next=safe_next(next, ""),
-            values=values,
-            errors=errors,
-            error=None if errors else error.message,
-        )
+        return _form_again(request, "auth/signup.html", "Daftar", error, next, values)
     # The account is active once the code sent to the e-mail is entered.
     current_session(request).flash(accepted["message"], "info")
     return RedirectResponse(f"/verifikasi?{urlencode({'email': values['email'], 'next': safe_next(next, '')})}", status_code=303)
@@ -117,17 +98,7 @@ async def verify(
     try:
         tokens = await backend(request).call(None, "POST", "catalog", "/auth/verify", json=body, headers=forwarded(request))
     except BackendError as error:
-        errors = error.field_errors()
-        return page(
-            request,
-            "auth/verify.html",
-            400 if error.status else 502,
-            title="Verifikasi e-mail",
-            next=safe_next(next, ""),
-            values={"email": email},
-            errors=errors,
-            error=None if errors else error.message,
-        )
+        return _form_again(request, "auth/verify.html", "Verifikasi e-mail", error, next, {"email": email})
     session = current_session(request)
     session.sign_in(tokens)
     session.flash("Akun Anda sudah aktif. Selamat berbelanja produk NTT!", "success")
@@ -142,6 +113,23 @@ async def resend(request: Request, email: Annotated[str, Form()] = "", next: Ann
     except BackendError as error:
         current_session(request).flash(error.message, "error")
     return RedirectResponse(f"/verifikasi?{urlencode({'email': email.strip(), 'next': safe_next(next, '')})}", status_code=303)
+
+
+def _form_again(
+    request: Request, template: str, title: str, error: BackendError, next: str, values: dict[str, str], message: str | None = None
+) -> Response:
+    """The form once more with what was typed and what the service refused (502: it did not answer)."""
+    errors = {} if message else error.field_errors()
+    return page(
+        request,
+        template,
+        400 if error.status else 502,
+        title=title,
+        next=safe_next(next, ""),
+        values=values,
+        errors=errors,
+        error=message or (None if errors else error.message),
+    )
 
 
 def forwarded(request: Request) -> dict[str, str]:
