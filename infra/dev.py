@@ -37,12 +37,12 @@ def main() -> int:
     print(f"  web app        {DEV.service_url('web')}   (the marketplace in the browser)")
     print(f"  Kafka          {endpoints.kafka_bootstrap}")
     print(f"  MongoDB        {endpoints.mongodb_url}")
-    for name in ("catalog", "orders", "payments", "notifications"):
+    for name in ("catalog", "orders", "payments", "notifications", "programme"):
         print(f"  {name:<14} {DEV.service_url(name)}   (API docs: {DEV.service_url(name)}/docs)")
     print(f"  midtrans sim.  {DEV.service_url('midtrans')}   (transactions: {DEV.service_url('midtrans')}/simulator/transactions)")
     print(f"  messaging sim. {DEV.service_url('messaging')}   (what was sent: e-mail, WhatsApp, SMS; SMTP on 127.0.0.1:{DEV.smtp_port})")
     print(f"  logs           {DEV.log_dir}")
-    print("Log in with POST /auth/login on the catalog (development accounts):")
+    print("Sign in on the web app, or with POST /auth/login on the catalog (development accounts):")
     print(f"  admin    {DEV_ADMIN_EMAIL} / {DEV_ADMIN_PASSWORD}")
     print(f"  finance  {FINANCE['email']} / {DEV_PASSWORD}")
     print(f"  shopper  {SHOPPER['email']} / {DEV_PASSWORD}")
