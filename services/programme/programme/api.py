@@ -32,12 +32,18 @@ class ClaimOut(BaseModel):
     created_at: datetime | None = None
 
 
+class Refusal(BaseModel):
+    nip: str = Field(description="Masked")
+    decided_at: datetime | None = None
+
+
 class Me(BaseModel):
     status: Literal["none", "pending", "linked"]
     nip: str | None = None
     name: str | None = None
     opd_id: str | None = None
     opd_name: str | None = None
+    refused: Refusal | None = Field(default=None, description="With status `none`: the latest claim the OPD refused, if any")
 
 
 class CountedOrder(BaseModel):
@@ -84,7 +90,11 @@ def build_router(store: ProgrammeStore, roster: Roster, tallies: Tallies) -> API
         if link is None:
             pending = await store.claims.find_one({"account_id": principal.account_id, "status": "pending"})
             if pending is None:
-                return Me(status="none")
+                # The shopper learns that the OPD refused, not only that nothing is linked.
+                refused = await store.claims.find_one({"account_id": principal.account_id, "status": "rejected"}, sort=[("created_at", -1)])
+                if refused is None:
+                    return Me(status="none")
+                return Me(status="none", refused=Refusal(nip=domain.mask_nip(refused["nip"]), decided_at=refused.get("decided_at")))
             return Me(status="pending", nip=domain.mask_nip(pending["nip"]), name=pending["name"], opd_id=pending["opd_id"])
         asn = await store.asn.find_one({"_id": link["nip"]}) or {}
         opd = await store.opd(asn.get("opd_id", "")) or {}

@@ -61,19 +61,20 @@ async def buy_on_the_web(api: Api, shopper: WebUser, account: dict[str, str], pr
     return order_id.group(1)
 
 
-async def roster_of_two(api: Api, first: dict[str, str], opd: str) -> dict[str, str]:
+async def roster_of_three(api: Api, first: dict[str, str], opd: str) -> dict[str, str]:
     """The first ASN's roster e-mail is its account's (auto-linked); the second's is not."""
     rng = random.Random()
-    nips = {"first": new_nip(rng, "2"), "second": new_nip(rng, "1")}
+    nips = {"first": new_nip(rng, "2"), "second": new_nip(rng, "1"), "third": new_nip(rng, "1")}
     t = uuid.uuid4().hex[:6]
     report = await import_roster(
         api,
         [
             [nips["first"], "Yohana Lende", opd, first["email"], first["phone"]],
             [nips["second"], "Markus Bria", opd, f"markus-{t}@bkd.example.id", "081100000002"],
+            [nips["third"], "Agus Ndun", opd, f"agus-{t}@bkd.example.id", "081100000003"],
         ],
     )
-    assert report["created"] == 2, report
+    assert report["created"] == 3, report
     return nips
 
 
@@ -91,7 +92,7 @@ async def office_sees_the_figures(api: Api, office: WebUser, health: str) -> Non
     # The levy arrives from payments a moment after the sale: compare once both have settled.
     _, expected, text = await eventually(both, lambda found: found[0] == found[1] and found[1][2] > 0, timeout=60, what="figures")
     assert expected[0] >= 70_000 and "rect class='chart-bar'" in text and "data-label='Ngada'" in text
-    row = re.compile(rf'data-key="{health}" data-asn="2" data-met="\d+" data-spent="70000"')
+    row = re.compile(rf'data-key="{health}" data-asn="3" data-met="\d+" data-spent="70000"')
     await eventually(lambda: office.open("/program/kepatuhan", government="Provinsi NTT"), lambda r: bool(row.search(r.text)), what="row")
     export = await office.open("/program/ekspor/opd", format="csv", government="Provinsi NTT")
     assert export.headers["content-disposition"].startswith("attachment") and "TOTAL" in export.text
@@ -99,14 +100,15 @@ async def office_sees_the_figures(api: Api, office: WebUser, health: str) -> Non
 
 async def test_asn_journey_officer_approval_dashboard_and_refusals(system: System, api: Api) -> None:
     web = system.profile.service_url("web")
-    asn, other, officer, office = WebUser(web), WebUser(web), WebUser(web), WebUser(web)
+    asn, other, stranger, officer, office = WebUser(web), WebUser(web), WebUser(web), WebUser(web), WebUser(web)
     t = uuid.uuid4().hex[:6]
     health, roads = f"prov-dinkes-{t}", f"kupang-pupr-{t}"
     try:
         await import_opds(api, [(health, "Dinas Kesehatan Provinsi NTT", "Provinsi NTT"), (roads, "Dinas PUPR Kota Kupang", "Kota Kupang")])
         account = await asn.sign_up()
         await other.sign_up()
-        nips = await roster_of_two(api, account, health)
+        await stranger.sign_up()
+        nips = await roster_of_three(api, account, health)
 
         assert "Hubungkan NIP Anda" in (await asn.open("/asn")).text
         refused = await asn.submit("/asn/klaim", {"nip": "198503122010013001"})
@@ -128,13 +130,19 @@ async def test_asn_journey_officer_approval_dashboard_and_refusals(system: Syste
         await staff(api, officer, "opd", opd_id=health)
         mine = await officer.open("/program/opd")
         assert str(mine.url).endswith(f"/program/opd/{health}") and "1 klaim NIP menunggu" in mine.text
-        assert 'data-asn="2"' in mine.text and "Markus Bria" in mine.text  # below the commitment
+        assert 'data-asn="3"' in mine.text and "Markus Bria" in mine.text  # below the commitment
         claims = await officer.open("/program/klaim")
         claim_id = re.search(r'action="/program/klaim/([^/"]+)/setujui"', claims.text)
         assert claim_id and "Markus Bria" in claims.text and nips["second"] not in claims.text
         approved = await officer.submit(f"/program/klaim/{claim_id.group(1)}/setujui")
         assert "Markus Bria disetujui" in approved.text and "Tidak ada klaim NIP yang menunggu" in approved.text
         assert "NIP Anda sudah terhubung" in (await other.open("/asn")).text
+        await stranger.submit("/asn/klaim", {"nip": nips["third"]})
+        claims = await officer.open("/program/klaim")
+        claim_id = re.search(r'action="/program/klaim/([^/"]+)/tolak"', claims.text)
+        assert claim_id and "Agus Ndun" in claims.text
+        assert "Agus Ndun ditolak" in (await officer.submit(f"/program/klaim/{claim_id.group(1)}/tolak")).text
+        assert f"Klaim NIP {'*' * 14}{nips['third'][-4:]} ditolak oleh OPD" in (await stranger.open("/asn")).text
 
         elsewhere = await officer.open(f"/program/opd/{roads}")
         assert elsewhere.status_code == 404 and "bukan bagian dari OPD Anda" in elsewhere.text
@@ -144,5 +152,5 @@ async def test_asn_journey_officer_approval_dashboard_and_refusals(system: Syste
 
         await office_sees_the_figures(api, office, health)
     finally:
-        for user in (asn, other, officer, office):
+        for user in (asn, other, stranger, officer, office):
             await user.close()

@@ -39,6 +39,11 @@ async def test_an_unlinked_shopper_claims_a_nip_and_sees_why_a_claim_is_refused(
         browser.services.on("GET", "programme", "/programme/me", {"status": "none"})
         page = await browser.open("/asn")
         assert page.status_code == 200 and "Hubungkan NIP Anda" in page.text and 'name="nip"' in page.text
+        assert "ditolak oleh OPD" not in page.text
+        refused_before = {"status": "none", "refused": {"nip": NIP, "decided_at": "2026-11-20T01:00:00"}}
+        browser.services.on("GET", "programme", "/programme/me", refused_before)
+        page = await browser.open("/asn")
+        assert f"Klaim NIP {NIP} ditolak oleh OPD pada 20 Nov 2026 09.00 WITA" in page.text and 'name="nip"' in page.text
         refusal = BackendError(404, "NIP tidak ditemukan dalam data ASN; hubungi OPD Anda", [{"field": "nip", "message": "x"}])
         browser.services.on("POST", "programme", "/programme/me/nip", refusal)
         page = await browser.submit("/asn/klaim", {"nip": "198503122010012001"})
