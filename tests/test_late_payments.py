@@ -172,6 +172,13 @@ async def test_a_payment_confirmed_after_the_hold_ended_takes_the_units_again_or
         await eventually(
             lambda: kinds_in_inbox(api, lapsing_shopper["email"]), lambda k: "payment_returned" in k, timeout=90, what="return message"
         )
+        # The seller, asked to ship when the order was paid, is told not to.
+        await eventually(
+            lambda: kinds_in_inbox(api, seller["email"]),
+            lambda k: "seller_order_cancelled" in k,
+            timeout=60,
+            what="seller told not to ship",
+        )
         unit = await api.stock_of(scarce["id"])
         assert (unit["stock"], unit["reserved"], unit["sold"]) == (0, 0, 0)  # nothing taken from anyone
         print(f"\n[lapsed hold] {kept} took its units again; {lapsing} cancelled and Rp900.000 returned")

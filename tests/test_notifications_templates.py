@@ -95,6 +95,8 @@ def all_notices() -> list[Notice]:
             )
         ),
         *domain.for_cancellation(OrderCancelled(order_id=ORDER, customer=SHOPPER, reason="payment_expired")),
+        # Paid, then its hold turned out to have lapsed: the two sellers asked to ship are told not to.
+        *domain.for_cancellation(OrderCancelled(order_id=ORDER, customer=SHOPPER, reason="stock_unavailable", sellers=SELLERS[:2])),
         *domain.for_return(
             PaymentReturned(
                 order_id=ORDER, customer=SHOPPER, gross_amount=gross, refund_key=f"{ORDER}-return", reason="order cancelled", returned_at=AT
@@ -201,8 +203,12 @@ def test_each_seller_sees_only_their_lines_the_shopper_contact_and_payable_after
 
 
 def test_other_kinds_say_what_matters() -> None:
-    [(_, cancelled)] = by_kind("order_cancelled")
+    (_, cancelled), (_, lapsed) = by_kind("order_cancelled")
     assert "batas waktu pembayaran terlewati" in cancelled.text and "Stok" in cancelled.text
+    assert "stok sudah terjual sebelum pembayaran Anda kami terima" in lapsed.text
+    told = by_kind("seller_order_cancelled")
+    assert [notice.recipient for notice, _ in told] == [SELLERS[0].email, SELLERS[1].email]
+    assert all("JANGAN mengirim" in r.text and "jangan kirim" in r.whatsapp and "Jangan kirim" in r.sms for _, r in told)
     [(_, returned)] = by_kind("payment_returned")
     assert (
         "Seluruh dana sudah kami kembalikan" in returned.text

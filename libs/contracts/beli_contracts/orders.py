@@ -69,6 +69,9 @@ class OrderCancelled(_OrdersEvent):
     order_id: str
     customer: Customer
     reason: CancelReason
+    # Sellers that were already told to ship (the order had been paid, then its hold turned out
+    # to have lapsed): they must now be told not to. Empty for an order cancelled before payment.
+    sellers: list[SellerContact] = Field(default_factory=list)
 
 
 class OrderShipped(_OrdersEvent):

@@ -40,6 +40,7 @@ KINDS: dict[str, Kind] = {
         Kind("payment_returned", "shopper", True, ("email", "whatsapp"), "Pembayaran terlambat dikembalikan"),
         Kind("order_shipped", "shopper", True, ("email", "whatsapp"), "Pesanan dikirim"),
         Kind("seller_new_paid_order", "seller", True, ("email", "whatsapp"), "Pesanan baru sudah dibayar"),
+        Kind("seller_order_cancelled", "seller", True, ("email", "whatsapp"), "Pesanan yang sudah dibayar dibatalkan: jangan dikirim"),
         Kind("seller_payout", "seller", True, ("email",), "Pesanan selesai: rincian pembayaran ke penjual"),
         Kind("stock_low", "seller", False, ("email", "whatsapp"), "Stok menipis"),
         Kind("levy_rule_changed", "finance", False, ("email",), "Aturan kontribusi PAD berubah"),
@@ -151,10 +152,14 @@ def for_settlement(event: OrderPaid | PaymentSettled) -> list[Notice]:
 
 
 def for_cancellation(event: OrderCancelled) -> list[Notice]:
+    """The shopper is told why; sellers that were already asked to ship are told not to."""
     reason = CANCEL_REASONS.get(event.reason, event.reason.replace("_", " "))
-    return [
+    notices = [
         _to("order_cancelled", event.customer, event.order_id, {"customer": event.customer, "reason_code": event.reason, "reason": reason})
     ]
+    for seller in {seller.seller_id: seller for seller in event.sellers}.values():
+        notices.append(_to("seller_order_cancelled", seller, event.order_id, {"seller": seller, "reason_code": event.reason}))
+    return notices
 
 
 def for_return(event: PaymentReturned) -> list[Notice]:

@@ -5,7 +5,7 @@ from beli_contracts.catalog import ReservationLapsed, StockRejected, StockReserv
 from beli_contracts.orders import OrderCancelled, OrderPaid, OrderRejected, PaymentRequested
 from beli_contracts.payments import PaymentFailed, PaymentLinkCreated, PaymentReturned, PaymentSettled
 from beli_contracts.topics import CATALOG_EVENTS, PAYMENTS_EVENTS
-from beli_contracts.values import Customer
+from beli_contracts.values import Customer, SellerContact
 from beli_runtime.consumer import Subscription
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
@@ -166,7 +166,12 @@ class OrdersHandlers:
         if order is not None:
             await self.outbox.add(
                 session,
-                OrderCancelled(order_id=event.order_id, customer=Customer(**order["customer"]), reason="stock_unavailable"),
+                OrderCancelled(
+                    order_id=event.order_id,
+                    customer=Customer(**order["customer"]),
+                    reason="stock_unavailable",
+                    sellers=[SellerContact(**sub["seller"]) for sub in current["sub_orders"] if sub.get("seller")],
+                ),
                 key=event.order_id,
                 correlation_id=envelope.correlation_id,
             )
