@@ -70,6 +70,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--floor-orders", type=int, default=300, help="minimal orders of the floor micro-benchmark (default 300)")
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="how long to measure the idle stack (default 10)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds one order may take to reach each stage (default 900)")
+    parser.add_argument(
+        "--settle-timeout", type=float, default=600.0, help="how long the window waits for every consumer group to catch up (default 600)"
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--fresh", action="store_true", help="stop the slot's stack and wipe its data first")
@@ -77,7 +80,7 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-Window = tuple[Snapshot, Snapshot]
+Window = tuple[Snapshot, Snapshot, dict[str, int]]
 STARTED = time.monotonic()
 
 
@@ -103,18 +106,20 @@ async def shop(api: Api, catalogue: Catalogue, tracker: Tracker, probe: Probe, p
     for order in placed:
         queue.put_nowait(order)
     before = await probe.snapshot()
-    progress = asyncio.create_task(show_progress(tracker, len(placed), time.monotonic()))
+    progress = asyncio.create_task(show_progress(tracker, len(placed), STARTED))  # the same clock as say()
     try:
         await asyncio.gather(*(shopper(api, catalogue, tracker, queue, options.timeout) for _ in range(options.shoppers)))
         for order in placed:
             for mark in ("settled", "committed"):
                 if order.order_id and order.problem is None:
                     order.problem = await tracker.wait(order.order_id, mark, options.timeout)
-        await settled(tracker.bootstrap)
+        behind = await settled(tracker.bootstrap, options.settle_timeout)
     finally:
         progress.cancel()
     print(file=sys.stderr)
-    return before, await probe.snapshot()
+    if behind:
+        say(f"not settled after {options.settle_timeout:.0f} s, events still to read: {behind} (their work is not in the counts)")
+    return before, await probe.snapshot(), behind
 
 
 async def run(options: argparse.Namespace) -> int:
@@ -129,7 +134,7 @@ async def run(options: argparse.Namespace) -> int:
             plan = plan_orders(options.orders, options.sellers, options.products, options.seed)
             say(f"setting up {options.sellers} sellers x {options.products} products on {profile.name}")
             catalogue = await build_catalogue(api, plan, options.sellers, options.products)
-            await settled(endpoints.kafka_bootstrap)
+            await settled(endpoints.kafka_bootstrap, options.settle_timeout)
             say(f"measuring the idle stack for {options.idle_seconds:.0f} s")
             idle_figures = await idle(probe, options.idle_seconds)
             say(f"the floor: {options.floor_orders} minimal orders")

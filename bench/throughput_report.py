@@ -57,9 +57,13 @@ def stage_figures(times: dict[str, dict[str, float]]) -> dict[str, Any]:
 
 
 def figures(
-    placed: list[Placed], times: dict[str, dict[str, float]], window: tuple[Snapshot, Snapshot], idle: dict[str, Any], floor: dict[str, Any]
+    placed: list[Placed],
+    times: dict[str, dict[str, float]],
+    window: tuple[Snapshot, Snapshot, dict[str, int]],
+    idle: dict[str, Any],
+    floor: dict[str, Any],
 ) -> dict[str, Any]:
-    before, after = window
+    before, after, behind = window
     paid = [t for t in times.values() if "paid" in t]
     first = min(p.started for p in placed)
     elapsed = max(t["paid"] for t in paid) - first if paid else float("nan")
@@ -77,6 +81,7 @@ def figures(
         "post_orders_ms": spread([p.post_seconds for p in placed if p.order_id], 1000),
         "place_to_paid_s": spread([t["paid"] - starts[oid] for oid, t in times.items() if "paid" in t], 1, 2),
         "window_seconds": round(after.at - before.at, 1),
+        "events_unread_when_the_window_closed": behind,
         "database_operations_per_paid_order": round(counted["total"] / per_order, 1),
         "database_operations": {
             **counted,
@@ -125,6 +130,8 @@ def report(result: dict[str, Any], setting: str) -> list[str]:
         f"window {result['window_seconds']} s from the first order until every consumer group caught up)"
     )
     lines.append(f"    by database (collection operations): {database['by_database_per_paid_order']}")
+    if result["events_unread_when_the_window_closed"]:
+        lines.append(f"    NOT settled when the window closed; events still to read: {result['events_unread_when_the_window_closed']}")
     cpu = result["cpu_seconds_per_paid_order"]
     lines.append(f"  CPU seconds per paid order: {', '.join(f'{k} {v:.3f}' for k, v in cpu.items())}; all {sum(cpu.values()):.3f}")
     lines.append(f"  share of a core during the run: {result['cpu_core_share_during_run']}")
