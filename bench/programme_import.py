@@ -16,22 +16,25 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from programme_support import office, opd_csv, programme_service, roster_csv
+from programme_support import cpu_seconds, office, opd_csv, programme_service, roster_csv
 
 
 def main(rows: int) -> None:
     content = roster_csv(rows)
-    with programme_service(fresh=True) as url, httpx.Client(base_url=url, headers=office(), timeout=1800) as client:
+    pids: dict[str, int] = {}
+    with programme_service(fresh=True, pids=pids) as url, httpx.Client(base_url=url, headers=office(), timeout=1800) as client:
         client.post("/programme/opds/import", files={"file": ("opd.csv", opd_csv(), "text/csv")}).raise_for_status()
         for label in ("first import", "re-import"):
             load = os.getloadavg()[0]  # the machine may be shared: say how busy it was
+            cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
             started = time.monotonic()
             report = client.post("/programme/roster/import", files={"file": ("asn.csv", content, "text/csv")}).raise_for_status().json()
             seconds = time.monotonic() - started
+            used = ", ".join(f"{name} {cpu_seconds(pid) - cpu[name]:.1f} s" for name, pid in pids.items())
             print(
                 f"[programme import] {label}: {rows} rows ({len(content) / 1e6:.1f} MB) in {seconds:.1f} s = {rows / seconds:,.0f} rows/s; "
                 f"created {report['created']}, updated {report['updated']}, unchanged {report['unchanged']}, rejected {report['rejected_count']}; "
-                f"load average {load:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+                f"CPU used: {used}; load average {load:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
                 flush=True,
             )
 

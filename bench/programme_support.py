@@ -1,6 +1,7 @@
 """Shared by the programme benchmarks: a programme service process on the test profile's Kafka and
 database (BELI_TEST_SLOT picks the slot), with its own database `beli_programme_bench`."""
 
+import os
 import random
 import sys
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pymongo import MongoClient
 
 from infra import stack
 from infra.apps import start_app
+from infra.mongo_server import mongo_process
 from infra.profiles import TEST
 from infra.programme_seed import _csv, opd_rows
 from infra.tokens import mint
@@ -22,15 +24,26 @@ PORT = TEST.programme + 60  # beside the test profile's own programme instance, 
 
 
 @contextmanager
-def programme_service(fresh: bool = False) -> Iterator[str]:
+def programme_service(fresh: bool = False, pids: dict[str, int] | None = None) -> Iterator[str]:
+    """The service's URL; `pids` (when given) gets the pids of the service and of the database."""
     endpoints = stack.ensure_infra(TEST, timeout=600)  # a busy machine starts Kafka slowly
     if fresh:
         MongoClient(endpoints.mongodb_url).drop_database(DATABASE)
     process = start_app(TEST, endpoints, "programme", instance=9, port=PORT, extra_env={"MONGODB_DATABASE": DATABASE, "REMINDER_DAY": "0"})
+    database = mongo_process(TEST)  # None when MONGODB_URL names a server started elsewhere
+    if pids is not None:
+        pids.update({"service": process.pid} | ({"database": database.pid} if database else {}))
     try:
         yield f"http://127.0.0.1:{PORT}"
     finally:
         process.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used (user + system): on a shared machine, unlike wall time, it
+    does not depend on how busy the other engineers keep the cores."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def office() -> dict[str, str]:
