@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from beli_contracts import CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS, Envelope, decode
+from beli_contracts.topics import PARTITIONS
 from infra.codes import mail_query, newest_code, sms_query
 from infra.processes import ManagedProcess
 from infra.profiles import Profile
@@ -73,11 +74,12 @@ async def consumed_to_end(bootstrap: str, group: str, *topics: str, timeout: flo
     `group` has committed, on every partition of `topics`, the end offset that partition has now.
     Services commit after the handler's transaction, so everything published before this call
     has been processed by that group; what did not happen by then will not happen from it."""
+    # Every topic has the contract's partition count (created so by infra and the Helm chart); the
+    # client's own metadata is not used, as it can be empty here and the marker would wait for nothing.
+    partitions = [TopicPartition(topic, p) for topic in topics for p in range(PARTITIONS)]
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await reader.start()
     try:
-        await reader.topics()  # loads the metadata that partitions_for_topic reads
-        partitions = [TopicPartition(topic, p) for topic in topics for p in sorted(reader.partitions_for_topic(topic) or ())]
         ends = {tp: end for tp, end in (await reader.end_offsets(partitions)).items() if end > 0}
     finally:
         await reader.stop()
