@@ -170,7 +170,13 @@ async def test_checkout_sends_payment_link_receipt_and_seller_orders_on_every_ch
     mails = await outside.mail_arrives(shopper["email"], count=2)
     receipt = next(m for m in mails if m["subject"].startswith("Pembayaran diterima"))
     assert "Total dibayar: Rp1.500.000" in receipt["text"] and "kontribusi PAD Provinsi NTT: Rp15.000" in receipt["text"]
-    seller_mail = (await outside.mail_arrives(tenun_seller["email"]))[0]
+    # The seller's mailbox also holds the sign-up code: wait for the order's own mail.
+    seller_mails = await eventually(
+        lambda: outside.mail(tenun_seller["email"]),
+        lambda m: any(x["subject"].startswith("Pesanan baru sudah dibayar") for x in m),
+        what="the seller's new paid order mail",
+    )
+    seller_mail = next(m for m in seller_mails if m["subject"].startswith("Pesanan baru sudah dibayar"))
     assert "Yang akan Anda terima: Rp1.485.000" in seller_mail["text"] and shopper["name"] in seller_mail["text"]
     seller_wa = (await outside.text_arrives(e164(tenun_seller["phone"])))[0]
     assert "*Rp1.485.000*" in seller_wa["text"]
