@@ -104,7 +104,7 @@ def main() -> int:
     args = parser.parse_args()
     endpoints = stack.ensure_infra(TEST)
     start_apps(TEST, endpoints)
-    seed(TEST.service_url("catalog"), DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD)
+    seed(TEST.service_url("catalog"), DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, TEST.service_url("messaging"))
     enough_products(TEST.service_url("catalog"))
     web = TEST.service_url("web")
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
