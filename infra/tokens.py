@@ -34,6 +34,7 @@ def mint(
     seller_id: str | None = None,
     account_id: str | None = None,
     opd_id: str | None = None,
+    outlet_id: str | None = None,
     minutes: int = 60,
     verified: bool = True,
 ) -> str:
@@ -41,7 +42,9 @@ def mint(
     phone with a code (what real sign-ups do before they get any token)."""
     key = Path(os.environ.get("JWT_PRIVATE_KEY_FILE") or DEV_PRIVATE_KEY).read_text()
     # A stable account id per e-mail, so that the same person minted twice is the same account.
-    account_id = account_id or "acc-dev-" + hashlib.sha256(f"{role}:{email or seller_id or opd_id or ''}".encode()).hexdigest()[:12]
+    account_id = (
+        account_id or "acc-dev-" + hashlib.sha256(f"{role}:{email or seller_id or opd_id or outlet_id or ''}".encode()).hexdigest()[:12]
+    )
     principal = Principal(
         account_id=account_id,
         role=Role(role),
@@ -49,6 +52,7 @@ def mint(
         phone=phone,
         seller_id=seller_id,
         opd_id=opd_id,
+        outlet_id=outlet_id,
         email_verified=verified and email is not None,
         phone_verified=verified and phone is not None,
     )
@@ -63,6 +67,7 @@ def main() -> int:
     parser.add_argument("--seller-id")
     parser.add_argument("--account-id")
     parser.add_argument("--opd-id")
+    parser.add_argument("--outlet-id")
     parser.add_argument("--minutes", type=int, default=60)
     args = parser.parse_args()
     print(
@@ -73,6 +78,7 @@ def main() -> int:
             seller_id=args.seller_id,
             account_id=args.account_id,
             opd_id=args.opd_id,
+            outlet_id=args.outlet_id,
             minutes=args.minutes,
         )
     )

@@ -12,7 +12,7 @@ import pytest
 from infra.apps import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
 from tests.support import Api, System
 
-IDENTITIES = ("anonymous", "shopper", "other_shopper", "seller", "other_seller", "finance", "admin")
+IDENTITIES = ("anonymous", "shopper", "other_shopper", "seller", "other_seller", "finance", "admin", "outlet")
 SIGNED_IN = frozenset(IDENTITIES) - {"anonymous"}
 PUBLIC = frozenset(IDENTITIES)
 PNG = bytes.fromhex(
@@ -57,7 +57,7 @@ RULES = [
     Rule("catalog", "POST", "/auth/phone/code", SIGNED_IN),
     # A made-up code: an already verified phone (shoppers, sellers) answers 200; staff phones are
     # unverified, so the wrong code is refused on its content (400), past the role check.
-    Rule("catalog", "POST", "/auth/phone/verify", SIGNED_IN, {"code": "123456"}, expected={"finance": 400, "admin": 400}),
+    Rule("catalog", "POST", "/auth/phone/verify", SIGNED_IN, {"code": "123456"}, expected={"finance": 400, "admin": 400, "outlet": 400}),
     # catalog: sellers and listings
     Rule("catalog", "PATCH", "/sellers/{seller}", SELLER_OWN, {"village": "Desa Baru"}),
     Rule("catalog", "GET", "/sellers/{seller}/products", SELLER_OWN),
@@ -78,6 +78,16 @@ RULES = [
     Rule("catalog", "POST", "/products/{product}/photos", SELLER_OWN, files=True),
     # The seller deletes the photo first; the admin's turn finds it gone.
     Rule("catalog", "DELETE", "/products/{product}/photos/{photo}", SELLER_OWN, expected={"admin": 404}),
+    # catalog: NTT Mart outlets (listing them is public); only the operator manages them
+    Rule("catalog", "GET", "/admin/outlets", ADMIN),
+    Rule(
+        "catalog",
+        "POST",
+        "/admin/outlets",
+        ADMIN,
+        {"regency": "Lembata", "outlet_id": "ntt-mart-uji-{unique}", "address": "Jl. Uji", "phone": "0383123456"},
+    ),
+    Rule("catalog", "PATCH", "/admin/outlets/ntt-mart-sabu-raijua", ADMIN, {"opening_hours": "Senin–Sabtu 08.00–20.00"}),
     # orders
     Rule(
         "orders",
@@ -198,6 +208,8 @@ PUBLIC_OPERATIONS = {
     ("catalog", "GET", "/categories"),
     ("catalog", "GET", "/regencies"),
     ("catalog", "GET", "/ovop-villages"),
+    ("catalog", "GET", "/outlets"),
+    ("catalog", "GET", "/outlets/{outlet_id}"),
     ("payments", "POST", "/levy/quote"),
     ("catalog", "GET", "/sellers/{seller_id}"),
     ("catalog", "GET", "/products/{product_id}/photos/{photo_id}"),
@@ -262,6 +274,23 @@ async def world(api: Api) -> dict[str, Any]:
     )
     assert created_rule.status_code in (201, 409), created_rule.text
     rule_id = "pad:kelor:*"
+    outlet_email = f"outlet-{uuid.uuid4().hex[:6]}@ntt-mart.example.id"
+    outlet_staff = await api.catalog.post(
+        "/auth/staff",
+        headers={"Authorization": f"Bearer {admin}"},
+        json={
+            "role": "outlet",
+            "name": "Staf NTT Mart Belu",
+            "email": outlet_email,
+            "phone": "081234567890",
+            "password": "kata-sandi-panjang",
+            "outlet_id": "ntt-mart-belu",
+        },
+    )
+    assert outlet_staff.status_code == 201, outlet_staff.text
+    outlet = (
+        await api.catalog.post("/auth/login", headers={"Authorization": ""}, json={"email": outlet_email, "password": "kata-sandi-panjang"})
+    ).json()["access_token"]
     tokens = {
         "anonymous": None,
         "shopper": shopper["access_token"],
@@ -270,6 +299,7 @@ async def world(api: Api) -> dict[str, Any]:
         "other_seller": api.seller_tokens[other_seller["id"]],
         "finance": finance,
         "admin": admin,
+        "outlet": outlet,
     }
     return {
         "tokens": tokens,
@@ -355,6 +385,7 @@ def test_every_operation_is_classified(system: System) -> None:
         "2999-01": "{period}",
         "no-such-claim": "{claim_id}",
         "no-such-opd": "{opd_id}",
+        "ntt-mart-sabu-raijua": "{outlet_id}",
     }
     normalised = set()
     for service, method, path in classified:

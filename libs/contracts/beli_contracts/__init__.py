@@ -3,7 +3,7 @@
 Every event any service emits or consumes is defined in this package and nowhere else.
 """
 
-from beli_contracts import accounts, catalog, orders, payments, programme
+from beli_contracts import accounts, catalog, orders, outlets, payments, programme
 from beli_contracts.envelope import Envelope, EventPayload, UnknownEventType, decode, event_types
 from beli_contracts.topics import ALL_TOPICS, CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS, PROGRAMME_EVENTS, dead_letter_topic
 
@@ -22,6 +22,7 @@ __all__ = [
     "decode",
     "event_types",
     "orders",
+    "outlets",
     "payments",
     "programme",
 ]

@@ -34,7 +34,7 @@ class AccountVerified(_AccountsEvent):
 
     TYPE = "catalog.account_verified"
     account_id: str
-    role: Literal["shopper", "seller", "finance", "admin", "programme", "opd"]
+    role: Literal["shopper", "seller", "finance", "admin", "programme", "opd", "outlet"]
     email: str
     email_verified: bool
     phone: str

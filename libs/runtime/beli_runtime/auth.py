@@ -34,6 +34,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     PROGRAMME = "programme"  # the programme office (BKD / Biro Ekonomi): ASN roster, compliance, targets
     OPD = "opd"  # an OPD's own officer: only that OPD's ASN (the token carries its opd_id)
+    OUTLET = "outlet"  # staff of one NTT Mart outlet: only that outlet's stock and sales (the token carries its outlet_id)
 
 
 class Principal(BaseModel):
@@ -45,6 +46,7 @@ class Principal(BaseModel):
     phone: str | None = None
     seller_id: str | None = None
     opd_id: str | None = None
+    outlet_id: str | None = None
     # What the account proved with a code: messages go only to verified addresses.
     email_verified: bool = False
     phone_verified: bool = False
@@ -85,6 +87,7 @@ class TokenVerifier:
                 phone=claims.get("phone"),
                 seller_id=claims.get("seller_id"),
                 opd_id=claims.get("opd_id"),
+                outlet_id=claims.get("outlet_id"),
                 email_verified=claims.get("email_verified") is True,
                 phone_verified=claims.get("phone_verified") is True,
             )
@@ -110,7 +113,7 @@ class TokenIssuer:
             "exp": now + ttl,
             **extra,
         }
-        for optional in ("email", "phone", "seller_id", "opd_id", "email_verified", "phone_verified"):
+        for optional in ("email", "phone", "seller_id", "opd_id", "outlet_id", "email_verified", "phone_verified"):
             if getattr(principal, optional):
                 claims[optional] = getattr(principal, optional)
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)

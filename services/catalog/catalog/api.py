@@ -1,13 +1,13 @@
-"""Catalog HTTP routes: sellers and verification, listings, photos and search."""
+"""Catalog HTTP routes: sellers and verification, listings, photos, search and NTT Mart outlets."""
 
 from fastapi import APIRouter
 
-from catalog import accounts, listings, photos, search, sellers
+from catalog import accounts, listings, outlets, photos, search, sellers
 from catalog.accounts import Accounts
 from catalog.listings import Listings
 
 
-def build_router(service: Listings, account_service: Accounts) -> APIRouter:
+def build_router(service: Listings, account_service: Accounts, outlet_store: outlets.OutletStore) -> APIRouter:
     router = APIRouter()
     router.include_router(accounts.build_router(account_service))
     # Search is included before the listings so that GET /products is the search.
@@ -15,4 +15,5 @@ def build_router(service: Listings, account_service: Accounts) -> APIRouter:
     router.include_router(sellers.build_router(service.store, service.write, account_service))
     router.include_router(listings.build_router(service))
     router.include_router(photos.build_router(service.store, service.write))
+    router.include_router(outlets.build_router(outlet_store))
     return router

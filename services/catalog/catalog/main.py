@@ -13,6 +13,7 @@ from catalog.api import build_router
 from catalog.domain import HoldLimits
 from catalog.handlers import CatalogHandlers
 from catalog.listings import Listings
+from catalog.outlets import OutletStore
 from catalog.settings import CatalogSettings
 from catalog.store import CatalogStore
 
@@ -37,11 +38,13 @@ async def release_expired_reservations() -> bool:
 
 
 accounts = Accounts(runtime.db, runtime.write, runtime.outbox, settings.login_limits(), settings.refresh_reuse_leeway_seconds)
+outlets = OutletStore(runtime.db, runtime.outbox, runtime.write)
 
 
 async def prepare() -> None:
     await store.ensure_indexes()
     await accounts.ensure_indexes()
+    await outlets.seed()  # the 22 NTT Mart outlets, once
     if settings.bootstrap_admin_email and not await accounts.accounts.find_one({"role": Role.ADMIN.value}):
         await accounts.create_staff(
             Role.ADMIN,
@@ -64,4 +67,4 @@ app = create_app(
     large_bodies=[LargeBody("POST", "/products/{product_id}/photos", settings.max_photo_request_bytes)],
 )
 app.state.store = store  # for the ownership checks in catalog.access
-app.include_router(build_router(Listings(store, runtime.outbox, runtime.write), accounts))
+app.include_router(build_router(Listings(store, runtime.outbox, runtime.write), accounts, outlets))

@@ -113,5 +113,11 @@ def _register_staff(router: APIRouter, accounts: Accounts) -> None:
         accounts). An OPD officer is bound to one OPD (`opd_id`, from the programme service)."""
         if (body.role == "opd") != (body.opd_id is not None):
             raise ApiError(422, "opd_id wajib untuk peran opd, dan hanya untuk peran itu", field="opd_id")
-        account = await accounts.create_staff(Role(body.role), body.name, body.email, body.phone, body.password, opd_id=body.opd_id)
+        if (body.role == "outlet") != (body.outlet_id is not None):
+            raise ApiError(422, "outlet_id wajib untuk peran outlet, dan hanya untuk peran itu", field="outlet_id")
+        if body.outlet_id is not None and not await accounts.outlets.find_one({"_id": body.outlet_id, "active": True}, {"_id": 1}):
+            raise ApiError(422, f"outlet {body.outlet_id} tidak ada atau sudah ditutup", field="outlet_id")
+        account = await accounts.create_staff(
+            Role(body.role), body.name, body.email, body.phone, body.password, opd_id=body.opd_id, outlet_id=body.outlet_id
+        )
         return account_view(account)

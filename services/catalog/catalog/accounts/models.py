@@ -20,13 +20,16 @@ class SignUp(Strict):
 
 
 class StaffAccount(Strict):
-    role: Literal["finance", "admin", "programme", "opd"]
+    role: Literal["finance", "admin", "programme", "opd", "outlet"]
     name: str = Field(min_length=2, max_length=120)
     email: EmailStr
     phone: str = Field(pattern=PHONE)
     password: str = Field(min_length=10, max_length=200, description=PASSWORD_RULE)
     opd_id: str | None = Field(
         default=None, pattern=r"^[a-z0-9-]{2,64}$", description="Role `opd` only: the OPD (programme service) the officer sees"
+    )
+    outlet_id: str | None = Field(
+        default=None, pattern=r"^ntt-mart-[a-z0-9-]{2,60}$", description="Role `outlet` only: the open NTT Mart outlet the staff work at"
     )
 
 
@@ -47,6 +50,7 @@ class Account(BaseModel):
     phone: str
     seller_id: str | None
     opd_id: str | None = None
+    outlet_id: str | None = None
     email_verified: bool = Field(description="Proven with a code; tokens are only issued once it is")
     phone_verified: bool = Field(description="Proven with an SMS code; WhatsApp/SMS messages go only to a verified phone")
 

@@ -35,6 +35,7 @@ class Accounts:
         self, db: Database, write: Write[Any], outbox: Outbox, limits: Limits | None = None, reuse_leeway_seconds: float = 2.0
     ) -> None:
         self.accounts = db["accounts"]
+        self.outlets = db["outlets"]  # the catalog's own outlets: staff accounts are bound to one
         self.write = write
         self.outbox = outbox
         self.codes = Codes(db)
@@ -82,9 +83,18 @@ class Accounts:
             pass  # the same address signing up twice at once: the other request sent the code
 
     async def create_staff(
-        self, role: Role, name: str, email: str, phone: str, password: str, *, check_policy: bool = True, opd_id: str | None = None
+        self,
+        role: Role,
+        name: str,
+        email: str,
+        phone: str,
+        password: str,
+        *,
+        check_policy: bool = True,
+        opd_id: str | None = None,
+        outlet_id: str | None = None,
     ) -> dict[str, Any]:
-        """Staff (finance, admin, programme, opd): the creating admin vouches for the e-mail address."""
+        """Staff (finance, admin, programme, opd, outlet): the creating admin vouches for the e-mail address."""
         if check_policy:
             await ensure_strong(password, name, email, phone)
         account = new_account(email.lower()) | {
@@ -94,6 +104,7 @@ class Accounts:
             "password_hash": await hash_password(password),
             "email_verified_at": utcnow(),
             "opd_id": opd_id,
+            "outlet_id": outlet_id,
         }
 
         async def work(session: Session) -> None:
@@ -259,6 +270,7 @@ def _identity(account: dict[str, Any]) -> dict[str, Any]:
         "phone": account["phone"],
         "seller_id": account.get("seller_id"),
         "opd_id": account.get("opd_id"),
+        "outlet_id": account.get("outlet_id"),
         "email_verified": bool(account.get("email_verified_at")),
         "phone_verified": bool(account.get("phone_verified_at")),
     }

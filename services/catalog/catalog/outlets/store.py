@@ -1,0 +1,98 @@
+"""Outlets in the catalog's database. Every write puts an OutletChanged carrying the whole outlet
+into the outbox in the same transaction, so the copies other services keep never miss a change."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from beli_contracts.outlets import SEEDED_OUTLETS, OutletChanged, outlet_name_for
+from beli_runtime.clock import utcnow
+from beli_runtime.mongo import Database, Session
+from beli_runtime.outbox import Outbox
+from catalog.outlets.models import DEFAULT_HOURS
+
+Doc = dict[str, Any]
+Write = Callable[[Callable[[Session], Awaitable[Any]]], Awaitable[Any]]
+
+
+def seeded_outlet(outlet_id: str, regency: str, index: int) -> Doc:
+    """A seeded outlet's starting details; the operator replaces the address and phone."""
+    return {
+        "_id": outlet_id,
+        "name": outlet_name_for(regency),
+        "regency": regency,
+        "address": f"NTT Mart {regency}, {regency}, Nusa Tenggara Timur",
+        "opening_hours": DEFAULT_HOURS,
+        "phone": f"0380{index + 1:07d}",
+        "active": True,
+    }
+
+
+class OutletStore:
+    def __init__(self, db: Database, outbox: Outbox, write: Write) -> None:
+        self.outlets = db["outlets"]
+        self.outbox = outbox
+        self.write = write
+
+    async def seed(self) -> int:
+        """The 22 outlets, each created once (a restart, or two instances at once, add nothing)."""
+        existing = {doc["_id"] async for doc in self.outlets.find({}, {"_id": 1})}
+        created = 0
+        for index, (outlet_id, regency) in enumerate(SEEDED_OUTLETS.items()):
+            if outlet_id not in existing:
+                created += await self.create(seeded_outlet(outlet_id, regency, index)) is not None
+        return created
+
+    async def create(self, fields: Doc) -> Doc | None:
+        """The new outlet, or None when its id is taken."""
+        outlet = fields | {"revision": 1, "created_at": utcnow(), "updated_at": utcnow()}
+
+        async def work(session: Session) -> None:
+            await self.outlets.insert_one(outlet, session=session)
+            await self._announce(session, outlet)
+
+        try:
+            await self.write(work)
+        except DuplicateKeyError:
+            return None
+        return outlet
+
+    async def update(self, outlet_id: str, changes: Doc) -> Doc | None:
+        async def work(session: Session) -> Doc | None:
+            outlet = await self.outlets.find_one_and_update(
+                {"_id": outlet_id},
+                {"$set": changes | {"updated_at": utcnow()}, "$inc": {"revision": 1}},
+                session=session,
+                return_document=ReturnDocument.AFTER,
+            )
+            if outlet is not None:
+                await self._announce(session, outlet)
+            return outlet
+
+        return await self.write(work)
+
+    async def get(self, outlet_id: str, session: Session | None = None) -> Doc | None:
+        return await self.outlets.find_one({"_id": outlet_id}, session=session)
+
+    async def all(self, *, active_only: bool) -> list[Doc]:
+        query = {"active": True} if active_only else {}
+        return await self.outlets.find(query).sort("_id", 1).to_list()
+
+    async def _announce(self, session: Session, outlet: Doc) -> None:
+        event = OutletChanged(
+            outlet_id=outlet["_id"],
+            name=outlet["name"],
+            regency=outlet["regency"],
+            address=outlet["address"],
+            opening_hours=outlet["opening_hours"],
+            phone=outlet["phone"],
+            active=outlet["active"],
+            revision=outlet["revision"],
+        )
+        await self.outbox.add(session, event, key=outlet["_id"])
+
+
+def outlet_view(outlet: Doc) -> dict[str, Any]:
+    return {name: outlet[name] for name in ("name", "regency", "address", "opening_hours", "phone", "active")} | {"id": outlet["_id"]}
