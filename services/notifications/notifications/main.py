@@ -1,7 +1,12 @@
-"""Notifications service entry point: `uvicorn notifications.main:app --port 8004`."""
+"""Notifications service entry point: `uvicorn notifications.main:app --port 8004`.
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+`build_app` is the composition root: everything is built from the settings, nothing at import
+time but `app`. `build_service` builds the service's objects alone, so that tests can run its
+rules on a database of their own without Kafka."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
@@ -15,40 +20,65 @@ from notifications.sender import DeliveryJob
 from notifications.settings import NotificationsSettings
 from notifications.store import NotificationsStore
 
-settings = NotificationsSettings()
-runtime = ServiceRuntime(settings)
-store = NotificationsStore(runtime.db)
-runtime.subscribe(NotificationsHandlers(store, Renderer(settings.templates_dir or None), settings).subscription())
 
-# One job (and one lease) per channel, so that each channel's pace is its own.
-transports: list[Transport] = [EmailTransport(settings), ProviderTransport(settings, "whatsapp"), ProviderTransport(settings, "sms")]
-jobs = [
-    runtime.add_job(job.name, job.send_due, interval=settings.send_job_seconds)
-    for job in (DeliveryJob(store, transport, settings) for transport in transports)
-]
+@dataclass
+class NotificationsService:
+    settings: NotificationsSettings
+    runtime: ServiceRuntime
+    store: NotificationsStore
+    handlers: NotificationsHandlers
+    transports: list[Transport]
 
-
-def wake_senders() -> None:
-    for job in jobs:
-        job.wake()
+    async def prepare(self) -> None:
+        """The service's own indexes (the runtime adds the outbox's and the inbox's)."""
+        await self.store.ensure_indexes()
 
 
-runtime_lifespan = runtime.lifespan(store.ensure_indexes)
+def build_service(settings: NotificationsSettings) -> NotificationsService:
+    runtime = ServiceRuntime(settings)
+    store = NotificationsStore(runtime.db)
+    handlers = NotificationsHandlers(store, Renderer(settings.templates_dir or None), settings)
+    transports: list[Transport] = [EmailTransport(settings), ProviderTransport(settings, "whatsapp"), ProviderTransport(settings, "sms")]
+    return NotificationsService(settings, runtime, store, handlers, transports)
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    async with runtime_lifespan(app):
-        yield
-    for transport in transports:
-        await transport.close()
+def build_app(settings: NotificationsSettings) -> FastAPI:
+    service = build_service(settings)
+    service.runtime.subscribe(service.handlers.subscription())
+    # One job (and one lease) per channel, so that each channel's pace is its own.
+    jobs = [
+        service.runtime.add_job(job.name, job.send_due, interval=settings.send_job_seconds)
+        for job in (DeliveryJob(service.store, transport, settings) for transport in service.transports)
+    ]
+
+    def wake_senders() -> None:
+        for job in jobs:
+            job.wake()
+
+    app = create_app(
+        title="Beli NTT — notifications",
+        description="Messages to shoppers, sellers and finance (Bahasa Indonesia): in-app inbox, e-mail, WhatsApp, SMS.",
+        lifespan=_lifespan(service),
+        health=service.runtime.health,
+        max_request_bytes=settings.max_request_bytes,
+    )
+    app.state.service = service
+    app.include_router(build_router(service.store, settings, wake_senders))
+    return app
 
 
-app = create_app(
-    title="Beli NTT — notifications",
-    description="Messages to shoppers, sellers and finance (Bahasa Indonesia): in-app inbox, e-mail, WhatsApp, SMS.",
-    lifespan=lifespan,
-    health=runtime.health,
-    max_request_bytes=settings.max_request_bytes,
-)
-app.include_router(build_router(store, settings, wake_senders))
+def _lifespan(service: NotificationsService) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The runtime's lifespan, then the transports' connections are closed."""
+    runtime_lifespan = service.runtime.lifespan(service.prepare)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime_lifespan(app):
+            yield
+        for transport in service.transports:
+            await transport.close()
+
+    return lifespan
+
+
+app = build_app(NotificationsSettings())

@@ -1,7 +1,14 @@
-"""Orders service entry point: `uvicorn orders.main:app --port 8002`."""
+"""Orders service entry point: `uvicorn orders.main:app --port 8002`.
 
+`build_app` is the composition root: everything is built from the settings, nothing at import
+time but `app`. `build_service` builds the service's objects alone, so that tests can run its
+rules on a database of their own without Kafka."""
+
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+
+from fastapi import FastAPI
 
 from beli_runtime.clock import utcnow
 from beli_runtime.http import create_app
@@ -18,17 +25,50 @@ from orders.store import OrdersStore
 from orders.views import OrdersPage, order_view
 
 log = get_logger(__name__)
-settings = OrdersSettings()
-runtime = ServiceRuntime(settings)
-store = OrdersStore(runtime.db, timedelta(hours=settings.idempotency_key_hours))
-handlers = OrdersHandlers(store, runtime.outbox)
-runtime.subscribe(handlers.subscription())
-fulfilment = Fulfilment(store, runtime.outbox)
 
 
-async def cancel_stuck_orders() -> bool:
+@dataclass
+class OrdersService:
+    settings: OrdersSettings
+    runtime: ServiceRuntime
+    store: OrdersStore
+    handlers: OrdersHandlers
+    fulfilment: Fulfilment
+
+    async def prepare(self) -> None:
+        """The service's own indexes (the runtime adds the outbox's and the inbox's)."""
+        await self.store.ensure_indexes()
+
+
+def build_service(settings: OrdersSettings) -> OrdersService:
+    runtime = ServiceRuntime(settings)
+    store = OrdersStore(runtime.db, timedelta(hours=settings.idempotency_key_hours))
+    handlers = OrdersHandlers(store, runtime.outbox)
+    return OrdersService(settings, runtime, store, handlers, Fulfilment(store, runtime.outbox))
+
+
+def build_app(settings: OrdersSettings) -> FastAPI:
+    service = build_service(settings)
+    service.runtime.subscribe(service.handlers.subscription())
+    service.runtime.add_job("stuck-order-sweeper", partial(cancel_stuck_orders, service), interval=settings.sweep_seconds)
+    service.runtime.add_job("auto-complete", partial(auto_complete_shipped, service), interval=settings.auto_complete_sweep_seconds)
+    app = create_app(
+        title="Beli NTT — orders",
+        description="Checkout and order lifecycle. `POST /orders` needs an `Idempotency-Key` header; keys are kept 24 hours.",
+        lifespan=service.runtime.lifespan(service.prepare),
+        health=service.runtime.health,
+        max_request_bytes=settings.max_request_bytes,
+    )
+    app.state.service = service
+    app.include_router(build_router(service.runtime, service.store, service.handlers, service.fulfilment, settings))
+    app.include_router(shopping.build_router(service.runtime.db, settings, OrdersPage, order_view))
+    return app
+
+
+async def cancel_stuck_orders(service: OrdersService) -> bool:
     now = utcnow()
-    stuck = await store.stuck(
+    settings = service.settings
+    stuck = await service.store.stuck(
         now - timedelta(minutes=settings.pending_timeout_minutes), now - timedelta(minutes=settings.payment_grace_minutes)
     )
     for order in stuck:
@@ -38,21 +78,20 @@ async def cancel_stuck_orders() -> bool:
             if pending
             else ("payment_expired", "no payment decision arrived before the deadline")
         )
-        await runtime.write(partial(handlers.cancel, order_id=order["_id"], reason=reason, detail=detail, correlation_id=order["_id"]))
+        cancel = partial(service.handlers.cancel, order_id=order["_id"], reason=reason, detail=detail, correlation_id=order["_id"])
+        await service.runtime.write(cancel)
     return bool(stuck)
 
 
-runtime.add_job("stuck-order-sweeper", cancel_stuck_orders, interval=settings.sweep_seconds)
-
-
-async def auto_complete_shipped() -> bool:
+async def auto_complete_shipped(service: OrdersService) -> bool:
     """Sub-orders SHIPPED for longer than AUTO_COMPLETE_DAYS complete as if the shopper confirmed."""
-    cutoff = utcnow() - timedelta(days=settings.auto_complete_days)
-    due = await store.shipped_before(cutoff, limit=100)
+    cutoff = utcnow() - timedelta(days=service.settings.auto_complete_days)
+    due = await service.store.shipped_before(cutoff, limit=100)
     completed = 0
     for order_id in due:
         try:
-            completed += await write_retrying(runtime, partial(fulfilment.auto_complete, order_id=order_id, shipped_before=cutoff))
+            complete = partial(service.fulfilment.auto_complete, order_id=order_id, shipped_before=cutoff)
+            completed += await write_retrying(service.runtime, complete)
         except UNAVAILABLE_ERRORS:
             raise
         except Exception:  # one bad order must not hold back the others; it is retried next round
@@ -60,14 +99,4 @@ async def auto_complete_shipped() -> bool:
     return len(due) == 100 and completed > 0  # a full batch that made progress: there may be more
 
 
-runtime.add_job("auto-complete", auto_complete_shipped, interval=settings.auto_complete_sweep_seconds)
-
-app = create_app(
-    title="Beli NTT — orders",
-    description="Checkout and order lifecycle. `POST /orders` needs an `Idempotency-Key` header; keys are kept 24 hours.",
-    lifespan=runtime.lifespan(store.ensure_indexes),
-    health=runtime.health,
-    max_request_bytes=settings.max_request_bytes,
-)
-app.include_router(build_router(runtime, store, handlers, fulfilment, settings))
-app.include_router(shopping.build_router(runtime.db, settings, OrdersPage, order_view))
+app = build_app(OrdersSettings())

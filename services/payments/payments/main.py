@@ -1,6 +1,15 @@
-"""Payments service entry point: `uvicorn payments.main:app --port 8003`."""
+"""Payments service entry point: `uvicorn payments.main:app --port 8003`.
+
+`build_app` is the composition root: everything is built from the settings, nothing at import
+time but `app`. `build_service` builds the service's objects alone, so that tests can run its
+rules on a database of their own without Kafka."""
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
 
 from beli_runtime.http import create_app
+from beli_runtime.jobs import BackgroundJob
 from beli_runtime.service import ServiceRuntime
 from payments import quote
 from payments.admin_api import build_admin_router
@@ -20,41 +29,77 @@ from payments.settings import PaymentsSettings
 from payments.signing import StatementSigner
 from payments.store import PaymentsStore
 
-settings = PaymentsSettings()
-runtime = ServiceRuntime(settings)
-store = PaymentsStore(runtime.db)
-ledger = LevyLedger(runtime.db)
-gateway = MidtransGateway(settings)
-rules = LevyRules(runtime, settings.pad_levy_bps)
-refunds = Refunds(runtime, runtime.db, store, ledger, gateway, settings.refund_retry_seconds)
-late = LatePayments(store, refunds)
-jobs = PaymentJobs(runtime, store, ledger, gateway, settings, rules, refunds, late)
-runtime.subscribe(PaymentsHandlers(store, late).subscription())
-open_links = runtime.add_job("open-payment-links", jobs.open_links, interval=settings.payment_job_seconds)
-notifications = runtime.add_job("midtrans-notifications", jobs.process_notifications, interval=settings.payment_job_seconds)
-runtime.add_job("cancel-payments", jobs.cancel_requested, interval=settings.payment_job_seconds)
-runtime.add_job("retry-refunds", refunds.retry_requested, interval=min(10.0, settings.refund_retry_seconds))
-runtime.add_job("return-late-payments", late.send_due, interval=settings.payment_job_seconds)
+
+@dataclass
+class PaymentsService:
+    settings: PaymentsSettings
+    runtime: ServiceRuntime
+    store: PaymentsStore
+    ledger: LevyLedger
+    gateway: MidtransGateway
+    rules: LevyRules
+    refunds: Refunds
+    late: LatePayments
+    jobs: PaymentJobs
+
+    async def prepare(self) -> None:
+        """The service's own indexes (the runtime adds the outbox's and the inbox's)."""
+        await self.store.ensure_indexes()
+        await self.ledger.ensure_indexes()
+        await self.rules.ensure_indexes()
+        await self.refunds.ensure_indexes()
 
 
-async def prepare() -> None:
-    await store.ensure_indexes()
-    await ledger.ensure_indexes()
-    await rules.ensure_indexes()
-    await refunds.ensure_indexes()
+def build_service(settings: PaymentsSettings) -> PaymentsService:
+    runtime = ServiceRuntime(settings)
+    store = PaymentsStore(runtime.db)
+    ledger = LevyLedger(runtime.db)
+    gateway = MidtransGateway(settings)
+    rules = LevyRules(runtime, settings.pad_levy_bps)
+    refunds = Refunds(runtime, runtime.db, store, ledger, gateway, settings.refund_retry_seconds)
+    late = LatePayments(store, refunds)
+    jobs = PaymentJobs(runtime, store, ledger, gateway, settings, rules, refunds, late)
+    return PaymentsService(settings, runtime, store, ledger, gateway, rules, refunds, late, jobs)
 
 
-app = create_app(
-    title="Beli NTT — payments",
-    description="Midtrans payments, the PAD levy rules and ledger, and the finance office's audit tools. "
-    "`POST /midtrans/notification` is Midtrans's webhook.",
-    lifespan=runtime.lifespan(prepare),
-    health=runtime.health,
-    max_request_bytes=settings.max_request_bytes,
-)
-app.include_router(build_router(store, ledger, settings, notifications.wake))
-app.include_router(build_admin_router(rules, refunds, late))
-app.include_router(quote.build_router(rules))
-signer = StatementSigner.from_settings(settings.ledger_signing_key, settings.ledger_signing_key_file)
-closing = PeriodClosing(runtime, ledger, signer)
-app.include_router(build_finance_router(LevyAudit(ledger), ledger, Reconciler(store, ledger, gateway), closing))
+def build_app(settings: PaymentsSettings) -> FastAPI:
+    service = build_service(settings)
+    service.runtime.subscribe(PaymentsHandlers(service.store, service.late).subscription())
+    notifications = _jobs(service)
+    app = create_app(
+        title="Beli NTT — payments",
+        description="Midtrans payments, the PAD levy rules and ledger, and the finance office's audit tools. "
+        "`POST /midtrans/notification` is Midtrans's webhook.",
+        lifespan=service.runtime.lifespan(service.prepare),
+        health=service.runtime.health,
+        max_request_bytes=settings.max_request_bytes,
+    )
+    app.state.service = service
+    _routers(app, service, notifications)
+    return app
+
+
+def _jobs(service: PaymentsService) -> BackgroundJob:
+    """Starts the background jobs; returns the one that handles Midtrans's notifications (the
+    webhook wakes it)."""
+    runtime, jobs, interval = service.runtime, service.jobs, service.settings.payment_job_seconds
+    runtime.add_job("open-payment-links", jobs.open_links, interval=interval)
+    notifications = runtime.add_job("midtrans-notifications", jobs.process_notifications, interval=interval)
+    runtime.add_job("cancel-payments", jobs.cancel_requested, interval=interval)
+    runtime.add_job("retry-refunds", service.refunds.retry_requested, interval=min(10.0, service.settings.refund_retry_seconds))
+    runtime.add_job("return-late-payments", service.late.send_due, interval=interval)
+    return notifications
+
+
+def _routers(app: FastAPI, service: PaymentsService, notifications: BackgroundJob) -> None:
+    settings, ledger = service.settings, service.ledger
+    app.include_router(build_router(service.store, ledger, settings, notifications.wake))
+    app.include_router(build_admin_router(service.rules, service.refunds, service.late))
+    app.include_router(quote.build_router(service.rules))
+    signer = StatementSigner.from_settings(settings.ledger_signing_key, settings.ledger_signing_key_file)
+    closing = PeriodClosing(service.runtime, ledger, signer)
+    reconciler = Reconciler(service.store, ledger, service.gateway)
+    app.include_router(build_finance_router(LevyAudit(ledger), ledger, reconciler, closing))
+
+
+app = build_app(PaymentsSettings())

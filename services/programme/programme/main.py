@@ -1,4 +1,12 @@
-"""Programme service entry point: `uvicorn programme.main:app --port 8007`."""
+"""Programme service entry point: `uvicorn programme.main:app --port 8007`.
+
+`build_app` is the composition root: everything is built from the settings, nothing at import
+time but `app`. `build_service` builds the service's objects alone, so that tests can run its
+rules on a database of their own without Kafka."""
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
 
 from beli_runtime.http import create_app
 from beli_runtime.service import ServiceRuntime
@@ -12,22 +20,47 @@ from programme.settings import ProgrammeSettings
 from programme.store import ProgrammeStore
 from programme.tallies import Tallies
 
-settings = ProgrammeSettings()
-runtime = ServiceRuntime(settings)
-store = ProgrammeStore(runtime.db)
-tallies = Tallies(store, runtime.outbox, settings.default_commitment)
-roster = Roster(runtime, store, tallies)
-reminders = Reminders(runtime, store, tallies, settings)
-runtime.subscribe(ProgrammeHandlers(tallies).subscription())
-runtime.add_job("commitment-reminders", reminders.scheduled, interval=settings.reminder_job_seconds)
 
-app = create_app(
-    title="Beli NTT — programme",
-    description="Gerakan Beli NTT: the ASN roster and NIP claims, the monthly commitment, OPD compliance and the programme dashboard.",
-    lifespan=runtime.lifespan(store.ensure_indexes),
-    health=runtime.health,
-    max_request_bytes=settings.max_request_bytes,
-)
-app.include_router(build_router(store, roster, tallies))
-app.include_router(build_office_router(store, roster, tallies, reminders))
-app.include_router(build_reports_router(store, tallies, settings))
+@dataclass
+class ProgrammeService:
+    settings: ProgrammeSettings
+    runtime: ServiceRuntime
+    store: ProgrammeStore
+    tallies: Tallies
+    roster: Roster
+    reminders: Reminders
+
+    async def prepare(self) -> None:
+        """The service's own indexes (the runtime adds the outbox's and the inbox's)."""
+        await self.store.ensure_indexes()
+
+
+def build_service(settings: ProgrammeSettings) -> ProgrammeService:
+    runtime = ServiceRuntime(settings)
+    store = ProgrammeStore(runtime.db)
+    tallies = Tallies(store, runtime.outbox, settings.default_commitment)
+    roster = Roster(runtime, store, tallies)
+    reminders = Reminders(runtime, store, tallies, settings)
+    return ProgrammeService(settings, runtime, store, tallies, roster, reminders)
+
+
+def build_app(settings: ProgrammeSettings) -> FastAPI:
+    service = build_service(settings)
+    runtime, store, tallies = service.runtime, service.store, service.tallies
+    runtime.subscribe(ProgrammeHandlers(tallies).subscription())
+    runtime.add_job("commitment-reminders", service.reminders.scheduled, interval=settings.reminder_job_seconds)
+    app = create_app(
+        title="Beli NTT — programme",
+        description="Gerakan Beli NTT: the ASN roster and NIP claims, the monthly commitment, OPD compliance and the programme dashboard.",
+        lifespan=runtime.lifespan(service.prepare),
+        health=runtime.health,
+        max_request_bytes=settings.max_request_bytes,
+    )
+    app.state.service = service
+    app.include_router(build_router(store, service.roster, tallies))
+    app.include_router(build_office_router(store, service.roster, tallies, service.reminders))
+    app.include_router(build_reports_router(store, tallies, settings))
+    return app
+
+
+app = build_app(ProgrammeSettings())

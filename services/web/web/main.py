@@ -1,7 +1,7 @@
-"""Web app entry point: `uvicorn web.main:app --port 8000`."""
+"""Web app entry point: `uvicorn web.main:app --port 8000`. `build_app` builds it from the settings."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -22,48 +22,53 @@ from web.security import CsrfRefused, Forbidden, LoginRedirect, csrf_protect, lo
 from web.sessions import SessionCodec, SessionMiddleware, current_session
 from web.settings import WebSettings
 
-settings = WebSettings()
-configure_logging("web", settings.log_level)
 log = get_logger(__name__)
 STATIC = Path(__file__).parent / "static"
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.backend = Backend(settings.service_urls(), settings.backend_timeout_seconds)
-    app.state.settings = settings
-    yield
-    await app.state.backend.close()
+def build_app(settings: WebSettings) -> FastAPI:
+    configure_logging("web", settings.log_level)
+    app = FastAPI(
+        title="Beli NTT — web",
+        lifespan=_lifespan(settings),
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(csrf_protect), Depends(header_counts)],
+    )
+    app.add_middleware(RequestLog)
+    # Pages are mostly repeated markup: gzip shrinks a listing page about fivefold on slow connections.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(SessionMiddleware, codec=SessionCodec(settings.web_session_secret), force_secure=settings.web_cookie_secure)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/metrics", prometheus_metrics, methods=["GET"], include_in_schema=False)
+    for error, handler in ERROR_PAGES.items():
+        app.add_exception_handler(error, handler)
+    return app
 
 
-app = FastAPI(
-    title="Beli NTT — web",
-    lifespan=lifespan,
-    docs_url=None,
-    redoc_url=None,
-    openapi_url=None,
-    dependencies=[Depends(csrf_protect), Depends(header_counts)],
-)
-app.add_middleware(RequestLog)
-# Pages are mostly repeated markup: gzip shrinks a listing page about fivefold on slow connections.
-app.add_middleware(GZipMiddleware, minimum_size=1024)
-app.add_middleware(SessionMiddleware, codec=SessionCodec(settings.web_session_secret), force_secure=settings.web_cookie_secure)
-app.mount("/static", StaticFiles(directory=STATIC), name="static")
-for router in ROUTERS:
-    app.include_router(router)
+def _lifespan(settings: WebSettings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.backend = Backend(settings.service_urls(), settings.backend_timeout_seconds)
+        app.state.settings = settings
+        yield
+        await app.state.backend.close()
+
+    return lifespan
 
 
-@app.get("/healthz", include_in_schema=False)
 async def healthz() -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@app.get("/metrics", include_in_schema=False)
 async def prometheus_metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-@app.exception_handler(CsrfRefused)
 async def csrf_refused(request: Request, _: Exception) -> Response:
     return page(
         request,
@@ -74,24 +79,20 @@ async def csrf_refused(request: Request, _: Exception) -> Response:
     )
 
 
-@app.exception_handler(LoginRedirect)
 async def must_log_in(_: Request, error: Exception) -> Response:
     assert isinstance(error, LoginRedirect)
     return RedirectResponse(login_url(error.next_path), status_code=303)
 
 
-@app.exception_handler(SignInRequired)
 async def session_expired(request: Request, _: Exception) -> Response:
     current_session(request).flash("Sesi Anda sudah berakhir. Silakan masuk lagi.", "error")
     return RedirectResponse(login_url(request.url.path if request.method == "GET" else "/"), status_code=303)
 
 
-@app.exception_handler(Forbidden)
 async def forbidden(request: Request, _: Exception) -> Response:
     return page(request, "error.html", 403, title="Tidak diizinkan", message="Halaman ini bukan untuk jenis akun Anda.")
 
 
-@app.exception_handler(BackendError)
 async def backend_failed(request: Request, error: Exception) -> Response:
     """A service refused in a way the page did not handle itself: 404 stays 404, the rest is an
     error page that says what went wrong, never a traceback."""
@@ -102,7 +103,6 @@ async def backend_failed(request: Request, error: Exception) -> Response:
     return page(request, "error.html", status, title="Ada gangguan", message=error.message)
 
 
-@app.exception_handler(StarletteHTTPException)
 async def http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     if error.status_code == 404:
@@ -110,7 +110,6 @@ async def http_error(request: Request, error: Exception) -> Response:
     return page(request, "error.html", error.status_code, title="Permintaan ditolak", message=str(error.detail))
 
 
-@app.exception_handler(Exception)
 async def unexpected(request: Request, _: Exception) -> Response:
     log.exception("web.unexpected_error", path=request.url.path)
     return page(
@@ -120,3 +119,18 @@ async def unexpected(request: Request, _: Exception) -> Response:
         title="Ada gangguan",
         message="Terjadi kesalahan di pihak kami. Kami sudah mencatatnya; silakan coba lagi.",
     )
+
+
+# What a refusal or failure shows: a page in Bahasa Indonesia, never a traceback or bare JSON.
+ERROR_PAGES: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
+    CsrfRefused: csrf_refused,
+    LoginRedirect: must_log_in,
+    SignInRequired: session_expired,
+    Forbidden: forbidden,
+    BackendError: backend_failed,
+    StarletteHTTPException: http_error,
+    Exception: unexpected,
+}
+
+settings = WebSettings()
+app = build_app(settings)
