@@ -209,3 +209,17 @@ def test_web_app_calls_the_services_by_their_compose_names() -> None:
     env = environment(services()["web"])
     assert env["CATALOG_URL"] == "http://catalog:8001" and env["ORDERS_URL"] == "http://orders:8002"
     assert env["PAYMENTS_URL"] == "http://payments:8003" and env["NOTIFICATIONS_URL"] == "http://notifications:8004"
+
+
+@pytest.mark.parametrize("cluster", [False, True], ids=["single", "cluster"])
+def test_every_app_sends_its_traces_to_jaeger(cluster: bool) -> None:
+    defined = services(cluster)
+    jaeger = defined["jaeger"]
+    assert jaeger["image"].startswith("jaegertracing/jaeger:2.")
+    # Jaeger v2 listens on localhost unless told otherwise: the apps could not reach it.
+    assert "--set=receivers.otlp.protocols.http.endpoint=0.0.0.0:4318" in jaeger["command"]
+    assert (16686, 16686) in published(jaeger)
+    assert jaeger.get("read_only") is True and jaeger.get("cap_drop") == ["ALL"]
+    for name in [*SERVICES, "web"]:
+        env = environment(defined[name])
+        assert (env["OTEL_EXPORTER_OTLP_ENDPOINT"], env["OTEL_SDK_DISABLED"]) == ("http://jaeger:4318", "false"), name

@@ -21,7 +21,7 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 from beli_contracts import Envelope, EventPayload, UnknownEventType, dead_letter_topic, decode, event_types
-from beli_runtime import metrics
+from beli_runtime import metrics, tracing
 from beli_runtime.clock import utcnow
 from beli_runtime.kafka import ensure_topics, stop_quietly
 from beli_runtime.logs import get_logger
@@ -123,7 +123,7 @@ class EventConsumer:
                     for message in messages:
                         if self._stopping:
                             break
-                        await self._process(message.value, message.topic, message.partition, message.offset)
+                        await self._process(message.value, message.topic, message.partition, message.offset, message.headers)
                         self._done[partition] = message.offset + 1
                     await self.commit_done(kafka)
 
@@ -137,12 +137,27 @@ class EventConsumer:
             # The partition moved to another member, which will redeliver; the inbox dedupes.
             log.warning("consumer.commit_failed", group=self.group_id, error=repr(error))
 
-    async def _process(self, raw: bytes, topic: str, partition: int, offset: int) -> None:
+    async def _process(self, raw: bytes, topic: str, partition: int, offset: int, headers: Any = ()) -> None:
+        """Handle one message under its consumer span, a child of the trace its producer wrote."""
+        attributes = {
+            "messaging.destination.name": topic,
+            "messaging.consumer.group.name": self.group_id,
+            "messaging.destination.partition.id": str(partition),
+            "messaging.kafka.offset": offset,
+        }
+        with tracing.consuming(headers, f"process {topic}", attributes):
+            await self._handle(raw, topic, partition, offset)
+
+    async def _handle(self, raw: bytes, topic: str, partition: int, offset: int) -> None:
         try:
             envelope, routed = self._route(raw)
         except PoisonEvent as poison:
             await self._dead_letter(raw, poison.envelope, str(poison), topic, partition, offset, attempts=1)
             return
+        tracing.describe(
+            f"process {envelope.type}",
+            {"messaging.message.id": str(envelope.id), "messaging.kafka.message.key": envelope.key, "beli.event.type": envelope.type},
+        )
         if routed is None:
             return
         payload, handler = routed
@@ -222,6 +237,7 @@ class EventConsumer:
         letter_id = str(envelope.id) if envelope else f"undecodable-{uuid.uuid4()}"
         event_type = envelope.type if envelope else "unknown"
         log.error("consumer.dead_lettered", group=self.group_id, type=event_type, event_id=letter_id, error=error[:500])
+        tracing.describe(f"dead-letter {event_type}", {"beli.dead_letter": True}, problem=error)
 
         async def work(session: Session) -> None:
             await self._db["dead_letters"].update_one(

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from beli_runtime import metrics
+from beli_runtime import metrics, tracing
 from beli_runtime.bodies import BodyGuard, LargeBody
 from beli_runtime.errors import Refused
 from beli_runtime.logs import get_logger
@@ -101,6 +101,7 @@ def create_app(
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    tracing.instrument_app(app)
     return app
 
 

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from bson import ObjectId
 
 from beli_contracts import Envelope, EventPayload
-from beli_runtime import metrics
+from beli_runtime import metrics, tracing
 from beli_runtime.clock import as_utc, utcnow
 from beli_runtime.kafka import new_producer, stop_quietly
 from beli_runtime.logs import get_logger
@@ -38,18 +38,20 @@ class Outbox:
         return envelope
 
     async def add_raw(self, session: Session, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
-        await self._rows.insert_one(
-            {
-                "_id": ObjectId(),
-                "topic": topic,
-                "key": key,
-                "value": value,
-                "headers": headers or {},
-                "created_at": utcnow(),
-                "published_at": None,
-            },
-            session=session,
-        )
+        row: dict[str, Any] = {
+            "_id": ObjectId(),
+            "topic": topic,
+            "key": key,
+            "value": value,
+            "headers": headers or {},
+            "created_at": utcnow(),
+            "published_at": None,
+        }
+        # The trace this event belongs to is the one writing it, not the relay's that sends it later.
+        trace = tracing.carrier()
+        if trace:
+            row["trace"] = trace
+        await self._rows.insert_one(row, session=session)
 
     async def pending_count(self) -> int:
         return await self._rows.count_documents({"published_at": None})
@@ -69,14 +71,20 @@ class OutboxRelay:
         metrics.OUTBOX_OLDEST_SECONDS.set((utcnow() - as_utc(rows[0]["created_at"])).total_seconds() if rows else 0)
         if not rows:
             return False
+        publication = tracing.Publication()
         try:
             producer = await self._ready_producer()
-            sent = [await producer.send(row["topic"], bytes(row["value"]), key=row["key"].encode(), headers=_headers(row)) for row in rows]
+            sent = [
+                await producer.send(row["topic"], bytes(row["value"]), key=row["key"].encode(), headers=_headers(row, publication))
+                for row in rows
+            ]
             await asyncio.gather(*sent)
-        except Exception:
+        except Exception as error:
+            publication.end(error)
             # A wedged idempotent producer (e.g. after a broker restart) only recovers when recreated.
             await self.close()
             raise
+        publication.end()
         await self._rows.update_many({"_id": {"$in": [row["_id"] for row in rows]}}, {"$set": {"published_at": utcnow()}})
         for row in rows:
             metrics.EVENTS_PUBLISHED.labels(row.get("headers", {}).get("event_type", "unknown")).inc()
@@ -100,5 +108,7 @@ class OutboxRelay:
             await stop_quietly(producer)
 
 
-def _headers(row: dict[str, Any]) -> list[tuple[str, bytes]]:
-    return [(name, str(value).encode()) for name, value in row.get("headers", {}).items()]
+def _headers(row: dict[str, Any], publication: tracing.Publication) -> list[tuple[str, bytes]]:
+    headers = [(name, str(value).encode()) for name, value in row.get("headers", {}).items()]
+    attributes = {"messaging.kafka.message.key": row["key"], "beli.event.type": row.get("headers", {}).get("event_type", "")}
+    return headers + publication.headers(row.get("trace"), row["topic"], as_utc(row["created_at"]), attributes)

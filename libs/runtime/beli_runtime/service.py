@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI
 
+from beli_runtime import tracing
 from beli_runtime.admin import dead_letter_router
 from beli_runtime.consumer import EventConsumer, Subscription
 from beli_runtime.jobs import BackgroundJob, JobStep
@@ -29,6 +30,8 @@ INDEX_ATTEMPTS = 60  # about a minute of a database that does not answer
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings) -> None:
         configure_logging(settings.service_name, settings.log_level)
+        # Before the database client is created: PyMongo's command listeners are taken at creation.
+        tracing.configure(settings.service_name)
         problems = settings.unsafe()
         if problems:
             log.error("service.unsafe_settings", environment=settings.environment, problems=problems)

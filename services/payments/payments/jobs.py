@@ -11,6 +11,7 @@ from typing import Any
 
 from beli_contracts.payments import LevyRecorded, PaymentFailed, PaymentLinkCreated, PaymentSettled
 from beli_contracts.values import Customer, PricedLine
+from beli_runtime import tracing
 from beli_runtime.clock import as_utc, utcnow
 from beli_runtime.leases import ensure_held
 from beli_runtime.logs import get_logger
@@ -100,6 +101,10 @@ class PaymentJobs:
                 await self.store.retry_later(order_id, attempts, backoff(attempts), reason)
 
     async def _open_link(self, payment: dict[str, Any]) -> None:
+        with tracing.resumed(payment.get("trace"), "open payment link", order_id=payment["_id"]):
+            await self._open_link_traced(payment)
+
+    async def _open_link_traced(self, payment: dict[str, Any]) -> None:
         order_id = payment["_id"]
         now = utcnow()
         minutes = snap_minutes(now, as_utc(payment["pay_before"]), self.settings.snap_expiry_margin_seconds)
@@ -209,6 +214,12 @@ class PaymentJobs:
         return bool(due)
 
     async def _confirm(self, notification: dict[str, Any]) -> None:
+        # The order's trace goes on here; the notification's own request is linked to it.
+        order_trace = await self.store.trace_of(notification["order_id"]) if tracing.enabled() else None
+        with tracing.resumed(order_trace, "confirm payment", link=notification.get("trace"), order_id=notification["order_id"]):
+            await self._confirm_traced(notification)
+
+    async def _confirm_traced(self, notification: dict[str, Any]) -> None:
         order_id = notification["order_id"]
         ensure_held()
         try:

@@ -8,6 +8,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from beli_contracts.orders import PaymentRequested
+from beli_runtime import tracing
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
 from payments.domain import PaymentStatus
@@ -45,10 +46,17 @@ class PaymentsStore:
                 "created_at": now,
                 "updated_at": now,
                 "history": [{"status": PaymentStatus.OPENING.value, "at": now}],
+                # The order's trace, resumed by the jobs that call Midtrans for this payment.
+                **({"trace": trace} if (trace := tracing.carrier()) else {}),
             },
             session=session,
         )
         return True
+
+    async def trace_of(self, order_id: str) -> dict[str, str] | None:
+        """The order's trace stored with its payment (asked only while tracing is on)."""
+        payment = await self.payments.find_one({"_id": order_id}, {"trace": 1})
+        return (payment or {}).get("trace")
 
     async def get(self, order_id: str, session: Session | None = None) -> dict[str, Any] | None:
         return await self.payments.find_one({"_id": order_id}, session=session)
@@ -112,6 +120,7 @@ class PaymentsStore:
                     "processed": False,
                     "attempts": 0,
                     "next_attempt_at": utcnow(),
+                    **({"trace": trace} if (trace := tracing.carrier()) else {}),
                 }
             )
         except DuplicateKeyError:

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
+from beli_runtime import tracing
 from beli_runtime.http import RequestLog
 from beli_runtime.logs import configure_logging, get_logger
 from web.backend import Backend, BackendError, SignInRequired
@@ -28,6 +29,7 @@ STATIC = Path(__file__).parent / "static"
 
 def build_app(settings: WebSettings) -> FastAPI:
     configure_logging("web", settings.log_level)
+    tracing.configure("web")  # before the backend's httpx client exists: its calls carry the page's trace
     app = FastAPI(
         title="Beli NTT — web",
         lifespan=_lifespan(settings),
@@ -47,6 +49,7 @@ def build_app(settings: WebSettings) -> FastAPI:
     app.add_api_route("/metrics", prometheus_metrics, methods=["GET"], include_in_schema=False)
     for error, handler in ERROR_PAGES.items():
         app.add_exception_handler(error, handler)
+    tracing.instrument_app(app)
     return app
 
 

@@ -1,0 +1,188 @@
+"""Distributed tracing (issue 11): with OTEL_EXPORTER_OTLP_ENDPOINT set, one order placed and paid
+is ONE trace across orders, catalog, payments (with its calls to Midtrans) and notifications.
+
+Jaeger cannot run here, so the test plays it: a small OTLP/HTTP receiver decodes what the services
+export (protobuf, as Jaeger receives it). The four services are restarted with the endpoint for
+this module only and restarted without it afterwards: the rest of the suite runs with tracing off.
+"""
+
+import gzip
+import secrets
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanMessage
+
+from infra.apps import start_app
+from tests.support import Api, System, eventually
+
+TRACED = ("catalog", "orders", "payments", "notifications")
+KINDS = {value: name.removeprefix("SPAN_KIND_") for name, value in SpanMessage.SpanKind.items()}
+
+
+@dataclass(frozen=True)
+class Span:
+    service: str
+    name: str
+    kind: str  # SERVER, CLIENT, PRODUCER, CONSUMER, INTERNAL
+    trace_id: str
+    span_id: str
+    parent_id: str
+    attributes: dict[str, Any] = field(hash=False)
+
+
+class Receiver:
+    """Jaeger's OTLP/HTTP endpoint in miniature: keeps every span it is sent."""
+
+    def __init__(self) -> None:
+        self.spans: list[Span] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                receiver.keep(body)
+                answer = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def keep(self, body: bytes) -> None:
+        request = ExportTraceServiceRequest.FromString(body)
+        found = []
+        for resource_spans in request.resource_spans:
+            resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    found.append(
+                        Span(
+                            service=str(resource.get("service.name")),
+                            name=span.name,
+                            kind=KINDS[span.kind],
+                            trace_id=span.trace_id.hex(),
+                            span_id=span.span_id.hex(),
+                            parent_id=span.parent_span_id.hex(),
+                            attributes={a.key: _value(a.value) for a in span.attributes},
+                        )
+                    )
+        with self._lock:
+            self.spans += found
+
+    def trace(self, trace_id: str) -> list[Span]:
+        with self._lock:
+            return [span for span in self.spans if span.trace_id == trace_id]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _value(value: Any) -> Any:
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
+
+
+def _restart(system: System, env: dict[str, str] | None) -> None:
+    for name in TRACED:
+        system.processes[name].stop()
+        system.processes[name] = start_app(system.profile, system.endpoints, name, extra_env=env)
+
+
+@pytest.fixture(scope="module")
+def receiver(system: System) -> Iterator[Receiver]:
+    receiver = Receiver()
+    # A short export delay so that spans arrive within a second of being ended.
+    _restart(system, {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "200"})
+    try:
+        yield receiver
+    finally:
+        _restart(system, None)
+        receiver.close()
+
+
+async def test_one_order_placed_and_paid_is_one_trace_across_every_service(api: Api, system: System, receiver: Receiver) -> None:
+    seller = await api.seller("Manggarai")
+    product = await api.product(seller, price=120_000, stock=4, category="kopi", name="Kopi Manggarai 250 g")
+    customer = api.shopper()
+    # The shopper's request starts the trace, as a gateway or the web app would.
+    trace_id, root_span = secrets.token_hex(16), secrets.token_hex(8)
+    placed = await api.orders.post(
+        "/orders",
+        json={"customer": customer, "items": [{"product_id": product["id"], "quantity": 1}]},
+        headers={"Idempotency-Key": uuid.uuid4().hex, "traceparent": f"00-{trace_id}-{root_span}-01", **api.as_shopper(customer)},
+    )
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    await api.payable(order_id, timeout=60)
+    await api.pay(order_id, "settlement")
+    await api.order_reaches(order_id, "PAID", timeout=60)
+
+    def consumed(spans: list[Span]) -> set[tuple[str, str]]:
+        return {(s.service, s.name) for s in spans if s.kind == "CONSUMER"}
+
+    # Marker: the last hop of the saga (notifications telling everyone it is paid) has been exported.
+    spans = await eventually(
+        lambda: _async(receiver.trace(trace_id)),
+        lambda spans: ("notifications", "process orders.order_paid") in consumed(spans),
+        timeout=60,
+        what="the paid order's trace to reach notifications",
+    )
+    by_id = {span.span_id: span for span in spans}
+    assert set(TRACED) <= {span.service for span in spans}
+
+    # The first server span is the orders service answering the shopper's request.
+    (placing,) = [s for s in spans if s.parent_id == root_span]
+    assert (placing.service, placing.kind, placing.attributes.get("http.route")) == ("orders", "SERVER", "/orders")
+
+    # Each stage of the saga is a consumer span, a child of the publish span of the event it read.
+    stages = consumed(spans)
+    saga = [
+        ("catalog", "process orders.order_placed"),
+        ("orders", "process catalog.stock_reserved"),
+        ("payments", "process orders.payment_requested"),
+        ("orders", "process payments.payment_link_created"),
+        ("orders", "process payments.payment_settled"),
+        ("catalog", "process orders.order_paid"),
+    ]
+    for stage in saga:
+        assert stage in stages, stages
+    for span in (s for s in spans if s.kind == "CONSUMER"):
+        producer = by_id.get(span.parent_id)
+        assert producer is not None and producer.kind == "PRODUCER", f"{span.service} {span.name}: parent {producer}"
+        assert producer.attributes["messaging.destination.name"] == span.attributes["messaging.destination.name"]
+
+    # Payments' calls to Midtrans (open the Snap link, then confirm the notification) are in it.
+    midtrans = system.profile.service_url("midtrans")
+    calls = [s for s in spans if s.service == "payments" and s.kind == "CLIENT" and _url(s).startswith(midtrans)]
+    assert any("/snap/v1/transactions" in _url(s) for s in calls), [_url(s) for s in calls]
+    assert any(_url(s).endswith(f"/v2/{order_id}/status") for s in calls), [_url(s) for s in calls]
+
+    # And the database work: every service's MongoDB commands hang under the order's spans.
+    assert {s.service for s in spans if s.attributes.get("db.system") == "mongodb"} >= set(TRACED)
+    print(f"\n[trace] {trace_id}: {len(spans)} spans, " + ", ".join(f"{n}={sum(s.service == n for s in spans)}" for n in TRACED))
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+def _url(span: Span) -> str:
+    return str(span.attributes.get("url.full") or span.attributes.get("http.url") or "")
