@@ -2,7 +2,7 @@
 is ONE trace across orders, catalog, payments (with its calls to Midtrans) and notifications.
 
 Jaeger cannot run here, so the test plays it: a small OTLP/HTTP receiver decodes what the services
-export (protobuf, as Jaeger receives it). The four services are restarted with the endpoint for
+export (protobuf, as Jaeger receives it). The four services and the web app are restarted with the endpoint for
 this module only and restarted without it afterwards: the rest of the suite runs with tracing off.
 """
 
@@ -11,10 +11,12 @@ import secrets
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanMessage
@@ -23,6 +25,9 @@ from infra.apps import start_app
 from tests.support import Api, System, eventually
 
 TRACED = ("catalog", "orders", "payments", "notifications")
+RESTARTED = (*TRACED, "web")  # web last: it calls the others
+# Five restarts there and five back, on a shared 2-core machine: more than the suite's 300 s.
+pytestmark = pytest.mark.timeout(900)
 KINDS = {value: name.removeprefix("SPAN_KIND_") for name, value in SpanMessage.SpanKind.items()}
 
 
@@ -101,9 +106,15 @@ def _value(value: Any) -> Any:
 
 
 def _restart(system: System, env: dict[str, str] | None) -> None:
-    for name in TRACED:
+    """Restart the services side by side (each waits for its /healthz), then the web app."""
+    for name in RESTARTED:
         system.processes[name].stop()
-        system.processes[name] = start_app(system.profile, system.endpoints, name, extra_env=env)
+    with ThreadPoolExecutor(max_workers=len(TRACED)) as pool:
+        started = dict(
+            zip(TRACED, pool.map(lambda name: start_app(system.profile, system.endpoints, name, extra_env=env), TRACED), strict=True)
+        )
+    system.processes |= started
+    system.processes["web"] = start_app(system.profile, system.endpoints, "web", extra_env=env)
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +189,25 @@ async def test_one_order_placed_and_paid_is_one_trace_across_every_service(api: 
     # And the database work: every service's MongoDB commands hang under the order's spans.
     assert {s.service for s in spans if s.attributes.get("db.system") == "mongodb"} >= set(TRACED)
     print(f"\n[trace] {trace_id}: {len(spans)} spans, " + ", ".join(f"{n}={sum(s.service == n for s in spans)}" for n in TRACED))
+
+
+async def test_a_page_of_the_web_app_and_the_service_calls_behind_it_are_one_trace(system: System, receiver: Receiver) -> None:
+    trace_id = secrets.token_hex(16)
+    async with httpx.AsyncClient(base_url=system.profile.service_url("web"), timeout=30) as web:
+        page = await web.get("/", headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+    assert page.status_code == 200, page.text[:300]
+
+    def served(spans: list[Span]) -> set[str]:
+        return {s.service for s in spans if s.kind == "SERVER"}
+
+    spans = await eventually(
+        lambda: _async(receiver.trace(trace_id)), lambda spans: {"web", "catalog"} <= served(spans), timeout=30, what="the page's trace"
+    )
+    by_id = {span.span_id: span for span in spans}
+    # The catalog answered the web app's own call (httpx), inside the page's trace.
+    for answer in (s for s in spans if s.service == "catalog" and s.kind == "SERVER"):
+        call = by_id[answer.parent_id]
+        assert (call.service, call.kind) == ("web", "CLIENT")
 
 
 async def _async(value: Any) -> Any:
