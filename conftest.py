@@ -8,10 +8,13 @@ BELI_KEEP_STACK=1 leaves everything running after the session (for debugging).
 import os
 import shutil
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
+from beli_runtime.mongo import connect
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
@@ -19,6 +22,8 @@ sys.path.insert(0, str(ROOT))
 from infra import containers, stack  # noqa: E402
 from infra.apps import start_apps  # noqa: E402
 from infra.profiles import TEST  # noqa: E402
+from infra.tokens import DEV_PUBLIC_KEY  # noqa: E402
+from tests.service_layer import ServiceDatabase  # noqa: E402
 from tests.support import Api, System  # noqa: E402
 
 BACKEND = containers.choose_backend(os.environ.get(containers.INFRA_ENV))
@@ -59,6 +64,39 @@ def infra() -> Iterator[stack.Endpoints]:
     yield endpoints
     if not os.environ.get("BELI_KEEP_STACK"):
         stack.stop_all(TEST)
+
+
+@pytest.fixture(scope="session")
+def database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Only the MongoDB-protocol server (its URL), for service-layer tests that need the database
+    but not Kafka: starting the broker costs more than the tests themselves. In the same session
+    as the `infra` fixture it is that server; with containers both start together."""
+    if BACKEND == "containers":
+        yield request.getfixturevalue("infra").mongodb_url
+        return
+    if stack.external_mongo():
+        yield stack.external_mongo() or ""
+        return
+    started = stack.mongo_process(TEST) is None
+    stack.start_mongo(TEST)
+    yield TEST.mongodb_url
+    # The `infra` fixture, if it ran too, stopped everything already.
+    if started and not os.environ.get("BELI_KEEP_STACK"):
+        stack.stop_mongo(TEST)
+
+
+@pytest.fixture
+async def service_database(database: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ServiceDatabase]:
+    """A fresh database per test (dropped after it), and the development key that checks the
+    tokens the test mints."""
+    monkeypatch.setenv("JWT_PUBLIC_KEY_FILE", str(DEV_PUBLIC_KEY))
+    name = f"beli_service_{uuid.uuid4().hex[:12]}"
+    yield ServiceDatabase(database, name)
+    client = connect(database)
+    try:
+        await client.drop_database(name)
+    finally:
+        await client.close()
 
 
 @pytest.fixture(scope="session")

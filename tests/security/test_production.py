@@ -18,7 +18,7 @@ SERVICES = ("catalog", "orders", "payments", "notifications")
 def start(service: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Start the service as an operator would; it must stop at once, before serving anything."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "CURSOR_", "MIDTRANS_", "ENVIRONMENT"))}
-    code = f"import {service}.main"
+    code = f"from {service}.main import app"
     return subprocess.run([sys.executable, "-c", code], env=base | env, capture_output=True, text=True, timeout=120, check=False)
 
 

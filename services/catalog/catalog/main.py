@@ -1,8 +1,9 @@
 """Catalog service entry point: `uvicorn catalog.main:app --port 8001`.
 
-`build_app` is the composition root: everything is built from the settings, nothing at import
-time but `app`. `build_service` builds the service's objects alone, so that tests can run its
-rules on a database of their own without Kafka."""
+`build_app` is the composition root: everything is built from the settings, and `app` (what
+uvicorn runs) only when it is first asked for, so importing this module starts nothing.
+`build_service` builds the service's objects alone, so that tests can run its rules on a
+database of their own without Kafka."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from beli_runtime.auth import Role
 from beli_runtime.bodies import LargeBody
 from beli_runtime.clock import utcnow
+from beli_runtime.entrypoint import app_on_first_use
 from beli_runtime.http import create_app
 from beli_runtime.service import ServiceRuntime
 from catalog.accounts import Accounts
@@ -93,4 +95,4 @@ async def release_expired_reservations(service: CatalogService) -> bool:
     return bool(expired)
 
 
-app = build_app(CatalogSettings())
+__getattr__ = app_on_first_use(lambda: build_app(CatalogSettings()))

@@ -1,8 +1,9 @@
 """Notifications service entry point: `uvicorn notifications.main:app --port 8004`.
 
-`build_app` is the composition root: everything is built from the settings, nothing at import
-time but `app`. `build_service` builds the service's objects alone, so that tests can run its
-rules on a database of their own without Kafka."""
+`build_app` is the composition root: everything is built from the settings, and `app` (what
+uvicorn runs) only when it is first asked for, so importing this module starts nothing.
+`build_service` builds the service's objects alone, so that tests can run its rules on a
+database of their own without Kafka."""
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from beli_runtime.entrypoint import app_on_first_use
 from beli_runtime.http import create_app
 from beli_runtime.service import ServiceRuntime
 from notifications.api import build_router
@@ -81,4 +83,4 @@ def _lifespan(service: NotificationsService) -> Callable[[FastAPI], AbstractAsyn
     return lifespan
 
 
-app = build_app(NotificationsSettings())
+__getattr__ = app_on_first_use(lambda: build_app(NotificationsSettings()))

@@ -1,8 +1,9 @@
 """Orders service entry point: `uvicorn orders.main:app --port 8002`.
 
-`build_app` is the composition root: everything is built from the settings, nothing at import
-time but `app`. `build_service` builds the service's objects alone, so that tests can run its
-rules on a database of their own without Kafka."""
+`build_app` is the composition root: everything is built from the settings, and `app` (what
+uvicorn runs) only when it is first asked for, so importing this module starts nothing.
+`build_service` builds the service's objects alone, so that tests can run its rules on a
+database of their own without Kafka."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,6 +12,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from beli_runtime.clock import utcnow
+from beli_runtime.entrypoint import app_on_first_use
 from beli_runtime.http import create_app
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS
@@ -99,4 +101,4 @@ async def auto_complete_shipped(service: OrdersService) -> bool:
     return len(due) == 100 and completed > 0  # a full batch that made progress: there may be more
 
 
-app = build_app(OrdersSettings())
+__getattr__ = app_on_first_use(lambda: build_app(OrdersSettings()))

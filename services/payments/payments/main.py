@@ -1,13 +1,15 @@
 """Payments service entry point: `uvicorn payments.main:app --port 8003`.
 
-`build_app` is the composition root: everything is built from the settings, nothing at import
-time but `app`. `build_service` builds the service's objects alone, so that tests can run its
-rules on a database of their own without Kafka."""
+`build_app` is the composition root: everything is built from the settings, and `app` (what
+uvicorn runs) only when it is first asked for, so importing this module starts nothing.
+`build_service` builds the service's objects alone, so that tests can run its rules on a
+database of their own without Kafka."""
 
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from beli_runtime.entrypoint import app_on_first_use
 from beli_runtime.http import create_app
 from beli_runtime.jobs import BackgroundJob
 from beli_runtime.service import ServiceRuntime
@@ -102,4 +104,4 @@ def _routers(app: FastAPI, service: PaymentsService, notifications: BackgroundJo
     app.include_router(build_finance_router(LevyAudit(ledger), ledger, reconciler, closing))
 
 
-app = build_app(PaymentsSettings())
+__getattr__ = app_on_first_use(lambda: build_app(PaymentsSettings()))

@@ -1,13 +1,15 @@
 """Programme service entry point: `uvicorn programme.main:app --port 8007`.
 
-`build_app` is the composition root: everything is built from the settings, nothing at import
-time but `app`. `build_service` builds the service's objects alone, so that tests can run its
-rules on a database of their own without Kafka."""
+`build_app` is the composition root: everything is built from the settings, and `app` (what
+uvicorn runs) only when it is first asked for, so importing this module starts nothing.
+`build_service` builds the service's objects alone, so that tests can run its rules on a
+database of their own without Kafka."""
 
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from beli_runtime.entrypoint import app_on_first_use
 from beli_runtime.http import create_app
 from beli_runtime.service import ServiceRuntime
 from programme.api import build_router
@@ -63,4 +65,4 @@ def build_app(settings: ProgrammeSettings) -> FastAPI:
     return app
 
 
-app = build_app(ProgrammeSettings())
+__getattr__ = app_on_first_use(lambda: build_app(ProgrammeSettings()))
