@@ -54,13 +54,20 @@ async def seed(db, asn: int, orders: int, month: str, rng: random.Random) -> Non
     for _ in range(orders):  # an order of Rp25.000-Rp250.000 by a random ASN
         spent[rng.randrange(asn)] += rng.randrange(25, 251) * 1_000
     opd_of = [units[rng.randrange(len(units))] for _ in range(asn)]
+    await seed_units(db, units, opd_of, spent, month)
+    await seed_month(db, month, spent, orders)
+    await seed_asn(db, opd_of, spent, month)
+
+
+async def seed_units(db, units: list[dict], opd_of: list[dict], spent: list[int], month: str) -> None:
+    """The OPDs and governments with their ASN counts and the month's figures."""
     counts: dict[str, int] = {}
     by_opd: dict[str, list[int]] = {}
-    for n in range(asn):
-        counts[opd_of[n]["_id"]] = counts.get(opd_of[n]["_id"], 0) + 1
-        by_opd.setdefault(opd_of[n]["_id"], [0, 0])
-        by_opd[opd_of[n]["_id"]][0] += spent[n]
-        by_opd[opd_of[n]["_id"]][1] += spent[n] >= 100_000
+    for n, unit in enumerate(opd_of):
+        counts[unit["_id"]] = counts.get(unit["_id"], 0) + 1
+        by_opd.setdefault(unit["_id"], [0, 0])
+        by_opd[unit["_id"]][0] += spent[n]
+        by_opd[unit["_id"]][1] += spent[n] >= 100_000
     await db.opds.insert_many([u | {"active": True, "asn_count": counts.get(u["_id"], 0)} for u in units])
     governments = {g: [0, 0, 0] for g in GOVERNMENTS}
     for u in units:
@@ -85,6 +92,10 @@ async def seed(db, asn: int, orders: int, month: str, rng: random.Random) -> Non
     await db.government_months.insert_many(
         [{"_id": f"{month}:{g}", "month": month, "government": g, "spent": v[1], "met": v[2]} for g, v in governments.items()]
     )
+
+
+async def seed_month(db, month: str, spent: list[int], orders: int) -> None:
+    """The dashboard's figures of the month."""
     gmv = sum(spent)
     by_regency = {r: gmv // len(REGENCIES) for r in REGENCIES}
     await db.months.insert_one(
@@ -96,10 +107,15 @@ async def seed(db, asn: int, orders: int, month: str, rng: random.Random) -> Non
             "orders": orders,
             "refunds": 0,
             "by_regency": by_regency,
-            "buyers": asn,
+            "buyers": len(spent),
             "sellers": 5_000,
         }
     )
+
+
+async def seed_asn(db, opd_of: list[dict], spent: list[int], month: str) -> None:
+    """The roster and each ASN's spending of the month, in batches."""
+    asn = len(spent)
     for start in range(0, asn, BATCH):
         nips = [f"{n:018d}" for n in range(start, min(asn, start + BATCH))]  # unique ids; their structure is never read here
         await db.asn.insert_many(

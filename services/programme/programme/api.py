@@ -78,7 +78,13 @@ def claim_out(claim: Doc, full_nip: bool) -> ClaimOut:
 
 def build_router(store: ProgrammeStore, roster: Roster, tallies: Tallies) -> APIRouter:
     router = APIRouter(prefix="/programme", tags=["ASN"])
+    _register_account(router, store, roster)
+    _register_spending(router, store, tallies)
+    _register_claims(router, store, roster)
+    return router
 
+
+def _register_account(router: APIRouter, store: ProgrammeStore, roster: Roster) -> None:
     @router.post("/me/nip", status_code=201, response_model=ClaimOut)
     async def claim_nip(body: ClaimIn, principal: Shopper) -> ClaimOut:
         """Linked at once when the roster's e-mail or phone is this account's; else pending the OPD's approval."""
@@ -102,6 +108,8 @@ def build_router(store: ProgrammeStore, roster: Roster, tallies: Tallies) -> API
             status="linked", nip=domain.mask_nip(link["nip"]), name=asn.get("name"), opd_id=asn.get("opd_id"), opd_name=opd.get("name")
         )
 
+
+def _register_spending(router: APIRouter, store: ProgrammeStore, tallies: Tallies) -> None:
     @router.get("/me/progress", response_model=Progress)
     async def progress(principal: Shopper, month: MonthQuery = None) -> Progress:
         """Counted spending of the month: PAID orders by WITA month of settlement, minus refunds in the month refunded."""
@@ -133,6 +141,8 @@ def build_router(store: ProgrammeStore, roster: Roster, tallies: Tallies) -> API
             )
         return figures
 
+
+def _register_claims(router: APIRouter, store: ProgrammeStore, roster: Roster) -> None:
     @router.get("/claims", response_model=list[ClaimOut], tags=["claims"])
     async def claims(
         principal: OfficeOrOpd,
@@ -154,5 +164,3 @@ def build_router(store: ProgrammeStore, roster: Roster, tallies: Tallies) -> API
     @router.post("/claims/{claim_id}/reject", response_model=ClaimOut, tags=["claims"])
     async def reject(claim_id: str, principal: OfficeOrOpd) -> ClaimOut:
         return claim_out(await roster.decide(claim_id, False, principal, opd_scope(principal)), sees_full_nip(principal))
-
-    return router

@@ -78,7 +78,14 @@ async def read_upload(file: UploadFile) -> tuple[bytes, str]:
 
 def build_office_router(store: ProgrammeStore, roster: Roster, tallies: Tallies, reminders: Reminders) -> APIRouter:
     router = APIRouter(prefix="/programme", tags=["programme office"])
+    _register_opds(router, store, roster)
+    _register_roster(router, store, roster)
+    _register_roster_exports(router, store)
+    _register_commitments(router, store, tallies, reminders)
+    return router
 
+
+def _register_opds(router: APIRouter, store: ProgrammeStore, roster: Roster) -> None:
     @router.get("/opds", response_model=list[OpdOut])
     async def list_opds(principal: OfficeOrOpd, government: Government | None = None) -> list[OpdOut]:
         query: Doc = {"government": government} if government else {}
@@ -110,6 +117,8 @@ def build_office_router(store: ProgrammeStore, roster: Roster, tallies: Tallies,
         content, name = await read_upload(file)
         return await roster.import_opds(sheets.read_table(content, name, domain.OPD_COLUMNS))
 
+
+def _register_roster(router: APIRouter, store: ProgrammeStore, roster: Roster) -> None:
     @router.post("/roster/import")
     async def import_roster(
         _: Office, file: Annotated[UploadFile, File(description="CSV or XLSX: nip, nama, opd, email, telepon")]
@@ -149,6 +158,8 @@ def build_office_router(store: ProgrammeStore, roster: Roster, tallies: Tallies,
             for doc in docs
         ]
 
+
+def _register_roster_exports(router: APIRouter, store: ProgrammeStore) -> None:
     @router.get("/roster/export", response_class=Response, responses=EXPORT_RESPONSES)
     async def export_roster(
         principal: Office,
@@ -185,6 +196,8 @@ def build_office_router(store: ProgrammeStore, roster: Roster, tallies: Tallies,
         docs = await store.exports.find({}).sort("at", -1).limit(limit).to_list()
         return [{"who": d["who"], "what": d["what"], "filters": d["filters"], "rows": d["rows"], "at": d["at"]} for d in docs]
 
+
+def _register_commitments(router: APIRouter, store: ProgrammeStore, tallies: Tallies, reminders: Reminders) -> None:
     @router.get("/commitments", response_model=list[CommitmentOut])
     async def commitments(_: OfficeOrOpd) -> list[CommitmentOut]:
         """Every version; a month is judged by the version with the latest effective month not after it."""
@@ -215,5 +228,3 @@ def build_office_router(store: ProgrammeStore, roster: Roster, tallies: Tallies,
         """Remind now every ASN below the month's commitment who has not been reminded this month."""
         month = month or domain.month_of(utcnow())
         return {"month": month, "sent": await reminders.run(month)}
-
-    return router

@@ -79,10 +79,22 @@ def attachment(body: bytes, file_format: str, name: str) -> Response:
     )
 
 
-def build_reports_router(store: ProgrammeStore, tallies: Tallies, settings: ProgrammeSettings) -> APIRouter:
-    router = APIRouter(prefix="/programme", tags=["compliance and dashboard"])
+def compliance_file(report: ComplianceReport, file_format: str) -> bytes:
+    cells, total = table(report)
+    if file_format == "csv":
+        return sheets.to_csv(HEADER, cells, total)
+    return sheets.to_xlsx(f"Kepatuhan {report.month}", HEADER, cells, total)
 
-    async def opd_report(month: str, government: str | None, scope: str | None) -> ComplianceReport:
+
+class ComplianceReports:
+    """The compliance figures of a month, read from the read models the events keep."""
+
+    def __init__(self, store: ProgrammeStore, tallies: Tallies) -> None:
+        self.store = store
+        self.tallies = tallies
+
+    async def by_opd(self, month: str, government: str | None, scope: str | None) -> ComplianceReport:
+        store = self.store
         query: Doc = {"government": government} if government else {}
         if scope is not None:
             query = {"_id": scope}
@@ -100,58 +112,28 @@ def build_reports_router(store: ProgrammeStore, tallies: Tallies, settings: Prog
             )
             for o in opds
         ]
-        return ComplianceReport(month=month, commitment=await tallies.commitment(month), rows=rows, total=total_of(rows))
+        return ComplianceReport(month=month, commitment=await self.tallies.commitment(month), rows=rows, total=total_of(rows))
 
-    async def government_report(month: str) -> ComplianceReport:
-        counts = {doc["_id"]: doc["asn_count"] for doc in await store.db["government_counts"].find({}).to_list()}
-        figures = {doc["government"]: doc for doc in await store.government_months.find({"month": month}).to_list()}
+    async def by_government(self, month: str) -> ComplianceReport:
+        counts = {doc["_id"]: doc["asn_count"] for doc in await self.store.db["government_counts"].find({}).to_list()}
+        figures = {doc["government"]: doc for doc in await self.store.government_months.find({"month": month}).to_list()}
         rows = [
             row(domain.slug(g), g, g, counts.get(g, 0), figures.get(g, {}).get("met", 0), figures.get(g, {}).get("spent", 0))
             for g in domain.GOVERNMENTS
         ]
         return ComplianceReport(
-            month=month, commitment=await tallies.commitment(month), rows=rows, total=total_of(rows, "Provinsi NTT dan 22 kabupaten/kota")
+            month=month,
+            commitment=await self.tallies.commitment(month),
+            rows=rows,
+            total=total_of(rows, "Provinsi NTT dan 22 kabupaten/kota"),
         )
 
-    @router.get("/compliance/opds", response_model=ComplianceReport)
-    async def compliance_by_opd(principal: OfficeOrOpd, month: MonthQuery = None, government: str | None = None) -> ComplianceReport:
-        """Per OPD: ASN count, how many met the commitment, the share, total spent. An OPD officer gets its own OPD only."""
-        return await opd_report(month or domain.month_of(utcnow()), government, opd_scope(principal))
-
-    @router.get("/compliance/governments", response_model=ComplianceReport)
-    async def compliance_by_government(_: Office, month: MonthQuery = None) -> ComplianceReport:
-        """Per government (the province's own OPDs, and each regency/city); TOTAL is the whole of NTT."""
-        return await government_report(month or domain.month_of(utcnow()))
-
-    @router.get("/compliance/exports/opds", response_class=Response, responses=EXPORT_RESPONSES)
-    async def export_opds(
-        principal: OfficeOrOpd, file_format: Format = "csv", month: MonthQuery = None, government: str | None = None
-    ) -> Response:
-        report = await opd_report(month or domain.month_of(utcnow()), government, opd_scope(principal))
-        cells, total = table(report)
-        body = (
-            sheets.to_csv(HEADER, cells, total)
-            if file_format == "csv"
-            else sheets.to_xlsx(f"Kepatuhan {report.month}", HEADER, cells, total)
-        )
-        return attachment(body, file_format, f"kepatuhan-opd-{report.month}")
-
-    @router.get("/compliance/exports/governments", response_class=Response, responses=EXPORT_RESPONSES)
-    async def export_governments(_: Office, file_format: Format = "csv", month: MonthQuery = None) -> Response:
-        report = await government_report(month or domain.month_of(utcnow()))
-        cells, total = table(report)
-        body = (
-            sheets.to_csv(HEADER, cells, total)
-            if file_format == "csv"
-            else sheets.to_xlsx(f"Kepatuhan {report.month}", HEADER, cells, total)
-        )
-        return attachment(body, file_format, f"kepatuhan-pemda-{report.month}")
-
-    async def below(principal: Any, opd_id: str, month: str) -> BelowReport:
+    async def below(self, principal: Any, opd_id: str, month: str) -> BelowReport:
+        store = self.store
         check_opd(principal, opd_id)
         if await store.opd(opd_id) is None:
             raise ApiError(404, f"tidak ada OPD {opd_id}")
-        commitment = await tallies.commitment(month)
+        commitment = await self.tallies.commitment(month)
         spent = {
             d["nip"]: d["spent"] for d in await store.spending.find({"month": month, "opd_id": opd_id}, {"nip": 1, "spent": 1}).to_list()
         }
@@ -170,14 +152,49 @@ def build_reports_router(store: ProgrammeStore, tallies: Tallies, settings: Prog
         items.sort(key=lambda item: (item.name, item.nip))
         return BelowReport(month=month, opd_id=opd_id, commitment=commitment, items=items)
 
+
+def build_reports_router(store: ProgrammeStore, tallies: Tallies, settings: ProgrammeSettings) -> APIRouter:
+    router = APIRouter(prefix="/programme", tags=["compliance and dashboard"])
+    reports = ComplianceReports(store, tallies)
+    _register_compliance(router, reports)
+    _register_below(router, reports)
+    _register_dashboard(router, store, reports, settings)
+    return router
+
+
+def _register_compliance(router: APIRouter, reports: ComplianceReports) -> None:
+    @router.get("/compliance/opds", response_model=ComplianceReport)
+    async def compliance_by_opd(principal: OfficeOrOpd, month: MonthQuery = None, government: str | None = None) -> ComplianceReport:
+        """Per OPD: ASN count, how many met the commitment, the share, total spent. An OPD officer gets its own OPD only."""
+        return await reports.by_opd(month or domain.month_of(utcnow()), government, opd_scope(principal))
+
+    @router.get("/compliance/governments", response_model=ComplianceReport)
+    async def compliance_by_government(_: Office, month: MonthQuery = None) -> ComplianceReport:
+        """Per government (the province's own OPDs, and each regency/city); TOTAL is the whole of NTT."""
+        return await reports.by_government(month or domain.month_of(utcnow()))
+
+    @router.get("/compliance/exports/opds", response_class=Response, responses=EXPORT_RESPONSES)
+    async def export_opds(
+        principal: OfficeOrOpd, file_format: Format = "csv", month: MonthQuery = None, government: str | None = None
+    ) -> Response:
+        report = await reports.by_opd(month or domain.month_of(utcnow()), government, opd_scope(principal))
+        return attachment(compliance_file(report, file_format), file_format, f"kepatuhan-opd-{report.month}")
+
+    @router.get("/compliance/exports/governments", response_class=Response, responses=EXPORT_RESPONSES)
+    async def export_governments(_: Office, file_format: Format = "csv", month: MonthQuery = None) -> Response:
+        report = await reports.by_government(month or domain.month_of(utcnow()))
+        return attachment(compliance_file(report, file_format), file_format, f"kepatuhan-pemda-{report.month}")
+
+
+def _register_below(router: APIRouter, reports: ComplianceReports) -> None:
     @router.get("/compliance/opds/{opd_id}/below", response_model=BelowReport)
     async def below_commitment(opd_id: str, principal: OfficeOrOpd, month: MonthQuery = None) -> BelowReport:
         """The OPD's ASN who have not met the month's commitment (an OPD officer: its own OPD only)."""
-        return await below(principal, opd_id, month or domain.month_of(utcnow()))
+        return await reports.below(principal, opd_id, month or domain.month_of(utcnow()))
 
     @router.get("/compliance/opds/{opd_id}/below/export", response_class=Response, responses=EXPORT_RESPONSES)
     async def export_below(opd_id: str, principal: OfficeOrOpd, file_format: Format = "csv", month: MonthQuery = None) -> Response:
-        report = await below(principal, opd_id, month or domain.month_of(utcnow()))
+        report = await reports.below(principal, opd_id, month or domain.month_of(utcnow()))
         header = ["NIP", "Nama", "Akun Terhubung", "Belanja (Rp)", "Kekurangan (Rp)"]
         cells = [[i.nip, i.name, "ya" if i.linked else "tidak", i.spent, i.remaining] for i in report.items]
         total = ["TOTAL", f"{len(cells)} ASN", "", sum(i.spent for i in report.items), sum(i.remaining for i in report.items)]
@@ -186,6 +203,8 @@ def build_reports_router(store: ProgrammeStore, tallies: Tallies, settings: Prog
         )
         return attachment(body, file_format, f"belum-memenuhi-{opd_id}-{report.month}")
 
+
+def _register_dashboard(router: APIRouter, store: ProgrammeStore, reports: ComplianceReports, settings: ProgrammeSettings) -> None:
     @router.get("/dashboard")
     async def dashboard(_: Office, month: MonthQuery = None) -> dict[str, Any]:
         """The month's GMV against the target, PAD levy, spending by seller regency, OVOP share, active sellers and buyers."""
@@ -193,7 +212,7 @@ def build_reports_router(store: ProgrammeStore, tallies: Tallies, settings: Prog
         figures = await store.months.find_one({"_id": month}) or {}
         gmv = figures.get("gmv", 0)
         by_regency = sorted(((r, a) for r, a in (figures.get("by_regency") or {}).items()), key=lambda item: -item[1])
-        province = (await government_report(month)).total
+        province = (await reports.by_government(month)).total
         return {
             "month": month,
             "gmv": gmv,
@@ -209,5 +228,3 @@ def build_reports_router(store: ProgrammeStore, tallies: Tallies, settings: Prog
             "active_sellers": figures.get("sellers", 0),
             "asn": {"count": province.asn_count, "met": province.met, "share_bps": province.share_bps, "spent": province.spent},
         }
-
-    return router
