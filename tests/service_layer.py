@@ -1,11 +1,17 @@
 """What service-layer tests share: the settings that give a service a database of its own and no
 Kafka, and the events a service would publish (read from its outbox, since nothing relays them)."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import httpx
+from fastapi import FastAPI
 
 from beli_contracts.envelope import Envelope, decode
 from beli_runtime.mongo import Database
+from beli_runtime.service import ServiceRuntime
 
 # A port nothing listens on: a service built for a service-layer test has no Kafka.
 NO_KAFKA = "127.0.0.1:1"
@@ -26,3 +32,30 @@ async def outbox_events(db: Database, key: str) -> list[Envelope]:
     """The events written for one aggregate (order, rule, ...), oldest first."""
     rows = await db["outbox"].find({"key": key}).sort([("created_at", 1), ("_id", 1)]).to_list()
     return [decode(bytes(row["value"])) for row in rows]
+
+
+class BuiltService(Protocol):
+    """What every service's composition root builds (`<service>.main.build_service`)."""
+
+    runtime: ServiceRuntime
+
+    async def prepare(self) -> None: ...
+
+
+@asynccontextmanager
+async def ready(service: BuiltService) -> AsyncIterator[None]:
+    """The service's indexes created (as its start-up does), its database client closed after."""
+    await service.runtime.create_indexes(service.prepare, attempts=3)
+    try:
+        yield
+    finally:
+        await service.runtime.client.close()
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the app built by `build_app`, without its lifespan (no consumers, no
+    jobs, no relay: nothing reaches Kafka)."""
+    service: BuiltService = app.state.service
+    async with ready(service), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service.test") as client:
+        yield client

@@ -13,7 +13,7 @@ from beli_contracts.envelope import Envelope
 from infra.tokens import mint
 from orders.main import OrdersService, build_app, cancel_stuck_orders
 from orders.settings import OrdersSettings
-from tests.service_layer import ServiceDatabase, outbox_events
+from tests.service_layer import ServiceDatabase, outbox_events, serving
 
 pytestmark = pytest.mark.infra  # the real database (no broker)
 
@@ -25,11 +25,8 @@ BEARER = {"Authorization": f"Bearer {mint('shopper', email=SHOPPER['email'], pho
 async def orders(service_database: ServiceDatabase) -> AsyncIterator[tuple[httpx.AsyncClient, OrdersService]]:
     # No pending timeout: every PENDING order is stuck at once, for the sweeper's test.
     app = build_app(OrdersSettings(**service_database.settings(), pending_timeout_minutes=0))
-    service: OrdersService = app.state.service
-    await service.runtime.create_indexes(service.prepare, attempts=3)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orders.test") as client:
-        yield client, service
-    await service.runtime.client.close()
+    async with serving(app) as client:
+        yield client, app.state.service
 
 
 def checkout(quantity: int = 2) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from beli_runtime.clock import utcnow
 from beli_runtime.errors import Refused
 from payments.main import PaymentsService, build_service
 from payments.settings import PaymentsSettings
-from tests.service_layer import ServiceDatabase, outbox_events
+from tests.service_layer import ServiceDatabase, outbox_events, ready
 
 pytestmark = pytest.mark.infra  # the real database (no broker, no Midtrans)
 
@@ -24,9 +24,8 @@ SELLER = SellerContact(seller_id="slr-sumba", name="Tenun Sumba", email="tenun@e
 async def payments(service_database: ServiceDatabase) -> AsyncIterator[PaymentsService]:
     # Midtrans is never reached in these tests: the key only lets the service start.
     service = build_service(PaymentsSettings(**service_database.settings(), midtrans_server_key="SB-Mid-server-test"))
-    await service.runtime.create_indexes(service.prepare, attempts=3)
-    yield service
-    await service.runtime.client.close()
+    async with ready(service):
+        yield service
 
 
 async def payment_requested(service: PaymentsService) -> str:
