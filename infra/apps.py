@@ -72,6 +72,14 @@ def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]
         # Test stacks run reminders only when a test asks (POST /programme/reminders/run), so that
         # the calendar date of the run decides nothing.
         env |= {"REMINDER_DAY": "0"}
+    if name == "orders" and profile.name != "dev":
+        # Test stacks give a shopper 15 seconds to collect a pick-up parcel (reminded after 5),
+        # so that a test sees an uncollected parcel returned without waiting days.
+        env |= {
+            "PICKUP_COLLECT_DAYS": str(15 / 86_400),
+            "PICKUP_REMINDER_DAYS": str(10 / 86_400),
+            "PICKUP_REMINDER_SWEEP_SECONDS": "0.5",
+        }
     if name == "notifications":
         # Local stacks send through the messaging simulator (SMTP mailbox + WhatsApp/SMS provider)
         # and retry quickly, so that a failure shows up in seconds rather than minutes.

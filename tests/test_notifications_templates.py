@@ -10,10 +10,18 @@ from pathlib import Path
 import pytest
 
 from beli_contracts.catalog import StockLow
-from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderShipped
+from beli_contracts.orders import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderShipped,
+    PickupCollected,
+    PickupReminderDue,
+    SubOrderAtOutlet,
+    SubOrderReturned,
+)
 from beli_contracts.payments import LevyRuleChanged, LevyRuleTerms, PaymentLinkCreated, PaymentReturned, PaymentSettled
 from beli_contracts.programme import AsnContact, CommitmentMet, CommitmentReminderDue
-from beli_contracts.values import Customer, PricedLine, SellerContact, SettledLine
+from beli_contracts.values import Customer, PickupOutlet, PricedLine, ReturnedLine, SellerContact, SettledLine
 from notifications import domain
 from notifications.domain import KINDS, Notice
 from notifications.rendering import SMS_LIMIT, Renderer
@@ -36,6 +44,15 @@ SELLERS = [
     for i, regency in enumerate(["Sumba Timur", "Belu", "Ngada"])
 ]
 ORDER = "BNTT-0F1E2D3C4B5A6978"
+# The longest outlet name, with opening hours as people write them (an en dash: not in SMS).
+OUTLET = PickupOutlet(
+    outlet_id="ntt-mart-timor-tengah-selatan",
+    name="NTT Mart Timor Tengah Selatan",
+    regency="Timor Tengah Selatan",
+    address="Jl. Gajah Mada No. 12, Kelurahan Kota Baru, Soe <depan Kantor Bupati & DPRD>",
+    opening_hours="Senin–Sabtu 08.00–20.00, Minggu 10.00–16.00",
+    phone="0388-21234",
+)
 
 
 def settled_lines(count: int = 12) -> list[SettledLine]:
@@ -114,6 +131,43 @@ def all_notices() -> list[Notice]:
         ),
         *domain.for_completion(
             OrderCompleted(order_id=ORDER, seller=SELLERS[0], gross=4_500_000, levy=45_000, seller_payable=4_455_000, completed_at=AT)
+        ),
+        *domain.for_pickup_ready(
+            SubOrderAtOutlet(
+                order_id=ORDER,
+                seller_id="slr-1",
+                seller_name=SELLERS[1].name,
+                customer=SHOPPER,
+                outlet=OUTLET,
+                pickup_code="K7QM2X",
+                arrived_at=AT,
+                collect_before=AT,
+            )
+        ),
+        *domain.for_pickup_reminder(
+            PickupReminderDue(
+                order_id=ORDER,
+                seller_id="slr-1",
+                seller_name=SELLERS[1].name,
+                customer=SHOPPER,
+                outlet=OUTLET,
+                pickup_code="K7QM2X",
+                collect_before=AT,
+            )
+        ),
+        *domain.for_pickup_collected(
+            PickupCollected(order_id=ORDER, customer=SHOPPER, outlet=OUTLET, seller_names=[s.name for s in SELLERS], collected_at=AT)
+        ),
+        *domain.for_pickup_returned(
+            SubOrderReturned(
+                order_id=ORDER,
+                seller=SELLERS[2],
+                customer=SHOPPER,
+                outlet=OUTLET,
+                lines=[ReturnedLine(product_id="prd-2", quantity=3)],
+                gross=3_750_000,
+                returned_at=AT,
+            )
         ),
         *domain.for_stock_low(
             StockLow(product_id="prd-0", product_name=LONG, variant_id="merah-besar", seller=SELLERS[1], stock=2, threshold=5)
@@ -235,3 +289,16 @@ def test_an_edited_template_file_overrides_the_built_in_one(tmp_path: Path) -> N
     rendered = Renderer(tmp_path).render(notice)
     assert rendered.subject == f"Maaf, pesanan {ORDER} batal"
     assert rendered.text == Renderer().render(notice).text  # other files still the built-in ones
+
+
+def test_pickup_messages_carry_the_code_the_outlet_and_its_hours_and_escape_its_address() -> None:
+    [(_, ready)] = by_kind("pickup_ready")
+    assert "K7QM2X" in ready.text and "K7QM2X" in ready.sms and "K7QM2X" in ready.whatsapp
+    assert "Senin–Sabtu 08.00–20.00" in ready.text and "17-08-2025 09:30 WITA" in ready.sms
+    assert "&lt;depan Kantor Bupati &amp; DPRD&gt;" in ready.html and "<depan" not in ready.html
+    [(_, reminder)] = by_kind("pickup_reminder")
+    assert "K7QM2X" in reminder.text and "Batas pengambilan: 17-08-2025 09:30 WITA" in reminder.text
+    [(_, collected)] = by_kind("pickup_collected")
+    assert all(seller.name in collected.text for seller in SELLERS)
+    [(_, returned)] = by_kind("pickup_returned")
+    assert "Rp3.750.000" in returned.text and "Rp3.750.000" in returned.sms

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from beli_contracts.envelope import EventPayload
 from beli_contracts.topics import ORDERS_EVENTS
-from beli_contracts.values import Customer, OrderItem, PricedLine, Rupiah, SellerContact, SettledLine
+from beli_contracts.values import Customer, OrderItem, PickupOutlet, PricedLine, ReturnedLine, Rupiah, SellerContact, SettledLine
 
 
 class _OrdersEvent(EventPayload):
@@ -96,3 +96,63 @@ class OrderCompleted(_OrdersEvent):
     levy: Rupiah
     seller_payable: Rupiah
     completed_at: datetime
+
+
+# --- pick-up at an NTT Mart outlet ----------------------------------------------------------
+# The pick-up code travels in the shopper's own messages (ready, reminder): the hand-over at the
+# outlet checks it, so only the shopper's inbox and notifications, which consume these, see it.
+
+
+class SubOrderAtOutlet(_OrdersEvent):
+    """One seller's part of a pick-up order arrived at the chosen NTT Mart outlet: the shopper
+    may collect it with the order's pick-up code; after `collect_before` the outlet may return it."""
+
+    TYPE = "orders.sub_order_at_outlet"
+    order_id: str
+    seller_id: str
+    seller_name: str
+    customer: Customer
+    outlet: PickupOutlet
+    pickup_code: str = Field(min_length=6, max_length=6)
+    arrived_at: datetime
+    collect_before: datetime
+
+
+class PickupReminderDue(_OrdersEvent):
+    """A parcel is still waiting at the outlet and its collection deadline is near."""
+
+    TYPE = "orders.pickup_reminder_due"
+    order_id: str
+    seller_id: str
+    seller_name: str
+    customer: Customer
+    outlet: PickupOutlet
+    pickup_code: str = Field(min_length=6, max_length=6)
+    collect_before: datetime
+
+
+class PickupCollected(_OrdersEvent):
+    """The shopper showed the pick-up code and took the parcels waiting at the outlet. Each
+    parcel's sub-order also completes with `orders.order_completed`, exactly as a confirmed
+    receipt (this event only adds what the shopper is told)."""
+
+    TYPE = "orders.pickup_collected"
+    order_id: str
+    customer: Customer
+    outlet: PickupOutlet
+    seller_names: list[str] = Field(min_length=1)
+    collected_at: datetime
+
+
+class SubOrderReturned(_OrdersEvent):
+    """A parcel nobody collected before its deadline went back to its seller: payments refunds
+    exactly these lines through Midtrans (and reverses their levy), as any refund."""
+
+    TYPE = "orders.sub_order_returned"
+    order_id: str
+    seller: SellerContact
+    customer: Customer
+    outlet: PickupOutlet
+    lines: list[ReturnedLine] = Field(min_length=1)
+    gross: Rupiah = Field(gt=0)
+    returned_at: datetime

@@ -64,3 +64,23 @@ class SettledLine(PricedLine):
     seller_payable: Rupiah = Field(ge=0)
     levy_rule_id: str
     levy_rule_version: int
+
+
+class PickupOutlet(Value):
+    """The NTT Mart outlet a shopper collects a parcel at, as orders knew it when it wrote the
+    event (its copy of catalog's `catalog.outlet_changed`)."""
+
+    outlet_id: str
+    name: str
+    regency: str
+    address: str = ""
+    opening_hours: str = ""
+    phone: str = ""
+
+
+class ReturnedLine(Value):
+    """Units of one order line (a product, or one variant of it) going back to the seller."""
+
+    product_id: str
+    quantity: int = Field(gt=0)
+    variant_id: str | None = None

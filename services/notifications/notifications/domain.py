@@ -10,7 +10,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from beli_contracts.catalog import StockLow
-from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderPaid, OrderShipped
+from beli_contracts.orders import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderPaid,
+    OrderShipped,
+    PickupCollected,
+    PickupReminderDue,
+    SubOrderAtOutlet,
+    SubOrderReturned,
+)
 from beli_contracts.payments import LevyRuleChanged, PaymentLinkCreated, PaymentReturned, PaymentSettled
 from beli_contracts.programme import AsnContact, CommitmentMet, CommitmentReminderDue
 from beli_contracts.values import SettledLine
@@ -39,6 +48,12 @@ KINDS: dict[str, Kind] = {
         Kind("order_cancelled", "shopper", True, ("email", "whatsapp"), "Pesanan dibatalkan / pembayaran gagal"),
         Kind("payment_returned", "shopper", True, ("email", "whatsapp"), "Pembayaran terlambat dikembalikan"),
         Kind("order_shipped", "shopper", True, ("email", "whatsapp"), "Pesanan dikirim"),
+        Kind("pickup_ready", "shopper", True, ("email", "whatsapp"), "Pesanan siap diambil di NTT Mart (dengan kode pengambilan)"),
+        Kind("pickup_reminder", "shopper", True, ("email", "whatsapp"), "Pengingat: batas waktu pengambilan di NTT Mart"),
+        Kind("pickup_collected", "shopper", True, ("email",), "Pesanan sudah diambil di NTT Mart"),
+        Kind(
+            "pickup_returned", "shopper", True, ("email", "whatsapp"), "Pesanan tidak diambil: dikembalikan ke penjual, dana dikembalikan"
+        ),
         Kind("seller_new_paid_order", "seller", True, ("email", "whatsapp"), "Pesanan baru sudah dibayar"),
         Kind("seller_order_cancelled", "seller", True, ("email", "whatsapp"), "Pesanan yang sudah dibayar dibatalkan: jangan dikirim"),
         Kind("seller_payout", "seller", True, ("email",), "Pesanan selesai: rincian pembayaran ke penjual"),
@@ -187,6 +202,46 @@ def for_completion(event: OrderCompleted) -> list[Notice]:
         "completed_at": event.completed_at,
     }
     return [_to("seller_payout", seller, event.order_id, context)]
+
+
+def for_pickup_ready(event: SubOrderAtOutlet) -> list[Notice]:
+    """The code is in the shopper's own message: they show it at the outlet to collect."""
+    context = {
+        "customer": event.customer,
+        "seller_name": event.seller_name,
+        "outlet": event.outlet,
+        "code": event.pickup_code,
+        "arrived_at": event.arrived_at,
+        "collect_before": event.collect_before,
+    }
+    return [_to("pickup_ready", event.customer, event.order_id, context)]
+
+
+def for_pickup_reminder(event: PickupReminderDue) -> list[Notice]:
+    context = {
+        "customer": event.customer,
+        "seller_name": event.seller_name,
+        "outlet": event.outlet,
+        "code": event.pickup_code,
+        "collect_before": event.collect_before,
+    }
+    return [_to("pickup_reminder", event.customer, event.order_id, context)]
+
+
+def for_pickup_collected(event: PickupCollected) -> list[Notice]:
+    context = {"customer": event.customer, "outlet": event.outlet, "seller_names": event.seller_names, "collected_at": event.collected_at}
+    return [_to("pickup_collected", event.customer, event.order_id, context)]
+
+
+def for_pickup_returned(event: SubOrderReturned) -> list[Notice]:
+    context = {
+        "customer": event.customer,
+        "seller_name": event.seller.name,
+        "outlet": event.outlet,
+        "gross": event.gross,
+        "returned_at": event.returned_at,
+    }
+    return [_to("pickup_returned", event.customer, event.order_id, context)]
 
 
 def for_stock_low(event: StockLow) -> list[Notice]:

@@ -10,7 +10,16 @@ from typing import Any
 from beli_contracts import Envelope
 from beli_contracts.accounts import AccountVerified, VerificationCodeIssued
 from beli_contracts.catalog import StockLow
-from beli_contracts.orders import OrderCancelled, OrderCompleted, OrderPaid, OrderShipped
+from beli_contracts.orders import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderPaid,
+    OrderShipped,
+    PickupCollected,
+    PickupReminderDue,
+    SubOrderAtOutlet,
+    SubOrderReturned,
+)
 from beli_contracts.payments import LevyRuleChanged, PaymentLinkCreated, PaymentReturned
 from beli_contracts.programme import CommitmentMet, CommitmentReminderDue
 from beli_contracts.topics import CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS, PROGRAMME_EVENTS
@@ -51,6 +60,10 @@ class NotificationsHandlers:
                 OrderCancelled.TYPE: on(domain.for_cancellation),
                 OrderShipped.TYPE: on(domain.for_shipment),
                 OrderCompleted.TYPE: on(domain.for_completion),
+                SubOrderAtOutlet.TYPE: on(domain.for_pickup_ready),
+                PickupReminderDue.TYPE: on(domain.for_pickup_reminder),
+                PickupCollected.TYPE: on(domain.for_pickup_collected),
+                SubOrderReturned.TYPE: on(domain.for_pickup_returned),
                 StockLow.TYPE: on(domain.for_stock_low),
                 LevyRuleChanged.TYPE: self.on_levy_rule_changed,
                 CommitmentReminderDue.TYPE: on(domain.for_commitment_reminder),

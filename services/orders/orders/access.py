@@ -33,3 +33,13 @@ async def seller_self(principal: Annotated[Principal, Depends(current_principal)
     if principal.role is Role.SELLER:
         raise ApiError(404, f"seller {seller_id} has no orders you can see")
     raise ApiError(403, "only the seller itself (or an admin) sees a seller's orders")
+
+
+async def outlet_self(principal: Annotated[Principal, Depends(current_principal)], outlet_id: str = Path()) -> Principal:
+    """Staff of the outlet named in the path (their token carries its outlet id), or an admin.
+    Staff of another outlet learn nothing about this one's parcels."""
+    if principal.role is Role.ADMIN or (principal.role is Role.OUTLET and principal.outlet_id == outlet_id):
+        return principal
+    if principal.role is Role.OUTLET:
+        raise ApiError(404, f"outlet {outlet_id} has no orders you can see")
+    raise ApiError(403, "only the outlet's own staff (or an admin) see an outlet's parcels")

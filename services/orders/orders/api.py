@@ -2,7 +2,7 @@
 each seller's sub-order (sellers' order lists, shipping, the shopper's confirmation)."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
@@ -21,6 +21,8 @@ from orders import access
 from orders.domain import SHOPPER_CANCELLABLE, OrderStatus, SubOrderStatus, request_fingerprint
 from orders.fulfilment import Fulfilment, write_retrying
 from orders.handlers import OrdersHandlers
+from orders.outlets import OutletDirectory
+from orders.pickup import PickupCodes
 from orders.settings import OrdersSettings
 from orders.store import OrdersStore, new_order, new_order_id
 from orders.views import OrderCreated, OrderOut, SellerOrderOut, SellerOrdersPage, order_view, seller_order_view
@@ -36,6 +38,22 @@ class CustomerIn(Strict):
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{8,15}$", description="Digits, optionally starting with +")
 
 
+class DeliveryIn(Strict):
+    """How one seller's part of the order reaches the shopper."""
+
+    seller_id: str = Field(min_length=1, max_length=64)
+    method: Literal["courier", "pickup"] = Field(description='`pickup`: "ambil di NTT Mart <regency>", no shipping fee')
+    outlet_id: str | None = Field(default=None, min_length=1, max_length=64, description="Required for pick-up, e.g. ntt-mart-belu")
+
+    @model_validator(mode="after")
+    def outlet_for_pickup_only(self) -> "DeliveryIn":
+        if self.method == "pickup" and not self.outlet_id:
+            raise ValueError("outlet_id: pilih NTT Mart tempat mengambil pesanan")
+        if self.method == "courier" and self.outlet_id:
+            raise ValueError("outlet_id: hanya untuk pengambilan di NTT Mart (method pickup)")
+        return self
+
+
 def checkout_model(settings: OrdersSettings) -> type[Strict]:
     class ItemIn(Strict):
         product_id: str = Field(min_length=1, max_length=64)
@@ -47,6 +65,12 @@ def checkout_model(settings: OrdersSettings) -> type[Strict]:
     class Checkout(Strict):
         customer: CustomerIn
         items: list[ItemIn] = Field(min_length=1, max_length=settings.max_lines_per_order)
+        deliveries: list[DeliveryIn] | None = Field(
+            default=None,
+            max_length=settings.max_lines_per_order,
+            description="Per seller: courier (the default for a seller not named) or pick-up at an NTT Mart outlet. "
+            "A seller with nothing in the order is ignored.",
+        )
 
         @model_validator(mode="after")
         def one_line_per_product(self) -> "Checkout":
@@ -56,6 +80,9 @@ def checkout_model(settings: OrdersSettings) -> type[Strict]:
                     what = f"product {item.product_id}" + (f" variant {item.variant_id}" if item.variant_id else "")
                     raise ValueError(f"items: {what} appears more than once; use one line with the total quantity")
                 seen.add((item.product_id, item.variant_id))
+            sellers = [delivery.seller_id for delivery in self.deliveries or []]
+            if len(sellers) != len(set(sellers)):
+                raise ValueError("deliveries: one choice per seller")
             return self
 
     return Checkout
@@ -88,17 +115,36 @@ def delivery_contact(customer: dict[str, Any], contact: dict[str, Any]) -> dict[
     return {"name": contact["name"], "phone": phone or customer["phone"]}
 
 
+async def resolve_deliveries(outlets: OutletDirectory, deliveries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Seller id -> the delivery as sub-orders record it; a pick-up names a known, active outlet."""
+    resolved = {}
+    for index, delivery in enumerate(deliveries):
+        if delivery["method"] == "pickup":
+            outlet = await outlets.pickup_point(delivery["outlet_id"], f"deliveries.{index}.outlet_id")
+            resolved[delivery["seller_id"]] = {"method": "pickup", "outlet": outlet}
+        else:
+            resolved[delivery["seller_id"]] = {"method": "courier"}
+    return resolved
+
+
 def build_router(
-    runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHandlers, fulfilment: Fulfilment, settings: OrdersSettings
+    runtime: ServiceRuntime,
+    store: OrdersStore,
+    handlers: OrdersHandlers,
+    fulfilment: Fulfilment,
+    settings: OrdersSettings,
+    codes: PickupCodes,
 ) -> APIRouter:
     router = APIRouter(tags=["orders"])
-    _register_checkout(router, runtime, store, settings)
+    _register_checkout(router, runtime, store, settings, handlers.outlets, codes)
     _register_order(router, runtime, store, handlers)
     _register_fulfilment(router, runtime, store, fulfilment)
     return router
 
 
-def _register_checkout(router: APIRouter, runtime: ServiceRuntime, store: OrdersStore, settings: OrdersSettings) -> None:
+def _register_checkout(
+    router: APIRouter, runtime: ServiceRuntime, store: OrdersStore, settings: OrdersSettings, outlets: OutletDirectory, codes: PickupCodes
+) -> None:
     Checkout = checkout_model(settings)
 
     @router.post(
@@ -108,6 +154,7 @@ def _register_checkout(router: APIRouter, runtime: ServiceRuntime, store: Orders
         responses={
             400: {"description": "Idempotency-Key missing or malformed"},
             409: {"description": "Idempotency-Key reused with a different body"},
+            422: {"description": "Invalid body, or a pick-up outlet that is unknown or not active"},
         },
     )
     async def place_order(
@@ -129,10 +176,14 @@ def _register_checkout(router: APIRouter, runtime: ServiceRuntime, store: Orders
         payload["customer"] = account_contact(shopper, contact)
         if (earlier := await store.remembered(key)) is not None:
             return _replay(earlier, fingerprint)
+        deliveries = await resolve_deliveries(outlets, payload.get("deliveries") or [])
         order_id = new_order_id()
         now = utcnow()
         order = new_order(order_id, payload["customer"], payload["items"], now)
         order["delivery_contact"] = delivery_contact(payload["customer"], contact)
+        order["deliveries"] = deliveries
+        if any(delivery["method"] == "pickup" for delivery in deliveries.values()):
+            order["pickup_code"] = await codes.issue(order_id)
         return await _place(runtime, store, key, fingerprint, order, payload, now)
 
 
@@ -209,10 +260,10 @@ def _register_fulfilment(router: APIRouter, runtime: ServiceRuntime, store: Orde
         cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> SellerOrdersPage:
-        before = _decode_cursor(cursor) if cursor else None
+        before = decode_listing_cursor(cursor) if cursor else None
         found = await store.seller_orders(seller_id, status.value if status else None, before, limit + 1)
         page = found[:limit]
-        next_cursor = _encode_cursor(page[-1]["listing_key"]) if len(found) > limit else None
+        next_cursor = encode_listing_cursor(page[-1]["listing_key"]) if len(found) > limit else None
         return SellerOrdersPage(items=[seller_order_view(doc, seller_id) for doc in page], next_cursor=next_cursor)
 
     @router.post(
@@ -251,11 +302,11 @@ def _register_fulfilment(router: APIRouter, runtime: ServiceRuntime, store: Orde
 SELLER_ORDERS_CURSOR = "orders.seller-orders"
 
 
-def _encode_cursor(key: str) -> str:
+def encode_listing_cursor(key: str) -> str:
     return cursors(SELLER_ORDERS_CURSOR).encode(key)
 
 
-def _decode_cursor(cursor: str) -> str:
+def decode_listing_cursor(cursor: str) -> str:
     try:
         key = cursors(SELLER_ORDERS_CURSOR).decode(cursor)
     except BadCursor:

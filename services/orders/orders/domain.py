@@ -10,12 +10,19 @@ One order (one payment) holds one sub-order per seller, for fulfilment and the s
 
     AWAITING_PAYMENT ──paid──▶ PAID ──seller ships──▶ SHIPPED ──shopper confirms / auto-complete──▶ COMPLETED
           └──order cancelled──▶ CANCELLED
+
+A sub-order for pick-up at an NTT Mart outlet is never shipped by courier:
+
+    PAID ──seller delivers to the outlet──▶ AT_OUTLET ──outlet hands over (right code)──▶ COMPLETED
+                                                └──not collected by the deadline, outlet returns it──▶ RETURNED (refunded)
 """
 
 import hashlib
+import hmac
 import json
+import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -30,6 +37,8 @@ class OrderStatus(StrEnum):
     COMPLETED = "COMPLETED"
     REJECTED = "REJECTED"
     CANCELLED = "CANCELLED"
+    # Every part was a pick-up nobody collected: all of it went back to the sellers (refunded).
+    RETURNED = "RETURNED"
 
 
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
@@ -37,10 +46,11 @@ ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.AWAITING_PAYMENT: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
     # PAID -> CANCELLED only when the paid units were sold to someone else after the hold
     # ended (catalog's reservation_lapsed); the money is then returned.
-    OrderStatus.PAID: frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED}),
+    OrderStatus.PAID: frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.RETURNED}),
     OrderStatus.COMPLETED: frozenset(),
     OrderStatus.REJECTED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.RETURNED: frozenset(),
 }
 
 SHOPPER_CANCELLABLE = frozenset({OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT})
@@ -74,17 +84,22 @@ class SubOrderStatus(StrEnum):
     AWAITING_PAYMENT = "AWAITING_PAYMENT"
     PAID = "PAID"
     SHIPPED = "SHIPPED"
+    AT_OUTLET = "AT_OUTLET"
     COMPLETED = "COMPLETED"
+    RETURNED = "RETURNED"
     CANCELLED = "CANCELLED"
 
 
 SUB_ALLOWED: dict[SubOrderStatus, frozenset[SubOrderStatus]] = {
     SubOrderStatus.AWAITING_PAYMENT: frozenset({SubOrderStatus.PAID, SubOrderStatus.CANCELLED}),
-    SubOrderStatus.PAID: frozenset({SubOrderStatus.SHIPPED}),
+    SubOrderStatus.PAID: frozenset({SubOrderStatus.SHIPPED, SubOrderStatus.AT_OUTLET}),
     SubOrderStatus.SHIPPED: frozenset({SubOrderStatus.COMPLETED}),
+    SubOrderStatus.AT_OUTLET: frozenset({SubOrderStatus.COMPLETED, SubOrderStatus.RETURNED}),
     SubOrderStatus.COMPLETED: frozenset(),
+    SubOrderStatus.RETURNED: frozenset(),
     SubOrderStatus.CANCELLED: frozenset(),
 }
+FINISHED = frozenset({SubOrderStatus.COMPLETED.value, SubOrderStatus.RETURNED.value})
 
 
 def sub_can_move(current: SubOrderStatus, target: SubOrderStatus) -> bool:
@@ -176,6 +191,8 @@ def ship(sub: dict[str, Any], courier: str, tracking_number: str, now: datetime)
     """(the sub-order after shipping, whether it changed). Shipping again with the same courier and
     tracking number changes nothing; anything else after shipping is refused."""
     current = SubOrderStatus(sub["status"])
+    if is_pickup(sub):
+        raise TransitionRefused(f"is for pick-up at {sub['delivery']['outlet']['name']}: deliver it to the outlet instead of shipping it")
     if current in (SubOrderStatus.SHIPPED, SubOrderStatus.COMPLETED):
         if (sub["courier"], sub["tracking_number"]) == (courier, tracking_number):
             return sub, False
@@ -188,12 +205,17 @@ def ship(sub: dict[str, Any], courier: str, tracking_number: str, now: datetime)
 
 
 def complete(sub: dict[str, Any], now: datetime, by: str) -> tuple[dict[str, Any], bool]:
-    """(the sub-order after completion, whether it changed). `by` is `shopper` or `auto`."""
+    """(the sub-order after completion, whether it changed). `by` is `shopper`, `auto` or
+    `outlet` (handed over at the outlet against the pick-up code: the only way a pick-up
+    parcel completes, since the shopper's word alone would leave it on the outlet's shelf)."""
     current = SubOrderStatus(sub["status"])
     if current == SubOrderStatus.COMPLETED:
         return sub, False
+    if is_pickup(sub) != (by == "outlet"):
+        where = "handed over at the outlet with the pick-up code" if is_pickup(sub) else "confirmed by the shopper"
+        raise TransitionRefused(f"is {current.value}; it completes only when {where}")
     if not sub_can_move(current, SubOrderStatus.COMPLETED):
-        raise TransitionRefused(f"is {current.value}; only a SHIPPED sub-order can be completed")
+        raise TransitionRefused(f"is {current.value}; only a SHIPPED or AT_OUTLET sub-order can be completed")
     return sub | {"status": SubOrderStatus.COMPLETED.value, "completed_at": now, "completed_by": by}, True
 
 
@@ -203,32 +225,120 @@ def due_for_auto_complete(sub_orders: list[dict[str, Any]], shipped_before: date
 
 
 def order_status_after(status: OrderStatus, sub_orders: list[dict[str, Any]]) -> OrderStatus:
-    """A PAID order becomes COMPLETED when every sub-order is completed."""
-    if (
-        sub_orders
-        and all(sub["status"] == SubOrderStatus.COMPLETED.value for sub in sub_orders)
-        and can_move(status, OrderStatus.COMPLETED)
-    ):
-        return OrderStatus.COMPLETED
-    return status
+    """A PAID order is over when every sub-order is: COMPLETED if anything was received,
+    RETURNED if every part went back to its seller uncollected."""
+    if not sub_orders or not all(sub["status"] in FINISHED for sub in sub_orders):
+        return status
+    received = any(sub["status"] == SubOrderStatus.COMPLETED.value for sub in sub_orders)
+    target = OrderStatus.COMPLETED if received else OrderStatus.RETURNED
+    return target if can_move(status, target) else status
 
 
 def fulfilment_index(sub_orders: list[dict[str, Any]]) -> dict[str, Any]:
-    """Denormalised fields the sellers' lists and the auto-complete sweep query by index:
-    `seller_ids`, `seller_states` ("seller:STATUS") and `oldest_shipped_at` (None when nothing
-    is in transit)."""
+    """Denormalised fields the sellers' and outlets' lists and the sweeps query by index:
+    `seller_ids`, `seller_states` ("seller:STATUS"), `outlet_ids`, `outlet_states`
+    ("outlet:STATUS"), `oldest_shipped_at` (None when nothing is in transit) and
+    `next_pickup_reminder_at` (None when no parcel waits for a reminder)."""
     shipped = [sub["shipped_at"] for sub in sub_orders if sub["status"] == SubOrderStatus.SHIPPED.value]
+    reminders = [sub["remind_at"] for sub in sub_orders if _reminder_pending(sub)]
+    outlets = [(outlet, sub["status"]) for sub in sub_orders if (outlet := outlet_of(sub))]
     return {
         "seller_ids": [sub["seller_id"] for sub in sub_orders],
         "seller_states": [seller_state(sub["seller_id"], sub["status"]) for sub in sub_orders],
+        "outlet_ids": sorted({outlet for outlet, _ in outlets}),
+        "outlet_states": sorted({seller_state(outlet, status) for outlet, status in outlets}),
         "oldest_shipped_at": min(shipped) if shipped else None,
+        "next_pickup_reminder_at": min(reminders) if reminders else None,
     }
 
 
 def seller_state(seller_id: str, status: str) -> str:
+    """Also an outlet's ("ntt-mart-belu:AT_OUTLET"): ids never contain a colon."""
     return f"{seller_id}:{status}"
 
 
 def listing_key(created_at: datetime, order_id: str) -> str:
     """Sort key of the sellers' lists, newest first: creation time, then id for ties."""
     return f"{created_at.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%f')}|{order_id}"
+
+
+# --- pick-up at an NTT Mart outlet ------------------------------------------------------------
+
+COURIER = {"method": "courier"}
+# No 0/O, 1/I/L: read aloud or copied from a phone screen at a shop counter, nothing is ambiguous.
+PICKUP_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+PICKUP_CODE_LENGTH = 6
+
+
+def new_pickup_code() -> str:
+    """31^6 ≈ 887 million codes drawn by the OS's CSPRNG: guessing one is hopeless within the
+    hand-over's throttling."""
+    return "".join(secrets.choice(PICKUP_ALPHABET) for _ in range(PICKUP_CODE_LENGTH))
+
+
+def normalise_code(text: str) -> str:
+    """What staff type: any case, with spaces or dashes the shopper's screen may show."""
+    return "".join(ch for ch in text.upper() if ch not in " -")
+
+
+def code_matches(given: str, expected: str) -> bool:
+    return hmac.compare_digest(normalise_code(given).encode(), expected.encode())
+
+
+def lock_seconds(failures: int, free: int, base: float, ceiling: float) -> float:
+    """How long the hand-over of an order stays locked after `failures` wrong codes in a row:
+    nothing for the first `free` (typos), then `base` doubling up to `ceiling`."""
+    if failures < free:
+        return 0.0
+    return min(ceiling, base * 2 ** (failures - free))
+
+
+def with_deliveries(sub_orders: list[dict[str, Any]], deliveries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each sub-order with the delivery its shopper chose at checkout (courier by default)."""
+    return [sub if sub.get("delivery") else sub | {"delivery": deliveries.get(sub["seller_id"], COURIER)} for sub in sub_orders]
+
+
+def is_pickup(sub: dict[str, Any]) -> bool:
+    return (sub.get("delivery") or COURIER)["method"] == "pickup"
+
+
+def outlet_of(sub: dict[str, Any]) -> str | None:
+    return sub["delivery"]["outlet"]["outlet_id"] if is_pickup(sub) else None
+
+
+def deliver_to_outlet(sub: dict[str, Any], now: datetime, collect_days: float, remind_days: float) -> tuple[dict[str, Any], bool]:
+    """(the sub-order once the seller left it at the outlet, whether it changed). The shopper has
+    `collect_days` to collect it and is reminded `remind_days` before that deadline."""
+    current = SubOrderStatus(sub["status"])
+    if not is_pickup(sub):
+        raise TransitionRefused("is for courier delivery: ship it instead")
+    if current in (SubOrderStatus.AT_OUTLET, *map(SubOrderStatus, FINISHED)):
+        return sub, False  # the seller pressed twice
+    if not sub_can_move(current, SubOrderStatus.AT_OUTLET):
+        raise TransitionRefused(f"is {current.value}; only a PAID sub-order can be delivered to the outlet")
+    collect_before = now + timedelta(days=collect_days)
+    remind_at = max(now, collect_before - timedelta(days=remind_days))
+    changes = {"status": SubOrderStatus.AT_OUTLET.value, "at_outlet_at": now, "collect_before": collect_before}
+    return sub | changes | {"remind_at": remind_at, "reminded_at": None}, True
+
+
+def waiting_at(sub_orders: list[dict[str, Any]], outlet_id: str) -> list[int]:
+    """Positions of the sub-orders waiting at the outlet for the shopper."""
+    return [i for i, sub in enumerate(sub_orders) if outlet_of(sub) == outlet_id and sub["status"] == SubOrderStatus.AT_OUTLET.value]
+
+
+def uncollected_at(sub_orders: list[dict[str, Any]], outlet_id: str, now: datetime) -> list[int]:
+    """Positions of the parcels at the outlet whose collection deadline has passed."""
+    return [i for i in waiting_at(sub_orders, outlet_id) if sub_orders[i]["collect_before"] <= now]
+
+
+def return_uncollected(sub: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return sub | {"status": SubOrderStatus.RETURNED.value, "returned_at": now}
+
+
+def _reminder_pending(sub: dict[str, Any]) -> bool:
+    return sub["status"] == SubOrderStatus.AT_OUTLET.value and sub.get("remind_at") is not None and sub.get("reminded_at") is None
+
+
+def due_for_pickup_reminder(sub_orders: list[dict[str, Any]], now: datetime) -> list[int]:
+    return [i for i, sub in enumerate(sub_orders) if _reminder_pending(sub) and sub["remind_at"] <= now]

@@ -95,6 +95,8 @@ class Fulfilment:
         return len(changed)
 
     async def _complete(self, session: Session, order: dict[str, Any], changed: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        """Save the completed sub-orders (and the order, if that was its last open part) with one
+        `orders.order_completed` each: the one path of a received parcel, whoever confirmed it."""
         sub_orders = list(order["sub_orders"])
         for index, sub in changed.items():
             sub_orders[index] = sub

@@ -3,6 +3,7 @@
 from beli_contracts import Envelope
 from beli_contracts.catalog import ReservationLapsed, StockRejected, StockReserved
 from beli_contracts.orders import OrderCancelled, OrderPaid, OrderRejected, PaymentRequested
+from beli_contracts.outlets import OutletChanged
 from beli_contracts.payments import PaymentFailed, PaymentLinkCreated, PaymentReturned, PaymentSettled
 from beli_contracts.topics import CATALOG_EVENTS, PAYMENTS_EVENTS
 from beli_contracts.values import Customer, SellerContact
@@ -20,16 +21,19 @@ from orders.domain import (
     listing_key,
     order_total,
     settle,
+    with_deliveries,
 )
-from orders.store import OrdersStore, priced
+from orders.outlets import OutletDirectory
+from orders.store import SWEEP_FIELDS, OrdersStore, priced
 
 log = get_logger(__name__)
 
 
 class OrdersHandlers:
-    def __init__(self, store: OrdersStore, outbox: Outbox) -> None:
+    def __init__(self, store: OrdersStore, outbox: Outbox, outlets: OutletDirectory) -> None:
         self.store = store
         self.outbox = outbox
+        self.outlets = outlets
 
     def subscription(self) -> Subscription:
         return Subscription(
@@ -42,6 +46,7 @@ class OrdersHandlers:
                 PaymentFailed.TYPE: self.on_payment_failed,
                 ReservationLapsed.TYPE: self.on_reservation_lapsed,
                 PaymentReturned.TYPE: self.on_payment_returned,
+                OutletChanged.TYPE: self.outlets.on_outlet_changed,
             },
         )
 
@@ -182,8 +187,11 @@ class OrdersHandlers:
 
 
 def _fulfilment_changes(order: dict, sub_orders: list[dict]) -> dict:
-    """Sub-orders and their index fields, for a transition of the whole order (nothing is in
-    transit before the order is paid, so `oldest_shipped_at` stays unset)."""
+    """Sub-orders (with the deliveries chosen at checkout) and their index fields, for a
+    transition of the whole order (nothing is in transit or at an outlet before the order is
+    paid, so the sweeps' fields stay unset)."""
+    sub_orders = with_deliveries(sub_orders, order.get("deliveries") or {})
     index = fulfilment_index(sub_orders)
-    index.pop("oldest_shipped_at")
+    for name in SWEEP_FIELDS:
+        index.pop(name)
     return {"sub_orders": sub_orders, **index, "listing_key": listing_key(order["created_at"], order["_id"])}

@@ -17,11 +17,13 @@ from beli_runtime.http import create_app
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS
 from beli_runtime.service import ServiceRuntime
-from orders import shopping
+from orders import pickup_api, shopping
 from orders.api import build_router
 from orders.domain import OrderStatus
 from orders.fulfilment import Fulfilment, write_retrying
 from orders.handlers import OrdersHandlers
+from orders.outlets import OutletDirectory
+from orders.pickup import Pickup, PickupCodes
 from orders.settings import OrdersSettings
 from orders.store import OrdersStore
 from orders.views import OrdersPage, order_view
@@ -36,17 +38,23 @@ class OrdersService:
     store: OrdersStore
     handlers: OrdersHandlers
     fulfilment: Fulfilment
+    codes: PickupCodes
+    pickup: Pickup
 
     async def prepare(self) -> None:
         """The service's own indexes (the runtime adds the outbox's and the inbox's)."""
         await self.store.ensure_indexes()
+        await self.codes.ensure_indexes()
 
 
 def build_service(settings: OrdersSettings) -> OrdersService:
     runtime = ServiceRuntime(settings)
     store = OrdersStore(runtime.db, timedelta(hours=settings.idempotency_key_hours))
-    handlers = OrdersHandlers(store, runtime.outbox)
-    return OrdersService(settings, runtime, store, handlers, Fulfilment(store, runtime.outbox))
+    outlets = OutletDirectory(runtime.db)
+    handlers = OrdersHandlers(store, runtime.outbox, outlets)
+    fulfilment = Fulfilment(store, runtime.outbox)
+    pickup = Pickup(store, runtime.outbox, fulfilment, outlets, settings)
+    return OrdersService(settings, runtime, store, handlers, fulfilment, PickupCodes(runtime.db), pickup)
 
 
 def build_app(settings: OrdersSettings) -> FastAPI:
@@ -54,6 +62,7 @@ def build_app(settings: OrdersSettings) -> FastAPI:
     service.runtime.subscribe(service.handlers.subscription())
     service.runtime.add_job("stuck-order-sweeper", partial(cancel_stuck_orders, service), interval=settings.sweep_seconds)
     service.runtime.add_job("auto-complete", partial(auto_complete_shipped, service), interval=settings.auto_complete_sweep_seconds)
+    service.runtime.add_job("pickup-reminders", partial(remind_pickups, service), interval=settings.pickup_reminder_sweep_seconds)
     app = create_app(
         title="Beli NTT — orders",
         description="Checkout and order lifecycle. `POST /orders` needs an `Idempotency-Key` header; keys are kept 24 hours.",
@@ -62,7 +71,8 @@ def build_app(settings: OrdersSettings) -> FastAPI:
         max_request_bytes=settings.max_request_bytes,
     )
     app.state.service = service
-    app.include_router(build_router(service.runtime, service.store, service.handlers, service.fulfilment, settings))
+    app.include_router(build_router(service.runtime, service.store, service.handlers, service.fulfilment, settings, service.codes))
+    app.include_router(pickup_api.build_router(service.runtime, service.store, service.pickup, service.handlers.outlets))
     app.include_router(shopping.build_router(service.runtime.db, settings, OrdersPage, order_view))
     return app
 
@@ -99,6 +109,20 @@ async def auto_complete_shipped(service: OrdersService) -> bool:
         except Exception:  # one bad order must not hold back the others; it is retried next round
             log.exception("orders.auto_complete_failed", order_id=order_id)
     return len(due) == 100 and completed > 0  # a full batch that made progress: there may be more
+
+
+async def remind_pickups(service: OrdersService) -> bool:
+    """Parcels waiting at an outlet whose collection deadline is within PICKUP_REMINDER_DAYS."""
+    due = await service.store.pickup_reminders_due(utcnow(), limit=100)
+    reminded = 0
+    for order_id in due:
+        try:
+            reminded += await write_retrying(service.runtime, partial(service.pickup.remind, order_id=order_id))
+        except UNAVAILABLE_ERRORS:
+            raise
+        except Exception:  # one bad order must not hold back the others; it is retried next round
+            log.exception("orders.pickup_reminder_failed", order_id=order_id)
+    return len(due) == 100 and reminded > 0
 
 
 __getattr__ = app_on_first_use(lambda: build_app(OrdersSettings()))

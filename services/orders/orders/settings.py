@@ -18,3 +18,14 @@ class OrdersSettings(ServiceSettings):
     # receipt). A float so that tests can use seconds: 0.00005 days is about 4 s.
     auto_complete_days: float = 7.0
     auto_complete_sweep_seconds: float = 60.0
+    # Pick-up at an NTT Mart outlet: the shopper has this long after the seller delivered to
+    # collect a parcel (then the outlet may return it and the money goes back), and is reminded
+    # this long before that deadline. Floats so that test stacks can use seconds.
+    pickup_collect_days: float = 7.0
+    pickup_reminder_days: float = 1.0
+    pickup_reminder_sweep_seconds: float = 60.0
+    # Wrong pick-up codes for one order: this many are free (typos), then the hand-over locks for
+    # the base time, doubling with every further wrong code up to the maximum.
+    pickup_code_free_failures: int = 5
+    pickup_code_lock_seconds: float = 60.0
+    pickup_code_lock_max_seconds: float = 3600.0

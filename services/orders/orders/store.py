@@ -11,6 +11,9 @@ from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
 from orders.domain import OrderStatus, fulfilment_index, seller_state, sources_of
 
+# Index fields a sweep finds due work by: absent (not null) when there is none.
+SWEEP_FIELDS = ("oldest_shipped_at", "next_pickup_reminder_at")
+
 
 def new_order_id() -> str:
     # Also the Midtrans order_id: ≤ 50 chars of letters, digits and `-`.
@@ -32,6 +35,9 @@ class OrdersStore:
         await ensure_index(self.orders, [("seller_ids", 1), ("listing_key", -1)])
         await ensure_index(self.orders, [("seller_states", 1), ("listing_key", -1)])
         await ensure_index(self.orders, "oldest_shipped_at", sparse=True)
+        # Outlets' lists of parcels (waiting, expected, handed over) and the pick-up reminder sweep.
+        await ensure_index(self.orders, [("outlet_states", 1), ("listing_key", -1)])
+        await ensure_index(self.orders, "next_pickup_reminder_at", sparse=True)
         # Keys are swept some time after they expire; lookups check `expires_at` themselves.
         await ensure_index(self.keys, "expires_at", expireAfterSeconds=0)
 
@@ -94,15 +100,20 @@ class OrdersStore:
         them since `order` was read: False means a concurrent change won, read again and retry."""
         now = utcnow()
         index = fulfilment_index(sub_orders)
-        oldest = index.pop("oldest_shipped_at")
+        # Unset rather than null, so that the sparse indexes of the sweeps hold only what is due.
+        unset = {name: "" for name in SWEEP_FIELDS if index[name] is None}
         version = order.get("fulfilment_version")
         update: dict[str, Any] = {
-            "$set": {"sub_orders": sub_orders, **index, "updated_at": now, "fulfilment_version": (version or 0) + 1, **(changes or {})}
+            "$set": {
+                "sub_orders": sub_orders,
+                **{k: v for k, v in index.items() if k not in unset},
+                "updated_at": now,
+                "fulfilment_version": (version or 0) + 1,
+                **(changes or {}),
+            }
         }
-        if oldest is None:
-            update["$unset"] = {"oldest_shipped_at": ""}
-        else:
-            update["$set"]["oldest_shipped_at"] = oldest
+        if unset:
+            update["$unset"] = unset
         if status is not None and status.value != order["status"]:
             update["$set"]["status"] = status.value
             update["$push"] = {"history": {"status": status.value, "at": now}}
@@ -120,6 +131,17 @@ class OrdersStore:
         if before:
             query["listing_key"] = {"$lt": before}
         return await self.orders.find(query).sort("listing_key", -1).limit(limit).to_list()
+
+    async def outlet_orders(self, outlet_id: str, status: str, before: str | None, limit: int) -> list[dict[str, Any]]:
+        """Orders with a parcel in `status` at the outlet, newest first, older than the cursor."""
+        query: dict[str, Any] = {"outlet_states": seller_state(outlet_id, status)}
+        if before:
+            query["listing_key"] = {"$lt": before}
+        return await self.orders.find(query).sort("listing_key", -1).limit(limit).to_list()
+
+    async def pickup_reminders_due(self, now: datetime, limit: int = 100) -> list[str]:
+        found = await self.orders.find({"next_pickup_reminder_at": {"$lte": now}}, {"_id": 1}).limit(limit).to_list()
+        return [doc["_id"] for doc in found]
 
     async def shipped_before(self, cutoff: datetime, limit: int = 100) -> list[str]:
         """Orders with a sub-order in transit since before `cutoff`."""

@@ -2,7 +2,7 @@
 stored order documents."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +32,20 @@ class SubOrderLineOut(BaseModel):
     seller_payable: int | None = Field(description="subtotal - levy; set once paid")
 
 
+class OutletOut(BaseModel):
+    outlet_id: str
+    name: str = Field(description='"NTT Mart <regency>"')
+    regency: str
+    address: str
+    opening_hours: str
+    phone: str
+
+
+class DeliveryOut(BaseModel):
+    method: Literal["courier", "pickup"] = Field(description="`pickup`: the seller delivers to the outlet, the shopper collects it there")
+    outlet: OutletOut | None = Field(default=None, description="Where to deliver and collect (pick-up only)")
+
+
 class SubOrderOut(BaseModel):
     """One seller's part of an order: fulfilled and settled on its own."""
 
@@ -46,7 +60,13 @@ class SubOrderOut(BaseModel):
     tracking_number: str | None
     shipped_at: datetime | None
     completed_at: datetime | None
-    completed_by: str | None = Field(description="`shopper` (confirmed receipt) or `auto` (after the auto-complete delay)")
+    completed_by: str | None = Field(
+        description="`shopper` (confirmed receipt), `auto` (after the auto-complete delay) or `outlet` (handed over at the outlet)"
+    )
+    delivery: DeliveryOut
+    at_outlet_at: datetime | None = Field(default=None, description="When the seller delivered it to the outlet (pick-up)")
+    collect_before: datetime | None = Field(default=None, description="Pick-up deadline; after it the outlet may return the parcel")
+    returned_at: datetime | None = Field(default=None, description="Returned to the seller uncollected (refunded)")
 
 
 class ShopperContact(BaseModel):
@@ -94,6 +114,9 @@ class OrderOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     history: list[StatusChange] = Field(default_factory=list, description="Every status the order went through, oldest first")
+    pickup_code: str | None = Field(
+        default=None, description="Shown only to the shopper: the outlet hands parcels over against it (pick-up orders only)"
+    )
 
 
 class OrdersPage(BaseModel):
@@ -148,6 +171,7 @@ def order_view(doc: dict[str, Any]) -> OrderOut:
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
         history=doc.get("history") or [],
+        pickup_code=doc.get("pickup_code"),
     )
 
 
@@ -179,6 +203,10 @@ def _sub_order_fields(sub: dict[str, Any]) -> dict[str, Any]:
         "shipped_at": sub["shipped_at"],
         "completed_at": sub["completed_at"],
         "completed_by": sub.get("completed_by"),
+        "delivery": sub.get("delivery") or {"method": "courier"},
+        "at_outlet_at": sub.get("at_outlet_at"),
+        "collect_before": sub.get("collect_before"),
+        "returned_at": sub.get("returned_at"),
     }
 
 
@@ -192,9 +220,42 @@ def seller_order_view(doc: dict[str, Any], seller_id: str) -> SellerOrderOut:
         **_sub_order_fields(sub),
         order_id=doc["_id"],
         order_status=doc["status"],
-        customer=ShopperContact(
-            **{"name": doc["customer"]["name"], "phone": doc["customer"]["phone"]} | (doc.get("delivery_contact") or {})
-        ),
+        customer=_recipient(doc),
         created_at=doc["created_at"],
         paid_at=doc.get("paid_at"),
+    )
+
+
+class OutletOrderOut(BaseModel):
+    """What an outlet's staff see of an order: its parcels for this outlet and whom to hand
+    them to (never the pick-up code: the shopper shows it)."""
+
+    order_id: str
+    order_status: OrderStatus
+    customer: ShopperContact
+    outlet_id: str
+    parcels: list[SubOrderOut]
+    created_at: datetime
+
+
+class OutletOrdersPage(BaseModel):
+    items: list[OutletOrderOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null on the last page")
+
+
+def _recipient(doc: dict[str, Any]) -> ShopperContact:
+    return ShopperContact(**{"name": doc["customer"]["name"], "phone": doc["customer"]["phone"]} | (doc.get("delivery_contact") or {}))
+
+
+def outlet_order_view(doc: dict[str, Any], outlet_id: str) -> OutletOrderOut:
+    parcels = [
+        sub for sub in doc.get("sub_orders") or [] if ((sub.get("delivery") or {}).get("outlet") or {}).get("outlet_id") == outlet_id
+    ]
+    return OutletOrderOut(
+        order_id=doc["_id"],
+        order_status=doc["status"],
+        customer=_recipient(doc),
+        outlet_id=outlet_id,
+        parcels=[sub_order_view(sub) for sub in parcels],
+        created_at=doc["created_at"],
     )

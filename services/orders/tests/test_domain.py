@@ -11,12 +11,16 @@ def test_happy_path_and_failure_paths_are_allowed() -> None:
 
 
 def test_final_states_never_move() -> None:
-    for final in (OrderStatus.COMPLETED, OrderStatus.REJECTED, OrderStatus.CANCELLED):
+    for final in (OrderStatus.COMPLETED, OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.RETURNED):
         assert not any(can_move(final, target) for target in OrderStatus)
 
 
-def test_a_paid_order_completes_or_is_cancelled_only_when_its_units_lapsed() -> None:
-    assert [target for target in OrderStatus if can_move(OrderStatus.PAID, target)] == [OrderStatus.COMPLETED, OrderStatus.CANCELLED]
+def test_a_paid_order_completes_is_returned_uncollected_or_is_cancelled_only_when_its_units_lapsed() -> None:
+    assert [target for target in OrderStatus if can_move(OrderStatus.PAID, target)] == [
+        OrderStatus.COMPLETED,
+        OrderStatus.CANCELLED,
+        OrderStatus.RETURNED,
+    ]
     assert sources_of(OrderStatus.COMPLETED) == ["PAID"]
     # Shoppers, failed payments and the sweeper cancel only unpaid orders.
     assert UNPAID == ["PENDING", "AWAITING_PAYMENT"]

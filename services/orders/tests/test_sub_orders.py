@@ -149,6 +149,9 @@ def test_auto_complete_picks_only_sub_orders_in_transit_long_enough() -> None:
         "seller_ids": ["slr-tenun", "slr-kopi"],
         "seller_states": ["slr-tenun:SHIPPED", "slr-kopi:SHIPPED"],
         "oldest_shipped_at": NOW - timedelta(days=8),
+        "outlet_ids": [],
+        "outlet_states": [],
+        "next_pickup_reminder_at": None,
     }
     assert fulfilment_index(paid)["oldest_shipped_at"] is None
 

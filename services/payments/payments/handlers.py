@@ -2,7 +2,7 @@
 a consumer must not block on a remote API (it would be kicked out of its group)."""
 
 from beli_contracts import Envelope
-from beli_contracts.orders import OrderCancelled, PaymentRequested
+from beli_contracts.orders import OrderCancelled, PaymentRequested, SubOrderReturned
 from beli_contracts.topics import ORDERS_EVENTS
 from beli_runtime.clock import utcnow
 from beli_runtime.consumer import Subscription
@@ -10,17 +10,23 @@ from beli_runtime.mongo import Session
 from payments.domain import PaymentStatus
 from payments.late import LatePayments
 from payments.store import PaymentsStore
+from payments.uncollected import UncollectedReturns
 
 
 class PaymentsHandlers:
-    def __init__(self, store: PaymentsStore, late: LatePayments) -> None:
+    def __init__(self, store: PaymentsStore, late: LatePayments, uncollected: UncollectedReturns) -> None:
         self.store = store
         self.late = late
+        self.uncollected = uncollected
 
     def subscription(self) -> Subscription:
         return Subscription(
             topics=(ORDERS_EVENTS,),
-            handlers={PaymentRequested.TYPE: self.on_payment_requested, OrderCancelled.TYPE: self.on_order_cancelled},
+            handlers={
+                PaymentRequested.TYPE: self.on_payment_requested,
+                OrderCancelled.TYPE: self.on_order_cancelled,
+                SubOrderReturned.TYPE: self.on_sub_order_returned,
+            },
         )
 
     async def on_payment_requested(self, envelope: Envelope, event: PaymentRequested, session: Session) -> None:
@@ -47,3 +53,6 @@ class PaymentsHandlers:
             # Settled before this cancellation reached us (or its units lapsed after payment):
             # the order will not be delivered, so the money goes back.
             await self.late.begin(session, event.order_id, f"order cancelled ({event.reason})")
+
+    async def on_sub_order_returned(self, envelope: Envelope, event: SubOrderReturned, session: Session) -> None:
+        await self.uncollected.begin(session, event)

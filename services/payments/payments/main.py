@@ -30,6 +30,7 @@ from payments.rules import LevyRules
 from payments.settings import PaymentsSettings
 from payments.signing import StatementSigner
 from payments.store import PaymentsStore
+from payments.uncollected import UncollectedReturns
 
 
 @dataclass
@@ -43,6 +44,7 @@ class PaymentsService:
     refunds: Refunds
     late: LatePayments
     jobs: PaymentJobs
+    uncollected: UncollectedReturns
 
     async def prepare(self) -> None:
         """The service's own indexes (the runtime adds the outbox's and the inbox's)."""
@@ -61,12 +63,13 @@ def build_service(settings: PaymentsSettings) -> PaymentsService:
     refunds = Refunds(runtime, runtime.db, store, ledger, gateway, settings.refund_retry_seconds)
     late = LatePayments(store, refunds)
     jobs = PaymentJobs(runtime, store, ledger, gateway, settings, rules, refunds, late)
-    return PaymentsService(settings, runtime, store, ledger, gateway, rules, refunds, late, jobs)
+    uncollected = UncollectedReturns(refunds)
+    return PaymentsService(settings, runtime, store, ledger, gateway, rules, refunds, late, jobs, uncollected)
 
 
 def build_app(settings: PaymentsSettings) -> FastAPI:
     service = build_service(settings)
-    service.runtime.subscribe(PaymentsHandlers(service.store, service.late).subscription())
+    service.runtime.subscribe(PaymentsHandlers(service.store, service.late, service.uncollected).subscription())
     notifications = _jobs(service)
     app = create_app(
         title="Beli NTT — payments",
@@ -90,6 +93,7 @@ def _jobs(service: PaymentsService) -> BackgroundJob:
     runtime.add_job("cancel-payments", jobs.cancel_requested, interval=interval)
     runtime.add_job("retry-refunds", service.refunds.retry_requested, interval=min(10.0, service.settings.refund_retry_seconds))
     runtime.add_job("return-late-payments", service.late.send_due, interval=interval)
+    runtime.add_job("refund-uncollected-pickups", service.uncollected.send_due, interval=interval)
     return notifications
 
 

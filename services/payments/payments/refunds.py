@@ -159,10 +159,19 @@ class Refunds:
         await self.refunds.insert_one(doc, session=session)
         return doc
 
-    async def reserve_all(self, session: Session, order_id: str, refund_key: str, reason: str, source: str) -> dict[str, Any]:
-        """A refund of everything still refundable, recorded for a job to send (late payments)."""
+    async def reserve_all(
+        self, session: Session, order_id: str, refund_key: str, reason: str, source: str, only: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any] | None:
+        """A refund of everything still refundable (a late payment), or of the `only` lines as far
+        as they still are (a parcel returned uncollected), recorded for a job to send. None when
+        nothing of it is left to refund (e.g. an operator refunded those lines already)."""
         remaining = await self._remaining(session, order_id)
-        chosen = {k: r["quantity"] for k, r in remaining.items() if r["quantity"] > 0}
+        wanted = None if only is None else {line_key(line): line["quantity"] for line in only}
+        chosen = {k: r["quantity"] if wanted is None else min(r["quantity"], wanted.get(k, 0)) for k, r in remaining.items()}
+        chosen = {k: quantity for k, quantity in chosen.items() if quantity > 0}
+        if only is not None and not chosen:
+            return None
+        await self.store.payments.update_one({"_id": order_id}, {"$inc": {"refund_requests": 1}}, session=session)
         doc = _requested(order_id, refund_key, remaining, chosen, reason, source, utcnow())
         await self.refunds.insert_one(doc, session=session)
         return doc
