@@ -215,12 +215,12 @@ class EventConsumer:
         event_id = str(envelope.id)
 
         async def work(session: Session) -> bool:
-            if await self._db["inbox"].find_one({"_id": event_id}, session=session):
-                return False
+            # The inbox row is the dedupe: its insert fails for an event seen before (one round
+            # trip instead of a look-up and an insert for every new event).
             try:
                 await self._db["inbox"].insert_one({"_id": event_id, "type": envelope.type, "at": utcnow()}, session=session)
             except DuplicateKeyError:
-                raise _AlreadySeen from None  # raced with a replay of the same event
+                raise _AlreadySeen from None
             # A duplicate key raised by the handler is the handler's failure: retried, then dead-lettered.
             await handler(envelope, payload, session)
             return True

@@ -15,10 +15,13 @@ JobStep = Callable[[], Awaitable[bool]]
 
 
 class BackgroundJob:
-    def __init__(self, name: str, step: JobStep, *, interval: float, db: Database, lease_seconds: float) -> None:
+    def __init__(self, name: str, step: JobStep, *, interval: float, db: Database, lease_seconds: float, idle_max: float = 0.0) -> None:
         self.name = name
         self._step = step
         self._interval = interval
+        # An idle job waits longer each time it finds nothing (up to idle_max), so that an idle
+        # system does not keep the database busy; a wake-up or found work brings it back at once.
+        self._idle_max = max(interval, idle_max)
         self._lease = Lease(db, f"job:{name}", lease_seconds)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -27,6 +30,7 @@ class BackgroundJob:
         self._wake.set()
 
     async def run(self) -> None:
+        wait = self._interval
         while not self._stopping:
             busy = False
             try:
@@ -42,11 +46,13 @@ class BackgroundJob:
             except Exception:
                 log.exception("job.failed", job=self.name)
             if busy:
+                wait = self._interval
                 continue
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                wait = self._interval
             except TimeoutError:
-                pass
+                wait = min(wait * 2, self._idle_max)
             self._wake.clear()
 
     async def stop(self) -> None:

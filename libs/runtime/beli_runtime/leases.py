@@ -44,6 +44,11 @@ class Lease:
     async def acquire(self) -> bool:
         """Renew our lease, or take it over if it expired; False while another instance holds it."""
         started = time.monotonic()
+        if self.token is not None and self._held_until - started > self.seconds / 2:
+            # Still ours for more than half the lease: the database's expiry is never earlier than
+            # our local deadline (measured from before the request that set it), so a renewal now
+            # would be a write that changes nothing a rival can observe.
+            return True
         now = utcnow()
         until = now + timedelta(seconds=self.seconds)
         held = await self._leases.find_one_and_update(

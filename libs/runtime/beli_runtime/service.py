@@ -48,7 +48,14 @@ class ServiceRuntime:
         self._relay_job = self.add_job("outbox-relay", self._relay.publish_pending, interval=settings.relay_poll_seconds)
 
     def add_job(self, name: str, step: JobStep, *, interval: float) -> BackgroundJob:
-        job = BackgroundJob(name, step, interval=interval, db=self.db, lease_seconds=self.settings.lease_seconds)
+        job = BackgroundJob(
+            name,
+            step,
+            interval=interval,
+            db=self.db,
+            lease_seconds=self.settings.lease_seconds,
+            idle_max=self.settings.job_idle_max_seconds,
+        )
         self._jobs.append(job)
         return job
 

@@ -24,6 +24,10 @@ class ServiceSettings(BaseSettings):
     # Background jobs (outbox relay, sweepers) run on one instance at a time, elected by a lease.
     lease_seconds: float = 10.0
     relay_poll_seconds: float = 0.5
+    # A job that keeps finding nothing polls less and less often, down to once per this many
+    # seconds (never less often than its own interval); the writes and events that create its
+    # work wake it at once. Work that only time creates (a retry that falls due) waits at most this.
+    job_idle_max_seconds: float = 4.0
     max_request_bytes: int = 64 * 1024
 
     @property

@@ -2,6 +2,7 @@
 while the holder works (renewal), and a holder that lost its lease cannot write (fencing)."""
 
 import asyncio
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -86,3 +87,41 @@ async def test_a_holder_that_lost_its_lease_cannot_write(space: Scratch) -> None
         assert await runtime.write(lambda session: asyncio.sleep(0, "outside a job: not fenced")) == "outside a job: not fenced"
     finally:
         await runtime.client.close()
+
+
+async def test_an_idle_job_polls_less_and_less_and_a_wake_up_runs_it_at_once(space: Scratch) -> None:
+    """Idle, a job backs off to `idle_max` between looks (the database is not kept busy by
+    nothing); the write that creates its work wakes it without waiting for the next look."""
+    looks: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def look() -> bool:
+        looks.append(loop.time())
+        return False
+
+    job = BackgroundJob("idle", look, interval=0.1, db=space.db, lease_seconds=10.0, idle_max=1.6)
+    task = asyncio.create_task(job.run())
+    try:
+        await eventually(lambda: asyncio.sleep(0, len(looks)), lambda n: n >= 6, timeout=20, interval=0.1, what="six idle looks")
+        gaps = [later - earlier for earlier, later in itertools.pairwise(looks)]
+        assert gaps[-1] > 4 * gaps[0], f"the gaps between idle looks did not grow: {gaps}"
+        assert max(gaps) < 1.6 + 1.0, f"an idle look waited longer than idle_max: {gaps}"
+        before = len(looks)
+        job.wake()
+        woken_at = loop.time()
+        await eventually(lambda: asyncio.sleep(0, len(looks)), lambda n: n > before, timeout=5, interval=0.02, what="the woken look")
+        assert looks[before] - woken_at < 0.5, "a wake-up waited for the idle backoff"
+    finally:
+        await job.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_a_holder_renews_in_the_database_only_when_half_its_lease_is_gone(space: Scratch) -> None:
+    lease = Lease(space.db, "relay", 2.0)
+    assert await lease.acquire()
+    written = (await space.db["leases"].find_one({"_id": "relay"}))["expires_at"]
+    assert await lease.acquire()
+    assert (await space.db["leases"].find_one({"_id": "relay"}))["expires_at"] == written, "renewed with most of the lease left"
+    await asyncio.sleep(1.1)
+    assert await lease.acquire()
+    assert (await space.db["leases"].find_one({"_id": "relay"}))["expires_at"] > written, "not renewed with under half left"
