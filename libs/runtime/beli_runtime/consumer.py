@@ -25,7 +25,7 @@ from beli_runtime import metrics, tracing
 from beli_runtime.clock import utcnow
 from beli_runtime.kafka import ensure_topics, stop_quietly
 from beli_runtime.logs import get_logger
-from beli_runtime.mongo import UNAVAILABLE_ERRORS, Database, Session, ensure_index, in_transaction
+from beli_runtime.mongo import Database, Session, database_unavailable, ensure_index, in_transaction
 from beli_runtime.outbox import Outbox
 from beli_runtime.retry import Backoff
 
@@ -170,12 +170,13 @@ class EventConsumer:
                 return
             except asyncio.CancelledError:
                 raise
-            except UNAVAILABLE_ERRORS as error:
-                # Not the event's fault: wait for the database, never dead-letter for this.
-                attempt -= 1
-                log.warning("consumer.database_unavailable", group=self.group_id, error=str(error))
-                await asyncio.sleep(1)
             except Exception as error:  # noqa: BLE001 - a handler may fail in any way; it is retried, then dead-lettered
+                if database_unavailable(error):
+                    # Not the event's fault: wait for the database, never dead-letter for this.
+                    attempt -= 1
+                    log.warning("consumer.database_unavailable", group=self.group_id, error=str(error)[:300])
+                    await asyncio.sleep(1)
+                    continue
                 log.warning(
                     "consumer.handler_failed",
                     group=self.group_id,

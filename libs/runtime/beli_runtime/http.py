@@ -21,7 +21,7 @@ from beli_runtime import metrics, tracing
 from beli_runtime.bodies import BodyGuard, LargeBody
 from beli_runtime.errors import Refused
 from beli_runtime.logs import get_logger
-from beli_runtime.mongo import UNAVAILABLE_ERRORS
+from beli_runtime.mongo import UNAVAILABLE_ERRORS, database_unavailable
 
 log = get_logger("http")
 
@@ -139,7 +139,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, error: Exception) -> JSONResponse:
-        if isinstance(error, UNAVAILABLE_ERRORS):
+        if database_unavailable(error):
             return _database_down(error)
         log.exception("http.unexpected_error")
         return JSONResponse({"message": "internal error; it has been logged"}, status_code=500)

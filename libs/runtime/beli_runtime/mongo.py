@@ -17,6 +17,18 @@ Database = AsyncDatabase[dict[str, Any]]
 
 # Errors that mean "the database is not reachable right now" rather than "the request is wrong".
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure, ServerSelectionTimeoutError)
+# Server answers that say the same while it stops or a replica set changes primary:
+# ShutdownInProgress, PrimarySteppedDown, NotWritablePrimary, InterruptedAtShutdown,
+# InterruptedDueToReplStateChange, NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary.
+UNAVAILABLE_CODES = frozenset({91, 189, 10107, 11600, 11602, 13435, 13436})
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` is the database being away (wait and retry) rather than a fault of the
+    work itself: a consumer must never dead-letter a good event because of a failover."""
+    if isinstance(error, UNAVAILABLE_ERRORS):
+        return True
+    return isinstance(error, OperationFailure) and (error.code in UNAVAILABLE_CODES or error.has_error_label("RetryableWriteError"))
 
 
 def connect(url: str) -> AsyncMongoClient[dict[str, Any]]:
