@@ -6,103 +6,23 @@ export (protobuf, as Jaeger receives it). The four services and the web app are 
 this module only and restarted without it afterwards: the rest of the suite runs with tracing off.
 """
 
-import gzip
 import secrets
-import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
-from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanMessage
 
 from infra.apps import start_app
+from tests.otlp import Receiver, Span
 from tests.support import Api, System, eventually
 
 TRACED = ("catalog", "orders", "payments", "notifications")
 RESTARTED = (*TRACED, "web")  # web last: it calls the others
 # Five restarts there and five back, on a shared 2-core machine: more than the suite's 300 s.
 pytestmark = pytest.mark.timeout(900)
-KINDS = {value: name.removeprefix("SPAN_KIND_") for name, value in SpanMessage.SpanKind.items()}
-
-
-@dataclass(frozen=True)
-class Span:
-    service: str
-    name: str
-    kind: str  # SERVER, CLIENT, PRODUCER, CONSUMER, INTERNAL
-    trace_id: str
-    span_id: str
-    parent_id: str
-    attributes: dict[str, Any] = field(hash=False)
-
-
-class Receiver:
-    """Jaeger's OTLP/HTTP endpoint in miniature: keeps every span it is sent."""
-
-    def __init__(self) -> None:
-        self.spans: list[Span] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                receiver.keep(body)
-                answer = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def keep(self, body: bytes) -> None:
-        request = ExportTraceServiceRequest.FromString(body)
-        found = []
-        for resource_spans in request.resource_spans:
-            resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    found.append(
-                        Span(
-                            service=str(resource.get("service.name")),
-                            name=span.name,
-                            kind=KINDS[span.kind],
-                            trace_id=span.trace_id.hex(),
-                            span_id=span.span_id.hex(),
-                            parent_id=span.parent_span_id.hex(),
-                            attributes={a.key: _value(a.value) for a in span.attributes},
-                        )
-                    )
-        with self._lock:
-            self.spans += found
-
-    def trace(self, trace_id: str) -> list[Span]:
-        with self._lock:
-            return [span for span in self.spans if span.trace_id == trace_id]
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def _value(value: Any) -> Any:
-    kind = value.WhichOneof("value")
-    return getattr(value, kind) if kind else None
 
 
 def _restart(system: System, env: dict[str, str] | None) -> None:
