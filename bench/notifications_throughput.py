@@ -38,6 +38,7 @@ from infra.processes import ManagedProcess, load_process
 from infra.profiles import DEV, TEST, Profile
 from notifications.channels import EmailTransport
 from notifications.settings import NotificationsSettings
+from notifications.store import Delivery
 
 
 def event(run: str, n: int) -> Envelope:
@@ -89,13 +90,16 @@ async def transport_ceiling(profile: Profile, sends: int, concurrency: int) -> f
     async def one(n: int) -> None:
         async with gate:
             await transport.send(
-                {
-                    "_id": f"ceiling-{run}-{n}",
-                    "address": f"ceiling-{run}-{n}@bench.example.id",
-                    "subject": "Stok menipis",
-                    "text": "Sisa stok: 1\n" * 20,
-                    "html": "<p>Sisa stok: 1</p>" * 20,
-                }
+                Delivery(
+                    id=f"ceiling-{run}-{n}",
+                    channel="email",
+                    status="sending",
+                    attempts=1,
+                    address=f"ceiling-{run}-{n}@bench.example.id",
+                    subject="Stok menipis",
+                    text="Sisa stok: 1\n" * 20,
+                    html="<p>Sisa stok: 1</p>" * 20,
+                )
             )
 
     started = time.perf_counter()

@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiosmtplib
 import httpx
 
 from notifications.settings import NotificationsSettings
+from notifications.store import Delivery
 
 
 class SendFailed(Exception):
@@ -26,7 +27,7 @@ class Transport(Protocol):
 
     def configured(self) -> bool: ...
 
-    async def send(self, delivery: dict[str, Any]) -> str | None:
+    async def send(self, delivery: Delivery) -> str | None:
         """Send; return the provider's message id (if any). Raise SendFailed."""
         ...
 
@@ -48,20 +49,20 @@ class EmailTransport:
     def configured(self) -> bool:
         return bool(self.settings.smtp_host)
 
-    def build(self, delivery: dict[str, Any]) -> EmailMessage:
+    def build(self, delivery: Delivery) -> EmailMessage:
         email = EmailMessage()
         email["From"] = self.settings.smtp_sender
-        email["To"] = delivery["address"]
-        email["Subject"] = delivery["subject"]
+        email["To"] = delivery.address
+        email["Subject"] = delivery.subject
         email["Date"] = formatdate(localtime=False)
         # SMTP has no idempotency key: a stable Message-ID lets mail systems spot the duplicate a
         # crash between "accepted" and "marked sent" could cause.
-        digest = hashlib.sha256(delivery["_id"].encode()).hexdigest()[:32]
+        digest = hashlib.sha256(delivery.id.encode()).hexdigest()[:32]
         email["Message-ID"] = f"<{digest}@beli-ntt.id>"
-        email["X-Beli-Delivery-Id"] = delivery["_id"]
-        email.set_content(delivery["text"])
-        if delivery.get("html"):
-            email.add_alternative(delivery["html"], subtype="html")
+        email["X-Beli-Delivery-Id"] = delivery.id
+        email.set_content(delivery.text)
+        if delivery.html:
+            email.add_alternative(delivery.html, subtype="html")
         return email
 
     async def _connect(self) -> aiosmtplib.SMTP:
@@ -78,7 +79,7 @@ class EmailTransport:
         await client.connect()  # STARTTLS and AUTH happen here when configured
         return client
 
-    async def send(self, delivery: dict[str, Any]) -> str | None:
+    async def send(self, delivery: Delivery) -> str | None:
         email = self.build(delivery)
         client, used = self._idle.pop() if self._idle else (None, 0)
         try:
@@ -148,10 +149,10 @@ class ProviderTransport:
             )
         return self._client
 
-    async def send(self, delivery: dict[str, Any]) -> str | None:
-        body = {"channel": self.channel, "to": delivery["address"], "text": delivery["text"], "reference": delivery["_id"]}
+    async def send(self, delivery: Delivery) -> str | None:
+        body = {"channel": self.channel, "to": delivery.address, "text": delivery.text, "reference": delivery.id}
         try:
-            response = await self._http().post("/v1/messages", json=body, headers={"Idempotency-Key": delivery["_id"]})
+            response = await self._http().post("/v1/messages", json=body, headers={"Idempotency-Key": delivery.id})
         except httpx.HTTPError as error:
             raise SendFailed(f"provider unreachable: {type(error).__name__}: {error}", temporary=True) from None
         if response.is_success:

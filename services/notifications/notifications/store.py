@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,36 @@ def message_id(event_id: str, kind: str, recipient: str) -> str:
 
 def delivery_id(message: str, channel: str) -> str:
     return f"{message}:{channel}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message to one address over one channel, as the sending jobs and the transports see
+    it (the stored document has more: errors, timestamps, the order it is about)."""
+
+    id: str  # also the provider's idempotency key: a retried send is the same message
+    channel: str
+    status: str
+    attempts: int
+    address: str
+    text: str
+    subject: str | None = None
+    html: str | None = None
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> Delivery:
+        # A due delivery always has its address and text; were one missing, the transport's
+        # refusal records it on that delivery instead of stopping the channel's whole batch.
+        return cls(
+            id=doc["_id"],
+            channel=doc["channel"],
+            status=doc["status"],
+            attempts=doc["attempts"],
+            address=doc.get("address") or "",
+            text=doc.get("text") or "",
+            subject=doc.get("subject"),
+            html=doc.get("html"),
+        )
 
 
 class NotificationsStore:
@@ -84,7 +115,7 @@ class NotificationsStore:
 
     # --- the sending jobs -------------------------------------------------------------------
 
-    async def due(self, channel: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+    async def due(self, channel: str, now: datetime, limit: int) -> list[Delivery]:
         """Pending deliveries whose time has come, and claims left behind by a crashed sender.
 
         A claim keeps its expiry in `next_attempt_at` too, so both are the same indexed query
@@ -96,19 +127,19 @@ class NotificationsStore:
             found += await self.deliveries.find(query).sort("next_attempt_at", 1).limit(limit - len(found)).to_list()
             if len(found) >= limit:
                 break
-        return found
+        return [Delivery.from_document(doc) for doc in found]
 
-    async def claim(self, doc: dict[str, Any], now: datetime, hold_seconds: float) -> dict[str, Any] | None:
+    async def claim(self, delivery: Delivery, now: datetime, hold_seconds: float) -> Delivery | None:
         """Take one delivery for sending; None if someone else changed it meanwhile. The attempt is
         counted here, before sending, so that a crash mid-send still counts."""
         until = now + timedelta(seconds=hold_seconds)
         result = await self.deliveries.update_one(
-            {"_id": doc["_id"], "status": doc["status"], "attempts": doc["attempts"]},
+            {"_id": delivery.id, "status": delivery.status, "attempts": delivery.attempts},
             {"$set": {"status": "sending", "claimed_until": until, "next_attempt_at": until}, "$inc": {"attempts": 1}},
         )
         if result.modified_count != 1:
             return None
-        return doc | {"status": "sending", "claimed_until": until, "next_attempt_at": until, "attempts": doc["attempts"] + 1}
+        return replace(delivery, status="sending", attempts=delivery.attempts + 1)
 
     async def mark_sent(self, delivery: str, provider_id: str | None) -> None:
         await self.deliveries.update_one(

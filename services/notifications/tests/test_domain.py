@@ -16,6 +16,7 @@ from notifications.domain import KINDS, channels_for, for_return, percent
 from notifications.phones import InvalidPhone, to_e164
 from notifications.sender import DeliveryJob
 from notifications.settings import NotificationsSettings
+from notifications.store import Delivery
 
 
 @pytest.mark.parametrize("raw", ["081234567890", "+62 812-3456-7890", "62 812 3456 7890", "(0812) 3456-7890"])
@@ -65,12 +66,13 @@ class FakeStore:
         self.docs = {d["_id"]: d for d in docs}
         self.results: dict[str, tuple[str, Any]] = {}
 
-    async def due(self, channel: str, now: datetime, limit: int) -> list[dict[str, Any]]:
-        return [d for d in self.docs.values() if d["status"] == "pending"][:limit]
+    async def due(self, channel: str, now: datetime, limit: int) -> list[Delivery]:
+        return [Delivery.from_document(d) for d in self.docs.values() if d["status"] == "pending"][:limit]
 
-    async def claim(self, doc: dict[str, Any], now: datetime, hold: float) -> dict[str, Any]:
+    async def claim(self, delivery: Delivery, now: datetime, hold: float) -> Delivery:
+        doc = self.docs[delivery.id]
         doc |= {"status": "sending", "attempts": doc["attempts"] + 1}
-        return dict(doc)
+        return Delivery.from_document(doc)
 
     async def mark_sent(self, delivery: str, provider_id: str | None) -> None:
         self.docs[delivery]["status"] = "sent"
@@ -93,8 +95,8 @@ class FakeTransport:
     def configured(self) -> bool:
         return True
 
-    async def send(self, delivery: dict[str, Any]) -> str:
-        what = self.behaviour[delivery["_id"]]
+    async def send(self, delivery: Delivery) -> str:
+        what = self.behaviour[delivery.id]
         if what == "slow":
             await asyncio.sleep(5)
         if isinstance(what, SendFailed):
@@ -107,7 +109,7 @@ class FakeTransport:
 
 async def test_one_batch_sends_retries_gives_up_and_times_out_independently() -> None:
     docs = [
-        {"_id": name, "status": "pending", "attempts": attempts}
+        {"_id": name, "channel": "whatsapp", "status": "pending", "attempts": attempts, "address": "+6281234567890", "text": "Halo"}
         for name, attempts in (("ok", 0), ("flaky", 0), ("bad", 0), ("last", 3), ("slow", 0))
     ]
     store = FakeStore(docs)
