@@ -1,9 +1,5 @@
-"""Catalog service entry point: `uvicorn catalog.main:app --port 8001`.
-
-`build_app` is the composition root: everything is built from the settings, and `app` (what
-uvicorn runs) only when it is first asked for, so importing this module starts nothing.
-`build_service` builds the service's objects alone, so that tests can run its rules on a
-database of their own without Kafka."""
+"""Catalog service entry point: `uvicorn catalog.main:app --port 8001`. `build_app` and `build_service` are its
+composition root (beli_runtime.entrypoint says why `app` is built on first use)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,8 +10,7 @@ from fastapi import FastAPI
 from beli_runtime.auth import Role
 from beli_runtime.bodies import LargeBody
 from beli_runtime.clock import utcnow
-from beli_runtime.entrypoint import app_on_first_use
-from beli_runtime.http import create_app
+from beli_runtime.entrypoint import app_on_first_use, service_app
 from beli_runtime.service import ServiceRuntime
 from catalog.accounts import Accounts
 from catalog.api import build_router
@@ -73,15 +68,12 @@ def build_app(settings: CatalogSettings) -> FastAPI:
     runtime = service.runtime
     runtime.subscribe(service.handlers.subscription())
     runtime.add_job("reservation-sweeper", partial(release_expired_reservations, service), interval=settings.reservation_sweep_seconds)
-    app = create_app(
+    app = service_app(
+        service,
         title="Beli NTT — catalog",
         description="UMKM sellers and their products, stock and reservations.",
-        lifespan=runtime.lifespan(service.prepare),
-        health=runtime.health,
-        max_request_bytes=settings.max_request_bytes,
         large_bodies=[LargeBody("POST", "/products/{product_id}/photos", settings.max_photo_request_bytes)],
     )
-    app.state.service = service
     app.state.store = service.store  # for the ownership checks in catalog.access
     app.include_router(build_router(Listings(service.store, runtime.outbox, runtime.write), service.accounts, service.outlets))
     return app

@@ -1,9 +1,5 @@
-"""Notifications service entry point: `uvicorn notifications.main:app --port 8004`.
-
-`build_app` is the composition root: everything is built from the settings, and `app` (what
-uvicorn runs) only when it is first asked for, so importing this module starts nothing.
-`build_service` builds the service's objects alone, so that tests can run its rules on a
-database of their own without Kafka."""
+"""Notifications service entry point: `uvicorn notifications.main:app --port 8004`. `build_app` and `build_service` are its
+composition root (beli_runtime.entrypoint says why `app` is built on first use)."""
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -11,8 +7,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from beli_runtime.entrypoint import app_on_first_use
-from beli_runtime.http import create_app
+from beli_runtime.entrypoint import app_on_first_use, service_app
 from beli_runtime.service import ServiceRuntime
 from notifications.api import build_router
 from notifications.channels import EmailTransport, ProviderTransport, Transport
@@ -32,7 +27,6 @@ class NotificationsService:
     transports: list[Transport]
 
     async def prepare(self) -> None:
-        """The service's own indexes (the runtime adds the outbox's and the inbox's)."""
         await self.store.ensure_indexes()
 
 
@@ -57,14 +51,12 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         for job in jobs:
             job.wake()
 
-    app = create_app(
+    app = service_app(
+        service,
         title="Beli NTT — notifications",
         description="Messages to shoppers, sellers and finance (Bahasa Indonesia): in-app inbox, e-mail, WhatsApp, SMS.",
         lifespan=_lifespan(service),
-        health=service.runtime.health,
-        max_request_bytes=settings.max_request_bytes,
     )
-    app.state.service = service
     app.include_router(build_router(service.store, settings, wake_senders))
     return app
 

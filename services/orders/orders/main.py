@@ -1,9 +1,5 @@
-"""Orders service entry point: `uvicorn orders.main:app --port 8002`.
-
-`build_app` is the composition root: everything is built from the settings, and `app` (what
-uvicorn runs) only when it is first asked for, so importing this module starts nothing.
-`build_service` builds the service's objects alone, so that tests can run its rules on a
-database of their own without Kafka."""
+"""Orders service entry point: `uvicorn orders.main:app --port 8002`. `build_app` and `build_service` are its
+composition root (beli_runtime.entrypoint says why `app` is built on first use)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,8 +8,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from beli_runtime.clock import utcnow
-from beli_runtime.entrypoint import app_on_first_use
-from beli_runtime.http import create_app
+from beli_runtime.entrypoint import app_on_first_use, service_app
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS
 from beli_runtime.service import ServiceRuntime
@@ -42,7 +37,6 @@ class OrdersService:
     pickup: Pickup
 
     async def prepare(self) -> None:
-        """The service's own indexes (the runtime adds the outbox's and the inbox's)."""
         await self.store.ensure_indexes()
         await self.codes.ensure_indexes()
 
@@ -63,14 +57,11 @@ def build_app(settings: OrdersSettings) -> FastAPI:
     service.runtime.add_job("stuck-order-sweeper", partial(cancel_stuck_orders, service), interval=settings.sweep_seconds)
     service.runtime.add_job("auto-complete", partial(auto_complete_shipped, service), interval=settings.auto_complete_sweep_seconds)
     service.runtime.add_job("pickup-reminders", partial(remind_pickups, service), interval=settings.pickup_reminder_sweep_seconds)
-    app = create_app(
+    app = service_app(
+        service,
         title="Beli NTT — orders",
         description="Checkout and order lifecycle. `POST /orders` needs an `Idempotency-Key` header; keys are kept 24 hours.",
-        lifespan=service.runtime.lifespan(service.prepare),
-        health=service.runtime.health,
-        max_request_bytes=settings.max_request_bytes,
     )
-    app.state.service = service
     app.include_router(build_router(service.runtime, service.store, service.handlers, service.fulfilment, settings, service.codes))
     app.include_router(pickup_api.build_router(service.runtime, service.store, service.pickup, service.handlers.outlets))
     app.include_router(shopping.build_router(service.runtime.db, settings, OrdersPage, order_view))

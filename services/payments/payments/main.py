@@ -1,16 +1,11 @@
-"""Payments service entry point: `uvicorn payments.main:app --port 8003`.
-
-`build_app` is the composition root: everything is built from the settings, and `app` (what
-uvicorn runs) only when it is first asked for, so importing this module starts nothing.
-`build_service` builds the service's objects alone, so that tests can run its rules on a
-database of their own without Kafka."""
+"""Payments service entry point: `uvicorn payments.main:app --port 8003`. `build_app` and `build_service` are its
+composition root (beli_runtime.entrypoint says why `app` is built on first use)."""
 
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from beli_runtime.entrypoint import app_on_first_use
-from beli_runtime.http import create_app
+from beli_runtime.entrypoint import app_on_first_use, service_app
 from beli_runtime.jobs import BackgroundJob
 from beli_runtime.service import ServiceRuntime
 from payments import quote
@@ -47,7 +42,6 @@ class PaymentsService:
     uncollected: UncollectedReturns
 
     async def prepare(self) -> None:
-        """The service's own indexes (the runtime adds the outbox's and the inbox's)."""
         await self.store.ensure_indexes()
         await self.ledger.ensure_indexes()
         await self.rules.ensure_indexes()
@@ -71,15 +65,12 @@ def build_app(settings: PaymentsSettings) -> FastAPI:
     service = build_service(settings)
     service.runtime.subscribe(PaymentsHandlers(service.store, service.late, service.uncollected).subscription())
     notifications = _jobs(service)
-    app = create_app(
+    app = service_app(
+        service,
         title="Beli NTT — payments",
         description="Midtrans payments, the PAD levy rules and ledger, and the finance office's audit tools. "
         "`POST /midtrans/notification` is Midtrans's webhook.",
-        lifespan=service.runtime.lifespan(service.prepare),
-        health=service.runtime.health,
-        max_request_bytes=settings.max_request_bytes,
     )
-    app.state.service = service
     _routers(app, service, notifications)
     return app
 

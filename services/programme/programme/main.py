@@ -1,16 +1,11 @@
-"""Programme service entry point: `uvicorn programme.main:app --port 8007`.
-
-`build_app` is the composition root: everything is built from the settings, and `app` (what
-uvicorn runs) only when it is first asked for, so importing this module starts nothing.
-`build_service` builds the service's objects alone, so that tests can run its rules on a
-database of their own without Kafka."""
+"""Programme service entry point: `uvicorn programme.main:app --port 8007`. `build_app` and `build_service` are its
+composition root (beli_runtime.entrypoint says why `app` is built on first use)."""
 
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from beli_runtime.entrypoint import app_on_first_use
-from beli_runtime.http import create_app
+from beli_runtime.entrypoint import app_on_first_use, service_app
 from beli_runtime.service import ServiceRuntime
 from programme.api import build_router
 from programme.handlers import ProgrammeHandlers
@@ -33,7 +28,6 @@ class ProgrammeService:
     reminders: Reminders
 
     async def prepare(self) -> None:
-        """The service's own indexes (the runtime adds the outbox's and the inbox's)."""
         await self.store.ensure_indexes()
 
 
@@ -51,14 +45,11 @@ def build_app(settings: ProgrammeSettings) -> FastAPI:
     runtime, store, tallies = service.runtime, service.store, service.tallies
     runtime.subscribe(ProgrammeHandlers(tallies).subscription())
     runtime.add_job("commitment-reminders", service.reminders.scheduled, interval=settings.reminder_job_seconds)
-    app = create_app(
+    app = service_app(
+        service,
         title="Beli NTT — programme",
         description="Gerakan Beli NTT: the ASN roster and NIP claims, the monthly commitment, OPD compliance and the programme dashboard.",
-        lifespan=runtime.lifespan(service.prepare),
-        health=runtime.health,
-        max_request_bytes=settings.max_request_bytes,
     )
-    app.state.service = service
     app.include_router(build_router(store, service.roster, tallies))
     app.include_router(build_office_router(store, service.roster, tallies, service.reminders))
     app.include_router(build_reports_router(store, tallies, settings))
