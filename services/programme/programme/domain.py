@@ -95,14 +95,24 @@ def days_left(month: str, now: datetime) -> int:
     return max(0, (end - as_utc(now).astimezone(WITA)).days)
 
 
-def commitment_for(versions: list[dict[str, object]], month: str, default: int) -> int:
+@dataclass(frozen=True)
+class CommitmentVersion:
+    """The monthly commitment from `effective_month` on, until a later version."""
+
+    effective_month: str
+    amount: int
+    reason: str
+    created_by: str
+    created_at: datetime
+
+
+def commitment_for(versions: Iterable[CommitmentVersion], month: str, default: int) -> int:
     """The amount in force for `month`: the version with the latest effective month not after it."""
-    best: dict[str, object] | None = None
+    best: CommitmentVersion | None = None
     for version in versions:
-        effective = str(version["effective_month"])
-        if effective <= month and (best is None or effective > str(best["effective_month"])):
+        if version.effective_month <= month and (best is None or version.effective_month > best.effective_month):
             best = version
-    return int(best["amount"]) if best is not None else default  # type: ignore[call-overload]
+    return best.amount if best is not None else default
 
 
 def met(spent: int, commitment: int) -> bool:

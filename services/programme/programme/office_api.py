@@ -2,6 +2,7 @@
 commitment versions and the reminder run."""
 
 import asyncio
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -201,27 +202,17 @@ def _register_commitments(router: APIRouter, store: ProgrammeStore, tallies: Tal
     @router.get("/commitments", response_model=list[CommitmentOut])
     async def commitments(_: OfficeOrOpd) -> list[CommitmentOut]:
         """Every version; a month is judged by the version with the latest effective month not after it."""
-        return [
-            CommitmentOut(effective_month=v["_id"], **{k: v[k] for k in ("amount", "reason", "created_by", "created_at")})
-            for v in await store.commitment_versions()
-        ]
+        return [CommitmentOut(**asdict(version)) for version in await store.commitment_versions()]
 
     @router.post("/commitments", status_code=201, response_model=CommitmentOut)
     async def new_commitment(body: CommitmentIn, principal: Office) -> CommitmentOut:
         """A new version from its effective month on (never a past month: those are judged already)."""
         if body.effective_month < domain.month_of(utcnow()):
             raise ApiError(422, "bulan berlaku tidak boleh bulan yang sudah lewat", field="effective_month")
-        version = {
-            "_id": body.effective_month,
-            "effective_month": body.effective_month,
-            "amount": body.amount,
-            "reason": body.reason,
-            "created_by": actor(principal),
-            "created_at": utcnow(),
-        }
+        version = domain.CommitmentVersion(body.effective_month, body.amount, body.reason, actor(principal), utcnow())
         await store.add_commitment(version)
         await tallies.recount_met(body.effective_month)
-        return CommitmentOut(**{k: v for k, v in version.items() if k != "_id"})
+        return CommitmentOut(**asdict(version))
 
     @router.post("/reminders/run")
     async def run_reminders(_: Office, month: Annotated[str | None, Query(pattern=domain.MONTH_PATTERN)] = None) -> dict[str, Any]:

@@ -3,6 +3,7 @@ export audit, and the read models built from sales events (see tallies.py)."""
 
 import hashlib
 import zlib
+from dataclasses import asdict
 from typing import Any
 
 from pymongo import UpdateOne
@@ -11,6 +12,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
 from beli_runtime.mongo import Database, Session, ensure_index
+from programme.domain import CommitmentVersion
 
 Doc = dict[str, Any]
 DIGEST_BUCKETS = 128
@@ -131,14 +133,16 @@ class ProgrammeStore:
 
     # --- commitments ------------------------------------------------------------------------
 
-    async def commitment_versions(self, session: Session | None = None) -> list[Doc]:
-        return await self.commitments.find({}, session=session).sort("effective_month", 1).to_list()
+    async def commitment_versions(self, session: Session | None = None) -> list[CommitmentVersion]:
+        docs = await self.commitments.find({}, session=session).sort("effective_month", 1).to_list()
+        return [CommitmentVersion(d["effective_month"], d["amount"], d["reason"], d["created_by"], d["created_at"]) for d in docs]
 
-    async def add_commitment(self, version: Doc) -> None:
+    async def add_commitment(self, version: CommitmentVersion) -> None:
+        """One version per effective month (its `_id`): a second one for the same month is refused."""
         try:
-            await self.commitments.insert_one(version)
+            await self.commitments.insert_one({"_id": version.effective_month} | asdict(version))
         except DuplicateKeyError:
-            raise ApiError(409, f"sudah ada versi komitmen untuk bulan {version['_id']}", field="effective_month") from None
+            raise ApiError(409, f"sudah ada versi komitmen untuk bulan {version.effective_month}", field="effective_month") from None
 
     # --- audit ------------------------------------------------------------------------------
 

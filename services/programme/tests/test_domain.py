@@ -52,7 +52,10 @@ def test_the_reminder_moment_is_the_day_at_the_hour_wita_or_the_last_day() -> No
 
 
 def test_a_month_is_judged_by_the_version_in_force_for_it() -> None:
-    versions = [{"effective_month": "2026-12", "amount": 150_000}, {"effective_month": "2027-03", "amount": 200_000}]
+    versions = [
+        domain.CommitmentVersion(month, amount, "Surat Edaran Gubernur", "bkd@nttprov.example.id", datetime(2026, 11, 1, tzinfo=UTC))
+        for month, amount in (("2026-12", 150_000), ("2027-03", 200_000))
+    ]
     assert domain.commitment_for(versions, "2026-11", 100_000) == 100_000
     assert domain.commitment_for(versions, "2026-12", 100_000) == 150_000
     assert domain.commitment_for(versions, "2027-02", 100_000) == 150_000

@@ -3,11 +3,14 @@ comes from the composition root (`build_app`) and runs without its lifespan (no 
 reminder job)."""
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
 
+from beli_runtime.clock import utcnow
 from infra.tokens import mint
+from programme import domain
 from programme.main import build_app
 from programme.settings import ProgrammeSettings
 from tests.service_layer import ServiceDatabase, serving
@@ -55,3 +58,17 @@ async def test_a_claim_from_another_address_waits_for_the_opd_and_the_office_see
 async def test_a_nip_not_on_the_roster_is_refused_with_what_to_do(programme: httpx.AsyncClient) -> None:
     refused = await programme.post("/programme/me/nip", json={"nip": "199001012015031002"}, headers=shopper("asn@example.id"))
     assert refused.status_code == 404 and "hubungi OPD Anda" in refused.json()["message"]
+
+
+async def test_a_commitment_version_applies_from_its_month_once(programme: httpx.AsyncClient) -> None:
+    next_month = domain.month_of(utcnow() + timedelta(days=32))
+    version = {"amount": 150_000, "effective_month": next_month, "reason": "Surat Edaran Gubernur"}
+    created = await programme.post("/programme/commitments", json=version, headers=OFFICE)
+    assert created.status_code == 201 and created.json()["created_by"] == "bkd@nttprov.example.id"
+    listed = (await programme.get("/programme/commitments", headers=OFFICE)).json()
+    assert [(v["effective_month"], v["amount"]) for v in listed] == [(next_month, 150_000)]
+
+    again = await programme.post("/programme/commitments", json=version | {"amount": 175_000}, headers=OFFICE)
+    assert again.status_code == 409 and next_month in again.json()["message"]
+    past = await programme.post("/programme/commitments", json=version | {"effective_month": "2020-01"}, headers=OFFICE)
+    assert past.status_code == 422 and "sudah lewat" in past.json()["message"]
