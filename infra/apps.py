@@ -78,7 +78,7 @@ def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]
         env |= {
             "PICKUP_COLLECT_DAYS": str(15 / 86_400),
             "PICKUP_REMINDER_DAYS": str(10 / 86_400),
-            "PICKUP_REMINDER_SWEEP_SECONDS": "0.5",
+            "PICKUP_REMINDER_SWEEP_SECONDS": "2",
         }
     if name == "notifications":
         # Local stacks send through the messaging simulator (SMTP mailbox + WhatsApp/SMS provider)

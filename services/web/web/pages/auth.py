@@ -24,6 +24,7 @@ ROLE_HOME = {
     "admin": "/operator",
     "programme": "/program",
     "opd": "/program/opd",
+    "outlet": "/ntt-mart/paket",
 }
 
 

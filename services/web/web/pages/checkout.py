@@ -36,6 +36,27 @@ async def levy_quote(api: Backend, lines: list[dict[str, Any]]) -> int | None:
     return int(answer["total_levy"])
 
 
+async def pickup_outlets(api: Backend) -> list[dict[str, Any]]:
+    """The NTT Mart outlets open for pick-up (orders' own list); none if orders cannot say:
+    the shopper can still check out by courier."""
+    try:
+        return list((await api.call(None, "GET", "orders", "/outlets"))["items"])
+    except BackendError:
+        return []
+
+
+def chosen_deliveries(form: Any, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each seller's choice from the form field `antar-<seller id>`: "kurir" or an outlet id."""
+    deliveries = []
+    for group in groups:
+        choice = str(form.get(f"antar-{group['seller_id']}") or "kurir")
+        if choice == "kurir":
+            deliveries.append({"seller_id": group["seller_id"], "method": "courier"})
+        else:
+            deliveries.append({"seller_id": group["seller_id"], "method": "pickup", "outlet_id": choice[:64]})
+    return deliveries
+
+
 async def summary(api: Backend, session: Session) -> dict[str, Any]:
     cart = await read_cart(api, session)
     lines = await priced_lines(api, cart["items"])
@@ -48,6 +69,7 @@ async def summary(api: Backend, session: Session) -> dict[str, Any]:
         "levy": await levy_quote(api, available),
         "lines": available,
         "dropped": len(lines) - len(available),
+        "outlets": await pickup_outlets(api),
     }
 
 
@@ -60,7 +82,7 @@ async def checkout_page(request: Request, session: Shopper) -> Response:
     account = session.account or {}
     values = {"name": account.get("name", ""), "email": account.get("email", ""), "phone": account.get("phone", "")}
     # One key per checkout page: pressing "Bayar" twice (or reloading the POST) places one order.
-    return page(request, "cart/checkout.html", title="Checkout", values=values, errors={}, key=uuid.uuid4().hex, **found)
+    return page(request, "cart/checkout.html", title="Checkout", values=values, errors={}, key=uuid.uuid4().hex, chosen={}, **found)
 
 
 @router.post("/checkout")
@@ -83,16 +105,26 @@ async def place_order(
         | ({"variant_id": line["variant_id"]} if line.get("variant_id") else {})
         for line in found["lines"]
     ]
+    deliveries = chosen_deliveries(await request.form(), found["groups"])
+    body = {"customer": values, "items": items} | ({"deliveries": deliveries} if any(d["method"] == "pickup" for d in deliveries) else {})
     try:
-        created = await api.call(
-            session, "POST", "orders", "/orders", json={"customer": values, "items": items}, headers={"Idempotency-Key": key[:100]}
-        )
+        created = await api.call(session, "POST", "orders", "/orders", json=body, headers={"Idempotency-Key": key[:100]})
     except BackendError as error:
         if error.status not in (400, 409, 422):
             raise
         errors = error.field_errors()
+        chosen = {d["seller_id"]: d.get("outlet_id", "kurir") for d in deliveries}
         return page(
-            request, "cart/checkout.html", 400, title="Checkout", values=values, errors=errors, key=key, error=error.message, **found
+            request,
+            "cart/checkout.html",
+            400,
+            title="Checkout",
+            values=values,
+            errors=errors,
+            key=key,
+            error=error.message,
+            chosen=chosen,
+            **found,
         )
     ordered = {(item["product_id"], item.get("variant_id")) for item in items}
     await change_cart(api, session, lambda lines: [line for line in lines if not any(same_line(line, *chosen) for chosen in ordered)])

@@ -21,7 +21,9 @@ STATUS_LABELS = {
     "AWAITING_PAYMENT": "Menunggu pembayaran",
     "PAID": "Dibayar",
     "SHIPPED": "Dikirim",
+    "AT_OUTLET": "Siap diambil di NTT Mart",
     "COMPLETED": "Selesai",
+    "RETURNED": "Dikembalikan (tidak diambil)",
     "CANCELLED": "Dibatalkan",
     "REJECTED": "Ditolak",
 }

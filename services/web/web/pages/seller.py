@@ -27,7 +27,9 @@ SellerSession = Annotated[Session, Depends(seller_user)]
 ORDER_TABS = (
     ("PAID", "Perlu dikirim"),
     ("SHIPPED", "Dikirim"),
+    ("AT_OUTLET", "Di NTT Mart"),
     ("COMPLETED", "Selesai"),
+    ("RETURNED", "Dikembalikan"),
     ("AWAITING_PAYMENT", "Menunggu bayar"),
     ("CANCELLED", "Batal"),
 )
@@ -155,6 +157,24 @@ async def ship(request: Request, order_id: str, session: SellerSession) -> Respo
         flash(f"Pesanan {order_id} belum dikirim: {detail}", "error")
         return RedirectResponse("/penjual/pesanan?status=PAID", status_code=303)
     flash(f"Pesanan {order_id} ditandai dikirim dengan {courier}, resi {body['tracking_number']}.", "success")
+    return RedirectResponse("/penjual/pesanan?status=PAID", status_code=303)
+
+
+@router.post("/pesanan/{order_id}/antar-ntt-mart")
+async def delivered_to_outlet(request: Request, order_id: str, session: SellerSession) -> Response:
+    """The seller left a pick-up order at the NTT Mart outlet the shopper chose."""
+    seller_id = need_profile(session)
+    if isinstance(seller_id, Response):
+        return seller_id
+    flash = current_session(request).flash
+    try:
+        sub = await backend(request).call(session, "POST", "orders", f"/orders/{order_id}/sub-orders/{seller_id}/deliver-to-outlet")
+    except BackendError as error:
+        if error.status in (0, 401) or error.status >= 500:
+            raise
+        flash(f"Pesanan {order_id} belum ditandai: {error.message}", "error")
+        return RedirectResponse("/penjual/pesanan?status=PAID", status_code=303)
+    flash(f"Pesanan {order_id} sudah diantar ke {sub['delivery']['outlet']['name']}: pembeli kami kabari.", "success")
     return RedirectResponse("/penjual/pesanan?status=PAID", status_code=303)
 
 
