@@ -11,7 +11,7 @@ import httpx
 
 from infra import stack
 from infra.apps import start_app
-from tests.support import FINAL, Api, System, eventually
+from tests.support import FINAL, Api, System, eventually, log_report
 
 RETRYABLE = (httpx.TransportError,)
 
@@ -74,9 +74,14 @@ class Stream:
         """Assert the end state and return the figures checked."""
         finals = {}
         for order_id in self.orders:
-            finals[order_id] = (
-                await eventually(lambda o=order_id: api.order(o), lambda o: o["status"] in FINAL, timeout=timeout, what=f"{order_id} final")
-            )["status"]
+            try:
+                order = await eventually(
+                    lambda o=order_id: api.order(o), lambda o: o["status"] in FINAL, timeout=timeout, what=f"{order_id} final"
+                )
+            except AssertionError as stuck:
+                payment = (await api.payments.get(f"/payments/{order_id}")).text[:600]
+                raise AssertionError(f"{stuck}\npayment: {payment}\n{log_report(api.log_dir, order_id)}") from None
+            finals[order_id] = order["status"]
         sold: dict[str, int] = {pid: 0 for pid in self.products}
         levy_entries = 0
         for order_id, items in self.orders.items():

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -45,6 +46,32 @@ async def eventually(
         await asyncio.sleep(interval)
         value = await probe()
     return value
+
+
+# The Kafka client's own reconnect chatter while a broker restarts says nothing about an order.
+_LOG_NOISE = ("NodeNotReady", "Failed fetch", "Group Coordinator", "produce response", "Heartbeat", "OffsetCommit", "Unable ")
+
+
+def log_report(log_dir: Path | None, needle: str, *, lines: int = 12) -> str:
+    """The apps' log lines about `needle` and their latest warnings: what a timed-out wait
+    needs to be diagnosed from CI output alone (the run's files are gone by then)."""
+    if log_dir is None or not log_dir.is_dir():
+        return ""
+    report = []
+    for path in sorted(log_dir.glob("*.log")):
+        if path.name.startswith(("kafka", "mongo")):
+            continue
+        text = path.read_text(errors="replace").splitlines()
+        about = [line[:400] for line in text if needle in line][-lines:]
+        trouble = [
+            line[:400]
+            for line in text
+            if ('"warning"' in line or '"error"' in line or "Traceback" in line) and not any(n in line for n in _LOG_NOISE)
+        ][-lines:]
+        if about or trouble:
+            report.append(f"--- {path.name}: about {needle} ---\n" + "\n".join(about))
+            report.append(f"--- {path.name}: latest warnings ---\n" + "\n".join(trouble))
+    return "\n".join(report)
 
 
 async def read_events(
@@ -183,8 +210,9 @@ class Api:
     """Every client carries an operator (admin) token unless a call says who it acts as: the
     harness watches like an operator, and acts as the shopper or seller where that matters."""
 
-    def __init__(self, clients: dict[str, httpx.AsyncClient]) -> None:
+    def __init__(self, clients: dict[str, httpx.AsyncClient], log_dir: Path | None = None) -> None:
         self.seller_tokens: dict[str, str] = {}
+        self.log_dir = log_dir  # the apps' logs, quoted when a wait times out
         self.catalog = clients["catalog"]
         self.orders = clients["orders"]
         self.payments = clients["payments"]
@@ -203,7 +231,7 @@ class Api:
             for name in system.profile.service_ports
         }
         try:
-            yield cls(clients)
+            yield cls(clients, system.profile.log_dir)
         finally:
             for client in clients.values():
                 await client.aclose()
