@@ -26,15 +26,18 @@ pytestmark = pytest.mark.timeout(600)
 
 
 async def test_kill_each_service_mid_stream(api: Api, system: System) -> None:
-    for round_, victim in enumerate(SERVICES):
+    # Two services at a time (one of each pair writes money): every service is SIGKILLed mid-stream
+    # once, in half the rounds, so that the suite stays inside its 30 minutes.
+    for round_, victims in enumerate((("catalog", "payments"), ("orders", "notifications"))):
         stream = await Stream.stock_up(api, count=3, stock=30)
         running = asyncio.create_task(stream.run(api, buyers=10, seed=round_))
         await asyncio.sleep(0.7)
-        kill_app(system, victim)  # SIGKILL: no graceful anything
+        for victim in victims:
+            kill_app(system, victim)  # SIGKILL: no graceful anything
         await asyncio.sleep(1.0)
-        restart_app(system, victim)
+        await asyncio.gather(*(asyncio.to_thread(restart_app, system, victim) for victim in victims))
         await running
-        await stream.converged(api, f"kill -9 {victim}")
+        await stream.converged(api, f"kill -9 {' and '.join(victims)}")
 
 
 async def test_broker_restart_mid_stream(api: Api, system: System) -> None:
