@@ -28,6 +28,7 @@ from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Database, Session, database_unavailable, ensure_index, in_transaction
 from beli_runtime.outbox import Outbox
 from beli_runtime.retry import Backoff
+from beli_runtime.watchdog import watched
 
 log = get_logger(__name__)
 # Retries in place hold the partition, so their pauses stay short.
@@ -123,7 +124,13 @@ class EventConsumer:
                     for message in messages:
                         if self._stopping:
                             break
-                        await self._process(message.value, message.topic, message.partition, message.offset, message.headers)
+                        await watched(
+                            self._process(message.value, message.topic, message.partition, message.offset, message.headers),
+                            f"consumer {self.group_id}",
+                            topic=message.topic,
+                            partition=message.partition,
+                            offset=message.offset,
+                        )
                         self._done[partition] = message.offset + 1
                     await self.commit_done(kafka)
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from beli_runtime.leases import Lease, LeaseLost
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS, Database
+from beli_runtime.watchdog import watched
 
 log = get_logger(__name__)
 
@@ -36,7 +37,7 @@ class BackgroundJob:
             try:
                 if await self._lease.acquire():
                     async with self._lease.holding():
-                        busy = await self._step()
+                        busy = await watched(self._step(), f"job {self.name}")
             except asyncio.CancelledError:
                 raise
             except LeaseLost as lost:

@@ -20,6 +20,7 @@ from beli_runtime.mongo import IndexConflict, Session, connect, in_transaction
 from beli_runtime.outbox import Outbox, OutboxRelay
 from beli_runtime.production import UnsafeSettings
 from beli_runtime.settings import ServiceSettings
+from beli_runtime.watchdog import where
 
 T = TypeVar("T")
 log = get_logger(__name__)
@@ -161,6 +162,7 @@ class ServiceRuntime:
             await job.stop()
         _, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_SECONDS) if self._tasks else (set(), set())
         for task in pending:
+            log.warning("service.task_did_not_stop", task=task.get_name(), stack=where(task))
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         try:
