@@ -290,7 +290,7 @@ def lock_seconds(failures: int, free: int, base: float, ceiling: float) -> float
     nothing for the first `free` (typos), then `base` doubling up to `ceiling`."""
     if failures < free:
         return 0.0
-    return min(ceiling, base * 2 ** (failures - free))
+    return float(min(ceiling, base * 2 ** (failures - free)))
 
 
 def with_deliveries(sub_orders: list[dict[str, Any]], deliveries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
