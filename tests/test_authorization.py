@@ -90,6 +90,10 @@ RULES = [
         {"regency": "Lembata", "outlet_id": "ntt-mart-uji-{unique}", "address": "Jl. Uji", "phone": "0383123456"},
     ),
     Rule("catalog", "PATCH", "/admin/outlets/ntt-mart-sabu-raijua", ADMIN, {"opening_hours": "Senin–Sabtu 08.00–20.00"}),
+    # The shelf: its own staff (the world's outlet identity works at NTT Mart Belu), sellers (their
+    # own lines only) and the operator see it; the product's seller or the operator consign to it.
+    Rule("catalog", "GET", "/outlets/ntt-mart-belu/stock", frozenset({"seller", "other_seller", "admin", "outlet"})),
+    Rule("catalog", "PUT", "/outlets/ntt-mart-belu/stock/{product}", SELLER_OWN, {"stock": 3}),
     # orders
     Rule(
         "orders",

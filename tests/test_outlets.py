@@ -85,3 +85,29 @@ async def test_outlet_staff_are_bound_to_one_open_outlet(api: Api) -> None:
     )
     assert refused.status_code == 403
     assert mint("outlet", outlet_id="ntt-mart-belu")  # the dev mint knows the role too
+
+
+async def test_sellers_consign_units_to_an_outlet_shelf_that_only_its_staff_see(api: Api) -> None:
+    seller = await api.seller("Belu")
+    product = await api.product(seller, price=40_000, stock=7, category="kopi", name="Kopi Belu 250 g")
+    consigned = await api.catalog.put(f"/outlets/ntt-mart-belu/stock/{product['id']}", headers=api.as_seller(seller), json={"stock": 5})
+    assert consigned.status_code == 200, consigned.text
+    assert consigned.json()["stock"] == 5 and consigned.json()["unit_price"] == 40_000
+    assert (await api.stock_of(product["id"]))["stock"] == 7  # the online stock is another count
+    belu, sikka = await outlet_staff(api, "ntt-mart-belu"), await outlet_staff(api, "ntt-mart-sikka")
+    as_belu = {"Authorization": f"Bearer {belu['access_token']}"}
+    as_sikka = {"Authorization": f"Bearer {sikka['access_token']}"}
+    shelf = (await api.catalog.get("/outlets/ntt-mart-belu/stock", headers=as_belu)).json()
+    assert {(line["product_id"], line["stock"]) for line in shelf} >= {(product["id"], 5)}
+    assert (await api.catalog.get("/outlets/ntt-mart-belu/stock", headers=as_sikka)).status_code == 404
+    sikka_shelf = (await api.catalog.get("/outlets/ntt-mart-sikka/stock", headers=as_sikka)).json()
+    assert product["id"] not in {line["product_id"] for line in sikka_shelf}
+    # Staff do not consign (sellers bring the goods): refused, and the shelf is unchanged.
+    refused = await api.catalog.put(f"/outlets/ntt-mart-belu/stock/{product['id']}", headers=as_belu, json={"stock": 99})
+    assert refused.status_code in (403, 404)
+    other = await api.seller("Alor")
+    assert (
+        await api.catalog.put(f"/outlets/ntt-mart-belu/stock/{product['id']}", headers=api.as_seller(other), json={"stock": 1})
+    ).status_code == 404
+    mine = (await api.catalog.get("/outlets/ntt-mart-belu/stock", headers=api.as_seller(other))).json()
+    assert all(line["seller_id"] == other["id"] for line in mine)

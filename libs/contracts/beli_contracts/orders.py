@@ -20,6 +20,9 @@ class OrderPlaced(_OrdersEvent):
     customer: Customer
     items: list[OrderItem] = Field(min_length=1)
     placed_at: datetime
+    # Where the sale happens: "online", or "outlet:<outlet id>" for an in-store sale at an NTT Mart
+    # outlet (catalog then reserves that outlet's shelf, never the online stock).
+    channel: str = "online"
 
 
 class PaymentRequested(_OrdersEvent):
@@ -32,6 +35,10 @@ class PaymentRequested(_OrdersEvent):
     gross_amount: Rupiah = Field(gt=0)
     # The reservation's `expires_at`, unchanged: the order's one deadline (Snap expires before it).
     pay_before: datetime
+    channel: str = "online"
+    # How the buyer pays: "snap" (the online checkout), or at an outlet "qris" (Midtrans Core API
+    # charge, the QR shown at the till) or "cash" (taken by the staff, settled at once).
+    payment_method: Literal["snap", "qris", "cash"] = "snap"
 
 
 class OrderRejected(_OrdersEvent):
@@ -54,6 +61,7 @@ class OrderPaid(_OrdersEvent):
     levy_total: Rupiah = 0
     payment_type: str = ""
     settled_at: datetime | None = None
+    channel: str = "online"
 
 
 # stock_unavailable: paid after the hold ended and the units were sold meanwhile (the payment is returned).

@@ -23,6 +23,9 @@ class PaymentLinkCreated(_PaymentsEvent):
     token: str
     redirect_url: str
     pay_before: datetime
+    # An in-store QRIS charge: the QR to show at the till (Midtrans's `qr_string`, and the URL of
+    # its `generate-qr-code` action); `redirect_url` is that URL too.
+    qr_string: str | None = None
 
 
 class PaymentSettled(_PaymentsEvent):
@@ -38,6 +41,7 @@ class PaymentSettled(_PaymentsEvent):
     payment_type: str
     transaction_id: str
     settled_at: datetime
+    channel: str = "online"  # "outlet:<outlet id>" for an in-store sale
 
 
 class PaymentFailed(_PaymentsEvent):
@@ -83,6 +87,7 @@ class LevyEntry(Value):
     reverses: str | None = None
     recorded_at: datetime
     hash: str
+    channel: str = "online"  # "outlet:<outlet id>" for an in-store sale
 
 
 class LevyRecorded(_PaymentsEvent):

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from catalog import accounts, listings, outlets, photos, search, sellers
 from catalog.accounts import Accounts
 from catalog.listings import Listings
+from catalog.outlets import stock_api
 
 
 def build_router(service: Listings, account_service: Accounts, outlet_store: outlets.OutletStore) -> APIRouter:
@@ -16,4 +17,5 @@ def build_router(service: Listings, account_service: Accounts, outlet_store: out
     router.include_router(listings.build_router(service))
     router.include_router(photos.build_router(service.store, service.write))
     router.include_router(outlets.build_router(outlet_store))
+    router.include_router(stock_api.build_router(outlet_store, service.store, service.write))
     return router

@@ -11,6 +11,7 @@ from beli_contracts.catalog import (
     StockReserved,
 )
 from beli_contracts.orders import OrderCancelled, OrderPaid, OrderPlaced
+from beli_contracts.outlets import outlet_of_channel
 from beli_contracts.topics import ORDERS_EVENTS
 from beli_runtime.consumer import Subscription
 from beli_runtime.mongo import Session
@@ -38,7 +39,8 @@ class CatalogHandlers:
 
     async def on_order_placed(self, envelope: Envelope, event: OrderPlaced, session: Session) -> None:
         holder = event.customer.account_id or event.customer.email.strip().lower()
-        reservation = await self.store.reserve(session, event.order_id, event.items, self.unpaid_hold, holder, self.limits)
+        outlet_id = outlet_of_channel(event.channel)
+        reservation = await self.store.reserve(session, event.order_id, event.items, self.unpaid_hold, holder, self.limits, outlet_id)
         if reservation is None:
             return
         plan = reservation.plan

@@ -8,7 +8,7 @@ variants; its own stock/price/reserved/sold are derived from them in the same tr
 """
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from catalog.domain import (
     over_hold_limits,
     plan_reservation,
 )
+from catalog.outlets.stock import OutletStock, at_outlet
 
 Doc = dict[str, Any]
 CommitOutcome = Literal["committed", "recommitted", "lapsed", "nothing"]
@@ -54,6 +55,8 @@ class CatalogStore:
         self.sellers = db["sellers"]
         self.products = db["products"]
         self.reservations = db["reservations"]
+        self.outlet_stock = OutletStock(db)
+        self.outlets = db["outlets"]
 
     async def ensure_indexes(self) -> None:
         # Every shopper query starts with `visible: true`; see search.py for which query uses which.
@@ -68,6 +71,7 @@ class CatalogStore:
         await ensure_index(self.sellers, "email")
         await ensure_index(self.sellers, "account_id", unique=True, sparse=True)  # one seller profile per account
         await ensure_index(self.sellers, [("status", 1), ("created_at", 1)])
+        await self.outlet_stock.ensure_indexes()
 
     # --- sellers ----------------------------------------------------------------------------
 
@@ -133,30 +137,36 @@ class CatalogStore:
     # --- reservations -----------------------------------------------------------------------
 
     async def reserve(
-        self, session: Session, order_id: str, items: list[OrderItem], ttl: timedelta, holder: str, limits: HoldLimits
+        self,
+        session: Session,
+        order_id: str,
+        items: list[OrderItem],
+        ttl: timedelta,
+        holder: str,
+        limits: HoldLimits,
+        outlet_id: str | None = None,
     ) -> Reservation | None:
-        """Reserve every line or none, within the holder's limits on unpaid units. None when this
-        order was already handled."""
+        """Reserve every line or none, within the holder's limits on unpaid units: online stock, or
+        with `outlet_id` the outlet's shelf (the buyer stands at the till: no hold limits). None
+        when this order was already handled."""
         if await self.reservations.find_one({"_id": order_id}, session=session):
             return None
-        refused = over_hold_limits(items, await self._held_by(session, holder), limits)
+        refused = [] if outlet_id else over_hold_limits(items, await self._held_by(session, holder), limits)
         if refused:
             plan = ReservationPlan("rejected", [], refused)
         else:
-            ids = list({item.product_id for item in items})
-            found = await self.products.find({"_id": {"$in": ids}}, session=session).to_list()
-            plan = plan_reservation(items, {doc["_id"]: stocked(doc) for doc in found})
+            plan = plan_reservation(items, await self._stocked(session, items, outlet_id))
         now = utcnow()
         # Millisecond precision: what every store keeps, so the same deadline compares equal everywhere.
         ends = now + ttl
         result = Reservation(plan, expires_at=ends.replace(microsecond=ends.microsecond // 1000 * 1000))
         if plan.outcome == "reserved":
             for line in plan.lines:
-                moved = await self._move_units(session, line.product_id, line.variant_id, line.quantity, take="stock", give="reserved")
+                moved = await self._move_line(session, outlet_id, line.product_id, line.variant_id, line.quantity, "stock", "reserved")
                 if moved is None:
                     # Our snapshot said there was stock; a concurrent writer won. Retry whole.
                     raise RuntimeError(f"stock of {line.product_id}/{line.variant_id} changed during reservation")
-                alert = await self.check_low_stock(session, moved, line.variant_id)
+                alert = None if outlet_id else await self.check_low_stock(session, moved, line.variant_id)
                 if alert is not None:
                     result.low_stock.append(alert)
         await self.reservations.insert_one(
@@ -164,6 +174,7 @@ class CatalogStore:
                 "_id": order_id,
                 "status": "held" if plan.outcome == "reserved" else "rejected",
                 "holder": holder,
+                "outlet_id": outlet_id,
                 "lines": [{"product_id": line.product_id, "variant_id": line.variant_id, "quantity": line.quantity} for line in plan.lines],
                 "created_at": now,
                 "expires_at": result.expires_at,
@@ -171,6 +182,27 @@ class CatalogStore:
             session=session,
         )
         return result
+
+    async def _stocked(self, session: Session, items: list[OrderItem], outlet_id: str | None) -> dict[str, StockedProduct]:
+        ids = list({item.product_id for item in items})
+        found = await self.products.find({"_id": {"$in": ids}}, session=session).to_list()
+        products = {doc["_id"]: stocked(doc) for doc in found}
+        if outlet_id is None:
+            return products
+        outlet = await self.outlets.find_one({"_id": outlet_id}, {"active": 1}, session=session)
+        levels = await self.outlet_stock.at(session, outlet_id, ids)
+        # A closed outlet sells nothing; on its shelf a product sells while its seller keeps it active.
+        open_ = bool(outlet and outlet.get("active"))
+        shelf = {doc["_id"]: replace(products[doc["_id"]], on_sale=open_ and bool(doc.get("active"))) for doc in found}
+        return {product_id: at_outlet(product, levels) for product_id, product in shelf.items()}
+
+    async def _move_line(
+        self, session: Session, outlet_id: str | None, product_id: str, variant_id: str | None, quantity: int, take: str, give: str
+    ) -> Doc | None:
+        """Units of the outlet's shelf for an outlet's reservation, the online stock otherwise."""
+        if outlet_id:
+            return await self.outlet_stock.move(session, outlet_id, product_id, variant_id, quantity, take=take, give=give)
+        return await self._move_units(session, product_id, variant_id, quantity, take=take, give=give)
 
     async def _held_by(self, session: Session, holder: str) -> dict[str, int]:
         """Units per product the holder keeps in unpaid orders. Touching the holder's row first makes
@@ -190,20 +222,28 @@ class CatalogStore:
             {"_id": order_id, "status": "held"}, {"$set": {"status": "committed", "settled_at": utcnow()}}, session=session
         )
         if reservation is not None:
+            outlet_id = reservation.get("outlet_id")
             for line in reservation["lines"]:
-                await self._move_units(session, line["product_id"], line.get("variant_id"), line["quantity"], take="reserved", give="sold")
+                await self._move_line(session, outlet_id, line["product_id"], line.get("variant_id"), line["quantity"], "reserved", "sold")
             return "committed"
         reservation = await self.reservations.find_one({"_id": order_id, "status": "released"}, session=session)
         if reservation is None:
             return "nothing"  # already committed or lapsed (a redelivery), or never reserved
-        if not await self._all_available(session, reservation["lines"]):
+        outlet_id = reservation.get("outlet_id")
+        available = (
+            await self.outlet_stock.all_available(session, outlet_id, reservation["lines"])
+            if outlet_id
+            else await self._all_available(session, reservation["lines"])
+        )
+        if not available:
             await self.reservations.update_one({"_id": order_id}, {"$set": {"status": "lapsed", "settled_at": utcnow()}}, session=session)
             return "lapsed"
         for line in reservation["lines"]:
-            moved = await self._move_units(session, line["product_id"], line.get("variant_id"), line["quantity"], take="stock", give="sold")
+            moved = await self._move_line(session, outlet_id, line["product_id"], line.get("variant_id"), line["quantity"], "stock", "sold")
             if moved is None:
                 raise RuntimeError(f"stock of {line['product_id']} changed while re-reserving {order_id}")  # retried whole
-            await self.check_low_stock(session, moved, line.get("variant_id"))
+            if not outlet_id:
+                await self.check_low_stock(session, moved, line.get("variant_id"))
         await self.reservations.update_one(
             {"_id": order_id}, {"$set": {"status": "committed", "recommitted": True, "settled_at": utcnow()}}, session=session
         )
@@ -230,11 +270,12 @@ class CatalogStore:
         )
         if reservation is None:
             return False
+        outlet_id = reservation.get("outlet_id")
         for line in reservation["lines"]:
-            moved = await self._move_units(
-                session, line["product_id"], line.get("variant_id"), line["quantity"], take="reserved", give="stock"
+            moved = await self._move_line(
+                session, outlet_id, line["product_id"], line.get("variant_id"), line["quantity"], "reserved", "stock"
             )
-            if moved is not None:
+            if moved is not None and not outlet_id:
                 await self.check_low_stock(session, moved, line.get("variant_id"))  # re-arms the alert
         return True
 
