@@ -122,8 +122,24 @@ RULES = [
     Rule("orders", "POST", "/outlets/ntt-mart-belu/orders/{pickup_order}/return", OUTLET_OWN, expected={"*": 409}),
     # Another outlet's staff learn nothing of NTT Mart Sikka's parcels (404), like any other caller.
     Rule("orders", "GET", "/outlets/ntt-mart-sikka/orders", ADMIN),
+    # orders: in-store sales at NTT Mart Belu (the world's outlet identity works there). The world's
+    # order is an online one: past the outlet check it is not this outlet's sale (404).
+    Rule("orders", "GET", "/outlets/ntt-mart-belu/sales", frozenset({"admin", "outlet"})),
+    Rule(
+        "orders",
+        "POST",
+        "/outlets/ntt-mart-belu/sales",
+        frozenset({"outlet"}),
+        {"items": [{"product_id": "{product}", "quantity": 1}], "payment_method": "cash"},
+    ),
+    Rule("orders", "GET", "/outlets/ntt-mart-belu/sales/{order}", frozenset({"admin", "outlet"}), expected={"*": 404}),
+    Rule("orders", "POST", "/outlets/ntt-mart-belu/sales/{order}/cancel", frozenset({"outlet"}), expected={"*": 404}),
     # payments
     Rule("payments", "GET", "/payments/{order}", frozenset({"shopper", "finance", "admin"})),
+    Rule(
+        "payments", "POST", "/outlets/ntt-mart-belu/payments/{order}/cash", frozenset({"outlet"}), {"received": 1000}, expected={"*": 404}
+    ),
+    Rule("payments", "GET", "/outlets/ntt-mart-belu/cash-report", frozenset({"outlet", "finance", "admin"})),
     Rule("payments", "GET", "/levy/entries", FINANCE, params={"order_id": "{order}"}),
     Rule("payments", "GET", "/admin/levy-rules", ADMIN),
     Rule(

@@ -1,14 +1,18 @@
 """NTT Mart outlets (issue 12): the 22 seeded outlets, the operator managing them, staff accounts
 bound to one outlet, and OutletChanged for every change."""
 
+import csv
+import io
 import uuid
 from typing import Any
 
-from beli_contracts import CATALOG_EVENTS
+from openpyxl import load_workbook
+
+from beli_contracts import CATALOG_EVENTS, ORDERS_EVENTS
 from beli_contracts.outlets import outlet_id_for
 from beli_contracts.reference import REGENCIES
 from infra.tokens import mint
-from tests.support import Api, System, read_events
+from tests.support import Api, System, eventually, read_events
 
 PASSWORD = "kata-sandi-panjang-outlet"
 
@@ -111,3 +115,129 @@ async def test_sellers_consign_units_to_an_outlet_shelf_that_only_its_staff_see(
     ).status_code == 404
     mine = (await api.catalog.get("/outlets/ntt-mart-belu/stock", headers=api.as_seller(other))).json()
     assert all(line["seller_id"] == other["id"] for line in mine)
+
+
+# --- in-store sales -------------------------------------------------------------------------
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def shelf_product(api: Api, outlet_id: str, *, price: int, online: int, shelf: int) -> dict[str, Any]:
+    seller = await api.seller("Belu")
+    product = await api.product(seller, price=price, stock=online, category="tenun", name="Selendang tenun Belu")
+    consigned = await api.catalog.put(f"/outlets/{outlet_id}/stock/{product['id']}", headers=api.as_seller(seller), json={"stock": shelf})
+    assert consigned.status_code == 200, consigned.text
+    return product
+
+
+async def sell(api: Api, staff: dict[str, Any], outlet_id: str, body: dict[str, Any]) -> str:
+    """Rings up a sale; retried while the buyer's account has not reached orders yet (422)."""
+    key = uuid.uuid4().hex
+
+    async def attempt() -> Any:
+        return await api.orders.post(f"/outlets/{outlet_id}/sales", headers=bearer(staff) | {"Idempotency-Key": key}, json=body)
+
+    response = await eventually(attempt, lambda r: r.status_code != 422, what="the sale to be accepted")
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def sale_reaches(api: Api, staff: dict[str, Any], outlet_id: str, order_id: str, accept: Any, what: str) -> dict[str, Any]:
+    async def sale() -> dict[str, Any]:
+        return (await api.orders.get(f"/outlets/{outlet_id}/sales/{order_id}", headers=bearer(staff))).json()
+
+    return await eventually(sale, accept, timeout=60, what=what)
+
+
+async def till_ready(api: Api, staff: dict[str, Any], order_id: str) -> None:
+    """The till may take the cash once payments holds the priced sale."""
+
+    async def payment() -> Any:
+        return await api.payments.get(f"/payments/{order_id}", headers=bearer(staff))
+
+    await eventually(payment, lambda r: r.status_code == 200 and r.json()["status"] == "AWAITING_PAYMENT", timeout=60, what="the till")
+
+
+async def test_an_in_store_qris_sale_sells_the_outlet_shelf_and_lands_in_the_ledger(api: Api, system: System) -> None:
+    product = await shelf_product(api, "ntt-mart-belu", price=45_000, online=7, shelf=5)
+    staff = await outlet_staff(api, "ntt-mart-belu")
+    buyer = await api.sign_up("shopper", "Yosef Asn", f"asn-{uuid.uuid4().hex[:8]}@example.id", "081234567891", "kata-sandi-panjang")
+    body = {
+        "items": [{"product_id": product["id"], "quantity": 2}],
+        "payment_method": "qris",
+        "buyer": {"email": buyer["account"]["email"]},
+    }
+    order_id = await sell(api, staff, "ntt-mart-belu", body)
+    sale = await sale_reaches(api, staff, "ntt-mart-belu", order_id, lambda o: o.get("payment") is not None, "the QRIS code")
+    assert sale["channel"] == "outlet:ntt-mart-belu" and sale["payment_method"] == "qris" and sale["total"] == 90_000
+    assert sale["payment"]["qr_string"].startswith("000201") and "generate" not in sale["payment"]["redirect_url"]
+    assert sale["customer"]["account_id"] == buyer["account"]["id"]
+    await api.pay(order_id)
+    done = await sale_reaches(api, staff, "ntt-mart-belu", order_id, lambda o: o["status"] == "COMPLETED", "the goods to leave the till")
+    assert [sub["completed_by"] for sub in done["sub_orders"]] == ["outlet"]
+    shelf = (await api.catalog.get("/outlets/ntt-mart-belu/stock", headers=bearer(staff))).json()
+    line = next(line for line in shelf if line["product_id"] == product["id"])
+    assert (line["stock"], line["reserved"], line["sold"]) == (3, 0, 2)
+    online = await api.stock_of(product["id"])
+    assert online["stock"] == 7  # the online stock never moved
+    entries = await eventually(lambda: api.levy_entries(order_id), lambda e: e["items"], what="levy entries")
+    assert {entry["channel"] for entry in entries["items"]} == {"outlet:ntt-mart-belu"} and entries["total_gross"] == 90_000
+    paid = await read_events(
+        system.endpoints.kafka_bootstrap, ORDERS_EVENTS, lambda e: e.type == "orders.order_paid" and e.key == order_id, count=1
+    )
+    # The programme counts paid orders by the buyer's account: the in-store sale carries it like an online one.
+    assert paid[0].data["customer"]["account_id"] == buyer["account"]["id"] and paid[0].data["channel"] == "outlet:ntt-mart-belu"
+
+
+async def test_a_cash_sale_is_settled_at_the_till_and_appears_in_the_daily_cash_report(api: Api) -> None:
+    product = await shelf_product(api, "ntt-mart-belu", price=30_000, online=2, shelf=4)
+    staff = await outlet_staff(api, "ntt-mart-belu")
+    order_id = await sell(api, staff, "ntt-mart-belu", {"items": [{"product_id": product["id"], "quantity": 1}], "payment_method": "cash"})
+    await till_ready(api, staff, order_id)
+    cash_url = f"/outlets/ntt-mart-belu/payments/{order_id}/cash"
+    short = await api.payments.post(cash_url, headers=bearer(staff), json={"received": 20_000})
+    assert short.status_code == 422
+    taken = await api.payments.post(cash_url, headers=bearer(staff), json={"received": 50_000})
+    assert taken.status_code == 200, taken.text
+    assert (taken.json()["status"], taken.json()["change"], taken.json()["taken_by"]) == ("SETTLED", 20_000, staff["account"]["id"])
+    again = await api.payments.post(cash_url, headers=bearer(staff), json={"received": 50_000})
+    assert again.json() == taken.json()  # a double tap records the cash once
+    await sale_reaches(api, staff, "ntt-mart-belu", order_id, lambda o: o["status"] == "COMPLETED", "the cash sale to complete")
+    report = await api.payments.get("/outlets/ntt-mart-belu/cash-report", headers=bearer(staff), params={"format": "csv"})
+    assert report.status_code == 200 and "attachment" in report.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["Waktu (WITA)", "Nomor Pesanan", "Cara Bayar", "Penjualan (Rp)"]
+    mine = next(row for row in rows if row[1] == order_id)
+    assert mine[2:8] == ["tunai", "30000", mine[4], str(30_000 - int(mine[4])), "30000", staff["account"]["id"]]
+    assert rows[-1][0] == "TOTAL" and int(rows[-1][6]) >= 30_000
+    workbook = load_workbook(io.BytesIO((await api.payments.get("/outlets/ntt-mart-belu/cash-report", params={"format": "xlsx"})).content))
+    cells = [cell for row in workbook.active.iter_rows() for cell in row]
+    assert order_id in {cell.value for cell in cells} and all(cell.data_type != "f" for cell in cells)
+
+
+async def test_staff_of_one_outlet_cannot_see_or_act_on_another_outlets_stock_or_sales(api: Api) -> None:
+    product = await shelf_product(api, "ntt-mart-belu", price=20_000, online=1, shelf=2)
+    belu, sikka = await outlet_staff(api, "ntt-mart-belu"), await outlet_staff(api, "ntt-mart-sikka")
+    order_id = await sell(api, belu, "ntt-mart-belu", {"items": [{"product_id": product["id"], "quantity": 1}], "payment_method": "cash"})
+    await till_ready(api, belu, order_id)
+    as_sikka = bearer(sikka)
+    item = {"items": [{"product_id": product["id"], "quantity": 1}], "payment_method": "cash"}
+    refused = [
+        await api.catalog.get("/outlets/ntt-mart-belu/stock", headers=as_sikka),
+        await api.orders.get("/outlets/ntt-mart-belu/sales", headers=as_sikka),
+        await api.orders.get(f"/outlets/ntt-mart-belu/sales/{order_id}", headers=as_sikka),
+        await api.orders.get(f"/outlets/ntt-mart-sikka/sales/{order_id}", headers=as_sikka),
+        await api.orders.post("/outlets/ntt-mart-belu/sales", headers=as_sikka | {"Idempotency-Key": uuid.uuid4().hex}, json=item),
+        await api.orders.post(f"/outlets/ntt-mart-belu/sales/{order_id}/cancel", headers=as_sikka),
+        await api.payments.post(f"/outlets/ntt-mart-belu/payments/{order_id}/cash", headers=as_sikka, json={"received": 20_000}),
+        await api.payments.post(f"/outlets/ntt-mart-sikka/payments/{order_id}/cash", headers=as_sikka, json={"received": 20_000}),
+        await api.payments.get(f"/payments/{order_id}", headers=as_sikka),
+        await api.payments.get("/outlets/ntt-mart-belu/cash-report", headers=as_sikka),
+        await api.orders.get(f"/orders/{order_id}", headers=as_sikka),
+    ]
+    assert [r.status_code for r in refused] == [404] * len(refused), [(r.request.url.path, r.status_code) for r in refused]
+    # Nothing happened to Belu's sale: still waiting for its cash, and Belu's staff can cancel it.
+    cancelled = await api.orders.post(f"/outlets/ntt-mart-belu/sales/{order_id}/cancel", headers=bearer(belu))
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "CANCELLED"

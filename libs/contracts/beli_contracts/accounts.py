@@ -39,3 +39,4 @@ class AccountVerified(_AccountsEvent):
     email_verified: bool
     phone: str
     phone_verified: bool
+    name: str | None = None  # added later: the name an outlet's till shows for a buyer's account

@@ -13,7 +13,7 @@ from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
 from beli_runtime.service import ServiceRuntime
-from orders.domain import OrderStatus, TransitionRefused, complete, due_for_auto_complete, order_status_after, ship
+from orders.domain import OrderStatus, SubOrderStatus, TransitionRefused, complete, due_for_auto_complete, order_status_after, ship
 from orders.store import OrdersStore
 
 T = TypeVar("T")
@@ -93,6 +93,16 @@ class Fulfilment:
             await self._complete(session, order, changed)
             log.info("orders.auto_completed", order_id=order_id, sellers=sorted(due))
         return len(changed)
+
+    async def hand_over_at_till(self, session: Session, order: dict[str, Any]) -> dict[str, Any]:
+        """An in-store sale, just paid: the buyer takes the goods, so every sub-order completes."""
+        now = _now()
+        changed = {
+            index: sub | {"status": SubOrderStatus.COMPLETED.value, "completed_at": now, "completed_by": "outlet"}
+            for index, sub in enumerate(order["sub_orders"])
+            if sub["status"] == SubOrderStatus.PAID.value
+        }
+        return await self._complete(session, order, changed) if changed else order
 
     async def _complete(self, session: Session, order: dict[str, Any], changed: dict[int, dict[str, Any]]) -> dict[str, Any]:
         """Save the completed sub-orders (and the order, if that was its last open part) with one

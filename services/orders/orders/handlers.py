@@ -1,5 +1,8 @@
 """Orders' part of the checkout saga: it decides each order's state from the others' events."""
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from beli_contracts import Envelope
 from beli_contracts.catalog import ReservationLapsed, StockRejected, StockReserved
 from beli_contracts.orders import OrderCancelled, OrderPaid, OrderRejected, PaymentRequested
@@ -34,6 +37,8 @@ class OrdersHandlers:
         self.store = store
         self.outbox = outbox
         self.outlets = outlets
+        # An in-store sale's goods leave the till with the buyer: set by main to complete its sub-orders once paid.
+        self.at_till: Callable[[Session, dict], Awaitable[Any]] | None = None
 
     def subscription(self) -> Subscription:
         return Subscription(
@@ -79,6 +84,8 @@ class OrdersHandlers:
                 lines=event.lines,
                 gross_amount=total,
                 pay_before=pay_before,
+                channel=order.get("channel", "online"),
+                payment_method=order.get("payment_method", "snap"),
             ),
             key=event.order_id,
             correlation_id=envelope.correlation_id,
@@ -106,7 +113,7 @@ class OrdersHandlers:
         await self.store.annotate(
             session,
             event.order_id,
-            {"payment": {"token": event.token, "redirect_url": event.redirect_url}},
+            {"payment": {"token": event.token, "redirect_url": event.redirect_url, "qr_string": event.qr_string}},
             in_states=[OrderStatus.AWAITING_PAYMENT.value],
         )
 
@@ -130,10 +137,13 @@ class OrdersHandlers:
                 levy_total=event.levy_total,
                 payment_type=event.payment_type,
                 settled_at=event.settled_at,
+                channel=order.get("channel", "online"),
             ),
             key=event.order_id,
             correlation_id=envelope.correlation_id,
         )
+        if order.get("outlet_id") and self.at_till is not None:
+            await self.at_till(session, order)
 
     async def on_payment_failed(self, envelope: Envelope, event: PaymentFailed, session: Session) -> None:
         reason = (

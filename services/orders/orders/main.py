@@ -7,12 +7,13 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from beli_contracts.accounts import AccountVerified
 from beli_runtime.clock import utcnow
 from beli_runtime.entrypoint import app_on_first_use, service_app
 from beli_runtime.logs import get_logger
-from beli_runtime.mongo import UNAVAILABLE_ERRORS
+from beli_runtime.mongo import UNAVAILABLE_ERRORS, ensure_index
 from beli_runtime.service import ServiceRuntime
-from orders import pickup_api, shopping
+from orders import outlet_sales, pickup_api, shopping
 from orders.api import build_router
 from orders.domain import OrderStatus
 from orders.fulfilment import Fulfilment, write_retrying
@@ -35,10 +36,13 @@ class OrdersService:
     fulfilment: Fulfilment
     codes: PickupCodes
     pickup: Pickup
+    buyers: outlet_sales.Buyers
 
     async def prepare(self) -> None:
         await self.store.ensure_indexes()
         await self.codes.ensure_indexes()
+        await self.buyers.ensure_indexes()
+        await ensure_index(self.store.orders, [("outlet_id", 1), ("created_at", -1)])  # an outlet's in-store sales
 
 
 def build_service(settings: OrdersSettings) -> OrdersService:
@@ -47,13 +51,17 @@ def build_service(settings: OrdersSettings) -> OrdersService:
     outlets = OutletDirectory(runtime.db)
     handlers = OrdersHandlers(store, runtime.outbox, outlets)
     fulfilment = Fulfilment(store, runtime.outbox)
+    handlers.at_till = fulfilment.hand_over_at_till  # an in-store sale's goods leave the till once paid
     pickup = Pickup(store, runtime.outbox, fulfilment, outlets, settings)
-    return OrdersService(settings, runtime, store, handlers, fulfilment, PickupCodes(runtime.db), pickup)
+    buyers = outlet_sales.Buyers(runtime.db)
+    return OrdersService(settings, runtime, store, handlers, fulfilment, PickupCodes(runtime.db), pickup, buyers)
 
 
 def build_app(settings: OrdersSettings) -> FastAPI:
     service = build_service(settings)
-    service.runtime.subscribe(service.handlers.subscription())
+    subscription = service.handlers.subscription()
+    subscription.handlers[AccountVerified.TYPE] = service.buyers.on_account_verified  # one consumer group: one subscription
+    service.runtime.subscribe(subscription)
     service.runtime.add_job("stuck-order-sweeper", partial(cancel_stuck_orders, service), interval=settings.sweep_seconds)
     service.runtime.add_job("auto-complete", partial(auto_complete_shipped, service), interval=settings.auto_complete_sweep_seconds)
     service.runtime.add_job("pickup-reminders", partial(remind_pickups, service), interval=settings.pickup_reminder_sweep_seconds)
@@ -65,6 +73,7 @@ def build_app(settings: OrdersSettings) -> FastAPI:
     app.include_router(build_router(service.runtime, service.store, service.handlers, service.fulfilment, settings, service.codes))
     app.include_router(pickup_api.build_router(service.runtime, service.store, service.pickup, service.handlers.outlets))
     app.include_router(shopping.build_router(service.runtime.db, settings, OrdersPage, order_view))
+    app.include_router(outlet_sales.build_router(service.runtime, service.store, service.buyers, service.handlers))
     return app
 
 

@@ -61,7 +61,7 @@ class SubOrderOut(BaseModel):
     shipped_at: datetime | None
     completed_at: datetime | None
     completed_by: str | None = Field(
-        description="`shopper` (confirmed receipt), `auto` (after the auto-complete delay) or `outlet` (handed over at the outlet)"
+        description="`shopper` (confirmed receipt), `auto` (after the auto-complete delay) or `outlet` (handed over at the outlet: picked up, or sold at its till)"
     )
     delivery: DeliveryOut
     at_outlet_at: datetime | None = Field(default=None, description="When the seller delivered it to the outlet (pick-up)")
@@ -92,6 +92,7 @@ class SellerOrdersPage(BaseModel):
 class PaymentOut(BaseModel):
     token: str
     redirect_url: str
+    qr_string: str | None = Field(default=None, description="In-store QRIS: the QR payload to show at the till")
 
 
 class StatusChange(BaseModel):
@@ -117,6 +118,8 @@ class OrderOut(BaseModel):
     pickup_code: str | None = Field(
         default=None, description="Shown only to the shopper: the outlet hands parcels over against it (pick-up orders only)"
     )
+    channel: str = Field(default="online", description="`online`, or `outlet:<outlet id>` for an in-store sale")
+    payment_method: str = Field(default="snap", description="`snap` online; `qris` or `cash` at an outlet")
 
 
 class OrdersPage(BaseModel):
@@ -172,6 +175,8 @@ def order_view(doc: dict[str, Any]) -> OrderOut:
         updated_at=doc["updated_at"],
         history=doc.get("history") or [],
         pickup_code=doc.get("pickup_code"),
+        channel=doc.get("channel", "online"),
+        payment_method=doc.get("payment_method", "snap"),
     )
 
 

@@ -30,6 +30,9 @@ class PaymentOut(BaseModel):
     payment_type: str | None
     pay_before: datetime
     failure_reason: str | None
+    channel: str = Field(default="online", description="`online`, or `outlet:<outlet id>` for an in-store sale")
+    payment_method: str = Field(default="snap", description="`snap` online; `qris` or `cash` at an outlet")
+    qr_string: str | None = Field(default=None, description="In-store QRIS: the QR payload to show at the till")
 
 
 class LevyEntries(BaseModel):
@@ -76,11 +79,12 @@ def _register_webhook(router: APIRouter, store: PaymentsStore, settings: Payment
 def _register_payments(router: APIRouter, store: PaymentsStore) -> None:
     @router.get("/payments/{order_id}", response_model=PaymentOut, tags=["payments"])
     async def get_payment(order_id: str, principal: CurrentPrincipal) -> PaymentOut:
-        """The shopper who placed the order, the finance office or an admin."""
+        """The shopper who placed the order, the finance office or an admin; for an in-store sale, the outlet's staff."""
         payment = await store.get(order_id)
         staff = principal.role in (Role.FINANCE, Role.ADMIN)
+        till = principal.role is Role.OUTLET and payment is not None and payment.get("outlet_id") == principal.outlet_id
         if payment is None or not (
-            staff or (principal.role is Role.SHOPPER and payment["customer"].get("account_id") == principal.account_id)
+            staff or till or (principal.role is Role.SHOPPER and payment["customer"].get("account_id") == principal.account_id)
         ):
             raise ApiError(404, f"no payment for order {order_id}")
         return PaymentOut(
@@ -96,8 +100,11 @@ def _register_payments(router: APIRouter, store: PaymentsStore) -> None:
                     "payment_type",
                     "pay_before",
                     "failure_reason",
+                    "qr_string",
                 )
             },
+            channel=payment.get("channel", "online"),
+            payment_method=payment.get("payment_method", "snap"),
         )
 
 

@@ -54,6 +54,7 @@ class EntryOut(BaseModel):
     recorded_at_wita: str
     prev_hash: str
     hash: str
+    channel: str = Field(default="online", description="`online`, or `outlet:<outlet id>` for an in-store sale")
 
 
 class StatementIn(BaseModel):
@@ -72,7 +73,8 @@ def entry_out(entry: dict[str, Any]) -> EntryOut:
     return EntryOut(
         entry_id=entry["_id"],
         recorded_at_wita=wita(entry["recorded_at"]) + " WITA",
-        **{key: entry.get(key) for key in EntryOut.model_fields if key not in ("entry_id", "recorded_at_wita")},
+        channel=entry.get("channel", "online"),
+        **{key: entry.get(key) for key in EntryOut.model_fields if key not in ("entry_id", "recorded_at_wita", "channel")},
     )
 
 

@@ -60,6 +60,10 @@ class MidtransGateway:
     async def create_transaction(self, parameters: dict[str, Any]) -> dict[str, Any]:
         return await self._call(self._snap.create_transaction, parameters)
 
+    async def charge(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """Core API `POST /v2/charge` (an outlet's QRIS payment)."""
+        return await self._call(self._core.charge, parameters)
+
     async def status(self, order_id: str) -> dict[str, Any]:
         return await self._call(self._core.transactions.status, order_id)
 

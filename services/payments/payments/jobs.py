@@ -34,6 +34,7 @@ from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailab
 from payments.late import LatePayments
 from payments.ledger import LevyLedger, as_event_entry
 from payments.levy import to_millis
+from payments.qris import qris_link, qris_request
 from payments.refunds import NOT_THE_ITEMS_FAULT, Refunds
 from payments.rules import LevyRules
 from payments.settings import PaymentsSettings
@@ -113,7 +114,10 @@ class PaymentJobs:
             return
         ensure_held()  # never open a Snap transaction under a lease another instance took over
         try:
-            answer = await self.gateway.create_transaction(snap_request(payment, now, minutes, self.settings.snap_finish_url))
+            if payment.get("payment_method") == "qris":
+                answer = qris_link(await self.gateway.charge(qris_request(payment, now, minutes)))
+            else:
+                answer = await self.gateway.create_transaction(snap_request(payment, now, minutes, self.settings.snap_finish_url))
         except MidtransUnavailable as error:
             attempts = payment["attempts"] + 1
             if attempts >= self.settings.link_retry_limit:
@@ -138,7 +142,12 @@ class PaymentJobs:
                 order_id,
                 PaymentStatus.AWAITING,
                 frozenset({PaymentStatus.OPENING}),
-                {"token": answer["token"], "redirect_url": answer["redirect_url"], "opened_at": utcnow()},
+                {
+                    "token": answer["token"],
+                    "redirect_url": answer["redirect_url"],
+                    "qr_string": answer.get("qr_string"),
+                    "opened_at": utcnow(),
+                },
             )
             if opened is not None:
                 await self.runtime.outbox.add(
@@ -151,6 +160,7 @@ class PaymentJobs:
                         token=answer["token"],
                         redirect_url=answer["redirect_url"],
                         pay_before=payment["pay_before"],
+                        qr_string=answer.get("qr_string"),
                     ),
                     key=order_id,
                 )
@@ -275,6 +285,10 @@ class PaymentJobs:
 
         return await self.runtime.write(work)
 
+    async def settle_at_till(self, payment: dict[str, Any], status: dict[str, Any]) -> str:
+        """Cash taken at an outlet's till: settled and levied exactly like a confirmed Midtrans payment."""
+        return await self._settle(payment, status, frozenset({PaymentStatus.AWAITING}))
+
     async def _settle(self, payment: dict[str, Any], status: dict[str, Any], sources: frozenset[PaymentStatus]) -> str:
         order_id = payment["_id"]
         # The sale is levied by the rules in force at this moment, whatever changes later.
@@ -303,7 +317,7 @@ class PaymentJobs:
             )
             if moved is None:
                 return f"stale: {status['transaction_status']} while {payment['status']}"
-            entries = await self.ledger.record_settlement(session, order_id, lines, rates, settled_at)
+            entries = await self.ledger.record_settlement(session, order_id, lines, rates, settled_at, payment.get("channel", "online"))
             await self.runtime.outbox.add(
                 session, LevyRecorded(order_id=order_id, entries=[as_event_entry(e) for e in entries]), key=order_id
             )
@@ -323,6 +337,7 @@ class PaymentJobs:
                     payment_type=str(status.get("payment_type", "")),
                     transaction_id=str(status.get("transaction_id", "")),
                     settled_at=settled_at,
+                    channel=payment.get("channel", "online"),
                 ),
                 key=order_id,
             )

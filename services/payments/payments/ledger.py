@@ -97,8 +97,16 @@ class LevyLedger:
         return await self.head(session)
 
     async def record_settlement(
-        self, session: Session, order_id: str, lines: list[SettledLine], rate_bps: dict[str, int], settled_at: datetime
+        self,
+        session: Session,
+        order_id: str,
+        lines: list[SettledLine],
+        rate_bps: dict[str, int],
+        settled_at: datetime,
+        channel: str = "online",
     ) -> list[dict[str, Any]]:
+        # Only an outlet's sale names its channel: online entries keep the fields (and hashes) they always had.
+        sold_at = {"channel": channel} if channel != "online" else {}
         drafts = [
             {
                 # The _id makes a second recording of the same settlement impossible, whatever the
@@ -123,6 +131,7 @@ class LevyLedger:
                 "rate_bps": rate_bps[line.product_id],
                 "reverses": None,
                 "refund_id": None,
+                **sold_at,
             }
             for line in lines
         ]

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from beli_runtime.entrypoint import app_on_first_use, service_app
 from beli_runtime.jobs import BackgroundJob
 from beli_runtime.service import ServiceRuntime
-from payments import quote
+from payments import outlet_api, quote
 from payments.admin_api import build_admin_router
 from payments.api import build_router
 from payments.audit import LevyAudit
@@ -92,6 +92,7 @@ def _routers(app: FastAPI, service: PaymentsService, notifications: BackgroundJo
     settings, ledger = service.settings, service.ledger
     app.include_router(build_router(service.store, ledger, settings, notifications.wake))
     app.include_router(build_admin_router(service.rules, service.refunds, service.late))
+    app.include_router(outlet_api.build_router(service.store, service.jobs))
     app.include_router(quote.build_router(service.rules))
     signer = StatementSigner.from_settings(settings.ledger_signing_key, settings.ledger_signing_key_file)
     closing = PeriodClosing(service.runtime, ledger, signer)

@@ -387,6 +387,7 @@ def reversal_drafts(entries: list[dict[str, Any]], refund: dict[str, Any]) -> li
                 "seller_payable": -(gross - levy),
                 "reverses": original["_id"],
                 "refund_id": refund["_id"],
+                **({"channel": original["channel"]} if original.get("channel") else {}),
             }
         )
     return drafts

@@ -8,6 +8,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from beli_contracts.orders import PaymentRequested
+from beli_contracts.outlets import outlet_of_channel
 from beli_runtime import tracing
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
@@ -23,16 +24,22 @@ class PaymentsStore:
         await ensure_index(self.payments, [("status", 1), ("next_attempt_at", 1)])
         await ensure_index(self.payments, [("cancel_requested", 1), ("status", 1)])
         await ensure_index(self.notifications, [("processed", 1), ("next_attempt_at", 1)])
+        await ensure_index(self.payments, [("outlet_id", 1), ("settled_at", 1)], sparse=True)  # outlets' daily cash reports
 
     async def open(self, session: Session, event: PaymentRequested) -> bool:
         """Record the intent to open a Midtrans transaction; False if the order already has one."""
         if await self.payments.find_one({"_id": event.order_id}, {"_id": 1}, session=session):
             return False
         now = utcnow()
+        # Cash is taken at the till: nothing to open at Midtrans, the payment waits for the staff.
+        status = PaymentStatus.AWAITING if event.payment_method == "cash" else PaymentStatus.OPENING
         await self.payments.insert_one(
             {
                 "_id": event.order_id,
-                "status": PaymentStatus.OPENING.value,
+                "status": status.value,
+                "channel": event.channel,
+                "outlet_id": outlet_of_channel(event.channel),
+                "payment_method": event.payment_method,
                 "gross_amount": event.gross_amount,
                 "customer": event.customer.model_dump(),
                 "lines": [line.model_dump() for line in event.lines],
@@ -45,7 +52,7 @@ class PaymentsStore:
                 "cancel_requested": False,
                 "created_at": now,
                 "updated_at": now,
-                "history": [{"status": PaymentStatus.OPENING.value, "at": now}],
+                "history": [{"status": status.value, "at": now}],
                 # The order's trace, resumed by the jobs that call Midtrans for this payment.
                 **({"trace": trace} if (trace := tracing.carrier()) else {}),
             },

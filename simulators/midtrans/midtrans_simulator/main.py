@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from beli_runtime.bodies import BodyGuard
 
+from . import qris
 from .api import router, utcnow
 from .domain import (
     DeliveryAttempt,
@@ -288,6 +289,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyGuard)
     app.state.simulator = simulator
     app.include_router(router)
+    app.include_router(qris.router)
     return app
 
 

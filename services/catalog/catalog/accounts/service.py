@@ -196,6 +196,7 @@ class Accounts:
             email_verified=bool(account.get("email_verified_at")),
             phone=account["phone"],
             phone_verified=bool(account.get("phone_verified_at")),
+            name=account.get("name"),
         )
         await self.outbox.add(session, event, key=account["_id"])
 

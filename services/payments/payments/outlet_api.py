@@ -1,0 +1,144 @@
+"""Payments at an NTT Mart outlet's till: cash taken by the staff (recorded with who took it and
+settled at once, levied like any sale), and the outlet's daily cash report (sales, levy, cash to
+deposit) as a CSV/XLSX download through the one export helper."""
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from beli_runtime.auth import Principal, Role, current_principal
+from beli_runtime.clock import utcnow
+from beli_runtime.exports import EXPORT_RESPONSES, Format, Table, file_response, render
+from beli_runtime.http import ApiError
+from beli_runtime.strict import StrictRequest as Strict
+from payments.domain import PaymentStatus, late_reason
+from payments.exports import wita
+from payments.jobs import PaymentJobs
+from payments.levy import day_of, utc_from_day
+from payments.store import PaymentsStore
+
+DAY = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+SETTLED = [PaymentStatus.SETTLED.value, PaymentStatus.PARTIALLY_REFUNDED.value, PaymentStatus.REFUNDED.value]
+
+
+class CashIn(Strict):
+    received: int = Field(gt=0, le=1_000_000_000, description="Rupiah the buyer handed over (at least the total)")
+
+
+class CashOut(BaseModel):
+    order_id: str
+    status: PaymentStatus
+    gross_amount: int
+    received: int
+    change: int = Field(description="Rupiah to hand back")
+    taken_by: str = Field(description="The staff account that took the cash")
+    levy_amount: int | None
+
+
+async def till_staff(principal: Annotated[Principal, Depends(current_principal)], outlet_id: str = Path(max_length=80)) -> Principal:
+    if principal.role is Role.OUTLET and principal.outlet_id == outlet_id:
+        return principal
+    if principal.role is Role.OUTLET:
+        raise ApiError(404, f"outlet {outlet_id} tidak ditemukan")
+    raise ApiError(403, "hanya staf outlet ini")
+
+
+async def report_reader(principal: Annotated[Principal, Depends(current_principal)], outlet_id: str = Path(max_length=80)) -> Principal:
+    """The outlet's own staff, the finance office and operators."""
+    return principal if principal.role in (Role.FINANCE, Role.ADMIN) else await till_staff(principal, outlet_id)
+
+
+def build_router(store: PaymentsStore, jobs: PaymentJobs) -> APIRouter:
+    router = APIRouter(tags=["outlets"])
+
+    @router.post(
+        "/outlets/{outlet_id}/payments/{order_id}/cash",
+        response_model=CashOut,
+        responses={404: {"description": "Not a cash sale of this outlet"}, 409: {"description": "Not payable (cancelled or expired)"}},
+    )
+    async def take_cash(outlet_id: str, order_id: str, body: CashIn, staff: Annotated[Principal, Depends(till_staff)]) -> CashOut:
+        """The staff took the buyer's cash: the sale is paid and levied now. Repeating it answers the same."""
+        payment = await store.get(order_id)
+        if payment is None or payment.get("outlet_id") != outlet_id or payment.get("payment_method") != "cash":
+            raise ApiError(404, f"penjualan tunai {order_id} tidak ditemukan di outlet ini")
+        if payment["status"] == PaymentStatus.AWAITING.value and not payment.get("cash"):
+            if body.received < payment["gross_amount"]:
+                raise ApiError(422, f"uang diterima kurang dari total Rp{payment['gross_amount']}", field="received")
+            if late_reason(payment):
+                raise ApiError(409, "penjualan ini sudah dibatalkan; jangan terima uangnya")
+            cash = {
+                "taken_by": staff.account_id,
+                "received": body.received,
+                "change": body.received - payment["gross_amount"],
+                "at": utcnow(),
+            }
+            await store.payments.update_one({"_id": order_id, "cash": None}, {"$set": {"cash": cash}})
+            status = {"transaction_status": "settlement", "payment_type": "cash", "transaction_id": f"tunai-{order_id}"}
+            await jobs.settle_at_till(payment, status)
+            payment = await store.get(order_id) or payment
+        if payment["status"] not in SETTLED or not payment.get("cash"):
+            raise ApiError(409, f"penjualan {order_id} berstatus {payment['status']} dan tidak bisa dibayar lagi")
+        cash = payment["cash"]
+        return CashOut(
+            order_id=order_id,
+            status=payment["status"],
+            gross_amount=payment["gross_amount"],
+            received=cash["received"],
+            change=cash["change"],
+            taken_by=cash["taken_by"],
+            levy_amount=payment.get("levy_amount"),
+        )
+
+    @router.get("/outlets/{outlet_id}/cash-report", responses=EXPORT_RESPONSES, response_class=Response)
+    async def cash_report(
+        outlet_id: str,
+        _: Annotated[Principal, Depends(report_reader)],
+        day: Annotated[str | None, Query(pattern=DAY, description="WITA calendar day, default today")] = None,
+        format: Annotated[Format, Query()] = "csv",
+    ) -> Response:
+        """The day's paid sales at the outlet, their levy, and the cash the staff must deposit."""
+        day = day or day_of(utcnow())
+        start = utc_from_day(day)
+        found = store.payments.find({"outlet_id": outlet_id, "settled_at": {"$gte": start, "$lt": start + timedelta(days=1)}})
+        payments = [p async for p in found.sort("settled_at", 1) if p["status"] in SETTLED]
+        table = cash_table(outlet_id, day, payments)
+        return file_response(render(table, format), f"kas-{outlet_id}-{day}", format)
+
+    return router
+
+
+CASH_HEADER = (
+    "Waktu (WITA)",
+    "Nomor Pesanan",
+    "Cara Bayar",
+    "Penjualan (Rp)",
+    "Kontribusi PAD (Rp)",
+    "Hak Penjual (Rp)",
+    "Tunai Disetor (Rp)",
+    "Diterima Oleh",
+)
+
+
+def cash_table(outlet_id: str, day: str, payments: list[dict[str, Any]]) -> Table:
+    """One row per paid sale; the TOTAL row says the day's sales, levy and cash to deposit."""
+    rows = []
+    for payment in payments:
+        gross, levy = payment["gross_amount"], payment.get("levy_amount") or 0
+        cash = payment.get("cash") or {}
+        rows.append(
+            [
+                wita(payment["settled_at"]),
+                payment["_id"],
+                "tunai" if payment.get("payment_method") == "cash" else "QRIS",
+                gross,
+                levy,
+                gross - levy,
+                gross if cash else 0,
+                cash.get("taken_by", ""),
+            ]
+        )
+    total = ["TOTAL", f"{len(rows)} penjualan", ""] + [sum(row[i] for row in rows) for i in range(3, 7)] + [""]
+    return Table(f"Kas {outlet_id} {day}", CASH_HEADER, rows, total)
