@@ -16,7 +16,7 @@ from infra import stack
 from infra.apps import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, start_apps
 from infra.profiles import DEV
 from infra.programme_seed import OPD_OFFICER, PROGRAMME_OFFICE, seed_programme
-from infra.seed import DEV_PASSWORD, FINANCE, SELLERS, SHOPPER, _login, seed
+from infra.seed import DEV_PASSWORD, FINANCE, OUTLET_STAFF, SELLERS, SHOPPER, _login, seed
 
 
 def main() -> int:
@@ -48,6 +48,7 @@ def main() -> int:
     print(f"  shopper  {SHOPPER['email']} / {DEV_PASSWORD}")
     print(f"  programme {PROGRAMME_OFFICE['email']} / {DEV_PASSWORD}  (BKD: roster, compliance, dashboard; {asn} ASN newly seeded)")
     print(f"  opd      {OPD_OFFICER['email']} / {DEV_PASSWORD}  (officer of {OPD_OFFICER['opd_id']})")
+    print(f"  outlet   {OUTLET_STAFF['email']} / {DEV_PASSWORD}  (till of {OUTLET_STAFF['outlet_id']}; 22 outlets seeded)")
     print(f"  seller   {SELLERS[0]['seller']['email']} / {DEV_PASSWORD}  (and the other demo sellers)")  # type: ignore[index]
     print("Or mint a token for any role: uv run python infra/tokens.py --role finance")
     print("Stop everything with: make stop")

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from beli_contracts.outlets import outlet_id_for
 from infra.codes import mail_query, newest_code, sms_query
 
 SELLERS: list[dict[str, object]] = [
@@ -152,6 +153,17 @@ FINANCE = {
     "phone": "081237009001",
     "password": DEV_PASSWORD,
 }
+# Staff of the NTT Mart outlet in Kota Kupang (role `outlet`); every demo seller consigns its first
+# product to that outlet and to its own regency's outlet.
+OUTLET_STAFF = {
+    "role": "outlet",
+    "name": "Kasir NTT Mart Kota Kupang",
+    "email": "kasir.kupang@ntt-mart.example.id",
+    "phone": "081237009003",
+    "password": DEV_PASSWORD,
+    "outlet_id": outlet_id_for("Kota Kupang"),
+}
+SHELF_UNITS = 10
 SHOPPER = {
     "role": "shopper",
     "name": "Yohana Bria (ASN)",
@@ -170,6 +182,7 @@ def seed(catalog_url: str, admin_email: str, admin_password: str, messaging_url:
             return 0
         admin = _login(client, admin_email, admin_password)
         client.post("/auth/staff", json=FINANCE, headers=admin).raise_for_status()
+        client.post("/auth/staff", json=OUTLET_STAFF, headers=admin).raise_for_status()
         _sign_up(client, mailbox, SHOPPER)
         created = 0
         for entry in SELLERS:
@@ -186,9 +199,13 @@ def seed(catalog_url: str, admin_email: str, admin_password: str, messaging_url:
             seller = client.post("/sellers", json=profile, headers=seller_auth).raise_for_status().json()
             # Sellers sign up as `pending`; the operator's verification makes their products visible.
             client.post(f"/admin/sellers/{seller['id']}/verify", headers=admin).raise_for_status()
-            for product in entry["products"]:  # type: ignore[attr-defined]
-                client.post("/products", json={"seller_id": seller["id"], **product}, headers=seller_auth).raise_for_status()
+            for index, product in enumerate(entry["products"]):  # type: ignore[arg-type]
+                listed = client.post("/products", json={"seller_id": seller["id"], **product}, headers=seller_auth).raise_for_status()
                 created += 1
+                if index == 0:
+                    for outlet_id in {outlet_id_for("Kota Kupang"), outlet_id_for(str(profile["regency"]))}:  # type: ignore[index]
+                        shelf = f"/outlets/{outlet_id}/stock/{listed.json()['id']}"
+                        client.put(shelf, json={"stock": SHELF_UNITS}, headers=seller_auth).raise_for_status()
         return created
 
 

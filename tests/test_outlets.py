@@ -189,6 +189,22 @@ async def test_an_in_store_qris_sale_sells_the_outlet_shelf_and_lands_in_the_led
     )
     # The programme counts paid orders by the buyer's account: the in-store sale carries it like an online one.
     assert paid[0].data["customer"]["account_id"] == buyer["account"]["id"] and paid[0].data["channel"] == "outlet:ntt-mart-belu"
+    await finance_sees_the_channel(api, order_id, "outlet:ntt-mart-belu", 90_000)
+
+
+async def finance_sees_the_channel(api: Api, order_id: str, channel: str, gross: int) -> None:
+    """The finance office filters and groups the ledger by channel, in the API and the exports."""
+    listed = (await api.payments.get("/finance/ledger", params={"channel": channel, "order_id": order_id})).json()["items"]
+    assert sum(entry["gross"] for entry in listed) == gross
+    assert (await api.payments.get("/finance/ledger", params={"channel": "online", "order_id": order_id})).json()["items"] == []
+    assert len((await api.payments.get("/finance/ledger", params={"channel": "outlet", "order_id": order_id})).json()["items"]) == len(
+        listed
+    )
+    summary = (await api.payments.get("/finance/summary", params={"group_by": "channel"})).json()
+    assert next(row for row in summary["rows"] if row["key"] == channel)["gross"] >= gross
+    exported = await api.payments.get("/finance/exports/ledger", params={"channel": channel, "order_id": order_id, "format": "csv"})
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert {row[rows[0].index("Kanal Penjualan")] for row in rows[1:-1]} == {channel}
 
 
 async def test_a_cash_sale_is_settled_at_the_till_and_appears_in_the_daily_cash_report(api: Api) -> None:

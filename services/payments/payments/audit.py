@@ -13,7 +13,8 @@ from typing import Any
 from beli_runtime.errors import Refused
 from payments.ledger import LevyLedger
 
-GROUPS = {"day": "day", "month": "period", "regency": "regency", "seller": "seller_id", "category": "category"}
+GROUPS = {"day": "day", "month": "period", "regency": "regency", "seller": "seller_id", "category": "category", "channel": "channel"}
+ONLINE = "online"
 AMOUNTS = ("gross", "levy", "seller_payable")
 
 
@@ -30,6 +31,8 @@ class LedgerFilter:
     category: str | None = None
     order_id: str | None = None
     kind: str | None = None
+    # "online", "outlet" (every NTT Mart outlet) or "outlet:<outlet id>" (one outlet).
+    channel: str | None = None
 
     def query(self) -> dict[str, Any]:
         query: dict[str, Any] = {}
@@ -38,7 +41,18 @@ class LedgerFilter:
         for field in ("period", "regency", "seller_id", "category", "order_id", "kind"):
             if getattr(self, field) is not None:
                 query[field] = getattr(self, field)
+        if self.channel is not None:
+            query["channel"] = channel_query(self.channel)
         return query
+
+
+def channel_query(channel: str) -> Any:
+    """Online entries name no channel (they keep the fields they always had); outlet entries do."""
+    if channel == ONLINE:
+        return None
+    if channel == "outlet":
+        return {"$gt": "outlet:", "$lt": "outlet;"}  # every "outlet:<id>" (';' follows ':')
+    return channel
 
 
 def _totals(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -81,5 +95,10 @@ class LevyAudit:
             pipeline.append({"$sort": {"sequence": 1}})
             group["seller_name"] = {"$last": "$seller_name"}
         pipeline += [{"$group": group}, {"$sort": {"_id": 1}}]
-        rows = [{"key": row.pop("_id"), **row} for row in await (await self.ledger.entries.aggregate(pipeline)).to_list()]
+        found = await (await self.ledger.entries.aggregate(pipeline)).to_list()
+        # By channel, online entries (no channel field) group under None: call them what they are.
+        rows = []
+        for row in found:
+            key = row.pop("_id")
+            rows.append({"key": ONLINE if group_by == "channel" and key is None else key, **row})
         return {"group_by": group_by, "rows": rows, "totals": _totals(rows)}

@@ -25,6 +25,7 @@ LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("seller_name", "Penjual"),
     ("regency", "Kabupaten/Kota"),
     ("category", "Kategori"),
+    ("channel", "Kanal Penjualan"),
     ("quantity", "Jumlah"),
     ("unit_price", "Harga Satuan (Rp)"),
     ("gross", "Bruto (Rp)"),
@@ -42,6 +43,7 @@ SUMMARY_KEY_LABEL = {
     "regency": "Kabupaten/Kota",
     "seller": "ID Penjual",
     "category": "Kategori",
+    "channel": "Kanal Penjualan",
 }
 SUMMARY_AMOUNTS: tuple[tuple[str, str], ...] = (
     ("entries", "Jumlah Entri"),
@@ -60,7 +62,7 @@ def wita(moment: datetime) -> str:
 def _ledger_row(entry: dict[str, Any]) -> list[Any]:
     row = []
     for key, _ in LEDGER_COLUMNS:
-        value = entry.get(key)
+        value = entry.get(key, "online" if key == "channel" else None)
         if value is None:
             row.append("")
         elif key == "recorded_at":

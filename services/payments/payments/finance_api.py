@@ -23,7 +23,8 @@ from payments.reconcile import Reconciler
 
 DAY = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
-GroupBy = Literal["day", "month", "regency", "seller", "category"]
+GroupBy = Literal["day", "month", "regency", "seller", "category", "channel"]
+CHANNEL = r"^(online|outlet|outlet:ntt-mart-[a-z0-9-]{2,60})$"
 
 
 class EntryOut(BaseModel):
@@ -97,11 +98,14 @@ def ledger_filter(
     category: Annotated[str | None, Query(max_length=40)] = None,
     order_id: Annotated[str | None, Query(max_length=64)] = None,
     kind: Annotated[Literal["levy", "reversal"] | None, Query()] = None,
+    channel: Annotated[
+        str | None, Query(pattern=CHANNEL, description="`online`, `outlet` (every NTT Mart outlet) or `outlet:<outlet id>`")
+    ] = None,
 ) -> LedgerFilter:
     check_days(date_from, date_to)
     if date_from and date_to and date_from > date_to:
         raise ApiError(422, f"from ({date_from}) is after to ({date_to})", field="from")
-    return LedgerFilter(date_from, date_to, period, regency, seller, category, order_id, kind)
+    return LedgerFilter(date_from, date_to, period, regency, seller, category, order_id, kind, channel)
 
 
 Filter = Annotated[LedgerFilter, Depends(ledger_filter)]

@@ -29,7 +29,14 @@ MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 DAY = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 LEDGER_FILTERS = ("from", "to", "period", "regency", "seller_id", "category", "order_id", "kind")
 PAGE_SIZE = 50
-GROUPS = {"regency": "kabupaten/kota", "category": "kategori", "seller": "penjual", "day": "hari", "month": "bulan"}
+GROUPS = {
+    "regency": "kabupaten/kota",
+    "category": "kategori",
+    "seller": "penjual",
+    "day": "hari",
+    "month": "bulan",
+    "channel": "kanal penjualan (online / outlet NTT Mart)",
+}
 
 
 def _period(value: str | None) -> str:
