@@ -26,7 +26,7 @@ def newer_producer_bytes() -> bytes:
     """What a newer orders service sends: optional fields added to the envelope, the payload and a nested value."""
     body = json.loads(Envelope.wrap(placed(), key="BNTT-1", source="orders").to_bytes())
     body["trace_parent"] = "00-abc-def-01"
-    body["data"]["channel"] = "web"
+    body["data"]["referrer"] = "web"
     body["data"]["customer"]["preferred_language"] = "id"
     body["data"]["items"][0]["gift_wrap"] = True
     return json.dumps(body).encode()
@@ -50,7 +50,7 @@ def test_a_reader_accepts_an_older_producer_without_later_optional_fields() -> N
 
 def test_writers_stay_strict() -> None:
     with pytest.raises(ValidationError):
-        OrderPlaced(**placed().model_dump(), channel="web")
+        OrderPlaced(**placed().model_dump(), referrer="web")
     with pytest.raises(ValidationError):
         Customer(name="Maria", email="maria@example.id", phone="081234567890", preferred_language="id")
     with pytest.raises(ValidationError):
