@@ -38,8 +38,9 @@ class CatalogHandlers:
         )
 
     async def on_order_placed(self, envelope: Envelope, event: OrderPlaced, session: Session) -> None:
-        holder = event.customer.account_id or event.customer.email.strip().lower()
         outlet_id = outlet_of_channel(event.channel)
+        # A sale at the till is held by the outlet, so it never counts toward the buyer's online hold limits.
+        holder = event.channel if outlet_id else event.customer.account_id or event.customer.email.strip().lower()
         reservation = await self.store.reserve(session, event.order_id, event.items, self.unpaid_hold, holder, self.limits, outlet_id)
         if reservation is None:
             return

@@ -101,8 +101,11 @@ def build_router(store: PaymentsStore, jobs: PaymentJobs) -> APIRouter:
     ) -> Response:
         """The day's paid sales at the outlet, their levy, and the cash the staff must deposit."""
         day = day or day_of(utcnow())
-        start = utc_from_day(day)
-        found = store.payments.find({"outlet_id": outlet_id, "settled_at": {"$gte": start, "$lt": start + timedelta(days=1)}})
+        try:
+            start, end = utc_from_day(day), utc_from_day(day) + timedelta(days=1)
+        except (ValueError, OverflowError):  # the pattern lets through 2026-02-31 and 9999-12-31
+            raise ApiError(422, f"{day} bukan tanggal kalender (YYYY-MM-DD)", field="day") from None
+        found = store.payments.find({"outlet_id": outlet_id, "settled_at": {"$gte": start, "$lt": end}})
         payments = [p async for p in found.sort("settled_at", 1) if p["status"] in SETTLED]
         table = cash_table(outlet_id, day, payments)
         return file_response(render(table, format), f"kas-{outlet_id}-{day}", format)
