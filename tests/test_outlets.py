@@ -177,9 +177,14 @@ async def test_an_in_store_qris_sale_sells_the_outlet_shelf_and_lands_in_the_led
     await api.pay(order_id)
     done = await sale_reaches(api, staff, "ntt-mart-belu", order_id, lambda o: o["status"] == "COMPLETED", "the goods to leave the till")
     assert [sub["completed_by"] for sub in done["sub_orders"]] == ["outlet"]
-    shelf = (await api.catalog.get("/outlets/ntt-mart-belu/stock", headers=bearer(staff))).json()
-    line = next(line for line in shelf if line["product_id"] == product["id"])
-    assert (line["stock"], line["reserved"], line["sold"]) == (3, 0, 2)
+
+    async def shelf_line() -> tuple[int, int, int]:
+        shelf = (await api.catalog.get("/outlets/ntt-mart-belu/stock", headers=bearer(staff))).json()
+        line = next(line for line in shelf if line["product_id"] == product["id"])
+        return line["stock"], line["reserved"], line["sold"]
+
+    # Catalog commits the units when it reads the paid event (orders may say COMPLETED first).
+    await eventually(shelf_line, lambda units: units == (3, 0, 2), what="the shelf's units to be sold")
     online = await api.stock_of(product["id"])
     assert online["stock"] == 7  # the online stock never moved
     entries = await eventually(lambda: api.levy_entries(order_id), lambda e: e["items"], what="levy entries")
