@@ -34,7 +34,8 @@ def qris_request(payment: dict[str, Any], now: datetime, minutes: int) -> dict[s
 
 def qris_link(answer: dict[str, Any]) -> dict[str, Any]:
     """What the till needs from a charge's answer, in the shape of a Snap link."""
-    actions = answer.get("actions") if isinstance(answer.get("actions"), list) else []
+    listed = answer.get("actions")
+    actions: list[Any] = listed if isinstance(listed, list) else []
     url = next((a.get("url") for a in actions if isinstance(a, dict) and a.get("name") == "generate-qr-code"), None)
     if not url or not answer.get("transaction_id"):
         raise ValueError(f"Midtrans's QRIS answer has no QR: {str(answer)[:200]}")

@@ -37,7 +37,7 @@ class OutletStock:
     async def set(self, session: Session, outlet_id: str, product: Doc, variant_id: str | None, stock: int) -> Doc:
         """Units on the shelf now (held and sold units untouched), as the seller counted them."""
         now = utcnow()
-        return await self.levels.find_one_and_update(
+        level: Doc | None = await self.levels.find_one_and_update(
             {"_id": level_id(outlet_id, product["_id"], variant_id)},
             {
                 "$set": {"stock": stock, "product_name": product["name"], "seller_id": product["seller_id"], "updated_at": now},
@@ -47,6 +47,8 @@ class OutletStock:
             session=session,
             return_document=ReturnDocument.AFTER,
         )
+        assert level is not None  # an upsert that returns the document after always has one
+        return level
 
     async def at(self, session: Session, outlet_id: str, product_ids: list[str]) -> Levels:
         found = self.levels.find({"outlet_id": outlet_id, "product_id": {"$in": product_ids}}, session=session)
