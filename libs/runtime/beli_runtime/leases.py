@@ -94,18 +94,28 @@ class Lease:
     async def holding(self) -> AsyncIterator[None]:
         """While the body runs: renew the lease in the background, and make it the current lease
         (so that `ServiceRuntime.write` fences the body's writes with it)."""
-        renewer = asyncio.create_task(self._renew_until_cancelled(), name=f"lease:{self.name}")
+        stop = asyncio.Event()
+        renewer = asyncio.create_task(self._renew_until(stop), name=f"lease:{self.name}")
         reset = _current.set(self)
         try:
             yield
         finally:
             _current.reset(reset)
+            stop.set()
             renewer.cancel()
-            await asyncio.gather(renewer, return_exceptions=True)
+            # Never wait on the renewer for long: a database call in flight can swallow the
+            # cancellation (seen with PyMongo's server selection while the database restarted),
+            # and then this holder waited forever while the renewer kept its lease alive: the job
+            # (an outbox relay) stopped for good and no other instance could take it over. The
+            # stop flag ends the renewer at its next turn whatever happens to the cancellation.
+            await asyncio.wait({renewer}, timeout=self.seconds)
 
-    async def _renew_until_cancelled(self) -> None:
+    async def _renew_until(self, stop: asyncio.Event) -> None:
         while True:
-            await asyncio.sleep(self.seconds / 3)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.seconds / 3)
+            if stop.is_set():
+                return
             try:
                 if not await self.acquire():
                     log.warning("lease.lost", lease=self.name)

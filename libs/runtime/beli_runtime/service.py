@@ -164,7 +164,8 @@ class ServiceRuntime:
         for task in pending:
             log.warning("service.task_did_not_stop", task=task.get_name(), stack=where(task))
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            await asyncio.wait(pending, timeout=5)  # a swallowed cancellation must not hang the stop
         try:
             async with asyncio.timeout(SHUTDOWN_SECONDS):
                 while await self._relay.publish_pending():

@@ -125,3 +125,34 @@ async def test_a_holder_renews_in_the_database_only_when_half_its_lease_is_gone(
     await asyncio.sleep(1.1)
     assert await lease.acquire()
     assert (await space.db["leases"].find_one({"_id": "relay"}))["expires_at"] > written, "not renewed with under half left"
+
+
+class _SwallowingLease(Lease):
+    """A renewal whose database call swallows a cancellation, as PyMongo's server selection did
+    while the database restarted."""
+
+    renewals = 0
+
+    async def acquire(self) -> bool:
+        if self.token is None:
+            return await super().acquire()
+        self.renewals += 1
+        try:
+            await asyncio.sleep(0.5)
+        except asyncio.CancelledError:
+            pass  # swallowed
+        return True
+
+
+async def test_a_step_ends_even_if_its_renewal_swallows_the_cancellation(space: Scratch) -> None:
+    lease = _SwallowingLease(space.db, "relay", 1.5)
+    assert await lease.acquire()
+
+    async def step() -> None:
+        async with lease.holding():
+            await asyncio.sleep(1.0)  # long enough for a renewal to be in flight at the end
+
+    await asyncio.wait_for(step(), timeout=5)  # before the fix: the holder waited on its renewer forever
+    renewals = lease.renewals
+    await asyncio.sleep(1.5)
+    assert lease.renewals == renewals, "the renewer went on renewing after the step ended"
