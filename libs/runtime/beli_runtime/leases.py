@@ -101,13 +101,14 @@ class Lease:
             yield
         finally:
             _current.reset(reset)
+            # The renewer is told to stop, never cancelled: cancelling a PyMongo call during server
+            # selection (the database restarting) broke the client's topology lock ("Lock is not
+            # acquired"), after which every database call of the process waited forever; and the
+            # holder waited forever on the renewer while the renewer kept its lease alive, so the
+            # job (an outbox relay) stopped for good and no other instance could take it over.
+            # A renewal in flight ends by itself (server selection gives up after 5 s); the holder
+            # waits for it at most one lease.
             stop.set()
-            renewer.cancel()
-            # Never wait on the renewer for long: a database call in flight can swallow the
-            # cancellation (seen with PyMongo's server selection while the database restarted),
-            # and then this holder waited forever while the renewer kept its lease alive: the job
-            # (an outbox relay) stopped for good and no other instance could take it over. The
-            # stop flag ends the renewer at its next turn whatever happens to the cancellation.
             await asyncio.wait({renewer}, timeout=self.seconds)
 
     async def _renew_until(self, stop: asyncio.Event) -> None:

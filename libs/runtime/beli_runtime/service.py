@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import pymongo
 from fastapi import FastAPI
 
 from beli_runtime import tracing
@@ -103,7 +104,10 @@ class ServiceRuntime:
     async def health(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}
         try:
-            await asyncio.wait_for(self.client.admin.command("ping"), timeout=2)
+            # PyMongo's own timeout, not asyncio's: cancelling a call during server selection can
+            # leave the client's topology lock broken (see leases.holding).
+            with pymongo.timeout(2):
+                await self.client.admin.command("ping")
             checks["mongodb"] = "ok"
         except Exception as error:  # noqa: BLE001 - any failure means the database is not usable
             checks["mongodb"] = f"unavailable: {type(error).__name__}"
