@@ -80,6 +80,12 @@ def app_env(profile: Profile, endpoints: Endpoints, name: str) -> dict[str, str]
             "PICKUP_REMINDER_DAYS": str(10 / 86_400),
             "PICKUP_REMINDER_SWEEP_SECONDS": "2",
         }
+    return env | _messaging_env(profile, name)
+
+
+def _messaging_env(profile: Profile, name: str) -> dict[str, str]:
+    """How notifications and the web app reach the rest of a local stack."""
+    env: dict[str, str] = {}
     if name == "notifications":
         # Local stacks send through the messaging simulator (SMTP mailbox + WhatsApp/SMS provider)
         # and retry quickly, so that a failure shows up in seconds rather than minutes.

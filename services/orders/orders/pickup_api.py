@@ -31,6 +31,13 @@ OUTLET_STATES = Literal["PAID", "AT_OUTLET", "COMPLETED", "RETURNED"]
 
 def build_router(runtime: ServiceRuntime, store: OrdersStore, pickup: Pickup, outlets: OutletDirectory) -> APIRouter:
     router = APIRouter(tags=["pick-up"])
+    _register_choice(router, runtime, pickup, outlets)
+    _register_outlet_staff(router, runtime, store, pickup)
+    return router
+
+
+def _register_choice(router: APIRouter, runtime: ServiceRuntime, pickup: Pickup, outlets: OutletDirectory) -> None:
+    """What shoppers and sellers do: choose an outlet, deliver to it."""
 
     @router.get("/outlets", response_model=OutletsOut)
     async def pickup_outlets() -> OutletsOut:
@@ -50,6 +57,10 @@ def build_router(runtime: ServiceRuntime, store: OrdersStore, pickup: Pickup, ou
         shopper is told it is ready, with the pick-up code. Pressing twice changes nothing."""
         order = await write_retrying(runtime, lambda session: pickup.deliver(session, order_id, seller_id))
         return seller_order_view(order, seller_id)
+
+
+def _register_outlet_staff(router: APIRouter, runtime: ServiceRuntime, store: OrdersStore, pickup: Pickup) -> None:
+    """What an outlet's staff do with the parcels at their outlet."""
 
     @router.get("/outlets/{outlet_id}/orders", response_model=OutletOrdersPage)
     async def outlet_orders(
@@ -102,5 +113,3 @@ def build_router(runtime: ServiceRuntime, store: OrdersStore, pickup: Pickup, ou
         shopper's money for them is refunded and their levy reversed (payments)."""
         order = await write_retrying(runtime, lambda session: pickup.return_uncollected(session, order_id, outlet_id))
         return outlet_order_view(order, outlet_id)
-
-    return router

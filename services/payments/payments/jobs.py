@@ -136,6 +136,12 @@ class PaymentJobs:
             await self._fail(order_id, "not_created", f"Midtrans refused the transaction: {error}")
             return
 
+        await self._record_link(payment, answer)
+
+    async def _record_link(self, payment: dict[str, Any], answer: dict[str, Any]) -> None:
+        """Midtrans opened the transaction: keep its link and announce it, once."""
+        order_id = payment["_id"]
+
         async def work(session: Session) -> None:
             opened = await self.store.move(
                 session,
