@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from beli_runtime.auth import Principal
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
 from beli_runtime.strict import StrictRequest
@@ -29,6 +30,7 @@ class ClaimOut(BaseModel):
     nip: str = Field(description="Masked except for the programme office")
     name: str
     opd_id: str
+    opd_name: str | None = Field(default=None, description="The OPD's name, for the officer who decides")
     created_at: datetime | None = None
 
 
@@ -69,11 +71,22 @@ class MonthFigure(BaseModel):
     met: bool
 
 
-def claim_out(claim: Doc, full_nip: bool) -> ClaimOut:
+def claim_out(claim: Doc, full_nip: bool, opd_names: dict[str, str] | None = None) -> ClaimOut:
     nip = claim["nip"] if full_nip else domain.mask_nip(claim["nip"])
     return ClaimOut(
-        id=claim["_id"], status=claim["status"], nip=nip, name=claim["name"], opd_id=claim["opd_id"], created_at=claim.get("created_at")
+        id=claim["_id"],
+        status=claim["status"],
+        nip=nip,
+        name=claim["name"],
+        opd_id=claim["opd_id"],
+        opd_name=(opd_names or {}).get(claim["opd_id"]),
+        created_at=claim.get("created_at"),
     )
+
+
+async def opd_names(store: ProgrammeStore, claims: list[Doc]) -> dict[str, str]:
+    ids = sorted({claim["opd_id"] for claim in claims})
+    return {opd["_id"]: opd["name"] async for opd in store.opds.find({"_id": {"$in": ids}}, {"name": 1})}
 
 
 def build_router(store: ProgrammeStore, roster: Roster, tallies: Tallies) -> APIRouter:
@@ -155,12 +168,17 @@ def _register_claims(router: APIRouter, store: ProgrammeStore, roster: Roster) -
         if scope is not None:
             query["opd_id"] = scope
         docs = await store.claims.find(query).sort("created_at", 1).limit(limit).to_list()
-        return [claim_out(doc, sees_full_nip(principal)) for doc in docs]
+        names = await opd_names(store, docs)
+        return [claim_out(doc, sees_full_nip(principal), names) for doc in docs]
+
+    async def decided(claim_id: str, approve: bool, principal: Principal) -> ClaimOut:
+        claim = await roster.decide(claim_id, approve, principal, opd_scope(principal))
+        return claim_out(claim, sees_full_nip(principal), await opd_names(store, [claim]))
 
     @router.post("/claims/{claim_id}/approve", response_model=ClaimOut, tags=["claims"])
     async def approve(claim_id: str, principal: OfficeOrOpd) -> ClaimOut:
-        return claim_out(await roster.decide(claim_id, True, principal, opd_scope(principal)), sees_full_nip(principal))
+        return await decided(claim_id, True, principal)
 
     @router.post("/claims/{claim_id}/reject", response_model=ClaimOut, tags=["claims"])
     async def reject(claim_id: str, principal: OfficeOrOpd) -> ClaimOut:
-        return claim_out(await roster.decide(claim_id, False, principal, opd_scope(principal)), sees_full_nip(principal))
+        return await decided(claim_id, False, principal)

@@ -134,6 +134,7 @@ async def test_asn_journey_officer_approval_dashboard_and_refusals(system: Syste
         claims = await officer.open("/program/klaim")
         claim_id = re.search(r'action="/program/klaim/([^/"]+)/setujui"', claims.text)
         assert claim_id and "Markus Bria" in claims.text and nips["second"] not in claims.text
+        assert "Dinas Kesehatan Provinsi NTT" in claims.text, "the claim names its OPD, not its id"
         approved = await officer.submit(f"/program/klaim/{claim_id.group(1)}/setujui")
         assert "Markus Bria disetujui" in approved.text and "Tidak ada klaim NIP yang menunggu" in approved.text
         assert "NIP Anda sudah terhubung" in (await other.open("/asn")).text
