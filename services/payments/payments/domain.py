@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Any
 
 from beli_contracts.values import PricedLine, SettledLine
 from beli_runtime.clock import WIB
@@ -141,3 +142,23 @@ def snap_expiry(created: datetime, minutes: int) -> dict[str, object]:
 def item_name(name: str) -> str:
     """Midtrans refuses item names over 50 characters."""
     return name if len(name) <= 50 else name[:47] + "..."
+
+
+def midtrans_order(payment: dict[str, Any]) -> dict[str, Any]:
+    """What every Midtrans transaction of an order states (Snap and Core API alike): the order
+    and its amount, one item per line with its seller, and the buyer."""
+    customer = payment["customer"]
+    return {
+        "transaction_details": {"order_id": payment["_id"], "gross_amount": payment["gross_amount"]},
+        "item_details": [
+            {
+                "id": line["product_id"],
+                "price": line["unit_price"],
+                "quantity": line["quantity"],
+                "name": item_name(line["product_name"]),
+                "merchant_name": item_name(line["seller"]["name"]),
+            }
+            for line in payment["lines"]
+        ],
+        "customer_details": {"first_name": customer["name"][:255], "email": customer["email"], "phone": customer["phone"]},
+    }

@@ -23,8 +23,8 @@ from payments.domain import (
     Outcome,
     PaymentStatus,
     classify,
-    item_name,
     late_reason,
+    midtrans_order,
     rupiah_from_midtrans,
     settle_lines,
     snap_expiry,
@@ -381,22 +381,7 @@ class PaymentJobs:
 
 
 def snap_request(payment: dict[str, Any], now: Any, minutes: int, finish_url: str = "") -> dict[str, Any]:
-    customer = payment["customer"]
-    request: dict[str, Any] = {
-        "transaction_details": {"order_id": payment["_id"], "gross_amount": payment["gross_amount"]},
-        "item_details": [
-            {
-                "id": line["product_id"],
-                "price": line["unit_price"],
-                "quantity": line["quantity"],
-                "name": item_name(line["product_name"]),
-                "merchant_name": item_name(line["seller"]["name"]),
-            }
-            for line in payment["lines"]
-        ],
-        "customer_details": {"first_name": customer["name"][:255], "email": customer["email"], "phone": customer["phone"]},
-        "expiry": snap_expiry(now, minutes),
-    }
+    request: dict[str, Any] = midtrans_order(payment) | {"expiry": snap_expiry(now, minutes)}
     if finish_url:
         # Snap sends the shopper back here after paying (the web app's order page).
         request["callbacks"] = {"finish": finish_url.replace("{order_id}", payment["_id"])}

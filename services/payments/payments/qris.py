@@ -7,25 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from beli_runtime.clock import WIB
-from payments.domain import item_name
+from payments.domain import midtrans_order
 
 
 def qris_request(payment: dict[str, Any], now: datetime, minutes: int) -> dict[str, Any]:
-    customer = payment["customer"]
     return {
         "payment_type": "qris",
-        "transaction_details": {"order_id": payment["_id"], "gross_amount": payment["gross_amount"]},
-        "item_details": [
-            {
-                "id": line["product_id"],
-                "price": line["unit_price"],
-                "quantity": line["quantity"],
-                "name": item_name(line["product_name"]),
-                "merchant_name": item_name(line["seller"]["name"]),
-            }
-            for line in payment["lines"]
-        ],
-        "customer_details": {"first_name": customer["name"][:255], "email": customer["email"], "phone": customer["phone"]},
+        **midtrans_order(payment),
         "qris": {"acquirer": "gopay"},
         # Core API's expiry: the QR stops working inside the order's hold, like Snap's link.
         "custom_expiry": {"order_time": now.astimezone(WIB).strftime("%Y-%m-%d %H:%M:%S %z"), "expiry_duration": minutes, "unit": "minute"},
