@@ -36,7 +36,15 @@ class Stream:
         response = await self._until_accepted(lambda: api.place(items, key=key))
         order_id = response.json()["id"]
         self.orders[order_id] = items
-        order = await self._until_accepted_value(lambda: api.payable(order_id, timeout=120))
+        try:
+            order = await self._until_accepted_value(lambda: api.payable(order_id, timeout=120))
+        except AssertionError:
+            # Payments died between Midtrans creating the transaction and recording its link: Snap
+            # will not hand the link out again (order_id already used) and nobody can pay it, so it
+            # would only expire at its deadline. The shopper who never got a link gives up and
+            # cancels, as a real one would; the cancellation must converge like any other.
+            await self._until_accepted(lambda: api.orders.post(f"/orders/{order_id}/cancel"), ok=(200, 409))
+            return order_id
         if order["status"] == "AWAITING_PAYMENT":
             await self._until_accepted(
                 lambda: api.midtrans.post(f"/simulator/pay/{order_id}", json={"transaction_status": decision}), ok=(200, 409)
