@@ -4,9 +4,9 @@ variants behave and when stock counts as low.
 Pure functions and value objects; no I/O.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from beli_contracts.catalog import RejectedLine
 from beli_contracts.reference import CATEGORIES, REGENCIES
@@ -188,17 +188,32 @@ def can_add_first_variant(reserved: int) -> bool:
     return reserved == 0
 
 
-def derived_totals(variants: list[dict[str, int]], sold_before_variants: int = 0) -> dict[str, int]:
+class VariantUnits(Protocol):
+    """What the totals of a product sold in variants are computed from (a stored variant)."""
+
+    @property
+    def price(self) -> int: ...
+    @property
+    def stock(self) -> int: ...
+    @property
+    def reserved(self) -> int: ...
+    @property
+    def sold(self) -> int: ...
+    @property
+    def active(self) -> bool: ...
+
+
+def derived_totals(variants: Sequence[VariantUnits], sold_before_variants: int = 0) -> dict[str, int]:
     """A product sold in variants shows the sum of its active variants' available stock and its
     lowest active price ("mulai dari"), which is what search filters and sorts on; reserved and
     sold count every variant (inactive ones may still have orders to settle)."""
-    active = [v for v in variants if v.get("active", True)]
+    active = [v for v in variants if v.active]
     priced = active or variants
     return {
-        "stock": sum(v["stock"] for v in active),
-        "price": min((v["price"] for v in priced), default=0),
-        "reserved": sum(v["reserved"] for v in variants),
-        "sold": sold_before_variants + sum(v["sold"] for v in variants),
+        "stock": sum(v.stock for v in active),
+        "price": min((v.price for v in priced), default=0),
+        "reserved": sum(v.reserved for v in variants),
+        "sold": sold_before_variants + sum(v.sold for v in variants),
     }
 
 

@@ -18,8 +18,9 @@ from beli_runtime.http import ApiError
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
 from catalog import access
+from catalog.documents import ProductDocument, VariantDocument
 from catalog.domain import can_add_first_variant, check_variant_names
-from catalog.store import CatalogStore, Doc, contact, new_id, refresh_derived
+from catalog.store import CatalogStore, new_id, refresh_derived
 from catalog.views import (
     NewProduct,
     NewVariant,
@@ -40,7 +41,7 @@ class Listings:
         self.outbox = outbox
         self.write = write
 
-    async def create(self, body: NewProduct) -> Doc:
+    async def create(self, body: NewProduct) -> ProductDocument:
         seller = await self.store.seller(body.seller_id)
         if seller is None:
             raise ApiError(422, f"penjual {body.seller_id} tidak ditemukan", field="seller_id")
@@ -48,54 +49,54 @@ class Listings:
             raise ApiError(422, "harga wajib diisi untuk produk tanpa varian", field="price")
         check_variant_names([], [v.name for v in body.variants])
         now = utcnow()
-        product: Doc = {
-            "_id": new_id("prd"),
-            **body.model_dump(exclude={"seller_id", "variants"}),
-            "seller_id": seller["_id"],
-            "seller": contact(seller),
-            "seller_status": seller.get("status", "pending"),
-            "regency": seller["regency"],
-            "ovop": bool(body.ovop_village) or bool(seller.get("ovop")),
-            "reserved": 0,
-            "sold": 0,
-            "low_stock_alerted": False,
-            "photos": [],
-            "variants": [_new_variant(v) for v in body.variants],
-            "created_at": now,
-            "updated_at": now,
-        }
-        if product["price"] is None:
-            product["price"] = 0  # replaced by the lowest variant price below
+        product = ProductDocument(
+            id=new_id("prd"),
+            **body.model_dump(exclude={"seller_id", "variants", "price"}),
+            price=body.price or 0,  # with variants: replaced by the lowest variant price below
+            seller_id=seller.id,
+            seller=seller.contact(),
+            seller_status=seller.status,
+            regency=seller.regency,
+            ovop=bool(body.ovop_village) or seller.ovop,
+            reserved=0,
+            sold=0,
+            low_stock_alerted=False,
+            photos=[],
+            variants=[_new_variant(v) for v in body.variants],
+            created_at=now,
+            updated_at=now,
+        )
         refresh_derived(product)
 
-        async def work(session: Session) -> Doc:
+        async def work(session: Session) -> ProductDocument:
             await self.store.insert_product(session, product)
             await self._low_stock_everywhere(session, product)
             return product
 
         return await self.write(work)
 
-    async def change(self, product_id: str, body: ProductChanges) -> Doc:
+    async def change(self, product_id: str, body: ProductChanges) -> ProductDocument:
         changes = body.model_dump(exclude_unset=True)
         for name in NOT_NULL:
             if name in changes and changes[name] is None:
                 raise ApiError(422, f"{name} tidak boleh kosong", field=name)
 
-        async def work(session: Session) -> Doc:
+        async def work(session: Session) -> ProductDocument:
             product = await self._product(session, product_id)
             events: list[EventPayload] = []
-            if "price" in changes and changes["price"] != product["price"]:
-                if product["variants"]:
+            if "price" in changes and changes["price"] != product.price:
+                if product.variants:
                     raise ApiError(409, "produk ini dijual per varian: ubah harga pada variannya", field="price")
                 events.append(
                     ProductPriceChanged(
-                        product_id=product_id, seller_id=product["seller_id"], old_price=product["price"], new_price=changes["price"]
+                        product_id=product_id, seller_id=product.seller_id, old_price=product.price, new_price=changes["price"]
                     )
                 )
             if "ovop_village" in changes:
-                seller = await self.store.seller(product["seller_id"], session)
-                changes["ovop"] = bool(changes["ovop_village"]) or bool(seller and seller.get("ovop"))
-            product.update(changes)
+                seller = await self.store.seller(product.seller_id, session)
+                changes["ovop"] = bool(changes["ovop_village"]) or bool(seller and seller.ovop)
+            for name, value in changes.items():
+                setattr(product, name, value)
             await self.store.save_product(session, product)
             if "low_stock_threshold" in changes:
                 await self._low_stock_everywhere(session, product, events)
@@ -104,79 +105,80 @@ class Listings:
 
         return await self.write(work)
 
-    async def set_stock(self, product_id: str, body: StockUpdate) -> Doc:
-        async def work(session: Session) -> Doc:
+    async def set_stock(self, product_id: str, body: StockUpdate) -> ProductDocument:
+        async def work(session: Session) -> ProductDocument:
             product = await self._product(session, product_id)
-            if product["variants"]:
+            if product.variants:
                 raise ApiError(409, "produk ini dijual per varian: atur stok pada variannya", field="stock")
-            product["stock"] = body.stock
+            product.stock = body.stock
             await self.store.save_product(session, product)
-            events: list[EventPayload] = [StockChanged(product_id=product_id, seller_id=product["seller_id"], stock=body.stock)]
+            events: list[EventPayload] = [StockChanged(product_id=product_id, seller_id=product.seller_id, stock=body.stock)]
             await self._low_stock(session, product, None, events)
             await self._emit(session, product_id, events)
             return product
 
         return await self.write(work)
 
-    async def add_variant(self, product_id: str, body: NewVariant) -> Doc:
-        async def work(session: Session) -> Doc:
+    async def add_variant(self, product_id: str, body: NewVariant) -> ProductDocument:
+        async def work(session: Session) -> ProductDocument:
             product = await self._product(session, product_id)
-            if not product["variants"]:
-                if not can_add_first_variant(product["reserved"]):
+            if not product.variants:
+                if not can_add_first_variant(product.reserved):
                     raise ApiError(
                         409, "masih ada unit produk ini yang dipesan; tunggu pesanan selesai sebelum menambah varian", field="variants"
                     )
                 # The product's own units are replaced by the variants' (the seller recounts them per variant).
-                product["sold_before_variants"] = product["sold"]
-            check_variant_names([v["name"] for v in product["variants"]], [body.name])
+                product.sold_before_variants = product.sold
+            check_variant_names([v.name for v in product.variants], [body.name])
             variant = _new_variant(body)
-            product["variants"].append(variant)
+            product.variants.append(variant)
             await self.store.save_product(session, product)
             events: list[EventPayload] = [
-                StockChanged(product_id=product_id, seller_id=product["seller_id"], variant_id=variant["id"], stock=variant["stock"])
+                StockChanged(product_id=product_id, seller_id=product.seller_id, variant_id=variant.id, stock=variant.stock)
             ]
-            await self._low_stock(session, product, variant["id"], events)
+            await self._low_stock(session, product, variant.id, events)
             await self._emit(session, product_id, events)
             return product
 
         return await self.write(work)
 
-    async def change_variant(self, product_id: str, variant_id: str, body: VariantChanges) -> Doc:
+    async def change_variant(self, product_id: str, variant_id: str, body: VariantChanges) -> ProductDocument:
         changes = body.model_dump(exclude_unset=True)
         for name in ("name", "price", "active"):
             if name in changes and changes[name] is None:
                 raise ApiError(422, f"{name} tidak boleh kosong", field=name)
 
-        async def work(session: Session) -> Doc:
+        async def work(session: Session) -> ProductDocument:
             product = await self._product(session, product_id)
             variant = _variant(product, variant_id)
             events: list[EventPayload] = []
             if "name" in changes:
-                check_variant_names([v["name"] for v in product["variants"] if v["id"] != variant_id], [changes["name"]])
-            if "price" in changes and changes["price"] != variant["price"]:
+                check_variant_names([v.name for v in product.variants if v.id != variant_id], [changes["name"]])
+            if "price" in changes and changes["price"] != variant.price:
                 events.append(
                     ProductPriceChanged(
                         product_id=product_id,
-                        seller_id=product["seller_id"],
+                        seller_id=product.seller_id,
                         variant_id=variant_id,
-                        old_price=variant["price"],
+                        old_price=variant.price,
                         new_price=changes["price"],
                     )
                 )
-            variant.update(changes)
+            for name, value in changes.items():
+                setattr(variant, name, value)
             await self.store.save_product(session, product)
             await self._emit(session, product_id, events)
             return product
 
         return await self.write(work)
 
-    async def set_variant_stock(self, product_id: str, variant_id: str, body: StockUpdate) -> Doc:
-        async def work(session: Session) -> Doc:
+    async def set_variant_stock(self, product_id: str, variant_id: str, body: StockUpdate) -> ProductDocument:
+        async def work(session: Session) -> ProductDocument:
             product = await self._product(session, product_id)
-            _variant(product, variant_id)["stock"] = body.stock
+            _variant(product, variant_id).stock = body.stock
             await self.store.save_product(session, product)
             events: list[EventPayload] = [
-                StockChanged(product_id=product_id, seller_id=product["seller_id"], variant_id=variant_id, stock=body.stock)
+                StockChanged(product_id=product_id, seller_id=product.seller_id, variant_id=variant_id, stock=body.stock)
             ]
             await self._low_stock(session, product, variant_id, events)
             await self._emit(session, product_id, events)
@@ -186,50 +188,44 @@ class Listings:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    async def _product(self, session: Session, product_id: str) -> Doc:
+    async def _product(self, session: Session, product_id: str) -> ProductDocument:
         product = await self.store.product(product_id, session)
         if product is None:
             raise ApiError(404, f"produk {product_id} tidak ditemukan")
-        product.setdefault("variants", [])
-        product.setdefault("photos", [])
+        # Written back whole, with both lists, even where the stored document had none.
+        product.variants, product.photos = product.variants, product.photos
         return product
 
-    async def _low_stock(self, session: Session, product: Doc, variant_id: str | None, events: list[EventPayload]) -> None:
+    async def _low_stock(self, session: Session, product: ProductDocument, variant_id: str | None, events: list[EventPayload]) -> None:
         alert: StockLow | None = await self.store.check_low_stock(session, product, variant_id)
         if alert is not None:
             events.append(alert)
 
-    async def _low_stock_everywhere(self, session: Session, product: Doc, events: list[EventPayload] | None = None) -> None:
+    async def _low_stock_everywhere(self, session: Session, product: ProductDocument, events: list[EventPayload] | None = None) -> None:
         """A new product or a new threshold: check every unit pool once (may already be low)."""
         own = events if events is not None else []
-        for variant_id in [v["id"] for v in product["variants"]] or [None]:
+        pools: list[str | None] = [v.id for v in product.variants] or [None]
+        for variant_id in pools:
             await self._low_stock(session, product, variant_id, own)
         if events is None:
-            await self._emit(session, product["_id"], own)
+            await self._emit(session, product.id, own)
 
     async def _emit(self, session: Session, product_id: str, events: list[EventPayload]) -> None:
         for event in events:
             await self.outbox.add(session, event, key=product_id)
 
 
-def _new_variant(body: NewVariant) -> Doc:
-    return {
-        "id": new_id("var"),
-        "name": body.name,
-        "price": body.price,
-        "stock": body.stock,
-        "reserved": 0,
-        "sold": 0,
-        "active": True,
-        "low_stock_alerted": False,
-    }
+def _new_variant(body: NewVariant) -> VariantDocument:
+    return VariantDocument(
+        id=new_id("var"), name=body.name, price=body.price, stock=body.stock, reserved=0, sold=0, active=True, low_stock_alerted=False
+    )
 
 
-def _variant(product: Doc, variant_id: str) -> Doc:
-    for variant in product["variants"]:
-        if variant["id"] == variant_id:
-            return variant
-    raise ApiError(404, f"varian {variant_id} tidak ada pada produk {product['_id']}")
+def _variant(product: ProductDocument, variant_id: str) -> VariantDocument:
+    variant = product.variant(variant_id)
+    if variant is None:
+        raise ApiError(404, f"varian {variant_id} tidak ada pada produk {product.id}")
+    return variant
 
 
 def build_router(listings: Listings) -> APIRouter:

@@ -21,8 +21,9 @@ from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
 from beli_runtime.mongo import Session
 from catalog import access
+from catalog.documents import ProductDocument
 from catalog.listings import Write
-from catalog.store import CatalogStore, Doc
+from catalog.store import CatalogStore
 from catalog.views import Product, product_view
 
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
@@ -66,14 +67,14 @@ def _register_upload(router: APIRouter, store: CatalogStore, write: Write, bucke
         product = await store.product(product_id)
         if product is None:
             raise ApiError(404, f"produk {product_id} tidak ditemukan")
-        if len(product.get("photos", [])) >= MAX_PHOTOS:
+        if len(product.photos) >= MAX_PHOTOS:
             raise ApiError(409, f"paling banyak {MAX_PHOTOS} foto per produk", field="photo")
         file_id = await bucket.upload_from_stream(
             photo.filename or "photo", data, metadata={"product_id": product_id, "content_type": content_type}
         )
         entry = {"id": str(file_id), "content_type": content_type, "size": len(data), "uploaded_at": utcnow()}
 
-        async def attach(session: Session) -> Doc | None:
+        async def attach(session: Session) -> ProductDocument | None:
             # The count condition makes concurrent uploads respect the limit too.
             updated = await store.products.update_one(
                 {"_id": product_id, f"photos.{MAX_PHOTOS - 1}": {"$exists": False}},
@@ -124,7 +125,7 @@ def _register_download(router: APIRouter, store: CatalogStore, bucket: AsyncGrid
 def _register_removal(router: APIRouter, store: CatalogStore, write: Write, bucket: AsyncGridFSBucket) -> None:
     @router.delete("/products/{product_id}/photos/{photo_id}", response_model=Product, dependencies=PRODUCT_OWNER)
     async def delete_photo(product_id: str, photo_id: str) -> Product:
-        async def detach(session: Session) -> Doc | None:
+        async def detach(session: Session) -> ProductDocument | None:
             updated = await store.products.update_one(
                 {"_id": product_id, "photos.id": photo_id},
                 {"$pull": {"photos": {"id": photo_id}}, "$set": {"updated_at": utcnow()}},

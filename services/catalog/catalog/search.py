@@ -16,8 +16,9 @@ from pydantic import BaseModel
 
 from beli_runtime.http import ApiError
 from catalog import cursor, text
+from catalog.documents import ProductDocument
 from catalog.domain import CATEGORIES, MAX_PRICE, REGENCIES
-from catalog.store import CatalogStore, Doc
+from catalog.store import CatalogStore
 from catalog.views import Product, product_view
 
 MAX_PAGE = 100
@@ -83,7 +84,7 @@ class SearchPage(BaseModel):
     facets: Facets | None = None
 
 
-async def search(store: CatalogStore, filters: Filters, sort: str, limit: int, after: list[Any] | None) -> list[Doc]:
+async def search(store: CatalogStore, filters: Filters, sort: str, limit: int, after: list[Any] | None) -> list[ProductDocument]:
     """Up to `limit` visible products in `sort` order, strictly after the cursor key `after`."""
     keys = cursor.SORT_KEYS[sort]
     pipeline: list[dict[str, Any]] = [{"$match": stage} for stage in index_first(filters.match(), filters.terms)]
@@ -93,7 +94,8 @@ async def search(store: CatalogStore, filters: Filters, sort: str, limit: int, a
     if after is not None:
         pipeline.append({"$match": cursor.after(sort, after)})
     pipeline += [{"$sort": dict(keys)}, {"$limit": limit}, {"$project": {"search_terms": 0, "name_terms": 0}}]
-    return await (await store.products.aggregate(pipeline)).to_list()
+    rows = await (await store.products.aggregate(pipeline)).to_list()
+    return [ProductDocument.from_document(row) for row in rows]
 
 
 def index_first(match: dict[str, Any], terms: list[str]) -> list[dict[str, Any]]:
@@ -183,7 +185,7 @@ def _register_search(router: APIRouter, store: CatalogStore) -> None:
         )
         rows = await search(store, filters, chosen, limit + 1, after)
         page = rows[:limit]
-        next_cursor = cursor.encode(chosen, page[-1]) if len(rows) > limit else None
+        next_cursor = cursor.encode(chosen, page[-1].to_document()) if len(rows) > limit else None
         counted = await facets(store, filters) if with_facets and after is None else None
         return SearchPage(items=[product_view(row) for row in page], next_cursor=next_cursor, facets=counted)
 

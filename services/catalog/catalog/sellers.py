@@ -10,8 +10,9 @@ from beli_runtime.http import ApiError
 from beli_runtime.mongo import Session
 from catalog import access
 from catalog.accounts import Accounts
+from catalog.documents import SellerDocument
 from catalog.listings import Write
-from catalog.store import CatalogStore, Doc
+from catalog.store import CatalogStore
 from catalog.views import NewSeller, PublicSeller, Seller, SellerChanges, public_seller_view, seller_view
 
 
@@ -52,7 +53,7 @@ def _register_profiles(router: APIRouter, store: CatalogStore, write: Write, acc
             seller = await store.add_seller(fields | {"account_id": principal.account_id} | proven(principal, fields))
         except DuplicateKeyError:
             raise ApiError(409, "akun ini sudah memiliki profil penjual") from None
-        await accounts.link_seller(principal.account_id, seller["_id"])
+        await accounts.link_seller(principal.account_id, seller.id)
         return seller_view(seller)
 
     @router.get("/sellers/{seller_id}", response_model=Seller | PublicSeller)
@@ -62,7 +63,7 @@ def _register_profiles(router: APIRouter, store: CatalogStore, write: Write, acc
         seller = await _seller(store, seller_id)
         if access.sees_private(principal, seller):
             return seller_view(seller)
-        if seller.get("status") != "verified":  # pending sellers are not public: shoppers cannot tell them from unknown ids
+        if seller.status != "verified":  # pending sellers are not public: shoppers cannot tell them from unknown ids
             raise ApiError(404, f"penjual {seller_id} tidak ditemukan")
         return public_seller_view(seller)
 
@@ -74,7 +75,7 @@ def _register_profiles(router: APIRouter, store: CatalogStore, write: Write, acc
                 raise ApiError(422, f"{name} tidak boleh kosong", field=name)
         changes |= {f"{name}_verified": proven(principal, changes)[f"{name}_verified"] for name in ("email", "phone") if name in changes}
 
-        async def work(session: Session) -> Doc | None:
+        async def work(session: Session) -> SellerDocument | None:
             return await store.update_seller(session, seller_id, changes)
 
         seller = await write(work) if changes else await store.seller(seller_id)
@@ -88,7 +89,7 @@ def _register_verification(admin: APIRouter, store: CatalogStore, write: Write) 
     async def verify_seller(seller_id: str) -> Seller:
         """pending → verified; the seller's active products become visible and orderable. Repeating it changes nothing."""
 
-        async def work(session: Session) -> Doc | None:
+        async def work(session: Session) -> SellerDocument | None:
             return await store.verify_seller(session, seller_id)
 
         seller = await write(work)
@@ -105,7 +106,7 @@ def _register_verification(admin: APIRouter, store: CatalogStore, write: Write) 
         return [seller_view(doc) for doc in await store.sellers_by_status(status, limit)]
 
 
-async def _seller(store: CatalogStore, seller_id: str) -> Doc:
+async def _seller(store: CatalogStore, seller_id: str) -> SellerDocument:
     seller = await store.seller(seller_id)
     if seller is None:
         raise ApiError(404, f"penjual {seller_id} tidak ditemukan")

@@ -15,10 +15,11 @@ from typing import Any, Literal
 from pymongo import ReturnDocument
 
 from beli_contracts.catalog import StockLow
-from beli_contracts.values import OrderItem, SellerContact
+from beli_contracts.values import OrderItem
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
 from catalog import text
+from catalog.documents import ProductDocument, ReservationDocument, ReservationLine, SellerDocument, ShelfLevel
 from catalog.domain import (
     CATEGORIES,
     HoldLimits,
@@ -32,7 +33,6 @@ from catalog.domain import (
 )
 from catalog.outlets.stock import OutletStock, at_outlet
 
-Doc = dict[str, Any]
 CommitOutcome = Literal["committed", "recommitted", "lapsed", "nothing"]
 
 
@@ -75,32 +75,37 @@ class CatalogStore:
 
     # --- sellers ----------------------------------------------------------------------------
 
-    async def add_seller(self, fields: Doc) -> Doc:
+    async def add_seller(self, fields: dict[str, Any]) -> SellerDocument:
         # Every seller starts pending: nothing of theirs is shown or sold until an admin verifies.
-        seller = {"_id": new_id("slr"), **fields, "status": "pending", "created_at": utcnow(), "verified_at": None}
-        await self.sellers.insert_one(seller)
+        seller = SellerDocument.model_validate(
+            {"_id": new_id("slr"), **fields, "status": "pending", "created_at": utcnow(), "verified_at": None}
+        )
+        await self.sellers.insert_one(seller.to_document())
         return seller
 
-    async def seller(self, seller_id: str, session: Session | None = None) -> Doc | None:
-        return await self.sellers.find_one({"_id": seller_id}, session=session)
+    async def seller(self, seller_id: str, session: Session | None = None) -> SellerDocument | None:
+        return SellerDocument.maybe(await self.sellers.find_one({"_id": seller_id}, session=session))
 
-    async def sellers_by_status(self, status: str, limit: int) -> list[Doc]:
-        return await self.sellers.find({"status": status}).sort("created_at", 1).limit(limit).to_list()
+    async def sellers_by_status(self, status: str, limit: int) -> list[SellerDocument]:
+        found = await self.sellers.find({"status": status}).sort("created_at", 1).limit(limit).to_list()
+        return [SellerDocument.from_document(doc) for doc in found]
 
-    async def update_seller(self, session: Session, seller_id: str, changes: Doc) -> Doc | None:
-        seller = await self.sellers.find_one_and_update(
-            {"_id": seller_id}, {"$set": changes}, session=session, return_document=ReturnDocument.AFTER
+    async def update_seller(self, session: Session, seller_id: str, changes: dict[str, Any]) -> SellerDocument | None:
+        seller = SellerDocument.maybe(
+            await self.sellers.find_one_and_update(
+                {"_id": seller_id}, {"$set": changes}, session=session, return_document=ReturnDocument.AFTER
+            )
         )
         if seller is not None:
             # Products carry a copy of the seller's contact and OVOP flag (search filters on it
             # and reservations price with it): keep the copies in step in the same transaction.
-            await self.products.update_many({"seller_id": seller_id}, {"$set": {"seller": contact(seller)}}, session=session)
+            await self.products.update_many({"seller_id": seller_id}, {"$set": {"seller": seller.contact().model_dump()}}, session=session)
             await self.products.update_many(
-                {"seller_id": seller_id, "ovop_village": None}, {"$set": {"ovop": bool(seller.get("ovop"))}}, session=session
+                {"seller_id": seller_id, "ovop_village": None}, {"$set": {"ovop": seller.ovop}}, session=session
             )
         return seller
 
-    async def verify_seller(self, session: Session, seller_id: str) -> Doc | None:
+    async def verify_seller(self, session: Session, seller_id: str) -> SellerDocument | None:
         seller = await self.sellers.find_one_and_update(
             {"_id": seller_id, "status": "pending"},
             {"$set": {"status": "verified", "verified_at": utcnow()}},
@@ -111,28 +116,29 @@ class CatalogStore:
             return await self.seller(seller_id, session)  # already verified (or unknown): nothing to do
         await self.products.update_many({"seller_id": seller_id}, {"$set": {"seller_status": "verified"}}, session=session)
         await self.products.update_many({"seller_id": seller_id, "active": True}, {"$set": {"visible": True}}, session=session)
-        return seller
+        return SellerDocument.from_document(seller)
 
     # --- products ---------------------------------------------------------------------------
 
-    async def insert_product(self, session: Session, product: Doc) -> None:
-        await self.products.insert_one(product, session=session)
+    async def insert_product(self, session: Session, product: ProductDocument) -> None:
+        await self.products.insert_one(product.to_document(), session=session)
 
-    async def product(self, product_id: str, session: Session | None = None) -> Doc | None:
-        return await self.products.find_one({"_id": product_id}, session=session)
+    async def product(self, product_id: str, session: Session | None = None) -> ProductDocument | None:
+        return ProductDocument.maybe(await self.products.find_one({"_id": product_id}, session=session))
 
-    async def visible_product(self, product_id: str) -> Doc | None:
-        return await self.products.find_one({"_id": product_id, "visible": True})
+    async def visible_product(self, product_id: str) -> ProductDocument | None:
+        return ProductDocument.maybe(await self.products.find_one({"_id": product_id, "visible": True}))
 
-    async def seller_products(self, seller_id: str, limit: int) -> list[Doc]:
-        return await self.products.find({"seller_id": seller_id}).sort("created_at", -1).limit(limit).to_list()
+    async def seller_products(self, seller_id: str, limit: int) -> list[ProductDocument]:
+        found = await self.products.find({"seller_id": seller_id}).sort("created_at", -1).limit(limit).to_list()
+        return [ProductDocument.from_document(doc) for doc in found]
 
-    async def save_product(self, session: Session, product: Doc) -> None:
+    async def save_product(self, session: Session, product: ProductDocument) -> None:
         """Write back a product changed in memory within this transaction, with its derived
         fields (totals, visibility, search terms) recomputed."""
         refresh_derived(product)
-        product["updated_at"] = utcnow()
-        await self.products.replace_one({"_id": product["_id"]}, product, session=session)
+        product.updated_at = utcnow()
+        await self.products.replace_one({"_id": product.id}, product.to_document(), session=session)
 
     # --- reservations -----------------------------------------------------------------------
 
@@ -166,39 +172,38 @@ class CatalogStore:
                 if moved is None:
                     # Our snapshot said there was stock; a concurrent writer won. Retry whole.
                     raise RuntimeError(f"stock of {line.product_id}/{line.variant_id} changed during reservation")
-                alert = None if outlet_id else await self.check_low_stock(session, moved, line.variant_id)
+                # Alerts are about the online stock; an outlet's shelf has none.
+                alert = await self.check_low_stock(session, moved, line.variant_id) if isinstance(moved, ProductDocument) else None
                 if alert is not None:
                     result.low_stock.append(alert)
-        await self.reservations.insert_one(
-            {
-                "_id": order_id,
-                "status": "held" if plan.outcome == "reserved" else "rejected",
-                "holder": holder,
-                "outlet_id": outlet_id,
-                "lines": [{"product_id": line.product_id, "variant_id": line.variant_id, "quantity": line.quantity} for line in plan.lines],
-                "created_at": now,
-                "expires_at": result.expires_at,
-            },
-            session=session,
+        reservation = ReservationDocument(
+            id=order_id,
+            status="held" if plan.outcome == "reserved" else "rejected",
+            holder=holder,
+            outlet_id=outlet_id,
+            lines=[ReservationLine(product_id=line.product_id, variant_id=line.variant_id, quantity=line.quantity) for line in plan.lines],
+            created_at=now,
+            expires_at=result.expires_at,
         )
+        await self.reservations.insert_one(reservation.to_document(), session=session)
         return result
 
     async def _stocked(self, session: Session, items: list[OrderItem], outlet_id: str | None) -> dict[str, StockedProduct]:
         ids = list({item.product_id for item in items})
-        found = await self.products.find({"_id": {"$in": ids}}, session=session).to_list()
-        products = {doc["_id"]: stocked(doc) for doc in found}
+        found = [ProductDocument.from_document(doc) for doc in await self.products.find({"_id": {"$in": ids}}, session=session).to_list()]
+        products = {product.id: stocked(product) for product in found}
         if outlet_id is None:
             return products
         outlet = await self.outlets.find_one({"_id": outlet_id}, {"active": 1}, session=session)
         levels = await self.outlet_stock.at(session, outlet_id, ids)
         # A closed outlet sells nothing; on its shelf a product sells while its seller keeps it active.
         open_ = bool(outlet and outlet.get("active"))
-        shelf = {doc["_id"]: replace(products[doc["_id"]], on_sale=open_ and bool(doc.get("active"))) for doc in found}
+        shelf = {product.id: replace(products[product.id], on_sale=open_ and product.active) for product in found}
         return {product_id: at_outlet(product, levels) for product_id, product in shelf.items()}
 
     async def _move_line(
         self, session: Session, outlet_id: str | None, product_id: str, variant_id: str | None, quantity: int, take: str, give: str
-    ) -> Doc | None:
+    ) -> ProductDocument | ShelfLevel | None:
         """Units of the outlet's shelf for an outlet's reservation, the online stock otherwise."""
         if outlet_id:
             return await self.outlet_stock.move(session, outlet_id, product_id, variant_id, quantity, take=take, give=give)
@@ -218,65 +223,65 @@ class CatalogStore:
         """Held units become sold. A paid order whose hold was already released (its payment was
         processed after the deadline) takes the units again if they are still on sale, or its
         reservation lapses: the caller must then say so, so that the money is returned."""
-        reservation = await self.reservations.find_one_and_update(
-            {"_id": order_id, "status": "held"}, {"$set": {"status": "committed", "settled_at": utcnow()}}, session=session
+        held = ReservationDocument.maybe(
+            await self.reservations.find_one_and_update(
+                {"_id": order_id, "status": "held"}, {"$set": {"status": "committed", "settled_at": utcnow()}}, session=session
+            )
         )
-        if reservation is not None:
-            outlet_id = reservation.get("outlet_id")
-            for line in reservation["lines"]:
-                await self._move_line(session, outlet_id, line["product_id"], line.get("variant_id"), line["quantity"], "reserved", "sold")
+        if held is not None:
+            for line in held.lines:
+                await self._move_line(session, held.outlet_id, line.product_id, line.variant_id, line.quantity, "reserved", "sold")
             return "committed"
-        reservation = await self.reservations.find_one({"_id": order_id, "status": "released"}, session=session)
+        reservation = ReservationDocument.maybe(await self.reservations.find_one({"_id": order_id, "status": "released"}, session=session))
         if reservation is None:
             return "nothing"  # already committed or lapsed (a redelivery), or never reserved
-        outlet_id = reservation.get("outlet_id")
+        outlet_id = reservation.outlet_id
         available = (
-            await self.outlet_stock.all_available(session, outlet_id, reservation["lines"])
+            await self.outlet_stock.all_available(session, outlet_id, reservation.lines)
             if outlet_id
-            else await self._all_available(session, reservation["lines"])
+            else await self._all_available(session, reservation.lines)
         )
         if not available:
             await self.reservations.update_one({"_id": order_id}, {"$set": {"status": "lapsed", "settled_at": utcnow()}}, session=session)
             return "lapsed"
-        for line in reservation["lines"]:
-            moved = await self._move_line(session, outlet_id, line["product_id"], line.get("variant_id"), line["quantity"], "stock", "sold")
+        for line in reservation.lines:
+            moved = await self._move_line(session, outlet_id, line.product_id, line.variant_id, line.quantity, "stock", "sold")
             if moved is None:
-                raise RuntimeError(f"stock of {line['product_id']} changed while re-reserving {order_id}")  # retried whole
-            if not outlet_id:
-                await self.check_low_stock(session, moved, line.get("variant_id"))
+                raise RuntimeError(f"stock of {line.product_id} changed while re-reserving {order_id}")  # retried whole
+            if isinstance(moved, ProductDocument):
+                await self.check_low_stock(session, moved, line.variant_id)
         await self.reservations.update_one(
             {"_id": order_id}, {"$set": {"status": "committed", "recommitted": True, "settled_at": utcnow()}}, session=session
         )
         return "recommitted"
 
-    async def _all_available(self, session: Session, lines: list[Doc]) -> bool:
+    async def _all_available(self, session: Session, lines: list[ReservationLine]) -> bool:
         for line in lines:
-            product = await self.products.find_one({"_id": line["product_id"]}, session=session)
+            product = await self.product(line.product_id, session)
             if product is None:
                 return False
-            unit = next((v for v in product.get("variants", []) if v["id"] == line.get("variant_id")), product)
-            if line.get("variant_id") and unit is product:
-                return False
-            if unit["stock"] < line["quantity"]:
+            unit = product.variant(line.variant_id) if line.variant_id else product
+            if unit is None or unit.stock < line.quantity:
                 return False
         return True
 
     async def release(self, session: Session, order_id: str, reason: str) -> bool:
         """Held units go back on sale. False when there is nothing held for the order."""
-        reservation = await self.reservations.find_one_and_update(
-            {"_id": order_id, "status": "held"},
-            {"$set": {"status": "released", "release_reason": reason, "settled_at": utcnow()}},
-            session=session,
+        reservation = ReservationDocument.maybe(
+            await self.reservations.find_one_and_update(
+                {"_id": order_id, "status": "held"},
+                {"$set": {"status": "released", "release_reason": reason, "settled_at": utcnow()}},
+                session=session,
+            )
         )
         if reservation is None:
             return False
-        outlet_id = reservation.get("outlet_id")
-        for line in reservation["lines"]:
+        for line in reservation.lines:
             moved = await self._move_line(
-                session, outlet_id, line["product_id"], line.get("variant_id"), line["quantity"], "reserved", "stock"
+                session, reservation.outlet_id, line.product_id, line.variant_id, line.quantity, "reserved", "stock"
             )
-            if moved is not None and not outlet_id:
-                await self.check_low_stock(session, moved, line.get("variant_id"))  # re-arms the alert
+            if isinstance(moved, ProductDocument):
+                await self.check_low_stock(session, moved, line.variant_id)  # re-arms the alert
         return True
 
     async def expired_reservations(self, now: datetime, limit: int = 100) -> list[str]:
@@ -285,15 +290,17 @@ class CatalogStore:
 
     async def _move_units(
         self, session: Session, product_id: str, variant_id: str | None, quantity: int, *, take: str, give: str
-    ) -> Doc | None:
+    ) -> ProductDocument | None:
         """Move units between stock/reserved/sold, never below zero. The product after, or None."""
         now = utcnow()
         if variant_id is None:
-            return await self.products.find_one_and_update(
-                {"_id": product_id, take: {"$gte": quantity}},
-                {"$inc": {take: -quantity, give: quantity}, "$set": {"updated_at": now}},
-                session=session,
-                return_document=ReturnDocument.AFTER,
+            return ProductDocument.maybe(
+                await self.products.find_one_and_update(
+                    {"_id": product_id, take: {"$gte": quantity}},
+                    {"$inc": {take: -quantity, give: quantity}, "$set": {"updated_at": now}},
+                    session=session,
+                    return_document=ReturnDocument.AFTER,
+                )
             )
         product = await self.products.find_one_and_update(
             {"_id": product_id, "variants": {"$elemMatch": {"id": variant_id, take: {"$gte": quantity}}}},
@@ -304,77 +311,66 @@ class CatalogStore:
         )
         if product is None:
             return None
-        totals = derived_totals(product["variants"], product.get("sold_before_variants", 0))
+        moved = ProductDocument.from_document(product)
+        totals = derived_totals(moved.variants, moved.sold_before_variants)
         await self.products.update_one({"_id": product_id}, {"$set": totals}, session=session)
-        return product | totals
+        return moved.model_copy(update=totals)
 
-    async def check_low_stock(self, session: Session, product: Doc, variant_id: str | None) -> StockLow | None:
+    async def check_low_stock(self, session: Session, product: ProductDocument, variant_id: str | None) -> StockLow | None:
         """Apply the once-per-crossing rule to the product (or variant) as it is now; record the
         alert state and return the event to publish, if any."""
-        threshold = product.get("low_stock_threshold")
+        threshold = product.low_stock_threshold
         if variant_id is None:
-            emit, alerted = low_stock_transition(product["stock"], threshold, product.get("low_stock_alerted", False))
-            if alerted != product.get("low_stock_alerted", False):
-                await self.products.update_one({"_id": product["_id"]}, {"$set": {"low_stock_alerted": alerted}}, session=session)
-            available = product["stock"]
+            emit, alerted = low_stock_transition(product.stock, threshold, product.low_stock_alerted)
+            if alerted != product.low_stock_alerted:
+                await self.products.update_one({"_id": product.id}, {"$set": {"low_stock_alerted": alerted}}, session=session)
+            available = product.stock
         else:
-            variant = next(v for v in product["variants"] if v["id"] == variant_id)
-            emit, alerted = low_stock_transition(variant["stock"], threshold, variant.get("low_stock_alerted", False))
-            if alerted != variant.get("low_stock_alerted", False):
+            variant = product.variant(variant_id)
+            assert variant is not None  # the units of this variant were just moved
+            emit, alerted = low_stock_transition(variant.stock, threshold, variant.low_stock_alerted)
+            if alerted != variant.low_stock_alerted:
                 await self.products.update_one(
-                    {"_id": product["_id"]},
+                    {"_id": product.id},
                     {"$set": {"variants.$[v].low_stock_alerted": alerted}},
                     array_filters=[{"v.id": variant_id}],
                     session=session,
                 )
-            available = variant["stock"]
+            available = variant.stock
         if not emit:
             return None
         return StockLow(
-            product_id=product["_id"],
-            product_name=product["name"],
+            product_id=product.id,
+            product_name=product.name,
             variant_id=variant_id,
-            seller=SellerContact(**product["seller"]),
+            seller=product.seller,
             stock=available,
             threshold=threshold or 0,
         )
 
 
-def contact(seller: Doc) -> dict[str, Any]:
-    return {
-        "seller_id": seller["_id"],
-        "name": seller["name"],
-        "email": seller["email"],
-        "phone": seller["phone"],
-        "regency": seller["regency"],
-        "email_verified": bool(seller.get("email_verified")),
-        "phone_verified": bool(seller.get("phone_verified")),
-    }
-
-
-def refresh_derived(product: Doc) -> None:
+def refresh_derived(product: ProductDocument) -> None:
     """Recompute what follows from a product's own fields: totals of its variants, whether
     shoppers see it, and its search terms."""
-    if product.get("variants"):
-        product.update(derived_totals(product["variants"], product.get("sold_before_variants", 0)))
-    product["visible"] = bool(product["active"] and product["seller_status"] == "verified")
-    labels = [CATEGORIES[product["category"]], product["category"], product["regency"], product.get("ovop_village") or ""]
-    product["name_terms"], product["search_terms"] = text.product_terms(product["name"], product.get("description", ""), labels)
+    if product.variants:
+        totals = derived_totals(product.variants, product.sold_before_variants)
+        for name, value in totals.items():
+            setattr(product, name, value)
+    product.visible = bool(product.active and product.seller_status == "verified")
+    labels = [CATEGORIES[product.category], product.category, product.regency, product.ovop_village or ""]
+    product.name_terms, product.search_terms = text.product_terms(product.name, product.description, labels)
 
 
-def stocked(doc: Doc) -> StockedProduct:
-    variants = {
-        v["id"]: StockedVariant(id=v["id"], name=v["name"], price=v["price"], available=v["stock"], active=v["active"])
-        for v in doc.get("variants", [])
-    }
+def stocked(product: ProductDocument) -> StockedProduct:
+    variants = {v.id: StockedVariant(id=v.id, name=v.name, price=v.price, available=v.stock, active=v.active) for v in product.variants}
     return StockedProduct(
-        id=doc["_id"],
-        name=doc["name"],
-        category=doc["category"],
-        price=doc["price"],
-        available=doc["stock"],
-        on_sale=doc.get("visible", False),
-        seller=SellerContact(**doc["seller"]),
+        id=product.id,
+        name=product.name,
+        category=product.category,
+        price=product.price,
+        available=product.stock,
+        on_sale=product.visible,
+        seller=product.seller,
         variants=variants,
-        ovop_village=doc.get("ovop_village"),
+        ovop_village=product.ovop_village,
     )

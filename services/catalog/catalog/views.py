@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
 from beli_runtime.strict import StrictRequest as Strict
+from catalog.documents import ProductDocument, SellerDocument
 from catalog.domain import (
     CATEGORIES,
     MAX_PRICE,
@@ -98,24 +99,24 @@ def _mask(value: str | None) -> str | None:
     return None if value is None else "*" * (len(value) - 4) + value[-4:]
 
 
-def public_seller_view(doc: dict[str, Any]) -> PublicSeller:
-    return PublicSeller(id=doc["_id"], name=doc["name"], regency=doc["regency"], village=doc.get("village"), ovop=bool(doc.get("ovop")))
+def public_seller_view(seller: SellerDocument) -> PublicSeller:
+    return PublicSeller(id=seller.id, name=seller.name, regency=seller.regency, village=seller.village, ovop=seller.ovop)
 
 
-def seller_view(doc: dict[str, Any]) -> Seller:
-    bank = doc.get("bank_account")
+def seller_view(seller: SellerDocument) -> Seller:
+    bank = seller.bank_account
     return Seller(
-        id=doc["_id"],
-        name=doc["name"],
-        owner_name=doc.get("owner_name"),
-        regency=doc["regency"],
-        village=doc.get("village"),
-        ovop=bool(doc.get("ovop")),
-        email=doc["email"],
-        phone=doc["phone"],
-        status=doc.get("status", "pending"),
-        nik=_mask(doc.get("nik")),
-        nib=doc.get("nib"),
+        id=seller.id,
+        name=seller.name,
+        owner_name=seller.owner_name,
+        regency=seller.regency,
+        village=seller.village,
+        ovop=seller.ovop,
+        email=seller.email,
+        phone=seller.phone,
+        status=seller.status,
+        nik=_mask(seller.nik),
+        nib=seller.nib,
         bank_account=None if bank is None else bank | {"account_number": _mask(bank["account_number"]) or ""},
     )
 
@@ -210,33 +211,31 @@ class Product(BaseModel):
     created_at: Any
 
 
-def product_view(doc: dict[str, Any]) -> Product:
-    photos = [
-        Photo(id=p["id"], url=f"/products/{doc['_id']}/photos/{p['id']}", content_type=p["content_type"], size=p["size"])
-        for p in doc.get("photos", [])
-    ]
+def product_view(product: ProductDocument) -> Product:
+    photos = [Photo(id=p.id, url=f"/products/{product.id}/photos/{p.id}", content_type=p.content_type, size=p.size) for p in product.photos]
     variants = [
-        Variant(**{k: v[k] for k in ("id", "name", "price", "stock", "reserved", "sold", "active")}) for v in doc.get("variants", [])
+        Variant(id=v.id, name=v.name, price=v.price, stock=v.stock, reserved=v.reserved, sold=v.sold, active=v.active)
+        for v in product.variants
     ]
     return Product(
-        id=doc["_id"],
-        seller_id=doc["seller_id"],
-        seller_name=doc["seller"]["name"],
-        regency=doc["regency"],
-        name=doc["name"],
-        description=doc.get("description", ""),
-        category=doc["category"],
-        price=doc["price"],
-        stock=doc["stock"],
-        reserved=doc["reserved"],
-        sold=doc["sold"],
-        weight_grams=doc.get("weight_grams"),
-        ovop_village=doc.get("ovop_village"),
-        ovop=bool(doc.get("ovop")),
-        active=doc.get("active", True),
-        visible=bool(doc.get("visible")),
-        low_stock_threshold=doc.get("low_stock_threshold"),
+        id=product.id,
+        seller_id=product.seller_id,
+        seller_name=product.seller.name,
+        regency=product.regency,
+        name=product.name,
+        description=product.description,
+        category=product.category,
+        price=product.price,
+        stock=product.stock,
+        reserved=product.reserved,
+        sold=product.sold,
+        weight_grams=product.weight_grams,
+        ovop_village=product.ovop_village,
+        ovop=product.ovop,
+        active=product.active,
+        visible=product.visible,
+        low_stock_threshold=product.low_stock_threshold,
         variants=variants,
         photos=photos,
-        created_at=doc["created_at"],
+        created_at=product.created_at,
     )

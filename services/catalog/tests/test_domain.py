@@ -4,6 +4,7 @@ import pytest
 
 from beli_contracts.values import OrderItem, SellerContact
 from beli_runtime.errors import Refused
+from catalog.documents import VariantDocument
 from catalog.domain import (
     REGENCIES,
     StockedProduct,
@@ -135,9 +136,9 @@ def test_variant_names_are_unique_ignoring_case_and_spaces() -> None:
 def test_first_variant_only_when_nothing_is_held_and_totals_follow_active_variants() -> None:
     assert can_add_first_variant(0) and not can_add_first_variant(1)
     variants = [
-        {"price": 650_000, "stock": 2, "reserved": 1, "sold": 4, "active": True},
-        {"price": 600_000, "stock": 3, "reserved": 0, "sold": 1, "active": True},
-        {"price": 100_000, "stock": 9, "reserved": 2, "sold": 0, "active": False},
+        VariantDocument(id="v1", name="a", price=650_000, stock=2, reserved=1, sold=4, active=True),
+        VariantDocument(id="v2", name="b", price=600_000, stock=3, reserved=0, sold=1, active=True),
+        VariantDocument(id="v3", name="c", price=100_000, stock=9, reserved=2, sold=0, active=False),
     ]
     assert derived_totals(variants, sold_before_variants=10) == {"stock": 5, "price": 600_000, "reserved": 3, "sold": 15}
 

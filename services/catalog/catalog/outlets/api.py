@@ -26,15 +26,15 @@ def _register_public(router: APIRouter, store: OutletStore) -> None:
     @router.get("/outlets", response_model=list[Outlet])
     async def open_outlets() -> list[Outlet]:
         """The NTT Mart outlets that are open, by id (`ntt-mart-<kabupaten/kota>`)."""
-        return [Outlet(**outlet_view(doc)) for doc in await store.all(active_only=True)]
+        return [outlet_view(doc) for doc in await store.all(active_only=True)]
 
     @router.get("/outlets/{outlet_id}", response_model=Outlet, responses={404: {"description": "No such outlet"}})
     async def one_outlet(outlet_id: str, principal: OptionalPrincipal) -> Outlet:
         """An open outlet; a closed one only for the operator."""
         outlet = await store.get(outlet_id)
-        if outlet is None or not (outlet["active"] or (principal is not None and principal.role is Role.ADMIN)):
+        if outlet is None or not (outlet.active or (principal is not None and principal.role is Role.ADMIN)):
             raise ApiError(404, f"outlet {outlet_id} tidak ditemukan")
-        return Outlet(**outlet_view(outlet))
+        return outlet_view(outlet)
 
 
 def _register_admin(admin: APIRouter, store: OutletStore) -> None:
@@ -43,7 +43,7 @@ def _register_admin(admin: APIRouter, store: OutletStore) -> None:
         active: Annotated[bool | None, Query(description="Only open (true) or closed (false) ones")] = None,
     ) -> list[Outlet]:
         outlets = await store.all(active_only=False)
-        return [Outlet(**outlet_view(doc)) for doc in outlets if active is None or doc["active"] is active]
+        return [outlet_view(doc) for doc in outlets if active is None or doc.active is active]
 
     @admin.post("/outlets", status_code=201, response_model=Outlet, responses={409: {"description": "The outlet id is taken"}})
     async def create_outlet(body: NewOutlet) -> Outlet:
@@ -53,7 +53,7 @@ def _register_admin(admin: APIRouter, store: OutletStore) -> None:
         outlet = await store.create(fields)
         if outlet is None:
             raise ApiError(409, f"outlet {fields['_id']} sudah ada", field="outlet_id")
-        return Outlet(**outlet_view(outlet))
+        return outlet_view(outlet)
 
     @admin.patch("/outlets/{outlet_id}", response_model=Outlet, responses={404: {"description": "No such outlet"}})
     async def change_outlet(outlet_id: str, body: OutletChanges) -> Outlet:
@@ -65,4 +65,4 @@ def _register_admin(admin: APIRouter, store: OutletStore) -> None:
         outlet = await store.update(outlet_id, changes) if changes else await store.get(outlet_id)
         if outlet is None:
             raise ApiError(404, f"outlet {outlet_id} tidak ditemukan")
-        return Outlet(**outlet_view(outlet))
+        return outlet_view(outlet)

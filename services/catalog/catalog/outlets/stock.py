@@ -3,16 +3,16 @@ per (product, variant, outlet). They are never the online stock: an in-store sal
 sells and releases these units with the same never-below-zero conditional updates, and an
 online order never touches them."""
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from pymongo import ReturnDocument
 
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
+from catalog.documents import ProductDocument, ReservationLine, ShelfLevel
 from catalog.domain import StockedProduct
 
-Doc = dict[str, Any]
 Levels = dict[tuple[str, str | None], int]
 
 
@@ -34,21 +34,21 @@ class OutletStock:
     async def ensure_indexes(self) -> None:
         await ensure_index(self.levels, [("outlet_id", 1), ("seller_id", 1), ("product_id", 1)])
 
-    async def set(self, session: Session, outlet_id: str, product: Doc, variant_id: str | None, stock: int) -> Doc:
+    async def set(self, session: Session, outlet_id: str, product: ProductDocument, variant_id: str | None, stock: int) -> ShelfLevel:
         """Units on the shelf now (held and sold units untouched), as the seller counted them."""
         now = utcnow()
-        level: Doc | None = await self.levels.find_one_and_update(
-            {"_id": level_id(outlet_id, product["_id"], variant_id)},
+        level = await self.levels.find_one_and_update(
+            {"_id": level_id(outlet_id, product.id, variant_id)},
             {
-                "$set": {"stock": stock, "product_name": product["name"], "seller_id": product["seller_id"], "updated_at": now},
-                "$setOnInsert": {"outlet_id": outlet_id, "product_id": product["_id"], "variant_id": variant_id, "reserved": 0, "sold": 0},
+                "$set": {"stock": stock, "product_name": product.name, "seller_id": product.seller_id, "updated_at": now},
+                "$setOnInsert": {"outlet_id": outlet_id, "product_id": product.id, "variant_id": variant_id, "reserved": 0, "sold": 0},
             },
             upsert=True,
             session=session,
             return_document=ReturnDocument.AFTER,
         )
         assert level is not None  # an upsert that returns the document after always has one
-        return level
+        return ShelfLevel.from_document(level)
 
     async def at(self, session: Session, outlet_id: str, product_ids: list[str]) -> Levels:
         found = self.levels.find({"outlet_id": outlet_id, "product_id": {"$in": product_ids}}, session=session)
@@ -56,22 +56,24 @@ class OutletStock:
 
     async def move(
         self, session: Session, outlet_id: str, product_id: str, variant_id: str | None, quantity: int, *, take: str, give: str
-    ) -> Doc | None:
+    ) -> ShelfLevel | None:
         """Move units between stock/reserved/sold, never below zero. The level after, or None."""
-        return await self.levels.find_one_and_update(
+        level = await self.levels.find_one_and_update(
             {"_id": level_id(outlet_id, product_id, variant_id), take: {"$gte": quantity}},
             {"$inc": {take: -quantity, give: quantity}, "$set": {"updated_at": utcnow()}},
             session=session,
             return_document=ReturnDocument.AFTER,
         )
+        return ShelfLevel.maybe(level)
 
-    async def all_available(self, session: Session, outlet_id: str, lines: list[Doc]) -> bool:
+    async def all_available(self, session: Session, outlet_id: str, lines: Sequence[ReservationLine]) -> bool:
         for line in lines:
-            level = await self.levels.find_one({"_id": level_id(outlet_id, line["product_id"], line.get("variant_id"))}, session=session)
-            if level is None or level["stock"] < line["quantity"]:
+            level = await self.levels.find_one({"_id": level_id(outlet_id, line.product_id, line.variant_id)}, session=session)
+            if level is None or level["stock"] < line.quantity:
                 return False
         return True
 
-    async def listing(self, outlet_id: str, seller_id: str | None = None, limit: int = 500) -> list[Doc]:
-        query: Doc = {"outlet_id": outlet_id} | ({"seller_id": seller_id} if seller_id else {})
-        return await self.levels.find(query).sort([("seller_id", 1), ("product_id", 1)]).limit(limit).to_list()
+    async def listing(self, outlet_id: str, seller_id: str | None = None, limit: int = 500) -> list[ShelfLevel]:
+        query = {"outlet_id": outlet_id} | ({"seller_id": seller_id} if seller_id else {})
+        found = await self.levels.find(query).sort([("seller_id", 1), ("product_id", 1)]).limit(limit).to_list()
+        return [ShelfLevel.from_document(level) for level in found]

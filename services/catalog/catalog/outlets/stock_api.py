@@ -1,7 +1,7 @@
 """The shelf of an outlet: sellers (or the operator) consign units of their products to it; its
 staff see what is on it. Staff of another outlet are told it does not exist (404)."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
@@ -11,8 +11,11 @@ from beli_runtime.http import ApiError
 from beli_runtime.mongo import Session
 from beli_runtime.strict import StrictRequest as Strict
 from catalog import access
+from catalog.documents import ProductDocument, ShelfLevel
 from catalog.domain import MAX_STOCK
+from catalog.listings import Write
 from catalog.outlets.store import OutletStore
+from catalog.store import CatalogStore
 
 NOT_FOUND = "outlet {} tidak ditemukan"
 
@@ -43,8 +46,8 @@ async def shelf_reader(request: Request, principal: Annotated[Principal, Depends
     return principal
 
 
-def build_router(outlets: OutletStore, catalog: Any, write: Any) -> APIRouter:
-    """`catalog` is the CatalogStore (products, outlet_stock); `write` runs a transaction."""
+def build_router(outlets: OutletStore, catalog: CatalogStore, write: Write) -> APIRouter:
+    """`write` runs a transaction."""
     router = APIRouter(tags=["outlets"])
 
     @router.get("/outlets/{outlet_id}/stock", response_model=list[ShelfLine], responses={404: {"description": "No such outlet"}})
@@ -54,8 +57,9 @@ def build_router(outlets: OutletStore, catalog: Any, write: Any) -> APIRouter:
             raise ApiError(404, NOT_FOUND.format(outlet_id))
         seller_id = (principal.seller_id or "-") if principal.role is Role.SELLER else None
         levels = await catalog.outlet_stock.listing(outlet_id, seller_id)
-        products = {doc["_id"]: doc for doc in await catalog.products.find({"_id": {"$in": [lv["product_id"] for lv in levels]}}).to_list()}
-        return [shelf_line(level, products.get(level["product_id"])) for level in levels]
+        found = await catalog.products.find({"_id": {"$in": [level.product_id for level in levels]}}).to_list()
+        products = {product.id: product for product in map(ProductDocument.from_document, found)}
+        return [shelf_line(level, products.get(level.product_id)) for level in levels]
 
     @router.put(
         "/outlets/{outlet_id}/stock/{product_id}",
@@ -68,16 +72,16 @@ def build_router(outlets: OutletStore, catalog: Any, write: Any) -> APIRouter:
         """The product's seller (or the operator) sets how many units are on the outlet's shelf.
         These units are the outlet's alone: online stock is not touched."""
         outlet = await outlets.get(outlet_id)
-        if outlet is None or not outlet["active"]:
+        if outlet is None or not outlet.active:
             raise ApiError(404, NOT_FOUND.format(outlet_id))
         product = await catalog.product(product_id)
         if product is None:
             raise ApiError(404, f"produk {product_id} tidak ditemukan")
-        variants = {v["id"] for v in product.get("variants", [])}
+        variants = {v.id for v in product.variants}
         if (body.variant_id is None) != (not variants) or (body.variant_id is not None and body.variant_id not in variants):
             raise ApiError(422, "pilih salah satu varian produk ini" if variants else "produk ini tidak punya varian", field="variant_id")
 
-        async def work(session: Session) -> dict[str, Any]:
+        async def work(session: Session) -> ShelfLevel:
             return await catalog.outlet_stock.set(session, outlet_id, product, body.variant_id, body.stock)
 
         return shelf_line(await write(work), product)
@@ -85,10 +89,10 @@ def build_router(outlets: OutletStore, catalog: Any, write: Any) -> APIRouter:
     return router
 
 
-def shelf_line(level: dict[str, Any], product: dict[str, Any] | None) -> ShelfLine:
+def shelf_line(level: ShelfLevel, product: ProductDocument | None) -> ShelfLine:
     price = None
     if product is not None:
-        unit = next((v for v in product.get("variants", []) if v["id"] == level["variant_id"]), product)
-        price = unit.get("price")
+        unit = product.variant(level.variant_id) if level.variant_id else None
+        price = (unit or product).price
     fields = ("outlet_id", "product_id", "variant_id", "product_name", "seller_id", "stock", "reserved", "sold")
-    return ShelfLine(**{name: level[name] for name in fields}, unit_price=price)
+    return ShelfLine(**{name: getattr(level, name) for name in fields}, unit_price=price)

@@ -11,23 +11,27 @@ from beli_contracts.outlets import SEEDED_OUTLETS, OutletChanged, outlet_name_fo
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session
 from beli_runtime.outbox import Outbox
-from catalog.outlets.models import DEFAULT_HOURS
+from catalog.documents import OutletDocument
+from catalog.outlets.models import DEFAULT_HOURS, Outlet
 
-Doc = dict[str, Any]
 Write = Callable[[Callable[[Session], Awaitable[Any]]], Awaitable[Any]]
 
 
-def seeded_outlet(outlet_id: str, regency: str, index: int) -> Doc:
+def seeded_outlet(outlet_id: str, regency: str, index: int) -> OutletDocument:
     """A seeded outlet's starting details; the operator replaces the address and phone."""
-    return {
-        "_id": outlet_id,
-        "name": outlet_name_for(regency),
-        "regency": regency,
-        "address": f"NTT Mart {regency}, {regency}, Nusa Tenggara Timur",
-        "opening_hours": DEFAULT_HOURS,
-        "phone": f"0380{index + 1:07d}",
-        "active": True,
-    }
+    now = utcnow()
+    return OutletDocument(
+        id=outlet_id,
+        name=outlet_name_for(regency),
+        regency=regency,
+        address=f"NTT Mart {regency}, {regency}, Nusa Tenggara Timur",
+        opening_hours=DEFAULT_HOURS,
+        phone=f"0380{index + 1:07d}",
+        active=True,
+        revision=1,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 class OutletStore:
@@ -40,9 +44,8 @@ class OutletStore:
         """The 22 outlets, each created once, in one transaction (start-up stays quick). A restart
         adds nothing; an instance that loses the race to another one retries with what is left."""
         existing = {doc["_id"] async for doc in self.outlets.find({}, {"_id": 1})}
-        now = utcnow()
         missing = [
-            seeded_outlet(outlet_id, regency, index) | {"revision": 1, "created_at": now, "updated_at": now}
+            seeded_outlet(outlet_id, regency, index)
             for index, (outlet_id, regency) in enumerate(SEEDED_OUTLETS.items())
             if outlet_id not in existing
         ]
@@ -50,7 +53,7 @@ class OutletStore:
             return 0
 
         async def work(session: Session) -> None:
-            await self.outlets.insert_many(missing, session=session)
+            await self.outlets.insert_many([outlet.to_document() for outlet in missing], session=session)
             for outlet in missing:
                 await self._announce(session, outlet)
 
@@ -60,12 +63,12 @@ class OutletStore:
             return await self.seed()
         return len(missing)
 
-    async def create(self, fields: Doc) -> Doc | None:
+    async def create(self, fields: dict[str, Any]) -> OutletDocument | None:
         """The new outlet, or None when its id is taken."""
-        outlet = fields | {"revision": 1, "created_at": utcnow(), "updated_at": utcnow()}
+        outlet = OutletDocument.model_validate(fields | {"revision": 1, "created_at": utcnow(), "updated_at": utcnow()})
 
         async def work(session: Session) -> None:
-            await self.outlets.insert_one(outlet, session=session)
+            await self.outlets.insert_one(outlet.to_document(), session=session)
             await self._announce(session, outlet)
 
         try:
@@ -74,13 +77,15 @@ class OutletStore:
             return None
         return outlet
 
-    async def update(self, outlet_id: str, changes: Doc) -> Doc | None:
-        async def work(session: Session) -> Doc | None:
-            outlet = await self.outlets.find_one_and_update(
-                {"_id": outlet_id},
-                {"$set": changes | {"updated_at": utcnow()}, "$inc": {"revision": 1}},
-                session=session,
-                return_document=ReturnDocument.AFTER,
+    async def update(self, outlet_id: str, changes: dict[str, Any]) -> OutletDocument | None:
+        async def work(session: Session) -> OutletDocument | None:
+            outlet = OutletDocument.maybe(
+                await self.outlets.find_one_and_update(
+                    {"_id": outlet_id},
+                    {"$set": changes | {"updated_at": utcnow()}, "$inc": {"revision": 1}},
+                    session=session,
+                    return_document=ReturnDocument.AFTER,
+                )
             )
             if outlet is not None:
                 await self._announce(session, outlet)
@@ -88,26 +93,27 @@ class OutletStore:
 
         return await self.write(work)
 
-    async def get(self, outlet_id: str, session: Session | None = None) -> Doc | None:
-        return await self.outlets.find_one({"_id": outlet_id}, session=session)
+    async def get(self, outlet_id: str, session: Session | None = None) -> OutletDocument | None:
+        return OutletDocument.maybe(await self.outlets.find_one({"_id": outlet_id}, session=session))
 
-    async def all(self, *, active_only: bool) -> list[Doc]:
+    async def all(self, *, active_only: bool) -> list[OutletDocument]:
         query = {"active": True} if active_only else {}
-        return await self.outlets.find(query).sort("_id", 1).to_list()
+        return [OutletDocument.from_document(doc) for doc in await self.outlets.find(query).sort("_id", 1).to_list()]
 
-    async def _announce(self, session: Session, outlet: Doc) -> None:
+    async def _announce(self, session: Session, outlet: OutletDocument) -> None:
         event = OutletChanged(
-            outlet_id=outlet["_id"],
-            name=outlet["name"],
-            regency=outlet["regency"],
-            address=outlet["address"],
-            opening_hours=outlet["opening_hours"],
-            phone=outlet["phone"],
-            active=outlet["active"],
-            revision=outlet["revision"],
+            outlet_id=outlet.id,
+            name=outlet.name,
+            regency=outlet.regency,
+            address=outlet.address,
+            opening_hours=outlet.opening_hours,
+            phone=outlet.phone,
+            active=outlet.active,
+            revision=outlet.revision,
         )
-        await self.outbox.add(session, event, key=outlet["_id"])
+        await self.outbox.add(session, event, key=outlet.id)
 
 
-def outlet_view(outlet: Doc) -> dict[str, Any]:
-    return {name: outlet[name] for name in ("name", "regency", "address", "opening_hours", "phone", "active")} | {"id": outlet["_id"]}
+def outlet_view(outlet: OutletDocument) -> Outlet:
+    fields = ("name", "regency", "address", "opening_hours", "phone", "active")
+    return Outlet(id=outlet.id, **{name: getattr(outlet, name) for name in fields})
