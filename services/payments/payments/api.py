@@ -82,29 +82,24 @@ def _register_payments(router: APIRouter, store: PaymentsStore) -> None:
         """The shopper who placed the order, the finance office or an admin; for an in-store sale, the outlet's staff."""
         payment = await store.get(order_id)
         staff = principal.role in (Role.FINANCE, Role.ADMIN)
-        till = principal.role is Role.OUTLET and payment is not None and payment.get("outlet_id") == principal.outlet_id
+        till = principal.role is Role.OUTLET and payment is not None and payment.outlet_id == principal.outlet_id
         if payment is None or not (
-            staff or till or (principal.role is Role.SHOPPER and payment["customer"].get("account_id") == principal.account_id)
+            staff or till or (principal.role is Role.SHOPPER and payment.customer.account_id == principal.account_id)
         ):
             raise ApiError(404, f"no payment for order {order_id}")
         return PaymentOut(
-            order_id=payment["_id"],
-            **{
-                field: payment.get(field)
-                for field in (
-                    "status",
-                    "gross_amount",
-                    "levy_amount",
-                    "redirect_url",
-                    "token",
-                    "payment_type",
-                    "pay_before",
-                    "failure_reason",
-                    "qr_string",
-                )
-            },
-            channel=payment.get("channel", "online"),
-            payment_method=payment.get("payment_method", "snap"),
+            order_id=payment.id,
+            status=PaymentStatus(payment.status),
+            gross_amount=payment.gross_amount,
+            levy_amount=payment.levy_amount,
+            redirect_url=payment.redirect_url,
+            token=payment.token,
+            payment_type=payment.payment_type,
+            pay_before=payment.pay_before,
+            failure_reason=payment.failure_reason,
+            qr_string=payment.qr_string,
+            channel=payment.channel,
+            payment_method=payment.payment_method,
         )
 
 

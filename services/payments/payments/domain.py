@@ -11,6 +11,7 @@ from typing import Any
 
 from beli_contracts.values import PricedLine, SettledLine
 from beli_runtime.clock import WIB
+from payments.documents import PaymentDocument
 
 BPS_DENOMINATOR = 10_000
 
@@ -89,15 +90,14 @@ MOVES: dict[Outcome, tuple[PaymentStatus, frozenset[PaymentStatus]]] = {
 }
 
 
-def late_reason(payment: dict[str, object]) -> str | None:
+def late_reason(payment: PaymentDocument) -> str | None:
     """Why money for this payment must go back (None: the order may still be paid). The order
     was cancelled (orders never cancels a paid order, except when its units lapsed), or the
     payment had already failed or expired, which cancels the order."""
-    cancelled = payment.get("order_cancelled")
-    if isinstance(cancelled, dict):
-        return f"order cancelled ({cancelled.get('reason')})"
-    if payment.get("status") == PaymentStatus.FAILED.value:
-        return f"payment had already failed ({payment.get('failure_reason') or payment.get('midtrans_status')})"
+    if payment.order_cancelled is not None:
+        return f"order cancelled ({payment.order_cancelled.reason})"
+    if payment.status == PaymentStatus.FAILED.value:
+        return f"payment had already failed ({payment.failure_reason or payment.midtrans_status})"
     return None
 
 
@@ -144,21 +144,21 @@ def item_name(name: str) -> str:
     return name if len(name) <= 50 else name[:47] + "..."
 
 
-def midtrans_order(payment: dict[str, Any]) -> dict[str, Any]:
+def midtrans_order(payment: PaymentDocument) -> dict[str, Any]:
     """What every Midtrans transaction of an order states (Snap and Core API alike): the order
     and its amount, one item per line with its seller, and the buyer."""
-    customer = payment["customer"]
+    customer = payment.customer
     return {
-        "transaction_details": {"order_id": payment["_id"], "gross_amount": payment["gross_amount"]},
+        "transaction_details": {"order_id": payment.id, "gross_amount": payment.gross_amount},
         "item_details": [
             {
-                "id": line["product_id"],
-                "price": line["unit_price"],
-                "quantity": line["quantity"],
-                "name": item_name(line["product_name"]),
-                "merchant_name": item_name(line["seller"]["name"]),
+                "id": line.product_id,
+                "price": line.unit_price,
+                "quantity": line.quantity,
+                "name": item_name(line.product_name),
+                "merchant_name": item_name(line.seller.name),
             }
-            for line in payment["lines"]
+            for line in payment.lines
         ],
-        "customer_details": {"first_name": customer["name"][:255], "email": customer["email"], "phone": customer["phone"]},
+        "customer_details": {"first_name": customer.name[:255], "email": customer.email, "phone": customer.phone},
     }

@@ -47,13 +47,13 @@ class PaymentsHandlers:
         payment = await self.store.get(event.order_id, session)
         if payment is None:
             return
-        if payment["status"] == PaymentStatus.AWAITING.value and payment.get("payment_method") == "cash":
+        if payment.status == PaymentStatus.AWAITING.value and payment.payment_method == "cash":
             # Nothing at Midtrans to cancel: the till simply takes no cash for it any more.
             reason = {"failure_reason": f"order cancelled ({event.reason}) before the cash was taken"}
             await self.store.move(session, event.order_id, PaymentStatus.FAILED, frozenset({PaymentStatus.AWAITING}), reason)
-        elif payment["status"] == PaymentStatus.AWAITING.value:
+        elif payment.status == PaymentStatus.AWAITING.value:
             await self.store.set_fields(event.order_id, {"cancel_requested": True}, session=session)
-        elif payment["status"] == PaymentStatus.SETTLED.value:
+        elif payment.status == PaymentStatus.SETTLED.value:
             # Settled before this cancellation reached us (or its units lapsed after payment):
             # the order will not be delivered, so the money goes back.
             await self.late.begin(session, event.order_id, f"order cancelled ({event.reason})")

@@ -6,11 +6,10 @@ its own: one that fails in an unexpected way is retried later and never holds ba
 """
 
 from collections.abc import Awaitable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from beli_contracts.payments import LevyRecorded, PaymentFailed, PaymentLinkCreated, PaymentSettled
-from beli_contracts.values import Customer, PricedLine
 from beli_runtime import tracing
 from beli_runtime.clock import as_utc, utcnow
 from beli_runtime.leases import ensure_held
@@ -18,6 +17,7 @@ from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
 from beli_runtime.retry import Backoff
 from beli_runtime.service import ServiceRuntime
+from payments.documents import MidtransNotification, PaymentDocument
 from payments.domain import (
     MOVES,
     Outcome,
@@ -85,7 +85,9 @@ class PaymentJobs:
             await self._isolated("open_link", payment, self._open_link(payment))
         return bool(due)
 
-    async def _isolated(self, step: str, item: dict[str, Any], work: Awaitable[Any], *, notification: bool = False) -> None:
+    async def _isolated(
+        self, step: str, item: PaymentDocument | MidtransNotification, work: Awaitable[Any], *, notification: bool = False
+    ) -> None:
         """Run one item's work; if it fails unexpectedly, log it and retry that item later with
         backoff, so that it never holds back the rest of the batch."""
         try:
@@ -93,33 +95,33 @@ class PaymentJobs:
         except NOT_THE_ITEMS_FAULT:
             raise  # not this item's fault: the whole step stops and runs again later
         except Exception as error:
-            order_id = item.get("order_id", item["_id"])
+            order_id = item.order_id if isinstance(item, MidtransNotification) else item.id
             log.exception(f"payments.{step}_crashed", order_id=order_id)
-            attempts, reason = item.get("attempts", 0) + 1, f"unexpected: {error!r}"[:300]
+            attempts, reason = item.attempts + 1, f"unexpected: {error!r}"[:300]
             if notification:
                 await self.store.notification_retry(order_id, attempts, backoff(attempts), reason)
             else:
                 await self.store.retry_later(order_id, attempts, backoff(attempts), reason)
 
-    async def _open_link(self, payment: dict[str, Any]) -> None:
-        with tracing.resumed(payment.get("trace"), "open payment link", order_id=payment["_id"]):
+    async def _open_link(self, payment: PaymentDocument) -> None:
+        with tracing.resumed(payment.trace, "open payment link", order_id=payment.id):
             await self._open_link_traced(payment)
 
-    async def _open_link_traced(self, payment: dict[str, Any]) -> None:
-        order_id = payment["_id"]
+    async def _open_link_traced(self, payment: PaymentDocument) -> None:
+        order_id = payment.id
         now = utcnow()
-        minutes = snap_minutes(now, as_utc(payment["pay_before"]), self.settings.snap_expiry_margin_seconds)
+        minutes = snap_minutes(now, as_utc(payment.pay_before), self.settings.snap_expiry_margin_seconds)
         if minutes < 1:
             await self._fail(order_id, "expire", "the payment window passed before Midtrans could open the transaction")
             return
         ensure_held()  # never open a Snap transaction under a lease another instance took over
         try:
-            if payment.get("payment_method") == "qris":
+            if payment.payment_method == "qris":
                 answer = qris_link(await self.gateway.charge(qris_request(payment, now, minutes)))
             else:
                 answer = await self.gateway.create_transaction(snap_request(payment, now, minutes, self.settings.snap_finish_url))
         except MidtransUnavailable as error:
-            attempts = payment["attempts"] + 1
+            attempts = payment.attempts + 1
             if attempts >= self.settings.link_retry_limit:
                 await self._fail(order_id, "not_created", f"Midtrans unavailable after {attempts} attempts: {error}")
             else:
@@ -138,9 +140,9 @@ class PaymentJobs:
 
         await self._record_link(payment, answer)
 
-    async def _record_link(self, payment: dict[str, Any], answer: dict[str, Any]) -> None:
+    async def _record_link(self, payment: PaymentDocument, answer: dict[str, Any]) -> None:
         """Midtrans opened the transaction: keep its link and announce it, once."""
-        order_id = payment["_id"]
+        order_id = payment.id
 
         async def work(session: Session) -> None:
             opened = await self.store.move(
@@ -160,12 +162,12 @@ class PaymentJobs:
                     session,
                     PaymentLinkCreated(
                         order_id=order_id,
-                        customer=Customer(**payment["customer"]),
-                        lines=[PricedLine(**line) for line in payment["lines"]],
-                        gross_amount=payment["gross_amount"],
+                        customer=payment.customer,
+                        lines=payment.lines,
+                        gross_amount=payment.gross_amount,
                         token=answer["token"],
                         redirect_url=answer["redirect_url"],
-                        pay_before=payment["pay_before"],
+                        pay_before=payment.pay_before,
                         qr_string=answer.get("qr_string"),
                     ),
                     key=order_id,
@@ -173,10 +175,10 @@ class PaymentJobs:
 
         await self.runtime.write(work)
 
-    async def _adopt(self, payment: dict[str, Any], refusal: str) -> None:
+    async def _adopt(self, payment: PaymentDocument, refusal: str) -> None:
         """Midtrans already holds a transaction for this order: follow what it says about it."""
-        order_id = payment["_id"]
-        attempts = payment["attempts"] + 1
+        order_id = payment.id
+        attempts = payment.attempts + 1
         ensure_held()
         try:
             status = await self.gateway.status(order_id)
@@ -195,7 +197,8 @@ class PaymentJobs:
             return
         outcome = await self.apply_status(order_id, status)
         log.warning("payments.snap_adopted", order_id=order_id, midtrans_status=status.get("transaction_status"), outcome=outcome)
-        if (await self.store.get(order_id) or {}).get("status") == PaymentStatus.OPENING.value:
+        now_stored = await self.store.get(order_id)
+        if now_stored is not None and now_stored.status == PaymentStatus.OPENING.value:
             await self.store.retry_later(
                 order_id, attempts, backoff(attempts), f"{refusal}; Midtrans says {status.get('transaction_status')}"
             )
@@ -222,27 +225,27 @@ class PaymentJobs:
         due = await self.store.notifications_due()
         handled: set[str] = set()
         for notification in due:
-            order_id = notification["order_id"]
+            order_id = notification.order_id
             if order_id in handled:
                 continue
             handled.add(order_id)
             await self._isolated("notification", notification, self._confirm(notification), notification=True)
         return bool(due)
 
-    async def _confirm(self, notification: dict[str, Any]) -> None:
+    async def _confirm(self, notification: MidtransNotification) -> None:
         # The order's trace goes on here; the notification's own request is linked to it.
-        order_trace = await self.store.trace_of(notification["order_id"]) if tracing.enabled() else None
-        with tracing.resumed(order_trace, "confirm payment", link=notification.get("trace"), order_id=notification["order_id"]):
+        order_trace = await self.store.trace_of(notification.order_id) if tracing.enabled() else None
+        with tracing.resumed(order_trace, "confirm payment", link=notification.trace, order_id=notification.order_id):
             await self._confirm_traced(notification)
 
-    async def _confirm_traced(self, notification: dict[str, Any]) -> None:
-        order_id = notification["order_id"]
+    async def _confirm_traced(self, notification: MidtransNotification) -> None:
+        order_id = notification.order_id
         ensure_held()
         try:
             # Notifications may be forged, repeated or stale: act only on what Midtrans says now.
             status = await self.gateway.status(order_id)
         except MidtransUnavailable as error:
-            attempts = notification["attempts"] + 1
+            attempts = notification.attempts + 1
             await self.store.notification_retry(order_id, attempts, backoff(attempts), str(error))
             return
         except MidtransRefused as error:
@@ -260,9 +263,9 @@ class PaymentJobs:
         if outcome not in MOVES and outcome is not Outcome.REFUNDED:
             return f"no change: {status.get('transaction_status')}"
         gross = rupiah_from_midtrans(status.get("gross_amount", "0"))
-        if gross != payment["gross_amount"]:
-            log.error("payments.amount_mismatch", order_id=order_id, midtrans=gross, ours=payment["gross_amount"])
-            return f"refused: Midtrans gross {gross} differs from {payment['gross_amount']}"
+        if gross != payment.gross_amount:
+            log.error("payments.amount_mismatch", order_id=order_id, midtrans=gross, ours=payment.gross_amount)
+            return f"refused: Midtrans gross {gross} differs from {payment.gross_amount}"
         if outcome is Outcome.REFUNDED:
             # Completes refunds by their refund_key, so the API path and this one never both reverse.
             return await self.refunds.on_midtrans_refunds(order_id, status)
@@ -279,7 +282,7 @@ class PaymentJobs:
                 {"midtrans_status": status["transaction_status"], "failure_reason": status.get("status_message", "")},
             )
             if moved is None:
-                return f"stale: {status['transaction_status']} while {payment['status']}"
+                return f"stale: {status['transaction_status']} while {payment.status}"
             await self.runtime.outbox.add(
                 session,
                 PaymentFailed(
@@ -291,16 +294,16 @@ class PaymentJobs:
 
         return await self.runtime.write(work)
 
-    async def settle_at_till(self, payment: dict[str, Any], status: dict[str, Any]) -> str:
+    async def settle_at_till(self, payment: PaymentDocument, status: dict[str, Any]) -> str:
         """Cash taken at an outlet's till: settled and levied exactly like a confirmed Midtrans payment."""
         return await self._settle(payment, status, frozenset({PaymentStatus.AWAITING}))
 
-    async def _settle(self, payment: dict[str, Any], status: dict[str, Any], sources: frozenset[PaymentStatus]) -> str:
-        order_id = payment["_id"]
+    async def _settle(self, payment: PaymentDocument, status: dict[str, Any], sources: frozenset[PaymentStatus]) -> str:
+        order_id = payment.id
         # The sale is levied by the rules in force at this moment, whatever changes later.
         settled_at = to_millis(utcnow())
         rule_for = await self.rules.selector(settled_at)
-        priced = [PricedLine(**line) for line in payment["lines"]]
+        priced = payment.lines
         lines = settle_lines(priced, rule_for)
         rates = {line.product_id: rule_for(line).rate_bps for line in priced}
         levy_total = sum(line.levy for line in lines)
@@ -322,8 +325,8 @@ class PaymentJobs:
                 },
             )
             if moved is None:
-                return f"stale: {status['transaction_status']} while {payment['status']}"
-            entries = await self.ledger.record_settlement(session, order_id, lines, rates, settled_at, payment.get("channel", "online"))
+                return f"stale: {status['transaction_status']} while {payment.status}"
+            entries = await self.ledger.record_settlement(session, order_id, lines, rates, settled_at, payment.channel)
             await self.runtime.outbox.add(
                 session, LevyRecorded(order_id=order_id, entries=[as_event_entry(e) for e in entries]), key=order_id
             )
@@ -335,15 +338,15 @@ class PaymentJobs:
                 session,
                 PaymentSettled(
                     order_id=order_id,
-                    customer=Customer(**payment["customer"]),
+                    customer=payment.customer,
                     lines=lines,
-                    gross_amount=payment["gross_amount"],
+                    gross_amount=payment.gross_amount,
                     levy_total=levy_total,
                     seller_payable_total=sum(line.seller_payable for line in lines),
                     payment_type=str(status.get("payment_type", "")),
                     transaction_id=str(status.get("transaction_id", "")),
                     settled_at=settled_at,
-                    channel=payment.get("channel", "online"),
+                    channel=payment.channel,
                 ),
                 key=order_id,
             )
@@ -359,13 +362,13 @@ class PaymentJobs:
             await self._isolated("cancel", payment, self._cancel(payment))
         return bool(due)
 
-    async def _cancel(self, payment: dict[str, Any]) -> None:
-        order_id = payment["_id"]
+    async def _cancel(self, payment: PaymentDocument) -> None:
+        order_id = payment.id
         ensure_held()
         try:
             answer = await self.gateway.cancel(order_id)
         except MidtransUnavailable as error:
-            attempts = payment["attempts"] + 1
+            attempts = payment.attempts + 1
             await self.store.retry_later(order_id, attempts, backoff(attempts), str(error))
             return
         except MidtransRefused as error:
@@ -377,12 +380,12 @@ class PaymentJobs:
                 # 412: already settled. The settlement notification will record the money.
                 await self.store.set_fields(order_id, {"cancel_requested": False, "last_error": str(error)})
             return
-        await self.apply_status(order_id, answer | {"gross_amount": answer.get("gross_amount", payment["gross_amount"])})
+        await self.apply_status(order_id, answer | {"gross_amount": answer.get("gross_amount", payment.gross_amount)})
 
 
-def snap_request(payment: dict[str, Any], now: Any, minutes: int, finish_url: str = "") -> dict[str, Any]:
+def snap_request(payment: PaymentDocument, now: datetime, minutes: int, finish_url: str = "") -> dict[str, Any]:
     request: dict[str, Any] = midtrans_order(payment) | {"expiry": snap_expiry(now, minutes)}
     if finish_url:
         # Snap sends the shopper back here after paying (the web app's order page).
-        request["callbacks"] = {"finish": finish_url.replace("{order_id}", payment["_id"])}
+        request["callbacks"] = {"finish": finish_url.replace("{order_id}", payment.id)}
     return request

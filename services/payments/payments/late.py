@@ -13,6 +13,7 @@ from typing import Any
 from beli_runtime.clock import utcnow
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
+from payments.documents import PaymentDocument
 from payments.gateway import MidtransRefused
 from payments.refunds import Refunds
 from payments.store import PaymentsStore
@@ -60,19 +61,20 @@ class LatePayments:
         if state:
             query["late_payment.state"] = state
         payments = await self.store.payments.find(query).sort("late_payment.detected_at", -1).limit(limit).to_list()
-        return [late_view(payment) for payment in payments]
+        return [late_view(PaymentDocument.from_document(payment)) for payment in payments]
 
 
-def late_view(payment: dict[str, Any]) -> dict[str, Any]:
-    late = payment["late_payment"]
+def late_view(payment: PaymentDocument) -> dict[str, Any]:
+    late = payment.late_payment
+    assert late is not None  # listed because it has one
     return {
-        "order_id": payment["_id"],
-        "state": late["state"],
-        "reason": late["reason"],
-        "gross_amount": payment["gross_amount"],
-        "refund_key": late["refund_key"],
-        "payment_status": payment["status"],
-        "error": late.get("error"),
-        "detected_at": late["detected_at"],
-        "returned_at": late.get("returned_at"),
+        "order_id": payment.id,
+        "state": late.state,
+        "reason": late.reason,
+        "gross_amount": payment.gross_amount,
+        "refund_key": late.refund_key,
+        "payment_status": payment.status,
+        "error": late.error,
+        "detected_at": late.detected_at,
+        "returned_at": late.returned_at,
     }

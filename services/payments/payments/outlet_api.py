@@ -62,34 +62,33 @@ def build_router(store: PaymentsStore, jobs: PaymentJobs) -> APIRouter:
     async def take_cash(outlet_id: str, order_id: str, body: CashIn, staff: Annotated[Principal, Depends(till_staff)]) -> CashOut:
         """The staff took the buyer's cash: the sale is paid and levied now. Repeating it answers the same."""
         payment = await store.get(order_id)
-        if payment is None or payment.get("outlet_id") != outlet_id or payment.get("payment_method") != "cash":
+        if payment is None or payment.outlet_id != outlet_id or payment.payment_method != "cash":
             raise ApiError(404, f"penjualan tunai {order_id} tidak ditemukan di outlet ini")
-        if payment["status"] == PaymentStatus.AWAITING.value and not payment.get("cash"):
-            if body.received < payment["gross_amount"]:
-                raise ApiError(422, f"uang diterima kurang dari total Rp{payment['gross_amount']}", field="received")
+        if payment.status == PaymentStatus.AWAITING.value and not payment.cash:
+            if body.received < payment.gross_amount:
+                raise ApiError(422, f"uang diterima kurang dari total Rp{payment.gross_amount}", field="received")
             if late_reason(payment):
                 raise ApiError(409, "penjualan ini sudah dibatalkan; jangan terima uangnya")
             cash = {
                 "taken_by": staff.account_id,
                 "received": body.received,
-                "change": body.received - payment["gross_amount"],
+                "change": body.received - payment.gross_amount,
                 "at": utcnow(),
             }
             await store.payments.update_one({"_id": order_id, "cash": None}, {"$set": {"cash": cash}})
             status = {"transaction_status": "settlement", "payment_type": "cash", "transaction_id": f"tunai-{order_id}"}
             await jobs.settle_at_till(payment, status)
             payment = await store.get(order_id) or payment
-        if payment["status"] not in SETTLED or not payment.get("cash"):
-            raise ApiError(409, f"penjualan {order_id} berstatus {payment['status']} dan tidak bisa dibayar lagi")
-        cash = payment["cash"]
+        if payment.status not in SETTLED or not payment.cash:
+            raise ApiError(409, f"penjualan {order_id} berstatus {payment.status} dan tidak bisa dibayar lagi")
         return CashOut(
             order_id=order_id,
-            status=payment["status"],
-            gross_amount=payment["gross_amount"],
-            received=cash["received"],
-            change=cash["change"],
-            taken_by=cash["taken_by"],
-            levy_amount=payment.get("levy_amount"),
+            status=PaymentStatus(payment.status),
+            gross_amount=payment.gross_amount,
+            received=payment.cash.received,
+            change=payment.cash.change,
+            taken_by=payment.cash.taken_by,
+            levy_amount=payment.levy_amount,
         )
 
     @router.get("/outlets/{outlet_id}/cash-report", responses=EXPORT_RESPONSES, response_class=Response)

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from beli_runtime.clock import WIB
+from payments.documents import PaymentDocument
 from payments.domain import midtrans_order
 
 
-def qris_request(payment: dict[str, Any], now: datetime, minutes: int) -> dict[str, Any]:
+def qris_request(payment: PaymentDocument, now: datetime, minutes: int) -> dict[str, Any]:
     return {
         "payment_type": "qris",
         **midtrans_order(payment),

@@ -6,6 +6,7 @@ from typing import Any
 
 from beli_runtime.errors import Refused
 from payments.audit import LedgerFilter, sums
+from payments.documents import PaymentDocument
 from payments.domain import Outcome, PaymentStatus, classify, rupiah_from_midtrans
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
 from payments.late import late_view
@@ -66,7 +67,7 @@ class Reconciler:
             # Money that arrived for orders no longer payable: booked, then returned (or waiting
             # for an operator). Returned ones also match above: levy and reversal net to zero.
             "late_payments": [
-                late_view(p)
+                late_view(PaymentDocument.from_document(p))
                 for p in await self.store.payments.find({"_id": {"$in": order_ids}, "late_payment": {"$exists": True}}).to_list()
             ],
         }

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from beli_contracts.payments import LevyReversed, PaymentReturned
-from beli_contracts.values import Customer
 from beli_runtime.clock import utcnow
 from beli_runtime.errors import Refused
 from beli_runtime.leases import LeaseLost, ensure_held
@@ -22,6 +21,7 @@ from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS, Database, Session, ensure_index
 from beli_runtime.retry import Backoff
 from beli_runtime.service import ServiceRuntime
+from payments.documents import LatePayment, PaymentDocument
 from payments.domain import PaymentStatus, rupiah_from_midtrans
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
 from payments.ledger import LevyLedger, as_event_entry
@@ -145,9 +145,9 @@ class Refunds:
         payment = await self.store.get(order_id, session)
         if payment is None:
             raise Refused(404, f"no payment for order {order_id}")
-        if PaymentStatus(payment["status"]) not in REFUNDABLE:
+        if PaymentStatus(payment.status) not in REFUNDABLE:
             raise Refused(
-                409, f"payment {order_id} is {payment['status']}: only settled payments can be refunded (unpaid ones are cancelled instead)"
+                409, f"payment {order_id} is {payment.status}: only settled payments can be refunded (unpaid ones are cancelled instead)"
             )
         # Touching the payment makes concurrent refunds of one order conflict and retry in turn.
         await self.store.payments.update_one({"_id": order_id}, {"$inc": {"refund_requests": 1}}, session=session)
@@ -214,27 +214,27 @@ class Refunds:
                 LevyReversed(order_id=order_id, refund_amount=refund["amount"], entries=[as_event_entry(e) for e in stored]),
                 key=order_id,
             )
-            if fully and payment is not None and payment.get("late_payment"):
-                await self._returned(session, payment, refund)
+            if fully and payment is not None and payment.late_payment is not None:
+                await self._returned(session, payment, payment.late_payment, refund)
             return True
 
         return await self.runtime.write(work)
 
-    async def _returned(self, session: Session, payment: dict[str, Any], refund: dict[str, Any]) -> None:
+    async def _returned(self, session: Session, payment: PaymentDocument, late: LatePayment, refund: dict[str, Any]) -> None:
         """A late payment is back with the shopper: say so (the shopper is told by notifications)."""
         now = utcnow()
-        await self.store.set_fields(payment["_id"], {"late_payment.state": "returned", "late_payment.returned_at": now}, session=session)
+        await self.store.set_fields(payment.id, {"late_payment.state": "returned", "late_payment.returned_at": now}, session=session)
         await self.runtime.outbox.add(
             session,
             PaymentReturned(
-                order_id=payment["_id"],
-                customer=Customer(**payment["customer"]),
-                gross_amount=payment["gross_amount"],
+                order_id=payment.id,
+                customer=payment.customer,
+                gross_amount=payment.gross_amount,
                 refund_key=refund["_id"],
-                reason=payment["late_payment"]["reason"],
+                reason=late.reason,
                 returned_at=now,
             ),
-            key=payment["_id"],
+            key=payment.id,
         )
 
     async def on_midtrans_refunds(self, order_id: str, status: dict[str, Any]) -> str:

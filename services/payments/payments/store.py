@@ -12,6 +12,7 @@ from beli_contracts.outlets import outlet_of_channel
 from beli_runtime import tracing
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
+from payments.documents import MidtransNotification, PaymentDocument
 from payments.domain import PaymentStatus
 
 
@@ -33,7 +34,7 @@ class PaymentsStore:
         now = utcnow()
         # Cash is taken at the till: nothing to open at Midtrans, the payment waits for the staff.
         status = PaymentStatus.AWAITING if event.payment_method == "cash" else PaymentStatus.OPENING
-        await self.payments.insert_one(
+        payment = PaymentDocument.model_validate(
             {
                 "_id": event.order_id,
                 "status": status.value,
@@ -55,9 +56,9 @@ class PaymentsStore:
                 "history": [{"status": status.value, "at": now}],
                 # The order's trace, resumed by the jobs that call Midtrans for this payment.
                 **({"trace": trace} if (trace := tracing.carrier()) else {}),
-            },
-            session=session,
+            }
         )
+        await self.payments.insert_one(payment.to_document(), session=session)
         return True
 
     async def trace_of(self, order_id: str) -> dict[str, str] | None:
@@ -65,25 +66,18 @@ class PaymentsStore:
         payment = await self.payments.find_one({"_id": order_id}, {"trace": 1})
         return (payment or {}).get("trace")
 
-    async def get(self, order_id: str, session: Session | None = None) -> dict[str, Any] | None:
-        return await self.payments.find_one({"_id": order_id}, session=session)
+    async def get(self, order_id: str, session: Session | None = None) -> PaymentDocument | None:
+        return PaymentDocument.maybe(await self.payments.find_one({"_id": order_id}, session=session))
 
-    async def due_to_open(self, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
-        return (
-            await self.payments.find({"status": PaymentStatus.OPENING.value, "next_attempt_at": {"$lte": now}})
-            .sort("next_attempt_at", 1)
-            .limit(limit)
-            .to_list()
-        )
+    async def due_to_open(self, now: datetime, limit: int = 20) -> list[PaymentDocument]:
+        query = {"status": PaymentStatus.OPENING.value, "next_attempt_at": {"$lte": now}}
+        return [
+            PaymentDocument.from_document(doc) for doc in await self.payments.find(query).sort("next_attempt_at", 1).limit(limit).to_list()
+        ]
 
-    async def cancellations_due(self, limit: int = 20) -> list[dict[str, Any]]:
-        return (
-            await self.payments.find(
-                {"cancel_requested": True, "status": PaymentStatus.AWAITING.value, "next_attempt_at": {"$lte": utcnow()}}
-            )
-            .limit(limit)
-            .to_list()
-        )
+    async def cancellations_due(self, limit: int = 20) -> list[PaymentDocument]:
+        query = {"cancel_requested": True, "status": PaymentStatus.AWAITING.value, "next_attempt_at": {"$lte": utcnow()}}
+        return [PaymentDocument.from_document(doc) for doc in await self.payments.find(query).limit(limit).to_list()]
 
     async def move(
         self,
@@ -92,9 +86,9 @@ class PaymentsStore:
         target: PaymentStatus,
         from_states: frozenset[PaymentStatus],
         changes: dict[str, Any] | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> PaymentDocument | None:
         now = utcnow()
-        return await self.payments.find_one_and_update(
+        moved = await self.payments.find_one_and_update(
             {"_id": order_id, "status": {"$in": [state.value for state in from_states]}},
             {
                 "$set": {"status": target.value, "updated_at": now, **(changes or {})},
@@ -103,6 +97,7 @@ class PaymentsStore:
             return_document=ReturnDocument.AFTER,
             session=session,
         )
+        return PaymentDocument.maybe(moved)
 
     async def set_fields(self, order_id: str, changes: dict[str, Any], session: Session | None = None) -> None:
         await self.payments.update_one({"_id": order_id}, {"$set": {**changes, "updated_at": utcnow()}}, session=session)
@@ -134,13 +129,10 @@ class PaymentsStore:
             return False
         return True
 
-    async def notifications_due(self, limit: int = 50) -> list[dict[str, Any]]:
-        return (
-            await self.notifications.find({"processed": False, "next_attempt_at": {"$lte": utcnow()}})
-            .sort("received_at", 1)
-            .limit(limit)
-            .to_list()
-        )
+    async def notifications_due(self, limit: int = 50) -> list[MidtransNotification]:
+        query = {"processed": False, "next_attempt_at": {"$lte": utcnow()}}
+        found = await self.notifications.find(query).sort("received_at", 1).limit(limit).to_list()
+        return [MidtransNotification.from_document(doc) for doc in found]
 
     async def notification_done(self, order_id: str, outcome: str) -> None:
         """Every pending notification of the order is answered by one status check."""

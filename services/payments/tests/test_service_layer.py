@@ -50,7 +50,8 @@ async def test_a_refund_of_an_unpaid_order_is_refused_and_records_nothing(paymen
     assert refused.value.status == 409
     assert "only settled payments can be refunded" in refused.value.message and "cancelled instead" in refused.value.message
     assert await payments.refunds.for_order(order_id) == []
-    assert (await payments.store.get(order_id) or {})["status"] == "OPENING"  # the payment goes on as it was
+    payment = await payments.store.get(order_id)
+    assert payment is not None and payment.status == "OPENING"  # the payment goes on as it was
 
 
 async def test_a_refund_of_an_order_without_payment_is_not_found(payments: PaymentsService) -> None:

@@ -1,0 +1,94 @@
+"""Payments' stored documents, as store.py reads and writes them (see beli_runtime.documents:
+unnamed fields are kept, defaults are never written into a document that lacked them). Fields
+are declared in the order the documents were always written."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from beli_contracts.values import Customer, PricedLine
+from beli_runtime.documents import Document
+
+
+class StatusChange(Document):
+    status: str
+    at: datetime
+
+
+class OrderCancelledNote(Document):
+    """Orders cancelled the order: money that arrives from then on goes back."""
+
+    reason: str
+    at: datetime
+
+
+class LatePayment(Document):
+    """Money that came for an order that can no longer be paid, on its way back (late.py)."""
+
+    reason: str
+    state: str
+    refund_key: str
+    detected_at: datetime
+    error: str | None = None
+    returned_at: datetime | None = None
+
+
+class CashTaken(Document):
+    """An outlet's staff took the buyer's cash at the till."""
+
+    taken_by: str
+    received: int
+    change: int
+    at: datetime
+
+
+class PaymentDocument(Document):
+    """One order's payment (`_id` is the order id), from the intent to open a Midtrans
+    transaction to settled, failed or refunded."""
+
+    id: str = Field(alias="_id")
+    status: str
+    channel: str = "online"  # `outlet:<id>` for a sale at an outlet's till
+    outlet_id: str | None = None
+    payment_method: str = "snap"
+    gross_amount: int
+    customer: Customer
+    lines: list[PricedLine]
+    pay_before: datetime
+    token: str | None = None
+    redirect_url: str | None = None
+    levy_amount: int | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    cancel_requested: bool = False
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    history: list[StatusChange] = []
+    trace: dict[str, str] | None = None  # the order's trace, resumed by the jobs that call Midtrans
+    # Set along the way:
+    qr_string: str | None = None
+    opened_at: datetime | None = None
+    last_error: str | None = None
+    failure_reason: str | None = None
+    midtrans_status: str | None = None
+    payment_type: str | None = None
+    transaction_id: str | None = None
+    settled_at: datetime | None = None
+    order_cancelled: OrderCancelledNote | None = None
+    late_payment: LatePayment | None = None
+    refund_requests: int = 0
+    cash: CashTaken | None = None
+
+
+class MidtransNotification(Document):
+    """One distinct notification Midtrans sent; acted on by asking Midtrans for the status."""
+
+    id: str = Field(alias="_id")
+    order_id: str
+    body: dict[str, Any]  # as Midtrans sent it
+    received_at: datetime
+    processed: bool = False
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    trace: dict[str, str] | None = None
