@@ -10,6 +10,7 @@ Two rules keep the stored shapes what they were before the types existed:
 """
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict
@@ -31,3 +32,10 @@ class Document(BaseModel):
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_unset=True)
+
+
+class StatusChange(Document):
+    """One entry of a document's `history`: the status it moved to, and when."""
+
+    status: str
+    at: datetime

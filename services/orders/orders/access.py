@@ -4,26 +4,25 @@ An order belongs to the shopper account that placed it; a seller reaches only it
 orders (sub-orders). Anyone else asking about an order gets a 404, never its data.
 """
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path
 
 from beli_runtime.auth import Principal, Role, current_principal, require_role
 from beli_runtime.http import ApiError
+from orders.documents import OrderDocument
 
 shopper_only = require_role(Role.SHOPPER)
 
 
-def owns(principal: Principal, order: dict[str, Any] | None) -> bool:
-    return order is not None and (
-        principal.role is Role.ADMIN or (principal.role is Role.SHOPPER and order["customer"].get("account_id") == principal.account_id)
-    )
+def owns(principal: Principal, order: OrderDocument) -> bool:
+    return principal.role is Role.ADMIN or (principal.role is Role.SHOPPER and order.customer.account_id == principal.account_id)
 
 
-def ensure_owner(principal: Principal, order: dict[str, Any] | None, order_id: str) -> dict[str, Any]:
-    if not owns(principal, order):
+def ensure_owner(principal: Principal, order: OrderDocument | None, order_id: str) -> OrderDocument:
+    if order is None or not owns(principal, order):
         raise ApiError(404, f"order {order_id} not found")
-    return order  # type: ignore[return-value]
+    return order
 
 
 async def seller_self(principal: Annotated[Principal, Depends(current_principal)], seller_id: str = Path()) -> Principal:

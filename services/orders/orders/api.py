@@ -18,6 +18,7 @@ from beli_runtime.http import ApiError
 from beli_runtime.service import ServiceRuntime
 from beli_runtime.strict import StrictRequest as Strict
 from orders import access
+from orders.documents import OrderDocument
 from orders.domain import SHOPPER_CANCELLABLE, OrderStatus, SubOrderStatus, request_fingerprint
 from orders.fulfilment import Fulfilment, write_retrying
 from orders.handlers import OrdersHandlers
@@ -229,7 +230,7 @@ def _register_order(router: APIRouter, runtime: ServiceRuntime, store: OrdersSto
     async def cancel_order(order_id: str, principal: CurrentPrincipal) -> OrderOut:
         access.ensure_owner(principal, await store.get(order_id), order_id)
 
-        async def work(session: Any) -> dict[str, Any] | None:
+        async def work(session: Any) -> OrderDocument | None:
             return await handlers.cancel(session, order_id, "shopper_cancelled", "cancelled by the shopper", order_id)
 
         cancelled = await runtime.write(work)
@@ -238,12 +239,11 @@ def _register_order(router: APIRouter, runtime: ServiceRuntime, store: OrdersSto
         order = await store.get(order_id)
         if order is None:
             raise ApiError(404, f"order {order_id} not found")
-        if order["status"] == OrderStatus.CANCELLED.value:
+        if order.status == OrderStatus.CANCELLED.value:
             return order_view(order)  # cancelling twice is not an error
         raise ApiError(
             409,
-            f"order {order_id} is {order['status']} and can no longer be cancelled; "
-            f"only {', '.join(sorted(SHOPPER_CANCELLABLE))} orders can",
+            f"order {order_id} is {order.status} and can no longer be cancelled; only {', '.join(sorted(SHOPPER_CANCELLABLE))} orders can",
         )
 
 
@@ -263,7 +263,7 @@ def _register_fulfilment(router: APIRouter, runtime: ServiceRuntime, store: Orde
         before = decode_listing_cursor(cursor) if cursor else None
         found = await store.seller_orders(seller_id, status.value if status else None, before, limit + 1)
         page = found[:limit]
-        next_cursor = encode_listing_cursor(page[-1]["listing_key"]) if len(found) > limit else None
+        next_cursor = encode_listing_cursor(page[-1].listing_key or "") if len(found) > limit else None
         return SellerOrdersPage(items=[seller_order_view(doc, seller_id) for doc in page], next_cursor=next_cursor)
 
     @router.post(

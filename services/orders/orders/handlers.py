@@ -9,11 +9,11 @@ from beli_contracts.orders import OrderCancelled, OrderPaid, OrderRejected, Paym
 from beli_contracts.outlets import OutletChanged
 from beli_contracts.payments import PaymentFailed, PaymentLinkCreated, PaymentReturned, PaymentSettled
 from beli_contracts.topics import CATALOG_EVENTS, PAYMENTS_EVENTS
-from beli_contracts.values import Customer, SellerContact
 from beli_runtime.consumer import Subscription
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
+from orders.documents import OrderDocument, SubOrder
 from orders.domain import (
     UNPAID,
     OrderStatus,
@@ -38,7 +38,7 @@ class OrdersHandlers:
         self.outbox = outbox
         self.outlets = outlets
         # An in-store sale's goods leave the till with the buyer: set by main to complete its sub-orders once paid.
-        self.at_till: Callable[[Session, dict], Awaitable[Any]] | None = None
+        self.at_till: Callable[[Session, OrderDocument], Awaitable[Any]] | None = None
 
     def subscription(self) -> Subscription:
         return Subscription(
@@ -80,12 +80,12 @@ class OrdersHandlers:
             session,
             PaymentRequested(
                 order_id=event.order_id,
-                customer=Customer(**order["customer"]),
+                customer=order.customer,
                 lines=event.lines,
                 gross_amount=total,
                 pay_before=pay_before,
-                channel=order.get("channel", "online"),
-                payment_method=order.get("payment_method", "snap"),
+                channel=order.channel,
+                payment_method=order.payment_method,
             ),
             key=event.order_id,
             correlation_id=envelope.correlation_id,
@@ -104,7 +104,7 @@ class OrdersHandlers:
         if order is not None:
             await self.outbox.add(
                 session,
-                OrderRejected(order_id=event.order_id, customer=Customer(**order["customer"]), reason=reasons),
+                OrderRejected(order_id=event.order_id, customer=order.customer, reason=reasons),
                 key=event.order_id,
                 correlation_id=envelope.correlation_id,
             )
@@ -121,7 +121,7 @@ class OrdersHandlers:
         current = await self.store.get(event.order_id, session)
         changes = {"levy_total": event.levy_total, "paid_at": event.settled_at}
         if current is not None:
-            changes |= _fulfilment_changes(current, settle(current.get("sub_orders") or [], event.lines))
+            changes |= _fulfilment_changes(current, settle(current.sub_orders, event.lines))
         order = await self.store.move(session, event.order_id, OrderStatus.PAID, changes)
         if order is None:
             # Cancelled before the money arrived: payments returns it (it saw the cancellation too).
@@ -131,18 +131,18 @@ class OrdersHandlers:
             session,
             OrderPaid(
                 order_id=event.order_id,
-                customer=Customer(**order["customer"]),
+                customer=order.customer,
                 gross_amount=event.gross_amount,
                 lines=event.lines,
                 levy_total=event.levy_total,
                 payment_type=event.payment_type,
                 settled_at=event.settled_at,
-                channel=order.get("channel", "online"),
+                channel=order.channel,
             ),
             key=event.order_id,
             correlation_id=envelope.correlation_id,
         )
-        if order.get("outlet_id") and self.at_till is not None:
+        if order.outlet_id and self.at_till is not None:
             await self.at_till(session, order)
 
     async def on_payment_failed(self, envelope: Envelope, event: PaymentFailed, session: Session) -> None:
@@ -153,16 +153,18 @@ class OrdersHandlers:
         )
         await self.cancel(session, event.order_id, reason, f"{event.transaction_status}: {event.reason}", envelope.correlation_id)
 
-    async def cancel(self, session: Session, order_id: str, reason: str, detail: str, correlation_id: str | None = None) -> dict | None:
+    async def cancel(
+        self, session: Session, order_id: str, reason: str, detail: str, correlation_id: str | None = None
+    ) -> OrderDocument | None:
         current = await self.store.get(order_id, session)
-        changes = {"status_reason": detail, "cancel_reason": reason}
-        if current is not None and current.get("sub_orders"):
-            changes |= _fulfilment_changes(current, cancel_all(current["sub_orders"]))
+        changes: dict[str, Any] = {"status_reason": detail, "cancel_reason": reason}
+        if current is not None and current.sub_orders:
+            changes |= _fulfilment_changes(current, cancel_all(current.sub_orders))
         order = await self.store.move(session, order_id, OrderStatus.CANCELLED, changes, from_states=UNPAID)
         if order is not None:
             await self.outbox.add(
                 session,
-                OrderCancelled(order_id=order_id, customer=Customer(**order["customer"]), reason=reason),
+                OrderCancelled(order_id=order_id, customer=order.customer, reason=reason),
                 key=order_id,
                 correlation_id=correlation_id,
             )
@@ -172,10 +174,10 @@ class OrdersHandlers:
         """Paid, but the units were sold to someone else after the hold ended: nothing can be
         shipped. The order is cancelled; payments returns the money on that event."""
         current = await self.store.get(event.order_id, session)
-        if current is None or any(sub["status"] != SubOrderStatus.PAID.value for sub in current.get("sub_orders") or []):
-            log.error("orders.lapsed_not_cancellable", order_id=event.order_id, status=current and current["status"])
+        if current is None or any(sub.status != SubOrderStatus.PAID.value for sub in current.sub_orders):
+            log.error("orders.lapsed_not_cancellable", order_id=event.order_id, status=current and current.status)
             return
-        cancelled = [sub | {"status": SubOrderStatus.CANCELLED.value} for sub in current["sub_orders"]]
+        cancelled = [sub.model_copy(update={"status": SubOrderStatus.CANCELLED.value}) for sub in current.sub_orders]
         changes = {"status_reason": event.reason, "cancel_reason": "stock_unavailable", **_fulfilment_changes(current, cancelled)}
         order = await self.store.move(session, event.order_id, OrderStatus.CANCELLED, changes, from_states=[OrderStatus.PAID.value])
         if order is not None:
@@ -183,9 +185,9 @@ class OrdersHandlers:
                 session,
                 OrderCancelled(
                     order_id=event.order_id,
-                    customer=Customer(**order["customer"]),
+                    customer=order.customer,
                     reason="stock_unavailable",
-                    sellers=[SellerContact(**sub["seller"]) for sub in current["sub_orders"] if sub.get("seller")],
+                    sellers=[sub.seller for sub in current.sub_orders],
                 ),
                 key=event.order_id,
                 correlation_id=envelope.correlation_id,
@@ -196,12 +198,13 @@ class OrdersHandlers:
         await self.store.annotate(session, event.order_id, {"payment_returned": returned}, in_states=[OrderStatus.CANCELLED.value])
 
 
-def _fulfilment_changes(order: dict, sub_orders: list[dict]) -> dict:
+def _fulfilment_changes(order: OrderDocument, sub_orders: list[SubOrder]) -> dict[str, Any]:
     """Sub-orders (with the deliveries chosen at checkout) and their index fields, for a
     transition of the whole order (nothing is in transit or at an outlet before the order is
     paid, so the sweeps' fields stay unset)."""
-    sub_orders = with_deliveries(sub_orders, order.get("deliveries") or {})
+    sub_orders = with_deliveries(sub_orders, order.deliveries)
     index = fulfilment_index(sub_orders)
     for name in SWEEP_FIELDS:
         index.pop(name)
-    return {"sub_orders": sub_orders, **index, "listing_key": listing_key(order["created_at"], order["_id"])}
+    stored = [sub.to_document() for sub in sub_orders]
+    return {"sub_orders": stored, **index, "listing_key": listing_key(order.created_at, order.id)}

@@ -7,7 +7,7 @@ The buyer may name their account (e-mail or phone) so the purchase counts toward
 commitment: orders keeps its own copy of accounts' proven contacts (catalog.account_verified)
 and never asks the catalog's database."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import JSONResponse
@@ -26,6 +26,7 @@ from beli_runtime.mongo import Database, Session, ensure_index
 from beli_runtime.service import ServiceRuntime
 from beli_runtime.strict import StrictRequest as Strict
 from orders.api import _replay, _valid_key
+from orders.documents import OrderDocument
 from orders.domain import SHOPPER_CANCELLABLE, OrderStatus, request_fingerprint
 from orders.handlers import OrdersHandlers
 from orders.store import OrdersStore, new_order, new_order_id
@@ -164,9 +165,9 @@ def _register_sale(router: APIRouter, runtime: ServiceRuntime, store: OrdersStor
 
 
 def _register_sales(router: APIRouter, runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHandlers) -> None:
-    async def own_sale(outlet_id: str, order_id: str) -> dict[str, Any]:
+    async def own_sale(outlet_id: str, order_id: str) -> OrderDocument:
         order = await store.get(order_id)
-        if order is None or order.get("outlet_id") != outlet_id:
+        if order is None or order.outlet_id != outlet_id:
             raise ApiError(404, f"penjualan {order_id} tidak ditemukan di outlet ini")
         return order
 
@@ -178,7 +179,7 @@ def _register_sales(router: APIRouter, runtime: ServiceRuntime, store: OrdersSto
     ) -> list[OrderOut]:
         """The outlet's sales, newest first."""
         found = await store.orders.find({"outlet_id": outlet_id}).sort("created_at", -1).limit(limit).to_list()
-        return [order_view(doc) for doc in found]
+        return [order_view(OrderDocument.from_document(doc)) for doc in found]
 
     @router.get(
         "/outlets/{outlet_id}/sales/{order_id}", response_model=OrderOut, responses={404: {"description": "Not this outlet's sale"}}
@@ -195,12 +196,12 @@ def _register_sales(router: APIRouter, runtime: ServiceRuntime, store: OrdersSto
         """The buyer changed their mind before paying: the shelf units go back on sale."""
         await own_sale(outlet_id, order_id)
 
-        async def work(session: Session) -> dict[str, Any] | None:
+        async def work(session: Session) -> OrderDocument | None:
             return await handlers.cancel(session, order_id, "shopper_cancelled", "dibatalkan di kasir outlet", order_id)
 
         cancelled = await runtime.write(work)
         order = cancelled or await own_sale(outlet_id, order_id)
-        if order["status"] != OrderStatus.CANCELLED.value:
+        if order.status != OrderStatus.CANCELLED.value:
             allowed = ", ".join(sorted(SHOPPER_CANCELLABLE))
-            raise ApiError(409, f"penjualan {order_id} berstatus {order['status']}; hanya {allowed} yang bisa dibatalkan")
+            raise ApiError(409, f"penjualan {order_id} berstatus {order.status}; hanya {allowed} yang bisa dibatalkan")
         return order_view(order)

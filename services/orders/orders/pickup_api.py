@@ -74,7 +74,7 @@ def _register_outlet_staff(router: APIRouter, runtime: ServiceRuntime, store: Or
         before = decode_listing_cursor(cursor) if cursor else None
         found = await store.outlet_orders(outlet_id, status, before, limit + 1)
         page = found[:limit]
-        next_cursor = encode_listing_cursor(page[-1]["listing_key"]) if len(found) > limit else None
+        next_cursor = encode_listing_cursor(page[-1].listing_key or "") if len(found) > limit else None
         return OutletOrdersPage(items=[outlet_order_view(doc, outlet_id) for doc in page], next_cursor=next_cursor)
 
     @router.get("/outlets/{outlet_id}/orders/{order_id}", response_model=OutletOrderOut)

@@ -20,6 +20,7 @@ from beli_runtime.http import ApiError
 from beli_runtime.mongo import Database
 from beli_runtime.strict import StrictRequest
 from orders import access
+from orders.documents import OrderDocument
 from orders.settings import OrdersSettings
 
 
@@ -123,8 +124,8 @@ def build_router(db: Database, settings: OrdersSettings, order_page: type[BaseMo
             created_at, order_id = _decode_cursor(cursor)
             query["$or"] = [{"created_at": {"$lt": created_at}}, {"created_at": created_at, "_id": {"$lt": order_id}}]
         found = await db["orders"].find(query).sort([("created_at", -1), ("_id", -1)]).limit(limit + 1).to_list()
-        page = found[:limit]
-        next_cursor = _encode_cursor(page[-1]["created_at"], page[-1]["_id"]) if len(found) > limit else None
-        return order_page(items=[order_view(doc) for doc in page], next_cursor=next_cursor)
+        orders = [OrderDocument.from_document(doc) for doc in found[:limit]]
+        next_cursor = _encode_cursor(orders[-1].created_at, orders[-1].id) if len(found) > limit else None
+        return order_page(items=[order_view(order) for order in orders], next_cursor=next_cursor)
 
     return router

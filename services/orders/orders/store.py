@@ -9,6 +9,7 @@ from pymongo import ReturnDocument
 from beli_contracts.values import PricedLine
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
+from orders.documents import OrderDocument, SubOrder
 from orders.domain import OrderStatus, fulfilment_index, seller_state, sources_of
 
 # Index fields a sweep finds due work by: absent (not null) when there is none.
@@ -62,10 +63,11 @@ class OrdersStore:
             },
             session=session,
         )
-        await self.orders.insert_one(order, session=session)
+        # Validated before it is stored: a malformed order fails its checkout, not a later reader.
+        await self.orders.insert_one(OrderDocument.model_validate(order).to_document(), session=session)
 
-    async def get(self, order_id: str, session: Session | None = None) -> dict[str, Any] | None:
-        return await self.orders.find_one({"_id": order_id}, session=session)
+    async def get(self, order_id: str, session: Session | None = None) -> OrderDocument | None:
+        return OrderDocument.maybe(await self.orders.find_one({"_id": order_id}, session=session))
 
     async def move(
         self,
@@ -75,10 +77,10 @@ class OrdersStore:
         changes: dict[str, Any] | None = None,
         *,
         from_states: list[str] | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> OrderDocument | None:
         """Apply a transition if the order is in a state that allows it; the updated order, or None."""
         now = utcnow()
-        return await self.orders.find_one_and_update(
+        moved = await self.orders.find_one_and_update(
             {"_id": order_id, "status": {"$in": from_states or sources_of(target)}},
             {
                 "$set": {"status": target.value, "updated_at": now, **(changes or {})},
@@ -87,12 +89,13 @@ class OrdersStore:
             return_document=ReturnDocument.AFTER,
             session=session,
         )
+        return OrderDocument.maybe(moved)
 
     async def save_fulfilment(
         self,
         session: Session,
-        order: dict[str, Any],
-        sub_orders: list[dict[str, Any]],
+        order: OrderDocument,
+        sub_orders: list[SubOrder],
         status: OrderStatus | None = None,
         changes: dict[str, Any] | None = None,
     ) -> bool:
@@ -102,10 +105,10 @@ class OrdersStore:
         index = fulfilment_index(sub_orders)
         # Unset rather than null, so that the sparse indexes of the sweeps hold only what is due.
         unset = {name: "" for name in SWEEP_FIELDS if index[name] is None}
-        version = order.get("fulfilment_version")
+        version = order.fulfilment_version
         update: dict[str, Any] = {
             "$set": {
-                "sub_orders": sub_orders,
+                "sub_orders": [sub.to_document() for sub in sub_orders],
                 **{k: v for k, v in index.items() if k not in unset},
                 "updated_at": now,
                 "fulfilment_version": (version or 0) + 1,
@@ -114,30 +117,30 @@ class OrdersStore:
         }
         if unset:
             update["$unset"] = unset
-        if status is not None and status.value != order["status"]:
+        if status is not None and status.value != order.status:
             update["$set"]["status"] = status.value
             update["$push"] = {"history": {"status": status.value, "at": now}}
         guard = {
-            "_id": order["_id"],
-            "status": order["status"],
+            "_id": order.id,
+            "status": order.status,
             "fulfilment_version": version if version is not None else {"$exists": False},
         }
         result = await self.orders.update_one(guard, update, session=session)
         return result.modified_count == 1
 
-    async def seller_orders(self, seller_id: str, status: str | None, before: str | None, limit: int) -> list[dict[str, Any]]:
+    async def seller_orders(self, seller_id: str, status: str | None, before: str | None, limit: int) -> list[OrderDocument]:
         """One seller's orders, newest first, strictly older than the cursor `before`."""
         query: dict[str, Any] = {"seller_states": seller_state(seller_id, status)} if status else {"seller_ids": seller_id}
-        if before:
-            query["listing_key"] = {"$lt": before}
-        return await self.orders.find(query).sort("listing_key", -1).limit(limit).to_list()
+        return await self._listing(query, before, limit)
 
-    async def outlet_orders(self, outlet_id: str, status: str, before: str | None, limit: int) -> list[dict[str, Any]]:
+    async def outlet_orders(self, outlet_id: str, status: str, before: str | None, limit: int) -> list[OrderDocument]:
         """Orders with a parcel in `status` at the outlet, newest first, older than the cursor."""
-        query: dict[str, Any] = {"outlet_states": seller_state(outlet_id, status)}
+        return await self._listing({"outlet_states": seller_state(outlet_id, status)}, before, limit)
+
+    async def _listing(self, query: dict[str, Any], before: str | None, limit: int) -> list[OrderDocument]:
         if before:
             query["listing_key"] = {"$lt": before}
-        return await self.orders.find(query).sort("listing_key", -1).limit(limit).to_list()
+        return [OrderDocument.from_document(doc) for doc in await self.orders.find(query).sort("listing_key", -1).limit(limit).to_list()]
 
     async def pickup_reminders_due(self, now: datetime, limit: int = 100) -> list[str]:
         found = await self.orders.find({"next_pickup_reminder_at": {"$lte": now}}, {"_id": 1}).limit(limit).to_list()

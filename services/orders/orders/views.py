@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from beli_contracts.values import Customer
-from orders.domain import OrderStatus, SubOrderStatus
+from orders.documents import OrderDocument, SubOrder
+from orders.domain import COURIER, OrderStatus, SubOrderStatus, outlet_of
 
 
 class OrderLineOut(BaseModel):
@@ -132,8 +133,8 @@ class OrderCreated(BaseModel):
     status: OrderStatus
 
 
-def order_view(doc: dict[str, Any]) -> OrderOut:
-    if doc["lines"]:
+def order_view(order: OrderDocument) -> OrderOut:
+    if order.lines:
         items = [
             OrderLineOut(
                 product_id=line["product_id"],
@@ -144,7 +145,7 @@ def order_view(doc: dict[str, Any]) -> OrderOut:
                 unit_price=line["unit_price"],
                 subtotal=line["subtotal"],
             )
-            for line in doc["lines"]
+            for line in order.lines
         ]
     else:
         items = [
@@ -157,77 +158,77 @@ def order_view(doc: dict[str, Any]) -> OrderOut:
                 unit_price=None,
                 subtotal=None,
             )
-            for item in doc["items"]
+            for item in order.items
         ]
     return OrderOut(
-        id=doc["_id"],
-        status=doc["status"],
-        status_reason=doc.get("status_reason"),
-        customer=doc["customer"],
-        delivery_contact=doc.get("delivery_contact"),
-        total=doc["total"],
-        levy_total=doc["levy_total"],
+        id=order.id,
+        status=OrderStatus(order.status),
+        status_reason=order.status_reason,
+        customer=order.customer,
+        delivery_contact=order.delivery_contact,
+        total=order.total,
+        levy_total=order.levy_total,
         items=items,
-        sub_orders=[sub_order_view(sub) for sub in doc.get("sub_orders") or []],
-        payment=doc["payment"],
-        pay_before=doc["pay_before"],
-        created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
-        history=doc.get("history") or [],
-        pickup_code=doc.get("pickup_code"),
-        channel=doc.get("channel", "online"),
-        payment_method=doc.get("payment_method", "snap"),
+        sub_orders=[sub_order_view(sub) for sub in order.sub_orders],
+        payment=order.payment,
+        pay_before=order.pay_before,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        history=[change.model_dump() for change in order.history],
+        pickup_code=order.pickup_code,
+        channel=order.channel,
+        payment_method=order.payment_method,
     )
 
 
-def _sub_order_fields(sub: dict[str, Any]) -> dict[str, Any]:
+def _sub_order_fields(sub: SubOrder) -> dict[str, Any]:
     lines = [
         SubOrderLineOut(
-            product_id=line["product_id"],
-            variant_id=line.get("variant_id"),
-            product_name=line["product_name"],
-            category=line["category"],
-            quantity=line["quantity"],
-            unit_price=line["unit_price"],
-            subtotal=line["subtotal"],
-            levy=line.get("levy"),
-            seller_payable=line.get("seller_payable"),
+            product_id=line.product_id,
+            variant_id=line.variant_id,
+            product_name=line.product_name,
+            category=line.category,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            subtotal=line.subtotal,
+            levy=line.levy,
+            seller_payable=line.seller_payable,
         )
-        for line in sub["lines"]
+        for line in sub.lines
     ]
     return {
-        "seller_id": sub["seller_id"],
-        "seller_name": sub["seller"]["name"],
-        "status": sub["status"],
+        "seller_id": sub.seller_id,
+        "seller_name": sub.seller.name,
+        "status": sub.status,
         "lines": lines,
-        "gross": sub["gross"],
-        "levy": sub["levy"],
-        "seller_payable": sub["seller_payable"],
-        "courier": sub["courier"],
-        "tracking_number": sub["tracking_number"],
-        "shipped_at": sub["shipped_at"],
-        "completed_at": sub["completed_at"],
-        "completed_by": sub.get("completed_by"),
-        "delivery": sub.get("delivery") or {"method": "courier"},
-        "at_outlet_at": sub.get("at_outlet_at"),
-        "collect_before": sub.get("collect_before"),
-        "returned_at": sub.get("returned_at"),
+        "gross": sub.gross,
+        "levy": sub.levy,
+        "seller_payable": sub.seller_payable,
+        "courier": sub.courier,
+        "tracking_number": sub.tracking_number,
+        "shipped_at": sub.shipped_at,
+        "completed_at": sub.completed_at,
+        "completed_by": sub.completed_by,
+        "delivery": (sub.delivery or COURIER).model_dump(exclude_unset=True),
+        "at_outlet_at": sub.at_outlet_at,
+        "collect_before": sub.collect_before,
+        "returned_at": sub.returned_at,
     }
 
 
-def sub_order_view(sub: dict[str, Any]) -> SubOrderOut:
+def sub_order_view(sub: SubOrder) -> SubOrderOut:
     return SubOrderOut(**_sub_order_fields(sub))
 
 
-def seller_order_view(doc: dict[str, Any], seller_id: str) -> SellerOrderOut:
-    sub = next(sub for sub in doc["sub_orders"] if sub["seller_id"] == seller_id)
+def seller_order_view(order: OrderDocument, seller_id: str) -> SellerOrderOut:
+    sub = next(sub for sub in order.sub_orders if sub.seller_id == seller_id)
     return SellerOrderOut(
         **_sub_order_fields(sub),
-        order_id=doc["_id"],
-        order_status=doc["status"],
-        customer=_recipient(doc),
-        created_at=doc["created_at"],
-        paid_at=doc.get("paid_at"),
+        order_id=order.id,
+        order_status=order.status,
+        customer=_recipient(order),
+        created_at=order.created_at,
+        paid_at=order.paid_at,
     )
 
 
@@ -248,19 +249,16 @@ class OutletOrdersPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null on the last page")
 
 
-def _recipient(doc: dict[str, Any]) -> ShopperContact:
-    return ShopperContact(**{"name": doc["customer"]["name"], "phone": doc["customer"]["phone"]} | (doc.get("delivery_contact") or {}))
+def _recipient(order: OrderDocument) -> ShopperContact:
+    return ShopperContact(**{"name": order.customer.name, "phone": order.customer.phone} | (order.delivery_contact or {}))
 
 
-def outlet_order_view(doc: dict[str, Any], outlet_id: str) -> OutletOrderOut:
-    parcels = [
-        sub for sub in doc.get("sub_orders") or [] if ((sub.get("delivery") or {}).get("outlet") or {}).get("outlet_id") == outlet_id
-    ]
+def outlet_order_view(order: OrderDocument, outlet_id: str) -> OutletOrderOut:
     return OutletOrderOut(
-        order_id=doc["_id"],
-        order_status=doc["status"],
-        customer=_recipient(doc),
+        order_id=order.id,
+        order_status=order.status,
+        customer=_recipient(order),
         outlet_id=outlet_id,
-        parcels=[sub_order_view(sub) for sub in parcels],
-        created_at=doc["created_at"],
+        parcels=[sub_order_view(sub) for sub in order.sub_orders if outlet_of(sub) == outlet_id],
+        created_at=order.created_at,
     )

@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from beli_contracts.values import SellerContact
+from orders.documents import Delivery, SubOrder
 from orders.domain import (
     PICKUP_ALPHABET,
     OrderStatus,
@@ -26,12 +28,14 @@ from orders.domain import (
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 BELU = {"outlet_id": "ntt-mart-belu", "name": "NTT Mart Belu", "regency": "Belu", "address": "", "opening_hours": "", "phone": ""}
-PICKUP = {"method": "pickup", "outlet": BELU}
+PICKUP = Delivery.model_validate({"method": "pickup", "outlet": BELU})
+COURIER = Delivery(method="courier")
 
 
-def sub(seller_id: str, status: str = "PAID", delivery: dict | None = None) -> dict:
-    base = {"seller_id": seller_id, "status": status, "courier": None, "tracking_number": None, "shipped_at": None}
-    return base | ({"delivery": delivery} if delivery else {})
+def sub(seller_id: str, status: str = "PAID", delivery: Delivery | None = None) -> SubOrder:
+    seller = SellerContact(seller_id=seller_id, name=seller_id, email=f"{seller_id}@umkm.id", phone="081200000001", regency="Belu")
+    base = {"seller_id": seller_id, "seller": seller, "status": status, "lines": [], "gross": 0}
+    return SubOrder.model_validate(base | ({"delivery": delivery} if delivery else {}))
 
 
 def test_codes_are_six_unambiguous_characters_and_differ() -> None:
@@ -48,7 +52,7 @@ def test_wrong_codes_lock_after_the_free_tries_doubling_to_a_ceiling() -> None:
 
 def test_deliveries_chosen_at_checkout_are_kept_courier_by_default() -> None:
     subs = with_deliveries([sub("slr-a"), sub("slr-b")], {"slr-b": PICKUP})
-    assert [s["delivery"]["method"] for s in subs] == ["courier", "pickup"]
+    assert [s.delivery.method for s in subs if s.delivery] == ["courier", "pickup"]
     index = fulfilment_index(subs)
     assert (index["outlet_ids"], index["outlet_states"]) == (["ntt-mart-belu"], ["ntt-mart-belu:PAID"])
 
@@ -58,21 +62,21 @@ def test_a_pickup_is_delivered_to_the_outlet_never_shipped_and_completes_only_at
     with pytest.raises(TransitionRefused, match="deliver it to the outlet"):
         ship(parcel, "JNE", "JNE0001", NOW)
     with pytest.raises(TransitionRefused, match="ship it instead"):
-        deliver_to_outlet(sub("slr-b", delivery={"method": "courier"}), NOW, 7, 1)
+        deliver_to_outlet(sub("slr-b", delivery=COURIER), NOW, 7, 1)
     arrived, changed = deliver_to_outlet(parcel, NOW, 7, 1)
-    assert changed and arrived["status"] == "AT_OUTLET"
-    assert (arrived["collect_before"], arrived["remind_at"]) == (NOW + timedelta(days=7), NOW + timedelta(days=6))
+    assert changed and arrived.status == "AT_OUTLET"
+    assert (arrived.collect_before, arrived.remind_at) == (NOW + timedelta(days=7), NOW + timedelta(days=6))
     assert deliver_to_outlet(arrived, NOW + timedelta(hours=1), 7, 1) == (arrived, False)  # pressed twice
     with pytest.raises(TransitionRefused, match="handed over at the outlet"):
         complete(arrived, NOW, "shopper")
     done, changed = complete(arrived, NOW, "outlet")
-    assert changed and (done["status"], done["completed_by"]) == ("COMPLETED", "outlet")
+    assert changed and (done.status, done.completed_by) == ("COMPLETED", "outlet")
     with pytest.raises(TransitionRefused):
-        complete(sub("slr-c", "SHIPPED", {"method": "courier"}), NOW, "outlet")
+        complete(sub("slr-c", "SHIPPED", COURIER), NOW, "outlet")
 
 
 def test_only_parcels_past_their_deadline_at_that_outlet_can_be_returned() -> None:
-    sikka = {"method": "pickup", "outlet": BELU | {"outlet_id": "ntt-mart-sikka", "name": "NTT Mart Sikka"}}
+    sikka = Delivery.model_validate({"method": "pickup", "outlet": BELU | {"outlet_id": "ntt-mart-sikka", "name": "NTT Mart Sikka"}})
     subs = [
         deliver_to_outlet(sub("slr-a", delivery=PICKUP), NOW, 2, 1)[0],
         deliver_to_outlet(sub("slr-b", delivery=PICKUP), NOW + timedelta(days=1), 2, 1)[0],

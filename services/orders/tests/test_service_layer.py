@@ -46,8 +46,8 @@ async def test_placing_an_order_stores_it_with_its_event_and_a_retry_returns_the
     assert first.status_code == 201, first.text
     order_id = first.json()["id"]
     stored = await service.store.get(order_id)
-    assert stored is not None and stored["status"] == "PENDING"
-    assert stored["customer"]["email"] == SHOPPER["email"]  # from the signed token, not the body
+    assert stored is not None and stored.status == "PENDING"
+    assert stored.customer.email == SHOPPER["email"]  # from the signed token, not the body
     [placed] = await events(service, order_id)
     assert placed.type == "orders.order_placed" and [(item["product_id"], item["quantity"]) for item in placed.data["items"]] == [
         ("prd-tenun-ikat", 2)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from beli_contracts.values import PricedLine, SellerContact, SettledLine
+from orders.documents import SubOrder
 from orders.domain import (
     SUB_ALLOWED,
     OrderStatus,
@@ -55,34 +56,34 @@ LINES = [
 
 def test_lines_are_grouped_per_seller_in_order_of_appearance() -> None:
     subs = group_by_seller(LINES)
-    assert [s["seller_id"] for s in subs] == ["slr-tenun", "slr-kopi"]
+    assert [s.seller_id for s in subs] == ["slr-tenun", "slr-kopi"]
     weaver, roaster = subs
-    assert [(line["product_id"], line["variant_id"], line["subtotal"]) for line in weaver["lines"]] == [
+    assert [(line.product_id, line.variant_id, line.subtotal) for line in weaver.lines] == [
         ("prd-kain", "var-merah", 1_500_000),
         ("prd-kain", "var-biru", 700_000),
     ]
-    assert (weaver["gross"], roaster["gross"]) == (2_200_000, 255_150)
-    assert weaver["status"] == roaster["status"] == "AWAITING_PAYMENT"
-    assert weaver["levy"] is None and weaver["seller_payable"] is None
-    assert weaver["seller"]["name"] == "Tenun Ina Sumba" and "seller" not in weaver["lines"][0]
+    assert (weaver.gross, roaster.gross) == (2_200_000, 255_150)
+    assert weaver.status == roaster.status == "AWAITING_PAYMENT"
+    assert weaver.levy is None and weaver.seller_payable is None
+    assert weaver.seller.name == "Tenun Ina Sumba" and "seller" not in weaver.lines[0].to_document()
 
 
 def test_settlement_fills_levy_and_payable_per_line_and_the_sums_match_the_order() -> None:
     paid = [settled(LINES[0], 15_000), settled(LINES[1], 2_552), settled(LINES[2], 7_000)]
     subs = settle(group_by_seller(LINES), list(reversed(paid)))  # the order of the settled lines does not matter
     weaver, roaster = subs
-    assert (weaver["status"], weaver["levy"], weaver["seller_payable"]) == ("PAID", 22_000, 2_178_000)
-    assert (roaster["levy"], roaster["seller_payable"]) == (2_552, 252_598)
-    assert weaver["lines"][1]["levy"] == 7_000 and weaver["lines"][1]["levy_rule_id"] == "rule-default"
-    assert sum(s["gross"] for s in subs) == sum(line.subtotal for line in LINES)
-    assert sum(s["levy"] + s["seller_payable"] for s in subs) == sum(s["gross"] for s in subs)
+    assert (weaver.status, weaver.levy, weaver.seller_payable) == ("PAID", 22_000, 2_178_000)
+    assert (roaster.levy, roaster.seller_payable) == (2_552, 252_598)
+    assert weaver.lines[1].levy == 7_000 and weaver.lines[1].levy_rule_id == "rule-default"
+    assert sum(s.gross for s in subs) == sum(line.subtotal for line in LINES)
+    assert sum(s.levy + s.seller_payable for s in subs) == sum(s.gross for s in subs)
 
 
 def test_settlement_that_does_not_match_the_priced_lines_rebuilds_from_what_was_paid() -> None:
     paid = [settled(LINES[1], 2_552)]
     subs = settle(group_by_seller(LINES), paid)
-    assert [(s["seller_id"], s["status"], s["levy"]) for s in subs] == [("slr-kopi", "PAID", 2_552)]
-    assert settle([], paid)[0]["seller_payable"] == 252_598  # an order priced before sub-orders existed
+    assert [(s.seller_id, s.status, s.levy) for s in subs] == [("slr-kopi", "PAID", 2_552)]
+    assert settle([], paid)[0].seller_payable == 252_598  # an order priced before sub-orders existed
 
 
 def test_sub_order_state_machine() -> None:
@@ -95,13 +96,13 @@ def test_sub_order_state_machine() -> None:
         assert SUB_ALLOWED[final] == frozenset()
 
 
-def paid_sub() -> dict:
+def paid_sub() -> SubOrder:
     return settle(group_by_seller(LINES[:1]), [settled(LINES[0], 15_000)])[0]
 
 
 def test_ship_once_repeat_is_harmless_another_tracking_number_is_refused() -> None:
     shipped, changed = ship(paid_sub(), "JNE", "JNE123456", NOW)
-    assert changed and (shipped["status"], shipped["courier"], shipped["tracking_number"], shipped["shipped_at"]) == (
+    assert changed and (shipped.status, shipped.courier, shipped.tracking_number, shipped.shipped_at) == (
         "SHIPPED",
         "JNE",
         "JNE123456",
@@ -122,7 +123,7 @@ def test_complete_only_after_shipping_and_once() -> None:
         complete(paid_sub(), NOW, "shopper")
     shipped, _ = ship(paid_sub(), "J&T", "JT0001", NOW)
     done, changed = complete(shipped, NOW + timedelta(days=1), "shopper")
-    assert changed and (done["status"], done["completed_by"]) == ("COMPLETED", "shopper")
+    assert changed and (done.status, done.completed_by) == ("COMPLETED", "shopper")
     assert complete(done, NOW + timedelta(days=2), "auto") == (done, False)
     assert ship(done, "J&T", "JT0001", NOW) == (done, False)  # a late repeat of the shipment is harmless too
 

@@ -8,12 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from beli_contracts.values import Customer, PricedLine
-from beli_runtime.documents import Document
-
-
-class StatusChange(Document):
-    status: str
-    at: datetime
+from beli_runtime.documents import Document, StatusChange
 
 
 class OrderCancelledNote(Document):
