@@ -1,4 +1,4 @@
-"""Notifications react to events by recording what to send; sending happens in the channel jobs,
+"""Notifications react to events by recording what to send; sending happens in the sending job,
 never in a consumer. Everything here runs inside the consumer's inbox transaction, so a
 redelivered event finds its id in the inbox and records nothing twice."""
 
@@ -27,7 +27,7 @@ from beli_runtime.clock import utcnow
 from beli_runtime.consumer import Subscription
 from beli_runtime.mongo import Session
 from notifications import domain
-from notifications.domain import KINDS, Notice
+from notifications.domain import KINDS, Channel, Notice
 from notifications.phones import InvalidPhone, to_e164, try_e164
 from notifications.rendering import Rendered, Renderer
 from notifications.settings import NotificationsSettings
@@ -95,49 +95,56 @@ class NotificationsHandlers:
                 doc["address"] = to_e164(event.address, self.settings.default_phone_region)
             except InvalidPhone as invalid:
                 doc |= {"status": "rejected", "last_error": str(invalid)}
-        await self.store.add_delivery(session, doc)
+        await self.store.add_deliveries(session, [doc])
 
     async def record(self, session: Session, event_id: str, notices: list[Notice]) -> None:
+        """An event's inbox messages and deliveries, written with one bulk write each after one
+        look-up of everyone's preferences."""
+        reachable = [notice for notice in notices if notice.email_verified]
+        chosen = await self.store.preferences_of_all(session, [notice.recipient for notice in reachable])
+        messages: list[dict[str, Any]] = []
+        deliveries: list[dict[str, Any]] = []
         for notice in notices:
-            await self._record_one(session, event_id, notice)
+            inbox_id = message_id(event_id, notice.kind, notice.recipient)
+            if not notice.email_verified:
+                # Nobody proved they read this address: no inbox tied to it, nothing sent to it. The
+                # skipped delivery tells operators why the person heard nothing.
+                skipped = {"address": notice.email, "status": "skipped", "last_error": UNVERIFIED_EMAIL}
+                deliveries.append(_delivery(inbox_id, event_id, notice, "email") | skipped)
+                continue
+            rendered = self.renderer.render(notice)
+            messages.append(self._message(inbox_id, event_id, notice, rendered))
+            deliveries += self._deliveries(inbox_id, event_id, notice, rendered, chosen.get(notice.recipient, {}).get(notice.kind))
+        await self.store.add_messages(session, messages)
+        await self.store.add_deliveries(session, deliveries)
 
-    async def _record_one(self, session: Session, event_id: str, notice: Notice) -> None:
+    def _message(self, inbox_id: str, event_id: str, notice: Notice, rendered: Rendered) -> dict[str, Any]:
+        return {
+            "_id": inbox_id,
+            "event_id": event_id,
+            "kind": notice.kind,
+            "recipient": notice.recipient,
+            "email": notice.email,
+            "phone": try_e164(notice.phone, self.settings.default_phone_region),
+            "order_id": notice.order_id,
+            "subject": rendered.subject,
+            "text": rendered.text,
+            "read": False,
+            "created_at": utcnow(),
+        }
+
+    def _deliveries(
+        self, inbox_id: str, event_id: str, notice: Notice, rendered: Rendered, chosen: list[Channel] | None
+    ) -> list[dict[str, Any]]:
+        """One delivery per channel the person chose (or the kind's default)."""
         kind = KINDS[notice.kind]
-        inbox_id = message_id(event_id, notice.kind, notice.recipient)
-        if not notice.email_verified:
-            # Nobody proved they read this address: no inbox tied to it, nothing sent to it. The
-            # skipped delivery tells operators why the person heard nothing.
-            skipped = {"address": notice.email, "status": "skipped", "last_error": UNVERIFIED_EMAIL}
-            await self.store.add_delivery(session, _delivery(inbox_id, event_id, notice, "email") | skipped)
-            return
-        rendered = self.renderer.render(notice)
-        await self.store.add_message(
-            session,
-            {
-                "_id": inbox_id,
-                "event_id": event_id,
-                "kind": notice.kind,
-                "recipient": notice.recipient,
-                "email": notice.email,
-                "phone": try_e164(notice.phone, self.settings.default_phone_region),
-                "order_id": notice.order_id,
-                "subject": rendered.subject,
-                "text": rendered.text,
-                "read": False,
-                "created_at": utcnow(),
-            },
-        )
-        chosen = (await self.store.preferences_of(session, notice.recipient)).get(notice.kind)
         channels = domain.channels_for(kind, chosen)
-        usable = 0
-        for channel in channels:
-            doc = self._channel_delivery(_delivery(inbox_id, event_id, notice, channel), notice, rendered)
-            usable += doc["status"] == "pending"
-            await self.store.add_delivery(session, doc)
-        if kind.transactional and not usable and "email" not in channels and notice.email:
+        docs = [self._channel_delivery(_delivery(inbox_id, event_id, notice, channel), notice, rendered) for channel in channels]
+        if kind.transactional and not any(doc["status"] == "pending" for doc in docs) and "email" not in channels and notice.email:
             # Receipts always reach at least one channel: the chosen phone channels cannot be used.
             fallback = _delivery(inbox_id, event_id, notice, "email") | {"fallback": True, "address": notice.email}
-            await self.store.add_delivery(session, fallback | {"subject": rendered.subject, "text": rendered.text, "html": rendered.html})
+            docs.append(fallback | {"subject": rendered.subject, "text": rendered.text, "html": rendered.html})
+        return docs
 
     def _channel_delivery(self, doc: dict[str, Any], notice: Notice, rendered: Rendered) -> dict[str, Any]:
         """The delivery on one chosen channel: pending, or why it cannot go out (no or a bad

@@ -25,9 +25,11 @@ class NotificationsService:
     store: NotificationsStore
     handlers: NotificationsHandlers
     transports: list[Transport]
+    sender: DeliveryJob | None = None
 
     async def prepare(self) -> None:
         await self.store.ensure_indexes()
+        await self.store.migrate()
 
 
 def build_service(settings: NotificationsSettings) -> NotificationsService:
@@ -41,15 +43,11 @@ def build_service(settings: NotificationsSettings) -> NotificationsService:
 def build_app(settings: NotificationsSettings) -> FastAPI:
     service = build_service(settings)
     service.runtime.subscribe(service.handlers.subscription())
-    # One job (and one lease) per channel, so that each channel's pace is its own.
-    jobs = [
-        service.runtime.add_job(job.name, job.send_due, interval=settings.send_job_seconds)
-        for job in (DeliveryJob(service.store, transport, settings) for transport in service.transports)
-    ]
-
-    def wake_senders() -> None:
-        for job in jobs:
-            job.wake()
+    # One job (and one lease) sends on every channel; each channel keeps its own bound of sends in flight.
+    sender = DeliveryJob(service.store, service.transports, settings)
+    job = service.runtime.add_job(sender.name, sender.send_due, interval=settings.send_job_seconds)
+    sender.wake = job.wake
+    service.sender = sender
 
     app = service_app(
         service,
@@ -57,7 +55,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         description="Messages to shoppers, sellers and finance (Bahasa Indonesia): in-app inbox, e-mail, WhatsApp, SMS.",
         lifespan=_lifespan(service),
     )
-    app.include_router(build_router(service.store, settings, wake_senders))
+    app.include_router(build_router(service.store, settings, job.wake))
     return app
 
 
@@ -69,6 +67,8 @@ def _lifespan(service: NotificationsService) -> Callable[[FastAPI], AbstractAsyn
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime_lifespan(app):
             yield
+            if service.sender is not None:
+                await service.sender.stop()  # before the runtime closes the database
         for transport in service.transports:
             await transport.close()
 

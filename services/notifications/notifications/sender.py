@@ -1,10 +1,16 @@
-"""One background job per channel sends that channel's due deliveries, several at a time, each
-with a timeout: a slow or down provider only ever delays its own channel, never the others nor
-the Kafka consumer (which only records intents)."""
+"""One background job sends every channel's due deliveries: one query finds what is due on all
+channels, one bulk write claims it, and each send then runs on its own, with a timeout, while the
+job goes on. Each channel has its own bound of sends in flight, and a channel at its bound is left
+out of the next look, so a slow or down provider only ever delays its own channel, never the
+others nor the Kafka consumer (which only records intents).
+
+Database operations (issue 11): one look per wake-up for all channels together (it was one, or
+two, per channel), one claim per batch, and outcomes of sends that finish together in one write."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from beli_runtime.clock import utcnow
@@ -12,7 +18,7 @@ from beli_runtime.logs import get_logger
 from beli_runtime.retry import Backoff
 from notifications.channels import SendFailed, Transport
 from notifications.settings import NotificationsSettings
-from notifications.store import Delivery, NotificationsStore
+from notifications.store import Delivery, NotificationsStore, Outcome
 
 log = get_logger(__name__)
 # A claim outlives the send's own timeout, so it only expires when the sender died.
@@ -20,60 +26,121 @@ CLAIM_MARGIN_SECONDS = 5.0
 
 
 class DeliveryJob:
-    def __init__(self, store: NotificationsStore, transport: Transport, settings: NotificationsSettings) -> None:
+    name = "send"
+
+    def __init__(self, store: NotificationsStore, transports: list[Transport], settings: NotificationsSettings) -> None:
         self.store = store
-        self.transport = transport
+        self.transports = {transport.channel: transport for transport in transports}
         self.settings = settings
-        self.name = f"send-{transport.channel}"
+        self.outcomes = Outcomes(store)
+        self.in_flight = {channel: 0 for channel in self.transports}
+        # Channels that had (or may have had) due deliveries left for lack of room: a send that ends
+        # there wakes the job.
+        self.waiting: set[str] = set()
+        self.wake: Callable[[], None] = lambda: None  # the job's own wake-up, set by the composition root
+        self._sends: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     def retry_at(self, attempts: int) -> Any:
         return Backoff(self.settings.send_retry_base_seconds, self.settings.send_retry_max_seconds).next_attempt_at(attempts)
 
     async def send_due(self) -> bool:
-        due = await self.store.due(self.transport.channel, utcnow(), self.settings.send_batch)
-        if not due:
+        """Start sending what is due; True when a full batch was taken (more may be waiting: look
+        again at once). Otherwise the next look waits for a wake-up (a new delivery, a resend, a
+        send ending on a channel that had to leave some) or the job's interval, which brings retries."""
+        room = {channel: self.settings.send_concurrency - count for channel, count in self.in_flight.items()}
+        open_channels = [channel for channel, free in room.items() if free > 0]
+        # A full channel is not looked at: whether it has more due, the end of one of its sends tells.
+        self.waiting |= {channel for channel, free in room.items() if free <= 0}
+        if self._stopping or not open_channels:
             return False
-        if not self.transport.configured():
-            for delivery in due:
-                await self.store.mark_skipped(delivery.id, f"{self.transport.channel} is not configured")
-            return True
-        gate = asyncio.Semaphore(self.settings.send_concurrency)
+        due = await self.store.due(open_channels, utcnow(), self.settings.send_batch)
+        unconfigured = [delivery.id for delivery in due if not self.transports[delivery.channel].configured()]
+        if unconfigured:
+            await self.store.skip_all(unconfigured, "channel is not configured")
+        taken: list[Delivery] = []
+        for delivery in due:
+            if delivery.id in unconfigured:
+                continue
+            if room[delivery.channel] > 0:
+                room[delivery.channel] -= 1
+                taken.append(delivery)
+            else:
+                self.waiting.add(delivery.channel)
+        holds = {channel: transport.timeout_seconds + CLAIM_MARGIN_SECONDS for channel, transport in self.transports.items()}
+        for delivery in await self.store.claim(taken, utcnow(), holds):
+            self._start(delivery)
+        return len(due) >= self.settings.send_batch and len(taken) + len(unconfigured) == len(due)
 
-        async def one(delivery: Delivery) -> None:
-            async with gate:
-                await self._send_one(delivery)
+    def _start(self, delivery: Delivery) -> None:
+        self.in_flight[delivery.channel] += 1
+        task = asyncio.create_task(self._send_one(delivery), name=f"send:{delivery.id}")
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
 
-        await asyncio.gather(*(one(delivery) for delivery in due))
-        return True
+    async def settle(self, timeout: float | None = None) -> None:
+        """Wait for the sends in flight (tests; and a stopping service, before its database closes)."""
+        if self._sends:
+            await asyncio.wait(set(self._sends), timeout=timeout)
 
-    async def _send_one(self, due: Delivery) -> None:
-        hold = self.transport.timeout_seconds + CLAIM_MARGIN_SECONDS
-        delivery = await self.store.claim(due, utcnow(), hold)
-        if delivery is None:
-            return
+    async def stop(self) -> None:
+        """Start nothing more and let the sends in flight record their outcomes."""
+        self._stopping = True
+        await self.settle(max((t.timeout_seconds for t in self.transports.values()), default=0) + 1)
+
+    async def _send_one(self, delivery: Delivery) -> None:
         try:
-            async with asyncio.timeout(self.transport.timeout_seconds):
-                provider_id = await self.transport.send(delivery)
+            await self.outcomes.record(await self._attempt(delivery))
+        except Exception:  # an outcome not written leaves the claim to expire: retried, same key
+            log.exception("notifications.outcome_not_recorded", delivery_id=delivery.id)
+        finally:
+            self.in_flight[delivery.channel] -= 1
+            if delivery.channel in self.waiting:
+                self.waiting.discard(delivery.channel)
+                self.wake()
+
+    async def _attempt(self, delivery: Delivery) -> Outcome:
+        transport = self.transports[delivery.channel]
+        attempts = delivery.attempts
+        try:
+            async with asyncio.timeout(transport.timeout_seconds):
+                provider_id = await transport.send(delivery)
         except (SendFailed, TimeoutError) as error:
             temporary = error.temporary if isinstance(error, SendFailed) else True
-            reason = str(error) or f"no answer within {self.transport.timeout_seconds} s"
-            attempts = delivery.attempts
+            reason = str(error) or f"no answer within {transport.timeout_seconds} s"
             give_up = not temporary or attempts >= self.settings.send_max_attempts
             log.warning(
                 "notifications.send_failed",
                 delivery_id=delivery.id,
-                channel=self.transport.channel,
+                channel=delivery.channel,
                 attempts=attempts,
                 temporary=temporary,
                 gave_up=give_up,
                 error=reason[:300],
             )
-            await self.store.mark_failed_attempt(delivery.id, reason, None if give_up else self.retry_at(attempts))
-            return
-        except Exception as error:  # a bug in one message must not stop the batch
+            return Outcome(delivery.id, sent=False, error=reason, retry_at=None if give_up else self.retry_at(attempts))
+        except Exception as error:  # a bug in one message must not stop the others
             log.exception("notifications.send_crashed", delivery_id=delivery.id)
-            attempts = delivery.attempts
             retry = None if attempts >= self.settings.send_max_attempts else self.retry_at(attempts)
-            await self.store.mark_failed_attempt(delivery.id, f"unexpected: {error!r}"[:300], retry)
-            return
-        await self.store.mark_sent(delivery.id, provider_id)
+            return Outcome(delivery.id, sent=False, error=f"unexpected: {error!r}"[:300], retry_at=retry)
+        return Outcome(delivery.id, sent=True, provider_id=provider_id)
+
+
+class Outcomes:
+    """Sends' outcomes, written together: each finished send queues its outcome, and whoever finds
+    no write in flight writes every queued one in one bulk write (a group commit: no send waits
+    for a timer, and sends that finish during a write share the next one). An outcome lost to a
+    failed write leaves its claim to expire: the send is retried with the same idempotency key."""
+
+    def __init__(self, store: NotificationsStore) -> None:
+        self._store = store
+        self._queued: list[Outcome] = []
+        self._writing = asyncio.Lock()
+
+    async def record(self, outcome: Outcome) -> None:
+        self._queued.append(outcome)
+        async with self._writing:
+            if not self._queued:
+                return  # an earlier write took ours
+            outcomes, self._queued = self._queued, []
+            await self._store.record_outcomes(outcomes)

@@ -5,14 +5,22 @@
   the intent to send, written with the consumer's inbox entry in one transaction; the channel's
   job claims it (status `sending`, `claimed_until`), sends, then marks it `sent`. A crash between
   the two leaves a claim that expires and is retried with the same provider idempotency key.
+  `due_at` is set only while a delivery still has to go out (pending: when to try; sending: when
+  its claim expires), so finding the due ones is one range query over a small index.
+
+Round trips (issue 11): an event's messages and deliveries are written with one bulk write each,
+a batch of due deliveries is claimed with one, and marks of sends that finish together share one.
 - `preferences`: per recipient, which channels for which kind.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from pymongo import UpdateOne
 
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
@@ -21,6 +29,7 @@ from notifications.domain import Channel
 # pending -> sending -> sent | pending (retry) | failed; rejected/skipped never go out.
 DUE_STATUSES = ("pending", "sending")
 KEEP_ERRORS = 10
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def message_id(event_id: str, kind: str, recipient: str) -> str:
@@ -74,19 +83,21 @@ class NotificationsStore:
         await ensure_index(self.messages, [("phone", 1), ("created_at", -1)])
         await ensure_index(self.messages, [("recipient", 1), ("read", 1)])
         await ensure_index(self.deliveries, [("channel", 1), ("status", 1), ("next_attempt_at", 1)])
+        await ensure_index(self.deliveries, [("due_at", 1)])
         await ensure_index(self.deliveries, [("status", 1), ("created_at", -1)])
         await ensure_index(self.deliveries, [("order_id", 1)])
         await ensure_index(self.deliveries, [("recipient", 1), ("created_at", -1)])
 
     # --- written by the consumer, inside its transaction -----------------------------------
 
-    async def add_message(self, session: Session, doc: dict[str, Any]) -> None:
+    async def add_messages(self, session: Session, docs: list[dict[str, Any]]) -> None:
         # $setOnInsert rather than insert: a duplicate-key error would abort the whole transaction.
-        await self.messages.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
+        if docs:
+            await self.messages.bulk_write([_insert_once(doc) for doc in docs], session=session)
 
-    async def add_delivery(self, session: Session, doc: dict[str, Any]) -> None:
+    async def add_deliveries(self, session: Session, docs: list[dict[str, Any]]) -> None:
         now = utcnow()
-        doc = {
+        defaults = {
             "attempts": 0,
             "next_attempt_at": now,
             "claimed_until": None,
@@ -95,8 +106,10 @@ class NotificationsStore:
             "provider_id": None,
             "created_at": now,
             "sent_at": None,
-        } | doc
-        await self.deliveries.update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session)
+        }
+        complete = [defaults | ({"due_at": now} if doc["status"] == "pending" else {}) | doc for doc in docs]
+        if complete:
+            await self.deliveries.bulk_write([_insert_once(doc) for doc in complete], session=session)
 
     async def remember_account(self, session: Session, account: dict[str, Any]) -> None:
         email = account["email"].lower()
@@ -113,51 +126,61 @@ class NotificationsStore:
         doc = await self.preferences.find_one({"_id": recipient}, session=session)
         return dict(doc["channels"]) if doc else {}
 
+    async def preferences_of_all(self, session: Session, recipients: list[str]) -> dict[str, dict[str, list[Channel]]]:
+        """Everyone's choices in one query (an event's notices go to a shopper and its sellers)."""
+        if not recipients:
+            return {}
+        found = self.preferences.find({"_id": {"$in": list(dict.fromkeys(recipients))}}, session=session)
+        return {doc["_id"]: dict(doc["channels"]) async for doc in found}
+
     # --- the sending jobs -------------------------------------------------------------------
 
-    async def due(self, channel: str, now: datetime, limit: int) -> list[Delivery]:
-        """Pending deliveries whose time has come, and claims left behind by a crashed sender.
-
-        A claim keeps its expiry in `next_attempt_at` too, so both are the same indexed query
-        shape (equality on channel and status, range on next_attempt_at): no $or, which some
-        MongoDB-protocol servers answer with a full scan."""
-        found: list[dict[str, Any]] = []
-        for status in ("sending", "pending"):
-            query = {"channel": channel, "status": status, "next_attempt_at": {"$lte": now}}
-            found += await self.deliveries.find(query).sort("next_attempt_at", 1).limit(limit - len(found)).to_list()
-            if len(found) >= limit:
-                break
+    async def due(self, channels: list[str], now: datetime, limit: int) -> list[Delivery]:
+        """Pending deliveries whose time has come on these channels, and claims left behind by a
+        crashed sender: one indexed range query, as only those two states carry a `due_at` (the
+        lower bound keeps the scan off the settled deliveries, which have none)."""
+        query = {"due_at": {"$gte": EPOCH, "$lte": now}, "channel": {"$in": channels}}
+        found = await self.deliveries.find(query).sort("due_at", 1).limit(limit).to_list()
         return [Delivery.from_document(doc) for doc in found]
 
-    async def claim(self, delivery: Delivery, now: datetime, hold_seconds: float) -> Delivery | None:
-        """Take one delivery for sending; None if someone else changed it meanwhile. The attempt is
-        counted here, before sending, so that a crash mid-send still counts."""
-        until = now + timedelta(seconds=hold_seconds)
-        result = await self.deliveries.update_one(
-            {"_id": delivery.id, "status": delivery.status, "attempts": delivery.attempts},
-            {"$set": {"status": "sending", "claimed_until": until, "next_attempt_at": until}, "$inc": {"attempts": 1}},
-        )
-        if result.modified_count != 1:
-            return None
-        return replace(delivery, status="sending", attempts=delivery.attempts + 1)
+    async def claim(self, due: list[Delivery], now: datetime, hold_seconds: dict[str, float]) -> list[Delivery]:
+        """Take deliveries for sending, in one bulk write, each for its channel's hold; those
+        someone else changed meanwhile are left out. The attempt is counted here, before sending,
+        so that a crash mid-send still counts."""
+        if not due:
+            return []
+        token = uuid.uuid4().hex
 
-    async def mark_sent(self, delivery: str, provider_id: str | None) -> None:
-        await self.deliveries.update_one(
-            {"_id": delivery, "status": "sending"},
-            {"$set": {"status": "sent", "sent_at": utcnow(), "provider_id": provider_id, "claimed_until": None}},
+        def take(delivery: Delivery) -> UpdateOne:
+            until = now + timedelta(seconds=hold_seconds[delivery.channel])
+            claimed = {"status": "sending", "claimed_until": until, "next_attempt_at": until, "due_at": until, "claim": token}
+            # status and attempts name the state we saw: every claim increments attempts.
+            seen = {"_id": delivery.id, "status": delivery.status, "attempts": delivery.attempts}
+            return UpdateOne(seen, {"$set": claimed, "$inc": {"attempts": 1}})
+
+        result = await self.deliveries.bulk_write([take(delivery) for delivery in due], ordered=False)
+        if result.modified_count < len(due):
+            found = self.deliveries.find({"_id": {"$in": [d.id for d in due]}, "claim": token}, {"_id": 1})
+            ours = {doc["_id"] async for doc in found}
+            due = [d for d in due if d.id in ours]
+        return [replace(d, status="sending", attempts=d.attempts + 1) for d in due]
+
+    async def record_outcomes(self, outcomes: list[Outcome]) -> None:
+        await self.deliveries.bulk_write([outcome.update() for outcome in outcomes], ordered=False)
+
+    async def skip_all(self, deliveries: list[str], reason: str) -> None:
+        await self.deliveries.update_many(
+            {"_id": {"$in": deliveries}},
+            {"$set": {"status": "skipped", "last_error": reason, "claimed_until": None}, "$unset": {"due_at": ""}},
         )
 
-    async def mark_failed_attempt(self, delivery: str, error: str, retry_at: datetime | None) -> None:
-        """`retry_at` None: no more attempts; the delivery waits for an admin's resend."""
-        changes: dict[str, Any] = {"last_error": error, "claimed_until": None}
-        changes |= {"status": "pending", "next_attempt_at": retry_at} if retry_at else {"status": "failed", "failed_at": utcnow()}
-        await self.deliveries.update_one(
-            {"_id": delivery, "status": "sending"},
-            {"$set": changes, "$push": {"errors": {"$each": [{"at": utcnow(), "error": error}], "$slice": -KEEP_ERRORS}}},
-        )
-
-    async def mark_skipped(self, delivery: str, reason: str) -> None:
-        await self.deliveries.update_one({"_id": delivery}, {"$set": {"status": "skipped", "last_error": reason, "claimed_until": None}})
+    async def migrate(self) -> None:
+        """Deliveries stored before `due_at` existed get it if they still have to go out (idempotent:
+        only those without one; run at start-up, before the sending jobs)."""
+        old = self.deliveries.find({"status": {"$in": ["pending", "sending"]}, "due_at": {"$exists": False}}, {"next_attempt_at": 1})
+        async for doc in old:
+            due = doc.get("next_attempt_at") or utcnow()
+            await self.deliveries.update_one({"_id": doc["_id"], "due_at": {"$exists": False}}, {"$set": {"due_at": due}})
 
     # --- inbox and admin --------------------------------------------------------------------
 
@@ -181,11 +204,41 @@ class NotificationsStore:
 
     async def resend(self, delivery: str, by: str) -> dict[str, Any] | None:
         """A failed delivery goes back in the queue with fresh attempts; same idempotency key."""
+        now = utcnow()
         result = await self.deliveries.update_one(
             {"_id": delivery, "status": "failed"},
-            {"$set": {"status": "pending", "attempts": 0, "next_attempt_at": utcnow(), "resent_by": by, "resent_at": utcnow()}},
+            {"$set": {"status": "pending", "attempts": 0, "next_attempt_at": now, "due_at": now, "resent_by": by, "resent_at": now}},
         )
         return await self.deliveries.find_one({"_id": delivery}) if result.modified_count == 1 else None
 
     async def save_preferences(self, recipient: str, channels: dict[str, list[Channel]]) -> None:
         await self.preferences.update_one({"_id": recipient}, {"$set": {"channels": channels, "updated_at": utcnow()}}, upsert=True)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one send: sent (with the provider's id), or failed with when to try again
+    (None: no more attempts; the delivery waits for an admin's resend)."""
+
+    delivery: str
+    sent: bool
+    provider_id: str | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+
+    def update(self) -> UpdateOne:
+        if self.sent:
+            changes = {"status": "sent", "sent_at": utcnow(), "provider_id": self.provider_id, "claimed_until": None}
+            return UpdateOne({"_id": self.delivery, "status": "sending"}, {"$set": changes, "$unset": {"due_at": ""}})
+        failed: dict[str, Any] = {"last_error": self.error, "claimed_until": None}
+        update: dict[str, Any] = {"$push": {"errors": {"$each": [{"at": utcnow(), "error": self.error}], "$slice": -KEEP_ERRORS}}}
+        if self.retry_at:
+            failed |= {"status": "pending", "next_attempt_at": self.retry_at, "due_at": self.retry_at}
+        else:
+            failed |= {"status": "failed", "failed_at": utcnow()}
+            update["$unset"] = {"due_at": ""}
+        return UpdateOne({"_id": self.delivery, "status": "sending"}, {"$set": failed} | update)
+
+
+def _insert_once(doc: dict[str, Any]) -> UpdateOne:
+    return UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)

@@ -14,9 +14,9 @@ from beli_runtime.clock import utcnow
 from notifications.channels import SendFailed
 from notifications.domain import KINDS, channels_for, for_return, percent
 from notifications.phones import InvalidPhone, to_e164
-from notifications.sender import DeliveryJob
+from notifications.sender import DeliveryJob, Outcomes
 from notifications.settings import NotificationsSettings
-from notifications.store import Delivery
+from notifications.store import Delivery, Outcome
 
 
 @pytest.mark.parametrize("raw", ["081234567890", "+62 812-3456-7890", "62 812 3456 7890", "(0812) 3456-7890"])
@@ -65,32 +65,42 @@ class FakeStore:
     def __init__(self, docs: list[dict[str, Any]]) -> None:
         self.docs = {d["_id"]: d for d in docs}
         self.results: dict[str, tuple[str, Any]] = {}
+        self.writes: list[int] = []
+        self.write_seconds = 0.0
 
-    async def due(self, channel: str, now: datetime, limit: int) -> list[Delivery]:
-        return [Delivery.from_document(d) for d in self.docs.values() if d["status"] == "pending"][:limit]
+    async def due(self, channels: list[str], now: datetime, limit: int) -> list[Delivery]:
+        due = [d for d in self.docs.values() if d["status"] == "pending" and d["channel"] in channels and d.get("due_at", now) <= now]
+        return [Delivery.from_document(d) for d in due][:limit]
 
-    async def claim(self, delivery: Delivery, now: datetime, hold: float) -> Delivery:
-        doc = self.docs[delivery.id]
-        doc |= {"status": "sending", "attempts": doc["attempts"] + 1}
-        return Delivery.from_document(doc)
+    async def claim(self, due: list[Delivery], now: datetime, holds: dict[str, float]) -> list[Delivery]:
+        claimed = []
+        for delivery in due:
+            doc = self.docs[delivery.id]
+            doc |= {"status": "sending", "attempts": doc["attempts"] + 1}
+            claimed.append(Delivery.from_document(doc))
+        return claimed
 
-    async def mark_sent(self, delivery: str, provider_id: str | None) -> None:
-        self.docs[delivery]["status"] = "sent"
+    async def record_outcomes(self, outcomes: list[Outcome]) -> None:
+        self.writes.append(len(outcomes))
+        await asyncio.sleep(self.write_seconds)
+        for outcome in outcomes:
+            if outcome.sent:
+                self.docs[outcome.delivery]["status"] = "sent"
+            else:
+                self.docs[outcome.delivery] |= {"status": "pending" if outcome.retry_at else "failed", "due_at": outcome.retry_at}
+                self.results[outcome.delivery] = (outcome.error, outcome.retry_at)
 
-    async def mark_failed_attempt(self, delivery: str, error: str, retry_at: datetime | None) -> None:
-        self.docs[delivery]["status"] = "pending" if retry_at else "failed"
-        self.results[delivery] = (error, retry_at)
-
-    async def mark_skipped(self, delivery: str, reason: str) -> None:
-        self.docs[delivery]["status"] = "skipped"
+    async def skip_all(self, deliveries: list[str], reason: str) -> None:
+        for delivery in deliveries:
+            self.docs[delivery]["status"] = "skipped"
 
 
 class FakeTransport:
-    channel = "whatsapp"
     timeout_seconds = 0.2
 
-    def __init__(self, behaviour: dict[str, Any]) -> None:
+    def __init__(self, behaviour: dict[str, Any], channel: str = "whatsapp") -> None:
         self.behaviour = behaviour
+        self.channel = channel
 
     def configured(self) -> bool:
         return True
@@ -124,7 +134,10 @@ async def test_one_batch_sends_retries_gives_up_and_times_out_independently() ->
     )
     settings = NotificationsSettings(send_max_attempts=4, send_retry_base_seconds=1.0)
     started = utcnow()
-    assert await DeliveryJob(store, transport, settings).send_due()  # type: ignore[arg-type]
+    job = DeliveryJob(store, [transport], settings)  # type: ignore[arg-type, list-item]
+    # Fewer than a batch were due: that was everything, so the job need not look again at once.
+    assert await job.send_due() is False
+    await job.settle()
     assert (utcnow() - started) < timedelta(seconds=2)  # the slow one cost its timeout, no more
     assert {name: d["status"] for name, d in store.docs.items()} == {
         "ok": "sent",
@@ -136,3 +149,34 @@ async def test_one_batch_sends_retries_gives_up_and_times_out_independently() ->
     error, retry_at = store.results["flaky"]
     assert "503" in error and timedelta(seconds=0.5) < retry_at - started < timedelta(seconds=2)
     assert "no answer within" in store.results["slow"][0]
+
+
+async def test_outcomes_that_finish_during_a_write_share_the_next_one() -> None:
+    store = FakeStore([{"_id": f"d{n}", "channel": "email", "status": "sending", "attempts": 1} for n in range(5)])
+    store.write_seconds = 0.05
+    outcomes = Outcomes(store)  # type: ignore[arg-type]
+    await asyncio.gather(*(outcomes.record(Outcome(f"d{n}", sent=True)) for n in range(5)))
+    assert store.writes == [1, 4]  # the first alone (nothing was in flight), the rest together
+    assert {d["status"] for d in store.docs.values()} == {"sent"}
+
+
+async def test_a_channel_at_its_bound_holds_neither_the_job_nor_the_other_channels() -> None:
+    def pending(name: str, channel: str) -> dict[str, Any]:
+        return {"_id": name, "channel": channel, "status": "pending", "attempts": 0, "address": "x", "text": "Halo"}
+
+    store = FakeStore([pending("wa-slow", "whatsapp")])
+    whatsapp = FakeTransport({"wa-slow": "slow", "wa-next": "fine"})
+    whatsapp.timeout_seconds = 1.0
+    email = FakeTransport({"mail": "fine"}, channel="email")
+    job = DeliveryJob(store, [whatsapp, email], NotificationsSettings(send_concurrency=1))  # type: ignore[list-item]
+    woken = asyncio.Event()
+    job.wake = woken.set
+    await job.send_due()  # returns with the slow send in flight
+    store.docs |= {"wa-next": pending("wa-next", "whatsapp"), "mail": pending("mail", "email")}
+    await job.send_due()
+    await asyncio.sleep(0.1)
+    assert store.docs["mail"]["status"] == "sent" and store.docs["wa-next"]["status"] == "pending"
+    await asyncio.wait_for(woken.wait(), timeout=3)  # the slow send ended: room on WhatsApp again
+    await job.send_due()
+    await job.settle()
+    assert store.docs["wa-next"]["status"] == "sent" and store.docs["wa-slow"]["status"] == "pending"
