@@ -3,15 +3,19 @@ bound to one outlet, and OutletChanged for every change."""
 
 import csv
 import io
+import json
+import random
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from openpyxl import load_workbook
 
-from beli_contracts import CATALOG_EVENTS, ORDERS_EVENTS
+from beli_contracts import CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS, PROGRAMME_EVENTS
 from beli_contracts.outlets import outlet_id_for
 from beli_contracts.reference import REGENCIES
 from infra.tokens import mint
+from tests.programme_support import import_opds, import_roster, new_nip, tag
 from tests.support import Api, System, eventually, read_events
 
 PASSWORD = "kata-sandi-panjang-outlet"
@@ -38,6 +42,8 @@ async def test_the_22_outlets_are_seeded_and_open(api: Api) -> None:
     belu = (await api.catalog.get("/outlets/ntt-mart-belu", headers={"Authorization": ""})).json()
     assert belu["name"] == "NTT Mart Belu" and belu["regency"] == "Belu" and belu["active"] is True
     assert belu["opening_hours"]
+    assert belu["address"] == "Atambua, Kabupaten Belu, Nusa Tenggara Timur"  # the town, not the outlet's name again
+    assert not [outlet["address"] for outlet in listed if outlet["name"] in outlet["address"]]
 
 
 async def test_the_operator_manages_outlets_and_each_change_is_announced(api: Api, system: System) -> None:
@@ -226,6 +232,11 @@ async def test_a_cash_sale_is_settled_at_the_till_and_appears_in_the_daily_cash_
     again = await api.payments.post(cash_url, headers=bearer(staff), json={"received": 50_000})
     assert again.json() == taken.json()  # a double tap records the cash once
     await sale_reaches(api, staff, "ntt-mart-belu", order_id, lambda o: o["status"] == "COMPLETED", "the cash sale to complete")
+    today = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d")
+    todays = (await api.orders.get("/outlets/ntt-mart-belu/sales", headers=bearer(staff), params={"day": today})).json()
+    assert order_id in {sale["id"] for sale in todays}  # the till's list of the day (WITA)
+    assert (await api.orders.get("/outlets/ntt-mart-belu/sales", headers=bearer(staff), params={"day": "2020-01-01"})).json() == []
+    assert (await api.orders.get("/outlets/ntt-mart-belu/sales", headers=bearer(staff), params={"day": "2026-02-31"})).status_code == 422
     report = await api.payments.get("/outlets/ntt-mart-belu/cash-report", headers=bearer(staff), params={"format": "csv"})
     assert report.status_code == 200 and "attachment" in report.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
@@ -262,3 +273,89 @@ async def test_staff_of_one_outlet_cannot_see_or_act_on_another_outlets_stock_or
     # Nothing happened to Belu's sale: still waiting for its cash, and Belu's staff can cancel it.
     cancelled = await api.orders.post(f"/outlets/ntt-mart-belu/sales/{order_id}/cancel", headers=bearer(belu))
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "CANCELLED"
+
+
+async def test_an_in_store_qris_sale_for_an_asn_named_by_nip_counts_toward_the_commitment(api: Api, system: System) -> None:
+    rng, t = random.Random(), tag()
+    opd = f"prov-biro-ekonomi-{t}"
+    await import_opds(api, [(opd, "Biro Ekonomi Setda NTT", "Provinsi NTT")])
+    email, phone = f"asn-{t}@nttprov.example.id", f"0812{rng.randint(10**7, 10**8 - 1)}"
+    buyer = await api.sign_up("shopper", "Maria Asn", email, phone, "kata-sandi-panjang")
+    nip = new_nip(rng, "2")
+    await import_roster(api, [[nip, "Maria Asn", opd, email, phone]])
+    linked = await api.programme.post("/programme/me/nip", headers=bearer(buyer), json={"nip": nip})
+    assert linked.status_code == 201 and linked.json()["status"] == "linked", linked.text
+    product = await shelf_product(api, "ntt-mart-belu", price=55_000, online=4, shelf=3)
+    staff = await outlet_staff(api, "ntt-mart-belu")
+    line = [{"product_id": product["id"], "quantity": 2}]
+    stranger = {"items": line, "payment_method": "qris", "buyer": {"nip": new_nip(rng)}}
+    refused = await api.orders.post(
+        "/outlets/ntt-mart-belu/sales", headers=bearer(staff) | {"Idempotency-Key": uuid.uuid4().hex}, json=stranger
+    )
+    assert refused.status_code == 422 and "belum terhubung" in refused.json()["message"]
+    spaced = f"{nip[:8]} {nip[8:14]} {nip[14]} {nip[15:]}"  # typed as printed on the ASN's card
+    order_id = await sell(api, staff, "ntt-mart-belu", {"items": line, "payment_method": "qris", "buyer": {"nip": spaced}})
+    sale = await sale_reaches(api, staff, "ntt-mart-belu", order_id, lambda o: o.get("payment") is not None, "the QRIS code")
+    assert sale["customer"]["account_id"] == buyer["account"]["id"] and sale["channel"] == "outlet:ntt-mart-belu"
+    await api.pay(order_id)
+    await sale_reaches(api, staff, "ntt-mart-belu", order_id, lambda o: o["status"] == "COMPLETED", "the goods to leave the till")
+
+    async def shelf_units() -> tuple[int, int, int]:
+        shelf = (await api.catalog.get("/outlets/ntt-mart-belu/stock", headers=bearer(staff))).json()
+        found = next(level for level in shelf if level["product_id"] == product["id"])
+        return found["stock"], found["reserved"], found["sold"]
+
+    await eventually(shelf_units, lambda units: units == (1, 0, 2), what="the shelf's units to be sold")
+    assert (await api.stock_of(product["id"]))["stock"] == 4  # the online stock never moved
+    entries = await eventually(lambda: api.levy_entries(order_id), lambda e: e["items"], what="levy entries")
+    assert {entry["channel"] for entry in entries["items"]} == {"outlet:ntt-mart-belu"} and entries["total_gross"] == 110_000
+
+    async def progress() -> dict[str, Any]:
+        return (await api.programme.get("/programme/me/progress", headers=bearer(buyer))).json()
+
+    counted = await eventually(progress, lambda p: p["spent"] == 110_000, timeout=60, what="the ASN's spending")
+    assert counted["met"] is True and order_id in {row["order_id"] for row in counted["orders"]}
+    announced = await read_events(
+        system.endpoints.kafka_bootstrap,
+        PROGRAMME_EVENTS,
+        lambda e: e.type == "programme.nip_linked" and e.key == buyer["account"]["id"],
+        count=1,
+    )
+    assert announced[0].data["nip_masked"] == "*" * 14 + nip[-4:] and nip not in json.dumps(announced[0].data)
+
+
+async def test_a_returned_cash_sale_is_paid_back_at_the_till_with_its_levy_reversed(api: Api, system: System) -> None:
+    product = await shelf_product(api, "ntt-mart-belu", price=25_000, online=1, shelf=3)
+    staff = await outlet_staff(api, "ntt-mart-belu")
+    order_id = await sell(api, staff, "ntt-mart-belu", {"items": [{"product_id": product["id"], "quantity": 2}], "payment_method": "cash"})
+    await till_ready(api, staff, order_id)
+    pay_back = f"/outlets/ntt-mart-belu/payments/{order_id}/cash-refund"
+    assert (await api.payments.post(pay_back, headers=bearer(staff), json={"paid_back": 50_000})).status_code == 409  # unpaid
+    taken = await api.payments.post(f"/outlets/ntt-mart-belu/payments/{order_id}/cash", headers=bearer(staff), json={"received": 50_000})
+    assert taken.status_code == 200, taken.text
+    await sale_reaches(api, staff, "ntt-mart-belu", order_id, lambda o: o["status"] == "COMPLETED", "the cash sale to complete")
+    partial = await api.payments.post(pay_back, headers=bearer(staff), json={"paid_back": 25_000})
+    assert partial.status_code == 422 and "Rp50.000" in partial.json()["message"]  # a returned sale is paid back whole
+    sikka = await outlet_staff(api, "ntt-mart-sikka")
+    assert (await api.payments.post(pay_back, headers=bearer(sikka), json={"paid_back": 50_000})).status_code == 404
+    refunded = await api.payments.post(pay_back, headers=bearer(staff), json={"paid_back": 50_000})
+    assert refunded.status_code == 200, refunded.text
+    assert (refunded.json()["status"], refunded.json()["paid_by"], refunded.json()["amount"]) == ("DONE", staff["account"]["id"], 50_000)
+    again = await api.payments.post(pay_back, headers=bearer(staff), json={"paid_back": 50_000})
+    assert again.json() == refunded.json()  # a double tap records the cash once
+    payment = (await api.payments.get(f"/payments/{order_id}", headers=bearer(staff))).json()
+    assert payment["status"] == "REFUNDED" and payment["cash_refund"]["paid_back"] == 50_000
+    entries = (await api.levy_entries(order_id))["items"]
+    assert sorted(entry["kind"] for entry in entries) == ["levy", "reversal"] and sum(entry["levy"] for entry in entries) == 0
+    reversed_ = await read_events(
+        system.endpoints.kafka_bootstrap, PAYMENTS_EVENTS, lambda e: e.type == "payments.levy_reversed" and e.key == order_id, count=1
+    )
+    assert reversed_[0].data["refund_amount"] == 50_000 and reversed_[0].data["entries"][0]["channel"] == "outlet:ntt-mart-belu"
+    sale = await sale_reaches(api, staff, "ntt-mart-belu", order_id, lambda o: o["refunded_total"] == 50_000, "the sale to show refunded")
+    assert sale["status"] == "COMPLETED"  # the sale happened; its money went back
+    report = await api.payments.get("/outlets/ntt-mart-belu/cash-report", headers=bearer(staff), params={"format": "csv"})
+    rows = [row for row in csv.reader(io.StringIO(report.content.decode("utf-8-sig"))) if row[1] == order_id]
+    assert [(row[2], row[3], row[6], row[7]) for row in rows] == [
+        ("tunai", "50000", "50000", staff["account"]["id"]),
+        ("pengembalian tunai", "-50000", "-50000", staff["account"]["id"]),
+    ]

@@ -87,6 +87,7 @@ class OrderDocument(Document):
     channel: str = "online"
     payment_method: str = "snap"
     outlet_id: str | None = None  # a sale at this outlet's till
+    refunded_total: int = 0  # Rupiah refunded so far (payments.levy_reversed), e.g. a cash sale returned at the till
     sub_orders: list[SubOrder] = []
     fulfilment_version: int | None = None
     listing_key: str | None = None  # sellers' and outlets' lists sort by it (domain.listing_key)

@@ -7,7 +7,7 @@ from beli_contracts import Envelope
 from beli_contracts.catalog import ReservationLapsed, StockRejected, StockReserved
 from beli_contracts.orders import OrderCancelled, OrderPaid, OrderRejected, PaymentRequested
 from beli_contracts.outlets import OutletChanged
-from beli_contracts.payments import PaymentFailed, PaymentLinkCreated, PaymentReturned, PaymentSettled
+from beli_contracts.payments import LevyReversed, PaymentFailed, PaymentLinkCreated, PaymentReturned, PaymentSettled
 from beli_contracts.topics import CATALOG_EVENTS, PAYMENTS_EVENTS
 from beli_runtime.consumer import Subscription
 from beli_runtime.logs import get_logger
@@ -51,6 +51,7 @@ class OrdersHandlers:
                 PaymentFailed.TYPE: self.on_payment_failed,
                 ReservationLapsed.TYPE: self.on_reservation_lapsed,
                 PaymentReturned.TYPE: self.on_payment_returned,
+                LevyReversed.TYPE: self.on_levy_reversed,
                 OutletChanged.TYPE: self.outlets.on_outlet_changed,
             },
         )
@@ -196,6 +197,17 @@ class OrdersHandlers:
     async def on_payment_returned(self, envelope: Envelope, event: PaymentReturned, session: Session) -> None:
         returned = {"amount": event.gross_amount, "refund_key": event.refund_key, "returned_at": event.returned_at}
         await self.store.annotate(session, event.order_id, {"payment_returned": returned}, in_states=[OrderStatus.CANCELLED.value])
+
+    async def on_levy_reversed(self, envelope: Envelope, event: LevyReversed, session: Session) -> None:
+        """A refund went through (the levy of its lines reversed): the order says how much was
+        refunded, whatever its status (a cash sale returned at the till stays COMPLETED: the
+        sale happened). Counted once per refund, by its first reversal entry."""
+        refund = {"entry_id": event.entries[0].entry_id, "amount": event.refund_amount, "at": envelope.time}
+        await self.store.orders.update_one(
+            {"_id": event.order_id, "refunds.entry_id": {"$ne": refund["entry_id"]}},
+            {"$push": {"refunds": refund}, "$inc": {"refunded_total": event.refund_amount}},
+            session=session,
+        )
 
 
 def _fulfilment_changes(order: OrderDocument, sub_orders: list[SubOrder]) -> dict[str, Any]:

@@ -8,7 +8,10 @@ from functools import partial
 from fastapi import FastAPI
 
 from beli_contracts.accounts import AccountVerified
+from beli_contracts.programme import NipLinked
+from beli_contracts.topics import PROGRAMME_EVENTS
 from beli_runtime.clock import utcnow
+from beli_runtime.consumer import Subscription
 from beli_runtime.entrypoint import app_on_first_use, service_app
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS, ensure_index
@@ -61,6 +64,8 @@ def build_app(settings: OrdersSettings) -> FastAPI:
     service = build_service(settings)
     subscription = service.handlers.subscription()
     subscription.handlers[AccountVerified.TYPE] = service.buyers.on_account_verified  # one consumer group: one subscription
+    subscription.handlers[NipLinked.TYPE] = service.buyers.on_nip_linked
+    subscription = Subscription(topics=(*subscription.topics, PROGRAMME_EVENTS), handlers=subscription.handlers)
     service.runtime.subscribe(subscription)
     service.runtime.add_job("stuck-order-sweeper", partial(cancel_stuck_orders, service), interval=settings.sweep_seconds)
     service.runtime.add_job("auto-complete", partial(auto_complete_shipped, service), interval=settings.auto_complete_sweep_seconds)

@@ -7,7 +7,8 @@ The buyer may name their account (e-mail or phone) so the purchase counts toward
 commitment: orders keeps its own copy of accounts' proven contacts (catalog.account_verified)
 and never asks the catalog's database."""
 
-from typing import Annotated, Literal
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import JSONResponse
@@ -18,6 +19,7 @@ from beli_contracts import Envelope
 from beli_contracts.accounts import AccountVerified
 from beli_contracts.orders import OrderPlaced
 from beli_contracts.outlets import outlet_channel
+from beli_contracts.programme import NipLinked, nip_digest
 from beli_contracts.values import Customer, OrderItem
 from beli_runtime.auth import Principal, Role, current_principal
 from beli_runtime.clock import utcnow
@@ -33,6 +35,18 @@ from orders.store import OrdersStore, new_order, new_order_id
 from orders.views import OrderCreated, OrderOut, order_view
 
 PHONE = r"^\+?[0-9]{8,15}$"
+NIP = r"^[0-9 ]{18,40}$"
+DAY = r"^\d{4}-\d{2}-\d{2}$"
+WITA = timezone(timedelta(hours=8))
+
+
+def wita_day(day: str) -> dict[str, datetime]:
+    """The UTC range of a WITA calendar day (the till's day), as a query on created_at."""
+    try:
+        start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=WITA).astimezone(UTC)
+    except ValueError:
+        raise ApiError(422, f"{day} bukan tanggal kalender (YYYY-MM-DD)", field="day") from None
+    return {"$gte": start, "$lt": start + timedelta(days=1)}
 
 
 class SaleLine(Strict):
@@ -46,11 +60,14 @@ class BuyerIn(Strict):
 
     email: EmailStr | None = None
     phone: str | None = Field(default=None, pattern=PHONE)
+    nip: str | None = Field(
+        default=None, pattern=NIP, description="An ASN's NIP (18 digits, spaces allowed): the account that claimed it, verified"
+    )
 
     @model_validator(mode="after")
     def one_of(self) -> "BuyerIn":
-        if not self.email and not self.phone:
-            raise ValueError("buyer: isi e-mail atau nomor telepon akun pembeli")
+        if sum(value is not None for value in (self.email, self.phone, self.nip)) != 1:
+            raise ValueError("buyer: isi salah satu: e-mail, nomor telepon atau NIP akun pembeli")
         return self
 
 
@@ -74,20 +91,46 @@ async def outlet_staff_or_admin(principal: Annotated[Principal, Depends(current_
 
 
 class Buyers:
-    """Accounts' proven contacts, from catalog.account_verified: whom a buyer's e-mail or phone names."""
+    """Accounts' proven contacts, from catalog.account_verified: whom a buyer's e-mail or phone
+    names; and verified NIP claims, from programme.nip_linked: whose NIP it is (by its digest)."""
 
     def __init__(self, db: Database) -> None:
         self.buyers = db["buyers"]
+        self.asn = db["asn_links"]  # _id = the NIP's digest -> the account holding it
 
     async def ensure_indexes(self) -> None:
         await ensure_index(self.buyers, "email")
         await ensure_index(self.buyers, "phone")
+
+    async def on_nip_linked(self, envelope: Envelope, event: NipLinked, session: Session) -> None:
+        fields = event.model_dump(exclude={"nip_digest"}) | {"updated_at": utcnow()}
+        await self.asn.update_one({"_id": event.nip_digest}, {"$set": fields}, upsert=True, session=session)
+
+    async def by_nip(self, nip: str) -> Customer:
+        link = await self.asn.find_one({"_id": nip_digest(nip)})
+        if link is None:
+            raise ApiError(
+                422, "NIP ini belum terhubung dengan akun Beli NTT: ASN mengklaim NIP-nya di menu ASN lebih dulu", field="buyer.nip"
+            )
+        account = await self.buyers.find_one({"_id": link["account_id"]})
+        if account is None:  # verified before orders kept accounts: counted, but nothing is sent to an unproven contact
+            account = {"email": link.get("email") or "", "phone": link.get("phone") or "", "email_verified": False, "phone_verified": False}
+        return Customer(
+            name=account.get("name") or link["name"],
+            email=account["email"],
+            phone=account["phone"],
+            account_id=link["account_id"],
+            email_verified=account["email_verified"],
+            phone_verified=account["phone_verified"],
+        )
 
     async def on_account_verified(self, envelope: Envelope, event: AccountVerified, session: Session) -> None:
         fields = event.model_dump() | {"updated_at": utcnow()}
         await self.buyers.update_one({"_id": event.account_id}, {"$set": fields}, upsert=True, session=session)
 
     async def find(self, buyer: BuyerIn) -> Customer:
+        if buyer.nip:
+            return await self.by_nip(buyer.nip)
         query = {"email": buyer.email.lower()} if buyer.email else {"phone": buyer.phone}
         account = await self.buyers.find_one(query | {"role": "shopper"})
         if account is None:
@@ -176,9 +219,13 @@ def _register_sales(router: APIRouter, runtime: ServiceRuntime, store: OrdersSto
         outlet_id: str,
         _: Annotated[Principal, Depends(outlet_staff_or_admin)],
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        day: Annotated[str | None, Query(pattern=DAY, description="Only the sales rung up on this WITA day (YYYY-MM-DD)")] = None,
     ) -> list[OrderOut]:
         """The outlet's sales, newest first."""
-        found = await store.orders.find({"outlet_id": outlet_id}).sort("created_at", -1).limit(limit).to_list()
+        query: dict[str, Any] = {"outlet_id": outlet_id}
+        if day:
+            query["created_at"] = wita_day(day)
+        found = await store.orders.find(query).sort("created_at", -1).limit(limit).to_list()
         return [order_view(OrderDocument.from_document(doc)) for doc in found]
 
     @router.get(

@@ -121,6 +121,7 @@ class OrderOut(BaseModel):
     )
     channel: str = Field(default="online", description="`online`, or `outlet:<outlet id>` for an in-store sale")
     payment_method: str = Field(default="snap", description="`snap` online; `qris` or `cash` at an outlet")
+    refunded_total: int = Field(default=0, description="Rupiah refunded so far (levy reversed), e.g. a cash sale returned at the till")
 
 
 class OrdersPage(BaseModel):
@@ -178,6 +179,7 @@ def order_view(order: OrderDocument) -> OrderOut:
         pickup_code=order.pickup_code,
         channel=order.channel,
         payment_method=order.payment_method,
+        refunded_total=order.refunded_total,
     )
 
 

@@ -20,6 +20,19 @@ log = get_logger(__name__)
 REQUIRED_NOTIFICATION_FIELDS = ("order_id", "status_code", "gross_amount", "signature_key", "transaction_status")
 
 
+class CashTaken(BaseModel):
+    received: int
+    change: int
+    taken_by: str = Field(description="The staff account that took the cash")
+    at: datetime
+
+
+class CashPaidBack(BaseModel):
+    paid_back: int
+    paid_by: str = Field(description="The staff account that handed the cash back")
+    at: datetime
+
+
 class PaymentOut(BaseModel):
     order_id: str
     status: PaymentStatus
@@ -33,6 +46,8 @@ class PaymentOut(BaseModel):
     channel: str = Field(default="online", description="`online`, or `outlet:<outlet id>` for an in-store sale")
     payment_method: str = Field(default="snap", description="`snap` online; `qris` or `cash` at an outlet")
     qr_string: str | None = Field(default=None, description="In-store QRIS: the QR payload to show at the till")
+    cash: CashTaken | None = Field(default=None, description="In-store cash: what the staff took and handed back")
+    cash_refund: CashPaidBack | None = Field(default=None, description="A returned cash sale: the cash the staff paid back")
 
 
 class LevyEntries(BaseModel):
@@ -100,6 +115,8 @@ def _register_payments(router: APIRouter, store: PaymentsStore) -> None:
             qr_string=payment.qr_string,
             channel=payment.channel,
             payment_method=payment.payment_method,
+            cash=payment.cash.model_dump() if payment.cash else None,
+            cash_refund=payment.cash_refund.model_dump() if payment.cash_refund else None,
         )
 
 

@@ -38,6 +38,15 @@ class CashTaken(Document):
     at: datetime
 
 
+class CashPaidBack(Document):
+    """A cash sale returned at the till: the staff handed the cash back (cash_refunds.py)."""
+
+    paid_by: str
+    paid_back: int
+    at: datetime
+    outlet_id: str | None = None
+
+
 class PaymentDocument(Document):
     """One order's payment (`_id` is the order id), from the intent to open a Midtrans
     transaction to settled, failed or refunded."""
@@ -74,6 +83,7 @@ class PaymentDocument(Document):
     late_payment: LatePayment | None = None
     refund_requests: int = 0
     cash: CashTaken | None = None
+    cash_refund: CashPaidBack | None = None
 
 
 class MidtransNotification(Document):

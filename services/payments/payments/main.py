@@ -12,6 +12,7 @@ from payments import outlet_api, quote
 from payments.admin_api import build_admin_router
 from payments.api import build_router
 from payments.audit import LevyAudit
+from payments.cash_refunds import CashRefunds
 from payments.closing import PeriodClosing
 from payments.finance_api import build_finance_router
 from payments.gateway import MidtransGateway
@@ -92,7 +93,8 @@ def _routers(app: FastAPI, service: PaymentsService, notifications: BackgroundJo
     settings, ledger = service.settings, service.ledger
     app.include_router(build_router(service.store, ledger, settings, notifications.wake))
     app.include_router(build_admin_router(service.rules, service.refunds, service.late))
-    app.include_router(outlet_api.build_router(service.store, service.jobs))
+    cash_refunds = CashRefunds(service.runtime, service.store, service.refunds)
+    app.include_router(outlet_api.build_router(service.store, service.jobs, cash_refunds))
     app.include_router(quote.build_router(service.rules))
     signer = StatementSigner.from_settings(settings.ledger_signing_key, settings.ledger_signing_key_file)
     closing = PeriodClosing(service.runtime, ledger, signer)

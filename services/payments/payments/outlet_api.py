@@ -2,7 +2,7 @@
 settled at once, levied like any sale), and the outlet's daily cash report (sales, levy, cash to
 deposit) as a CSV/XLSX download through the one export helper."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -14,6 +14,8 @@ from beli_runtime.clock import utcnow
 from beli_runtime.exports import EXPORT_RESPONSES, Format, Table, file_response, render
 from beli_runtime.http import ApiError
 from beli_runtime.strict import StrictRequest as Strict
+from payments.cash_refunds import CashRefunds
+from payments.documents import PaymentDocument
 from payments.domain import PaymentStatus, late_reason
 from payments.exports import wita
 from payments.jobs import PaymentJobs
@@ -51,8 +53,30 @@ async def report_reader(principal: Annotated[Principal, Depends(current_principa
     return principal if principal.role in (Role.FINANCE, Role.ADMIN) else await till_staff(principal, outlet_id)
 
 
-def build_router(store: PaymentsStore, jobs: PaymentJobs) -> APIRouter:
+class CashRefundIn(Strict):
+    paid_back: int = Field(gt=0, le=1_000_000_000, description="Rupiah handed back to the buyer: the whole sale")
+    reason: str = Field(default="barang dikembalikan di kasir", min_length=3, max_length=200)
+
+
+class CashRefundOut(BaseModel):
+    order_id: str
+    refund_key: str
+    status: str = Field(description="DONE once the levy is reversed")
+    amount: int
+    paid_back: int
+    paid_by: str = Field(description="The staff account that handed the cash back")
+    at: datetime
+
+
+def till_sale(payment: PaymentDocument | None, outlet_id: str, order_id: str) -> PaymentDocument:
+    if payment is None or payment.outlet_id != outlet_id or payment.payment_method != "cash":
+        raise ApiError(404, f"penjualan tunai {order_id} tidak ditemukan di outlet ini")
+    return payment
+
+
+def build_router(store: PaymentsStore, jobs: PaymentJobs, cash_refunds: CashRefunds) -> APIRouter:
     router = APIRouter(tags=["outlets"])
+    _register_cash_refund(router, store, cash_refunds)
 
     @router.post(
         "/outlets/{outlet_id}/payments/{order_id}/cash",
@@ -61,9 +85,7 @@ def build_router(store: PaymentsStore, jobs: PaymentJobs) -> APIRouter:
     )
     async def take_cash(outlet_id: str, order_id: str, body: CashIn, staff: Annotated[Principal, Depends(till_staff)]) -> CashOut:
         """The staff took the buyer's cash: the sale is paid and levied now. Repeating it answers the same."""
-        payment = await store.get(order_id)
-        if payment is None or payment.outlet_id != outlet_id or payment.payment_method != "cash":
-            raise ApiError(404, f"penjualan tunai {order_id} tidak ditemukan di outlet ini")
+        payment = till_sale(await store.get(order_id), outlet_id, order_id)
         if payment.status == PaymentStatus.AWAITING.value and not payment.cash:
             if body.received < payment.gross_amount:
                 raise ApiError(422, f"uang diterima kurang dari total Rp{payment.gross_amount}", field="received")
@@ -106,10 +128,40 @@ def build_router(store: PaymentsStore, jobs: PaymentJobs) -> APIRouter:
             raise ApiError(422, f"{day} bukan tanggal kalender (YYYY-MM-DD)", field="day") from None
         found = store.payments.find({"outlet_id": outlet_id, "settled_at": {"$gte": start, "$lt": end}})
         payments = [p async for p in found.sort("settled_at", 1) if p["status"] in SETTLED]
-        table = cash_table(outlet_id, day, payments)
+        table = cash_table(outlet_id, day, payments, await cash_refunds.paid_back_between(outlet_id, start, end))
         return file_response(render(table, format), f"kas-{outlet_id}-{day}", format)
 
     return router
+
+
+def _register_cash_refund(router: APIRouter, store: PaymentsStore, cash_refunds: CashRefunds) -> None:
+    @router.post(
+        "/outlets/{outlet_id}/payments/{order_id}/cash-refund",
+        response_model=CashRefundOut,
+        responses={
+            404: {"description": "Not a cash sale of this outlet"},
+            409: {"description": "Not paid, or already refunded otherwise"},
+            422: {"description": "Not the whole sale"},
+        },
+    )
+    async def refund_cash(
+        outlet_id: str, order_id: str, body: CashRefundIn, staff: Annotated[Principal, Depends(till_staff)]
+    ) -> CashRefundOut:
+        """The buyer returned a paid cash sale at the till and the staff handed the cash back:
+        recorded with who paid it back; the levy is reversed on the refund path and the sale shows
+        refunded. Repeating it answers the same refund."""
+        payment = till_sale(await store.get(order_id), outlet_id, order_id)
+        refund = await cash_refunds.pay_back(payment, staff.account_id, body.paid_back, body.reason)
+        cash_back = refund["cash_back"]
+        return CashRefundOut(
+            order_id=order_id,
+            refund_key=refund["_id"],
+            status=refund["status"],
+            amount=refund["amount"],
+            paid_back=cash_back["paid_back"],
+            paid_by=cash_back["paid_by"],
+            at=cash_back["at"],
+        )
 
 
 CASH_HEADER = (
@@ -124,8 +176,9 @@ CASH_HEADER = (
 )
 
 
-def cash_table(outlet_id: str, day: str, payments: list[dict[str, Any]]) -> Table:
-    """One row per paid sale; the TOTAL row says the day's sales, levy and cash to deposit."""
+def cash_table(outlet_id: str, day: str, payments: list[dict[str, Any]], paid_back: list[dict[str, Any]] | None = None) -> Table:
+    """One row per paid sale, and one (negative) per cash sale returned that day; the TOTAL row
+    says the day's net sales, levy and the cash to deposit."""
     rows = []
     for payment in payments:
         gross, levy = payment["gross_amount"], payment.get("levy_amount") or 0
@@ -142,5 +195,24 @@ def cash_table(outlet_id: str, day: str, payments: list[dict[str, Any]]) -> Tabl
                 cash.get("taken_by", ""),
             ]
         )
-    total = ["TOTAL", f"{len(rows)} penjualan", ""] + [sum(row[i] for row in rows) for i in range(3, 7)] + [""]
+    sold = len(rows)
+    for refund in paid_back or []:
+        cash_back = refund["cash_back"]
+        rows.append(
+            [
+                wita(cash_back["at"]),
+                refund["order_id"],
+                "pengembalian tunai",
+                -refund["amount"],
+                -refund["levy"],
+                -(refund["amount"] - refund["levy"]),
+                -cash_back["paid_back"],
+                cash_back["paid_by"],
+            ]
+        )
+    total = (
+        ["TOTAL", f"{sold} penjualan, {len(rows) - sold} pengembalian" if len(rows) > sold else f"{sold} penjualan", ""]
+        + [sum(row[i] for row in rows) for i in range(3, 7)]
+        + [""]
+    )
     return Table(f"Kas {outlet_id} {day}", CASH_HEADER, rows, total)

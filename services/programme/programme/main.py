@@ -45,6 +45,7 @@ def build_app(settings: ProgrammeSettings) -> FastAPI:
     runtime, store, tallies = service.runtime, service.store, service.tallies
     runtime.subscribe(ProgrammeHandlers(tallies).subscription())
     runtime.add_job("commitment-reminders", service.reminders.scheduled, interval=settings.reminder_job_seconds)
+    runtime.add_job("announce-nip-links", service.roster.announce_earlier_links, interval=300)
     app = service_app(
         service,
         title="Beli NTT — programme",

@@ -8,6 +8,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from beli_contracts.programme import NipLinked, nip_digest
 from beli_runtime.auth import Principal
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
@@ -103,10 +104,16 @@ class Roster:
         now = utcnow()
 
         async def work(session: Session) -> None:
-            await self.store.links.insert_one(
-                {"_id": claim["account_id"], "nip": claim["nip"], "email": claim["email"], "phone": claim["phone"], "linked_at": now},
-                session=session,
-            )
+            link = {
+                "_id": claim["account_id"],
+                "nip": claim["nip"],
+                "email": claim["email"],
+                "phone": claim["phone"],
+                "linked_at": now,
+                "announced": True,
+            }
+            await self.store.links.insert_one(link, session=session)
+            await self.announce(session, link, claim["name"], claim["opd_id"])
             await self.store.asn.update_one({"_id": claim["nip"]}, {"$set": {"account_id": claim["account_id"]}}, session=session)
             decided = {"status": "linked", "how": how, "decided_by": by, "decided_at": now}
             await self.store.claims.update_one(
@@ -119,6 +126,37 @@ class Roster:
         except DuplicateKeyError:
             raise ApiError(409, "NIP atau akun ini sudah terhubung") from None
         return claim | {"status": "linked", "how": how}
+
+    async def announce(self, session: Session, link: Doc, name: str, opd_id: str) -> None:
+        """programme.nip_linked, in the link's transaction: other services (orders, for the
+        outlets' tills) keep their own copy and never ask us while selling."""
+        event = NipLinked(
+            account_id=link["_id"],
+            nip_digest=nip_digest(link["nip"]),
+            nip_masked=domain.mask_nip(link["nip"]),
+            name=name,
+            email=link.get("email"),
+            phone=link.get("phone"),
+            opd_id=opd_id,
+            linked_at=link["linked_at"],
+        )
+        await self.runtime.outbox.add(session, event, key=link["_id"])
+
+    async def announce_earlier_links(self) -> bool:
+        """Links made before programme.nip_linked existed are announced once, a batch per run."""
+        batch = await self.store.links.find({"announced": {"$ne": True}}).limit(200).to_list()
+        for link in batch:
+            asn = await self.store.asn.find_one({"_id": link["nip"]}, {"name": 1, "opd_id": 1}) or {}
+
+            async def work(session: Session, link: Doc = link, asn: Doc = asn) -> None:
+                marked = await self.store.links.update_one(
+                    {"_id": link["_id"], "announced": {"$ne": True}}, {"$set": {"announced": True}}, session=session
+                )
+                if marked.modified_count:
+                    await self.announce(session, link, asn.get("name", ""), asn.get("opd_id", ""))
+
+            await self.runtime.write(work)
+        return len(batch) == 200
 
 
 def _valid_id(code: str) -> bool:

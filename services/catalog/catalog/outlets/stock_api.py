@@ -30,6 +30,7 @@ class ShelfLine(BaseModel):
     product_id: str
     variant_id: str | None
     product_name: str
+    variant_name: str | None = Field(default=None, description="The variant's name, for the till (None without a variant)")
     seller_id: str
     unit_price: int | None = Field(description="The product's (or variant's) current price; None if it is gone")
     stock: int
@@ -90,9 +91,10 @@ def build_router(outlets: OutletStore, catalog: CatalogStore, write: Write) -> A
 
 
 def shelf_line(level: ShelfLevel, product: ProductDocument | None) -> ShelfLine:
-    price = None
+    price = variant_name = None
     if product is not None:
         unit = product.variant(level.variant_id) if level.variant_id else None
         price = (unit or product).price
+        variant_name = unit.name if unit else None
     fields = ("outlet_id", "product_id", "variant_id", "product_name", "seller_id", "stock", "reserved", "sold")
-    return ShelfLine(**{name: getattr(level, name) for name in fields}, unit_price=price)
+    return ShelfLine(**{name: getattr(level, name) for name in fields}, unit_price=price, variant_name=variant_name)

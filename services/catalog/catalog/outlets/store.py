@@ -17,6 +17,44 @@ from catalog.outlets.models import DEFAULT_HOURS, Outlet
 Write = Callable[[Callable[[Session], Awaitable[Any]]], Awaitable[Any]]
 
 
+# The seat (ibu kota) of each regency: where its NTT Mart stands until the operator sets the street.
+SEATS = {
+    "Kota Kupang": "Kupang",
+    "Kupang": "Oelamasi",
+    "Timor Tengah Selatan": "Soe",
+    "Timor Tengah Utara": "Kefamenanu",
+    "Belu": "Atambua",
+    "Malaka": "Betun",
+    "Alor": "Kalabahi",
+    "Lembata": "Lewoleba",
+    "Flores Timur": "Larantuka",
+    "Sikka": "Maumere",
+    "Ende": "Ende",
+    "Nagekeo": "Mbay",
+    "Ngada": "Bajawa",
+    "Manggarai Timur": "Borong",
+    "Manggarai": "Ruteng",
+    "Manggarai Barat": "Labuan Bajo",
+    "Sumba Barat Daya": "Tambolaka",
+    "Sumba Barat": "Waikabubak",
+    "Sumba Tengah": "Waibakul",
+    "Sumba Timur": "Waingapu",
+    "Rote Ndao": "Ba'a",
+    "Sabu Raijua": "Seba",
+}
+
+
+def seeded_address(regency: str) -> str:
+    """ "Atambua, Kabupaten Belu, Nusa Tenggara Timur": the town, not the outlet's name again."""
+    area = regency if regency.startswith("Kota ") else f"Kabupaten {regency}"
+    return f"{SEATS.get(regency, regency)}, {area}, Nusa Tenggara Timur"
+
+
+def first_seeded_address(regency: str) -> str:
+    """What the first release seeded (it repeated the outlet's name); replaced at start-up."""
+    return f"NTT Mart {regency}, {regency}, Nusa Tenggara Timur"
+
+
 def seeded_outlet(outlet_id: str, regency: str, index: int) -> OutletDocument:
     """A seeded outlet's starting details; the operator replaces the address and phone."""
     now = utcnow()
@@ -24,7 +62,7 @@ def seeded_outlet(outlet_id: str, regency: str, index: int) -> OutletDocument:
         id=outlet_id,
         name=outlet_name_for(regency),
         regency=regency,
-        address=f"NTT Mart {regency}, {regency}, Nusa Tenggara Timur",
+        address=seeded_address(regency),
         opening_hours=DEFAULT_HOURS,
         phone=f"0380{index + 1:07d}",
         active=True,
@@ -44,6 +82,7 @@ class OutletStore:
         """The 22 outlets, each created once, in one transaction (start-up stays quick). A restart
         adds nothing; an instance that loses the race to another one retries with what is left."""
         existing = {doc["_id"] async for doc in self.outlets.find({}, {"_id": 1})}
+        await self._readdress_first_seeds()
         missing = [
             seeded_outlet(outlet_id, regency, index)
             for index, (outlet_id, regency) in enumerate(SEEDED_OUTLETS.items())
@@ -62,6 +101,13 @@ class OutletStore:
         except DuplicateKeyError:
             return await self.seed()
         return len(missing)
+
+    async def _readdress_first_seeds(self) -> None:
+        """Seeded outlets still at the first release's address (the operator never changed it)
+        get the town's; announced like any change, so other services' copies follow."""
+        stale = {first_seeded_address(regency): regency for regency in SEATS}
+        async for outlet in self.outlets.find({"address": {"$in": list(stale)}}, {"address": 1}):
+            await self.update(outlet["_id"], {"address": seeded_address(stale[outlet["address"]])})
 
     async def create(self, fields: dict[str, Any]) -> OutletDocument | None:
         """The new outlet, or None when its id is taken."""

@@ -78,6 +78,10 @@ async def test_pick_up_at_ntt_mart_belu_in_the_browser(browser: Browser, system:
     code = (await api.order(order_id))["pickup_code"]
     await expect(page.get_by_text(code, exact=True)).to_be_visible()
     await expect(page.get_by_text("Ambil di NTT Mart Belu")).to_be_visible()
+    await expect(page.get_by_role("img", name=f"QR kode pengambilan {code}")).to_be_visible()
+    timeline = page.locator(".timeline")
+    await expect(timeline).to_contain_text("Siap diambil di NTT Mart")
+    await expect(timeline).not_to_contain_text("Dikirim")  # a pick-up is never shipped
     await audit(page, "pesanan-kode-ambil")
 
     seller_context, seller_page = await new_page(browser, system)

@@ -18,6 +18,8 @@ from web.pages import (
     seller,
     seller_products,
     shop,
+    till,
+    till_sales,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -27,6 +29,8 @@ ROUTERS: list[APIRouter] = [
     checkout.router,
     orders.router,
     pickup.router,
+    till.router,
+    till_sales.router,
     inbox.router,
     seller.router,
     seller_products.router,

@@ -6,9 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 
 from web.backend import BackendError
 from web.deps import backend
+from web.qr import qr_svg
 from web.render import page
 from web.security import shopper
 from web.sessions import Session
@@ -63,22 +65,41 @@ async def order_page(request: Request, session: Shopper, order_id: str, bayar: s
         refresh_seconds=REFRESH_SECONDS if waiting else None,
         refresh_url=f"/pesanan/{order_id}" + ("?bayar=1" if bayar and not payment else ""),
         timeline=timeline(order),
+        pickup_qr=pickup_qr(order),
     )
     return response
 
 
+def pickup_qr(order: dict[str, Any]) -> Markup | None:
+    """The pick-up code as a QR the outlet's scanner reads (it types the code into the hand-over field)."""
+    code = order.get("pickup_code")
+    if not code or order["status"] not in ("PAID", "COMPLETED"):
+        return None
+    return qr_svg(code, f"QR kode pengambilan {code}", scale=5)
+
+
 def timeline(order: dict[str, Any]) -> list[dict[str, Any]]:
-    """The steps the order went through, then (greyed) the ones still ahead of it."""
+    """The steps the order went through, then (greyed) the ones still ahead of it. The step
+    between paid and completed is the parcels' way to the shopper: shipped by courier, or
+    arrived at the NTT Mart outlet for pick-up (both for a mixed order); an in-store sale has
+    none (the goods left the till)."""
     done = [{"status": step["status"], "at": step["at"], "done": True} for step in order.get("history") or []]
     reached = {step["status"] for step in done}
     if order["status"] in ("CANCELLED", "REJECTED"):
         return done
-    ahead = [s for s in ("AWAITING_PAYMENT", "PAID", "SHIPPED", "COMPLETED") if s not in reached]
-    shipped = [sub["shipped_at"] for sub in order.get("sub_orders") or [] if sub.get("shipped_at")]
-    if shipped and "SHIPPED" in ahead:
-        done.append({"status": "SHIPPED", "at": min(shipped), "done": True})
-        ahead.remove("SHIPPED")
-        done.sort(key=lambda step: str(step["at"]))  # shipping happened between paid and completed
+    subs = order.get("sub_orders") or []
+    pickup = [sub for sub in subs if (sub.get("delivery") or {}).get("method") == "pickup"]
+    transit = []
+    if order.get("channel", "online") == "online":
+        transit = (["SHIPPED"] if len(pickup) < len(subs) or not subs else []) + (["AT_OUTLET"] if pickup else [])
+    last = "RETURNED" if order["status"] == "RETURNED" else "COMPLETED"
+    ahead = [s for s in ("AWAITING_PAYMENT", "PAID", *transit, last) if s not in reached]
+    for status, field in (("SHIPPED", "shipped_at"), ("AT_OUTLET", "at_outlet_at")):
+        times = [sub[field] for sub in subs if sub.get(field)]
+        if times and status in ahead:
+            done.append({"status": status, "at": min(times), "done": True})
+            ahead.remove(status)
+    done.sort(key=lambda step: str(step["at"]))  # the way to the shopper happened between paid and completed
     return done + [{"status": status, "at": None, "done": False} for status in ahead]
 
 
