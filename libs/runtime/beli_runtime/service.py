@@ -30,7 +30,10 @@ INDEX_ATTEMPTS = 60  # about a minute of a database that does not answer
 
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: ServiceSettings, *, relay_after_commits: bool = True) -> None:
+        """`relay_after_commits=False`: a service whose event handlers write no events (only a
+        rare dead letter does) leaves its outbox to the relay's own polling, instead of one look
+        in the outbox after every event it handles (issue 11: database operations per order)."""
         configure_logging(settings.service_name, settings.log_level)
         # Before the database client is created: PyMongo's command listeners are taken at creation.
         tracing.configure(settings.service_name)
@@ -46,6 +49,7 @@ class ServiceRuntime:
         self._jobs: list[BackgroundJob] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.indexes_ready = False
+        self._relay_after_commits = relay_after_commits
         self._relay = OutboxRelay(self.db, settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
         self._relay_job = self.add_job("outbox-relay", self._relay.publish_pending, interval=settings.relay_poll_seconds)
 
@@ -99,7 +103,8 @@ class ServiceRuntime:
     def wake_jobs(self) -> None:
         """A consumer committed: there may be events to relay and work for the other jobs."""
         for job in self._jobs:
-            job.wake()
+            if job is not self._relay_job or self._relay_after_commits:
+                job.wake()
 
     async def health(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}

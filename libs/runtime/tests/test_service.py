@@ -110,3 +110,21 @@ def test_healthz_is_503_without_database_or_indexes(checks: dict[str, str], stat
     with TestClient(app) as client:
         answer = client.get("/healthz")
     assert answer.status_code == status and answer.json()["checks"] == checks
+
+
+async def test_a_service_whose_handlers_write_no_events_leaves_its_relay_to_its_polling(space: Scratch) -> None:
+    settings = ServiceSettings(service_name="quiet", mongodb_url=space.mongodb_url, mongodb_database=space.db.name)
+    runtime = ServiceRuntime(settings, relay_after_commits=False)
+
+    async def step() -> bool:
+        return False
+
+    job = runtime.add_job("work", step, interval=1.0)
+    relay = runtime._relay_job
+    try:
+        runtime.wake_jobs()  # what a consumer calls after each commit
+        assert job._wake.is_set() and not relay._wake.is_set()
+        runtime.events_written()  # a write through the runtime that added events still wakes it
+        assert relay._wake.is_set()
+    finally:
+        await runtime.client.close()

@@ -33,7 +33,8 @@ class NotificationsService:
 
 
 def build_service(settings: NotificationsSettings) -> NotificationsService:
-    runtime = ServiceRuntime(settings)
+    # Its handlers write no events (only a rare dead letter goes through its outbox).
+    runtime = ServiceRuntime(settings, relay_after_commits=False)
     store = NotificationsStore(runtime.db)
     handlers = NotificationsHandlers(store, Renderer(settings.templates_dir or None), settings)
     transports: list[Transport] = [EmailTransport(settings), ProviderTransport(settings, "whatsapp"), ProviderTransport(settings, "sms")]

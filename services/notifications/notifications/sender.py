@@ -10,6 +10,7 @@ two, per channel), one claim per batch, and outcomes of sends that finish togeth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,10 @@ from notifications.store import Delivery, NotificationsStore, Outcome
 log = get_logger(__name__)
 # A claim outlives the send's own timeout, so it only expires when the sender died.
 CLAIM_MARGIN_SECONDS = 5.0
+# How long a finished send waits for the others claimed with it, so that their outcomes share one
+# write: sends to the local SMTP server and the provider take milliseconds, and a crash in this
+# window only means a retry under the same idempotency key.
+OUTCOME_LINGER_SECONDS = 0.2
 
 
 class DeliveryJob:
@@ -68,13 +73,15 @@ class DeliveryJob:
             else:
                 self.waiting.add(delivery.channel)
         holds = {channel: transport.timeout_seconds + CLAIM_MARGIN_SECONDS for channel, transport in self.transports.items()}
-        for delivery in await self.store.claim(taken, utcnow(), holds):
-            self._start(delivery)
+        claimed = await self.store.claim(taken, utcnow(), holds)
+        batch = Batch(self.outcomes, len(claimed))
+        for delivery in claimed:
+            self._start(delivery, batch)
         return len(due) >= self.settings.send_batch and len(taken) + len(unconfigured) == len(due)
 
-    def _start(self, delivery: Delivery) -> None:
+    def _start(self, delivery: Delivery, batch: Batch) -> None:
         self.in_flight[delivery.channel] += 1
-        task = asyncio.create_task(self._send_one(delivery), name=f"send:{delivery.id}")
+        task = asyncio.create_task(self._send_one(delivery, batch), name=f"send:{delivery.id}")
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
 
@@ -88,9 +95,9 @@ class DeliveryJob:
         self._stopping = True
         await self.settle(max((t.timeout_seconds for t in self.transports.values()), default=0) + 1)
 
-    async def _send_one(self, delivery: Delivery) -> None:
+    async def _send_one(self, delivery: Delivery, batch: Batch) -> None:
         try:
-            await self.outcomes.record(await self._attempt(delivery))
+            await batch.record(await self._attempt(delivery))
         except Exception:  # an outcome not written leaves the claim to expire: retried, same key
             log.exception("notifications.outcome_not_recorded", delivery_id=delivery.id)
         finally:
@@ -126,21 +133,45 @@ class DeliveryJob:
         return Outcome(delivery.id, sent=True, provider_id=provider_id)
 
 
+class Batch:
+    """The outcomes of the sends claimed together, written together: the last send of the batch to
+    finish writes them all; one that waited OUTCOME_LINGER_SECONDS for the others writes what has
+    come so far (a slow send never holds the others' outcomes for longer than that)."""
+
+    def __init__(self, outcomes: Outcomes, size: int) -> None:
+        self._outcomes = outcomes
+        self._left = size
+        self._finished: list[Outcome] = []
+        self._complete = asyncio.Event()
+
+    async def record(self, outcome: Outcome) -> None:
+        self._finished.append(outcome)
+        self._left -= 1
+        if self._left <= 0:
+            self._complete.set()
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._complete.wait(), OUTCOME_LINGER_SECONDS)
+        finished, self._finished = self._finished, []
+        if finished:  # else another send of the batch took ours
+            await self._outcomes.record(finished)
+
+
 class Outcomes:
-    """Sends' outcomes, written together: each finished send queues its outcome, and whoever finds
-    no write in flight writes every queued one in one bulk write (a group commit: no send waits
-    for a timer, and sends that finish during a write share the next one). An outcome lost to a
-    failed write leaves its claim to expire: the send is retried with the same idempotency key."""
+    """Sends' outcomes, written together: each batch queues its outcomes, and whoever finds no
+    write in flight writes every queued one in one bulk write (a group commit: batches that finish
+    during a write share the next one). An outcome lost to a failed write leaves its claim to
+    expire: the send is retried with the same idempotency key."""
 
     def __init__(self, store: NotificationsStore) -> None:
         self._store = store
         self._queued: list[Outcome] = []
         self._writing = asyncio.Lock()
 
-    async def record(self, outcome: Outcome) -> None:
-        self._queued.append(outcome)
+    async def record(self, outcomes: list[Outcome]) -> None:
+        self._queued += outcomes
         async with self._writing:
             if not self._queued:
                 return  # an earlier write took ours
-            outcomes, self._queued = self._queued, []
-            await self._store.record_outcomes(outcomes)
+            queued, self._queued = self._queued, []
+            await self._store.record_outcomes(queued)

@@ -14,7 +14,7 @@ from beli_runtime.clock import utcnow
 from notifications.channels import SendFailed
 from notifications.domain import KINDS, channels_for, for_return, percent
 from notifications.phones import InvalidPhone, to_e164
-from notifications.sender import DeliveryJob, Outcomes
+from notifications.sender import Batch, DeliveryJob, Outcomes
 from notifications.settings import NotificationsSettings
 from notifications.store import Delivery, Outcome
 
@@ -155,9 +155,21 @@ async def test_outcomes_that_finish_during_a_write_share_the_next_one() -> None:
     store = FakeStore([{"_id": f"d{n}", "channel": "email", "status": "sending", "attempts": 1} for n in range(5)])
     store.write_seconds = 0.05
     outcomes = Outcomes(store)  # type: ignore[arg-type]
-    await asyncio.gather(*(outcomes.record(Outcome(f"d{n}", sent=True)) for n in range(5)))
+    await asyncio.gather(*(outcomes.record([Outcome(f"d{n}", sent=True)]) for n in range(5)))
     assert store.writes == [1, 4]  # the first alone (nothing was in flight), the rest together
     assert {d["status"] for d in store.docs.values()} == {"sent"}
+
+
+async def test_sends_claimed_together_write_their_outcomes_together_unless_one_is_slow() -> None:
+    store = FakeStore([{"_id": f"d{n}", "channel": "email", "status": "sending", "attempts": 1} for n in range(4)])
+    outcomes = Outcomes(store)  # type: ignore[arg-type]
+    together = Batch(outcomes, 3)
+    await asyncio.gather(*(together.record(Outcome(f"d{n}", sent=True)) for n in range(3)))
+    assert store.writes == [3]
+    slow = Batch(outcomes, 2)  # the second send of this batch never ends in time
+    started = utcnow()
+    await slow.record(Outcome("d3", sent=True))
+    assert store.writes == [3, 1] and utcnow() - started < timedelta(seconds=1)
 
 
 async def test_a_channel_at_its_bound_holds_neither_the_job_nor_the_other_channels() -> None:
