@@ -55,10 +55,10 @@ class PeriodClosing:
                 session=session,
             )
             head = await self.ledger.head(session)
-            if period in head.get("closed", []):
+            if period in head.closed:
                 raise Refused(409, f"{period} is already closed", "period")
             # Only chained entries count: the totals are what the signed head vouches for.
-            match = {"period": period, "sequence": {"$gte": 1, "$lte": head["sequence"]}}
+            match = {"period": period, "sequence": {"$gte": 1, "$lte": head.sequence}}
             found = await (
                 await self.ledger.entries.aggregate([{"$match": match}, {"$group": {"_id": None, **sums()}}], session=session)
             ).to_list()
@@ -66,8 +66,8 @@ class PeriodClosing:
             closing = {
                 "_id": period,
                 **totals,
-                "head_sequence": head["sequence"],
-                "head_hash": head["hash"],
+                "head_sequence": head.sequence,
+                "head_hash": head.hash,
                 "closed_by": closed_by,
                 "note": note,
                 "closed_at": to_millis(utcnow()),

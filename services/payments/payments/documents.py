@@ -97,3 +97,53 @@ class MidtransNotification(Document):
     attempts: int = 0
     next_attempt_at: datetime | None = None
     trace: dict[str, str] | None = None
+
+
+class LedgerHead(Document):
+    """The one document (`ledger_head`) holding the chain's last sequence and hash, and the
+    closed months: every append and every closing writes it, so they serialise on it."""
+
+    id: str = Field(alias="_id")
+    sequence: int = 0
+    hash: str
+    closed: list[str] = []
+    updated_at: datetime | None = None
+    claimed_at: datetime | None = None
+
+
+class LevyEntryDocument(Document):
+    """One chained ledger entry as stored: a line's levy, or a (partial) reversal of one with
+    negative amounts. Its hash covers the stored document exactly (levy.canonical_json), so
+    entries are hashed and verified as the raw documents, and only read through this type."""
+
+    id: str = Field(alias="_id")
+    # Its place in the chain, and when it counts.
+    sequence: int
+    prev_hash: str
+    hash: str
+    recorded_at: datetime
+    day: str
+    period: str
+    original_period: str | None = None  # recorded into the open month while its own was closed
+    # What was sold (or returned), by whom and where.
+    kind: str  # `levy` or `reversal`
+    order_id: str
+    product_id: str
+    variant_id: str | None = None
+    product_name: str
+    category: str
+    seller_id: str
+    seller_name: str
+    regency: str
+    channel: str = "online"  # stored only for an outlet's sale
+    reverses: str | None = None  # the levy entry a reversal reverses
+    refund_id: str | None = None
+    # The money, and the rule that split it.
+    quantity: int
+    unit_price: int
+    gross: int
+    levy: int
+    seller_payable: int
+    rule_id: str
+    rule_version: int
+    rate_bps: int

@@ -16,6 +16,7 @@ from beli_runtime.strict import StrictRequest
 from payments.access import actor, finance_office, statement_reader
 from payments.audit import LedgerFilter, LevyAudit
 from payments.closing import PeriodClosing
+from payments.documents import LevyEntryDocument
 from payments.exports import ledger_table, summary_table, wita
 from payments.ledger import LevyLedger
 from payments.levy import utc_from_day
@@ -70,12 +71,11 @@ class CloseIn(StrictRequest):
     note: str = Field("", max_length=500)
 
 
-def entry_out(entry: dict[str, Any]) -> EntryOut:
+def entry_out(entry: LevyEntryDocument) -> EntryOut:
     return EntryOut(
-        entry_id=entry["_id"],
-        recorded_at_wita=wita(entry["recorded_at"]) + " WITA",
-        channel=entry.get("channel", "online"),
-        **{key: entry.get(key) for key in EntryOut.model_fields if key not in ("entry_id", "recorded_at_wita", "channel")},
+        entry_id=entry.id,
+        recorded_at_wita=wita(entry.recorded_at) + " WITA",
+        **{key: getattr(entry, key) for key in EntryOut.model_fields if key not in ("entry_id", "recorded_at_wita")},
     )
 
 
@@ -134,7 +134,7 @@ def _register_ledger(finance: APIRouter, audit: LevyAudit) -> None:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         page, cursor = await audit.listing(where, after, limit)
-        return {"items": [entry_out(e) for e in page], "next_cursor": cursor}
+        return {"items": [entry_out(LevyEntryDocument.from_document(e)) for e in page], "next_cursor": cursor}
 
     @finance.get("/summary")
     async def summary(where: Filter, group_by: Annotated[GroupBy, Query()] = "regency") -> dict[str, Any]:

@@ -15,6 +15,7 @@ from beli_contracts.payments import LevyEntry
 from beli_contracts.values import SettledLine
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
+from payments.documents import LedgerHead, LevyEntryDocument
 from payments.levy import GENESIS_HASH, day_of, entry_hash, first_break, period_of, to_millis
 from payments.signing import StatementSigner
 
@@ -45,20 +46,21 @@ class LevyLedger:
         await ensure_index(self.entries, [("period", 1), ("sequence", 1)])
         await ensure_index(self.entries, [("recorded_at", 1)])
 
-    async def head(self, session: Session | None = None) -> dict[str, Any]:
+    async def head(self, session: Session | None = None) -> LedgerHead:
         head = await self.meta.find_one({"_id": HEAD_ID}, session=session)
-        return head or {"_id": HEAD_ID, "sequence": 0, "hash": GENESIS_HASH, "closed": []}
+        return LedgerHead.from_document(head or {"_id": HEAD_ID, "sequence": 0, "hash": GENESIS_HASH, "closed": []})
 
-    async def append(self, session: Session, drafts: list[dict[str, Any]], at: datetime) -> list[dict[str, Any]]:
-        """Chain and insert entries (in order) in the caller's transaction; returns them as stored."""
+    async def append(self, session: Session, drafts: list[dict[str, Any]], at: datetime) -> list[LevyEntryDocument]:
+        """Chain and insert entries (in order) in the caller's transaction; returns them as stored.
+        Each entry is hashed as the very document that is inserted (drafts stay dicts until then)."""
         head = await self._claim_head(session)
-        closed = set(head.get("closed", []))
+        closed = set(head.closed)
         recorded_at = to_millis(at)
         natural = period_of(recorded_at)
         # A closed month takes no more entries: they count in the month being written now
         # (never closed, since only ended months can be closed) and keep the original month.
         period = natural if natural not in closed else period_of(utcnow())
-        sequence, prev_hash = head["sequence"], head["hash"]
+        sequence, prev_hash = head.sequence, head.hash
         stored = []
         for draft in drafts:
             sequence += 1
@@ -77,15 +79,15 @@ class LevyLedger:
         if stored:
             await self.entries.insert_many(stored, session=session)
         moved = await self.meta.update_one(
-            {"_id": HEAD_ID, "sequence": head["sequence"]},
+            {"_id": HEAD_ID, "sequence": head.sequence},
             {"$set": {"sequence": sequence, "hash": prev_hash, "updated_at": recorded_at}},
             session=session,
         )
         if moved.matched_count != 1:
             raise LedgerConflict("ledger head moved during append")
-        return stored
+        return [LevyEntryDocument.from_document(entry) for entry in stored]
 
-    async def _claim_head(self, session: Session) -> dict[str, Any]:
+    async def _claim_head(self, session: Session) -> LedgerHead:
         # Writing the head first takes its write lock at once, so a concurrent appender
         # conflicts early instead of after inserting its entries.
         await self.meta.update_one(
@@ -104,7 +106,7 @@ class LevyLedger:
         rate_bps: dict[str, int],
         settled_at: datetime,
         channel: str = "online",
-    ) -> list[dict[str, Any]]:
+    ) -> list[LevyEntryDocument]:
         # Only an outlet's sale names its channel: online entries keep the fields (and hashes) they always had.
         sold_at = {"channel": channel} if channel != "online" else {}
         drafts = [
@@ -137,23 +139,25 @@ class LevyLedger:
         ]
         return await self.append(session, drafts, settled_at)
 
-    async def for_order(self, order_id: str, session: Session | None = None) -> list[dict[str, Any]]:
+    async def for_order(self, order_id: str, session: Session | None = None) -> list[LevyEntryDocument]:
         query = {"order_id": order_id, "sequence": await self.chain_bound(session)}
-        return await self.entries.find(query, session=session).sort("sequence", 1).to_list()
+        found = await self.entries.find(query, session=session).sort("sequence", 1).to_list()
+        return [LevyEntryDocument.from_document(entry) for entry in found]
 
     async def chain_bound(self, session: Session | None = None) -> dict[str, Any]:
         """The sequences inside the chain now, as a query on `sequence`. Reports count only these:
         an entry without a numeric sequence, or beyond the head, was never chained nor verified."""
         head = await self.head(session)
-        return {"$gte": 1, "$lte": head["sequence"]}
+        return {"$gte": 1, "$lte": head.sequence}
 
     async def verify(self, signer: StatementSigner | None = None) -> dict[str, Any]:
         """Walk the chain in sequence order up to the head read at the start (entries appended
-        meanwhile are the next walk's); report the first thing that breaks it."""
+        meanwhile are the next walk's); report the first thing that breaks it. Entries are checked as
+        the raw stored documents: what was hashed is what must still be there."""
         head = await self.head()
         prev_hash, prev_sequence, checked = GENESIS_HASH, 0, 0
-        while prev_sequence < head["sequence"]:
-            window = {"$gt": prev_sequence, "$lte": head["sequence"]}
+        while prev_sequence < head.sequence:
+            window = {"$gt": prev_sequence, "$lte": head.sequence}
             batch = await self.entries.find({"sequence": window}).sort("sequence", 1).limit(VERIFY_BATCH).to_list()
             if not batch:
                 break
@@ -163,14 +167,14 @@ class LevyLedger:
                 return _verdict(False, checked + batch.index(entry), head, entry, reason)
             checked += len(batch)
             prev_hash, prev_sequence = batch[-1]["hash"], batch[-1]["sequence"]
-        if (prev_sequence, prev_hash) != (head["sequence"], head["hash"]):
+        if (prev_sequence, prev_hash) != (head.sequence, head.hash):
             # Entries missing at the end (or a forged head): the chain is shorter than recorded.
             return _verdict(
                 False,
                 checked,
                 head,
                 None,
-                f"the chain ends at sequence {prev_sequence} but the head records {head['sequence']}: entries at the end were removed",
+                f"the chain ends at sequence {prev_sequence} but the head records {head.sequence}: entries at the end were removed",
             )
         stray = await self._outside_chain(head)
         if stray is not None:
@@ -185,16 +189,16 @@ class LevyLedger:
             return _verdict(False, checked, head, anchor, reason)
         return _verdict(True, checked, head, None, None) | {"unsigned_closings": closings["unsigned"]}
 
-    async def _outside_chain(self, head: dict[str, Any]) -> dict[str, Any] | None:
+    async def _outside_chain(self, head: LedgerHead) -> dict[str, Any] | None:
         """An entry whose sequence is missing, not a number, or beyond every head: one nobody chained."""
-        candidates = await self.entries.find({"$nor": [{"sequence": {"$gte": 1, "$lte": head["sequence"]}}]}).limit(100).to_list()
+        candidates = await self.entries.find({"$nor": [{"sequence": {"$gte": 1, "$lte": head.sequence}}]}).limit(100).to_list()
         if not candidates:
             return None
         # Read after the candidates: an entry appended properly moved the head in its own transaction.
         now = await self.head()
         for entry in candidates:
             sequence = entry.get("sequence")
-            if isinstance(sequence, int) and not isinstance(sequence, bool) and head["sequence"] < sequence <= now["sequence"]:
+            if isinstance(sequence, int) and not isinstance(sequence, bool) and head.sequence < sequence <= now.sequence:
                 continue  # appended while we walked
             return entry
         return None
@@ -227,14 +231,14 @@ async def check_closings(ledger: LevyLedger, signer: StatementSigner | None) -> 
     return {"broken": None, "unsigned": unsigned}
 
 
-def _verdict(ok: bool, checked: int, head: dict[str, Any], entry: dict[str, Any] | None, reason: str | None) -> dict[str, Any]:
+def _verdict(ok: bool, checked: int, head: LedgerHead, entry: dict[str, Any] | None, reason: str | None) -> dict[str, Any]:
     broken = (
         None
         if entry is None and reason is None
         else {"sequence": entry.get("sequence") if entry else None, "entry_id": entry.get("_id") if entry else None, "reason": reason}
     )
-    return {"ok": ok, "entries_checked": checked, "head_sequence": head["sequence"], "head_hash": head["hash"], "first_broken": broken}
+    return {"ok": ok, "entries_checked": checked, "head_sequence": head.sequence, "head_hash": head.hash, "first_broken": broken}
 
 
-def as_event_entry(entry: dict[str, Any]) -> LevyEntry:
-    return LevyEntry(entry_id=entry["_id"], **{key: entry[key] for key in LevyEntry.model_fields if key != "entry_id" and key in entry})
+def as_event_entry(entry: LevyEntryDocument) -> LevyEntry:
+    return LevyEntry(entry_id=entry.id, **{key: getattr(entry, key) for key in LevyEntry.model_fields if key != "entry_id"})

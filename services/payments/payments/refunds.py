@@ -21,7 +21,7 @@ from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS, Database, Session, ensure_index
 from beli_runtime.retry import Backoff
 from beli_runtime.service import ServiceRuntime
-from payments.documents import LatePayment, PaymentDocument
+from payments.documents import LatePayment, LevyEntryDocument, PaymentDocument
 from payments.domain import PaymentStatus, rupiah_from_midtrans
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
 from payments.ledger import LevyLedger, as_event_entry
@@ -179,14 +179,9 @@ class Refunds:
     async def _remaining(self, session: Session | None, order_id: str) -> dict[str, dict[str, Any]]:
         """Per order line (product, and variant if any): what was recorded, minus what active refunds already take."""
         remaining = {
-            line_key(e): {
-                "product_id": e["product_id"],
-                "variant_id": e.get("variant_id"),
-                "quantity": e["quantity"],
-                "unit_price": e["unit_price"],
-            }
+            entry_key(e): {"product_id": e.product_id, "variant_id": e.variant_id, "quantity": e.quantity, "unit_price": e.unit_price}
             for e in await self.ledger.for_order(order_id, session)
-            if e["kind"] == "levy"
+            if e.kind == "levy"
         }
         for refund in await self.refunds.find({"order_id": order_id, "status": {"$in": list(ACTIVE)}}, session=session).to_list():
             for line in refund.get("lines", []):
@@ -312,7 +307,16 @@ def _requested(
 
 def line_key(line: dict[str, Any]) -> str:
     """An order line is a product, or one variant of it: two variants are two lines."""
-    return f"{line['product_id']}/{line['variant_id']}" if line.get("variant_id") else line["product_id"]
+    return _key(line["product_id"], line.get("variant_id"))
+
+
+def entry_key(entry: LevyEntryDocument) -> str:
+    """The order line a ledger entry books."""
+    return _key(entry.product_id, entry.variant_id)
+
+
+def _key(product_id: str, variant_id: str | None) -> str:
+    return f"{product_id}/{variant_id}" if variant_id else product_id
 
 
 def _line(remaining: dict[str, Any], quantity: int) -> dict[str, Any]:
@@ -347,23 +351,21 @@ def _choose_lines(remaining: dict[str, dict[str, Any]], amount: int | None, line
     return chosen
 
 
-def reversal_drafts(entries: list[dict[str, Any]], refund: dict[str, Any]) -> list[dict[str, Any]]:
+def reversal_drafts(entries: list[LevyEntryDocument], refund: dict[str, Any]) -> list[dict[str, Any]]:
     """Reversal entries for a refund's lines, negative amounts, proportional to quantity."""
-    originals = {line_key(e): e for e in entries if e["kind"] == "levy"}
+    originals = {entry_key(e): e for e in entries if e.kind == "levy"}
     drafts = []
     for line in refund["lines"]:
         original = originals[line_key(line)]
-        before = -sum(e["quantity"] for e in entries if e["kind"] == "reversal" and e["reverses"] == original["_id"])
+        before = -sum(e.quantity for e in entries if e.kind == "reversal" and e.reverses == original.id)
         after = before + line["quantity"]
-        levy = reversed_share(original["levy"], original["quantity"], after) - reversed_share(
-            original["levy"], original["quantity"], before
-        )
-        gross = original["unit_price"] * line["quantity"]
+        levy = reversed_share(original.levy, original.quantity, after) - reversed_share(original.levy, original.quantity, before)
+        gross = original.unit_price * line["quantity"]
         drafts.append(
             {
-                "_id": f"{original['_id'].removesuffix(':levy')}:reversal:{refund['_id']}",
+                "_id": f"{original.id.removesuffix(':levy')}:reversal:{refund['_id']}",
                 **{
-                    key: original[key]
+                    key: getattr(original, key)
                     for key in (
                         "kind",
                         "order_id",
@@ -379,15 +381,16 @@ def reversal_drafts(entries: list[dict[str, Any]], refund: dict[str, Any]) -> li
                         "rate_bps",
                     )
                 },
-                "variant_id": original.get("variant_id"),
+                "variant_id": original.variant_id,
                 "kind": "reversal",
                 "quantity": -line["quantity"],
                 "gross": -gross,
                 "levy": -levy,
                 "seller_payable": -(gross - levy),
-                "reverses": original["_id"],
+                "reverses": original.id,
                 "refund_id": refund["_id"],
-                **({"channel": original["channel"]} if original.get("channel") else {}),
+                # Only an outlet's entry stores its channel (online entries keep the fields, and hashes, they always had).
+                **({"channel": original.channel} if "channel" in original.model_fields_set and original.channel else {}),
             }
         )
     return drafts
