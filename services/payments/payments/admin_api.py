@@ -12,6 +12,7 @@ from beli_runtime.auth import Principal
 from beli_runtime.http import ApiError
 from beli_runtime.strict import StrictRequest, Timestamp
 from payments.access import actor, operator_only
+from payments.documents import RefundDocument
 from payments.late import LatePayments
 from payments.refunds import Refunds
 from payments.rules import LevyRules
@@ -66,8 +67,16 @@ def _rule_out(doc: dict[str, Any]) -> RuleOut:
     return RuleOut(**{key: doc.get(key) for key in RuleOut.model_fields})
 
 
-def _refund_out(doc: dict[str, Any]) -> RefundOut:
-    return RefundOut(refund_key=doc["_id"], **{key: doc.get(key) for key in RefundOut.model_fields if key != "refund_key"})
+def _refund_out(refund: RefundDocument) -> RefundOut:
+    return RefundOut(
+        refund_key=refund.id,
+        order_id=refund.order_id,
+        amount=refund.amount,
+        lines=[line.to_document() for line in refund.lines],  # as recorded
+        reason=refund.reason,
+        status=refund.status,
+        source=refund.source,
+    )
 
 
 def build_admin_router(rules: LevyRules, refunds: Refunds, late: LatePayments) -> APIRouter:

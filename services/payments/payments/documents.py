@@ -147,3 +147,29 @@ class LevyEntryDocument(Document):
     rule_id: str
     rule_version: int
     rate_bps: int
+
+
+class RefundLine(Document):
+    product_id: str
+    variant_id: str | None = None
+    quantity: int
+
+
+class RefundDocument(Document):
+    """Money going back to the shopper through Midtrans (`_id` is the refund_key Midtrans dedupes
+    by): REQUESTED until Midtrans accepts it (DONE, its lines' levy reversed), FAILED if refused,
+    UNMATCHED for a partial refund made outside Beli NTT that names no lines."""
+
+    id: str = Field(alias="_id")
+    order_id: str
+    amount: int
+    lines: list[RefundLine] = []
+    reason: str = ""
+    status: str
+    source: str  # `api` (an operator), `late_payment`, `uncollected` or `midtrans` (its dashboard)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    retry_at: datetime | None = None
+    fingerprint: str | None = None  # of the operator's request: the same refund_key must mean the same refund
+    tries: int = 0
+    error: str | None = None

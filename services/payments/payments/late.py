@@ -13,7 +13,7 @@ from typing import Any
 from beli_runtime.clock import utcnow
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
-from payments.documents import PaymentDocument
+from payments.documents import PaymentDocument, RefundDocument
 from payments.gateway import MidtransRefused
 from payments.refunds import Refunds
 from payments.store import PaymentsStore
@@ -49,12 +49,10 @@ class LatePayments:
         """Send recorded returns to Midtrans; Midtrans dedupes by refund_key, so a retry is safe."""
         return await self.refunds.send_due(SOURCE, self._refused)
 
-    async def _refused(self, refund: dict[str, Any], error: MidtransRefused) -> None:
+    async def _refused(self, refund: RefundDocument, error: MidtransRefused) -> None:
         """Not retried blindly: a person must return this money (e.g. by bank transfer)."""
-        await self.refunds.refunds.update_one(
-            {"_id": refund["_id"], "status": "REQUESTED"}, {"$set": {"status": "FAILED", "error": str(error), "updated_at": utcnow()}}
-        )
-        await self.store.set_fields(refund["order_id"], {"late_payment.state": NEEDS_OPERATOR, "late_payment.error": str(error)})
+        await self.refunds.fail(refund, error)
+        await self.store.set_fields(refund.order_id, {"late_payment.state": NEEDS_OPERATOR, "late_payment.error": str(error)})
 
     async def listing(self, state: str | None, limit: int) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"late_payment": {"$exists": True}}

@@ -3,13 +3,9 @@
 the same path as every refund (recorded REQUESTED, sent to Midtrans by a job with its
 refund_key, completed with levy reversal entries and `payments.levy_reversed`)."""
 
-from typing import Any
-
 from beli_contracts.orders import SubOrderReturned
-from beli_runtime.clock import utcnow
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
-from payments.gateway import MidtransRefused
 from payments.refunds import Refunds
 
 log = get_logger(__name__)
@@ -34,14 +30,9 @@ class UncollectedReturns:
         refund = await self.refunds.reserve_all(session, event.order_id, key, reason, SOURCE, only=lines)
         if refund is None:
             log.warning("payments.uncollected_nothing_left", order_id=event.order_id, seller_id=event.seller.seller_id)
-        elif refund["amount"] != event.gross:
-            log.warning("payments.uncollected_partly_refunded_before", order_id=event.order_id, amount=refund["amount"], gross=event.gross)
+        elif refund.amount != event.gross:
+            log.warning("payments.uncollected_partly_refunded_before", order_id=event.order_id, amount=refund.amount, gross=event.gross)
 
     async def send_due(self) -> bool:
-        return await self.refunds.send_due(SOURCE, self._refused)
-
-    async def _refused(self, refund: dict[str, Any], error: MidtransRefused) -> None:
-        """Not retried blindly: an operator refunds it (POST /payments/{order_id}/refunds)."""
-        await self.refunds.refunds.update_one(
-            {"_id": refund["_id"], "status": "REQUESTED"}, {"$set": {"status": "FAILED", "error": str(error), "updated_at": utcnow()}}
-        )
+        # Refused: not retried blindly, an operator refunds it (POST /payments/{order_id}/refunds).
+        return await self.refunds.send_due(SOURCE, self.refunds.fail)
