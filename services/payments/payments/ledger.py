@@ -50,9 +50,10 @@ class LevyLedger:
         head = await self.meta.find_one({"_id": HEAD_ID}, session=session)
         return LedgerHead.from_document(head or {"_id": HEAD_ID, "sequence": 0, "hash": GENESIS_HASH, "closed": []})
 
-    async def append(self, session: Session, drafts: list[dict[str, Any]], at: datetime) -> list[LevyEntryDocument]:
+    async def append(self, session: Session, drafts: list[dict[str, Any]], at: datetime) -> list[dict[str, Any]]:
         """Chain and insert entries (in order) in the caller's transaction; returns them as stored.
-        Each entry is hashed as the very document that is inserted (drafts stay dicts until then)."""
+        Each entry is hashed as the very document that is inserted, so drafts and entries stay
+        plain documents here (the chain takes any; levy entries are read as LevyEntryDocument)."""
         head = await self._claim_head(session)
         closed = set(head.closed)
         recorded_at = to_millis(at)
@@ -85,7 +86,7 @@ class LevyLedger:
         )
         if moved.matched_count != 1:
             raise LedgerConflict("ledger head moved during append")
-        return [LevyEntryDocument.from_document(entry) for entry in stored]
+        return stored
 
     async def _claim_head(self, session: Session) -> LedgerHead:
         # Writing the head first takes its write lock at once, so a concurrent appender
@@ -137,7 +138,7 @@ class LevyLedger:
             }
             for line in lines
         ]
-        return await self.append(session, drafts, settled_at)
+        return [LevyEntryDocument.from_document(entry) for entry in await self.append(session, drafts, settled_at)]
 
     async def for_order(self, order_id: str, session: Session | None = None) -> list[LevyEntryDocument]:
         query = {"order_id": order_id, "sequence": await self.chain_bound(session)}

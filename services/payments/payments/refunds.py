@@ -210,7 +210,7 @@ class Refunds:
             order_id = refund.order_id
             entries = await self.ledger.for_order(order_id, session)
             drafts = reversal_drafts(entries, refund)
-            stored = await self.ledger.append(session, drafts, utcnow())
+            stored = [LevyEntryDocument.from_document(entry) for entry in await self.ledger.append(session, drafts, utcnow())]
             fully = all(line["quantity"] == 0 for line in (await self._remaining(session, order_id)).values())
             target = PaymentStatus.REFUNDED if fully else PaymentStatus.PARTIALLY_REFUNDED
             payment = await self.store.move(session, order_id, target, REFUNDABLE)
