@@ -45,13 +45,13 @@ class CashRefunds:
                 status = current.status if current else "tidak ada"
                 raise Refused(409, f"penjualan ini berstatus {status}: hanya penjualan tunai yang lunas yang bisa dikembalikan")
             refund = await self.refunds.reserve_all(session, payment.id, key, reason, SOURCE)
-            if refund is None or refund["amount"] != amount:
-                whole = refund["amount"] if refund else 0
+            if refund is None or refund.amount != amount:
+                whole = refund.amount if refund else 0
                 raise Refused(422, f"kembalikan seluruh penjualan: Rp{whole:,}".replace(",", "."), "paid_back")
             cash_back = {"paid_by": staff_id, "paid_back": amount, "at": utcnow(), "outlet_id": payment.outlet_id}
             await self.refunds.refunds.update_one({"_id": key}, {"$set": {"cash_back": cash_back}}, session=session)
             await self.store.payments.update_one({"_id": payment.id}, {"$set": {"cash_refund": cash_back}}, session=session)
-            return refund | {"cash_back": cash_back}
+            return refund.to_document() | {"cash_back": cash_back}
 
         refund = await self.runtime.write(reserve)
         if refund["status"] == "REQUESTED":
@@ -65,5 +65,5 @@ class CashRefunds:
         ).to_list()
         for refund in found:
             entries = await self.refunds.ledger.for_order(refund["order_id"])
-            refund["levy"] = sum(-e["levy"] for e in entries if e["kind"] == "reversal" and e.get("refund_id") == refund["_id"])
+            refund["levy"] = sum(-e.levy for e in entries if e.kind == "reversal" and e.refund_id == refund["_id"])
         return sorted(found, key=lambda refund: refund["cash_back"]["at"])

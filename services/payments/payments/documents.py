@@ -166,7 +166,7 @@ class RefundDocument(Document):
     lines: list[RefundLine] = []
     reason: str = ""
     status: str
-    source: str  # `api` (an operator), `late_payment`, `uncollected` or `midtrans` (its dashboard)
+    source: str  # `api` (an operator), `late_payment`, `uncollected`, `till` (cash paid back) or `midtrans` (its dashboard)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     retry_at: datetime | None = None
