@@ -38,6 +38,9 @@ class NotificationsSettings(ServiceSettings):
     # Sends in flight at once per channel: a slow message does not hold the ones behind it.
     send_concurrency: int = 8
     send_job_seconds: float = 1.0
+    # The sending job's looks for due messages are at least this far apart, so that under load one
+    # look, one claim and one outcome write serve the messages of many events (issue 11).
+    send_gather_seconds: float = 1.0
 
     @property
     def finance_recipients(self) -> list[str]:

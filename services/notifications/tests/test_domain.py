@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -132,7 +133,7 @@ async def test_one_batch_sends_retries_gives_up_and_times_out_independently() ->
             "slow": "slow",
         }
     )
-    settings = NotificationsSettings(send_max_attempts=4, send_retry_base_seconds=1.0)
+    settings = NotificationsSettings(send_max_attempts=4, send_retry_base_seconds=1.0, send_gather_seconds=0)
     started = utcnow()
     job = DeliveryJob(store, [transport], settings)  # type: ignore[arg-type, list-item]
     # Fewer than a batch were due: that was everything, so the job need not look again at once.
@@ -180,7 +181,7 @@ async def test_a_channel_at_its_bound_holds_neither_the_job_nor_the_other_channe
     whatsapp = FakeTransport({"wa-slow": "slow", "wa-next": "fine"})
     whatsapp.timeout_seconds = 1.0
     email = FakeTransport({"mail": "fine"}, channel="email")
-    job = DeliveryJob(store, [whatsapp, email], NotificationsSettings(send_concurrency=1))  # type: ignore[list-item]
+    job = DeliveryJob(store, [whatsapp, email], NotificationsSettings(send_concurrency=1, send_gather_seconds=0))  # type: ignore[list-item]
     woken = asyncio.Event()
     job.wake = woken.set
     await job.send_due()  # returns with the slow send in flight
@@ -192,3 +193,12 @@ async def test_a_channel_at_its_bound_holds_neither_the_job_nor_the_other_channe
     await job.send_due()
     await job.settle()
     assert store.docs["wa-next"]["status"] == "sent" and store.docs["wa-slow"]["status"] == "pending"
+
+
+async def test_looks_for_due_messages_are_spaced_so_that_events_share_them() -> None:
+    store = FakeStore([])
+    job = DeliveryJob(store, [FakeTransport({})], NotificationsSettings(send_gather_seconds=0.3))  # type: ignore[list-item]
+    started = time.monotonic()
+    for _ in range(3):
+        await job.send_due()
+    assert 0.55 < time.monotonic() - started < 2  # the first at once, then 0.3 s apart
