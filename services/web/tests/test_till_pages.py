@@ -112,6 +112,8 @@ async def test_a_sale_names_its_buyer_by_nip_and_refusals_stay_in_the_form() -> 
         assert str(page.url).endswith("/ntt-mart/kasir/penjualan/BNTT-TILL1") and 'http-equiv="refresh"' in page.text
         page = await browser.submit("/ntt-mart/kasir/jual", {"cara": "qris"})
         assert page.status_code == 422 and "Keranjang masih kosong" in page.text
+        page = await browser.submit("/ntt-mart/kasir/jual", {"b": "prd-kopi:2", "pembeli": "x" * 5000, "cara": "tunai"})
+        assert page.status_code == 422 and "Pilih cara bayar" in page.text and "Isi e-mail, nomor HP" in page.text
 
 
 async def test_the_qris_code_is_drawn_and_followed_until_paid() -> None:

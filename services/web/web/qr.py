@@ -16,5 +16,8 @@ def qr_svg(payload: str, label: str, scale: int = 4) -> Markup:
     code = segno.make_qr(payload, error="m")
     svg = code.svg_inline(scale=scale, border=4, dark="#000", light="#fff", title=None, svgclass="qr")
     text = escape(label)
+    # A viewBox, so that CSS can size the code for the screen (segno writes only width/height).
+    size = code.symbol_size(scale=scale, border=4)
+    opening = f'<svg role="img" aria-label="{text}" viewBox="0 0 {size[0]} {size[1]}" '
     # segno's output holds only drawing instructions (the payload is not written as text).
-    return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{text}" ', 1).replace(">", f"><title>{text}</title>", 1))
+    return Markup(svg.replace("<svg ", opening, 1).replace(">", f"><title>{text}</title>", 1))

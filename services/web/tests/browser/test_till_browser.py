@@ -21,7 +21,7 @@ from .harness import audit
 from .test_pickup_browser import STAFF_PASSWORD, log_in, outlet_staff
 from .test_shopper_journey import new_page
 
-pytestmark = pytest.mark.infra
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]  # the first test of a run also waits for the stack
 OUTLET = "ntt-mart-belu"
 
 

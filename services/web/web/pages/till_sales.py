@@ -91,7 +91,8 @@ async def sale(request: Request, session: OutletStaff, order_id: str) -> Respons
 
 
 @router.post("/kasir/penjualan/{order_id}/tunai")
-async def take_cash(request: Request, session: OutletStaff, order_id: str, diterima: Annotated[str, Form(max_length=30)] = "") -> Response:
+async def take_cash(request: Request, session: OutletStaff, order_id: str, diterima: Annotated[str, Form()] = "") -> Response:
+    diterima = diterima[:30]
     received = amount_of(diterima)
     if received is None:
         return await sale_page(
@@ -110,10 +111,9 @@ async def take_cash(request: Request, session: OutletStaff, order_id: str, diter
 
 
 @router.post("/kasir/penjualan/{order_id}/kembalikan")
-async def pay_back(
-    request: Request, session: OutletStaff, order_id: str, dikembalikan: Annotated[str, Form(max_length=30)] = ""
-) -> Response:
+async def pay_back(request: Request, session: OutletStaff, order_id: str, dikembalikan: Annotated[str, Form()] = "") -> Response:
     """The buyer brought the goods back: the staff hand the cash back and record it."""
+    dikembalikan = dikembalikan[:30]
     amount = amount_of(dikembalikan)
     if amount is None:
         return await sale_page(
@@ -132,7 +132,7 @@ async def pay_back(
 
 
 @router.post("/kasir/penjualan/{order_id}/batal")
-async def cancel(request: Request, session: OutletStaff, order_id: str, kembali: Annotated[str, Form(max_length=20)] = "") -> Response:
+async def cancel(request: Request, session: OutletStaff, order_id: str, kembali: Annotated[str, Form()] = "") -> Response:
     try:
         await backend(request).call(session, "POST", "orders", f"/outlets/{outlet_of(session)}/sales/{order_id}/cancel")
         session.flash(f"Penjualan {order_id} dibatalkan; stok rak dikembalikan.", "success")
