@@ -144,3 +144,21 @@ class OutletDocument(Document):
     revision: int = 1
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class AccountDocument(Document):
+    """A sign-in account (shopper, seller or staff). Tokens are issued only once its e-mail is
+    verified; a pending sign-up nobody proved may be replaced by a newer one."""
+
+    id: str = Field(alias="_id")
+    email: str  # lower case, unique
+    seller_id: str | None = None  # the seller profile of a seller account, once created
+    created_at: datetime | None = None
+    email_verified_at: datetime | None = None
+    phone_verified_at: datetime | None = None
+    role: str
+    name: str
+    phone: str
+    password_hash: str
+    opd_id: str | None = None  # programme staff of one OPD
+    outlet_id: str | None = None  # staff of one NTT Mart outlet

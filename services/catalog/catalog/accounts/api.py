@@ -86,10 +86,7 @@ def _register_sessions(router: APIRouter, accounts: Accounts) -> None:
         session = verifier().verify(credentials.credentials).get("sid") if credentials else None
         if not await accounts.sessions.is_active(session):
             raise ApiError(401, "Sesi ini sudah berakhir; silakan masuk lagi.")
-        account = await accounts.accounts.find_one({"_id": principal.account_id})
-        if account is None:
-            raise ApiError(404, "akun ini sudah tidak ada")
-        return account_view(account)
+        return account_view(await accounts.account(principal.account_id))
 
 
 def _register_phone(router: APIRouter, accounts: Accounts) -> None:
