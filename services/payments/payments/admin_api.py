@@ -12,7 +12,7 @@ from beli_runtime.auth import Principal
 from beli_runtime.http import ApiError
 from beli_runtime.strict import StrictRequest, Timestamp
 from payments.access import actor, operator_only
-from payments.documents import RefundDocument
+from payments.documents import LevyRuleDocument, RefundDocument
 from payments.late import LatePayments
 from payments.refunds import Refunds
 from payments.rules import LevyRules
@@ -63,8 +63,8 @@ class RefundOut(BaseModel):
     source: str
 
 
-def _rule_out(doc: dict[str, Any]) -> RuleOut:
-    return RuleOut(**{key: doc.get(key) for key in RuleOut.model_fields})
+def _rule_out(rule: LevyRuleDocument) -> RuleOut:
+    return RuleOut(**{key: getattr(rule, key) for key in RuleOut.model_fields})
 
 
 def _refund_out(refund: RefundDocument) -> RefundOut:

@@ -173,3 +173,18 @@ class RefundDocument(Document):
     fingerprint: str | None = None  # of the operator's request: the same refund_key must mean the same refund
     tries: int = 0
     error: str | None = None
+
+
+class LevyRuleDocument(Document):
+    """One version of a levy rule (`_id` is `<rule_id>:v<version>`): never edited or deleted."""
+
+    id: str = Field(alias="_id")
+    rule_id: str
+    version: int
+    rate_bps: int
+    category: str | None = None
+    regency: str | None = None
+    effective_from: datetime
+    reason: str
+    changed_by: str
+    created_at: datetime

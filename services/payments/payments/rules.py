@@ -11,25 +11,26 @@ from beli_runtime.clock import utcnow
 from beli_runtime.errors import Refused
 from beli_runtime.mongo import Session, ensure_index
 from beli_runtime.service import ServiceRuntime
+from payments.documents import LevyRuleDocument
 from payments.domain import LevyRule
 from payments.levy import RuleVersion, check_new_version, rule_id_for, select_rule, to_millis
 
 RULES_LOCK = "levy_rules_lock"
 
 
-def _version(doc: dict[str, Any]) -> RuleVersion:
+def _version(rule: LevyRuleDocument) -> RuleVersion:
     return RuleVersion(
-        rule_id=doc["rule_id"],
-        version=doc["version"],
-        rate_bps=doc["rate_bps"],
-        category=doc.get("category"),
-        regency=doc.get("regency"),
-        effective_from=doc["effective_from"],
+        rule_id=rule.rule_id,
+        version=rule.version,
+        rate_bps=rule.rate_bps,
+        category=rule.category,
+        regency=rule.regency,
+        effective_from=rule.effective_from,
     )
 
 
-def _terms(doc: dict[str, Any]) -> LevyRuleTerms:
-    return LevyRuleTerms(**asdict(_version(doc)))
+def _terms(rule: LevyRuleDocument) -> LevyRuleTerms:
+    return LevyRuleTerms(**asdict(_version(rule)))
 
 
 class LevyRules:
@@ -44,11 +45,12 @@ class LevyRules:
         await ensure_index(self.versions, [("created_at", 1)])
 
     async def all_versions(self, session: Session | None = None) -> list[RuleVersion]:
-        return [_version(doc) for doc in await self.versions.find({}, session=session).to_list()]
+        return [_version(LevyRuleDocument.from_document(doc)) for doc in await self.versions.find({}, session=session).to_list()]
 
-    async def history(self, rule_id: str | None = None) -> list[dict[str, Any]]:
+    async def history(self, rule_id: str | None = None) -> list[LevyRuleDocument]:
         query = {"rule_id": rule_id} if rule_id else {}
-        return await self.versions.find(query).sort([("created_at", 1), ("rule_id", 1), ("version", 1)]).to_list()
+        found = await self.versions.find(query).sort([("created_at", 1), ("rule_id", 1), ("version", 1)]).to_list()
+        return [LevyRuleDocument.from_document(doc) for doc in found]
 
     async def selector(self, at: datetime) -> Any:
         """A pure lookup (line -> rule) over the versions stored now, for the moment `at`.
@@ -59,40 +61,39 @@ class LevyRules:
 
     async def create(
         self, *, rate_bps: int, category: str | None, regency: str | None, effective_from: datetime | None, reason: str, changed_by: str
-    ) -> dict[str, Any]:
+    ) -> LevyRuleDocument:
         now = utcnow()
         starts = to_millis(effective_from or now)
         rule_id = rule_id_for(category, regency)
 
-        async def work(session: Session) -> dict[str, Any]:
+        async def work(session: Session) -> LevyRuleDocument:
             # One writer at a time: version numbers and the "same moment" check need a stable view.
             await self.meta.update_one({"_id": RULES_LOCK}, {"$set": {"at": now}}, upsert=True, session=session)
             existing = await self.all_versions(session)
             check_new_version(existing, rate_bps, category, regency, starts, to_millis(now))
             previous = max((v for v in existing if v.rule_id == rule_id), key=lambda v: v.version, default=None)
             version = previous.version + 1 if previous else 1
-            doc = {
-                "_id": f"{rule_id}:v{version}",
-                "rule_id": rule_id,
-                "version": version,
-                "rate_bps": rate_bps,
-                "category": category,
-                "regency": regency,
-                "effective_from": starts,
-                "reason": reason,
-                "changed_by": changed_by,
-                "created_at": to_millis(now),
-            }
-            await self.versions.insert_one(doc, session=session)
-            previous_doc = await self.versions.find_one({"_id": f"{rule_id}:v{previous.version}"}, session=session) if previous else None
+            rule = LevyRuleDocument(
+                id=f"{rule_id}:v{version}",
+                rule_id=rule_id,
+                version=version,
+                rate_bps=rate_bps,
+                category=category,
+                regency=regency,
+                effective_from=starts,
+                reason=reason,
+                changed_by=changed_by,
+                created_at=to_millis(now),
+            )
+            await self.versions.insert_one(rule.to_document(), session=session)
+            found = await self.versions.find_one({"_id": f"{rule_id}:v{previous.version}"}, session=session) if previous else None
+            before = LevyRuleDocument.maybe(found)
             await self.runtime.outbox.add(
                 session,
-                LevyRuleChanged(
-                    current=_terms(doc), previous=_terms(previous_doc) if previous_doc else None, reason=reason, changed_by=changed_by
-                ),
+                LevyRuleChanged(current=_terms(rule), previous=_terms(before) if before else None, reason=reason, changed_by=changed_by),
                 key=rule_id,
             )
-            return doc
+            return rule
 
         try:
             return await self.runtime.write(work)
