@@ -67,8 +67,8 @@ async def test_a_levy_rule_change_writes_the_version_and_its_event_together(paym
     second = await payments.rules.create(
         rate_bps=200, category=None, regency="Sumba Timur", effective_from=None, reason="perubahan tarif", changed_by="operator"
     )
-    assert (first["version"], second["version"]) == (1, 2) and first["rule_id"] == second["rule_id"]
-    events = await outbox_events(payments.runtime.db, first["rule_id"])
+    assert (first.version, second.version) == (1, 2) and first.rule_id == second.rule_id
+    events = await outbox_events(payments.runtime.db, first.rule_id)
     assert [event.type for event in events] == ["payments.levy_rule_changed"] * 2
     assert events[1].data["current"]["rate_bps"] == 200 and events[1].data["previous"]["rate_bps"] == 150
     assert events[1].data["reason"] == "perubahan tarif"
