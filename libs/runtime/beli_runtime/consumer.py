@@ -5,6 +5,11 @@ rebalance, a replay from offset 0). Each event's id is recorded in `inbox` in th
 transaction as the handler's writes, so a second delivery finds the id and changes nothing.
 A handler that keeps failing is retried with backoff, then dead-lettered (recorded in
 `dead_letters` and published to `<group>.dead-letter`) so that its partition moves on.
+
+Partitions are handled concurrently (at most `concurrency` events at a time), each partition's
+events strictly one after another (partitions.py): events are keyed by aggregate id, so one
+order's events stay in order while different orders' events overlap their database round trips.
+Offsets are committed, per partition, only up to the last event that finished.
 """
 
 import asyncio
@@ -27,12 +32,15 @@ from beli_runtime.kafka import ensure_topics, stop_quietly
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Database, Session, database_unavailable, ensure_index, in_transaction
 from beli_runtime.outbox import Outbox
+from beli_runtime.partitions import PartitionWorkers
 from beli_runtime.retry import Backoff
 from beli_runtime.watchdog import watched
 
 log = get_logger(__name__)
 # Retries in place hold the partition, so their pauses stay short.
 RETRY_CAP_SECONDS = 5.0
+# Events handled at once across partitions (each partition stays sequential).
+CONCURRENCY = 8
 
 Handler = Callable[[Envelope, Any, Session], Awaitable[None]]
 
@@ -70,6 +78,7 @@ class EventConsumer:
         max_attempts: int,
         retry_base_seconds: float,
         after_commit: Callable[[], None] = lambda: None,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         self._client = client
         self._db = db
@@ -81,8 +90,9 @@ class EventConsumer:
         self._backoff = Backoff(retry_base_seconds, RETRY_CAP_SECONDS)
         self._after_commit = after_commit
         self._stopping = False
-        self._lock = asyncio.Lock()  # processing and rebalance-time commits never interleave
-        self._done: dict[TopicPartition, int] = {}
+        self._concurrency = concurrency
+        self._commits = asyncio.Lock()  # one offset commit at a time, in order
+        self._workers = PartitionWorkers(self._handle_message, concurrency)
         self._kafka: AIOKafkaConsumer | None = None
 
     async def ensure_indexes(self) -> None:
@@ -100,6 +110,7 @@ class EventConsumer:
                 isolation_level="read_committed",
                 max_poll_records=100,
             )
+            self._workers = PartitionWorkers(self._handle_message, self._concurrency)
             self._kafka.subscribe(list(self._subscription.topics), listener=_CommitOnRevoke(self))
             try:
                 await self._kafka.start()
@@ -117,32 +128,45 @@ class EventConsumer:
         self._stopping = True
 
     async def _consume(self, kafka: AIOKafkaConsumer) -> None:
-        while not self._stopping:
-            batches = await kafka.getmany(timeout_ms=500, max_records=100)
-            for partition, messages in batches.items():
-                async with self._lock:
-                    for message in messages:
-                        if self._stopping:
-                            break
-                        await watched(
-                            self._process(message.value, message.topic, message.partition, message.offset, message.headers),
-                            f"consumer {self.group_id}",
-                            topic=message.topic,
-                            partition=message.partition,
-                            offset=message.offset,
-                        )
-                        self._done[partition] = message.offset + 1
-                    await self.commit_done(kafka)
+        try:
+            while not self._stopping:
+                batches = await kafka.getmany(timeout_ms=500, max_records=100)
+                for partition, messages in batches.items():
+                    self._workers.take(kafka, partition, messages)
+                await self.commit_done(kafka)
+                self._workers.check()
+        finally:
+            # Stopping, or a client to replace: the events being handled finish, the rest wait
+            # (uncommitted) for the next client or owner.
+            await self.release(kafka, None)
+
+    async def release(self, kafka: AIOKafkaConsumer, partitions: list[TopicPartition] | None) -> None:
+        """Finish the given partitions' (all: None) events in hand, and commit what finished."""
+        if partitions is None:
+            await self._workers.release_all()
+        else:
+            await self._workers.release(partitions)
+        await self.commit_done(kafka)
+
+    async def _handle_message(self, message: Any) -> None:
+        await watched(
+            self._process(message.value, message.topic, message.partition, message.offset, message.headers),
+            f"consumer {self.group_id}",
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+        )
 
     async def commit_done(self, kafka: AIOKafkaConsumer) -> None:
-        if not self._done:
-            return
-        offsets, self._done = dict(self._done), {}
-        try:
-            await kafka.commit(offsets)
-        except (CommitFailedError, KafkaError) as error:
-            # The partition moved to another member, which will redeliver; the inbox dedupes.
-            log.warning("consumer.commit_failed", group=self.group_id, error=repr(error))
+        async with self._commits:
+            offsets = self._workers.finished()
+            if not offsets:
+                return
+            try:
+                await kafka.commit(offsets)
+            except (CommitFailedError, KafkaError) as error:
+                # The partition moved to another member, which will redeliver; the inbox dedupes.
+                log.warning("consumer.commit_failed", group=self.group_id, error=repr(error))
 
     async def _process(self, raw: bytes, topic: str, partition: int, offset: int, headers: Any = ()) -> None:
         """Handle one message under its consumer span, a child of the trace its producer wrote."""
@@ -322,8 +346,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         kafka = self._consumer._kafka
         if kafka is not None:
-            async with self._consumer._lock:
-                await self._consumer.commit_done(kafka)
+            await self._consumer.release(kafka, list(revoked))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         pass

@@ -76,6 +76,7 @@ class ServiceRuntime:
             max_attempts=self.settings.consumer_max_attempts,
             retry_base_seconds=self.settings.consumer_retry_base_seconds,
             after_commit=self.wake_jobs,
+            concurrency=self.settings.consumer_concurrency,
         )
         self._consumers.append(consumer)
         return consumer

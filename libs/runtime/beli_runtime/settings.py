@@ -21,6 +21,9 @@ class ServiceSettings(BaseSettings):
     # event never blocks its partition.
     consumer_max_attempts: int = 5
     consumer_retry_base_seconds: float = 0.2
+    # Events a consumer handles at once, from different partitions (one partition's events stay
+    # in order: they share their aggregate's key).
+    consumer_concurrency: int = 8
     # Background jobs (outbox relay, sweepers) run on one instance at a time, elected by a lease.
     lease_seconds: float = 10.0
     relay_poll_seconds: float = 0.5

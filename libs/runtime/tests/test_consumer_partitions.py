@@ -1,0 +1,151 @@
+"""The consumer handles a batch's partitions concurrently, against the real broker and database:
+one partition's events stay strictly in order, different partitions overlap (bounded), their
+transactions' write conflicts are retried by the transaction (never dead-lettered), and offsets
+are committed for exactly what was handled."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from beli_contracts import Envelope, EventPayload
+from beli_contracts.orders import OrderPlaced
+from beli_contracts.values import Customer, OrderItem
+from beli_runtime.clock import utcnow
+from beli_runtime.consumer import EventConsumer, Subscription
+from beli_runtime.kafka import ensure_topics
+from beli_runtime.mongo import Session
+from beli_runtime.outbox import Outbox
+from tests.support import eventually
+
+pytestmark = pytest.mark.infra  # the real broker and database
+
+Scratch = Any  # the `space` fixture's type (conftest.py)
+PARTITIONS = 4
+Handler = Any
+
+
+def placed(order_id: str) -> Envelope:
+    customer = Customer(name="Maria", email="maria@example.id", phone="081234567890")
+    payload = OrderPlaced(order_id=order_id, customer=customer, items=[OrderItem(product_id="prd-1", quantity=1)], placed_at=utcnow())
+    return Envelope.wrap(payload, key=order_id, source="orders")
+
+
+@asynccontextmanager
+async def wide(space: Scratch, handler: Handler, *, concurrency: int, max_attempts: int = 3) -> AsyncIterator[str]:
+    """A consumer of a fresh topic of PARTITIONS partitions (yields the topic's name)."""
+    topic = f"{space.group}.wide"
+    await ensure_topics(space.bootstrap, [topic], partitions=PARTITIONS)
+    consumer = EventConsumer(
+        client=space.client,
+        db=space.db,
+        outbox=Outbox(space.db, source="test"),
+        bootstrap=space.bootstrap,
+        group_id=space.group,
+        subscription=Subscription(topics=(topic,), handlers={OrderPlaced.TYPE: handler}),
+        max_attempts=max_attempts,
+        retry_base_seconds=0.05,
+        concurrency=concurrency,
+    )
+    await consumer.ensure_indexes()
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield topic
+    finally:
+        await consumer.stop()
+        await asyncio.wait_for(task, 30)
+
+
+async def send_to(space: Scratch, topic: str, events: list[tuple[int, Envelope]]) -> None:
+    """Each event to the partition named with it, in the order given."""
+    producer = AIOKafkaProducer(bootstrap_servers=space.bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        for partition, envelope in events:
+            await producer.send_and_wait(topic, envelope.to_bytes(), key=envelope.key.encode(), partition=partition)
+    finally:
+        await producer.stop()
+
+
+async def committed(space: Scratch, topic: str) -> dict[int, int | None]:
+    """The group's committed offset of each partition (None: nothing committed)."""
+    reader = AIOKafkaConsumer(bootstrap_servers=space.bootstrap, group_id=space.group, enable_auto_commit=False)
+    await reader.start()
+    try:
+        return {p: await reader.committed(TopicPartition(topic, p)) for p in range(PARTITIONS)}
+    finally:
+        await reader.stop()
+
+
+async def test_each_partition_in_order_at_most_the_bound_at_once_offsets_committed(space: Scratch) -> None:
+    per_partition = 8
+    in_flight, most = 0, 0
+
+    async def handle(envelope: Envelope, payload: EventPayload, session: Session) -> None:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            partition, number = envelope.key.split("-")
+            # In the transaction: the committed list is the order the events were handled in.
+            await space.db["seen"].update_one({"_id": partition}, {"$push": {"numbers": int(number)}}, upsert=True, session=session)
+        finally:
+            in_flight -= 1
+
+    events = [(p, placed(f"p{p}-{n}")) for n in range(per_partition) for p in range(PARTITIONS)]
+    async with wide(space, handle, concurrency=2) as topic:
+        await send_to(space, topic, events)
+
+        async def handled() -> int:
+            return await space.db["inbox"].count_documents({})
+
+        await eventually(handled, lambda n: n == len(events), timeout=120, what="every event handled")
+        expected = {p: per_partition for p in range(PARTITIONS)}
+        await eventually(lambda: committed(space, topic), lambda c: c == expected, timeout=60, what="offsets committed to the end")
+
+    for p in range(PARTITIONS):
+        seen = await space.db["seen"].find_one({"_id": f"p{p}"})
+        assert seen is not None and seen["numbers"] == list(range(per_partition)), f"partition {p} handled out of order: {seen}"
+    assert most <= 2, f"{most} events were handled at once with a bound of 2"
+    assert await space.db["dead_letters"].count_documents({}) == 0
+
+
+async def test_partitions_overlap_and_their_write_conflicts_are_retried_not_dead_lettered(space: Scratch) -> None:
+    """Both events write one shared document, then wait (in their transaction, the write not yet
+    committed) until some handler runs a second time. Only a consumer that runs the two
+    partitions at once gets there: the second write conflicts with the first, uncommitted one,
+    and its transaction runs the handler again. With a single attempt allowed by the consumer,
+    only the transaction's own retry of the conflict keeps the event from the dead letters."""
+    calls: list[str] = []
+    retried = asyncio.Event()
+
+    async def handle(envelope: Envelope, payload: EventPayload, session: Session) -> None:
+        calls.append(envelope.key)
+        if len(calls) > 2:
+            retried.set()
+        await space.db["shared"].update_one({"_id": "counter"}, {"$inc": {"events": 1}}, session=session)
+        try:
+            await asyncio.wait_for(retried.wait(), timeout=15)
+        except TimeoutError:
+            pass  # handled one at a time: the assertions below say so
+
+    events = [(0, placed("first")), (1, placed("second"))]
+    await space.db["shared"].insert_one({"_id": "counter", "events": 0})
+    # As in a running service, the inbox exists already: a transaction creating a collection
+    # conflicts with every other one writing to it until it commits.
+    await space.db.create_collection("inbox")
+    async with wide(space, handle, concurrency=8, max_attempts=1) as topic:
+        await send_to(space, topic, events)
+
+        async def handled() -> int:
+            return await space.db["inbox"].count_documents({}) + await space.db["dead_letters"].count_documents({})
+
+        await eventually(handled, lambda n: n == len(events), timeout=120, what="both events handled or dead-lettered")
+
+    assert retried.is_set(), f"no write conflict: the two partitions' events were not handled at the same time (calls: {calls})"
+    assert await space.db["dead_letters"].count_documents({}) == 0, "a write conflict was dead-lettered instead of retried"
+    counter = await space.db["shared"].find_one({"_id": "counter"})
+    assert counter is not None and counter["events"] == 2
