@@ -40,6 +40,10 @@ class Lease:
         self.seconds = seconds
         self.token: int | None = None  # the fencing token of our current holding
         self._held_until = 0.0  # time.monotonic() deadline, measured from before the request
+        # A step that works on several items at once (overlapping their calls to Midtrans) still
+        # writes one transaction at a time: every fenced write updates this lease's document, so
+        # concurrent ones would only conflict with each other and retry.
+        self.writing = asyncio.Lock()
 
     async def acquire(self) -> bool:
         """Renew our lease, or take it over if it expired; False while another instance holds it."""

@@ -37,7 +37,18 @@ class Outbox:
         await self.add_raw(session, envelope.topic, key, envelope.to_bytes(), {"event_type": envelope.type})
         return envelope
 
+    async def add_many(self, session: Session, payloads: list[EventPayload], *, key: str) -> list[Envelope]:
+        """Several events of one aggregate, in this order, in one round trip."""
+        envelopes = [Envelope.wrap(payload, key=key, source=self.source) for payload in payloads]
+        rows = [self._row(e.topic, key, e.to_bytes(), {"event_type": e.type}) for e in envelopes]
+        if rows:
+            await self._rows.insert_many(rows, ordered=True, session=session)
+        return envelopes
+
     async def add_raw(self, session: Session, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
+        await self._rows.insert_one(self._row(topic, key, value, headers), session=session)
+
+    def _row(self, topic: str, key: str, value: bytes, headers: dict[str, str] | None) -> dict[str, Any]:
         row: dict[str, Any] = {
             "_id": ObjectId(),
             "topic": topic,
@@ -51,7 +62,7 @@ class Outbox:
         trace = tracing.carrier()
         if trace:
             row["trace"] = trace
-        await self._rows.insert_one(row, session=session)
+        return row
 
     async def pending_count(self) -> int:
         return await self._rows.count_documents({"published_at": None})

@@ -92,7 +92,8 @@ class ServiceRuntime:
                 await fenced.fence(session)
                 return await work(session)
 
-            result = await in_transaction(self.client, guarded)
+            async with fenced.writing:
+                result = await in_transaction(self.client, guarded)
         else:
             result = await in_transaction(self.client, work)
         self.events_written()

@@ -2,10 +2,15 @@
 
 The SDK is synchronous (requests) and sets no HTTP timeout, so every call runs in a worker
 thread with a requests session that always passes a timeout, and the coroutine waits with a
-deadline too. Signature verification is ours (domain.signature_valid): the SDK does none.
+deadline too. The gateway's own pool of `midtrans_concurrency` threads bounds how many calls are
+in flight at once (asyncio's default pool is shared and has only cpu + 4 threads). Signature
+verification is ours (domain.signature_valid): the SDK does none.
 """
 
 import asyncio
+import contextvars
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import midtransclient
@@ -30,9 +35,12 @@ class MidtransRefused(Exception):
 
 
 class _TimeoutSession(requests.Session):
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, connections: int) -> None:
         super().__init__()
         self._timeout = timeout
+        # One kept-alive connection per thread that may call at once.
+        for scheme in ("http://", "https://"):
+            self.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=max(10, connections)))
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout)
@@ -42,7 +50,12 @@ class _TimeoutSession(requests.Session):
 class MidtransGateway:
     def __init__(self, settings: PaymentsSettings) -> None:
         self._timeout = settings.midtrans_timeout_seconds
-        session = _TimeoutSession(self._timeout)
+        self.concurrency = max(1, settings.midtrans_concurrency)
+        # A call waits for a free thread before its deadline starts (the jobs, refunds and the
+        # reconciliation share the threads).
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="midtrans")
+        session = _TimeoutSession(self._timeout, self.concurrency)
         self._snap = midtransclient.Snap(
             is_production=settings.midtrans_is_production, server_key=settings.midtrans_server_key, client_key=settings.midtrans_client_key
         )
@@ -74,8 +87,14 @@ class MidtransGateway:
         return await self._call(self._core.transactions.refund, order_id, {"refund_key": refund_key, "amount": amount, "reason": reason})
 
     async def _call(self, function: Any, *args: Any) -> dict[str, Any]:
+        async with self._slots:
+            return await self._call_in_thread(function, *args)
+
+    async def _call_in_thread(self, function: Any, *args: Any) -> dict[str, Any]:
+        # The caller's context goes with the call (as asyncio.to_thread does): its trace.
+        call = functools.partial(contextvars.copy_context().run, function, *args)
         try:
-            return await asyncio.wait_for(asyncio.to_thread(function, *args), timeout=self._timeout + 2)
+            return await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(self._pool, call), timeout=self._timeout + 2)
         except TimeoutError:
             raise MidtransUnavailable("Midtrans did not answer in time") from None
         except requests.RequestException as error:

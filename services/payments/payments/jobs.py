@@ -3,11 +3,14 @@
 Each step records its outcome and the event it implies in one transaction; a failed call to
 Midtrans is retried later with backoff, never inside a Kafka consumer. Each payment is handled on
 its own: one that fails in an unexpected way is retried later and never holds back the others.
+A step works on its payments concurrently, as many at once as the gateway has threads, so their
+calls to Midtrans overlap (their transactions take turns under the job's lease).
 """
 
-from collections.abc import Awaitable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from beli_contracts.payments import LevyRecorded, PaymentFailed, PaymentLinkCreated, PaymentSettled
 from beli_runtime import tracing
@@ -41,6 +44,7 @@ from payments.settings import PaymentsSettings
 from payments.store import PaymentsStore
 
 log = get_logger(__name__)
+Item = TypeVar("Item")
 
 # After the n-th failed call to Midtrans: about 2^n seconds (with jitter), at most 5 minutes.
 MIDTRANS_BACKOFF = Backoff(2.0, 300.0)
@@ -81,9 +85,23 @@ class PaymentJobs:
 
     async def open_links(self) -> bool:
         due = await self.store.due_to_open(utcnow())
-        for payment in due:
-            await self._isolated("open_link", payment, self._open_link(payment))
+        await self._each(due, lambda payment: self._isolated("open_link", payment, self._open_link(payment)))
         return bool(due)
+
+    async def _each(self, items: Sequence[Item], work: Callable[[Item], Awaitable[None]]) -> None:
+        """`work` for every item, at most the gateway's bound at once. Every item runs to its end
+        (cancelling one mid-call could break PyMongo's client, see leases.holding); then the first
+        failure that is not the item's fault stops the step, as it would have one by one."""
+        slots = asyncio.Semaphore(self.gateway.concurrency)
+
+        async def one(item: Item) -> None:
+            async with slots:
+                await work(item)
+
+        outcomes = await asyncio.gather(*(one(item) for item in items), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _isolated(
         self, step: str, item: PaymentDocument | MidtransNotification, work: Awaitable[Any], *, notification: bool = False
@@ -223,13 +241,14 @@ class PaymentJobs:
 
     async def process_notifications(self) -> bool:
         due = await self.store.notifications_due()
-        handled: set[str] = set()
+        # One status check answers every pending notification of an order: one item per order.
+        first_per_order: dict[str, MidtransNotification] = {}
         for notification in due:
-            order_id = notification.order_id
-            if order_id in handled:
-                continue
-            handled.add(order_id)
-            await self._isolated("notification", notification, self._confirm(notification), notification=True)
+            first_per_order.setdefault(notification.order_id, notification)
+        await self._each(
+            list(first_per_order.values()),
+            lambda notification: self._isolated("notification", notification, self._confirm(notification), notification=True),
+        )
         return bool(due)
 
     async def _confirm(self, notification: MidtransNotification) -> None:
@@ -309,13 +328,14 @@ class PaymentJobs:
         levy_total = sum(line.levy for line in lines)
 
         async def work(session: Session) -> str:
-            # Decided inside the transaction: a cancellation recorded meanwhile conflicts with it.
-            late = late_reason(await self.store.get(order_id, session) or payment)
-            moved = await self.store.move(
+            # Decided inside the transaction, from the payment as this move found it: a FAILED
+            # payment is always late (late_reason), so moving from FAILED too is exactly "the
+            # sources, or FAILED when late"; a cancellation recorded meanwhile conflicts with it.
+            was = await self.store.move(
                 session,
                 order_id,
                 PaymentStatus.SETTLED,
-                sources | {PaymentStatus.FAILED} if late else sources,
+                sources | {PaymentStatus.FAILED},
                 {
                     "midtrans_status": status["transaction_status"],
                     "payment_type": status.get("payment_type"),
@@ -323,31 +343,35 @@ class PaymentJobs:
                     "levy_amount": levy_total,
                     "settled_at": settled_at,
                 },
+                before=True,
             )
-            if moved is None:
+            if was is None:
                 return f"stale: {status['transaction_status']} while {payment.status}"
+            late = late_reason(was)
             entries = await self.ledger.record_settlement(session, order_id, lines, rates, settled_at, payment.channel)
-            await self.runtime.outbox.add(
-                session, LevyRecorded(order_id=order_id, entries=[as_event_entry(e) for e in entries]), key=order_id
-            )
+            levy = LevyRecorded(order_id=order_id, entries=[as_event_entry(e) for e in entries])
             if late:
+                await self.runtime.outbox.add(session, levy, key=order_id)
                 # Booked, then returned in full: no payment_settled, so nobody is told to ship.
                 await self.late.begin(session, order_id, late)
                 return f"late payment, returning: {late}"
-            await self.runtime.outbox.add(
+            await self.runtime.outbox.add_many(
                 session,
-                PaymentSettled(
-                    order_id=order_id,
-                    customer=payment.customer,
-                    lines=lines,
-                    gross_amount=payment.gross_amount,
-                    levy_total=levy_total,
-                    seller_payable_total=sum(line.seller_payable for line in lines),
-                    payment_type=str(status.get("payment_type", "")),
-                    transaction_id=str(status.get("transaction_id", "")),
-                    settled_at=settled_at,
-                    channel=payment.channel,
-                ),
+                [
+                    levy,
+                    PaymentSettled(
+                        order_id=order_id,
+                        customer=payment.customer,
+                        lines=lines,
+                        gross_amount=payment.gross_amount,
+                        levy_total=levy_total,
+                        seller_payable_total=sum(line.seller_payable for line in lines),
+                        payment_type=str(status.get("payment_type", "")),
+                        transaction_id=str(status.get("transaction_id", "")),
+                        settled_at=settled_at,
+                        channel=payment.channel,
+                    ),
+                ],
                 key=order_id,
             )
             return f"settled: levy {levy_total}"
@@ -358,8 +382,7 @@ class PaymentJobs:
 
     async def cancel_requested(self) -> bool:
         due = await self.store.cancellations_due()
-        for payment in due:
-            await self._isolated("cancel", payment, self._cancel(payment))
+        await self._each(due, lambda payment: self._isolated("cancel", payment, self._cancel(payment)))
         return bool(due)
 
     async def _cancel(self, payment: PaymentDocument) -> None:

@@ -11,6 +11,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from pymongo import ReturnDocument
+
 from beli_contracts.payments import LevyEntry
 from beli_contracts.values import SettledLine
 from beli_runtime.clock import utcnow
@@ -90,14 +92,15 @@ class LevyLedger:
 
     async def _claim_head(self, session: Session) -> LedgerHead:
         # Writing the head first takes its write lock at once, so a concurrent appender
-        # conflicts early instead of after inserting its entries.
-        await self.meta.update_one(
+        # conflicts early instead of after inserting its entries; the same round trip reads it.
+        head = await self.meta.find_one_and_update(
             {"_id": HEAD_ID},
             {"$setOnInsert": {"sequence": 0, "hash": GENESIS_HASH, "closed": []}, "$set": {"claimed_at": utcnow()}},
             upsert=True,
+            return_document=ReturnDocument.AFTER,
             session=session,
         )
-        return await self.head(session)
+        return LedgerHead.from_document(head) if head else await self.head(session)  # an upsert returning AFTER always has it
 
     async def record_settlement(
         self,

@@ -19,6 +19,8 @@ class PaymentsSettings(ServiceSettings):
     # in). Empty: Midtrans's dashboard setting applies.
     snap_finish_url: str = ""
     midtrans_timeout_seconds: float = 8.0
+    # Calls to Midtrans in flight at once (the SDK is synchronous: each one holds a thread).
+    midtrans_concurrency: int = 8
     # Default PAD levy in basis points (100 bps = 1%) when no levy rule is configured.
     pad_levy_bps: int = 100
     link_retry_limit: int = 8

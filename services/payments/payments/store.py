@@ -28,9 +28,8 @@ class PaymentsStore:
         await ensure_index(self.payments, [("outlet_id", 1), ("settled_at", 1)], sparse=True)  # outlets' daily cash reports
 
     async def open(self, session: Session, event: PaymentRequested) -> bool:
-        """Record the intent to open a Midtrans transaction; False if the order already has one."""
-        if await self.payments.find_one({"_id": event.order_id}, {"_id": 1}, session=session):
-            return False
+        """Record the intent to open a Midtrans transaction; False if the order already has one
+        (an upsert that inserts only when missing: one round trip, no look-up first)."""
         now = utcnow()
         # Cash is taken at the till: nothing to open at Midtrans, the payment waits for the staff.
         status = PaymentStatus.AWAITING if event.payment_method == "cash" else PaymentStatus.OPENING
@@ -58,8 +57,10 @@ class PaymentsStore:
                 **({"trace": trace} if (trace := tracing.carrier()) else {}),
             }
         )
-        await self.payments.insert_one(payment.to_document(), session=session)
-        return True
+        document = payment.to_document()
+        del document["_id"]
+        opened = await self.payments.update_one({"_id": event.order_id}, {"$setOnInsert": document}, upsert=True, session=session)
+        return opened.upserted_id is not None
 
     async def trace_of(self, order_id: str) -> dict[str, str] | None:
         """The order's trace stored with its payment (asked only while tracing is on)."""
@@ -86,7 +87,10 @@ class PaymentsStore:
         target: PaymentStatus,
         from_states: frozenset[PaymentStatus],
         changes: dict[str, Any] | None = None,
+        *,
+        before: bool = False,
     ) -> PaymentDocument | None:
+        """The payment as moved (or as it was just before, with `before`); None if it was in none of `from_states`."""
         now = utcnow()
         moved = await self.payments.find_one_and_update(
             {"_id": order_id, "status": {"$in": [state.value for state in from_states]}},
@@ -94,7 +98,7 @@ class PaymentsStore:
                 "$set": {"status": target.value, "updated_at": now, **(changes or {})},
                 "$push": {"history": {"status": target.value, "at": now}},
             },
-            return_document=ReturnDocument.AFTER,
+            return_document=ReturnDocument.BEFORE if before else ReturnDocument.AFTER,
             session=session,
         )
         return PaymentDocument.maybe(moved)
