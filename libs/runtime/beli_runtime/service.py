@@ -47,13 +47,17 @@ class ServiceRuntime:
         self.outbox = Outbox(self.db, source=settings.service_name)
         self._consumers: list[EventConsumer] = []
         self._jobs: list[BackgroundJob] = []
+        self._sleepers: set[str] = set()  # jobs not woken by consumed events
         self._tasks: list[asyncio.Task[None]] = []
         self.indexes_ready = False
         self._relay_after_commits = relay_after_commits
         self._relay = OutboxRelay(self.db, settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
         self._relay_job = self.add_job("outbox-relay", self._relay.publish_pending, interval=settings.relay_poll_seconds)
 
-    def add_job(self, name: str, step: JobStep, *, interval: float) -> BackgroundJob:
+    def add_job(self, name: str, step: JobStep, *, interval: float, woken_by_events: bool = True) -> BackgroundJob:
+        """A background job. `woken_by_events=False` for a job whose work only time creates (a
+        sweep of what fell due, a retry later): waking it after every consumed event would only
+        cost it a look at the database that finds nothing."""
         job = BackgroundJob(
             name,
             step,
@@ -63,6 +67,8 @@ class ServiceRuntime:
             idle_max=self.settings.job_idle_max_seconds,
         )
         self._jobs.append(job)
+        if not woken_by_events:
+            self._sleepers.add(name)
         return job
 
     def subscribe(self, subscription: Subscription) -> EventConsumer:
@@ -105,7 +111,7 @@ class ServiceRuntime:
     def wake_jobs(self) -> None:
         """A consumer committed: there may be events to relay and work for the other jobs."""
         for job in self._jobs:
-            if job is not self._relay_job or self._relay_after_commits:
+            if (job is not self._relay_job or self._relay_after_commits) and job.name not in self._sleepers:
                 job.wake()
 
     async def health(self) -> dict[str, Any]:

@@ -67,7 +67,12 @@ def build_app(settings: CatalogSettings) -> FastAPI:
     service = build_service(settings)
     runtime = service.runtime
     runtime.subscribe(service.handlers.subscription())
-    runtime.add_job("reservation-sweeper", partial(release_expired_reservations, service), interval=settings.reservation_sweep_seconds)
+    runtime.add_job(
+        "reservation-sweeper",
+        partial(release_expired_reservations, service),
+        interval=settings.reservation_sweep_seconds,
+        woken_by_events=False,
+    )
     app = service_app(
         service,
         title="Beli NTT — catalog",

@@ -81,9 +81,11 @@ def _jobs(service: PaymentsService) -> BackgroundJob:
     webhook wakes it)."""
     runtime, jobs, interval = service.runtime, service.jobs, service.settings.payment_job_seconds
     runtime.add_job("open-payment-links", jobs.open_links, interval=interval)
-    notifications = runtime.add_job("midtrans-notifications", jobs.process_notifications, interval=interval)
+    notifications = runtime.add_job("midtrans-notifications", jobs.process_notifications, interval=interval, woken_by_events=False)
     runtime.add_job("cancel-payments", jobs.cancel_requested, interval=interval)
-    runtime.add_job("retry-refunds", service.refunds.retry_requested, interval=min(10.0, service.settings.refund_retry_seconds))
+    runtime.add_job(
+        "retry-refunds", service.refunds.retry_requested, interval=min(10.0, service.settings.refund_retry_seconds), woken_by_events=False
+    )
     runtime.add_job("return-late-payments", service.late.send_due, interval=interval)
     runtime.add_job("refund-uncollected-pickups", service.uncollected.send_due, interval=interval)
     return notifications
