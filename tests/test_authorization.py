@@ -139,6 +139,16 @@ RULES = [
     Rule(
         "payments", "POST", "/outlets/ntt-mart-belu/payments/{order}/cash", frozenset({"outlet"}), {"received": 1000}, expected={"*": 404}
     ),
+    # Only the till's staff pay cash back; the world's order is an online one, so past the outlet
+    # check it is not this outlet's cash sale (404).
+    Rule(
+        "payments",
+        "POST",
+        "/outlets/ntt-mart-belu/payments/{order}/cash-refund",
+        frozenset({"outlet"}),
+        {"paid_back": 1000},
+        expected={"*": 404},
+    ),
     Rule("payments", "GET", "/outlets/ntt-mart-belu/cash-report", frozenset({"outlet", "finance", "admin"})),
     Rule("payments", "GET", "/levy/entries", FINANCE, params={"order_id": "{order}"}),
     Rule("payments", "GET", "/admin/levy-rules", ADMIN),
