@@ -32,7 +32,9 @@ class ProgrammeService:
 
 
 def build_service(settings: ProgrammeSettings) -> ProgrammeService:
-    runtime = ServiceRuntime(settings)
+    # Its handlers write an event only when an ASN first meets the month's commitment: the relay
+    # finds those on its own polling rather than looking in the outbox after every sale.
+    runtime = ServiceRuntime(settings, relay_after_commits=False)
     store = ProgrammeStore(runtime.db)
     tallies = Tallies(store, runtime.outbox, settings.default_commitment)
     roster = Roster(runtime, store, tallies)
@@ -45,7 +47,7 @@ def build_app(settings: ProgrammeSettings) -> FastAPI:
     runtime, store, tallies = service.runtime, service.store, service.tallies
     runtime.subscribe(ProgrammeHandlers(tallies).subscription())
     runtime.add_job("commitment-reminders", service.reminders.scheduled, interval=settings.reminder_job_seconds, woken_by_events=False)
-    runtime.add_job("announce-nip-links", service.roster.announce_earlier_links, interval=300)
+    runtime.add_job("announce-nip-links", service.roster.announce_earlier_links, interval=300, woken_by_events=False)
     app = service_app(
         service,
         title="Beli NTT — programme",

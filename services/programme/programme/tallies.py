@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 
 from beli_contracts.payments import LevyReversed, PaymentSettled
 from beli_contracts.programme import AsnContact, CommitmentMet
@@ -34,9 +34,6 @@ class Tallies:
 
     async def settled(self, session: Session, event: PaymentSettled) -> None:
         order_id = event.order_id
-        existing = await self.store.sales.find_one({"_id": order_id}, session=session)
-        if existing is not None and (existing.get("counted") or existing.get("cancelled")):
-            return  # already counted, or cancelled before the money came: never counts
         month = domain.month_of(event.settled_at)
         buyer = event.customer.account_id or domain.normal_email(event.customer.email)
         lines: list[Doc] = [
@@ -61,17 +58,22 @@ class Tallies:
             "lines": lines,
             "reversals": [],
         }
-        await self.store.sales.update_one({"_id": order_id}, {"$set": sale}, upsert=True, session=session)
+        # One guarded write instead of a read then a write: a stored sale is either counted already
+        # or an order cancelled before its money came (`cancelled`), and neither may count (again).
+        # An upsert that only sets on insert never fails (a failed write would abort the transaction).
+        written = await self.store.sales.update_one({"_id": order_id}, {"$setOnInsert": sale}, upsert=True, session=session)
+        if written.upserted_id is None:
+            return
+        if event.customer.account_id:
+            await self.spend(session, event.customer.account_id, month, event.gross_amount, order_id, event.settled_at, "paid")
         by_regency: dict[str, int] = {}
         for line in lines:
             by_regency[line["regency"]] = by_regency.get(line["regency"], 0) + line["gross"]
         ovop = sum(line["gross"] for line in lines if line["ovop"])
-        await self._dashboard(session, month, event.gross_amount, event.levy_total, by_regency, ovop, orders=1)
-        await self._active(session, month, "buyer", buyer)
-        for seller_id in {line["seller_id"] for line in lines}:
-            await self._active(session, month, "seller", seller_id)
-        if event.customer.account_id:
-            await self.spend(session, event.customer.account_id, month, event.gross_amount, order_id, event.settled_at, "paid")
+        people = [("buyer", buyer)] + [("seller", seller_id) for seller_id in sorted({line["seller_id"] for line in lines})]
+        new_actives = await self._actives(session, month, people)
+        # The month's document is every sale's: written last, so a transaction holds it the shortest time.
+        await self._dashboard(session, month, event.gross_amount, event.levy_total, by_regency, ovop, orders=1, also=new_actives)
 
     async def refunded(self, session: Session, event: LevyReversed, at: datetime) -> None:
         sale = await self.store.sales.find_one({"_id": event.order_id}, session=session)
@@ -91,18 +93,17 @@ class Tallies:
         await self.store.sales.update_one(
             {"_id": event.order_id}, {"$inc": {"refunded": amount}, "$push": {"reversals": refund_key}}, session=session
         )
-        await self._dashboard(session, month, -amount, levy, by_regency, ovop, orders=0, refunds=amount)
         if sale.get("account_id"):
             await self.spend(session, sale["account_id"], month, -amount, event.order_id, moment, "refund")
+        await self._dashboard(session, month, -amount, levy, by_regency, ovop, orders=0, refunds=amount)
 
     async def cancelled(self, session: Session, order_id: str) -> None:
         """Cancelled orders never count. Payments settles nothing for them (a settlement that loses
-        the race is refunded, and that refund is what reverses it), so only remember the cancel."""
-        existing = await self.store.sales.find_one({"_id": order_id}, {"counted": 1}, session=session)
-        if existing is None:
-            await self.store.sales.insert_one({"_id": order_id, "cancelled": True, "counted": False}, session=session)
-        elif not existing.get("counted"):
-            await self.store.sales.update_one({"_id": order_id}, {"$set": {"cancelled": True}}, session=session)
+        the race is refunded, and that refund is what reverses it), so only remember the cancel:
+        one upsert that writes nothing over a sale already stored (counted, or cancelled before)."""
+        await self.store.sales.update_one(
+            {"_id": order_id}, {"$setOnInsert": {"cancelled": True, "counted": False}}, upsert=True, session=session
+        )
 
     async def recount_met(self, month: str) -> None:
         """The commitment of a month changed: how many met it, per OPD and government, again."""
@@ -135,8 +136,9 @@ class Tallies:
                 return  # not (yet) an ASN: the month's spending joins the aggregates when the NIP is linked
             await self.attach(session, after, link)
             return
-        await self._aggregate(session, after, after["spent"] - amount, after["spent"])
-        await self._maybe_met(session, after)
+        commitment = await self.commitment(month, session)
+        await self._aggregate(session, after, after["spent"] - amount, after["spent"], commitment)
+        await self._maybe_met(session, after, commitment)
 
     async def attach(self, session: Session, spending: Doc, link: Doc) -> None:
         """A month's spending becomes an ASN's: it joins its OPD's and government's figures."""
@@ -146,8 +148,9 @@ class Tallies:
         fields = {"nip": asn["_id"], "opd_id": asn["opd_id"], "government": asn["government"]}
         await self.store.spending.update_one({"_id": spending["_id"]}, {"$set": fields}, session=session)
         spending = spending | fields
-        await self._aggregate(session, spending, 0, spending["spent"])
-        await self._maybe_met(session, spending)
+        commitment = await self.commitment(spending["month"], session)
+        await self._aggregate(session, spending, 0, spending["spent"], commitment)
+        await self._maybe_met(session, spending, commitment)
 
     async def link_account(self, session: Session, account_id: str) -> None:
         link = await self.store.links.find_one({"_id": account_id}, session=session)
@@ -156,9 +159,8 @@ class Tallies:
         for spending in await self.store.spending.find({"account_id": account_id, "nip": None}, session=session).to_list():
             await self.attach(session, spending, link)
 
-    async def _aggregate(self, session: Session, spending: Doc, before: int, after: int) -> None:
+    async def _aggregate(self, session: Session, spending: Doc, before: int, after: int, commitment: int) -> None:
         month = spending["month"]
-        commitment = await self.commitment(month, session)
         met_change = int(domain.met(after, commitment)) - int(domain.met(before, commitment))
         change = {"$inc": {"spent": after - before, "met": met_change}}
         await self.store.opd_months.update_one(
@@ -174,9 +176,8 @@ class Tallies:
             session=session,
         )
 
-    async def _maybe_met(self, session: Session, spending: Doc) -> None:
+    async def _maybe_met(self, session: Session, spending: Doc, commitment: int) -> None:
         """One "met" message per ASN and month, the first time the commitment is reached."""
-        commitment = await self.commitment(spending["month"], session)
         if spending.get("met_notified") or not domain.met(spending["spent"], commitment):
             return
         contact = await self.contact(session, spending["nip"])
@@ -201,17 +202,38 @@ class Tallies:
         )
 
     async def _dashboard(
-        self, session: Session, month: str, gross: int, levy: int, by_regency: dict[str, int], ovop: int, *, orders: int, refunds: int = 0
+        self,
+        session: Session,
+        month: str,
+        gross: int,
+        levy: int,
+        by_regency: dict[str, int],
+        ovop: int,
+        *,
+        orders: int,
+        refunds: int = 0,
+        also: dict[str, int] | None = None,
     ) -> None:
         increments: dict[str, Any] = {"gmv": gross, "levy": levy, "ovop_gross": ovop, "orders": orders, "refunds": refunds}
         increments |= {f"by_regency.{regency}": amount for regency, amount in by_regency.items()}
+        increments |= also or {}
         await self.store.months.update_one({"_id": month}, {"$inc": increments}, upsert=True, session=session)
 
-    async def _active(self, session: Session, month: str, kind: str, who: str) -> None:
-        existing = await self.store.actives.find_one({"_id": f"{month}:{kind}:{who}"}, {"_id": 1}, session=session)
-        if existing is None:
-            await self.store.actives.insert_one({"_id": f"{month}:{kind}:{who}"}, session=session)
-            await self.store.months.update_one({"_id": month}, {"$inc": {f"{kind}s": 1}}, upsert=True, session=session)
+    async def _actives(self, session: Session, month: str, people: list[tuple[str, str]]) -> dict[str, int]:
+        """Who was active in the month, one row per (month, buyer|seller), in one round trip: upserts
+        that only set on insert, so a row already there is no error (an error would abort the
+        transaction, as a duplicate key of an insert would). Answers the new ones per kind
+        (`buyers`, `sellers`) for the month's distinct counts."""
+        writes = [
+            UpdateOne({"_id": f"{month}:{kind}:{who}"}, {"$setOnInsert": {"month": month, "kind": kind}}, upsert=True)
+            for kind, who in people
+        ]
+        result = await self.store.actives.bulk_write(writes, ordered=False, session=session)
+        new: dict[str, int] = {}
+        for index in result.upserted_ids or {}:
+            kind = people[index][0]
+            new[f"{kind}s"] = new.get(f"{kind}s", 0) + 1
+        return new
 
 
 def asn_key(nip: str) -> str:

@@ -1,0 +1,201 @@
+"""The programme's read models fed with payments' and orders' events on the real database,
+without Kafka: each figure counted once (a settlement again, a refund again, a cancellation), the
+"commitment met" message once, and a settlement costing a handful of round trips (issue 11)."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient, monitoring
+
+from beli_contracts.payments import LevyEntry, LevyReversed, PaymentSettled
+from beli_contracts.values import Customer, SellerContact, SettledLine
+from beli_runtime.mongo import Session, in_transaction
+from beli_runtime.outbox import Outbox
+from programme import domain
+from programme.main import build_service
+from programme.settings import ProgrammeSettings
+from programme.store import ProgrammeStore
+from programme.tallies import Tallies, asn_key
+from tests.service_layer import ServiceDatabase, outbox_events, ready
+
+pytestmark = pytest.mark.infra  # the real database (no broker)
+
+AT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+MONTH = domain.month_of(AT)
+NIP = "198503122010012001"
+CRUD = {"insert", "update", "delete", "find", "findAndModify", "aggregate", "count"}
+
+
+class Commands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in CRUD:
+            self.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+class Programme:
+    """The tallies on a client whose every command is counted."""
+
+    def __init__(self, client: AsyncMongoClient[dict[str, Any]], database: str, commands: Commands) -> None:
+        self.client = client
+        self.db = client[database]
+        self.commands = commands
+        self.tallies = Tallies(ProgrammeStore(self.db), Outbox(self.db, source="programme"), default_commitment=100_000)
+
+    async def apply(self, work: Callable[[Session], Awaitable[None]]) -> list[str]:
+        """Run one event's work in a transaction, as the consumer does; the commands it sent."""
+        self.commands.names.clear()
+        await in_transaction(self.client, work)
+        return list(self.commands.names)
+
+    async def month(self) -> dict[str, Any]:
+        return await self.db["months"].find_one({"_id": MONTH}) or {}
+
+
+@pytest.fixture
+async def programme(service_database: ServiceDatabase) -> AsyncIterator[Programme]:
+    service = build_service(ProgrammeSettings(**service_database.settings()))
+    async with ready(service):
+        commands = Commands()
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(service_database.mongodb_url, event_listeners=[commands], tz_aware=True)
+        try:
+            yield Programme(client, service_database.mongodb_database, commands)
+        finally:
+            await client.close()
+
+
+def seller(seller_id: str, regency: str) -> SellerContact:
+    return SellerContact(
+        seller_id=seller_id, name=f"UMKM {seller_id}", email=f"{seller_id}@example.id", phone="081200000000", regency=regency
+    )
+
+
+def line(product_id: str, who: SellerContact, price: int, quantity: int = 1, ovop: str | None = None) -> SettledLine:
+    gross = price * quantity
+    return SettledLine(
+        product_id=product_id,
+        product_name=f"Produk {product_id}",
+        category="kuliner",
+        seller=who,
+        quantity=quantity,
+        unit_price=price,
+        ovop_village=ovop,
+        levy=gross // 100,
+        seller_payable=gross - gross // 100,
+        levy_rule_id="default",
+        levy_rule_version=1,
+    )
+
+
+def settlement(order_id: str, account_id: str, lines: list[SettledLine]) -> PaymentSettled:
+    gross = sum(item.subtotal for item in lines)
+    levy = sum(item.levy for item in lines)
+    return PaymentSettled(
+        order_id=order_id,
+        customer=Customer(name="Ina", email=f"{account_id}@example.id", phone="081300000000", account_id=account_id),
+        lines=lines,
+        gross_amount=gross,
+        levy_total=levy,
+        seller_payable_total=gross - levy,
+        payment_type="qris",
+        transaction_id=f"trx-{order_id}",
+        settled_at=AT,
+    )
+
+
+def reversal(order_id: str, refunded: SettledLine, entry_id: str) -> LevyReversed:
+    entry = LevyEntry(
+        entry_id=entry_id,
+        sequence=99,
+        kind="reversal",
+        order_id=order_id,
+        product_id=refunded.product_id,
+        seller_id=refunded.seller.seller_id,
+        regency=refunded.seller.regency,
+        category=refunded.category,
+        gross=-refunded.subtotal,
+        levy=-refunded.levy,
+        seller_payable=-refunded.seller_payable,
+        rule_id="default",
+        rule_version=1,
+        rate_bps=100,
+        period=MONTH,
+        recorded_at=AT,
+        hash="h",
+    )
+    return LevyReversed(order_id=order_id, refund_amount=-refunded.subtotal, entries=[entry])
+
+
+def dashboard(month: dict[str, Any]) -> tuple[int, int, int, int, int, int]:
+    return (
+        month.get("gmv", 0),
+        month.get("orders", 0),
+        month.get("buyers", 0),
+        month.get("sellers", 0),
+        month.get("refunds", 0),
+        month.get("ovop_gross", 0),
+    )
+
+
+async def test_a_sale_counts_once_with_its_distinct_buyer_and_sellers_in_a_handful_of_round_trips(programme: Programme) -> None:
+    sikka, belu = seller("s-sikka", "Sikka"), seller("s-belu", "Belu")
+    first = settlement("BNTT-1", "acct-ina", [line("p1", sikka, 45_000, 2), line("p2", belu, 30_000, ovop="Desa Jenilu")])
+    sent = await programme.apply(lambda session: programme.tallies.settled(session, first))
+    # The sale, the buyer's spending, whether the buyer is an ASN, the month's active people, the month.
+    assert len(sent) <= 5, sent
+    assert dashboard(await programme.month()) == (120_000, 1, 1, 2, 0, 30_000)
+
+    await programme.apply(lambda session: programme.tallies.settled(session, first))  # the same sale again (another event id)
+    second = settlement("BNTT-2", "acct-ina", [line("p1", sikka, 45_000)])
+    await programme.apply(lambda session: programme.tallies.settled(session, second))
+    month = await programme.month()
+    assert dashboard(month) == (165_000, 2, 1, 2, 0, 30_000)  # the same buyer and seller are counted once a month
+    assert month["by_regency"] == {"Sikka": 135_000, "Belu": 30_000}
+    spending = await programme.db["spending"].find_one({"_id": f"acct-ina:{MONTH}"})
+    assert spending is not None and spending["spent"] == 165_000 and len(spending["orders"]) == 2
+
+
+async def test_refunds_count_once_and_cancelled_orders_never(programme: Programme) -> None:
+    sikka = seller("s-sikka", "Sikka")
+    cloth = line("p-tenun", sikka, 25_000, ovop="Desa Jenilu")
+    paid = settlement("BNTT-3", "acct-markus", [cloth, line("p-madu", sikka, 30_000)])
+    await programme.apply(lambda session: programme.tallies.settled(session, paid))
+    refund = reversal("BNTT-3", cloth, "lev-r1")
+    for _ in range(2):  # redelivered under another event id: counted once
+        await programme.apply(lambda session: programme.tallies.refunded(session, refund, AT))
+    assert dashboard(await programme.month()) == (30_000, 1, 1, 1, 25_000, 0)
+
+    await programme.apply(lambda session: programme.tallies.cancelled(session, "BNTT-3"))  # too late: it was paid
+    await programme.apply(lambda session: programme.tallies.cancelled(session, "BNTT-4"))
+    late = settlement("BNTT-4", "acct-markus", [line("p-madu", sikka, 30_000)])
+    await programme.apply(lambda session: programme.tallies.settled(session, late))  # money after the cancel: refunded, never counted
+    assert dashboard(await programme.month()) == (30_000, 1, 1, 1, 25_000, 0)
+    spending = await programme.db["spending"].find_one({"_id": f"acct-markus:{MONTH}"})
+    assert spending is not None and spending["spent"] == 30_000
+
+
+async def test_an_asn_meeting_the_commitment_is_told_once_and_counted_in_the_opd(programme: Programme) -> None:
+    await programme.db["opds"].insert_one({"_id": "sikka-dinkes", "name": "Dinas Kesehatan Kabupaten Sikka", "government": "Sikka"})
+    asn = {"_id": NIP, "name": "Ina Parera", "opd_id": "sikka-dinkes", "government": "Sikka", "email": "ina@example.id", "phone": ""}
+    await programme.db["asn"].insert_one(asn)
+    await programme.db["links"].insert_one({"_id": "acct-asn", "nip": NIP, "email": "ina@example.id", "phone": None})
+    sikka = seller("s-sikka", "Sikka")
+    for number, price in enumerate((60_000, 50_000, 20_000)):
+        sale = settlement(f"BNTT-5{number}", "acct-asn", [line("p-madu", sikka, price)])
+        await programme.apply(lambda session, sale=sale: programme.tallies.settled(session, sale))
+    opd = await programme.db["opd_months"].find_one({"_id": f"{MONTH}:sikka-dinkes"})
+    government = await programme.db["government_months"].find_one({"_id": f"{MONTH}:Sikka"})
+    assert opd is not None and (opd["spent"], opd["met"]) == (130_000, 1)
+    assert government is not None and (government["spent"], government["met"]) == (130_000, 1)
+    events = [event for event in await outbox_events(programme.db, asn_key(NIP)) if event.type == "programme.commitment_met"]
+    assert len(events) == 1 and events[0].data["spent"] == 110_000
