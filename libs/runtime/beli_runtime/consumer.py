@@ -9,14 +9,17 @@ A handler that keeps failing is retried with backoff, then dead-lettered (record
 Partitions are handled concurrently (at most `concurrency` events at a time), each partition's
 events strictly one after another (partitions.py): events are keyed by aggregate id, so one
 order's events stay in order while different orders' events overlap their database round trips.
-Offsets are committed, per partition, only up to the last event that finished.
+Offsets are committed, per partition, only up to the last event that finished. A subscription
+may name, per event type, the keys an event's handler writes (`writes`): handlers whose keys
+overlap then run one after another in this process (keylocks.py), held until their transaction
+has committed, instead of conflicting on the same documents and retrying; the others overlap.
 """
 
 import asyncio
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -29,6 +32,7 @@ from beli_contracts import Envelope, EventPayload, UnknownEventType, dead_letter
 from beli_runtime import metrics, tracing
 from beli_runtime.clock import utcnow
 from beli_runtime.kafka import ensure_topics, stop_quietly
+from beli_runtime.keylocks import KeyLocks
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Database, Session, database_unavailable, ensure_index, in_transaction
 from beli_runtime.outbox import Outbox
@@ -43,14 +47,19 @@ RETRY_CAP_SECONDS = 5.0
 CONCURRENCY = 8
 
 Handler = Callable[[Envelope, Any, Session], Awaitable[None]]
+# The keys (e.g. product ids) an event's handler will write, from the event alone.
+WrittenKeys = Callable[[Envelope, Any], Iterable[str]]
 
 
 @dataclass(frozen=True)
 class Subscription:
-    """Which event types a service reacts to, and how. Types not listed are ignored."""
+    """Which event types a service reacts to, and how. Types not listed are ignored. `writes`
+    names, per event type, the keys its handler writes: events with overlapping keys are handled
+    one after another in this process; types not listed there take no lock."""
 
     topics: tuple[str, ...]
     handlers: dict[str, Handler]
+    writes: dict[str, WrittenKeys] = field(default_factory=dict)
 
 
 class PoisonEvent(Exception):
@@ -94,6 +103,7 @@ class EventConsumer:
         self._commits = asyncio.Lock()  # one offset commit at a time, in order
         self._workers = PartitionWorkers(self._handle_message, concurrency)
         self._kafka: AIOKafkaConsumer | None = None
+        self._locks = KeyLocks()
 
     async def ensure_indexes(self) -> None:
         await ensure_index(self._db["dead_letters"], [("status", 1), ("failed_at", 1)])
@@ -257,8 +267,11 @@ class EventConsumer:
             await handler(envelope, payload, session)
             return True
 
+        written = self._subscription.writes.get(envelope.type)
         try:
-            fresh = await in_transaction(self._client, work)
+            # Held until the transaction has committed: the next writer of these keys reads our writes.
+            async with self._locks.holding(written(envelope, payload) if written else ()):
+                fresh = await in_transaction(self._client, work)
         except _AlreadySeen:
             fresh = False
         metrics.EVENTS_CONSUMED.labels(envelope.type, "processed" if fresh else "duplicate").inc()

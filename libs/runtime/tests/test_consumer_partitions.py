@@ -4,6 +4,7 @@ transactions' write conflicts are retried by the transaction (never dead-lettere
 are committed for exactly what was handled."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,14 +29,17 @@ PARTITIONS = 4
 Handler = Any
 
 
-def placed(order_id: str) -> Envelope:
+def placed(order_id: str, products: tuple[str, ...] = ("prd-1",)) -> Envelope:
     customer = Customer(name="Maria", email="maria@example.id", phone="081234567890")
-    payload = OrderPlaced(order_id=order_id, customer=customer, items=[OrderItem(product_id="prd-1", quantity=1)], placed_at=utcnow())
+    items = [OrderItem(product_id=product_id, quantity=1) for product_id in products]
+    payload = OrderPlaced(order_id=order_id, customer=customer, items=items, placed_at=utcnow())
     return Envelope.wrap(payload, key=order_id, source="orders")
 
 
 @asynccontextmanager
-async def wide(space: Scratch, handler: Handler, *, concurrency: int, max_attempts: int = 3) -> AsyncIterator[str]:
+async def wide(
+    space: Scratch, handler: Handler, *, concurrency: int, max_attempts: int = 3, writes: dict[str, Any] | None = None
+) -> AsyncIterator[str]:
     """A consumer of a fresh topic of PARTITIONS partitions (yields the topic's name)."""
     topic = f"{space.group}.wide"
     await ensure_topics(space.bootstrap, [topic], partitions=PARTITIONS)
@@ -45,7 +49,7 @@ async def wide(space: Scratch, handler: Handler, *, concurrency: int, max_attemp
         outbox=Outbox(space.db, source="test"),
         bootstrap=space.bootstrap,
         group_id=space.group,
-        subscription=Subscription(topics=(topic,), handlers={OrderPlaced.TYPE: handler}),
+        subscription=Subscription(topics=(topic,), handlers={OrderPlaced.TYPE: handler}, writes=writes or {}),
         max_attempts=max_attempts,
         retry_base_seconds=0.05,
         concurrency=concurrency,
@@ -149,3 +153,58 @@ async def test_partitions_overlap_and_their_write_conflicts_are_retried_not_dead
     assert await space.db["dead_letters"].count_documents({}) == 0, "a write conflict was dead-lettered instead of retried"
     counter = await space.db["shared"].find_one({"_id": "counter"})
     assert counter is not None and counter["events"] == 2
+
+
+async def test_handlers_writing_the_same_keys_take_turns_and_the_others_overlap(space: Scratch) -> None:
+    """The subscription names each order's product ids as the keys it writes. Two orders of the
+    same products (the second naming them in the other order), on two partitions, write one
+    shared stock document: each waits in its transaction, its write not yet committed, for the
+    other to join it (up to a few seconds). Without the key locks they meet and their writes
+    conflict (the transaction runs a handler again); with them the second starts only after the
+    first has committed, so each handler runs exactly once. Two orders of other products, on the
+    other partitions, do meet: disjoint keys still overlap."""
+    calls: list[str] = []
+    in_flight: dict[str, int] = {"hot": 0, "cold": 0}
+    most: dict[str, int] = {"hot": 0, "cold": 0}
+    met = {"hot": asyncio.Event(), "cold": asyncio.Event()}
+
+    async def handle(envelope: Envelope, payload: EventPayload, session: Session) -> None:
+        kind = "hot" if envelope.key.startswith("hot") else "cold"
+        calls.append(envelope.key)
+        in_flight[kind] += 1
+        most[kind] = max(most[kind], in_flight[kind])
+        if in_flight[kind] == 2:
+            met[kind].set()
+        try:
+            if kind == "hot":
+                await space.db["stock"].update_one({"_id": "prd-hot"}, {"$inc": {"reserved": 1}}, session=session)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(met[kind].wait(), timeout=3 if kind == "hot" else 30)
+        finally:
+            in_flight[kind] -= 1
+
+    def products(envelope: Envelope, payload: OrderPlaced) -> list[str]:
+        return [item.product_id for item in payload.items]
+
+    events = [
+        (0, placed("hot-1", ("prd-hot", "prd-warm"))),
+        (1, placed("hot-2", ("prd-warm", "prd-hot"))),
+        (2, placed("cold-1", ("prd-a",))),
+        (3, placed("cold-2", ("prd-b",))),
+    ]
+    await space.db["stock"].insert_one({"_id": "prd-hot", "reserved": 0})
+    await space.db.create_collection("inbox")  # as in a running service (see the test above)
+    async with wide(space, handle, concurrency=8, max_attempts=1, writes={OrderPlaced.TYPE: products}) as topic:
+        await send_to(space, topic, events)
+
+        async def handled() -> int:
+            return await space.db["inbox"].count_documents({}) + await space.db["dead_letters"].count_documents({})
+
+        await eventually(handled, lambda n: n == len(events), timeout=120, what="every event handled or dead-lettered")
+
+    assert most["hot"] == 1, f"two handlers of the same products ran at once (calls: {calls})"
+    assert sorted(calls) == ["cold-1", "cold-2", "hot-1", "hot-2"], f"a handler ran again after a write conflict: {calls}"
+    assert most["cold"] == 2, "handlers of different products did not overlap"
+    stock = await space.db["stock"].find_one({"_id": "prd-hot"})
+    assert stock is not None and stock["reserved"] == 2
+    assert await space.db["dead_letters"].count_documents({}) == 0

@@ -111,6 +111,8 @@ class ReservationDocument(Document):
     holder: str | None = None
     outlet_id: str | None = None  # a sale at an outlet's till holds the outlet's shelf units
     lines: list[ReservationLine] = []
+    # units.lines_digest(lines): a paid order's lines are checked against it (absent before it existed).
+    lines_digest: str | None = None
     created_at: datetime | None = None
     expires_at: datetime | None = None
     settled_at: datetime | None = None

@@ -1,5 +1,12 @@
-"""Catalog's reactions to the checkout saga."""
+"""Catalog's reactions to the checkout saga.
 
+The consumer is told which stock documents each event's handler writes (`writes`): reservations
+and commits of the same products then take turns in this process instead of conflicting on those
+documents and retrying their transactions; other orders' still overlap. A cancellation does not
+say its products (the reservation knows them): its rare conflicts are retried by the transaction.
+"""
+
+from collections.abc import Iterable
 from datetime import timedelta
 
 from beli_contracts import Envelope
@@ -13,6 +20,7 @@ from beli_contracts.catalog import (
 from beli_contracts.orders import OrderCancelled, OrderPaid, OrderPlaced
 from beli_contracts.outlets import outlet_of_channel
 from beli_contracts.topics import ORDERS_EVENTS
+from beli_contracts.values import OrderItem, PricedLine
 from beli_runtime.consumer import Subscription
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
@@ -35,13 +43,17 @@ class CatalogHandlers:
                 OrderPaid.TYPE: self.on_order_paid,
                 OrderCancelled.TYPE: self.on_order_cancelled,
             },
+            writes={
+                OrderPlaced.TYPE: lambda _, event: [*stock_keys(event.channel, event.items), f"holder:{holder_of(event)}"],
+                OrderPaid.TYPE: lambda _, event: stock_keys(event.channel, event.lines),
+            },
         )
 
     async def on_order_placed(self, envelope: Envelope, event: OrderPlaced, session: Session) -> None:
         outlet_id = outlet_of_channel(event.channel)
-        # A sale at the till is held by the outlet, so it never counts toward the buyer's online hold limits.
-        holder = event.channel if outlet_id else event.customer.account_id or event.customer.email.strip().lower()
-        reservation = await self.store.reserve(session, event.order_id, event.items, self.unpaid_hold, holder, self.limits, outlet_id)
+        reservation = await self.store.reserve(
+            session, event.order_id, event.items, self.unpaid_hold, holder_of(event), self.limits, outlet_id
+        )
         if reservation is None:
             return
         plan = reservation.plan
@@ -55,7 +67,7 @@ class CatalogHandlers:
             await self.outbox.add(session, alert, key=alert.product_id, correlation_id=envelope.correlation_id)
 
     async def on_order_paid(self, envelope: Envelope, event: OrderPaid, session: Session) -> None:
-        outcome = await self.store.commit(session, event.order_id)
+        outcome = await self.store.commit(session, event.order_id, event.lines, outlet_of_channel(event.channel))
         reply: ReservationCommitted | ReservationLapsed | None = None
         if outcome in ("committed", "recommitted"):
             reply = ReservationCommitted(order_id=event.order_id)
@@ -73,3 +85,17 @@ class CatalogHandlers:
             await self.outbox.add(
                 session, ReservationReleased(order_id=order_id, reason=reason), key=order_id, correlation_id=correlation_id
             )
+
+
+def holder_of(event: OrderPlaced) -> str:
+    """Whose hold limits the order counts toward. A sale at the till is held by the outlet, so it
+    never counts toward the buyer's online hold limits."""
+    if outlet_of_channel(event.channel):
+        return event.channel
+    return event.customer.account_id or event.customer.email.strip().lower()
+
+
+def stock_keys(channel: str, lines: Iterable[OrderItem | PricedLine]) -> list[str]:
+    """The stock documents an order's lines move: the online product's, or the outlet's shelf's."""
+    outlet_id = outlet_of_channel(channel)
+    return [f"{outlet_id}|{line.product_id}" if outlet_id else line.product_id for line in lines]

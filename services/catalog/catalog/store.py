@@ -8,6 +8,7 @@ variants; its own stock/price/reserved/sold are derived from them in the same tr
 """
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -18,14 +19,13 @@ from beli_contracts.catalog import StockLow
 from beli_contracts.values import OrderItem
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
-from catalog import text
-from catalog.documents import ProductDocument, ReservationDocument, ReservationLine, SellerDocument, ShelfLevel
+from catalog import text, units
+from catalog.documents import ProductDocument, ReservationDocument, ReservationLine, SellerDocument
 from catalog.domain import (
     CATEGORIES,
     HoldLimits,
     ReservationPlan,
     StockedProduct,
-    StockedVariant,
     derived_totals,
     low_stock_transition,
     over_hold_limits,
@@ -155,59 +155,81 @@ class CatalogStore:
         """Reserve every line or none, within the holder's limits on unpaid units: online stock, or
         with `outlet_id` the outlet's shelf (the buyer stands at the till: no hold limits). None
         when this order was already handled."""
-        if await self.reservations.find_one({"_id": order_id}, session=session):
-            return None
         refused = [] if outlet_id else over_hold_limits(items, await self._held_by(session, holder), limits)
+        products: dict[str, ProductDocument] = {}
         if refused:
             plan = ReservationPlan("rejected", [], refused)
         else:
-            plan = plan_reservation(items, await self._stocked(session, items, outlet_id))
+            products, shelf = await self._stocked(session, items, outlet_id)
+            plan = plan_reservation(items, shelf)
         now = utcnow()
         # Millisecond precision: what every store keeps, so the same deadline compares equal everywhere.
         ends = now + ttl
         result = Reservation(plan, expires_at=ends.replace(microsecond=ends.microsecond // 1000 * 1000))
-        if plan.outcome == "reserved":
-            for line in plan.lines:
-                moved = await self._move_line(session, outlet_id, line.product_id, line.variant_id, line.quantity, "stock", "reserved")
-                if moved is None:
-                    # Our snapshot said there was stock; a concurrent writer won. Retry whole.
-                    raise RuntimeError(f"stock of {line.product_id}/{line.variant_id} changed during reservation")
-                # Alerts are about the online stock; an outlet's shelf has none.
-                alert = await self.check_low_stock(session, moved, line.variant_id) if isinstance(moved, ProductDocument) else None
-                if alert is not None:
-                    result.low_stock.append(alert)
+        lines = units.merged_lines(plan.lines)
         reservation = ReservationDocument(
             id=order_id,
             status="held" if plan.outcome == "reserved" else "rejected",
             holder=holder,
             outlet_id=outlet_id,
-            lines=[ReservationLine(product_id=line.product_id, variant_id=line.variant_id, quantity=line.quantity) for line in plan.lines],
+            lines=lines,
+            lines_digest=units.lines_digest(lines),
             created_at=now,
             expires_at=result.expires_at,
         )
-        await self.reservations.insert_one(reservation.to_document(), session=session)
+        # Written first and only if new: a second order_placed of the order changes nothing.
+        written = await self.reservations.update_one(
+            {"_id": order_id}, {"$setOnInsert": reservation.to_document() | {"_id": order_id}}, upsert=True, session=session
+        )
+        if written.upserted_id is None:
+            return None
+        for line in lines:  # none when rejected
+            if outlet_id:
+                moved = await self.outlet_stock.move(
+                    session, outlet_id, line.product_id, line.variant_id, line.quantity, take="stock", give="reserved"
+                )
+            else:
+                move = units.reserve(products[line.product_id], line.variant_id, line.quantity, now)
+                moved = await self._update_product(session, move)
+                products[line.product_id] = move.after  # a second variant of it moves from there
+                if move.alert:
+                    result.low_stock.append(units.stock_low(move.after, line.variant_id))  # online stock only
+            if not moved:
+                # Our snapshot said there was stock; a concurrent writer won. Retry whole.
+                raise RuntimeError(f"stock of {line.product_id}/{line.variant_id} changed during reservation")
         return result
 
-    async def _stocked(self, session: Session, items: list[OrderItem], outlet_id: str | None) -> dict[str, StockedProduct]:
+    async def _update_product(self, session: Session, move: units.Move) -> bool:
+        done = await self.products.update_one(move.filter, move.update, array_filters=move.array_filters, session=session)
+        return done.matched_count == 1
+
+    async def _stocked(
+        self, session: Session, items: list[OrderItem], outlet_id: str | None
+    ) -> tuple[dict[str, ProductDocument], dict[str, StockedProduct]]:
+        """The products as read (by id), and what the plan needs of them: online, or on the outlet's shelf."""
         ids = list({item.product_id for item in items})
-        found = [ProductDocument.from_document(doc) for doc in await self.products.find({"_id": {"$in": ids}}, session=session).to_list()]
-        products = {product.id: stocked(product) for product in found}
+        found = {
+            doc["_id"]: ProductDocument.from_document(doc)
+            for doc in await self.products.find({"_id": {"$in": ids}}, session=session).to_list()
+        }
+        products = {product.id: units.stocked(product) for product in found.values()}
         if outlet_id is None:
-            return products
+            return found, products
         outlet = await self.outlets.find_one({"_id": outlet_id}, {"active": 1}, session=session)
         levels = await self.outlet_stock.at(session, outlet_id, ids)
         # A closed outlet sells nothing; on its shelf a product sells while its seller keeps it active.
         open_ = bool(outlet and outlet.get("active"))
-        shelf = {product.id: replace(products[product.id], on_sale=open_ and product.active) for product in found}
-        return {product_id: at_outlet(product, levels) for product_id, product in shelf.items()}
+        shelf = {product.id: replace(products[product.id], on_sale=open_ and product.active) for product in found.values()}
+        return found, {product_id: at_outlet(product, levels) for product_id, product in shelf.items()}
 
     async def _move_line(
         self, session: Session, outlet_id: str | None, product_id: str, variant_id: str | None, quantity: int, take: str, give: str
-    ) -> ProductDocument | ShelfLevel | None:
-        """Units of the outlet's shelf for an outlet's reservation, the online stock otherwise."""
+    ) -> ProductDocument | bool:
+        """Units of the outlet's shelf for an outlet's reservation (True when moved), the online
+        stock otherwise (the product after). False: not enough units to take."""
         if outlet_id:
             return await self.outlet_stock.move(session, outlet_id, product_id, variant_id, quantity, take=take, give=give)
-        return await self._move_units(session, product_id, variant_id, quantity, take=take, give=give)
+        return await self._move_units(session, product_id, variant_id, quantity, take=take, give=give) or False
 
     async def _held_by(self, session: Session, holder: str) -> dict[str, int]:
         """Units per product the holder keeps in unpaid orders. Touching the holder's row first makes
@@ -219,18 +241,27 @@ class CatalogStore:
                 held[line["product_id"]] = held.get(line["product_id"], 0) + line["quantity"]
         return held
 
-    async def commit(self, session: Session, order_id: str) -> CommitOutcome:
+    async def commit(
+        self, session: Session, order_id: str, paid: Sequence[units.UnitsLine] = (), outlet_id: str | None = None
+    ) -> CommitOutcome:
         """Held units become sold. A paid order whose hold was already released (its payment was
         processed after the deadline) takes the units again if they are still on sale, or its
         reservation lapses: the caller must then say so, so that the money is returned."""
+        settled = {"$set": {"status": "committed", "settled_at": utcnow()}}
+        if paid:
+            # The paid lines are the held ones when their digests agree: then one update settles
+            # the reservation, no read of its lines first (reservations stored before the digest
+            # existed, or lines that differ, take the way below).
+            lines = units.merged_lines(paid)
+            held_as_paid = {"_id": order_id, "status": "held", "outlet_id": outlet_id, "lines_digest": units.lines_digest(lines)}
+            if (await self.reservations.update_one(held_as_paid, settled, session=session)).matched_count:
+                await self._sell_held(session, outlet_id, lines)
+                return "committed"
         held = ReservationDocument.maybe(
-            await self.reservations.find_one_and_update(
-                {"_id": order_id, "status": "held"}, {"$set": {"status": "committed", "settled_at": utcnow()}}, session=session
-            )
+            await self.reservations.find_one_and_update({"_id": order_id, "status": "held"}, settled, session=session)
         )
         if held is not None:
-            for line in held.lines:
-                await self._move_line(session, held.outlet_id, line.product_id, line.variant_id, line.quantity, "reserved", "sold")
+            await self._sell_held(session, held.outlet_id, held.lines)
             return "committed"
         reservation = ReservationDocument.maybe(await self.reservations.find_one({"_id": order_id, "status": "released"}, session=session))
         if reservation is None:
@@ -246,7 +277,7 @@ class CatalogStore:
             return "lapsed"
         for line in reservation.lines:
             moved = await self._move_line(session, outlet_id, line.product_id, line.variant_id, line.quantity, "stock", "sold")
-            if moved is None:
+            if not moved:
                 raise RuntimeError(f"stock of {line.product_id} changed while re-reserving {order_id}")  # retried whole
             if isinstance(moved, ProductDocument):
                 await self.check_low_stock(session, moved, line.variant_id)
@@ -254,6 +285,17 @@ class CatalogStore:
             {"_id": order_id}, {"$set": {"status": "committed", "recommitted": True, "settled_at": utcnow()}}, session=session
         )
         return "recommitted"
+
+    async def _sell_held(self, session: Session, outlet_id: str | None, lines: Sequence[ReservationLine]) -> None:
+        now = utcnow()
+        for line in lines:
+            if outlet_id:
+                await self.outlet_stock.move(
+                    session, outlet_id, line.product_id, line.variant_id, line.quantity, take="reserved", give="sold"
+                )
+            else:
+                where, change, array_filters = units.sell_held(line.product_id, line.variant_id, line.quantity, now)
+                await self.products.update_one(where, change, array_filters=array_filters, session=session)
 
     async def _all_available(self, session: Session, lines: list[ReservationLine]) -> bool:
         for line in lines:
@@ -324,7 +366,6 @@ class CatalogStore:
             emit, alerted = low_stock_transition(product.stock, threshold, product.low_stock_alerted)
             if alerted != product.low_stock_alerted:
                 await self.products.update_one({"_id": product.id}, {"$set": {"low_stock_alerted": alerted}}, session=session)
-            available = product.stock
         else:
             variant = product.variant(variant_id)
             assert variant is not None  # the units of this variant were just moved
@@ -336,17 +377,7 @@ class CatalogStore:
                     array_filters=[{"v.id": variant_id}],
                     session=session,
                 )
-            available = variant.stock
-        if not emit:
-            return None
-        return StockLow(
-            product_id=product.id,
-            product_name=product.name,
-            variant_id=variant_id,
-            seller=product.seller,
-            stock=available,
-            threshold=threshold or 0,
-        )
+        return units.stock_low(product, variant_id) if emit else None
 
 
 def refresh_derived(product: ProductDocument) -> None:
@@ -359,18 +390,3 @@ def refresh_derived(product: ProductDocument) -> None:
     product.visible = bool(product.active and product.seller_status == "verified")
     labels = [CATEGORIES[product.category], product.category, product.regency, product.ovop_village or ""]
     product.name_terms, product.search_terms = text.product_terms(product.name, product.description, labels)
-
-
-def stocked(product: ProductDocument) -> StockedProduct:
-    variants = {v.id: StockedVariant(id=v.id, name=v.name, price=v.price, available=v.stock, active=v.active) for v in product.variants}
-    return StockedProduct(
-        id=product.id,
-        name=product.name,
-        category=product.category,
-        price=product.price,
-        available=product.stock,
-        on_sale=product.visible,
-        seller=product.seller,
-        variants=variants,
-        ovop_village=product.ovop_village,
-    )

@@ -56,15 +56,15 @@ class OutletStock:
 
     async def move(
         self, session: Session, outlet_id: str, product_id: str, variant_id: str | None, quantity: int, *, take: str, give: str
-    ) -> ShelfLevel | None:
-        """Move units between stock/reserved/sold, never below zero. The level after, or None."""
-        level = await self.levels.find_one_and_update(
+    ) -> bool:
+        """Move units between stock/reserved/sold, never below zero. False: not enough to take.
+        (An update by _id: SecantusDB's find_one_and_update scans the collection on its write.)"""
+        moved = await self.levels.update_one(
             {"_id": level_id(outlet_id, product_id, variant_id), take: {"$gte": quantity}},
             {"$inc": {take: -quantity, give: quantity}, "$set": {"updated_at": utcnow()}},
             session=session,
-            return_document=ReturnDocument.AFTER,
         )
-        return ShelfLevel.maybe(level)
+        return moved.matched_count == 1
 
     async def all_available(self, session: Session, outlet_id: str, lines: Sequence[ReservationLine]) -> bool:
         for line in lines:
