@@ -41,7 +41,7 @@ async def record(space: Scratch, envelope: Envelope, session: Session) -> None:
 
 
 @asynccontextmanager
-async def consuming(space: Scratch, behaviour: Behaviour = record) -> AsyncIterator[Scratch]:
+async def consuming(space: Scratch, behaviour: Behaviour = record, *, self_deduplicating: bool = False) -> AsyncIterator[Scratch]:
     async def handle(envelope: Envelope, payload: EventPayload, session: Session) -> None:
         await space.db["calls"].insert_one({"order_id": envelope.key})  # outside the transaction: every attempt counts
         await behaviour(space, envelope, session)
@@ -52,7 +52,11 @@ async def consuming(space: Scratch, behaviour: Behaviour = record) -> AsyncItera
         outbox=Outbox(space.db, source="test"),
         bootstrap=space.bootstrap,
         group_id=space.group,
-        subscription=Subscription(topics=(space.topic,), handlers={OrderPlaced.TYPE: handle}),
+        subscription=Subscription(
+            topics=(space.topic,),
+            handlers={OrderPlaced.TYPE: handle},
+            self_deduplicating=frozenset({OrderPlaced.TYPE}) if self_deduplicating else frozenset(),
+        ),
         max_attempts=MAX_ATTEMPTS,
         retry_base_seconds=0.05,
     )
@@ -93,6 +97,23 @@ async def test_a_redelivered_event_changes_nothing(space: Scratch) -> None:
         assert await effects_of(space, "BNTT-twice") == 1
         assert await space.db["inbox"].count_documents({}) == 2
         assert await space.db["dead_letters"].count_documents({}) == 0
+
+
+async def record_once(space: Scratch, envelope: Envelope, session: Session) -> None:
+    """An insert keyed by the event id that leaves an existing document as it is."""
+    effect = {"order_id": envelope.key, "event_id": str(envelope.id)}
+    await space.db["effects"].update_one({"_id": str(envelope.id)}, {"$setOnInsert": effect}, upsert=True, session=session)
+
+
+async def test_a_self_deduplicating_handler_needs_no_inbox_row(space: Scratch) -> None:
+    async with consuming(space, record_once, self_deduplicating=True):
+        event = placed("BNTT-upserted").to_bytes()
+        await space.send(event)
+        await space.send(event)
+        await processed_past(space)
+        assert await effects_of(space, "BNTT-upserted") == 1
+        assert await calls_of(space, "BNTT-upserted") == 2  # handled twice, changed once
+        assert await space.db["inbox"].count_documents({}) == 0
 
 
 async def test_a_failing_handler_is_retried_until_it_succeeds(space: Scratch) -> None:

@@ -16,6 +16,7 @@ from beli_runtime.http import ApiError
 from beli_runtime.strict import StrictRequest
 from notifications.domain import CHANNELS, KINDS, Channel
 from notifications.phones import InvalidPhone, to_e164
+from notifications.preferences import SavedPreferences
 from notifications.settings import NotificationsSettings
 from notifications.store import NotificationsStore
 
@@ -72,11 +73,13 @@ def delivery_view(doc: dict[str, Any]) -> DeliveryOut:
     return DeliveryOut(id=doc["_id"], **{name: doc.get(name) for name in DeliveryOut.model_fields if name != "id"})
 
 
-def build_router(store: NotificationsStore, settings: NotificationsSettings, wake_senders: Callable[[], None]) -> APIRouter:
+def build_router(
+    store: NotificationsStore, saved: SavedPreferences, settings: NotificationsSettings, wake_senders: Callable[[], None]
+) -> APIRouter:
     router = APIRouter(tags=["notifications"])
     inbox_owner = _inbox_owner(settings)
     _register_inbox(router, store, inbox_owner)
-    _register_preferences(router, store, inbox_owner)
+    _register_preferences(router, store, saved, inbox_owner)
     _register_admin(router, store, settings, wake_senders)
     _register_kinds(router)
     return router
@@ -145,7 +148,9 @@ async def _preferences_view(store: NotificationsStore, recipient: str) -> Prefer
     )
 
 
-def _register_preferences(router: APIRouter, store: NotificationsStore, inbox_owner: Callable[..., dict[str, Any]]) -> None:
+def _register_preferences(
+    router: APIRouter, store: NotificationsStore, saved: SavedPreferences, inbox_owner: Callable[..., dict[str, Any]]
+) -> None:
     Owner = Annotated[dict[str, Any], Depends(inbox_owner)]
 
     def email_owner(owner: Owner) -> str:
@@ -173,7 +178,7 @@ def _register_preferences(router: APIRouter, store: NotificationsStore, inbox_ow
                     422, f"{name} is a transactional message: keep at least one of {', '.join(CHANNELS)}", field=f"channels.{name}"
                 )
             current[name] = list(dict.fromkeys(channels))
-        await store.save_preferences(recipient, current)
+        await saved.save(recipient, current)
         return await _preferences_view(store, recipient)
 
 

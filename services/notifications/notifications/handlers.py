@@ -1,6 +1,9 @@
 """Notifications react to events by recording what to send; sending happens in the sending job,
-never in a consumer. Everything here runs inside the consumer's inbox transaction, so a
-redelivered event finds its id in the inbox and records nothing twice."""
+never in a consumer. An event's messages and deliveries are one bulk write that dedupes the
+event itself (`NotificationsStore.add_notices`), so the consumer keeps no inbox row and opens no
+transaction for it (`Subscription.self_deduplicating`): that write, and a look-up of preferences
+only for people who saved some, is all an event costs. Remembering an account (`$set`) keeps the
+consumer's inbox, so an older copy of the event never overwrites a newer one."""
 
 from __future__ import annotations
 
@@ -29,17 +32,21 @@ from beli_runtime.mongo import Session
 from notifications import domain
 from notifications.domain import KINDS, Channel, Notice
 from notifications.phones import InvalidPhone, to_e164, try_e164
+from notifications.preferences import SavedPreferences, StalePreferences
 from notifications.rendering import Rendered, Renderer
 from notifications.settings import NotificationsSettings
 from notifications.store import NotificationsStore, delivery_id, message_id
 
 UNVERIFIED_EMAIL = "alamat e-mail ini belum diverifikasi oleh pemiliknya"
 UNVERIFIED_PHONE = "nomor telepon ini belum diverifikasi oleh pemiliknya"
+# Writes of one event whose guard may find preferences changed before the consumer's retry takes over.
+GUARD_ATTEMPTS = 3
 
 
 class NotificationsHandlers:
-    def __init__(self, store: NotificationsStore, renderer: Renderer, settings: NotificationsSettings) -> None:
+    def __init__(self, store: NotificationsStore, saved: SavedPreferences, renderer: Renderer, settings: NotificationsSettings) -> None:
         self.store = store
+        self.saved = saved
         self.renderer = renderer
         self.settings = settings
 
@@ -50,27 +57,30 @@ class NotificationsHandlers:
 
             return handle
 
+        handlers: dict[str, Any] = {
+            PaymentLinkCreated.TYPE: on(domain.for_payment_link),
+            # Receipts follow orders' decision: money for a cancelled order is returned instead.
+            OrderPaid.TYPE: on(domain.for_settlement),
+            PaymentReturned.TYPE: on(domain.for_return),
+            OrderCancelled.TYPE: on(domain.for_cancellation),
+            OrderShipped.TYPE: on(domain.for_shipment),
+            OrderCompleted.TYPE: on(domain.for_completion),
+            SubOrderAtOutlet.TYPE: on(domain.for_pickup_ready),
+            PickupReminderDue.TYPE: on(domain.for_pickup_reminder),
+            PickupCollected.TYPE: on(domain.for_pickup_collected),
+            SubOrderReturned.TYPE: on(domain.for_pickup_returned),
+            StockLow.TYPE: on(domain.for_stock_low),
+            LevyRuleChanged.TYPE: self.on_levy_rule_changed,
+            CommitmentReminderDue.TYPE: on(domain.for_commitment_reminder),
+            CommitmentMet.TYPE: on(domain.for_commitment_met),
+            VerificationCodeIssued.TYPE: self.on_code,
+            AccountVerified.TYPE: self.on_account_verified,
+        }
         return Subscription(
             topics=(ORDERS_EVENTS, PAYMENTS_EVENTS, CATALOG_EVENTS, PROGRAMME_EVENTS),
-            handlers={
-                PaymentLinkCreated.TYPE: on(domain.for_payment_link),
-                # Receipts follow orders' decision: money for a cancelled order is returned instead.
-                OrderPaid.TYPE: on(domain.for_settlement),
-                PaymentReturned.TYPE: on(domain.for_return),
-                OrderCancelled.TYPE: on(domain.for_cancellation),
-                OrderShipped.TYPE: on(domain.for_shipment),
-                OrderCompleted.TYPE: on(domain.for_completion),
-                SubOrderAtOutlet.TYPE: on(domain.for_pickup_ready),
-                PickupReminderDue.TYPE: on(domain.for_pickup_reminder),
-                PickupCollected.TYPE: on(domain.for_pickup_collected),
-                SubOrderReturned.TYPE: on(domain.for_pickup_returned),
-                StockLow.TYPE: on(domain.for_stock_low),
-                LevyRuleChanged.TYPE: self.on_levy_rule_changed,
-                CommitmentReminderDue.TYPE: on(domain.for_commitment_reminder),
-                CommitmentMet.TYPE: on(domain.for_commitment_met),
-                VerificationCodeIssued.TYPE: self.on_code,
-                AccountVerified.TYPE: self.on_account_verified,
-            },
+            handlers=handlers,
+            # Every handler but the account's writes through add_notices, which dedupes the event.
+            self_deduplicating=frozenset(handlers) - {AccountVerified.TYPE},
         )
 
     async def on_levy_rule_changed(self, envelope: Envelope, event: LevyRuleChanged, session: Session) -> None:
@@ -95,13 +105,25 @@ class NotificationsHandlers:
                 doc["address"] = to_e164(event.address, self.settings.default_phone_region)
             except InvalidPhone as invalid:
                 doc |= {"status": "rejected", "last_error": str(invalid)}
-        await self.store.add_deliveries(session, [doc])
+        await self.store.add_notices(session, [], [doc])
 
     async def record(self, session: Session, event_id: str, notices: list[Notice]) -> None:
-        """An event's inbox messages and deliveries, written with one bulk write each after one
-        look-up of everyone's preferences."""
-        reachable = [notice for notice in notices if notice.email_verified]
-        chosen = await self.store.preferences_of_all(session, [notice.recipient for notice in reachable])
+        """An event's inbox messages and deliveries in one bulk write, after a look-up of the
+        preferences of those who saved some (none for most events). The write's guard fails when
+        someone saved preferences meanwhile, on any instance: learn who, and write again."""
+        reachable = [notice.recipient for notice in notices if notice.email_verified]
+        for _ in range(GUARD_ATTEMPTS):
+            chosen = await self.saved.of(session, reachable)
+            messages, deliveries = self._documents(event_id, notices, chosen)
+            if await self.store.add_notices(session, messages, deliveries, guard=self.saved.guard()) != "stale":
+                return
+            await self.saved.refresh()
+        raise StalePreferences(f"preferences kept changing while event {event_id} was written")  # retried by the consumer
+
+    def _documents(
+        self, event_id: str, notices: list[Notice], chosen: dict[str, dict[str, list[Channel]]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The inbox messages and the deliveries of an event's notices."""
         messages: list[dict[str, Any]] = []
         deliveries: list[dict[str, Any]] = []
         for notice in notices:
@@ -115,8 +137,7 @@ class NotificationsHandlers:
             rendered = self.renderer.render(notice)
             messages.append(self._message(inbox_id, event_id, notice, rendered))
             deliveries += self._deliveries(inbox_id, event_id, notice, rendered, chosen.get(notice.recipient, {}).get(notice.kind))
-        await self.store.add_messages(session, messages)
-        await self.store.add_deliveries(session, deliveries)
+        return messages, deliveries
 
     def _message(self, inbox_id: str, event_id: str, notice: Notice, rendered: Rendered) -> dict[str, Any]:
         return {

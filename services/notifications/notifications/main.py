@@ -12,6 +12,7 @@ from beli_runtime.service import ServiceRuntime
 from notifications.api import build_router
 from notifications.channels import EmailTransport, ProviderTransport, Transport
 from notifications.handlers import NotificationsHandlers
+from notifications.preferences import SavedPreferences
 from notifications.rendering import Renderer
 from notifications.sender import DeliveryJob
 from notifications.settings import NotificationsSettings
@@ -23,6 +24,7 @@ class NotificationsService:
     settings: NotificationsSettings
     runtime: ServiceRuntime
     store: NotificationsStore
+    saved: SavedPreferences
     handlers: NotificationsHandlers
     transports: list[Transport]
     sender: DeliveryJob | None = None
@@ -30,15 +32,17 @@ class NotificationsService:
     async def prepare(self) -> None:
         await self.store.ensure_indexes()
         await self.store.migrate()
+        await self.saved.load()
 
 
 def build_service(settings: NotificationsSettings) -> NotificationsService:
     # Its handlers write no events (only a rare dead letter goes through its outbox).
     runtime = ServiceRuntime(settings, relay_after_commits=False)
     store = NotificationsStore(runtime.db)
-    handlers = NotificationsHandlers(store, Renderer(settings.templates_dir or None), settings)
+    saved = SavedPreferences(store, runtime.client)
+    handlers = NotificationsHandlers(store, saved, Renderer(settings.templates_dir or None), settings)
     transports: list[Transport] = [EmailTransport(settings), ProviderTransport(settings, "whatsapp"), ProviderTransport(settings, "sms")]
-    return NotificationsService(settings, runtime, store, handlers, transports)
+    return NotificationsService(settings, runtime, store, saved, handlers, transports)
 
 
 def build_app(settings: NotificationsSettings) -> FastAPI:
@@ -56,7 +60,7 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
         description="Messages to shoppers, sellers and finance (Bahasa Indonesia): in-app inbox, e-mail, WhatsApp, SMS.",
         lifespan=_lifespan(service),
     )
-    app.include_router(build_router(service.store, settings, job.wake))
+    app.include_router(build_router(service.store, service.saved, settings, job.wake))
     return app
 
 

@@ -1,15 +1,18 @@
 """Notifications persistence.
 
-- `messages`: the in-app inbox, one document per (event, kind, recipient).
-- `deliveries`: one document per (event, kind, recipient, channel) for e-mail/WhatsApp/SMS. It is
-  the intent to send, written with the consumer's inbox entry in one transaction; the channel's
-  job claims it (status `sending`, `claimed_until`), sends, then marks it `sent`. A crash between
-  the two leaves a claim that expires and is retried with the same provider idempotency key.
-  `due_at` is set only while a delivery still has to go out (pending: when to try; sending: when
-  its claim expires), so finding the due ones is one range query over a small index.
+- `deliveries`: one document per (event, kind, recipient, channel). The in-app inbox is one of
+  the channels (`inbox`: the message itself, with its read mark, under the message id that the
+  inbox API shows); e-mail/WhatsApp/SMS documents are the intent to send, written with the
+  inbox message in one bulk write when the event is consumed. The sending job claims one
+  (status `sending`, `claimed_until`), sends, then marks it `sent`. A crash between the two
+  leaves a claim that expires and is retried with the same provider idempotency key. `due_at` is
+  set only while a delivery still has to go out (pending: when to try; sending: when its claim
+  expires), so finding the due ones is one range query over a small index.
 
-Round trips (issue 11): an event's messages and deliveries are written with one bulk write each,
-a batch of due deliveries is claimed with one, and marks of sends that finish together share one.
+Round trips (issue 11): an event's messages and deliveries are written with one bulk write (they
+were two collections, two writes), a batch of due deliveries is claimed with one, and marks of
+sends that finish together share one. Every write of an event is an insert keyed by the event id
+that leaves an existing document as it is, so the consumer needs no inbox row for it.
 - `preferences`: per recipient, which channels for which kind.
 """
 
@@ -18,18 +21,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
 
 from beli_runtime.clock import utcnow
 from beli_runtime.mongo import Database, Session, ensure_index
-from notifications.domain import Channel
+from notifications.domain import CHANNELS, Channel
 
 # pending -> sending -> sent | pending (retry) | failed; rejected/skipped never go out.
 DUE_STATUSES = ("pending", "sending")
 KEEP_ERRORS = 10
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+INBOX = "inbox"  # the channel of the in-app inbox: its documents are the messages themselves
+MIGRATION_BATCH = 500
+DUPLICATE_KEY = 11000
+# What became of an event's write: written now, seen before, or refused by its guard (nothing written).
+Written = Literal["written", "seen", "stale"]
 
 
 def message_id(event_id: str, kind: str, recipient: str) -> str:
@@ -72,30 +81,61 @@ class Delivery:
 
 class NotificationsStore:
     def __init__(self, db: Database) -> None:
-        self.messages = db["messages"]
         self.deliveries = db["deliveries"]
+        # Where inbox messages lived before they joined their deliveries (moved at start-up).
+        self.legacy_messages = db["messages"]
         self.preferences = db["preferences"]
         # What accounts proved (from catalog.account_verified), keyed by e-mail: who is staff.
         self.accounts = db["accounts"]
 
     async def ensure_indexes(self) -> None:
-        await ensure_index(self.messages, [("recipient", 1), ("created_at", -1)])
-        await ensure_index(self.messages, [("phone", 1), ("created_at", -1)])
-        await ensure_index(self.messages, [("recipient", 1), ("read", 1)])
+        # The inbox (only its messages carry `phone` and `read`).
+        await ensure_index(self.deliveries, [("phone", 1), ("created_at", -1)])
+        await ensure_index(self.deliveries, [("recipient", 1), ("read", 1)])
         await ensure_index(self.deliveries, [("channel", 1), ("status", 1), ("next_attempt_at", 1)])
         await ensure_index(self.deliveries, [("due_at", 1)])
         await ensure_index(self.deliveries, [("status", 1), ("created_at", -1)])
         await ensure_index(self.deliveries, [("order_id", 1)])
         await ensure_index(self.deliveries, [("recipient", 1), ("created_at", -1)])
 
-    # --- written by the consumer, inside its transaction -----------------------------------
+    # --- written by the consumer -------------------------------------------------------------
 
-    async def add_messages(self, session: Session, docs: list[dict[str, Any]]) -> None:
-        # $setOnInsert rather than insert: a duplicate-key error would abort the whole transaction.
-        if docs:
-            await self.messages.bulk_write([_insert_once(doc) for doc in docs], session=session)
+    async def add_notices(
+        self, session: Session, messages: list[dict[str, Any]], deliveries: list[dict[str, Any]], guard: UpdateOne | None = None
+    ) -> Written:
+        """An event's inbox messages and deliveries in one ordered bulk write of updates (one
+        command), which also dedupes the event (the consumer keeps no inbox row for it): its first
+        document is inserted (`_insert_or_fail`), so its duplicate key means the event was seen and
+        stops the write before anything else (a channel chosen since must not send the notice
+        again); the others are upserts with $setOnInsert, and the last statement marks the first
+        document `event_written`. A write cut short (the database away mid-command) is completed
+        by the event's next delivery. `guard`, when given, goes first (SavedPreferences)."""
+        docs = [message | {"channel": INBOX} for message in messages] + self._complete(deliveries)
+        if not docs:
+            return "written"
+        head = docs[0]["_id"]
+        writes: list[Any] = [guard] if guard else []
+        marker = len(writes)  # the index of the first document's insert
+        writes += [_insert_or_fail(docs[0] | {"event_written": False}), *map(_insert_once, docs[1:])]
+        writes.append(UpdateOne({"_id": head}, {"$set": {"event_written": True}}))
+        try:
+            await self.deliveries.bulk_write(writes, ordered=True, session=session)
+        except BulkWriteError as error:
+            failed = error.details.get("writeErrors", [{}])[0]
+            if failed.get("code") != DUPLICATE_KEY or failed.get("index") not in (0, marker):
+                raise
+            if failed["index"] != marker:
+                return "stale"  # the guard: nothing was written
+            seen = await self.deliveries.find_one({"_id": head}, {"event_written": 1}, session=session)
+            if seen is not None and seen.get("event_written", True) is False:  # cut short: complete it
+                completion = [*map(_insert_once, docs), UpdateOne({"_id": head}, {"$set": {"event_written": True}})]
+                await self.deliveries.bulk_write(completion, ordered=True, session=session)
+                return "written"
+            return "seen"
+        return "written"
 
-    async def add_deliveries(self, session: Session, docs: list[dict[str, Any]]) -> None:
+    @staticmethod
+    def _complete(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         now = utcnow()
         defaults = {
             "attempts": 0,
@@ -107,9 +147,7 @@ class NotificationsStore:
             "created_at": now,
             "sent_at": None,
         }
-        complete = [defaults | ({"due_at": now} if doc["status"] == "pending" else {}) | doc for doc in docs]
-        if complete:
-            await self.deliveries.bulk_write([_insert_once(doc) for doc in complete], session=session)
+        return [defaults | ({"due_at": now} if doc["status"] == "pending" else {}) | doc for doc in docs]
 
     async def remember_account(self, session: Session, account: dict[str, Any]) -> None:
         email = account["email"].lower()
@@ -175,31 +213,53 @@ class NotificationsStore:
         )
 
     async def migrate(self) -> None:
-        """Deliveries stored before `due_at` existed get it if they still have to go out (idempotent:
-        only those without one; run at start-up, before the sending jobs)."""
+        """Run at start-up, before the sending job; each step is idempotent."""
+        await self._add_due_at()
+        await self._move_messages()
+
+    async def _add_due_at(self) -> None:
+        """Deliveries stored before `due_at` existed get it if they still have to go out (only
+        those without one)."""
         old = self.deliveries.find({"status": {"$in": ["pending", "sending"]}, "due_at": {"$exists": False}}, {"next_attempt_at": 1})
         async for doc in old:
             due = doc.get("next_attempt_at") or utcnow()
             await self.deliveries.update_one({"_id": doc["_id"], "due_at": {"$exists": False}}, {"$set": {"due_at": due}})
 
+    async def _move_messages(self) -> None:
+        """Inbox messages stored in `messages` by earlier versions join their deliveries (channel
+        `inbox`, same id, read marks kept), batch by batch: copied where not there yet, then
+        deleted. A crash in between copies nothing twice on the next start; an earlier version
+        still running during a rolling deploy leaves messages that the next start-up moves."""
+        while batch := await self.legacy_messages.find({}).limit(MIGRATION_BATCH).to_list():
+            await self.deliveries.bulk_write([_insert_once(doc | {"channel": INBOX}) for doc in batch], ordered=False)
+            await self.legacy_messages.delete_many({"_id": {"$in": [doc["_id"] for doc in batch]}})
+
     # --- inbox and admin --------------------------------------------------------------------
 
+    # `owner` names whose inbox ({"recipient": e-mail} or {"phone": E.164}); `channel` keeps the
+    # same person's e-mail/WhatsApp/SMS deliveries out of it.
+
     async def inbox(self, owner: dict[str, Any], limit: int, unread_only: bool) -> list[dict[str, Any]]:
-        query = owner | ({"read": False} if unread_only else {})
-        return await self.messages.find(query).sort("created_at", -1).limit(limit).to_list()
+        query = owner | {"channel": INBOX} | ({"read": False} if unread_only else {})
+        return await self.deliveries.find(query).sort("created_at", -1).limit(limit).to_list()
 
     async def unread_count(self, owner: dict[str, Any]) -> int:
-        return await self.messages.count_documents(owner | {"read": False})
+        return await self.deliveries.count_documents(owner | {"read": False, "channel": INBOX})
 
     async def mark_read(self, owner: dict[str, Any], ids: list[str] | None) -> int:
-        query = owner | {"read": False} | ({"_id": {"$in": ids}} if ids is not None else {})
-        result = await self.messages.update_many(query, {"$set": {"read": True, "read_at": utcnow()}})
+        query = owner | {"read": False, "channel": INBOX} | ({"_id": {"$in": ids}} if ids is not None else {})
+        result = await self.deliveries.update_many(query, {"$set": {"read": True, "read_at": utcnow()}})
         return result.modified_count
 
     async def message(self, owner: dict[str, Any], message: str) -> dict[str, Any] | None:
-        return await self.messages.find_one(owner | {"_id": message})
+        return await self.deliveries.find_one(owner | {"_id": message, "channel": INBOX})
 
     async def list_deliveries(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        """Deliveries on the sending channels (never inbox messages), newest first."""
+        channel = query.get("channel")
+        if channel is not None and channel not in CHANNELS:
+            return []
+        query = query | ({} if channel else {"channel": {"$in": list(CHANNELS)}})
         return await self.deliveries.find(query).sort("created_at", -1).limit(limit).to_list()
 
     async def resend(self, delivery: str, by: str) -> dict[str, Any] | None:
@@ -210,9 +270,6 @@ class NotificationsStore:
             {"$set": {"status": "pending", "attempts": 0, "next_attempt_at": now, "due_at": now, "resent_by": by, "resent_at": now}},
         )
         return await self.deliveries.find_one({"_id": delivery}) if result.modified_count == 1 else None
-
-    async def save_preferences(self, recipient: str, channels: dict[str, list[Channel]]) -> None:
-        await self.preferences.update_one({"_id": recipient}, {"$set": {"channels": channels, "updated_at": utcnow()}}, upsert=True)
 
 
 @dataclass(frozen=True)
@@ -242,3 +299,10 @@ class Outcome:
 
 def _insert_once(doc: dict[str, Any]) -> UpdateOne:
     return UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+
+
+def _insert_or_fail(doc: dict[str, Any]) -> UpdateOne:
+    """An insert written as an update, so that a bulk write of updates stays one command (PyMongo
+    sends a run of inserts as a command of its own): its filter matches no document (no document
+    has the field), so it inserts, or fails on the duplicate `_id`."""
+    return UpdateOne({"_id": doc["_id"], "never_stored": {"$exists": True}}, {"$setOnInsert": doc}, upsert=True)

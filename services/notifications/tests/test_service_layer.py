@@ -7,7 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from beli_contracts.catalog import StockLow
+from beli_contracts.values import SellerContact
 from beli_runtime.clock import utcnow
+from notifications.domain import Notice, for_stock_low
 from notifications.main import NotificationsService, build_service
 from notifications.sender import DeliveryJob
 from notifications.settings import NotificationsSettings
@@ -47,7 +50,7 @@ async def test_a_due_message_is_sent_once_even_by_two_senders(notifications: Not
     store = notifications.store
     doc = {"_id": "evt-1:order_paid:asn@example.id:whatsapp", "channel": "whatsapp", "status": "pending"}
     doc |= {"recipient": "asn@example.id", "address": "+6281234567890", "text": "Pembayaran pesanan Anda sudah kami terima."}
-    await notifications.runtime.write(lambda session: store.add_deliveries(session, [doc]))
+    await notifications.runtime.write(lambda session: store.add_notices(session, [], [doc]))
 
     transport = RecordingTransport()
     settings = notifications.settings
@@ -85,5 +88,86 @@ async def test_deliveries_stored_before_due_at_existed_still_go_out(notification
     await sender.send_due()
     await sender.settle()
     assert sorted(d.id for d in transport.sent) == ["old-claimed", "old-pending"]
-    statuses = {doc["_id"]: (doc["status"], "due_at" in doc) async for doc in store.deliveries.find({})}
+    found = store.deliveries.find({"_id": {"$in": ["old-pending", "old-claimed", "old-sent"]}})
+    statuses = {doc["_id"]: (doc["status"], "due_at" in doc) async for doc in found}
     assert statuses == {"old-pending": ("sent", False), "old-claimed": ("sent", False), "old-sent": ("sent", False)}
+
+
+async def test_inbox_messages_stored_apart_join_their_deliveries_with_their_read_marks(notifications: NotificationsService) -> None:
+    """Messages written by the previous version (collection `messages`) are moved at start-up:
+    the inbox shows them under the same ids with their read marks, the admin's delivery list does
+    not, and a second start-up changes nothing."""
+    store = notifications.store
+    now = utcnow()
+    message = {"kind": "payment_receipt", "recipient": "asn@example.id", "phone": "+6281234567890", "order_id": "BNTT-1"}
+    message |= {"email": "asn@example.id", "subject": "Pembayaran diterima", "text": "Terima kasih", "created_at": now}
+    await store.legacy_messages.insert_many(
+        [
+            message | {"_id": "evt-1:payment_receipt:asn@example.id", "read": True},
+            message | {"_id": "evt-2:payment_link:asn@example.id", "read": False},
+        ]
+    )
+    delivery = {"_id": "evt-1:payment_receipt:asn@example.id:email", "channel": "email", "status": "sent", "recipient": "asn@example.id"}
+    await store.deliveries.insert_one(delivery | {"attempts": 1, "created_at": now})
+    await notifications.prepare()
+    await notifications.prepare()
+
+    owner = {"recipient": "asn@example.id"}
+    inbox = {doc["_id"]: doc["read"] for doc in await store.inbox(owner, 50, unread_only=False)}
+    assert inbox == {"evt-1:payment_receipt:asn@example.id": True, "evt-2:payment_link:asn@example.id": False}
+    assert await store.unread_count(owner) == 1 and await store.unread_count({"phone": "+6281234567890"}) == 1
+    assert [doc["_id"] for doc in await store.list_deliveries({}, 10)] == [delivery["_id"]]
+    assert await store.list_deliveries({"channel": "inbox"}, 10) == []
+    assert await store.legacy_messages.count_documents({}) == 0
+
+
+SELLER = SellerContact(
+    seller_id="slr-1",
+    name="Tenun Ina",
+    email="ina@umkm.example.id",
+    phone="081234567890",
+    regency="Sumba Timur",
+    email_verified=True,
+    phone_verified=True,
+)
+
+
+def stock_low_for(seller: SellerContact, event_id: str) -> tuple[str, list[Notice]]:
+    event = StockLow(product_id="prd-1", product_name="Madu hutan Timor 500 ml", seller=seller, stock=2, threshold=5)
+    return event_id, for_stock_low(event)
+
+
+async def channels_of(service: NotificationsService, event_id: str) -> set[str]:
+    found = service.store.deliveries.find({"event_id": event_id, "channel": {"$ne": "inbox"}})
+    return {doc["channel"] async for doc in found}
+
+
+async def test_preferences_saved_on_one_instance_are_followed_by_the_other(service_database: ServiceDatabase) -> None:
+    """Two instances: each knows who saved preferences without a look-up per event. Preferences
+    saved through one are followed by the very next event the other writes."""
+    settings = NotificationsSettings(**service_database.settings())
+    one, other = build_service(settings), build_service(settings)
+    seller = SELLER
+    async with ready(one), ready(other):
+        async with other.runtime.client.start_session() as session:
+            await other.handlers.record(session, *stock_low_for(seller, "evt-before"))
+            await one.saved.save("ina@umkm.example.id", {"stock_low": ["sms"]})
+            await other.handlers.record(session, *stock_low_for(seller, "evt-after"))
+            await other.handlers.record(session, *stock_low_for(seller, "evt-before"))  # delivered again: nothing changes
+        assert await channels_of(other, "evt-before") == {"email", "whatsapp"}
+        assert await channels_of(other, "evt-after") == {"sms"}
+        inbox = await other.store.inbox({"recipient": "ina@umkm.example.id"}, 10, unread_only=False)
+        assert sorted(doc["event_id"] for doc in inbox) == ["evt-after", "evt-before"]
+
+
+async def test_an_event_whose_write_was_cut_short_is_completed_by_its_next_delivery(notifications: NotificationsService) -> None:
+    """The database went away after the event's first document: the next delivery of the event
+    writes the rest instead of taking the event for one already seen."""
+    store = notifications.store
+    head = "evt-cut:stock_low:ina@umkm.example.id"
+    await store.deliveries.insert_one({"_id": head, "channel": "inbox", "recipient": "ina@umkm.example.id", "event_written": False})
+    async with notifications.runtime.client.start_session() as session:
+        await notifications.handlers.record(session, *stock_low_for(SELLER, "evt-cut"))
+    assert await channels_of(notifications, "evt-cut") == {"email", "whatsapp"}
+    stored = await store.deliveries.find_one({"_id": head})
+    assert stored is not None and stored["event_written"] is True
