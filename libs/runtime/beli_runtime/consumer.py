@@ -35,7 +35,7 @@ from beli_runtime.kafka import ensure_topics, stop_quietly
 from beli_runtime.keylocks import KeyLocks
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Database, Session, database_unavailable, ensure_index, in_transaction
-from beli_runtime.outbox import Outbox
+from beli_runtime.outbox import Outbox, counting
 from beli_runtime.partitions import PartitionWorkers
 from beli_runtime.retry import Backoff
 from beli_runtime.watchdog import watched
@@ -93,7 +93,7 @@ class EventConsumer:
         subscription: Subscription,
         max_attempts: int,
         retry_base_seconds: float,
-        after_commit: Callable[[], None] = lambda: None,
+        after_commit: Callable[[bool], None] = lambda events_written: None,
         concurrency: int = CONCURRENCY,
     ) -> None:
         self._client = client
@@ -213,8 +213,7 @@ class EventConsumer:
         while True:
             attempt += 1
             try:
-                await self._apply(envelope, payload, handler)
-                self._after_commit()
+                self._after_commit(await self._apply(envelope, payload, handler))
                 return
             except asyncio.CancelledError:
                 raise
@@ -260,14 +259,16 @@ class EventConsumer:
         except ValidationError as error:
             raise PoisonEvent(f"invalid {envelope.type} data: {error}", envelope) from None
 
-    async def _apply(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> None:
+    async def _apply(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> bool:
+        """Handle the event in a transaction with its inbox row; whether it added outbox rows."""
         event_id = str(envelope.id)
         if envelope.type in self._subscription.self_deduplicating:
             # A session without a transaction: PyMongo sends nothing to start or end it.
-            async with self._client.start_session() as session:
-                await handler(envelope, payload, session)
+            with counting() as added:
+                async with self._client.start_session() as session:
+                    await handler(envelope, payload, session)
             metrics.EVENTS_CONSUMED.labels(envelope.type, "processed").inc()
-            return
+            return added.rows > 0
 
         async def work(session: Session) -> bool:
             # The inbox row is the dedupe: its insert fails for an event seen before (one round
@@ -281,13 +282,15 @@ class EventConsumer:
             return True
 
         written = self._subscription.writes.get(envelope.type)
-        try:
-            # Held until the transaction has committed: the next writer of these keys reads our writes.
-            async with self._locks.holding(written(envelope, payload) if written else ()):
-                fresh = await in_transaction(self._client, work)
-        except _AlreadySeen:
-            fresh = False
+        with counting() as events:
+            try:
+                # Held until the transaction has committed: the next writer of these keys reads our writes.
+                async with self._locks.holding(written(envelope, payload) if written else ()):
+                    fresh = await in_transaction(self._client, work)
+            except _AlreadySeen:
+                fresh = False
         metrics.EVENTS_CONSUMED.labels(envelope.type, "processed" if fresh else "duplicate").inc()
+        return events.rows > 0
 
     async def _dead_letter(
         self, raw: bytes, envelope: Envelope | None, error: str, topic: str, partition: int, offset: int, attempts: int
@@ -327,7 +330,7 @@ class EventConsumer:
 
         await self._until_ok(lambda: in_transaction(self._client, work))
         metrics.DEAD_LETTERS.labels(event_type).inc()
-        self._after_commit()
+        self._after_commit(True)  # the dead letter is an outbox row
 
     async def replay(self, letter_id: str, value: bytes | None = None) -> bool:
         """Process a dead letter again (optionally with corrected bytes); True when it went through."""
@@ -343,13 +346,13 @@ class EventConsumer:
         if routed is not None:
             payload, handler = routed
             try:
-                await self._apply(envelope, payload, handler)
+                events_written = await self._apply(envelope, payload, handler)
             except Exception as error:  # noqa: BLE001 - a replayed handler may fail in any way; the letter keeps the error
                 await self._db["dead_letters"].update_one(
                     {"_id": letter_id}, {"$set": {"error": _describe(error), "replayed_at": utcnow()}}
                 )
                 return False
-            self._after_commit()
+            self._after_commit(events_written)
         await self._db["dead_letters"].update_one({"_id": letter_id}, {"$set": {"status": "replayed", "replayed_at": utcnow()}})
         return True
 

@@ -6,6 +6,9 @@ publish and mark re-sends the row, so consumers dedupe by event id (they do: see
 """
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -21,6 +24,36 @@ from beli_runtime.mongo import Database, Session, ensure_index
 log = get_logger(__name__)
 BATCH = 200
 KEEP_PUBLISHED_SECONDS = 7 * 24 * 3600
+
+
+class Written:
+    """How many outbox rows the transactions run inside a `counting()` scope added (every
+    attempt of a retried transaction counts: a wake-up too many is harmless, one too few is not)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+
+_written: ContextVar[Written | None] = ContextVar("beli_outbox_written", default=None)
+
+
+@contextmanager
+def counting() -> Iterator[Written]:
+    """Around a transaction and its commit: whoever committed wakes the relay only if rows were
+    added (a handler or a write that adds no event would only cost the relay a look that finds
+    nothing). Tasks started inside the scope count into it too (they share the object)."""
+    written = Written()
+    reset = _written.set(written)
+    try:
+        yield written
+    finally:
+        _written.reset(reset)
+
+
+def _added(rows: int) -> None:
+    written = _written.get()
+    if written is not None:
+        written.rows += rows
 
 
 class Outbox:
@@ -42,10 +75,12 @@ class Outbox:
         envelopes = [Envelope.wrap(payload, key=key, source=self.source) for payload in payloads]
         rows = [self._row(e.topic, key, e.to_bytes(), {"event_type": e.type}) for e in envelopes]
         if rows:
+            _added(len(rows))
             await self._rows.insert_many(rows, ordered=True, session=session)
         return envelopes
 
     async def add_raw(self, session: Session, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
+        _added(1)
         await self._rows.insert_one(self._row(topic, key, value, headers), session=session)
 
     def _row(self, topic: str, key: str, value: bytes, headers: dict[str, str] | None) -> dict[str, Any]:
@@ -69,7 +104,11 @@ class Outbox:
 
 
 class OutboxRelay:
-    """Publishes unpublished outbox rows; run as a leased background job (one instance at a time)."""
+    """Publishes unpublished outbox rows; run as a leased background job (one instance at a time).
+
+    Each look costs a find and, when it found rows, a mark: the job looks once per wake-up (after
+    a short gather window, see BackgroundJob) and again at once only after a full batch, so the
+    events of transactions that commit close together leave with one find and one mark."""
 
     def __init__(self, db: Database, bootstrap: str, client_id: str) -> None:
         self._rows = db["outbox"]
@@ -77,11 +116,18 @@ class OutboxRelay:
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
 
-    async def publish_pending(self) -> bool:
+    async def step(self) -> bool:
+        """The job's step: True when a full batch went out, so more rows may be waiting now.
+        A smaller batch means the outbox was empty when we looked; rows committed since then
+        woke the job, which looks again after this step (a wake-up is never lost)."""
+        return await self.publish_pending() >= BATCH
+
+    async def publish_pending(self) -> int:
+        """Publish the oldest unpublished rows (at most BATCH), in the order written; how many."""
         rows = await self._rows.find({"published_at": None}).sort([("created_at", 1), ("_id", 1)]).limit(BATCH).to_list()
         metrics.OUTBOX_OLDEST_SECONDS.set((utcnow() - as_utc(rows[0]["created_at"])).total_seconds() if rows else 0)
         if not rows:
-            return False
+            return 0
         publication = tracing.Publication()
         try:
             producer = await self._ready_producer()
@@ -100,7 +146,7 @@ class OutboxRelay:
         for row in rows:
             metrics.EVENTS_PUBLISHED.labels(row.get("headers", {}).get("event_type", "unknown")).inc()
         log.debug("outbox.published", count=len(rows))
-        return True
+        return len(rows)
 
     async def _ready_producer(self) -> AIOKafkaProducer:
         if self._producer is None:

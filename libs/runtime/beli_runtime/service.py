@@ -18,7 +18,7 @@ from beli_runtime.kafka import kafka_reachable
 from beli_runtime.leases import current_lease
 from beli_runtime.logs import configure_logging, get_logger
 from beli_runtime.mongo import IndexConflict, Session, connect, in_transaction
-from beli_runtime.outbox import Outbox, OutboxRelay
+from beli_runtime.outbox import Outbox, OutboxRelay, counting
 from beli_runtime.production import UnsafeSettings
 from beli_runtime.settings import ServiceSettings
 from beli_runtime.watchdog import where
@@ -32,8 +32,8 @@ INDEX_ATTEMPTS = 60  # about a minute of a database that does not answer
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, *, relay_after_commits: bool = True) -> None:
         """`relay_after_commits=False`: a service whose event handlers write no events (only a
-        rare dead letter does) leaves its outbox to the relay's own polling, instead of one look
-        in the outbox after every event it handles (issue 11: database operations per order)."""
+        rare dead letter does) leaves its outbox to the relay's own polling. (A commit wakes the
+        relay only when it added outbox rows anyway: see `outbox.counting`.)"""
         configure_logging(settings.service_name, settings.log_level)
         # Before the database client is created: PyMongo's command listeners are taken at creation.
         tracing.configure(settings.service_name)
@@ -52,9 +52,11 @@ class ServiceRuntime:
         self.indexes_ready = False
         self._relay_after_commits = relay_after_commits
         self._relay = OutboxRelay(self.db, settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
-        self._relay_job = self.add_job("outbox-relay", self._relay.publish_pending, interval=settings.relay_poll_seconds)
+        self._relay_job = self.add_job(
+            "outbox-relay", self._relay.step, interval=settings.relay_poll_seconds, gather=settings.relay_gather_seconds
+        )
 
-    def add_job(self, name: str, step: JobStep, *, interval: float, woken_by_events: bool = True) -> BackgroundJob:
+    def add_job(self, name: str, step: JobStep, *, interval: float, woken_by_events: bool = True, gather: float = 0.0) -> BackgroundJob:
         """A background job. `woken_by_events=False` for a job whose work only time creates (a
         sweep of what fell due, a retry later): waking it after every consumed event would only
         cost it a look at the database that finds nothing."""
@@ -65,6 +67,7 @@ class ServiceRuntime:
             db=self.db,
             lease_seconds=self.settings.lease_seconds,
             idle_max=self.settings.job_idle_max_seconds,
+            gather=gather,
         )
         self._jobs.append(job)
         if not woken_by_events:
@@ -98,20 +101,27 @@ class ServiceRuntime:
                 await fenced.fence(session)
                 return await work(session)
 
-            async with fenced.writing:
-                result = await in_transaction(self.client, guarded)
+            with counting() as written:
+                async with fenced.writing:
+                    result = await in_transaction(self.client, guarded)
         else:
-            result = await in_transaction(self.client, work)
-        self.events_written()
+            with counting() as written:
+                result = await in_transaction(self.client, work)
+        if written.rows:
+            self.events_written()
         return result
 
     def events_written(self) -> None:
         self._relay_job.wake()
 
-    def wake_jobs(self) -> None:
-        """A consumer committed: there may be events to relay and work for the other jobs."""
+    def wake_jobs(self, events_written: bool = True) -> None:
+        """A consumer committed: there may be work for the other jobs, and events to relay if
+        its transaction added any."""
         for job in self._jobs:
-            if (job is not self._relay_job or self._relay_after_commits) and job.name not in self._sleepers:
+            if job is self._relay_job:
+                if events_written and self._relay_after_commits:
+                    job.wake()
+            elif job.name not in self._sleepers:
                 job.wake()
 
     async def health(self) -> dict[str, Any]:

@@ -27,6 +27,10 @@ class ServiceSettings(BaseSettings):
     # Background jobs (outbox relay, sweepers) run on one instance at a time, elected by a lease.
     lease_seconds: float = 10.0
     relay_poll_seconds: float = 0.5
+    # The relay waits this long after being woken before it looks, so that the events of
+    # transactions committing close together leave with one find and one mark (issue 11); it is
+    # what an event's hop through the outbox gains in latency when the system is quiet.
+    relay_gather_seconds: float = 0.03
     # A job that keeps finding nothing polls less and less often, down to once per this many
     # seconds (never less often than its own interval); the writes and events that create its
     # work wake it at once. Work that only time creates (a retry that falls due) waits at most this.

@@ -1,0 +1,250 @@
+"""The outbox relay against the real broker and database: the events of transactions that commit
+close together leave with one find and one mark, a wake-up that arrives while the relay works is
+never lost (no event waits for the next poll), and each key's events leave in the order written,
+also when the producer fails half-way through a batch and is recreated (issue 11)."""
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
+from pymongo import AsyncMongoClient, monitoring
+
+from beli_contracts import Envelope, EventPayload
+from beli_contracts.orders import OrderPlaced
+from beli_contracts.values import Customer, OrderItem
+from beli_runtime import outbox, service
+from beli_runtime.clock import utcnow
+from beli_runtime.consumer import Subscription
+from beli_runtime.jobs import BackgroundJob
+from beli_runtime.kafka import ensure_topics
+from beli_runtime.kafka import new_producer as real_producer
+from beli_runtime.mongo import Session
+from beli_runtime.service import ServiceRuntime
+from beli_runtime.settings import ServiceSettings
+from tests.support import eventually
+
+pytestmark = pytest.mark.infra  # the real broker and database
+
+Scratch = Any  # the `space` fixture's type (conftest.py)
+NEVER = 600.0  # a poll interval no test waits for: only a wake-up can make the relay look
+
+
+class OutboxCommands(monitoring.CommandListener):
+    """The relay's finds and marks of the outbox (the writers' inserts are not counted)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in ("find", "update") and event.command.get(event.command_name) == "outbox":
+            self.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@asynccontextmanager
+async def relaying(
+    space: Scratch, monkeypatch: pytest.MonkeyPatch, subscription: Subscription | None = None, **settings: Any
+) -> AsyncIterator[tuple[ServiceRuntime, OutboxCommands]]:
+    """A running service runtime (its relay, and a consumer if given), on a database client whose
+    outbox commands are counted from the relay's first look on."""
+    commands = OutboxCommands()
+    monkeypatch.setattr(service, "connect", lambda url: AsyncMongoClient(url, tz_aware=True, event_listeners=[commands]))
+    options = ServiceSettings(
+        service_name=space.group,
+        mongodb_url=space.mongodb_url,
+        mongodb_database=space.db.name,
+        kafka_bootstrap_servers=space.bootstrap,
+        consumer_retry_base_seconds=0.05,
+        **settings,
+    )
+    runtime = ServiceRuntime(options)
+    if subscription is not None:
+        runtime.subscribe(subscription)
+
+    async def nothing() -> None:
+        pass
+
+    await runtime._start(nothing)
+    try:
+        await eventually(lambda: asyncio.sleep(0, list(commands.names)), lambda names: "find" in names, what="the relay's first look")
+        commands.names.clear()
+        yield runtime, commands
+    finally:
+        await runtime._stop()
+
+
+async def write(runtime: ServiceRuntime, topic: str, key: str, value: str, *, event: bool = True) -> None:
+    """A state change through the runtime, with an event or without."""
+
+    async def work(session: Session) -> None:
+        await runtime.db["state"].insert_one({"key": key}, session=session)
+        if event:
+            await runtime.outbox.add_raw(session, topic, key, value.encode())
+
+    await runtime.write(work)
+
+
+def placed(order_id: str) -> Envelope:
+    customer = Customer(name="Maria", email="maria@example.id", phone="081234567890")
+    payload = OrderPlaced(order_id=order_id, customer=customer, items=[OrderItem(product_id="prd-1", quantity=1)], placed_at=utcnow())
+    return Envelope.wrap(payload, key=order_id, source="orders")
+
+
+async def unpublished(space: Scratch) -> int:
+    return await space.db["outbox"].count_documents({"published_at": None})
+
+
+async def received(space: Scratch, expected: int) -> list[tuple[str, str]]:
+    """(key, value) of the topic's messages in their order, once `expected` different ones came."""
+    consumer = AIOKafkaConsumer(space.topic, bootstrap_servers=space.bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    messages: list[tuple[str, str]] = []
+    try:
+        async with asyncio.timeout(60):
+            while len(set(messages)) < expected:
+                for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                    messages += [(m.key.decode(), m.value.decode()) for m in batch if m.key and m.value]
+    finally:
+        await consumer.stop()
+    return messages
+
+
+async def test_events_of_concurrent_transactions_leave_with_one_find_and_one_mark(space: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
+    transactions = 20
+    # A window wide enough for twenty transactions to commit on a busy shared machine.
+    async with relaying(space, monkeypatch, relay_poll_seconds=NEVER, job_idle_max_seconds=NEVER, relay_gather_seconds=0.5) as (
+        runtime,
+        commands,
+    ):
+        await asyncio.gather(*(write(runtime, space.topic, f"ord-{i % 4}", f"event-{i}") for i in range(transactions)))
+        await eventually(lambda: unpublished(space), lambda n: n == 0, what="every event published", timeout=30)
+        looks = list(commands.names)
+    assert len(await received(space, transactions)) >= transactions
+    # Without the gather window and the re-look only after a full batch: a find per wake-up that
+    # found rows, a mark each, and a find that finds nothing after each of them.
+    assert looks.count("find") <= 2 and looks.count("update") <= 2, looks
+
+
+async def test_a_wake_up_during_a_step_is_kept_for_another_step(space: Scratch) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    steps = 0
+
+    async def step() -> bool:
+        nonlocal steps
+        steps += 1
+        if steps == 2:
+            entered.set()
+            await release.wait()
+        return False
+
+    job = BackgroundJob("waketest", step, interval=NEVER, db=space.db, lease_seconds=10.0, gather=0.05)
+    task = asyncio.create_task(job.run())
+    try:
+        await eventually(lambda: asyncio.sleep(0, steps), lambda n: n == 1, what="the first step")
+        job.wake()
+        await asyncio.wait_for(entered.wait(), 10)
+        job.wake()  # new work, announced while the step that was woken before runs
+        release.set()
+        await eventually(lambda: asyncio.sleep(0, steps), lambda n: n == 3, timeout=10, what="a step for the wake-up during the step")
+    finally:
+        await job.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_events_written_one_by_one_never_wait_for_the_poll(space: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with relaying(space, monkeypatch, relay_poll_seconds=NEVER, job_idle_max_seconds=NEVER) as (runtime, _):
+
+        async def writer(n: int) -> None:
+            for i in range(6):
+                await asyncio.sleep(random.uniform(0, 0.08))
+                await write(runtime, space.topic, f"ord-{n}", f"event-{n}-{i}")
+
+        await asyncio.gather(*(writer(n) for n in range(5)))
+        # Only wake-ups can publish them: a lost one would leave an event for the next poll.
+        await eventually(lambda: unpublished(space), lambda n: n == 0, timeout=15, what="every event published")
+
+
+class FailingProducer:
+    """A producer that fails after `sends` messages, as a wedged one does mid-batch."""
+
+    def __init__(self, real: AIOKafkaProducer, sends: int) -> None:
+        self._real, self._left = real, sends
+
+    async def start(self) -> None:
+        await self._real.start()
+
+    async def stop(self) -> None:
+        await self._real.stop()
+
+    async def send(self, *args: Any, **kwargs: Any) -> Any:
+        self._left -= 1
+        if self._left < 0:
+            raise KafkaConnectionError("the broker went away")
+        return await self._real.send(*args, **kwargs)
+
+
+async def test_each_keys_events_leave_in_the_order_written_through_a_failing_producer(
+    space: Scratch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[Any] = []
+
+    def new_producer(bootstrap: str, client_id: str) -> Any:
+        producer = real_producer(bootstrap, client_id)
+        made.append(producer)
+        return FailingProducer(producer, sends=7) if len(made) == 1 else producer
+
+    monkeypatch.setattr(outbox, "new_producer", new_producer)
+    keys, per_key = 4, 12
+    async with relaying(space, monkeypatch, relay_poll_seconds=0.2) as (runtime, _):
+
+        async def writer(key: str) -> None:
+            for i in range(per_key):
+                await write(runtime, space.topic, key, f"{key}/{i:02d}")
+
+        await asyncio.gather(*(writer(f"ord-{k}") for k in range(keys)))
+        await eventually(lambda: unpublished(space), lambda n: n == 0, what="every event published")
+    messages = await received(space, keys * per_key)
+    assert len(made) >= 2, "the failed producer was recreated"
+    for k in range(keys):
+        key = f"ord-{k}"
+        firsts = list(dict.fromkeys(value for each, value in messages if each == key))  # re-sends repeat; first arrivals count
+        assert firsts == [f"{key}/{i:02d}" for i in range(per_key)]
+
+
+async def test_the_relay_looks_only_after_commits_that_added_events(space: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = f"{space.group}.out"
+    await ensure_topics(space.bootstrap, [out], partitions=1)
+
+    async def handle(envelope: Envelope, payload: EventPayload, session: Session) -> None:
+        if envelope.key == "BNTT-loud":  # the others change state without an event, as most handlers do
+            await runtime.outbox.add_raw(session, out, envelope.key, b"answer")
+
+    subscription = Subscription(topics=(space.topic,), handlers={OrderPlaced.TYPE: handle})
+    async with relaying(space, monkeypatch, subscription, relay_poll_seconds=NEVER, job_idle_max_seconds=NEVER) as (runtime, commands):
+        for n in range(3):
+            await write(runtime, space.topic, "", "", event=False)
+            await space.send(placed(f"BNTT-quiet-{n}").to_bytes())
+        await space.send(placed("BNTT-loud").to_bytes())  # one partition: handled after the quiet ones
+        await eventually(lambda: space.db["outbox"].count_documents({"published_at": {"$ne": None}}), lambda n: n == 1)
+        looks = list(commands.names)
+    assert looks == ["find", "update"], looks
+
+
+async def test_a_lone_event_in_a_quiet_system_does_not_wait_for_the_gather_window(space: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
+    gather = 5.0
+    async with relaying(space, monkeypatch, relay_poll_seconds=NEVER, job_idle_max_seconds=NEVER, relay_gather_seconds=gather) as (
+        runtime,
+        _,
+    ):
+        await write(runtime, space.topic, "ord-1", "alone")
+        await eventually(lambda: unpublished(space), lambda n: n == 0, timeout=gather / 2, what="the lone event published")
