@@ -6,7 +6,7 @@ publish and mark re-sends the row, so consumers dedupe by event id (they do: see
 """
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -79,11 +79,26 @@ class Outbox:
             await self._rows.insert_many(rows, ordered=True, session=session)
         return envelopes
 
+    async def add_each(self, session: Session, events: Sequence[tuple[EventPayload, str, Mapping[str, str] | None]]) -> list[Envelope]:
+        """Events of several aggregates in one round trip: each (payload, key, the trace it continues
+        when that is not the current one), in this order."""
+        envelopes = [Envelope.wrap(payload, key=key, source=self.source) for payload, key, _ in events]
+        rows = [
+            self._row(e.topic, e.key, e.to_bytes(), {"event_type": e.type}, trace)
+            for e, (_, _, trace) in zip(envelopes, events, strict=True)
+        ]
+        if rows:
+            _added(len(rows))
+            await self._rows.insert_many(rows, ordered=True, session=session)
+        return envelopes
+
     async def add_raw(self, session: Session, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
         _added(1)
         await self._rows.insert_one(self._row(topic, key, value, headers), session=session)
 
-    def _row(self, topic: str, key: str, value: bytes, headers: dict[str, str] | None) -> dict[str, Any]:
+    def _row(
+        self, topic: str, key: str, value: bytes, headers: dict[str, str] | None, trace: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         row: dict[str, Any] = {
             "_id": ObjectId(),
             "topic": topic,
@@ -93,10 +108,10 @@ class Outbox:
             "created_at": utcnow(),
             "published_at": None,
         }
-        # The trace this event belongs to is the one writing it, not the relay's that sends it later.
-        trace = tracing.carrier()
+        # The trace this event belongs to is the one writing it (or the one given), not the relay's that sends it later.
+        trace = trace or tracing.carrier()
         if trace:
-            row["trace"] = trace
+            row["trace"] = dict(trace)
         return row
 
     async def pending_count(self) -> int:

@@ -123,7 +123,7 @@ class OrdersHandlers:
         changes = {"levy_total": event.levy_total, "paid_at": event.settled_at}
         if current is not None:
             changes |= _fulfilment_changes(current, settle(current.sub_orders, event.lines))
-        order = await self.store.move(session, event.order_id, OrderStatus.PAID, changes)
+        order = await self.store.move_read(session, current, OrderStatus.PAID, changes) if current is not None else None
         if order is None:
             # Cancelled before the money arrived: payments returns it (it saw the cancellation too).
             log.warning("orders.paid_after_cancel", order_id=event.order_id, gross=event.gross_amount)

@@ -91,6 +91,25 @@ class OrdersStore:
         )
         return OrderDocument.maybe(moved)
 
+    async def move_read(
+        self, session: Session, current: OrderDocument, target: OrderStatus, changes: dict[str, Any]
+    ) -> OrderDocument | None:
+        """`move` for an order read in this same transaction: an update by `_id` (SecantusDB runs
+        `findAndModify` as a scan of the collection), the moved order built from what was read, as
+        the transaction's snapshot guarantees it still is (a concurrent change conflicts, and the
+        transaction is retried)."""
+        now = utcnow()
+        fields = {"status": target.value, "updated_at": now, **changes}
+        change = {"status": target.value, "at": now}
+        moved = await self.orders.update_one(
+            {"_id": current.id, "status": {"$in": sources_of(target)}}, {"$set": fields, "$push": {"history": change}}, session=session
+        )
+        if moved.matched_count != 1:
+            return None
+        document = current.to_document() | fields
+        document["history"] = [*document.get("history", []), change]
+        return OrderDocument.from_document(document)
+
     async def save_fulfilment(
         self,
         session: Session,

@@ -4,7 +4,8 @@ Each step records its outcome and the event it implies in one transaction; a fai
 Midtrans is retried later with backoff, never inside a Kafka consumer. Each payment is handled on
 its own: one that fails in an unexpected way is retried later and never holds back the others.
 A step works on its payments concurrently, as many at once as the gateway has threads, so their
-calls to Midtrans overlap (their transactions take turns under the job's lease).
+calls to Midtrans overlap (their transactions take turns under the job's lease); the payments that
+Midtrans confirms settle in batches, one transaction and one ledger append each (settlement.py).
 """
 
 import asyncio
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from beli_contracts.payments import LevyRecorded, PaymentFailed, PaymentLinkCreated, PaymentSettled
+from beli_contracts.payments import PaymentFailed, PaymentLinkCreated
 from beli_runtime import tracing
 from beli_runtime.clock import as_utc, utcnow
 from beli_runtime.leases import ensure_held
@@ -26,21 +27,19 @@ from payments.domain import (
     Outcome,
     PaymentStatus,
     classify,
-    late_reason,
     midtrans_order,
     rupiah_from_midtrans,
-    settle_lines,
     snap_expiry,
     snap_minutes,
 )
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
 from payments.late import LatePayments
-from payments.ledger import LevyLedger, as_event_entry
-from payments.levy import to_millis
+from payments.ledger import LevyLedger
 from payments.qris import qris_link, qris_request
 from payments.refunds import NOT_THE_ITEMS_FAULT, Refunds
 from payments.rules import LevyRules
 from payments.settings import PaymentsSettings
+from payments.settlement import Confirmed, SettlementQueue, Settlements
 from payments.store import PaymentsStore
 
 log = get_logger(__name__)
@@ -80,6 +79,7 @@ class PaymentJobs:
         self.ledger = ledger
         self.gateway = gateway
         self.settings = settings
+        self.settlements = Settlements(runtime, store, ledger, rules, late)
 
     # --- opening Snap transactions ---------------------------------------------------------
 
@@ -245,19 +245,23 @@ class PaymentJobs:
         first_per_order: dict[str, MidtransNotification] = {}
         for notification in due:
             first_per_order.setdefault(notification.order_id, notification)
+        # The payments confirmed settle in shared transactions (one ledger append each) as they
+        # come. As many orders at once as the gateway has threads, no more: all of a step's status
+        # checks at once would queue the Snap links being opened meanwhile behind them.
+        queue = SettlementQueue(self.settlements.settle)
         await self._each(
             list(first_per_order.values()),
-            lambda notification: self._isolated("notification", notification, self._confirm(notification), notification=True),
+            lambda notification: self._isolated("notification", notification, self._confirm(notification, queue), notification=True),
         )
         return bool(due)
 
-    async def _confirm(self, notification: MidtransNotification) -> None:
+    async def _confirm(self, notification: MidtransNotification, queue: SettlementQueue) -> None:
         # The order's trace goes on here; the notification's own request is linked to it.
         order_trace = await self.store.trace_of(notification.order_id) if tracing.enabled() else None
         with tracing.resumed(order_trace, "confirm payment", link=notification.trace, order_id=notification.order_id):
-            await self._confirm_traced(notification)
+            await self._confirm_traced(notification, queue)
 
-    async def _confirm_traced(self, notification: MidtransNotification) -> None:
+    async def _confirm_traced(self, notification: MidtransNotification, queue: SettlementQueue) -> None:
         order_id = notification.order_id
         ensure_held()
         try:
@@ -270,11 +274,19 @@ class PaymentJobs:
         except MidtransRefused as error:
             await self.store.notification_done(order_id, f"midtrans refused status check: {error}")
             return
+        confirmed = paid(order_id, status, notifications=True)
+        if confirmed is not None:
+            await queue.settle(confirmed)  # marks the notifications done with the batch
+            return
         outcome = await self.apply_status(order_id, status)
         await self.store.notification_done(order_id, outcome)
 
     async def apply_status(self, order_id: str, status: dict[str, Any]) -> str:
         """Bring our payment in line with Midtrans's status; returns what was done, for the record."""
+        confirmed = paid(order_id, status)
+        if confirmed is not None:
+            (settled,) = await self.settlements.settle([confirmed])
+            return settled
         payment = await self.store.get(order_id)
         if payment is None:
             return "ignored: not a Beli NTT payment"
@@ -289,8 +301,6 @@ class PaymentJobs:
             # Completes refunds by their refund_key, so the API path and this one never both reverse.
             return await self.refunds.on_midtrans_refunds(order_id, status)
         target, sources = MOVES[outcome]
-        if outcome is Outcome.PAID:
-            return await self._settle(payment, status, sources)
 
         async def work(session: Session) -> str:
             moved = await self.store.move(
@@ -315,68 +325,8 @@ class PaymentJobs:
 
     async def settle_at_till(self, payment: PaymentDocument, status: dict[str, Any]) -> str:
         """Cash taken at an outlet's till: settled and levied exactly like a confirmed Midtrans payment."""
-        return await self._settle(payment, status, frozenset({PaymentStatus.AWAITING}))
-
-    async def _settle(self, payment: PaymentDocument, status: dict[str, Any], sources: frozenset[PaymentStatus]) -> str:
-        order_id = payment.id
-        # The sale is levied by the rules in force at this moment, whatever changes later.
-        settled_at = to_millis(utcnow())
-        rule_for = await self.rules.selector(settled_at)
-        priced = payment.lines
-        lines = settle_lines(priced, rule_for)
-        rates = {line.product_id: rule_for(line).rate_bps for line in priced}
-        levy_total = sum(line.levy for line in lines)
-
-        async def work(session: Session) -> str:
-            # Decided inside the transaction, from the payment as this move found it: a FAILED
-            # payment is always late (late_reason), so moving from FAILED too is exactly "the
-            # sources, or FAILED when late"; a cancellation recorded meanwhile conflicts with it.
-            was = await self.store.move(
-                session,
-                order_id,
-                PaymentStatus.SETTLED,
-                sources | {PaymentStatus.FAILED},
-                {
-                    "midtrans_status": status["transaction_status"],
-                    "payment_type": status.get("payment_type"),
-                    "transaction_id": status.get("transaction_id"),
-                    "levy_amount": levy_total,
-                    "settled_at": settled_at,
-                },
-                before=True,
-            )
-            if was is None:
-                return f"stale: {status['transaction_status']} while {payment.status}"
-            late = late_reason(was)
-            entries = await self.ledger.record_settlement(session, order_id, lines, rates, settled_at, payment.channel)
-            levy = LevyRecorded(order_id=order_id, entries=[as_event_entry(e) for e in entries])
-            if late:
-                await self.runtime.outbox.add(session, levy, key=order_id)
-                # Booked, then returned in full: no payment_settled, so nobody is told to ship.
-                await self.late.begin(session, order_id, late)
-                return f"late payment, returning: {late}"
-            await self.runtime.outbox.add_many(
-                session,
-                [
-                    levy,
-                    PaymentSettled(
-                        order_id=order_id,
-                        customer=payment.customer,
-                        lines=lines,
-                        gross_amount=payment.gross_amount,
-                        levy_total=levy_total,
-                        seller_payable_total=sum(line.seller_payable for line in lines),
-                        payment_type=str(status.get("payment_type", "")),
-                        transaction_id=str(status.get("transaction_id", "")),
-                        settled_at=settled_at,
-                        channel=payment.channel,
-                    ),
-                ],
-                key=order_id,
-            )
-            return f"settled: levy {levy_total}"
-
-        return await self.runtime.write(work)
+        (outcome,) = await self.settlements.settle([Confirmed(payment.id, status, frozenset({PaymentStatus.AWAITING}))])
+        return outcome
 
     # --- cancellations -----------------------------------------------------------------------
 
@@ -404,6 +354,15 @@ class PaymentJobs:
                 await self.store.set_fields(order_id, {"cancel_requested": False, "last_error": str(error)})
             return
         await self.apply_status(order_id, answer | {"gross_amount": answer.get("gross_amount", payment.gross_amount)})
+
+
+def paid(order_id: str, status: dict[str, Any], *, notifications: bool = False) -> Confirmed | None:
+    """The settlement Midtrans's status asks for, if it says the money is there (None otherwise)."""
+    if classify(str(status.get("transaction_status")), status.get("fraud_status")) is not Outcome.PAID:
+        return None
+    _, sources = MOVES[Outcome.PAID]
+    gross = rupiah_from_midtrans(status.get("gross_amount", "0"))
+    return Confirmed(order_id, status, sources, gross=gross, notifications=notifications, trace=tracing.carrier() or None)
 
 
 def snap_request(payment: PaymentDocument, now: datetime, minutes: int, finish_url: str = "") -> dict[str, Any]:

@@ -8,6 +8,8 @@ closing serialise on the same document.
 """
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +25,16 @@ from payments.signing import StatementSigner
 
 HEAD_ID = "ledger_head"
 VERIFY_BATCH = 2_000
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One settled payment's levy, to be booked: its lines, the rate of each product, its channel."""
+
+    order_id: str
+    lines: list[SettledLine]
+    rate_bps: dict[str, int]
+    channel: str = "online"
 
 
 class LedgerConflict(Exception):
@@ -102,46 +114,16 @@ class LevyLedger:
         )
         return LedgerHead.from_document(head) if head else await self.head(session)  # an upsert returning AFTER always has it
 
-    async def record_settlement(
-        self,
-        session: Session,
-        order_id: str,
-        lines: list[SettledLine],
-        rate_bps: dict[str, int],
-        settled_at: datetime,
-        channel: str = "online",
-    ) -> list[LevyEntryDocument]:
-        # Only an outlet's sale names its channel: online entries keep the fields (and hashes) they always had.
-        sold_at = {"channel": channel} if channel != "online" else {}
-        drafts = [
-            {
-                # The _id makes a second recording of the same settlement impossible, whatever the
-                # path; two variants of one product are two lines, so the variant is part of it.
-                "_id": f"{order_id}:{line.product_id}{f':{line.variant_id}' if line.variant_id else ''}:levy",
-                "kind": "levy",
-                "order_id": order_id,
-                "product_id": line.product_id,
-                "variant_id": line.variant_id,
-                "product_name": line.product_name,
-                "seller_id": line.seller.seller_id,
-                "seller_name": line.seller.name,
-                "regency": line.seller.regency,
-                "category": line.category,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price,
-                "gross": line.subtotal,
-                "levy": line.levy,
-                "seller_payable": line.seller_payable,
-                "rule_id": line.levy_rule_id,
-                "rule_version": line.levy_rule_version,
-                "rate_bps": rate_bps[line.product_id],
-                "reverses": None,
-                "refund_id": None,
-                **sold_at,
-            }
-            for line in lines
-        ]
-        return [LevyEntryDocument.from_document(entry) for entry in await self.append(session, drafts, settled_at)]
+    async def record_settlements(
+        self, session: Session, settlements: Sequence[Settlement], settled_at: datetime
+    ) -> dict[str, list[LevyEntryDocument]]:
+        """Book the levy of several settled payments in one append (one claim of the head); the
+        entries of each order, by order id."""
+        drafts = [draft for settlement in settlements for draft in levy_drafts(settlement)]
+        booked: dict[str, list[LevyEntryDocument]] = {settlement.order_id: [] for settlement in settlements}
+        for entry in await self.append(session, drafts, settled_at):
+            booked[entry["order_id"]].append(LevyEntryDocument.from_document(entry))
+        return booked
 
     async def for_order(self, order_id: str, session: Session | None = None) -> list[LevyEntryDocument]:
         query = {"order_id": order_id, "sequence": await self.chain_bound(session)}
@@ -242,6 +224,41 @@ def _verdict(ok: bool, checked: int, head: LedgerHead, entry: dict[str, Any] | N
         else {"sequence": entry.get("sequence") if entry else None, "entry_id": entry.get("_id") if entry else None, "reason": reason}
     )
     return {"ok": ok, "entries_checked": checked, "head_sequence": head.sequence, "head_hash": head.hash, "first_broken": broken}
+
+
+def levy_drafts(settlement: Settlement) -> list[dict[str, Any]]:
+    """The ledger entries of one settled payment, one per order line, before they are chained."""
+    # Only an outlet's sale names its channel: online entries keep the fields (and hashes) they always had.
+    sold_at = {"channel": settlement.channel} if settlement.channel != "online" else {}
+    order_id = settlement.order_id
+    return [
+        {
+            # The _id makes a second recording of the same settlement impossible, whatever the
+            # path; two variants of one product are two lines, so the variant is part of it.
+            "_id": f"{order_id}:{line.product_id}{f':{line.variant_id}' if line.variant_id else ''}:levy",
+            "kind": "levy",
+            "order_id": order_id,
+            "product_id": line.product_id,
+            "variant_id": line.variant_id,
+            "product_name": line.product_name,
+            "seller_id": line.seller.seller_id,
+            "seller_name": line.seller.name,
+            "regency": line.seller.regency,
+            "category": line.category,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "gross": line.subtotal,
+            "levy": line.levy,
+            "seller_payable": line.seller_payable,
+            "rule_id": line.levy_rule_id,
+            "rule_version": line.levy_rule_version,
+            "rate_bps": settlement.rate_bps[line.product_id],
+            "reverses": None,
+            "refund_id": None,
+            **sold_at,
+        }
+        for line in settlement.lines
+    ]
 
 
 def as_event_entry(entry: LevyEntryDocument) -> LevyEntry:

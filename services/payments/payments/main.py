@@ -86,7 +86,8 @@ def _jobs(service: PaymentsService) -> BackgroundJob:
     runtime.add_job(
         "retry-refunds", service.refunds.retry_requested, interval=min(10.0, service.settings.refund_retry_seconds), woken_by_events=False
     )
-    runtime.add_job("return-late-payments", service.late.send_due, interval=interval)
+    late = runtime.add_job("return-late-payments", service.late.send_due, interval=interval)
+    jobs.settlements.late_booked = late.wake  # a late payment settled by a job: its return goes out at once
     runtime.add_job("refund-uncollected-pickups", service.uncollected.send_due, interval=interval)
     return notifications
 

@@ -4,7 +4,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateMany, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from beli_contracts.orders import PaymentRequested
@@ -70,6 +70,10 @@ class PaymentsStore:
     async def get(self, order_id: str, session: Session | None = None) -> PaymentDocument | None:
         return PaymentDocument.maybe(await self.payments.find_one({"_id": order_id}, session=session))
 
+    async def get_many(self, session: Session, order_ids: list[str]) -> dict[str, PaymentDocument]:
+        found = await self.payments.find({"_id": {"$in": order_ids}}, session=session).to_list()
+        return {doc["_id"]: PaymentDocument.from_document(doc) for doc in found}
+
     async def due_to_open(self, now: datetime, limit: int = 20) -> list[PaymentDocument]:
         query = {"status": PaymentStatus.OPENING.value, "next_attempt_at": {"$lte": now}}
         return [
@@ -102,6 +106,29 @@ class PaymentsStore:
             session=session,
         )
         return PaymentDocument.maybe(moved)
+
+    async def move_read(self, session: Session, moves: list[tuple[str, str, dict[str, Any]]], target: PaymentStatus) -> int:
+        """`move` for payments read in this transaction, in one round trip: each (order id, status
+        as read, changes) moves only from the status it was read in. Returns how many moved; an
+        update by `_id` rather than `findAndModify`, which SecantusDB runs as a collection scan."""
+        if not moves:
+            return 0
+        now = utcnow()
+        result = await self.payments.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": order_id, "status": status},
+                    {
+                        "$set": {"status": target.value, "updated_at": now, **changes},
+                        "$push": {"history": {"status": target.value, "at": now}},
+                    },
+                )
+                for order_id, status, changes in moves
+            ],
+            ordered=True,
+            session=session,
+        )
+        return result.matched_count
 
     async def set_fields(self, order_id: str, changes: dict[str, Any], session: Session | None = None) -> None:
         await self.payments.update_one({"_id": order_id}, {"$set": {**changes, "updated_at": utcnow()}}, session=session)
@@ -142,6 +169,21 @@ class PaymentsStore:
         """Every pending notification of the order is answered by one status check."""
         await self.notifications.update_many(
             {"order_id": order_id, "processed": False}, {"$set": {"processed": True, "outcome": outcome, "processed_at": utcnow()}}
+        )
+
+    async def notifications_done(self, outcomes: dict[str, str]) -> None:
+        """`notification_done` for several orders in one round trip."""
+        if not outcomes:
+            return
+        now = utcnow()
+        await self.notifications.bulk_write(
+            [
+                UpdateMany(
+                    {"order_id": order_id, "processed": False}, {"$set": {"processed": True, "outcome": outcome, "processed_at": now}}
+                )
+                for order_id, outcome in outcomes.items()
+            ],
+            ordered=False,
         )
 
     async def notification_retry(self, order_id: str, attempts: int, delay: timedelta, error: str) -> None:

@@ -1,8 +1,9 @@
 """The payments service's rules on the real database without Kafka or Midtrans: its objects come
 from the composition root (`build_service`); what would be published is read from the outbox."""
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -11,8 +12,11 @@ from beli_contracts.orders import PaymentRequested
 from beli_contracts.values import Customer, PricedLine, SellerContact
 from beli_runtime.clock import utcnow
 from beli_runtime.errors import Refused
+from payments.domain import PaymentStatus
+from payments.jobs import paid
 from payments.main import PaymentsService, build_service
 from payments.settings import PaymentsSettings
+from payments.settlement import Confirmed, SettlementQueue
 from tests.service_layer import ServiceDatabase, outbox_events, ready
 
 pytestmark = pytest.mark.infra  # the real database (no broker, no Midtrans)
@@ -80,3 +84,70 @@ async def test_a_refused_levy_rule_writes_neither_rule_nor_event(payments: Payme
     assert refused.value.status == 422 and refused.value.field == "regency"
     assert await payments.rules.history() == []
     assert await payments.runtime.db["outbox"].count_documents({}) == 0
+
+
+def settlement(order_id: str, gross: int = 750_000) -> Confirmed:
+    status = {"transaction_status": "settlement", "gross_amount": f"{gross}.00", "payment_type": "qris", "transaction_id": f"tx-{order_id}"}
+    confirmed = paid(order_id, status)
+    assert confirmed is not None
+    return confirmed
+
+
+async def test_payments_confirmed_together_are_each_levied_once_in_one_verified_chain(payments: PaymentsService) -> None:
+    first, second, wrong_amount = [await payment_requested(payments) for _ in range(3)]
+    outcomes = await payments.jobs.settlements.settle(
+        [settlement(first), settlement(second), settlement(first), settlement(wrong_amount, gross=749_999)]
+    )
+    assert outcomes[0] == outcomes[1] == outcomes[2] and outcomes[0].startswith("settled: levy")
+    assert outcomes[3].startswith("refused: Midtrans gross")
+    # Confirmed again later (a repeated notification): nothing more is booked.
+    assert (await payments.jobs.settlements.settle([settlement(second)]))[0].startswith("stale: settlement while SETTLED")
+
+    verdict = await payments.ledger.verify()
+    assert verdict["ok"] and verdict["entries_checked"] == 2 and verdict["head_sequence"] == 2
+    for order_id in (first, second):
+        entries = await payments.ledger.for_order(order_id)
+        assert [entry.product_id for entry in entries] == ["prd-tenun"]
+        events = [event.type for event in await outbox_events(payments.runtime.db, order_id)]
+        assert events == ["payments.levy_recorded", "payments.payment_settled"]
+        payment = await payments.store.get(order_id)
+        assert payment is not None and payment.status == "SETTLED" and payment.levy_amount == sum(e.levy for e in entries)
+    assert await payments.ledger.for_order(wrong_amount) == []
+    untouched = await payments.store.get(wrong_amount)
+    assert untouched is not None and untouched.status == "OPENING"
+
+
+async def test_a_late_payment_in_a_batch_is_booked_and_returned_without_telling_anyone_to_ship(payments: PaymentsService) -> None:
+    on_time, late = await payment_requested(payments), await payment_requested(payments)
+    await payments.store.move(None, late, PaymentStatus.FAILED, frozenset({PaymentStatus.OPENING}), {"failure_reason": "kedaluwarsa"})
+    outcomes = await payments.jobs.settlements.settle([settlement(on_time), settlement(late)])
+    assert outcomes[0].startswith("settled") and outcomes[1].startswith("late payment, returning")
+    assert [event.type for event in await outbox_events(payments.runtime.db, late)] == ["payments.levy_recorded"]
+    assert [refund.id for refund in await payments.refunds.for_order(late)] == [f"{late}-return"]
+    assert (await payments.ledger.verify())["ok"]
+
+
+async def test_payments_confirmed_while_a_batch_is_written_go_together_in_the_next() -> None:
+    batches: list[list[str]] = []
+    release = asyncio.Event()
+
+    async def settle(batch: Sequence[Confirmed]) -> list[str]:
+        batches.append([item.order_id for item in batch])
+        if len(batches) == 1:
+            await release.wait()
+        if any(item.order_id == "ord-broken" for item in batch):
+            raise ValueError("a payment that cannot be settled")
+        return [f"settled {item.order_id}" for item in batch]
+
+    queue = SettlementQueue(settle)
+    first = asyncio.create_task(queue.settle(settlement("ord-1")))
+    await asyncio.sleep(0)
+    others = [asyncio.create_task(queue.settle(settlement(order_id))) for order_id in ("ord-2", "ord-broken", "ord-3")]
+    await asyncio.sleep(0)
+    release.set()
+    assert await first == "settled ord-1"
+    results = await asyncio.gather(*others, return_exceptions=True)
+    assert results[0] == "settled ord-2" and results[2] == "settled ord-3"
+    assert isinstance(results[1], ValueError)  # only the payment at fault fails; its job retries it later
+    assert batches[:2] == [["ord-1"], ["ord-2", "ord-broken", "ord-3"]]  # then each on its own
+    assert batches[2:] == [["ord-2"], ["ord-broken"], ["ord-3"]]

@@ -1,0 +1,240 @@
+"""Settling confirmed payments: each payment moves to SETTLED, its levy is booked in the ledger and
+its events are written, all in one transaction. Payments confirmed together settle together: one
+ledger append (one claim of the ledger's head, one insert of every entry) and one write of every
+event for the whole batch, instead of one transaction per payment each taking its turn on the head
+(issue 11). What each payment gets is what it got alone: levied once (the entries' ids are per
+order line), late money booked and returned, stale confirmations change nothing.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from beli_contracts import EventPayload
+from beli_contracts.payments import LevyRecorded, PaymentSettled
+from beli_contracts.values import SettledLine
+from beli_runtime.clock import utcnow
+from beli_runtime.logs import get_logger
+from beli_runtime.mongo import Session
+from beli_runtime.service import ServiceRuntime
+from payments.documents import LevyEntryDocument, PaymentDocument
+from payments.domain import PaymentStatus, late_reason, settle_lines
+from payments.late import LatePayments
+from payments.ledger import LevyLedger, Settlement, as_event_entry
+from payments.levy import to_millis
+from payments.refunds import NOT_THE_ITEMS_FAULT
+from payments.rules import LevyRules
+from payments.store import PaymentsStore
+
+log = get_logger(__name__)
+LATE = "late payment, returning: "
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """A payment Midtrans (or an outlet's till) says is paid."""
+
+    order_id: str
+    status: dict[str, Any]  # Midtrans's status answer, or the till's equivalent
+    sources: frozenset[PaymentStatus]  # the states it may settle from (FAILED too, as a late payment)
+    gross: int | None = None  # Midtrans's gross amount, checked against ours; None at the till
+    notifications: bool = False  # mark the order's pending Midtrans notifications done with the outcome, once settled
+    trace: dict[str, str] | None = None  # the trace its events continue
+
+
+class SettlementConflict(Exception):
+    """A payment changed between the batch's read and its write (never under snapshot isolation,
+    where the write conflicts and the transaction is retried): the batch is settled one by one."""
+
+
+@dataclass
+class _Plan:
+    confirmed: Confirmed
+    payment: PaymentDocument
+    lines: list[SettledLine]
+    late: str | None
+
+    @property
+    def levy_total(self) -> int:
+        return sum(line.levy for line in self.lines)
+
+
+class Settlements:
+    def __init__(self, runtime: ServiceRuntime, store: PaymentsStore, ledger: LevyLedger, rules: LevyRules, late: LatePayments) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.ledger = ledger
+        self.rules = rules
+        self.late = late
+        self.late_booked: Callable[[], None] = lambda: None  # wakes the job that sends late payments back
+
+    async def settle(self, batch: Sequence[Confirmed]) -> list[str]:
+        """Settle a batch in one transaction; what was done for each, in the batch's order."""
+        # Every sale is levied by the rules in force at this moment, whatever changes later.
+        settled_at = to_millis(utcnow())
+        rule_for = await self.rules.selector(settled_at)
+        outcomes = await self.runtime.write(lambda session: self._settle(session, batch, settled_at, rule_for))
+        if any(outcome.startswith(LATE) for outcome in outcomes):
+            self.late_booked()
+        # After the commit, not inside the transaction: a notification left unmarked by a crash is
+        # only checked again (and found settled), while one written by a transaction the crash left
+        # open stays locked until the database reaps it, and the webhook's writes wait for it.
+        await self.store.notifications_done(
+            {item.order_id: outcome for item, outcome in zip(batch, outcomes, strict=True) if item.notifications}
+        )
+        return outcomes
+
+    async def _settle(self, session: Session, batch: Sequence[Confirmed], settled_at: datetime, rule_for: Any) -> list[str]:
+        found = await self.store.get_many(session, [item.order_id for item in batch])
+        outcomes: dict[str, str] = {}
+        plans: list[_Plan] = []
+        for item in batch:
+            payment = found.pop(item.order_id, None)  # popped: an order twice in a batch settles once
+            refusal = _refusal(item, payment)
+            if refusal is not None or payment is None:
+                outcomes.setdefault(item.order_id, refusal or "stale: settled earlier in this batch")
+                continue
+            # A FAILED payment is always late (late_reason), so settling from FAILED too is exactly
+            # "the sources, or FAILED when late"; decided from the payment as this transaction read it.
+            plans.append(_Plan(item, payment, settle_lines(payment.lines, rule_for), late_reason(payment)))
+        if plans:
+            await self._move(session, plans, settled_at)
+            entries = await self.ledger.record_settlements(session, [_settlement(plan, rule_for) for plan in plans], settled_at)
+            events: list[tuple[EventPayload, str, dict[str, str] | None]] = []
+            for plan in plans:
+                outcomes[plan.payment.id] = await self._announce(session, plan, entries[plan.payment.id], settled_at, events)
+            await self.runtime.outbox.add_each(session, events)
+        return [outcomes[item.order_id] for item in batch]
+
+    async def _move(self, session: Session, plans: list[_Plan], settled_at: datetime) -> None:
+        moves = [
+            (
+                plan.payment.id,
+                plan.payment.status,
+                {
+                    "midtrans_status": plan.confirmed.status["transaction_status"],
+                    "payment_type": plan.confirmed.status.get("payment_type"),
+                    "transaction_id": plan.confirmed.status.get("transaction_id"),
+                    "levy_amount": plan.levy_total,
+                    "settled_at": settled_at,
+                },
+            )
+            for plan in plans
+        ]
+        if await self.store.move_read(session, moves, PaymentStatus.SETTLED) != len(moves):
+            raise SettlementConflict("a payment of the batch changed after it was read")
+
+    async def _announce(
+        self,
+        session: Session,
+        plan: _Plan,
+        entries: list[LevyEntryDocument],
+        settled_at: datetime,
+        events: list[tuple[EventPayload, str, dict[str, str] | None]],
+    ) -> str:
+        payment, trace = plan.payment, plan.confirmed.trace or plan.payment.trace
+        events.append((LevyRecorded(order_id=payment.id, entries=[as_event_entry(e) for e in entries]), payment.id, trace))
+        if plan.late:
+            # Booked, then returned in full: no payment_settled, so nobody is told to ship.
+            await self.late.begin(session, payment.id, plan.late)
+            return f"{LATE}{plan.late}"
+        status = plan.confirmed.status
+        settled = PaymentSettled(
+            order_id=payment.id,
+            customer=payment.customer,
+            lines=plan.lines,
+            gross_amount=payment.gross_amount,
+            levy_total=plan.levy_total,
+            seller_payable_total=sum(line.seller_payable for line in plan.lines),
+            payment_type=str(status.get("payment_type", "")),
+            transaction_id=str(status.get("transaction_id", "")),
+            settled_at=settled_at,
+            channel=payment.channel,
+        )
+        events.append((settled, payment.id, trace))
+        return f"settled: levy {plan.levy_total}"
+
+
+def _refusal(item: Confirmed, payment: PaymentDocument | None) -> str | None:
+    """Why this confirmation settles nothing (None: it settles)."""
+    if payment is None:
+        return "ignored: not a Beli NTT payment"
+    if item.gross is not None and item.gross != payment.gross_amount:
+        log.error("payments.amount_mismatch", order_id=item.order_id, midtrans=item.gross, ours=payment.gross_amount)
+        return f"refused: Midtrans gross {item.gross} differs from {payment.gross_amount}"
+    if payment.status not in {state.value for state in item.sources | {PaymentStatus.FAILED}}:
+        return f"stale: {item.status['transaction_status']} while {payment.status}"
+    return None
+
+
+def _settlement(plan: _Plan, rule_for: Any) -> Settlement:
+    rates = {line.product_id: rule_for(line).rate_bps for line in plan.payment.lines}
+    return Settlement(plan.payment.id, plan.lines, rates, plan.payment.channel)
+
+
+class SettlementQueue:
+    """Group commit for one job step: the first payment confirmed settles at once; those confirmed
+    while its transaction runs wait and settle together in the next one, so a busy step writes a
+    few batches rather than a transaction per payment, and a quiet one adds no wait. One queue per
+    step: every batch is written under the step's lease (its fence), never under another caller's."""
+
+    def __init__(self, settle: Callable[[Sequence[Confirmed]], Awaitable[list[str]]]) -> None:
+        self._settle = settle
+        self._waiting: list[tuple[Confirmed, asyncio.Future[str]]] = []
+        self._flushing = False
+
+    async def settle(self, item: Confirmed) -> str:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if not self._flushing:
+            self._flushing = True
+            try:
+                while self._waiting:
+                    batch, self._waiting = self._waiting, []
+                    await self._flush(batch)
+            except BaseException:
+                for _, waiting in self._waiting:
+                    if not waiting.done():
+                        waiting.set_exception(RuntimeError("settlement interrupted"))
+                self._waiting = []
+                raise
+            finally:
+                self._flushing = False
+        return await future
+
+    async def _flush(self, batch: list[tuple[Confirmed, asyncio.Future[str]]]) -> None:
+        try:
+            try:
+                outcomes = await self._settle([item for item, _ in batch])
+            except NOT_THE_ITEMS_FAULT:
+                raise
+            except Exception:
+                if len(batch) == 1:
+                    raise
+                # One payment's trouble must not hold back the others: each on its own.
+                log.warning("payments.settlement_batch_split", size=len(batch), exc_info=True)
+                for item, future in batch:
+                    await _resolve(future, self._settle([item]))
+                return
+        except BaseException as error:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error if isinstance(error, Exception) else RuntimeError("settlement interrupted"))
+            if not isinstance(error, Exception):
+                raise
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            future.set_result(outcome)
+
+
+async def _resolve(future: asyncio.Future[str], work: Awaitable[list[str]]) -> None:
+    try:
+        (outcome,) = await work
+    except NOT_THE_ITEMS_FAULT:
+        raise
+    except Exception as error:  # noqa: BLE001 - any failure of its own is this payment's: its job retries it later
+        future.set_exception(error)
+    else:
+        future.set_result(outcome)
