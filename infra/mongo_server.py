@@ -74,8 +74,7 @@ def start_mongo(profile: Profile, timeout: float = 30.0) -> ManagedProcess:
             PROCESS_NAME,
             [
                 sys.executable,
-                "-m",
-                "secantus",
+                str(Path(__file__).with_name("secantus_daemon.py")),
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -1,0 +1,47 @@
+"""A service SIGKILLed in the middle of a transaction must not wedge the one restarted after it.
+
+The killed client's transaction stays open on the server until its lifetime ends (60 s, mongod's
+`transactionLifetimeLimitSeconds`); meanwhile a plain write to a document it wrote waits. mongod
+reaps such transactions on its own; the development server does so through
+infra/secantus_daemon.py, also when no other transaction comes by (a quiet system after a crash,
+where a restarted job's first write is to its lease)."""
+
+import subprocess
+import sys
+import time
+import uuid
+
+from pymongo import MongoClient
+
+ABANDONS_A_TRANSACTION = """
+import sys, time
+from pymongo import MongoClient
+client = MongoClient(sys.argv[1])
+leases = client[sys.argv[2]]["leases"]
+leases.insert_one({"_id": "settlements", "holder": "killed"})
+session = client.start_session()
+session.start_transaction()
+leases.update_one({"_id": "settlements"}, {"$set": {"fence": 1}}, session=session)
+print("in transaction", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_clients_transaction_is_reaped_while_nothing_else_runs(database: str) -> None:
+    name = f"beli_reaper_{uuid.uuid4().hex[:8]}"
+    killed = subprocess.Popen([sys.executable, "-c", ABANDONS_A_TRANSACTION, database, name], stdout=subprocess.PIPE, text=True)
+    try:
+        assert killed.stdout is not None and killed.stdout.readline().strip() == "in transaction"
+    finally:
+        killed.kill()  # SIGKILL: the transaction is neither committed nor aborted
+        killed.wait()
+    with MongoClient(database, socketTimeoutMS=150_000) as client:
+        started = time.monotonic()
+        client[name]["leases"].update_one({"_id": "settlements"}, {"$set": {"holder": "restarted"}})
+        waited = time.monotonic() - started
+        lease = client[name]["leases"].find_one({"_id": "settlements"})
+        client.drop_database(name)
+    # Ours went through once the transaction's 60 s were up, and the abandoned write (fence) is gone.
+    assert lease == {"_id": "settlements", "holder": "restarted"}
+    assert waited < 75, f"the write waited {waited:.0f} s for a transaction whose client was killed"
+    print(f"\n[reaper] a plain write waited {waited:.1f} s for the killed client's transaction")
