@@ -45,3 +45,23 @@ def test_a_killed_clients_transaction_is_reaped_while_nothing_else_runs(database
     assert lease == {"_id": "settlements", "holder": "restarted"}
     assert waited < 75, f"the write waited {waited:.0f} s for a transaction whose client was killed"
     print(f"\n[reaper] a plain write waited {waited:.1f} s for the killed client's transaction")
+
+
+def test_retryable_write_records_are_pruned_as_secantusdb_does_without_reading_them_all() -> None:
+    """The daemon's pruning keeps exactly the records SecantusDB's own would keep (fresh ones, at
+    most the cap, the newest), by dropping the oldest first."""
+    from secantus import transactions
+
+    from infra.secantus_daemon import prune_retryable_oldest_first
+
+    cap, lifetime = transactions._RETRYABLE_RECORD_MAX, transactions._RETRYABLE_RECORD_LIFETIME_SECONDS
+    clock = [0.0]
+    ours, theirs = (transactions.TransactionRegistry(time_func=lambda: clock[0]) for _ in range(2))
+    ours._prune_retryable_locked = lambda: prune_retryable_oldest_first(ours)  # type: ignore[method-assign]
+    reply = {"ok": 1.0, "n": 1}
+    for number in range(cap + 500):  # over the cap, and the first records grow stale meanwhile
+        clock[0] = number * (lifetime / cap) * 1.2
+        for registry in (ours, theirs):
+            registry.record_retryable(b"session", number, b"write", reply)
+    assert list(ours._retryable) == list(theirs._retryable) and len(ours._retryable) < cap  # the stale ones went first
+    assert len(ours._retryable) <= cap and ours.retryable_reply(b"session", cap + 499, b"write") == reply
