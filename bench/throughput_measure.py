@@ -14,6 +14,7 @@ from typing import Any
 import psutil
 from pymongo import AsyncMongoClient, monitoring
 
+from beli_runtime.mongo import IDLE_CONNECTION_MS
 from infra.processes import managed_processes
 from infra.profiles import Profile
 
@@ -90,9 +91,10 @@ class Probe:
 
     def __init__(self, profile: Profile, mongodb_url: str) -> None:
         self.harness = HarnessOperations()
-        # Heartbeats rarely (every 60 s): fewer operations of our own in the counts.
+        # Heartbeats rarely (every 60 s): fewer operations of our own in the counts. Its connections sit
+        # idle through a long run: dropped by the pool after a minute, before the server closes them.
         self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            mongodb_url, event_listeners=[self.harness], heartbeatFrequencyMS=60_000, tz_aware=True
+            mongodb_url, event_listeners=[self.harness], heartbeatFrequencyMS=60_000, tz_aware=True, maxIdleTimeMS=IDLE_CONNECTION_MS
         )
         self.processes = {process.name: psutil.Process(process.pid) for process in managed_processes(profile.pid_dir)}
 

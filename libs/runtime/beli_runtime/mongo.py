@@ -31,9 +31,14 @@ def database_unavailable(error: BaseException) -> bool:
     return isinstance(error, OperationFailure) and (error.code in UNAVAILABLE_CODES or error.has_error_label("RetryableWriteError"))
 
 
+IDLE_CONNECTION_MS = 60_000
+
+
 def connect(url: str) -> AsyncMongoClient[dict[str, Any]]:
-    # tz_aware so that datetimes read back compare with the aware ones we write.
-    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=3000)
+    # tz_aware so that datetimes read back compare with the aware ones we write. Pooled connections
+    # idle for a minute are dropped by the pool itself, before a server or a proxy closes them
+    # (SecantusDB after 5 minutes): a quiet service's next operation never meets a closed one.
+    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=3000, maxIdleTimeMS=IDLE_CONNECTION_MS)
 
 
 async def in_transaction(client: AsyncMongoClient[dict[str, Any]], work: Callable[[Session], Awaitable[T]]) -> T:
