@@ -69,12 +69,29 @@ async def test_one_order_placed_and_paid_is_one_trace_across_every_service(api: 
     def consumed(spans: list[Span]) -> set[tuple[str, str]]:
         return {(s.service, s.name) for s in spans if s.kind == "CONSUMER"}
 
-    # Marker: the last hop of the saga (notifications telling everyone it is paid) has been exported.
+    saga = [
+        ("catalog", "process orders.order_placed"),
+        ("orders", "process catalog.stock_reserved"),
+        ("payments", "process orders.payment_requested"),
+        ("orders", "process payments.payment_link_created"),
+        ("orders", "process payments.payment_settled"),
+        ("catalog", "process orders.order_paid"),
+    ]
+
+    def complete(spans: list[Span]) -> bool:
+        ids = {span.span_id for span in spans}
+        expected = {*saga, ("notifications", "process orders.order_paid")} <= consumed(spans)
+        return expected and all(span.parent_id in ids for span in spans if span.kind == "CONSUMER")
+
+    # Marker: every stage's span, the last hop of the saga (notifications telling everyone it is
+    # paid) and the publish span each consumer span names have been exported. Each service exports
+    # its spans in its own batches, so a later hop's span can reach the receiver before an earlier
+    # one's: waiting for the last hop alone is not enough. A parent never exported fails here.
     spans = await eventually(
         lambda: _async(receiver.trace(trace_id)),
-        lambda spans: ("notifications", "process orders.order_paid") in consumed(spans),
+        complete,
         timeout=60,
-        what="the paid order's trace to reach notifications",
+        what="the paid order's trace to reach every stage and notifications",
     )
     by_id = {span.span_id: span for span in spans}
     assert set(TRACED) <= {span.service for span in spans}
@@ -85,14 +102,6 @@ async def test_one_order_placed_and_paid_is_one_trace_across_every_service(api: 
 
     # Each stage of the saga is a consumer span, a child of the publish span of the event it read.
     stages = consumed(spans)
-    saga = [
-        ("catalog", "process orders.order_placed"),
-        ("orders", "process catalog.stock_reserved"),
-        ("payments", "process orders.payment_requested"),
-        ("orders", "process payments.payment_link_created"),
-        ("orders", "process payments.payment_settled"),
-        ("catalog", "process orders.order_paid"),
-    ]
     for stage in saga:
         assert stage in stages, stages
     for span in (s for s in spans if s.kind == "CONSUMER"):
