@@ -127,6 +127,7 @@ def all_notices() -> list[Notice]:
                 courier="JNE Reguler (Jalur Nugraha Ekakurir)",
                 tracking_number="JNE0123456789012345",
                 shipped_at=AT,
+                seller_name=SELLERS[0].name,
             )
         ),
         *domain.for_completion(
@@ -273,6 +274,8 @@ def test_other_kinds_say_what_matters() -> None:
     assert "dikembalikan penuh" in lapsed.text and "tidak ada dana" not in lapsed.sms.lower()
     [(_, shipped)] = by_kind("order_shipped")
     assert "JNE0123456789012345" in shipped.text and "JNE0123456789012345" in shipped.sms
+    assert all(f"dari {SELLERS[0].name} sudah" in part for part in (shipped.subject, shipped.text, shipped.whatsapp))
+    assert "dari <b>Kelompok Tenun Ibu-Ibu Desa Jenilu 0 &#34;Tunas Harapan&#34;</b>" in shipped.html
     [(_, payout)] = by_kind("seller_payout")
     assert "penjualan Rp4.500.000 | kontribusi PAD Rp45.000 | dibayarkan ke Anda Rp4.455.000" in payout.text
     [(_, stock)] = by_kind("stock_low")

@@ -92,6 +92,9 @@ class OrderShipped(_OrdersEvent):
     courier: str
     tracking_number: str
     shipped_at: datetime
+    # The seller's shop name, so that a shopper of a many-seller order can tell the parcels'
+    # notices apart. Added later (optional, still v1): absent in older events.
+    seller_name: str | None = None
 
 
 class OrderCompleted(_OrdersEvent):

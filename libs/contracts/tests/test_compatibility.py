@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from beli_contracts import Envelope, UnknownEventType, decode
-from beli_contracts.orders import OrderPlaced
+from beli_contracts.orders import OrderPlaced, OrderShipped
 from beli_contracts.values import Customer, OrderItem
 
 
@@ -46,6 +46,22 @@ def test_a_reader_accepts_an_older_producer_without_later_optional_fields() -> N
     payload = decode(json.dumps(body).encode()).payload()
     assert isinstance(payload, OrderPlaced)
     assert payload.customer.account_id is None and payload.items[0].variant_id is None
+
+
+def test_a_shipment_from_before_the_shop_name_travelled_is_still_v1_and_reads() -> None:
+    shipped = OrderShipped(
+        order_id="BNTT-1",
+        seller_id="slr-1",
+        customer=placed().customer,
+        courier="JNE",
+        tracking_number="JNE0001",
+        shipped_at=datetime(2026, 11, 24, tzinfo=UTC),
+        seller_name="Tenun Ina Sumba",
+    )
+    body = json.loads(Envelope.wrap(shipped, key="BNTT-1", source="orders").to_bytes())
+    assert body["version"] == 1 and body["data"]["seller_name"] == "Tenun Ina Sumba"
+    del body["data"]["seller_name"]
+    assert decode(json.dumps(body).encode()).payload() == shipped.model_copy(update={"seller_name": None})
 
 
 def test_writers_stay_strict() -> None:

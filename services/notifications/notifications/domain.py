@@ -183,8 +183,11 @@ def for_return(event: PaymentReturned) -> list[Notice]:
 
 
 def for_shipment(event: OrderShipped) -> list[Notice]:
+    """One notice per seller's parcel; it names the shop (None in events from before the field
+    existed: the wording then leaves it out), so a many-seller order's notices can be told apart."""
     context = {
         "customer": event.customer,
+        "seller_name": event.seller_name,
         "courier": event.courier,
         "tracking_number": event.tracking_number,
         "shipped_at": event.shipped_at,

@@ -9,6 +9,7 @@ first, so an edited copy of any single file overrides the built-in one.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,28 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# WhatsApp has no escape character: `*bold*`, `_italic_`, `~strike~` and backquotes in typed-in
+# text would format the message. Their look-alikes (asterisk operator, fullwidth low line, tilde
+# operator, modifier grave) read the same and are never markup.
+_WHATSAPP_LOOKALIKES = str.maketrans({"*": "\u2217", "_": "\uff3f", "~": "\u223c", "`": "\u02cb"})
+
+
+def whatsapp_plain(text: str) -> str:
+    """Typed-in text (a shop name) as WhatsApp shows it literally: one line (a line start could
+    begin a quote or a list), no formatting characters."""
+    return _one_line(text).translate(_WHATSAPP_LOOKALIKES)
+
+
+def sms_plain(text: str, length: int) -> str:
+    """Typed-in text for an SMS: one line, accents dropped to ASCII (one GSM-7 segment holds 160
+    of those), at most `length` characters, cut between words where it can."""
+    ascii_text = _one_line(unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode())
+    if len(ascii_text) <= length:
+        return ascii_text
+    words = ascii_text[: length + 1].rsplit(" ", 1)[0]
+    return words if len(words) <= length else ascii_text[:length]
+
+
 class Renderer:
     def __init__(self, override_dir: str | Path | None = None) -> None:
         folders = [Path(override_dir)] if override_dir else []
@@ -63,6 +86,8 @@ class Renderer:
             "percent": percent,
             "scope": _scope,
             "one_line": _one_line,
+            "whatsapp_plain": whatsapp_plain,
+            "sms_plain": sms_plain,
             "month_name": month_name,
         }
 

@@ -72,6 +72,7 @@ class Fulfilment:
                 courier=courier,
                 tracking_number=tracking_number,
                 shipped_at=now,
+                seller_name=sub.seller.name,
             ),
             key=order_id,
             correlation_id=order_id,

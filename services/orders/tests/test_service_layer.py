@@ -10,7 +10,11 @@ import httpx
 import pytest
 
 from beli_contracts.envelope import Envelope
+from beli_contracts.values import Customer, PricedLine, SellerContact, SettledLine
+from beli_runtime.clock import utcnow
 from infra.tokens import mint
+from orders.documents import OrderDocument
+from orders.domain import group_by_seller, settle
 from orders.main import OrdersService, build_app, cancel_stuck_orders
 from orders.settings import OrdersSettings
 from tests.service_layer import ServiceDatabase, outbox_events, serving
@@ -84,3 +88,45 @@ async def test_an_order_the_catalog_never_answered_is_cancelled_by_the_sweeper(o
     assert cancelled.type == "orders.order_cancelled" and cancelled.data["reason"] == "checkout_timeout"
     assert await cancel_stuck_orders(service) is False  # nothing left to cancel, nothing announced twice
     assert [event.type for event in await events(service, order_id)] == ["orders.order_placed", "orders.order_cancelled"]
+
+
+def seller(seller_id: str, name: str) -> SellerContact:
+    return SellerContact(seller_id=seller_id, name=name, email=f"{seller_id}@umkm.example.id", phone="081200000001", regency="Ngada")
+
+
+async def paid_two_seller_order(service: OrdersService, sellers: list[SellerContact]) -> str:
+    """A paid order with one line from each seller, stored as the settlement leaves it."""
+    lines = [
+        PricedLine(product_id=f"prd-{s.seller_id}", product_name="Kopi", category="kopi", seller=s, quantity=1, unit_price=85_000)
+        for s in sellers
+    ]
+    paid = [
+        SettledLine(**line.model_dump(), levy=850, seller_payable=84_150, levy_rule_id="default", levy_rule_version=1) for line in lines
+    ]
+    order = OrderDocument(
+        _id="BNTT-SHIP0000000001",
+        status="PAID",
+        customer=Customer(**SHOPPER),
+        items=[{"product_id": line.product_id, "quantity": 1} for line in lines],
+        created_at=utcnow(),
+        sub_orders=settle(group_by_seller(lines), paid),
+    )
+    await service.store.orders.insert_one(order.to_document())
+    return order.id
+
+
+async def test_each_sellers_shipment_announces_its_shop_name(orders: tuple[httpx.AsyncClient, OrdersService]) -> None:
+    """The shopper's two "dikirim" notices must tell the two parcels apart: each event names its shop."""
+    client, service = orders
+    sellers = [seller("slr-kopi", "Kopi Bajawa Ine Rie"), seller("slr-tenun", "Tenun Ikat Ina Sumba")]
+    order_id = await paid_two_seller_order(service, sellers)
+    for s in sellers:
+        token = {"Authorization": f"Bearer {mint('seller', seller_id=s.seller_id, email=s.email)}"}
+        body = {"courier": "JNE", "tracking_number": f"JNE-{s.seller_id}"}
+        shipped = await client.post(f"/orders/{order_id}/sub-orders/{s.seller_id}/ship", json=body, headers=token)
+        assert shipped.status_code == 200, shipped.text
+    announced = [event.data for event in await events(service, order_id) if event.type == "orders.order_shipped"]
+    assert [(data["seller_id"], data["seller_name"]) for data in announced] == [
+        ("slr-kopi", "Kopi Bajawa Ine Rie"),
+        ("slr-tenun", "Tenun Ikat Ina Sumba"),
+    ]
