@@ -1,5 +1,6 @@
-"""SecantusDB's daemon (`python -m secantus`), with two of mongod's behaviours it lacks: a background
-reaper of abandoned transactions, and a cost per write that does not grow with the writes before it.
+"""SecantusDB's daemon (`python -m secantus`), with three of mongod's behaviours it lacks: a background
+reaper of abandoned transactions, a cost per write that does not grow with the writes before it, and
+`find_one_and_update` by `_id` that reads one document, not the collection (`id_lookup_first`).
 
 SecantusDB aborts a transaction left idle past its lifetime (60 s, mongod's
 `transactionLifetimeLimitSeconds`) only when another transaction's statement comes by, while a
@@ -20,9 +21,11 @@ own arguments."""
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from secantus import cli, transactions
 from secantus.server import SecantusDBServer
+from secantus.storage import Storage, _id_point_lookup_keys
 from secantus.transactions import TransactionRegistry
 
 REAP_EVERY_SECONDS = 1.0
@@ -54,7 +57,28 @@ def prune_retryable_oldest_first(registry: TransactionRegistry) -> None:
         del records[oldest]
 
 
+def id_lookup_first(original: Callable[..., list[int] | None]) -> Callable[..., list[int] | None]:
+    """SecantusDB's `_try_index_id_keys` (which documents a write, or an indexed find, reads),
+    answering a filter that names its `_id` (`{_id: x}`, `$eq`, `$in`) by those documents alone,
+    whatever else the filter holds. SecantusDB does so only for a filter of `_id` alone, and gives
+    up on any filter with a top-level operator: `findAndModify` re-asserts its query as
+    `{_id: <found>, $and: [<query>]}`, so every `find_one_and_update` scanned the whole collection
+    on its write (23 ms at 5,000 documents against 0.5 ms for `update_one` by `_id`). The documents
+    read are still matched against the whole filter, so what a statement matches is unchanged."""
+
+    def lookup(storage: Storage, db: str, coll: str, filter: dict[str, Any], *, collation: Any = None) -> list[int] | None:
+        if filter and "_id" in filter and not storage._is_timeseries(db, coll):
+            keys = _id_point_lookup_keys(filter["_id"])
+            if keys is not None:
+                recordids = [storage._doc_recordid(db, coll, key) for key in keys]
+                return [recordid for recordid in recordids if recordid is not None]
+        return original(storage, db, coll, filter, collation=collation)
+
+    return lookup
+
+
 if __name__ == "__main__":
+    Storage._try_index_id_keys = id_lookup_first(Storage._try_index_id_keys)  # type: ignore[method-assign]
     # The CLI builds its server inside main(): the reaper joins it when it starts.
     SecantusDBServer.start = start_with_reaper(SecantusDBServer.start)
     TransactionRegistry._prune_retryable_locked = prune_retryable_oldest_first

@@ -65,3 +65,32 @@ def test_retryable_write_records_are_pruned_as_secantusdb_does_without_reading_t
             registry.record_retryable(b"session", number, b"write", reply)
     assert list(ours._retryable) == list(theirs._retryable) and len(ours._retryable) < cap  # the stale ones went first
     assert len(ours._retryable) <= cap and ours.retryable_reply(b"session", cap + 499, b"write") == reply
+
+
+def test_a_write_that_names_its_id_reads_that_document_alone_whatever_else_its_filter_holds() -> None:
+    """`find_one_and_update` writes with `{_id: <found>, $and: [<query>]}`: SecantusDB read every
+    document of the collection for it. With the daemon's look-up by `_id` first it reads the one
+    named, and the rest of the filter still decides whether it matches."""
+    from secantus.storage import Storage
+
+    from infra.secantus_daemon import id_lookup_first
+
+    storage = Storage(":memory:")
+    try:
+        storage.insert("shop", "orders", [{"_id": f"o{number}", "status": "awaiting"} for number in range(300)])
+        reads: list[int] = []
+        scan = storage._scan_docs
+        storage._scan_docs = lambda db, coll: reads.append(1) or scan(db, coll)  # type: ignore[method-assign]
+        write_filter = {"_id": "o7", "$and": [{"status": {"$in": ["awaiting"]}}]}
+        assert len(storage._candidates_iter("shop", "orders", write_filter)) == 300 and reads  # SecantusDB alone
+
+        storage._try_index_id_keys = id_lookup_first(Storage._try_index_id_keys).__get__(storage)  # type: ignore[method-assign]
+        reads.clear()
+        assert len(storage._candidates_iter("shop", "orders", write_filter)) == 1 and not reads
+        assert len(storage._candidates_iter("shop", "orders", {"_id": {"$in": ["o1", "o2", "nobody"]}, "x": 1})) == 2
+        paid = storage.update_matching("shop", "orders", write_filter, {"$set": {"status": "paid"}})
+        again = storage.update_matching("shop", "orders", write_filter, {"$set": {"status": "paid"}})
+        assert (paid["matched"], again["matched"]) == (1, 0)  # the status the query asserts still decides
+        assert storage.find_matching("shop", "orders", {"status": "paid"}) == [{"_id": "o7", "status": "paid"}]
+    finally:
+        storage.close()

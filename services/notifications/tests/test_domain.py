@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -202,3 +203,39 @@ async def test_looks_for_due_messages_are_spaced_so_that_events_share_them() -> 
     for _ in range(3):
         await job.send_due()
     assert 0.55 < time.monotonic() - started < 2  # the first at once, then 0.3 s apart
+
+
+async def test_a_slow_outcome_write_does_not_hold_its_channel_for_the_next_message() -> None:
+    """The bound is on sends to the provider: once WhatsApp answered, the next message goes out
+    while the first's outcome is still being written (a payday rush's database is slow)."""
+
+    def pending(name: str) -> dict[str, Any]:
+        return {"_id": name, "channel": "whatsapp", "status": "pending", "attempts": 0, "address": "x", "text": "Halo"}
+
+    store = FakeStore([pending("first")])
+    store.write_seconds = 2.0
+    sent: list[str] = []
+    whatsapp = FakeTransport({"first": "fine", "second": "fine"})
+    send = whatsapp.send
+
+    async def recording(delivery: Delivery) -> str:
+        sent.append(delivery.id)
+        return await send(delivery)
+
+    whatsapp.send = recording  # type: ignore[method-assign]
+    job = DeliveryJob(store, [whatsapp], NotificationsSettings(send_concurrency=1, send_gather_seconds=0))  # type: ignore[list-item]
+    woken = asyncio.Event()
+    job.wake = woken.set
+    await job.send_due()
+    store.docs["second"] = pending("second")
+    await asyncio.wait_for(_until(lambda: store.writes == [1]), timeout=1)  # the first's outcome write has begun
+    await job.send_due()
+    await asyncio.wait_for(_until(lambda: sent == ["first", "second"]), timeout=1)
+    assert store.docs["first"]["status"] == "sending"  # its outcome write is still on its way
+    await job.settle()
+    assert store.docs["first"]["status"] == store.docs["second"]["status"] == "sent"
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
