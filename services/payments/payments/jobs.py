@@ -4,8 +4,9 @@ Each step records its outcome and the event it implies in one transaction; a fai
 Midtrans is retried later with backoff, never inside a Kafka consumer. Each payment is handled on
 its own: one that fails in an unexpected way is retried later and never holds back the others.
 A step works on its payments concurrently, as many at once as the gateway has threads, so their
-calls to Midtrans overlap (their transactions take turns under the job's lease); the payments that
-Midtrans confirms settle in batches, one transaction and one ledger append each (settlement.py).
+calls to Midtrans overlap (their transactions take turns under the job's lease); the links Midtrans
+opens are recorded in batches (links.py), and the payments it confirms settle in batches, one
+transaction and one ledger append each (settlement.py); both through group_commit.py.
 """
 
 import asyncio
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from beli_contracts.payments import PaymentFailed, PaymentLinkCreated
+from beli_contracts.payments import PaymentFailed
 from beli_runtime import tracing
 from beli_runtime.clock import as_utc, utcnow
 from beli_runtime.leases import ensure_held
@@ -33,17 +34,21 @@ from payments.domain import (
     snap_minutes,
 )
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
+from payments.group_commit import GroupCommit
 from payments.late import LatePayments
 from payments.ledger import LevyLedger
+from payments.links import LinkRecords, OpenedLink
 from payments.qris import qris_link, qris_request
 from payments.refunds import NOT_THE_ITEMS_FAULT, Refunds
 from payments.rules import LevyRules
 from payments.settings import PaymentsSettings
-from payments.settlement import Confirmed, SettlementQueue, Settlements
+from payments.settlement import Confirmed, Settlements
 from payments.store import PaymentsStore
 
 log = get_logger(__name__)
 Item = TypeVar("Item")
+LinkQueue = GroupCommit[OpenedLink, bool]
+SettlementQueue = GroupCommit[Confirmed, str]
 
 # After the n-th failed call to Midtrans: about 2^n seconds (with jitter), at most 5 minutes.
 MIDTRANS_BACKOFF = Backoff(2.0, 300.0)
@@ -80,12 +85,15 @@ class PaymentJobs:
         self.gateway = gateway
         self.settings = settings
         self.settlements = Settlements(runtime, store, ledger, rules, late)
+        self.links = LinkRecords(runtime, store)
 
     # --- opening Snap transactions ---------------------------------------------------------
 
     async def open_links(self) -> bool:
         due = await self.store.due_to_open(utcnow())
-        await self._each(due, lambda payment: self._isolated("open_link", payment, self._open_link(payment)))
+        # The links Midtrans opens are recorded in shared transactions as they come (links.py).
+        queue: LinkQueue = GroupCommit(self.links.record, "recording links")
+        await self._each(due, lambda payment: self._isolated("open_link", payment, self._open_link(payment, queue)))
         return bool(due)
 
     async def _each(self, items: Sequence[Item], work: Callable[[Item], Awaitable[None]]) -> None:
@@ -121,11 +129,11 @@ class PaymentJobs:
             else:
                 await self.store.retry_later(order_id, attempts, backoff(attempts), reason)
 
-    async def _open_link(self, payment: PaymentDocument) -> None:
+    async def _open_link(self, payment: PaymentDocument, queue: LinkQueue) -> None:
         with tracing.resumed(payment.trace, "open payment link", order_id=payment.id):
-            await self._open_link_traced(payment)
+            await self._open_link_traced(payment, queue)
 
-    async def _open_link_traced(self, payment: PaymentDocument) -> None:
+    async def _open_link_traced(self, payment: PaymentDocument, queue: LinkQueue) -> None:
         order_id = payment.id
         now = utcnow()
         minutes = snap_minutes(now, as_utc(payment.pay_before), self.settings.snap_expiry_margin_seconds)
@@ -156,42 +164,7 @@ class PaymentJobs:
             await self._fail(order_id, "not_created", f"Midtrans refused the transaction: {error}")
             return
 
-        await self._record_link(payment, answer)
-
-    async def _record_link(self, payment: PaymentDocument, answer: dict[str, Any]) -> None:
-        """Midtrans opened the transaction: keep its link and announce it, once."""
-        order_id = payment.id
-
-        async def work(session: Session) -> None:
-            opened = await self.store.move(
-                session,
-                order_id,
-                PaymentStatus.AWAITING,
-                frozenset({PaymentStatus.OPENING}),
-                {
-                    "token": answer["token"],
-                    "redirect_url": answer["redirect_url"],
-                    "qr_string": answer.get("qr_string"),
-                    "opened_at": utcnow(),
-                },
-            )
-            if opened is not None:
-                await self.runtime.outbox.add(
-                    session,
-                    PaymentLinkCreated(
-                        order_id=order_id,
-                        customer=payment.customer,
-                        lines=payment.lines,
-                        gross_amount=payment.gross_amount,
-                        token=answer["token"],
-                        redirect_url=answer["redirect_url"],
-                        pay_before=payment.pay_before,
-                        qr_string=answer.get("qr_string"),
-                    ),
-                    key=order_id,
-                )
-
-        await self.runtime.write(work)
+        await queue.submit(OpenedLink(order_id, answer, tracing.carrier() or None))
 
     async def _adopt(self, payment: PaymentDocument, refusal: str) -> None:
         """Midtrans already holds a transaction for this order: follow what it says about it."""
@@ -248,7 +221,7 @@ class PaymentJobs:
         # The payments confirmed settle in shared transactions (one ledger append each) as they
         # come. As many orders at once as the gateway has threads, no more: all of a step's status
         # checks at once would queue the Snap links being opened meanwhile behind them.
-        queue = SettlementQueue(self.settlements.settle)
+        queue: SettlementQueue = GroupCommit(self.settlements.settle, "settlement")
         await self._each(
             list(first_per_order.values()),
             lambda notification: self._isolated("notification", notification, self._confirm(notification, queue), notification=True),
@@ -276,7 +249,7 @@ class PaymentJobs:
             return
         confirmed = paid(order_id, status, notifications=True)
         if confirmed is not None:
-            await queue.settle(confirmed)  # marks the notifications done with the batch
+            await queue.submit(confirmed)  # marks the notifications done with the batch
             return
         outcome = await self.apply_status(order_id, status)
         await self.store.notification_done(order_id, outcome)

@@ -6,8 +6,7 @@ event for the whole batch, instead of one transaction per payment each taking it
 order line), late money booked and returned, stale confirmations change nothing.
 """
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,10 +20,10 @@ from beli_runtime.mongo import Session
 from beli_runtime.service import ServiceRuntime
 from payments.documents import LevyEntryDocument, PaymentDocument
 from payments.domain import PaymentStatus, late_reason, settle_lines
+from payments.group_commit import BatchConflict
 from payments.late import LatePayments
 from payments.ledger import LevyLedger, Settlement, as_event_entry
 from payments.levy import to_millis
-from payments.refunds import NOT_THE_ITEMS_FAULT
 from payments.rules import LevyRules
 from payments.store import PaymentsStore
 
@@ -42,11 +41,6 @@ class Confirmed:
     gross: int | None = None  # Midtrans's gross amount, checked against ours; None at the till
     notifications: bool = False  # mark the order's pending Midtrans notifications done with the outcome, once settled
     trace: dict[str, str] | None = None  # the trace its events continue
-
-
-class SettlementConflict(Exception):
-    """A payment changed between the batch's read and its write (never under snapshot isolation,
-    where the write conflicts and the transaction is retried): the batch is settled one by one."""
 
 
 @dataclass
@@ -124,7 +118,7 @@ class Settlements:
             for plan in plans
         ]
         if await self.store.move_read(session, moves, PaymentStatus.SETTLED) != len(moves):
-            raise SettlementConflict("a payment of the batch changed after it was read")
+            raise BatchConflict("a payment of the batch changed after it was read")
 
     async def _announce(
         self,
@@ -172,69 +166,3 @@ def _refusal(item: Confirmed, payment: PaymentDocument | None) -> str | None:
 def _settlement(plan: _Plan, rule_for: Any) -> Settlement:
     rates = {line.product_id: rule_for(line).rate_bps for line in plan.payment.lines}
     return Settlement(plan.payment.id, plan.lines, rates, plan.payment.channel)
-
-
-class SettlementQueue:
-    """Group commit for one job step: the first payment confirmed settles at once; those confirmed
-    while its transaction runs wait and settle together in the next one, so a busy step writes a
-    few batches rather than a transaction per payment, and a quiet one adds no wait. One queue per
-    step: every batch is written under the step's lease (its fence), never under another caller's."""
-
-    def __init__(self, settle: Callable[[Sequence[Confirmed]], Awaitable[list[str]]]) -> None:
-        self._settle = settle
-        self._waiting: list[tuple[Confirmed, asyncio.Future[str]]] = []
-        self._flushing = False
-
-    async def settle(self, item: Confirmed) -> str:
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, future))
-        if not self._flushing:
-            self._flushing = True
-            try:
-                while self._waiting:
-                    batch, self._waiting = self._waiting, []
-                    await self._flush(batch)
-            except BaseException:
-                for _, waiting in self._waiting:
-                    if not waiting.done():
-                        waiting.set_exception(RuntimeError("settlement interrupted"))
-                self._waiting = []
-                raise
-            finally:
-                self._flushing = False
-        return await future
-
-    async def _flush(self, batch: list[tuple[Confirmed, asyncio.Future[str]]]) -> None:
-        try:
-            try:
-                outcomes = await self._settle([item for item, _ in batch])
-            except NOT_THE_ITEMS_FAULT:
-                raise
-            except Exception:
-                if len(batch) == 1:
-                    raise
-                # One payment's trouble must not hold back the others: each on its own.
-                log.warning("payments.settlement_batch_split", size=len(batch), exc_info=True)
-                for item, future in batch:
-                    await _resolve(future, self._settle([item]))
-                return
-        except BaseException as error:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error if isinstance(error, Exception) else RuntimeError("settlement interrupted"))
-            if not isinstance(error, Exception):
-                raise
-            return
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            future.set_result(outcome)
-
-
-async def _resolve(future: asyncio.Future[str], work: Awaitable[list[str]]) -> None:
-    try:
-        (outcome,) = await work
-    except NOT_THE_ITEMS_FAULT:
-        raise
-    except Exception as error:  # noqa: BLE001 - any failure of its own is this payment's: its job retries it later
-        future.set_exception(error)
-    else:
-        future.set_result(outcome)

@@ -13,10 +13,12 @@ from beli_contracts.values import Customer, PricedLine, SellerContact
 from beli_runtime.clock import utcnow
 from beli_runtime.errors import Refused
 from payments.domain import PaymentStatus
+from payments.group_commit import GroupCommit
 from payments.jobs import paid
+from payments.links import OpenedLink
 from payments.main import PaymentsService, build_service
 from payments.settings import PaymentsSettings
-from payments.settlement import Confirmed, SettlementQueue
+from payments.settlement import Confirmed
 from tests.service_layer import ServiceDatabase, outbox_events, ready
 
 pytestmark = pytest.mark.infra  # the real database (no broker, no Midtrans)
@@ -127,6 +129,30 @@ async def test_a_late_payment_in_a_batch_is_booked_and_returned_without_telling_
     assert (await payments.ledger.verify())["ok"]
 
 
+async def test_links_opened_together_are_recorded_together_each_once(payments: PaymentsService) -> None:
+    first, second, failed_meanwhile = [await payment_requested(payments) for _ in range(3)]
+    await payments.store.move(None, failed_meanwhile, PaymentStatus.FAILED, frozenset({PaymentStatus.OPENING}), {"failure_reason": "batal"})
+
+    def opened(order_id: str) -> OpenedLink:
+        answer = {"token": f"tok-{order_id}", "redirect_url": f"https://app.sandbox.midtrans.com/snap/v4/redirection/{order_id}"}
+        return OpenedLink(order_id, answer, None)
+
+    recorded = await payments.jobs.links.record([opened(first), opened(second), opened(first), opened(failed_meanwhile)])
+    assert recorded == [True, True, False, False]
+    for order_id in (first, second):
+        payment = await payments.store.get(order_id)
+        assert payment is not None and payment.status == "AWAITING_PAYMENT" and payment.token == f"tok-{order_id}"
+        events = await outbox_events(payments.runtime.db, order_id)
+        assert [event.type for event in events] == ["payments.payment_link_created"]  # once, though named twice
+        assert events[0].data["token"] == f"tok-{order_id}" and events[0].data["gross_amount"] == 750_000
+    untouched = await payments.store.get(failed_meanwhile)
+    assert untouched is not None and untouched.status == "FAILED" and untouched.token is None
+    assert await outbox_events(payments.runtime.db, failed_meanwhile) == []
+    # Recorded again (another instance's late answer): nothing changes.
+    assert await payments.jobs.links.record([opened(first)]) == [False]
+    assert len(await outbox_events(payments.runtime.db, first)) == 1
+
+
 async def test_payments_confirmed_while_a_batch_is_written_go_together_in_the_next() -> None:
     batches: list[list[str]] = []
     release = asyncio.Event()
@@ -139,10 +165,10 @@ async def test_payments_confirmed_while_a_batch_is_written_go_together_in_the_ne
             raise ValueError("a payment that cannot be settled")
         return [f"settled {item.order_id}" for item in batch]
 
-    queue = SettlementQueue(settle)
-    first = asyncio.create_task(queue.settle(settlement("ord-1")))
+    queue = GroupCommit(settle, "settlement")
+    first = asyncio.create_task(queue.submit(settlement("ord-1")))
     await asyncio.sleep(0)
-    others = [asyncio.create_task(queue.settle(settlement(order_id))) for order_id in ("ord-2", "ord-broken", "ord-3")]
+    others = [asyncio.create_task(queue.submit(settlement(order_id))) for order_id in ("ord-2", "ord-broken", "ord-3")]
     await asyncio.sleep(0)
     release.set()
     assert await first == "settled ord-1"

@@ -1,0 +1,75 @@
+"""Recording the Snap transactions Midtrans opened: each payment still OPENING moves to AWAITING
+with its link, and its `payment_link_created` is written, in one transaction. Links opened together
+are recorded together (group_commit.py): one read of the payments, one write of their moves (each
+guarded by the status it was read in), one write of their events, instead of a transaction per link,
+each taking its turn under the job's lease with its own fence (issue 11)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from beli_contracts import EventPayload
+from beli_contracts.payments import PaymentLinkCreated
+from beli_runtime.clock import utcnow
+from beli_runtime.mongo import Session
+from beli_runtime.service import ServiceRuntime
+from payments.documents import PaymentDocument
+from payments.domain import PaymentStatus
+from payments.group_commit import BatchConflict
+from payments.store import PaymentsStore
+
+
+@dataclass(frozen=True)
+class OpenedLink:
+    """Midtrans's answer for a payment: its Snap token and link (or QRIS string)."""
+
+    order_id: str
+    answer: dict[str, Any]
+    trace: dict[str, str] | None  # the "open payment link" span its event continues
+
+
+class LinkRecords:
+    def __init__(self, runtime: ServiceRuntime, store: PaymentsStore) -> None:
+        self.runtime = runtime
+        self.store = store
+
+    async def record(self, opened: Sequence[OpenedLink]) -> list[bool]:
+        """Record a batch in one transaction; for each, whether its link was recorded now (False:
+        the payment left OPENING meanwhile, or the batch names it twice)."""
+        return await self.runtime.write(lambda session: self._record(session, opened))
+
+    async def _record(self, session: Session, opened: Sequence[OpenedLink]) -> list[bool]:
+        found = await self.store.get_many(session, [item.order_id for item in opened])
+        moves: list[tuple[str, str, dict[str, Any]]] = []
+        events: list[tuple[EventPayload, str, dict[str, str] | None]] = []
+        recorded: list[bool] = []
+        for item in opened:
+            payment = found.pop(item.order_id, None)  # popped: a payment twice in a batch is recorded once
+            if payment is None or payment.status != PaymentStatus.OPENING.value:
+                recorded.append(False)
+                continue
+            moves.append((payment.id, payment.status, _link_fields(item.answer)))
+            events.append((_link_created(payment, item.answer), payment.id, item.trace))
+            recorded.append(True)
+        if moves:
+            if await self.store.move_read(session, moves, PaymentStatus.AWAITING) != len(moves):
+                raise BatchConflict("a payment of the batch changed after it was read")
+            await self.runtime.outbox.add_each(session, events)
+        return recorded
+
+
+def _link_fields(answer: dict[str, Any]) -> dict[str, Any]:
+    return {"token": answer["token"], "redirect_url": answer["redirect_url"], "qr_string": answer.get("qr_string"), "opened_at": utcnow()}
+
+
+def _link_created(payment: PaymentDocument, answer: dict[str, Any]) -> PaymentLinkCreated:
+    return PaymentLinkCreated(
+        order_id=payment.id,
+        customer=payment.customer,
+        lines=payment.lines,
+        gross_amount=payment.gross_amount,
+        token=answer["token"],
+        redirect_url=answer["redirect_url"],
+        pay_before=payment.pay_before,
+        qr_string=answer.get("qr_string"),
+    )
