@@ -1,6 +1,7 @@
-"""SecantusDB's daemon (`python -m secantus`), with three of mongod's behaviours it lacks: a background
-reaper of abandoned transactions, a cost per write that does not grow with the writes before it, and
-`find_one_and_update` by `_id` that reads one document, not the collection (`id_lookup_first`).
+"""SecantusDB's daemon (`python -m secantus`), with four of mongod's behaviours it lacks: a background
+reaper of abandoned transactions, a cost per write that does not grow with the writes before it,
+`find_one_and_update` by `_id` that reads one document, not the collection (`id_lookup_first`), and
+transactions that do not wait for each other's statements (`prune_without_waiting`).
 
 SecantusDB aborts a transaction left idle past its lifetime (60 s, mongod's
 `transactionLifetimeLimitSeconds`) only when another transaction's statement comes by, while a
@@ -26,7 +27,7 @@ from typing import Any
 from secantus import cli, transactions
 from secantus.server import SecantusDBServer
 from secantus.storage import Storage, _id_point_lookup_keys
-from secantus.transactions import TransactionRegistry
+from secantus.transactions import TransactionRegistry, TxnState
 
 REAP_EVERY_SECONDS = 1.0
 
@@ -57,6 +58,28 @@ def prune_retryable_oldest_first(registry: TransactionRegistry) -> None:
         del records[oldest]
 
 
+def prune_without_waiting(registry: TransactionRegistry) -> int:
+    """SecantusDB's `_prune_locked` (the same transactions reaped: in progress and idle past their
+    lifetime), without taking the lock of a transaction that is not due. SecantusDB's takes every
+    transaction's lock in turn, and a transaction holds its lock while one of its statements, or its
+    commit, runs; as the sweep runs under the registry's lock before every statement and commit,
+    each of them waited for whichever statement was running, whatever transaction it belonged to:
+    past some 700 orders of a payday rush the server was half idle while every transaction queued
+    (py-spy: 13.5 % of its threads waiting in `for_statement`). A transaction's state and last use
+    only move forward, so one that does not look due without its lock is not due."""
+    cutoff = registry._time() - registry._lifetime
+    reaped = 0
+    for transaction in registry._txns.values():
+        if transaction.state is not TxnState.IN_PROGRESS or transaction.last_use >= cutoff:
+            continue
+        with transaction.mutex:
+            if transaction.state is TxnState.IN_PROGRESS and transaction.last_use < cutoff:
+                registry._rollback_quietly(transaction)
+                transaction.state = TxnState.ABORTED
+                reaped += 1
+    return reaped
+
+
 def id_lookup_first(original: Callable[..., list[int] | None]) -> Callable[..., list[int] | None]:
     """SecantusDB's `_try_index_id_keys` (which documents a write, or an indexed find, reads),
     answering a filter that names its `_id` (`{_id: x}`, `$eq`, `$in`) by those documents alone,
@@ -82,4 +105,5 @@ if __name__ == "__main__":
     # The CLI builds its server inside main(): the reaper joins it when it starts.
     SecantusDBServer.start = start_with_reaper(SecantusDBServer.start)
     TransactionRegistry._prune_retryable_locked = prune_retryable_oldest_first
+    TransactionRegistry._prune_locked = prune_without_waiting  # type: ignore[method-assign]
     raise SystemExit(cli.main())

@@ -94,3 +94,39 @@ def test_a_write_that_names_its_id_reads_that_document_alone_whatever_else_its_f
         assert storage.find_matching("shop", "orders", {"status": "paid"}) == [{"_id": "o7", "status": "paid"}]
     finally:
         storage.close()
+
+
+def test_a_transactions_statement_does_not_wait_for_another_transactions_running_statement() -> None:
+    """Before every statement and commit SecantusDB sweeps for expired transactions, under the
+    registry's lock, taking each transaction's own lock, which a transaction holds while a statement
+    of its runs: every transaction waited for any running statement. The daemon's sweep reaps the
+    same transactions without waiting for those that are not due."""
+    import threading
+
+    from secantus.transactions import TransactionRegistry, TxnState
+
+    from infra.secantus_daemon import prune_without_waiting
+
+    def statement_while_another_runs(registry: TransactionRegistry) -> bool:
+        running, _ = registry.for_statement(b"running", None, 1, start=True)
+        registry.for_statement(b"other", None, 1, start=True)
+        assert running is not None
+        with running.mutex:  # a statement of `running` is executing
+            done = threading.Event()
+            threading.Thread(target=lambda: (registry.for_statement(b"other", None, 1, start=False), done.set()), daemon=True).start()
+            return done.wait(timeout=2)
+
+    theirs, ours = TransactionRegistry(), TransactionRegistry()
+    ours._prune_locked = lambda: prune_without_waiting(ours)  # type: ignore[method-assign]
+    assert not statement_while_another_runs(theirs)  # SecantusDB alone: it waited until the other's statement ended
+    assert statement_while_another_runs(ours)
+
+    clock = [0.0]
+    registry = TransactionRegistry(time_func=lambda: clock[0])
+    idle, _ = registry.for_statement(b"idle", None, 1, start=True)
+    busy, _ = registry.for_statement(b"busy", None, 1, start=True)
+    clock[0] = 30.0
+    registry.for_statement(b"busy", None, 1, start=False)
+    clock[0] = 61.0  # past the idle one's lifetime, not the busy one's
+    assert prune_without_waiting(registry) == 1 and idle is not None and busy is not None
+    assert (idle.state, busy.state) == (TxnState.ABORTED, TxnState.IN_PROGRESS)
