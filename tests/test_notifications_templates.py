@@ -4,6 +4,7 @@ awkward characters. No infrastructure needed."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,7 +56,7 @@ OUTLET = PickupOutlet(
 )
 
 
-def settled_lines(count: int = 12) -> list[SettledLine]:
+def settled_lines(count: int = 12, sellers: list[SellerContact] = SELLERS, product: str = LONG) -> list[SettledLine]:
     lines = []
     for i in range(count):
         price, quantity = 1_250_000 + i * 33_333, 1 + i % 4
@@ -63,9 +64,9 @@ def settled_lines(count: int = 12) -> list[SettledLine]:
         lines.append(
             SettledLine(
                 product_id=f"prd-{i}",
-                product_name=f"{LONG} #{i}",
+                product_name=f"{product} #{i}",
                 category="tenun",
-                seller=SELLERS[i % 3],
+                seller=sellers[i % 3],
                 quantity=quantity,
                 unit_price=price,
                 levy=levy,
@@ -77,12 +78,28 @@ def settled_lines(count: int = 12) -> list[SettledLine]:
     return lines
 
 
-def rule(version: int, bps: int, category: str | None, regency: str | None) -> LevyRuleTerms:
-    return LevyRuleTerms(rule_id="pad-tenun-sumba", version=version, rate_bps=bps, category=category, regency=regency, effective_from=AT)
+def rule(version: int, bps: int, category: str | None, regency: str | None, rule_id: str = "pad-tenun-sumba") -> LevyRuleTerms:
+    return LevyRuleTerms(rule_id=rule_id, version=version, rate_bps=bps, category=category, regency=regency, effective_from=AT)
 
 
-def all_notices() -> list[Notice]:
-    lines = settled_lines()
+@dataclass(frozen=True)
+class Typed:
+    """What people typed into the messages: the shopper, the shops, a product, an outlet (staff),
+    the courier (a seller) and a levy rule's scope and reason (an operator)."""
+
+    shopper: Customer = SHOPPER
+    sellers: list[SellerContact] = field(default_factory=lambda: SELLERS)
+    product: str = LONG
+    outlet: PickupOutlet = OUTLET
+    courier: str = "JNE Reguler (Jalur Nugraha Ekakurir)"
+    regency: str = "Sumba Timur"
+    reason: str = "Perda baru tentang kontribusi UMKM tenun"
+    rule_ids: tuple[str, str] = ("pad-tenun-sumba", "pad-tenun-sumba")
+
+
+def all_notices(typed: Typed = Typed()) -> list[Notice]:
+    shopper, sellers, outlet = typed.shopper, typed.sellers, typed.outlet
+    lines = settled_lines(sellers=sellers, product=typed.product)
     gross = sum(line.subtotal for line in lines)
     levy = sum(line.levy for line in lines)
     priced = [PricedLine(**line.model_dump(exclude={"levy", "seller_payable", "levy_rule_id", "levy_rule_version"})) for line in lines]
@@ -90,7 +107,7 @@ def all_notices() -> list[Notice]:
         *domain.for_payment_link(
             PaymentLinkCreated(
                 order_id=ORDER,
-                customer=SHOPPER,
+                customer=shopper,
                 lines=priced,
                 gross_amount=gross,
                 token="0" * 36,
@@ -101,7 +118,7 @@ def all_notices() -> list[Notice]:
         *domain.for_settlement(
             PaymentSettled(
                 order_id=ORDER,
-                customer=SHOPPER,
+                customer=shopper,
                 lines=lines,
                 gross_amount=gross,
                 levy_total=levy,
@@ -111,35 +128,35 @@ def all_notices() -> list[Notice]:
                 settled_at=AT,
             )
         ),
-        *domain.for_cancellation(OrderCancelled(order_id=ORDER, customer=SHOPPER, reason="payment_expired")),
+        *domain.for_cancellation(OrderCancelled(order_id=ORDER, customer=shopper, reason="payment_expired")),
         # Paid, then its hold turned out to have lapsed: the two sellers asked to ship are told not to.
-        *domain.for_cancellation(OrderCancelled(order_id=ORDER, customer=SHOPPER, reason="stock_unavailable", sellers=SELLERS[:2])),
+        *domain.for_cancellation(OrderCancelled(order_id=ORDER, customer=shopper, reason="stock_unavailable", sellers=sellers[:2])),
         *domain.for_return(
             PaymentReturned(
-                order_id=ORDER, customer=SHOPPER, gross_amount=gross, refund_key=f"{ORDER}-return", reason="order cancelled", returned_at=AT
+                order_id=ORDER, customer=shopper, gross_amount=gross, refund_key=f"{ORDER}-return", reason="order cancelled", returned_at=AT
             )
         ),
         *domain.for_shipment(
             OrderShipped(
                 order_id=ORDER,
                 seller_id="slr-0",
-                customer=SHOPPER,
-                courier="JNE Reguler (Jalur Nugraha Ekakurir)",
+                customer=shopper,
+                courier=typed.courier,
                 tracking_number="JNE0123456789012345",
                 shipped_at=AT,
-                seller_name=SELLERS[0].name,
+                seller_name=sellers[0].name,
             )
         ),
         *domain.for_completion(
-            OrderCompleted(order_id=ORDER, seller=SELLERS[0], gross=4_500_000, levy=45_000, seller_payable=4_455_000, completed_at=AT)
+            OrderCompleted(order_id=ORDER, seller=sellers[0], gross=4_500_000, levy=45_000, seller_payable=4_455_000, completed_at=AT)
         ),
         *domain.for_pickup_ready(
             SubOrderAtOutlet(
                 order_id=ORDER,
                 seller_id="slr-1",
-                seller_name=SELLERS[1].name,
-                customer=SHOPPER,
-                outlet=OUTLET,
+                seller_name=sellers[1].name,
+                customer=shopper,
+                outlet=outlet,
                 pickup_code="K7QM2X",
                 arrived_at=AT,
                 collect_before=AT,
@@ -149,35 +166,35 @@ def all_notices() -> list[Notice]:
             PickupReminderDue(
                 order_id=ORDER,
                 seller_id="slr-1",
-                seller_name=SELLERS[1].name,
-                customer=SHOPPER,
-                outlet=OUTLET,
+                seller_name=sellers[1].name,
+                customer=shopper,
+                outlet=outlet,
                 pickup_code="K7QM2X",
                 collect_before=AT,
             )
         ),
         *domain.for_pickup_collected(
-            PickupCollected(order_id=ORDER, customer=SHOPPER, outlet=OUTLET, seller_names=[s.name for s in SELLERS], collected_at=AT)
+            PickupCollected(order_id=ORDER, customer=shopper, outlet=outlet, seller_names=[s.name for s in sellers], collected_at=AT)
         ),
         *domain.for_pickup_returned(
             SubOrderReturned(
                 order_id=ORDER,
-                seller=SELLERS[2],
-                customer=SHOPPER,
-                outlet=OUTLET,
+                seller=sellers[2],
+                customer=shopper,
+                outlet=outlet,
                 lines=[ReturnedLine(product_id="prd-2", quantity=3)],
                 gross=3_750_000,
                 returned_at=AT,
             )
         ),
         *domain.for_stock_low(
-            StockLow(product_id="prd-0", product_name=LONG, variant_id="merah-besar", seller=SELLERS[1], stock=2, threshold=5)
+            StockLow(product_id="prd-0", product_name=typed.product, variant_id="merah-besar", seller=sellers[1], stock=2, threshold=5)
         ),
         *domain.for_levy_rule_change(
             LevyRuleChanged(
-                current=rule(2, 125, "tenun", "Sumba Timur"),
-                previous=rule(1, 100, None, None),
-                reason="Perda baru tentang kontribusi UMKM tenun",
+                current=rule(2, 125, "tenun", typed.regency, typed.rule_ids[0]),
+                previous=rule(1, 100, None, None, typed.rule_ids[1]),
+                reason=typed.reason,
                 changed_by="operator@nttprov.example.id",
             ),
             ["keuangan@nttprov.example.id", "KEUANGAN@nttprov.example.id", "bapenda@nttprov.example.id"],
@@ -305,3 +322,50 @@ def test_pickup_messages_carry_the_code_the_outlet_and_its_hours_and_escape_its_
     assert all(seller.name in collected.text for seller in SELLERS)
     [(_, returned)] = by_kind("pickup_returned")
     assert "Rp3.750.000" in returned.text and "Rp3.750.000" in returned.sms
+
+
+# WhatsApp has no escape: typed `*bold*`, `_italic_`, `~strike~` or backquotes would format the
+# message, and a typed line break could start a quote or a list item.
+def hostile(what: str) -> str:
+    return f"{what} Tokó *PROMO* _x_ ~y~ `kode`\n> palsu"
+
+
+HOSTILE = Typed(
+    shopper=SHOPPER.model_copy(update={"name": hostile("Maria")}),
+    sellers=[seller.model_copy(update={"name": hostile(f"Tenun {i}")}) for i, seller in enumerate(SELLERS)],
+    product=hostile("Kain tenun (Merah, 2 x 1 m)"),
+    outlet=OUTLET.model_copy(update={n: hostile(n) + " Kabupaten Timor Tengah Selatan" for n in ("name", "address", "opening_hours")}),
+    courier=hostile("JNE"),
+    regency=hostile("Sumba"),
+    reason=hostile("Perda"),
+    rule_ids=("pad:tenun:sumba-timur", "pad:*:*"),
+)
+# The message kinds whose WhatsApp text shows something typed (the others show only our own values).
+SHOWS_TYPED = {
+    *("payment_link", "payment_receipt", "order_shipped", "seller_new_paid_order", "stock_low", "levy_rule_changed"),
+    *("pickup_ready", "pickup_reminder", "pickup_collected", "pickup_returned"),
+}
+BOLD_AMOUNTS = {"payment_link", "payment_receipt", "seller_new_paid_order", "pickup_returned", "seller_payout"}
+ATTACKED = [Renderer().render(notice) for notice in all_notices(HOSTILE)]
+
+
+@pytest.mark.parametrize("index", range(len(RENDERED)), ids=lambda i: RENDERED[i][0].kind)
+def test_typed_names_never_format_a_whatsapp_message(index: int) -> None:
+    notice, plain = RENDERED[index]
+    attacked = ATTACKED[index]
+    wa = attacked.whatsapp
+    for mark in ("*PROMO*", "_x_", "~y~", "`kode`", "\n> palsu"):
+        assert mark not in wa, (notice.kind, wa)
+    # Every formatting character and line is our template's: the typed values added none.
+    assert [wa.count(c) for c in "*_~`"] == [plain.whatsapp.count(c) for c in "*_~`"], (notice.kind, wa)
+    assert len(wa.splitlines()) == len(plain.whatsapp.splitlines()), (notice.kind, wa)
+    assert all(not line.startswith(">") for line in wa.splitlines())
+    # Our own bold (the brand, amounts in *Rp…*) is still there, and the typed text still reads.
+    assert wa.startswith(("*Beli NTT*", "*Gerakan Beli NTT*"))
+    amounts = re.findall(r"\*Rp[\d.]+\*", wa)
+    assert amounts == re.findall(r"\*Rp[\d.]+\*", plain.whatsapp) and (amounts or notice.kind not in BOLD_AMOUNTS)
+    if notice.kind in SHOWS_TYPED:
+        assert "Tokó \u2217PROMO\u2217 \uff3fx\uff3f \u223cy\u223c \u02cbkode\u02cb > palsu" in wa, (notice.kind, wa)
+    # SMS: the typed text in plain ASCII, one segment (two with a payment URL), as for any data.
+    assert attacked.sms.isascii(), attacked.sms
+    assert len(attacked.sms) <= (2 * 153 if "http" in attacked.sms else SMS_LIMIT), (len(attacked.sms), attacked.sms)

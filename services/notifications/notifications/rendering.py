@@ -53,8 +53,8 @@ _WHATSAPP_LOOKALIKES = str.maketrans({"*": "\u2217", "_": "\uff3f", "~": "\u223c
 
 
 def whatsapp_plain(text: str) -> str:
-    """Typed-in text (a shop name) as WhatsApp shows it literally: one line (a line start could
-    begin a quote or a list), no formatting characters."""
+    """Typed-in text (any name, address or reason a person wrote) as WhatsApp shows it literally:
+    one line (a line start could begin a quote or a list), no formatting characters."""
     return _one_line(text).translate(_WHATSAPP_LOOKALIKES)
 
 
