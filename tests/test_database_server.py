@@ -130,3 +130,26 @@ def test_a_transactions_statement_does_not_wait_for_another_transactions_running
     clock[0] = 61.0  # past the idle one's lifetime, not the busy one's
     assert prune_without_waiting(registry) == 1 and idle is not None and busy is not None
     assert (idle.state, busy.state) == (TxnState.ABORTED, TxnState.IN_PROGRESS)
+
+
+def test_profiling_levels_are_known_without_the_storage_lock_and_follow_every_change() -> None:
+    import threading
+
+    from secantus.storage import Storage
+
+    from infra.secantus_daemon import ProfileSettings
+
+    storage = Storage(":memory:")
+    settings = ProfileSettings(Storage.get_profile, Storage.set_profile)
+    try:
+        assert settings.get(storage, "shop")["level"] == 0
+        settings.set(storage, "shop", level=1, slowms=10)
+        assert settings.get(storage, "shop") == {"level": 1, "slowms": 10, "sampleRate": 1.0} == storage.get_profile("shop")
+        answered = threading.Event()
+        with storage._lock:  # a long read or write of the storage
+            threading.Thread(target=lambda: (settings.get(storage, "shop"), answered.set()), daemon=True).start()
+            assert answered.wait(timeout=2)
+        settings.set(storage, "shop", level=0)
+        assert settings.get(storage, "shop")["level"] == 0
+    finally:
+        storage.close()
