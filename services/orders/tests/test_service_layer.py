@@ -4,10 +4,12 @@ published; what would be published is read from the outbox."""
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from pymongo.errors import DuplicateKeyError
 
 from beli_contracts.envelope import Envelope
 from beli_contracts.values import Customer, PricedLine, SellerContact, SettledLine
@@ -74,6 +76,26 @@ async def test_the_same_key_with_another_basket_is_refused_and_names_the_first_o
     assert other.status_code == 409
     assert "Idempotency-Key" in other.json()["message"] and other.json()["order_id"] == first.json()["id"]
     assert await service.store.orders.count_documents({}) == 1
+
+
+async def test_an_expired_key_is_free_again_and_a_live_one_is_claimed_once(orders: tuple[httpx.AsyncClient, OrdersService]) -> None:
+    client, service = orders
+    key = uuid.uuid4().hex
+    first = await client.post("/orders", json=checkout(quantity=1), headers=BEARER | {"Idempotency-Key": key})
+    stored = await service.store.keys.find_one({"order_id": first.json()["id"]})
+    assert stored is not None and stored["_id"].endswith(f":{key}")  # keys are per shopper
+    # Still live: a checkout racing the first one (past the look-up) loses on the key itself.
+    with pytest.raises(DuplicateKeyError):
+        await service.runtime.write(
+            lambda session: service.store.place(session, stored["_id"], "another basket", {"_id": "ord-racing"}, {"id": "ord-racing"})
+        )
+    # Expired, and the TTL sweep has not removed it yet: the key may be used for a new order.
+    await service.store.keys.update_one({"_id": stored["_id"]}, {"$set": {"expires_at": utcnow() - timedelta(minutes=1)}})
+    second = await client.post("/orders", json=checkout(quantity=3), headers=BEARER | {"Idempotency-Key": key})
+    assert second.status_code == 201, second.text
+    assert second.json()["id"] != first.json()["id"] and await service.store.orders.count_documents({}) == 2
+    record = await service.store.keys.find_one({"_id": stored["_id"]})
+    assert record is not None and record["order_id"] == second.json()["id"] and record["expires_at"] > utcnow()
 
 
 async def test_an_order_the_catalog_never_answered_is_cancelled_by_the_sweeper(orders: tuple[httpx.AsyncClient, OrdersService]) -> None:
