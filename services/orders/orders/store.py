@@ -97,10 +97,9 @@ class OrdersStore:
     async def move_read(
         self, session: Session, current: OrderDocument, target: OrderStatus, changes: dict[str, Any]
     ) -> OrderDocument | None:
-        """`move` for an order read in this same transaction: an update by `_id` (SecantusDB runs
-        `findAndModify` as a scan of the collection), the moved order built from what was read, as
-        the transaction's snapshot guarantees it still is (a concurrent change conflicts, and the
-        transaction is retried)."""
+        """`move` for an order read in this same transaction: an update by `_id`, the moved order
+        built from what was read (no `findAndModify` to hand it back), as the transaction's snapshot
+        guarantees it still is (a concurrent change conflicts, and the transaction is retried)."""
         now = utcnow()
         fields = {"status": target.value, "updated_at": now, **changes}
         change = {"status": target.value, "at": now}

@@ -109,8 +109,8 @@ class PaymentsStore:
 
     async def move_read(self, session: Session, moves: list[tuple[str, str, dict[str, Any]]], target: PaymentStatus) -> int:
         """`move` for payments read in this transaction, in one round trip: each (order id, status
-        as read, changes) moves only from the status it was read in. Returns how many moved; an
-        update by `_id` rather than `findAndModify`, which SecantusDB runs as a collection scan."""
+        as read, changes) moves only from the status it was read in. Returns how many moved:
+        the payments were read already, so nothing needs a `findAndModify` to hand them back."""
         if not moves:
             return 0
         now = utcnow()

@@ -58,7 +58,7 @@ class OutletStock:
         self, session: Session, outlet_id: str, product_id: str, variant_id: str | None, quantity: int, *, take: str, give: str
     ) -> bool:
         """Move units between stock/reserved/sold, never below zero. False: not enough to take.
-        (An update by _id: SecantusDB's find_one_and_update scans the collection on its write.)"""
+        (An update by _id: nothing needs the level handed back after the write.)"""
         moved = await self.levels.update_one(
             {"_id": level_id(outlet_id, product_id, variant_id), take: {"$gte": quantity}},
             {"$inc": {take: -quantity, give: quantity}, "$set": {"updated_at": utcnow()}},
