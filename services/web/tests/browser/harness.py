@@ -30,7 +30,8 @@ def missing_tools() -> str | None:
 
 async def audit(page: Page, name: str) -> list[dict[str, Any]]:
     """Screenshot the page at both sizes and fail on any serious or critical axe violation.
-    Also checks the page works without JavaScript: our pages carry no script at all."""
+    Also checks the page works without JavaScript (our pages carry no script at all) and that
+    nothing makes it wider than a phone."""
     html = await page.content()
     assert not re.search(r"<script\b", html, re.IGNORECASE), f"{name}: the page has a <script>; pages must work without JavaScript"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -46,5 +47,7 @@ async def audit(page: Page, name: str) -> list[dict[str, Any]]:
             if v["impact"] in BLOCKING
         ]
     await page.set_viewport_size(SIZES["390"])
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= SIZES["390"]["width"], f"{name}: the page is {width} px wide on a 390 px phone (something does not wrap)"
     assert not found, f"{name}: accessibility violations (axe-core): {found}"
     return found
