@@ -9,16 +9,14 @@ A handler that keeps failing is retried with backoff, then dead-lettered (record
 Partitions are handled concurrently (at most `concurrency` events at a time), each partition's
 events strictly one after another (partitions.py): events are keyed by aggregate id, so one
 order's events stay in order while different orders' events overlap their database round trips.
-Offsets are committed, per partition, only up to the last event that finished. A subscription
-may name, per event type, the keys an event's handler writes (`writes`): handlers whose keys
-overlap then run one after another in this process (keylocks.py), held until their transaction
-has committed, instead of conflicting on the same documents and retrying; the others overlap.
+Offsets are committed, per partition, only up to the last event that finished. The events in
+hand at the same time are written in shared transactions (inbox.py).
 """
 
 import asyncio
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,13 +24,12 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
-from pymongo.errors import DuplicateKeyError
 
 from beli_contracts import Envelope, EventPayload, UnknownEventType, dead_letter_topic, decode, event_types
 from beli_runtime import metrics, tracing
 from beli_runtime.clock import utcnow
+from beli_runtime.inbox import Handler, Inbox, WrittenKeys
 from beli_runtime.kafka import ensure_topics, stop_quietly
-from beli_runtime.keylocks import KeyLocks
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Database, Session, database_unavailable, ensure_index, in_transaction
 from beli_runtime.outbox import Outbox, counting
@@ -45,10 +42,8 @@ log = get_logger(__name__)
 RETRY_CAP_SECONDS = 5.0
 # Events handled at once across partitions (each partition stays sequential).
 CONCURRENCY = 8
-
-Handler = Callable[[Envelope, Any, Session], Awaitable[None]]
-# The keys (e.g. product ids) an event's handler will write, from the event alone.
-WrittenKeys = Callable[[Envelope, Any], Iterable[str]]
+# Shared transactions of handed-over events written at once (inbox.py).
+BATCH_WRITERS = 2
 
 
 @dataclass(frozen=True)
@@ -77,10 +72,6 @@ class PoisonEvent(Exception):
         self.envelope = envelope
 
 
-class _AlreadySeen(Exception):
-    """The inbox already holds the event id: only this duplicate key means "seen"."""
-
-
 class EventConsumer:
     def __init__(
         self,
@@ -95,6 +86,7 @@ class EventConsumer:
         retry_base_seconds: float,
         after_commit: Callable[[bool], None] = lambda events_written: None,
         concurrency: int = CONCURRENCY,
+        batch_writers: int = BATCH_WRITERS,
     ) -> None:
         self._client = client
         self._db = db
@@ -110,7 +102,7 @@ class EventConsumer:
         self._commits = asyncio.Lock()  # one offset commit at a time, in order
         self._workers = PartitionWorkers(self._handle_message, concurrency)
         self._kafka: AIOKafkaConsumer | None = None
-        self._locks = KeyLocks()
+        self._inbox = Inbox(client, db, outbox, subscription.writes, writers=batch_writers)
 
     async def ensure_indexes(self) -> None:
         await ensure_index(self._db["dead_letters"], [("status", 1), ("failed_at", 1)])
@@ -260,37 +252,15 @@ class EventConsumer:
             raise PoisonEvent(f"invalid {envelope.type} data: {error}", envelope) from None
 
     async def _apply(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> bool:
-        """Handle the event in a transaction with its inbox row; whether it added outbox rows."""
-        event_id = str(envelope.id)
-        if envelope.type in self._subscription.self_deduplicating:
-            # A session without a transaction: PyMongo sends nothing to start or end it.
-            with counting() as added:
-                async with self._client.start_session() as session:
-                    await handler(envelope, payload, session)
-            metrics.EVENTS_CONSUMED.labels(envelope.type, "processed").inc()
-            return added.rows > 0
-
-        async def work(session: Session) -> bool:
-            # The inbox row is the dedupe: its insert fails for an event seen before (one round
-            # trip instead of a look-up and an insert for every new event).
-            try:
-                await self._db["inbox"].insert_one({"_id": event_id, "type": envelope.type, "at": utcnow()}, session=session)
-            except DuplicateKeyError:
-                raise _AlreadySeen from None
-            # A duplicate key raised by the handler is the handler's failure: retried, then dead-lettered.
-            await handler(envelope, payload, session)
-            return True
-
-        written = self._subscription.writes.get(envelope.type)
-        with counting() as events:
-            try:
-                # Held until the transaction has committed: the next writer of these keys reads our writes.
-                async with self._locks.holding(written(envelope, payload) if written else ()):
-                    fresh = await in_transaction(self._client, work)
-            except _AlreadySeen:
-                fresh = False
-        metrics.EVENTS_CONSUMED.labels(envelope.type, "processed" if fresh else "duplicate").inc()
-        return events.rows > 0
+        """Handle the event (with its inbox row, see inbox.py); whether it added outbox rows."""
+        if envelope.type not in self._subscription.self_deduplicating:
+            return await self._inbox.apply(envelope, payload, handler)
+        # A session without a transaction: PyMongo sends nothing to start or end it.
+        with counting() as added:
+            async with self._client.start_session() as session:
+                await handler(envelope, payload, session)
+        metrics.EVENTS_CONSUMED.labels(envelope.type, "processed").inc()
+        return added.rows > 0
 
     async def _dead_letter(
         self, raw: bytes, envelope: Envelope | None, error: str, topic: str, partition: int, offset: int, attempts: int
@@ -346,7 +316,7 @@ class EventConsumer:
         if routed is not None:
             payload, handler = routed
             try:
-                events_written = await self._apply(envelope, payload, handler)
+                events_written = await self._replayed(envelope, payload, handler)
             except Exception as error:  # noqa: BLE001 - a replayed handler may fail in any way; the letter keeps the error
                 await self._db["dead_letters"].update_one(
                     {"_id": letter_id}, {"$set": {"error": _describe(error), "replayed_at": utcnow()}}
@@ -355,6 +325,11 @@ class EventConsumer:
             self._after_commit(events_written)
         await self._db["dead_letters"].update_one({"_id": letter_id}, {"$set": {"status": "replayed", "replayed_at": utcnow()}})
         return True
+
+    async def _replayed(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> bool:
+        if envelope.type in self._subscription.self_deduplicating:
+            return await self._apply(envelope, payload, handler)
+        return await self._inbox.apply_alone(envelope, payload, handler)
 
     async def _until_ok(self, attempt: Callable[[], Awaitable[Any]]) -> Any:
         while True:

@@ -56,6 +56,31 @@ def _added(rows: int) -> None:
         written.rows += rows
 
 
+class Gathered:
+    """Outbox rows added in one session's transaction inside a `gathering()` scope, to be inserted
+    together by `Outbox.flush` (rows added in another session go in at once, as usual)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.rows: list[dict[str, Any]] = []
+
+
+_gathered: ContextVar[Gathered | None] = ContextVar("beli_outbox_gathered", default=None)
+
+
+@contextmanager
+def gathering(session: Session) -> Iterator[Gathered]:
+    """Inside a transaction whose work adds events in several places (the handlers of a batch of
+    consumed events, inbox.py): hold the rows back, so that `Outbox.flush` inserts them all in one
+    round trip before the commit instead of one insert each."""
+    gathered = Gathered(session)
+    reset = _gathered.set(gathered)
+    try:
+        yield gathered
+    finally:
+        _gathered.reset(reset)
+
+
 class Outbox:
     def __init__(self, db: Database, source: str) -> None:
         self._rows = db["outbox"]
@@ -74,9 +99,7 @@ class Outbox:
         """Several events of one aggregate, in this order, in one round trip."""
         envelopes = [Envelope.wrap(payload, key=key, source=self.source) for payload in payloads]
         rows = [self._row(e.topic, key, e.to_bytes(), {"event_type": e.type}) for e in envelopes]
-        if rows:
-            _added(len(rows))
-            await self._rows.insert_many(rows, ordered=True, session=session)
+        await self._insert(session, rows)
         return envelopes
 
     async def add_each(self, session: Session, events: Sequence[tuple[EventPayload, str, Mapping[str, str] | None]]) -> list[Envelope]:
@@ -87,14 +110,29 @@ class Outbox:
             self._row(e.topic, e.key, e.to_bytes(), {"event_type": e.type}, trace)
             for e, (_, _, trace) in zip(envelopes, events, strict=True)
         ]
-        if rows:
-            _added(len(rows))
-            await self._rows.insert_many(rows, ordered=True, session=session)
+        await self._insert(session, rows)
         return envelopes
 
     async def add_raw(self, session: Session, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
-        _added(1)
-        await self._rows.insert_one(self._row(topic, key, value, headers), session=session)
+        await self._insert(session, [self._row(topic, key, value, headers)])
+
+    async def _insert(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        _added(len(rows))
+        gathered = _gathered.get()
+        if gathered is not None and gathered.session is session:
+            gathered.rows.extend(rows)
+        elif len(rows) == 1:
+            await self._rows.insert_one(rows[0], session=session)
+        else:
+            await self._rows.insert_many(rows, ordered=True, session=session)
+
+    async def flush(self, session: Session, gathered: Gathered) -> None:
+        """Insert the rows a `gathering()` scope held back, in the order they were added."""
+        if gathered.rows:
+            rows, gathered.rows = gathered.rows, []
+            await self._rows.insert_many(rows, ordered=True, session=session)
 
     def _row(
         self, topic: str, key: str, value: bytes, headers: dict[str, str] | None, trace: Mapping[str, str] | None = None

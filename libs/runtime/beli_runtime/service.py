@@ -86,6 +86,7 @@ class ServiceRuntime:
             retry_base_seconds=self.settings.consumer_retry_base_seconds,
             after_commit=self.wake_jobs,
             concurrency=self.settings.consumer_concurrency,
+            batch_writers=self.settings.consumer_batch_writers,
         )
         self._consumers.append(consumer)
         return consumer

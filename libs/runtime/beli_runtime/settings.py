@@ -24,6 +24,9 @@ class ServiceSettings(BaseSettings):
     # Events a consumer handles at once, from different partitions (one partition's events stay
     # in order: they share their aggregate's key).
     consumer_concurrency: int = 8
+    # Transactions a consumer writes at once, each with the events handed over meanwhile (inbox.py):
+    # fewer means larger batches (fewer inbox inserts and commits), more means less waiting.
+    consumer_batch_writers: int = 2
     # Background jobs (outbox relay, sweepers) run on one instance at a time, elected by a lease.
     lease_seconds: float = 10.0
     relay_poll_seconds: float = 0.5

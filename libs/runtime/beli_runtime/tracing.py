@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
@@ -92,6 +93,25 @@ def carrier() -> dict[str, str]:
     if _enabled:
         propagate.inject(headers)
     return headers
+
+
+def current() -> Context | None:
+    """The current trace context, to go on with later in another task (`within`); None when off."""
+    return otel_context.get_current() if _enabled else None
+
+
+@contextmanager
+def within(captured: Context | None) -> Iterator[None]:
+    """Run the body in a context `current` captured: e.g. an event handled in a batch another task
+    writes stays under its own consumer span, and the events it writes stay in its order's trace."""
+    if captured is None:
+        yield
+        return
+    token = otel_context.attach(captured)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def _context(stored: Mapping[str, str] | None) -> Context:

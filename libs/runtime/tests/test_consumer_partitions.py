@@ -1,7 +1,8 @@
-"""The consumer handles a batch's partitions concurrently, against the real broker and database:
-one partition's events stay strictly in order, different partitions overlap (bounded), their
-transactions' write conflicts are retried by the transaction (never dead-lettered), and offsets
-are committed for exactly what was handled."""
+"""The consumer handles a fetch's partitions concurrently, against the real broker and database:
+one partition's events stay strictly in order, different partitions overlap (bounded), the events
+in hand at the same time share transactions (inbox.py), concurrent transactions' write conflicts
+are retried by the transaction (never dead-lettered), and offsets are committed for exactly what
+was handled."""
 
 import asyncio
 import contextlib
@@ -38,7 +39,13 @@ def placed(order_id: str, products: tuple[str, ...] = ("prd-1",)) -> Envelope:
 
 @asynccontextmanager
 async def wide(
-    space: Scratch, handler: Handler, *, concurrency: int, max_attempts: int = 3, writes: dict[str, Any] | None = None
+    space: Scratch,
+    handler: Handler,
+    *,
+    concurrency: int,
+    max_attempts: int = 3,
+    writes: dict[str, Any] | None = None,
+    batch_writers: int = 2,
 ) -> AsyncIterator[str]:
     """A consumer of a fresh topic of PARTITIONS partitions (yields the topic's name)."""
     topic = f"{space.group}.wide"
@@ -53,6 +60,7 @@ async def wide(
         max_attempts=max_attempts,
         retry_base_seconds=0.05,
         concurrency=concurrency,
+        batch_writers=batch_writers,
     )
     await consumer.ensure_indexes()
     task = asyncio.create_task(consumer.run())
@@ -119,10 +127,11 @@ async def test_each_partition_in_order_at_most_the_bound_at_once_offsets_committ
 
 async def test_partitions_overlap_and_their_write_conflicts_are_retried_not_dead_lettered(space: Scratch) -> None:
     """Both events write one shared document, then wait (in their transaction, the write not yet
-    committed) until some handler runs a second time. Only a consumer that runs the two
-    partitions at once gets there: the second write conflicts with the first, uncommitted one,
-    and its transaction runs the handler again. With a single attempt allowed by the consumer,
-    only the transaction's own retry of the conflict keeps the event from the dead letters."""
+    committed) until some handler runs a second time. The second event is sent once the first is
+    in its handler, so it is written by the consumer's other batch writer, at the same time: its
+    write conflicts with the first, uncommitted one, and its transaction runs the handler again.
+    With a single attempt allowed by the consumer, only the transaction's own retry of the
+    conflict keeps the event from the dead letters."""
     calls: list[str] = []
     retried = asyncio.Event()
 
@@ -136,20 +145,21 @@ async def test_partitions_overlap_and_their_write_conflicts_are_retried_not_dead
         except TimeoutError:
             pass  # handled one at a time: the assertions below say so
 
-    events = [(0, placed("first")), (1, placed("second"))]
     await space.db["shared"].insert_one({"_id": "counter", "events": 0})
     # As in a running service, the inbox exists already: a transaction creating a collection
     # conflicts with every other one writing to it until it commits.
     await space.db.create_collection("inbox")
     async with wide(space, handle, concurrency=8, max_attempts=1) as topic:
-        await send_to(space, topic, events)
+        await send_to(space, topic, [(0, placed("first"))])
+        await eventually(lambda: asyncio.sleep(0, len(calls)), lambda n: n == 1, timeout=60, what="the first event in its handler")
+        await send_to(space, topic, [(1, placed("second"))])
 
         async def handled() -> int:
             return await space.db["inbox"].count_documents({}) + await space.db["dead_letters"].count_documents({})
 
-        await eventually(handled, lambda n: n == len(events), timeout=120, what="both events handled or dead-lettered")
+        await eventually(handled, lambda n: n == 2, timeout=120, what="both events handled or dead-lettered")
 
-    assert retried.is_set(), f"no write conflict: the two partitions' events were not handled at the same time (calls: {calls})"
+    assert retried.is_set(), f"no write conflict: the two partitions' events were not written at the same time (calls: {calls})"
     assert await space.db["dead_letters"].count_documents({}) == 0, "a write conflict was dead-lettered instead of retried"
     counter = await space.db["shared"].find_one({"_id": "counter"})
     assert counter is not None and counter["events"] == 2
@@ -159,10 +169,11 @@ async def test_handlers_writing_the_same_keys_take_turns_and_the_others_overlap(
     """The subscription names each order's product ids as the keys it writes. Two orders of the
     same products (the second naming them in the other order), on two partitions, write one
     shared stock document: each waits in its transaction, its write not yet committed, for the
-    other to join it (up to a few seconds). Without the key locks they meet and their writes
-    conflict (the transaction runs a handler again); with them the second starts only after the
-    first has committed, so each handler runs exactly once. Two orders of other products, on the
-    other partitions, do meet: disjoint keys still overlap."""
+    other to join it (up to a few seconds). The second is sent once the first is in its handler,
+    so the consumer's two batch writers would write them at the same time: without the key locks
+    they meet and their writes conflict (the transaction runs a handler again); with them the
+    second starts only after the first has committed, so each handler runs exactly once. Two
+    orders of other products, sent the same way, do meet: disjoint keys still overlap."""
     calls: list[str] = []
     in_flight: dict[str, int] = {"hot": 0, "cold": 0}
     most: dict[str, int] = {"hot": 0, "cold": 0}
@@ -186,21 +197,24 @@ async def test_handlers_writing_the_same_keys_take_turns_and_the_others_overlap(
     def products(envelope: Envelope, payload: OrderPlaced) -> list[str]:
         return [item.product_id for item in payload.items]
 
-    events = [
-        (0, placed("hot-1", ("prd-hot", "prd-warm"))),
-        (1, placed("hot-2", ("prd-warm", "prd-hot"))),
-        (2, placed("cold-1", ("prd-a",))),
-        (3, placed("cold-2", ("prd-b",))),
+    pairs = [
+        ((0, placed("hot-1", ("prd-hot", "prd-warm"))), (1, placed("hot-2", ("prd-warm", "prd-hot")))),
+        ((2, placed("cold-1", ("prd-a",))), (3, placed("cold-2", ("prd-b",)))),
     ]
     await space.db["stock"].insert_one({"_id": "prd-hot", "reserved": 0})
     await space.db.create_collection("inbox")  # as in a running service (see the test above)
     async with wide(space, handle, concurrency=8, max_attempts=1, writes={OrderPlaced.TYPE: products}) as topic:
-        await send_to(space, topic, events)
 
         async def handled() -> int:
             return await space.db["inbox"].count_documents({}) + await space.db["dead_letters"].count_documents({})
 
-        await eventually(handled, lambda n: n == len(events), timeout=120, what="every event handled or dead-lettered")
+        for sent, (first, second) in enumerate(pairs):
+            await send_to(space, topic, [first])
+            await eventually(
+                lambda: asyncio.sleep(0, len(calls)), lambda n, sent=sent: n > 2 * sent, timeout=60, what=f"{first[1].key} in its handler"
+            )
+            await send_to(space, topic, [second])
+            await eventually(handled, lambda n, sent=sent: n == 2 * sent + 2, timeout=120, what="both handled or dead-lettered")
 
     assert most["hot"] == 1, f"two handlers of the same products ran at once (calls: {calls})"
     assert sorted(calls) == ["cold-1", "cold-2", "hot-1", "hot-2"], f"a handler ran again after a write conflict: {calls}"

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from beli_contracts.payments import PaymentFailed
 from beli_runtime import tracing
 from beli_runtime.clock import as_utc, utcnow
+from beli_runtime.group_commit import GroupCommit
 from beli_runtime.leases import ensure_held
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
@@ -34,12 +35,11 @@ from payments.domain import (
     snap_minutes,
 )
 from payments.gateway import MidtransGateway, MidtransRefused, MidtransUnavailable
-from payments.group_commit import GroupCommit
 from payments.late import LatePayments
 from payments.ledger import LevyLedger
 from payments.links import LinkRecords, OpenedLink
 from payments.qris import qris_link, qris_request
-from payments.refunds import NOT_THE_ITEMS_FAULT, Refunds
+from payments.refunds import NOT_THE_ITEMS_FAULT, Refunds, not_the_items_fault
 from payments.rules import LevyRules
 from payments.settings import PaymentsSettings
 from payments.settlement import Confirmed, Settlements
@@ -92,7 +92,7 @@ class PaymentJobs:
     async def open_links(self) -> bool:
         due = await self.store.due_to_open(utcnow())
         # The links Midtrans opens are recorded in shared transactions as they come (links.py).
-        queue: LinkQueue = GroupCommit(self.links.record, "recording links")
+        queue: LinkQueue = GroupCommit(self.links.record, "recording links", not_the_items_fault=not_the_items_fault)
         await self._each(due, lambda payment: self._isolated("open_link", payment, self._open_link(payment, queue)))
         return bool(due)
 
@@ -221,7 +221,7 @@ class PaymentJobs:
         # The payments confirmed settle in shared transactions (one ledger append each) as they
         # come. As many orders at once as the gateway has threads, no more: all of a step's status
         # checks at once would queue the Snap links being opened meanwhile behind them.
-        queue: SettlementQueue = GroupCommit(self.settlements.settle, "settlement")
+        queue: SettlementQueue = GroupCommit(self.settlements.settle, "settlement", not_the_items_fault=not_the_items_fault)
         await self._each(
             list(first_per_order.values()),
             lambda notification: self._isolated("notification", notification, self._confirm(notification, queue), notification=True),

@@ -11,11 +11,11 @@ from typing import Any
 from beli_contracts import EventPayload
 from beli_contracts.payments import PaymentLinkCreated
 from beli_runtime.clock import utcnow
+from beli_runtime.group_commit import BatchConflict
 from beli_runtime.mongo import Session
 from beli_runtime.service import ServiceRuntime
 from payments.documents import PaymentDocument
 from payments.domain import PaymentStatus
-from payments.group_commit import BatchConflict
 from payments.store import PaymentsStore
 
 

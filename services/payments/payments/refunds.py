@@ -35,6 +35,10 @@ ACTIVE = ("REQUESTED", "DONE")
 NOT_THE_ITEMS_FAULT: tuple[type[Exception], ...] = (LeaseLost, *UNAVAILABLE_ERRORS)
 
 
+def not_the_items_fault(error: Exception) -> bool:
+    return isinstance(error, NOT_THE_ITEMS_FAULT)
+
+
 def _fingerprint(order_id: str, amount: int | None, lines: list[dict[str, Any]] | None, reason: str) -> str:
     body = json.dumps({"order_id": order_id, "amount": amount, "lines": lines, "reason": reason}, sort_keys=True)
     return hashlib.sha256(body.encode()).hexdigest()

@@ -15,12 +15,12 @@ from beli_contracts import EventPayload
 from beli_contracts.payments import LevyRecorded, PaymentSettled
 from beli_contracts.values import SettledLine
 from beli_runtime.clock import utcnow
+from beli_runtime.group_commit import BatchConflict
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Session
 from beli_runtime.service import ServiceRuntime
 from payments.documents import LevyEntryDocument, PaymentDocument
 from payments.domain import PaymentStatus, late_reason, settle_lines
-from payments.group_commit import BatchConflict
 from payments.late import LatePayments
 from payments.ledger import LevyLedger, Settlement, as_event_entry
 from payments.levy import to_millis

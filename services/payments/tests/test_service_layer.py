@@ -12,8 +12,8 @@ from beli_contracts.orders import PaymentRequested
 from beli_contracts.values import Customer, PricedLine, SellerContact
 from beli_runtime.clock import utcnow
 from beli_runtime.errors import Refused
+from beli_runtime.group_commit import GroupCommit
 from payments.domain import PaymentStatus
-from payments.group_commit import GroupCommit
 from payments.jobs import paid
 from payments.links import OpenedLink
 from payments.main import PaymentsService, build_service

@@ -1,0 +1,112 @@
+"""Group commit: items submitted while a batch is being written wait and are written together in
+the next one, so a busy caller writes a few transactions rather than one per item, and a quiet one
+adds no wait (the first item is written at once).
+
+Payments' jobs use one per job step (the links it opened, the payments it settled: every batch is
+written under the step's lease, its fence); every consumer uses one for the events its partitions
+handle at the same time (inbox.py). Up to `writers` batches are written at once, each taking every
+item waiting when it starts. A batch that fails for something that is not its items' fault
+(`not_the_items_fault`: the database away, a lost lease) fails every item; any other failure writes
+the batch again one item at a time, so one bad item never holds back the others and gets its own
+error."""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from beli_runtime.logs import get_logger
+
+log = get_logger(__name__)
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class BatchConflict(Exception):
+    """Something the batch read changed before its write (never under snapshot isolation, where
+    the write conflicts and the transaction is retried): the batch is written one by one."""
+
+
+def _nobody_else(error: Exception) -> bool:
+    return False
+
+
+class GroupCommit(Generic[Item, Result]):
+    def __init__(
+        self,
+        write: Callable[[Sequence[Item]], Awaitable[list[Result]]],
+        what: str,
+        *,
+        not_the_items_fault: Callable[[Exception], bool] = _nobody_else,
+        writers: int = 1,
+    ) -> None:
+        self._write = write
+        self._what = what  # for the log and the error of an interrupted batch
+        self._not_the_items_fault = not_the_items_fault
+        self._writers = max(1, writers)
+        self._writing = 0  # batch writers running now
+        self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, item: Item) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._writing < self._writers:
+            # A writer of its own rather than the submitter's task: a submitter that led every
+            # batch would not get back to its own work (the next event of its partition) while
+            # others keep submitting. The task inherits the submitter's context (e.g. a job's lease).
+            self._writing += 1
+            task = asyncio.create_task(self._drain(), name=f"group-commit:{self._what}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                await self._flush(batch)
+        except BaseException:
+            for _, waiting in self._waiting:
+                _fail(waiting, RuntimeError(f"{self._what} interrupted"))
+            self._waiting = []
+            raise
+        finally:
+            # No await between the queue running dry and this: `submit` cannot slip in between.
+            self._writing -= 1
+
+    async def _flush(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        try:
+            try:
+                results = await self._write([item for item, _ in batch])
+            except Exception as error:
+                if len(batch) == 1 or self._not_the_items_fault(error):
+                    raise
+                log.warning("group_commit.batch_split", what=self._what, size=len(batch), exc_info=True)
+                for item, future in batch:
+                    await self._resolve(future, item)
+                return
+        except BaseException as error:
+            for _, future in batch:
+                _fail(future, error if isinstance(error, Exception) else RuntimeError(f"{self._what} interrupted"))
+            if not isinstance(error, Exception):
+                raise
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():  # its submitter may have been cancelled meanwhile
+                future.set_result(result)
+
+    async def _resolve(self, future: asyncio.Future[Result], item: Item) -> None:
+        try:
+            (result,) = await self._write([item])
+        except Exception as error:
+            if self._not_the_items_fault(error):
+                raise
+            _fail(future, error)
+        else:
+            if not future.done():
+                future.set_result(result)
+
+
+def _fail(future: "asyncio.Future[Any]", error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)

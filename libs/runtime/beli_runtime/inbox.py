@@ -1,0 +1,131 @@
+"""The inbox: a consumed event's id is recorded in the same transaction as its handler's writes,
+so a second delivery of the event finds the id and changes nothing.
+
+The events a consumer's partitions hand over at the same time are written together (issue 11):
+one transaction with one insert of their inbox rows, one of the events their handlers add to the
+outbox and one commit, instead of those per event (group_commit.py). Their handlers run one after
+another in it, each under its own event's trace. A batch that fails is written again one event at a time: a handler's failure is then
+its own event's (retried, then dead-lettered, by the consumer), and a redelivered event, whose
+inbox row aborts the batch's transaction as a duplicate key, is recognised and skipped there.
+
+A subscription may name, per event type, the keys an event's handler writes (`writes`): a batch
+holds the keys of all its events until it has committed (keylocks.py), so batches written at the
+same time that would write the same documents run one after another instead of conflicting on them
+and retrying; the others overlap.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from opentelemetry.context import Context
+from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
+
+from beli_contracts import Envelope, EventPayload
+from beli_runtime import metrics, tracing
+from beli_runtime.clock import utcnow
+from beli_runtime.group_commit import GroupCommit
+from beli_runtime.keylocks import KeyLocks
+from beli_runtime.mongo import Database, Session, database_unavailable, in_transaction
+from beli_runtime.outbox import Outbox, counting, gathering
+
+Handler = Callable[[Envelope, Any, Session], Awaitable[None]]
+# The keys (e.g. product ids) an event's handler will write, from the event alone.
+WrittenKeys = Callable[[Envelope, Any], Iterable[str]]
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """An event to handle, with the trace of its consumer span."""
+
+    envelope: Envelope
+    payload: EventPayload
+    handler: Handler
+    trace: Context | None
+
+
+class Outcome(NamedTuple):
+    fresh: bool  # False: the inbox already held it, nothing was done
+    events_written: bool  # its transaction added outbox rows (the relay has work)
+
+
+class _AlreadySeen(Exception):
+    """The inbox already holds the event id: only this duplicate key means "seen"."""
+
+
+class Inbox:
+    def __init__(
+        self, client: AsyncMongoClient[dict[str, Any]], db: Database, outbox: Outbox, writes: Mapping[str, WrittenKeys], *, writers: int
+    ) -> None:
+        self._client = client
+        self._rows = db["inbox"]
+        self._outbox = outbox
+        self._writes = writes
+        self._locks = KeyLocks()
+        self._batches = GroupCommit(self._write, "consumed events", not_the_items_fault=database_unavailable, writers=writers)
+
+    async def apply(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> bool:
+        """Handle the event with its inbox row, in a batch with the events handed over at the same
+        time; whether its transaction added outbox rows."""
+        outcome = await self._batches.submit(Consumed(envelope, payload, handler, tracing.current()))
+        return self._counted(envelope, outcome)
+
+    async def apply_alone(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> bool:
+        """The same in a transaction of its own (a dead letter replayed by hand)."""
+        return self._counted(envelope, await self._alone(Consumed(envelope, payload, handler, None)))
+
+    @staticmethod
+    def _counted(envelope: Envelope, outcome: Outcome) -> bool:
+        metrics.EVENTS_CONSUMED.labels(envelope.type, "processed" if outcome.fresh else "duplicate").inc()
+        return outcome.events_written
+
+    async def _write(self, events: Sequence[Consumed]) -> list[Outcome]:
+        if len(events) == 1:
+            return [await self._alone(events[0])]
+
+        async def work(session: Session) -> None:
+            await self._rows.insert_many([self._row(event.envelope) for event in events], ordered=True, session=session)
+            with gathering(session) as gathered:
+                for event in events:
+                    with tracing.within(event.trace):
+                        await event.handler(event.envelope, event.payload, session)
+            await self._outbox.flush(session, gathered)
+
+        with counting() as added:
+            # Held until the transaction has committed: the next writer of these keys reads our writes.
+            async with self._locks.holding(key for event in events for key in self._keys(event)):
+                await in_transaction(self._client, work)
+        metrics.CONSUMER_BATCH_EVENTS.observe(len(events))
+        return [Outcome(True, added.rows > 0)] * len(events)
+
+    async def _alone(self, event: Consumed) -> Outcome:
+        async def work(session: Session) -> bool:
+            # The inbox row is the dedupe: its insert fails for an event seen before (one round
+            # trip instead of a look-up and an insert for every new event).
+            try:
+                await self._rows.insert_one(self._row(event.envelope), session=session)
+            except DuplicateKeyError:
+                raise _AlreadySeen from None
+            # A duplicate key raised by the handler is the handler's failure: retried, then dead-lettered.
+            with gathering(session) as gathered, tracing.within(event.trace):
+                await event.handler(event.envelope, event.payload, session)
+            await self._outbox.flush(session, gathered)
+            return True
+
+        with counting() as added:
+            try:
+                async with self._locks.holding(self._keys(event)):
+                    fresh = await in_transaction(self._client, work)
+            except _AlreadySeen:
+                fresh = False
+        metrics.CONSUMER_BATCH_EVENTS.observe(1)
+        return Outcome(fresh, added.rows > 0)
+
+    def _keys(self, event: Consumed) -> Iterable[str]:
+        written = self._writes.get(event.envelope.type)
+        return written(event.envelope, event.payload) if written else ()
+
+    @staticmethod
+    def _row(envelope: Envelope) -> dict[str, Any]:
+        return {"_id": str(envelope.id), "type": envelope.type, "at": utcnow()}

@@ -1,0 +1,106 @@
+"""The events a consumer has in hand at the same time are written in shared transactions
+(inbox.py), against the real broker and database: one inbox insert for the lot, each event still
+handled exactly once, a redelivered event in a batch skipped, and a failing handler costing only
+its own event (the others are written again one by one and go through)."""
+
+from typing import Any
+
+import pytest
+
+from beli_contracts import Envelope, EventPayload
+from beli_runtime.kafka import ensure_topics
+from beli_runtime.mongo import Session
+from beli_runtime.outbox import Outbox
+from libs.runtime.tests.test_consumer_partitions import PARTITIONS, placed, send_to, wide
+from tests.support import eventually
+
+pytestmark = pytest.mark.infra  # the real broker and database
+
+Scratch = Any  # the `space` fixture's type (conftest.py)
+
+
+async def inserts(space: Scratch, collection: str) -> int:
+    """Insert commands the database received for one of this scratch database's collections (`top`)."""
+    top = await space.client.admin.command("top")
+    return int(top["totals"].get(f"{space.db.name}.{collection}", {}).get("insert", {}).get("count", 0))
+
+
+async def fetched_together(space: Scratch, keys: list[str]) -> str:
+    """Send one event per partition before the consumer starts, so that its first fetch hands
+    them all over at once (returns the topic, as `wide` names it)."""
+    topic = f"{space.group}.wide"
+    await ensure_topics(space.bootstrap, [topic], partitions=PARTITIONS)
+    await send_to(space, topic, [(number % PARTITIONS, placed(key)) for number, key in enumerate(keys)])
+    return topic
+
+
+async def effects(space: Scratch) -> list[str]:
+    return sorted(row["_id"] for row in await space.db["effects"].find().to_list())
+
+
+async def record(space: Scratch, envelope: Envelope, session: Session) -> None:
+    await space.db["effects"].insert_one({"_id": envelope.key}, session=session)
+
+
+async def test_events_handed_over_together_share_their_inserts_and_are_each_handled_once(space: Scratch) -> None:
+    """Each handler records its effect and adds an event to the outbox (as a service's would): the
+    events fetched together cost fewer inbox and outbox inserts than there are events."""
+    keys = ["ord-1", "ord-2", "ord-3", "ord-4"]
+    for collection in ("inbox", "outbox"):
+        await space.db.create_collection(collection)  # as in a running service
+    await fetched_together(space, keys)
+    before = {collection: await inserts(space, collection) for collection in ("inbox", "outbox")}
+    outbox = Outbox(space.db, source="test")
+
+    async def handle(envelope: Envelope, payload: EventPayload, session: Session) -> None:
+        await record(space, envelope, session)
+        await outbox.add(session, payload, key=envelope.key)  # e.g. passed on
+
+    async with wide(space, handle, concurrency=8, batch_writers=1):
+        await eventually(lambda: effects(space), lambda done: done == keys, timeout=120, what="every event handled")
+
+    assert await space.db["inbox"].count_documents({}) == len(keys)
+    added = sorted(row["key"] for row in await space.db["outbox"].find().to_list())
+    assert added == keys, f"each handler's event in the outbox once: {added}"
+    for collection in ("inbox", "outbox"):
+        count = await inserts(space, collection) - before[collection]
+        assert count < len(keys), f"{count} {collection} inserts for {len(keys)} events fetched together: no batch shared a transaction"
+
+
+async def test_a_redelivered_event_in_a_batch_is_skipped_and_the_others_are_handled(space: Scratch) -> None:
+    keys = ["ord-1", "ord-2", "ord-3", "ord-4"]
+    topic = await fetched_together(space, keys)
+    seen = placed("ord-seen")
+    await space.db["inbox"].insert_one({"_id": str(seen.id), "type": seen.type})  # handled before a crash
+    await send_to(space, topic, [(0, seen)])
+    calls: list[str] = []
+
+    async def handle(envelope: Envelope, payload: EventPayload, session: Session) -> None:
+        calls.append(envelope.key)
+        await record(space, envelope, session)
+
+    async with wide(space, handle, concurrency=8, batch_writers=1):
+        await eventually(lambda: effects(space), lambda done: done == keys, timeout=120, what="the new events handled")
+        # The redelivered event is on partition 0 behind ord-1: committed offsets past it prove it was processed.
+        await eventually(lambda: space.db["inbox"].count_documents({}), lambda n: n == len(keys) + 1, timeout=60, what="inbox rows")
+
+    assert "ord-seen" not in calls, "a redelivered event was handled again"
+    assert await space.db["dead_letters"].count_documents({}) == 0
+
+
+async def test_a_failing_handler_in_a_batch_costs_only_its_own_event(space: Scratch) -> None:
+    keys = ["ord-1", "ord-broken", "ord-3", "ord-4"]
+    await fetched_together(space, keys)
+
+    async def handle(envelope: Envelope, payload: EventPayload, session: Session) -> None:
+        await record(space, envelope, session)
+        if envelope.key == "ord-broken":
+            raise ValueError("a product that no longer exists")
+
+    async with wide(space, handle, concurrency=8, max_attempts=2, batch_writers=1):
+        await eventually(lambda: space.db["dead_letters"].count_documents({}), lambda n: n == 1, timeout=120, what="the dead letter")
+        await eventually(lambda: effects(space), lambda done: done == ["ord-1", "ord-3", "ord-4"], timeout=60, what="the others handled")
+
+    letter = await space.db["dead_letters"].find_one({})
+    assert letter is not None and "a product that no longer exists" in letter["error"]
+    assert await space.db["inbox"].count_documents({}) == 3, "the failed event's inbox row (or a rolled-back batch's) was kept"
