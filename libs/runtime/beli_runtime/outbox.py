@@ -6,7 +6,8 @@ publish and mark re-sends the row, so consumers dedupe by event id (they do: see
 """
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -23,6 +24,9 @@ from beli_runtime.mongo import Database, Session, ensure_index
 
 log = get_logger(__name__)
 BATCH = 200
+# Sent rows left unmarked while more events keep coming, at most (see OutboxRelay).
+MARK_AFTER_ROWS = 100
+MARK_AFTER_SECONDS = 1.0
 KEEP_PUBLISHED_SECONDS = 7 * 24 * 3600
 
 
@@ -160,27 +164,60 @@ class OutboxRelay:
     """Publishes unpublished outbox rows; run as a leased background job (one instance at a time).
 
     Each look costs a find and, when it found rows, a mark: the job looks once per wake-up (after
-    a short gather window, see BackgroundJob) and again at once only after a full batch, so the
-    events of transactions that commit close together leave with one find and one mark."""
+    a short gather window, see BackgroundJob) and again at once only after a full look, so the
+    events of transactions that commit close together leave with one find and one mark. While
+    more events keep coming (`more_coming`: a commit woke the job during this step), the rows just
+    sent stay unmarked (at most MARK_AFTER_ROWS of them, for MARK_AFTER_SECONDS) and are marked
+    with those of a later step: one write for several batches. The relay skips the rows it sent
+    and has not marked; another instance taking over re-sends them (consumers dedupe by event id,
+    as after a crash between a publish and its mark)."""
 
     def __init__(self, db: Database, bootstrap: str, client_id: str) -> None:
         self._rows = db["outbox"]
         self._bootstrap = bootstrap
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
+        self._unmarked: list[ObjectId] = []  # sent, not yet marked, oldest first
+        self._unmarked_since = 0.0
+        self.more_coming: Callable[[], bool] = lambda: False
 
     async def step(self) -> bool:
-        """The job's step: True when a full batch went out, so more rows may be waiting now.
-        A smaller batch means the outbox was empty when we looked; rows committed since then
+        """The job's step: True when the look was full, so more rows may be waiting now.
+        A smaller look means the outbox held no more when we looked; rows committed since then
         woke the job, which looks again after this step (a wake-up is never lost)."""
-        return await self.publish_pending() >= BATCH
+        return (await self._publish())[1]
 
     async def publish_pending(self) -> int:
         """Publish the oldest unpublished rows (at most BATCH), in the order written; how many."""
-        rows = await self._rows.find({"published_at": None}).sort([("created_at", 1), ("_id", 1)]).limit(BATCH).to_list()
+        return (await self._publish())[0]
+
+    async def _publish(self) -> tuple[int, bool]:
+        """(rows published, whether the look was full)."""
+        found = await self._rows.find({"published_at": None}).sort([("created_at", 1), ("_id", 1)]).limit(BATCH).to_list()
+        unmarked = set(self._unmarked)
+        rows = [row for row in found if row["_id"] not in unmarked]
         metrics.OUTBOX_OLDEST_SECONDS.set((utcnow() - as_utc(rows[0]["created_at"])).total_seconds() if rows else 0)
-        if not rows:
-            return 0
+        if rows:
+            await self._send(rows)
+            if not self._unmarked:
+                self._unmarked_since = time.monotonic()
+            self._unmarked += [row["_id"] for row in rows]
+        if not self._keep_unmarked():
+            await self.mark_sent()
+        return len(rows), len(found) >= BATCH
+
+    def _keep_unmarked(self) -> bool:
+        fresh = len(self._unmarked) < MARK_AFTER_ROWS and time.monotonic() - self._unmarked_since < MARK_AFTER_SECONDS
+        return fresh and self.more_coming()
+
+    async def mark_sent(self) -> None:
+        """Mark the rows sent so far (kept for the next try if the write fails: they are re-sent,
+        at worst, by whoever relays next)."""
+        if self._unmarked:
+            await self._rows.update_many({"_id": {"$in": self._unmarked}}, {"$set": {"published_at": utcnow()}})
+            self._unmarked = []
+
+    async def _send(self, rows: list[dict[str, Any]]) -> None:
         publication = tracing.Publication()
         try:
             producer = await self._ready_producer()
@@ -195,11 +232,9 @@ class OutboxRelay:
             await self.close()
             raise
         publication.end()
-        await self._rows.update_many({"_id": {"$in": [row["_id"] for row in rows]}}, {"$set": {"published_at": utcnow()}})
         for row in rows:
             metrics.EVENTS_PUBLISHED.labels(row.get("headers", {}).get("event_type", "unknown")).inc()
         log.debug("outbox.published", count=len(rows))
-        return len(rows)
 
     async def _ready_producer(self) -> AIOKafkaProducer:
         if self._producer is None:

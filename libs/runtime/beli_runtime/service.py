@@ -55,6 +55,7 @@ class ServiceRuntime:
         self._relay_job = self.add_job(
             "outbox-relay", self._relay.step, interval=settings.relay_poll_seconds, gather=settings.relay_gather_seconds
         )
+        self._relay.more_coming = self._relay_job.woken
 
     def add_job(self, name: str, step: JobStep, *, interval: float, woken_by_events: bool = True, gather: float = 0.0) -> BackgroundJob:
         """A background job. `woken_by_events=False` for a job whose work only time creates (a
@@ -198,6 +199,7 @@ class ServiceRuntime:
             async with asyncio.timeout(SHUTDOWN_SECONDS):
                 while await self._relay.publish_pending():
                     pass
+                await self._relay.mark_sent()
         except Exception as error:  # noqa: BLE001 - shutdown goes on; unsent rows stay in the outbox
             log.warning("service.outbox_flush_incomplete", error=repr(error)[:300])
         await self._relay.close()

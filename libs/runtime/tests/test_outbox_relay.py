@@ -1,7 +1,8 @@
 """The outbox relay against the real broker and database: the events of transactions that commit
 close together leave with one find and one mark, a wake-up that arrives while the relay works is
-never lost (no event waits for the next poll), and each key's events leave in the order written,
-also when the producer fails half-way through a batch and is recreated (issue 11)."""
+never lost (no event waits for the next poll), each key's events leave in the order written,
+also when the producer fails half-way through a batch and is recreated, and while events keep
+coming several batches share one mark (issue 11)."""
 
 import asyncio
 import random
@@ -248,3 +249,39 @@ async def test_a_lone_event_in_a_quiet_system_does_not_wait_for_the_gather_windo
     ):
         await write(runtime, space.topic, "ord-1", "alone")
         await eventually(lambda: unpublished(space), lambda n: n == 0, timeout=gather / 2, what="the lone event published")
+
+
+async def test_while_events_keep_coming_sent_rows_are_marked_together_and_never_sent_twice(
+    space: Scratch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay told that more events are coming (a commit woke it during its step) leaves the rows
+    it sent unmarked and skips them at its next look; it marks them all with one write once it has
+    MARK_AFTER_ROWS of them, or once nothing more is coming."""
+    monkeypatch.setattr(outbox, "MARK_AFTER_ROWS", 10)
+    commands = OutboxCommands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(space.mongodb_url, tz_aware=True, event_listeners=[commands])
+    relay = outbox.OutboxRelay(client[space.db.name], space.bootstrap, client_id=f"{space.group}-relay")
+    coming = True
+    relay.more_coming = lambda: coming
+    rows = outbox.Outbox(space.db, source="test")
+
+    async def four_more(batch: int) -> int:
+        async with space.client.start_session() as session:
+            for i in range(4):
+                await rows.add_raw(session, space.topic, f"ord-{i}", f"event-{batch}-{i}".encode())
+        return await relay.publish_pending()
+
+    try:
+        assert [await four_more(batch) for batch in range(3)] == [4, 4, 4], "a look sent rows it had sent before"
+        assert commands.names == ["find", "find", "find", "update"], "not one mark once 10 rows were sent"
+        assert await unpublished(space) == 0
+        assert await four_more(3) == 4
+        assert await unpublished(space) == 4 and commands.names[-1] == "find"
+        coming = False
+        assert await relay.publish_pending() == 0
+        assert commands.names[-2:] == ["find", "update"] and await unpublished(space) == 0
+    finally:
+        await relay.close()
+        await client.close()
+    messages = await received(space, 16)
+    assert len(messages) == 16, f"an event was sent twice: {sorted(messages)}"
