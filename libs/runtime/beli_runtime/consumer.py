@@ -84,7 +84,8 @@ class EventConsumer:
         subscription: Subscription,
         max_attempts: int,
         retry_base_seconds: float,
-        after_commit: Callable[[bool], None] = lambda events_written: None,
+        # After each commit: the types of the events it handled, and whether it added outbox rows.
+        after_commit: Callable[[frozenset[str], bool], None] = lambda handled, events_written: None,
         concurrency: int = CONCURRENCY,
         batch_writers: int = BATCH_WRITERS,
     ) -> None:
@@ -205,7 +206,7 @@ class EventConsumer:
         while True:
             attempt += 1
             try:
-                self._after_commit(await self._apply(envelope, payload, handler))
+                self._after_commit(frozenset({envelope.type}), await self._apply(envelope, payload, handler))
                 return
             except asyncio.CancelledError:
                 raise
@@ -300,7 +301,7 @@ class EventConsumer:
 
         await self._until_ok(lambda: in_transaction(self._client, work))
         metrics.DEAD_LETTERS.labels(event_type).inc()
-        self._after_commit(True)  # the dead letter is an outbox row
+        self._after_commit(frozenset(), True)  # the dead letter is an outbox row; no handler made work
 
     async def replay(self, letter_id: str, value: bytes | None = None) -> bool:
         """Process a dead letter again (optionally with corrected bytes); True when it went through."""
@@ -322,7 +323,7 @@ class EventConsumer:
                     {"_id": letter_id}, {"$set": {"error": _describe(error), "replayed_at": utcnow()}}
                 )
                 return False
-            self._after_commit(events_written)
+            self._after_commit(frozenset({envelope.type}), events_written)
         await self._db["dead_letters"].update_one({"_id": letter_id}, {"$set": {"status": "replayed", "replayed_at": utcnow()}})
         return True
 

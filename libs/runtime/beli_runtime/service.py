@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import pymongo
 from fastapi import FastAPI
 
+from beli_contracts import event_types
 from beli_runtime import tracing
 from beli_runtime.admin import dead_letter_router
 from beli_runtime.consumer import EventConsumer, Subscription
@@ -47,7 +48,7 @@ class ServiceRuntime:
         self.outbox = Outbox(self.db, source=settings.service_name)
         self._consumers: list[EventConsumer] = []
         self._jobs: list[BackgroundJob] = []
-        self._sleepers: set[str] = set()  # jobs not woken by consumed events
+        self._woken_by: dict[str, frozenset[str]] = {}  # job name -> the consumed event types that wake it
         self._tasks: list[asyncio.Task[None]] = []
         self.indexes_ready = False
         self._relay_after_commits = relay_after_commits
@@ -57,10 +58,17 @@ class ServiceRuntime:
         )
         self._relay.more_coming = self._relay_job.woken
 
-    def add_job(self, name: str, step: JobStep, *, interval: float, woken_by_events: bool = True, gather: float = 0.0) -> BackgroundJob:
-        """A background job. `woken_by_events=False` for a job whose work only time creates (a
-        sweep of what fell due, a retry later): waking it after every consumed event would only
-        cost it a look at the database that finds nothing."""
+    def add_job(
+        self, name: str, step: JobStep, *, interval: float, woken_by: frozenset[str] = frozenset(), gather: float = 0.0
+    ) -> BackgroundJob:
+        """A background job. `woken_by` names the consumed event types whose handlers create its
+        work: a commit of one of those wakes it at once. Any other wake-up would only cost it a
+        look at the database that finds nothing (issue 11: every job woken after every event
+        was most of payments' finds). Work that time, an API call or another job creates is not
+        announced here: the job's interval, or an explicit `wake()` by whoever creates it."""
+        unknown = woken_by - {event_type for event_type, _ in event_types()}
+        if unknown:
+            raise ValueError(f"job {name} is woken by event types nobody defines: {sorted(unknown)}")
         job = BackgroundJob(
             name,
             step,
@@ -71,8 +79,7 @@ class ServiceRuntime:
             gather=gather,
         )
         self._jobs.append(job)
-        if not woken_by_events:
-            self._sleepers.add(name)
+        self._woken_by[name] = woken_by
         return job
 
     def subscribe(self, subscription: Subscription) -> EventConsumer:
@@ -116,14 +123,14 @@ class ServiceRuntime:
     def events_written(self) -> None:
         self._relay_job.wake()
 
-    def wake_jobs(self, events_written: bool = True) -> None:
-        """A consumer committed: there may be work for the other jobs, and events to relay if
-        its transaction added any."""
+    def wake_jobs(self, handled: frozenset[str], events_written: bool) -> None:
+        """A consumer committed the handling of events of these types: wake the jobs those
+        create work for, and the relay if the transaction added outbox rows."""
         for job in self._jobs:
             if job is self._relay_job:
                 if events_written and self._relay_after_commits:
                     job.wake()
-            elif job.name not in self._sleepers:
+            elif self._woken_by[job.name] & handled:
                 job.wake()
 
     async def health(self) -> dict[str, Any]:

@@ -1,17 +1,25 @@
-"""A service's start-up never goes on without its indexes, an index conflict is an error, and
-/healthz reports the database, the indexes and Kafka."""
+"""A service's start-up never goes on without its indexes, an index conflict is an error,
+/healthz reports the database, the indexes and Kafka, and a consumed event wakes only the jobs
+whose work its type creates."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from beli_contracts import Envelope, EventPayload
+from beli_contracts.orders import OrderCancelled, OrderPlaced
+from beli_contracts.values import Customer, OrderItem
+from beli_runtime.consumer import Subscription
 from beli_runtime.http import create_app
-from beli_runtime.mongo import IndexConflict, ensure_index
+from beli_runtime.mongo import IndexConflict, Session, ensure_index
 from beli_runtime.service import ServiceRuntime
 from beli_runtime.settings import ServiceSettings
+from tests.support import eventually
 
 pytestmark = pytest.mark.infra  # the real broker and database
 
@@ -20,7 +28,7 @@ Scratch = Any  # the `space` fixture's type (conftest.py)
 
 def runtime_for(space: Scratch, kafka: str | None = None) -> ServiceRuntime:
     settings = ServiceSettings(
-        service_name="indextest",
+        service_name=space.group,
         mongodb_url=space.mongodb_url,
         mongodb_database=space.db.name,
         kafka_bootstrap_servers=kafka or space.bootstrap,
@@ -119,12 +127,70 @@ async def test_a_service_whose_handlers_write_no_events_leaves_its_relay_to_its_
     async def step() -> bool:
         return False
 
-    job = runtime.add_job("work", step, interval=1.0)
+    job = runtime.add_job("work", step, interval=1.0, woken_by=frozenset({OrderPlaced.TYPE}))
     relay = runtime._relay_job
     try:
-        runtime.wake_jobs()  # what a consumer calls after each commit
+        runtime.wake_jobs(frozenset({OrderPlaced.TYPE}), True)  # what a consumer calls after each commit
         assert job._wake.is_set() and not relay._wake.is_set()
         runtime.events_written()  # a write through the runtime that added events still wakes it
         assert relay._wake.is_set()
+    finally:
+        await runtime.client.close()
+
+
+NEVER = 600.0  # an interval no test waits for: only a wake-up makes such a job look
+SHOPPER = Customer(name="Maria", email="maria@example.id", phone="081234567890")
+
+
+def placed(order_id: str) -> bytes:
+    event = OrderPlaced(order_id=order_id, customer=SHOPPER, items=[OrderItem(product_id="prd-1", quantity=1)], placed_at=datetime.now(UTC))
+    return Envelope.wrap(event, key=order_id, source="orders").to_bytes()
+
+
+def cancelled(order_id: str) -> bytes:
+    event = OrderCancelled(order_id=order_id, customer=SHOPPER, reason="shopper_cancelled")
+    return Envelope.wrap(event, key=order_id, source="orders").to_bytes()
+
+
+async def test_a_consumed_event_wakes_only_the_jobs_its_type_creates_work_for(space: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = runtime_for(space)
+
+    async def handle(envelope: Envelope, payload: EventPayload, session: Session) -> None:
+        pass  # the inbox row is the commit
+
+    runtime.subscribe(Subscription(topics=(space.topic,), handlers={OrderPlaced.TYPE: handle, OrderCancelled.TYPE: handle}))
+
+    async def idle() -> bool:
+        return False
+
+    woken: list[str] = []
+    for name, woken_by in (("cancel", OrderCancelled.TYPE), ("reserve", OrderPlaced.TYPE), ("sweep", None)):
+        job = runtime.add_job(name, idle, interval=NEVER, woken_by=frozenset({woken_by} if woken_by else ()))
+        monkeypatch.setattr(job, "wake", lambda name=name: woken.append(name))
+
+    async def nothing() -> None:
+        pass
+
+    await runtime._start(nothing)
+    try:
+        # One partition: each event is committed (and its wake-ups done) before the next one.
+        for value in (placed("BNTT-1"), cancelled("BNTT-1"), b"not an event", placed("BNTT-2")):
+            await space.send(value)
+        # The second placement's wake-up proves every event before it was dealt with.
+        await eventually(lambda: asyncio.sleep(0, list(woken)), lambda names: names.count("reserve") >= 2, what="the second placement")
+        assert woken == ["reserve", "cancel", "reserve"], "a dead letter, and an event of another type, wake no job"
+    finally:
+        await runtime._stop()
+
+
+async def test_a_job_woken_by_an_event_type_nobody_defines_is_refused(space: Scratch) -> None:
+    runtime = runtime_for(space)
+
+    async def idle() -> bool:
+        return False
+
+    try:
+        with pytest.raises(ValueError, match=r"orders\.order_canceled"):  # a typo would leave the job to its polling
+            runtime.add_job("cancel", idle, interval=NEVER, woken_by=frozenset({"orders.order_canceled"}))
     finally:
         await runtime.client.close()

@@ -67,12 +67,8 @@ def build_app(settings: CatalogSettings) -> FastAPI:
     service = build_service(settings)
     runtime = service.runtime
     runtime.subscribe(service.handlers.subscription())
-    runtime.add_job(
-        "reservation-sweeper",
-        partial(release_expired_reservations, service),
-        interval=settings.reservation_sweep_seconds,
-        woken_by_events=False,
-    )
+    # A hold running out, not a consumed event, makes its work due: no event wakes it.
+    runtime.add_job("reservation-sweeper", partial(release_expired_reservations, service), interval=settings.reservation_sweep_seconds)
     app = service_app(
         service,
         title="Beli NTT — catalog",

@@ -41,6 +41,10 @@ UNVERIFIED_EMAIL = "alamat e-mail ini belum diverifikasi oleh pemiliknya"
 UNVERIFIED_PHONE = "nomor telepon ini belum diverifikasi oleh pemiliknya"
 # Writes of one event whose guard may find preferences changed before the consumer's retry takes over.
 GUARD_ATTEMPTS = 3
+# The handlers that write no deliveries. Every other one may (a person's preferences choose the
+# channels of any kind), so its events wake the sender at once (main.py): a new handler wakes it
+# unless named here.
+WRITES_NO_DELIVERIES = frozenset({AccountVerified.TYPE})
 
 
 class NotificationsHandlers:
@@ -82,6 +86,10 @@ class NotificationsHandlers:
             # Every handler but the account's writes through add_notices, which dedupes the event.
             self_deduplicating=frozenset(handlers) - {AccountVerified.TYPE},
         )
+
+    def wake_sender(self) -> frozenset[str]:
+        """The consumed event types whose handlers write deliveries for the sender."""
+        return frozenset(self.subscription().handlers) - WRITES_NO_DELIVERIES
 
     async def on_levy_rule_changed(self, envelope: Envelope, event: LevyRuleChanged, session: Session) -> None:
         # FINANCE_EMAILS reach staff accounts only: an address someone signed up with is not enough.

@@ -67,15 +67,10 @@ def build_app(settings: OrdersSettings) -> FastAPI:
     subscription.handlers[NipLinked.TYPE] = service.buyers.on_nip_linked
     subscription = Subscription(topics=(*subscription.topics, PROGRAMME_EVENTS), handlers=subscription.handlers)
     service.runtime.subscribe(subscription)
-    service.runtime.add_job(
-        "stuck-order-sweeper", partial(cancel_stuck_orders, service), interval=settings.sweep_seconds, woken_by_events=False
-    )
-    service.runtime.add_job(
-        "auto-complete", partial(auto_complete_shipped, service), interval=settings.auto_complete_sweep_seconds, woken_by_events=False
-    )
-    service.runtime.add_job(
-        "pickup-reminders", partial(remind_pickups, service), interval=settings.pickup_reminder_sweep_seconds, woken_by_events=False
-    )
+    # Time alone makes these jobs' work due (a deadline passing): no consumed event wakes them.
+    service.runtime.add_job("stuck-order-sweeper", partial(cancel_stuck_orders, service), interval=settings.sweep_seconds)
+    service.runtime.add_job("auto-complete", partial(auto_complete_shipped, service), interval=settings.auto_complete_sweep_seconds)
+    service.runtime.add_job("pickup-reminders", partial(remind_pickups, service), interval=settings.pickup_reminder_sweep_seconds)
     app = service_app(
         service,
         title="Beli NTT — orders",

@@ -12,6 +12,15 @@ from payments.late import LatePayments
 from payments.store import PaymentsStore
 from payments.uncollected import UncollectedReturns
 
+# The jobs these handlers create work for, by the event types that create it; the runtime wakes a
+# job after those events only (main.py). They live next to the handlers so that a handler that
+# starts creating work for a job is declared with it: a job nobody wakes loses nothing (its
+# polling finds the work) but leaves it waiting up to JOB_IDLE_MAX_SECONDS.
+OPENS_LINKS = frozenset({PaymentRequested.TYPE})  # store.open: a payment OPENING
+CANCELS_AT_MIDTRANS = frozenset({OrderCancelled.TYPE})  # cancel_requested on an AWAITING payment
+RETURNS_LATE = frozenset({OrderCancelled.TYPE})  # late.begin for a payment settled already
+REFUNDS_UNCOLLECTED = frozenset({SubOrderReturned.TYPE})  # uncollected.begin
+
 
 class PaymentsHandlers:
     def __init__(self, store: PaymentsStore, late: LatePayments, uncollected: UncollectedReturns) -> None:

@@ -16,7 +16,7 @@ from payments.cash_refunds import CashRefunds
 from payments.closing import PeriodClosing
 from payments.finance_api import build_finance_router
 from payments.gateway import MidtransGateway
-from payments.handlers import PaymentsHandlers
+from payments.handlers import CANCELS_AT_MIDTRANS, OPENS_LINKS, REFUNDS_UNCOLLECTED, RETURNS_LATE, PaymentsHandlers
 from payments.jobs import PaymentJobs
 from payments.late import LatePayments
 from payments.ledger import LevyLedger
@@ -80,15 +80,13 @@ def _jobs(service: PaymentsService) -> BackgroundJob:
     """Starts the background jobs; returns the one that handles Midtrans's notifications (the
     webhook wakes it)."""
     runtime, jobs, interval = service.runtime, service.jobs, service.settings.payment_job_seconds
-    runtime.add_job("open-payment-links", jobs.open_links, interval=interval)
-    notifications = runtime.add_job("midtrans-notifications", jobs.process_notifications, interval=interval, woken_by_events=False)
-    runtime.add_job("cancel-payments", jobs.cancel_requested, interval=interval)
-    runtime.add_job(
-        "retry-refunds", service.refunds.retry_requested, interval=min(10.0, service.settings.refund_retry_seconds), woken_by_events=False
-    )
-    late = runtime.add_job("return-late-payments", service.late.send_due, interval=interval)
+    runtime.add_job("open-payment-links", jobs.open_links, interval=interval, woken_by=OPENS_LINKS)
+    notifications = runtime.add_job("midtrans-notifications", jobs.process_notifications, interval=interval)
+    runtime.add_job("cancel-payments", jobs.cancel_requested, interval=interval, woken_by=CANCELS_AT_MIDTRANS)
+    runtime.add_job("retry-refunds", service.refunds.retry_requested, interval=min(10.0, service.settings.refund_retry_seconds))
+    late = runtime.add_job("return-late-payments", service.late.send_due, interval=interval, woken_by=RETURNS_LATE)
     jobs.settlements.late_booked = late.wake  # a late payment settled by a job: its return goes out at once
-    runtime.add_job("refund-uncollected-pickups", service.uncollected.send_due, interval=interval)
+    runtime.add_job("refund-uncollected-pickups", service.uncollected.send_due, interval=interval, woken_by=REFUNDS_UNCOLLECTED)
     return notifications
 
 

@@ -8,12 +8,14 @@ from datetime import timedelta
 
 import pytest
 
-from beli_contracts.orders import PaymentRequested
-from beli_contracts.values import Customer, PricedLine, SellerContact
+from beli_contracts import Envelope
+from beli_contracts.orders import OrderCancelled, PaymentRequested, SubOrderReturned
+from beli_contracts.values import Customer, PickupOutlet, PricedLine, ReturnedLine, SellerContact
 from beli_runtime.clock import utcnow
 from beli_runtime.errors import Refused
 from beli_runtime.group_commit import GroupCommit
 from payments.domain import PaymentStatus
+from payments.handlers import CANCELS_AT_MIDTRANS, OPENS_LINKS, REFUNDS_UNCOLLECTED, RETURNS_LATE, PaymentsHandlers
 from payments.jobs import paid
 from payments.links import OpenedLink
 from payments.main import PaymentsService, build_service
@@ -23,6 +25,7 @@ from tests.service_layer import ServiceDatabase, outbox_events, ready
 
 pytestmark = pytest.mark.infra  # the real database (no broker, no Midtrans)
 
+SHOPPER = Customer(name="Maria Bere", email="maria@example.id", phone="081234567890")
 SELLER = SellerContact(seller_id="slr-sumba", name="Tenun Sumba", email="tenun@example.id", phone="081300000001", regency="Sumba Timur")
 
 
@@ -40,13 +43,24 @@ async def payment_requested(service: PaymentsService) -> str:
     line = PricedLine(product_id="prd-tenun", product_name="Tenun ikat", category="kain", seller=SELLER, quantity=1, unit_price=750_000)
     event = PaymentRequested(
         order_id=order_id,
-        customer=Customer(name="Maria Bere", email="maria@example.id", phone="081234567890"),
+        customer=SHOPPER,
         lines=[line],
         gross_amount=750_000,
         pay_before=utcnow() + timedelta(minutes=30),
     )
-    assert await service.runtime.write(lambda session: service.store.open(session, event))
+    await handled(service, event)
     return order_id
+
+
+OrdersEvent = PaymentRequested | OrderCancelled | SubOrderReturned
+
+
+async def handled(service: PaymentsService, event: OrdersEvent) -> None:
+    """The event through the handler the consumer calls, in a transaction as the consumer runs it."""
+    handlers = PaymentsHandlers(service.store, service.late, service.uncollected)
+    handler = handlers.subscription().handlers[event.TYPE]
+    envelope = Envelope.wrap(event, key=event.order_id, source="orders")
+    await service.runtime.write(lambda session: handler(envelope, event, session))
 
 
 async def test_a_refund_of_an_unpaid_order_is_refused_and_records_nothing(payments: PaymentsService) -> None:
@@ -177,3 +191,54 @@ async def test_payments_confirmed_while_a_batch_is_written_go_together_in_the_ne
     assert isinstance(results[1], ValueError)  # only the payment at fault fails; its job retries it later
     assert batches[:2] == [["ord-1"], ["ord-2", "ord-broken", "ord-3"]]  # then each on its own
     assert batches[2:] == [["ord-2"], ["ord-broken"], ["ord-3"]]
+
+
+async def jobs_with_work(service: PaymentsService) -> set[str]:
+    """The event-woken jobs that would find something due now (each job's own look)."""
+    refunds = {
+        source: await service.refunds.refunds.count_documents({"status": "REQUESTED", "source": source})
+        for source in ("late_payment", "uncollected")
+    }
+    found = {
+        "open-payment-links": bool(await service.store.due_to_open(utcnow())),
+        "cancel-payments": bool(await service.store.cancellations_due()),
+        "return-late-payments": refunds["late_payment"] > 0,
+        "refund-uncollected-pickups": refunds["uncollected"] > 0,
+    }
+    return {job for job, due in found.items() if due}
+
+
+async def test_each_event_wakes_exactly_the_jobs_it_creates_work_for(payments: PaymentsService) -> None:
+    """A job is woken only by the event types declared for it (main.py): an event whose handler
+    made work for a job that does not declare it would leave that work to the job's polling."""
+    woken_by = {
+        "open-payment-links": OPENS_LINKS,
+        "cancel-payments": CANCELS_AT_MIDTRANS,
+        "return-late-payments": RETURNS_LATE,
+        "refund-uncollected-pickups": REFUNDS_UNCOLLECTED,
+    }
+    awaiting, settled, collected = [await payment_requested(payments) for _ in range(3)]
+    assert await jobs_with_work(payments) == {"open-payment-links"} and PaymentRequested.TYPE in OPENS_LINKS
+    for order_id in (awaiting, settled, collected):
+        await payments.store.move(None, order_id, PaymentStatus.AWAITING, frozenset({PaymentStatus.OPENING}))
+    await payments.jobs.settlements.settle([settlement(settled), settlement(collected)])
+    assert await jobs_with_work(payments) == set()
+
+    outlet = PickupOutlet(outlet_id="out-belu", name="NTT Mart Belu", regency="Belu")
+    returned = ReturnedLine(product_id="prd-tenun", quantity=1)
+    events: list[tuple[OrdersEvent, str]] = [
+        (OrderCancelled(order_id=awaiting, customer=SHOPPER, reason="shopper_cancelled"), "cancel-payments"),
+        (OrderCancelled(order_id=settled, customer=SHOPPER, reason="stock_unavailable"), "return-late-payments"),
+        (
+            SubOrderReturned(
+                order_id=collected, seller=SELLER, customer=SHOPPER, outlet=outlet, lines=[returned], gross=750_000, returned_at=utcnow()
+            ),
+            "refund-uncollected-pickups",
+        ),
+    ]
+    for event, job in events:
+        before = await jobs_with_work(payments)
+        await handled(payments, event)
+        made = await jobs_with_work(payments) - before
+        assert made == {job}, event.TYPE
+        assert event.TYPE in woken_by[job], f"{event.TYPE} makes work for {job}, which it does not wake"

@@ -46,8 +46,9 @@ def build_app(settings: ProgrammeSettings) -> FastAPI:
     service = build_service(settings)
     runtime, store, tallies = service.runtime, service.store, service.tallies
     runtime.subscribe(ProgrammeHandlers(tallies).subscription())
-    runtime.add_job("commitment-reminders", service.reminders.scheduled, interval=settings.reminder_job_seconds, woken_by_events=False)
-    runtime.add_job("announce-nip-links", service.roster.announce_earlier_links, interval=300, woken_by_events=False)
+    # Neither job's work comes from a consumed event (the calendar; links made before nip_linked existed).
+    runtime.add_job("commitment-reminders", service.reminders.scheduled, interval=settings.reminder_job_seconds)
+    runtime.add_job("announce-nip-links", service.roster.announce_earlier_links, interval=300)
     app = service_app(
         service,
         title="Beli NTT — programme",
