@@ -5,13 +5,14 @@ adds no wait (the first item is written at once).
 Payments' jobs use one per job step (the links it opened, the payments it settled: every batch is
 written under the step's lease, its fence); every consumer uses one for the events its partitions
 handle at the same time (inbox.py). Up to `writers` batches are written at once, each taking every
-item waiting when it starts. A batch that fails for something that is not its items' fault
+item waiting when it starts (with `keys`: every item whose keys no other batch being written holds). A batch that fails for something that is not its items' fault
 (`not_the_items_fault`: the database away, a lost lease) fails every item; any other failure writes
 the batch again one item at a time, so one bad item never holds back the others and gets its own
 error."""
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from beli_runtime.logs import get_logger
@@ -38,6 +39,7 @@ class GroupCommit(Generic[Item, Result]):
         *,
         not_the_items_fault: Callable[[Exception], bool] = _nobody_else,
         writers: int = 1,
+        keys: Callable[[Item], Iterable[str]] | None = None,
     ) -> None:
         self._write = write
         self._what = what  # for the log and the error of an interrupted batch
@@ -46,6 +48,8 @@ class GroupCommit(Generic[Item, Result]):
         self._writing = 0  # batch writers running now
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._keys = keys
+        self._held: Counter[str] = Counter()  # the keys of the batches being written
 
     async def submit(self, item: Item) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
@@ -63,8 +67,16 @@ class GroupCommit(Generic[Item, Result]):
     async def _drain(self) -> None:
         try:
             while self._waiting:
-                batch, self._waiting = self._waiting, []
-                await self._flush(batch)
+                batch, taken = self._take()
+                if not batch:
+                    # Every item waiting writes keys a batch being written holds: that batch's
+                    # writer takes them once it is done.
+                    break
+                try:
+                    await self._flush(batch)
+                finally:
+                    self._held.subtract(taken)
+                    self._held = +self._held  # drop the keys no batch holds any more
         except BaseException:
             for _, waiting in self._waiting:
                 _fail(waiting, RuntimeError(f"{self._what} interrupted"))
@@ -73,6 +85,26 @@ class GroupCommit(Generic[Item, Result]):
         finally:
             # No await between the queue running dry and this: `submit` cannot slip in between.
             self._writing -= 1
+
+    def _take(self) -> tuple[list[tuple[Item, asyncio.Future[Result]]], set[str]]:
+        """The batch to write next, and its keys. With `keys`, an item whose keys a batch being
+        written holds waits for a later batch: batches written at the same time never write the
+        same keys (they would only wait for each other, or conflict), and a batch of items that
+        overlap one another is still one transaction."""
+        if self._keys is None:
+            batch, self._waiting = self._waiting, []
+            return batch, set()
+        batch, later, taken = [], [], set()
+        for entry in self._waiting:
+            item_keys = set(self._keys(entry[0]))
+            if any(key in self._held for key in item_keys):
+                later.append(entry)
+            else:
+                batch.append(entry)
+                taken |= item_keys
+        self._waiting = later
+        self._held.update(taken)
+        return batch, taken
 
     async def _flush(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:

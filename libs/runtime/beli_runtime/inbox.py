@@ -8,10 +8,11 @@ another in it, each under its own event's trace. A batch that fails is written a
 its own event's (retried, then dead-lettered, by the consumer), and a redelivered event, whose
 inbox row aborts the batch's transaction as a duplicate key, is recognised and skipped there.
 
-A subscription may name, per event type, the keys an event's handler writes (`writes`): a batch
-holds the keys of all its events until it has committed (keylocks.py), so batches written at the
-same time that would write the same documents run one after another instead of conflicting on them
-and retrying; the others overlap.
+A subscription may name, per event type, the keys an event's handler writes (`writes`): an event
+whose keys a batch being written holds waits for a later batch (group_commit.py), so the batches
+written at the same time never write the same documents, and the ones that would overlap go in
+one transaction; a batch holds its keys until it has committed (keylocks.py, which also cover an
+event written alone).
 """
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -63,7 +64,9 @@ class Inbox:
         self._outbox = outbox
         self._writes = writes
         self._locks = KeyLocks()
-        self._batches = GroupCommit(self._write, "consumed events", not_the_items_fault=database_unavailable, writers=writers)
+        self._batches = GroupCommit(
+            self._write, "consumed events", not_the_items_fault=database_unavailable, writers=writers, keys=self._keys
+        )
 
     async def apply(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> bool:
         """Handle the event with its inbox row, in a batch with the events handed over at the same
