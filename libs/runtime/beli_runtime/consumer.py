@@ -252,10 +252,12 @@ class EventConsumer:
         except ValidationError as error:
             raise PoisonEvent(f"invalid {envelope.type} data: {error}", envelope) from None
 
-    async def _apply(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> bool:
-        """Handle the event (with its inbox row, see inbox.py); whether it added outbox rows."""
+    async def _apply(self, envelope: Envelope, payload: EventPayload, handler: Handler, *, alone: bool = False) -> bool:
+        """Handle the event (with its inbox row, see inbox.py: in a batch, or `alone` in a
+        transaction of its own); whether it added outbox rows."""
         if envelope.type not in self._subscription.self_deduplicating:
-            return await self._inbox.apply(envelope, payload, handler)
+            inbox = self._inbox.apply_alone if alone else self._inbox.apply
+            return await inbox(envelope, payload, handler)
         # A session without a transaction: PyMongo sends nothing to start or end it.
         with counting() as added:
             async with self._client.start_session() as session:
@@ -317,7 +319,7 @@ class EventConsumer:
         if routed is not None:
             payload, handler = routed
             try:
-                events_written = await self._replayed(envelope, payload, handler)
+                events_written = await self._apply(envelope, payload, handler, alone=True)
             except Exception as error:  # noqa: BLE001 - a replayed handler may fail in any way; the letter keeps the error
                 await self._db["dead_letters"].update_one(
                     {"_id": letter_id}, {"$set": {"error": _describe(error), "replayed_at": utcnow()}}
@@ -326,11 +328,6 @@ class EventConsumer:
             self._after_commit(frozenset({envelope.type}), events_written)
         await self._db["dead_letters"].update_one({"_id": letter_id}, {"$set": {"status": "replayed", "replayed_at": utcnow()}})
         return True
-
-    async def _replayed(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> bool:
-        if envelope.type in self._subscription.self_deduplicating:
-            return await self._apply(envelope, payload, handler)
-        return await self._inbox.apply_alone(envelope, payload, handler)
 
     async def _until_ok(self, attempt: Callable[[], Awaitable[Any]]) -> Any:
         while True:

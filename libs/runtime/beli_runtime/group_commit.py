@@ -5,10 +5,11 @@ adds no wait (the first item is written at once).
 Payments' jobs use one per job step (the links it opened, the payments it settled: every batch is
 written under the step's lease, its fence); every consumer uses one for the events its partitions
 handle at the same time (inbox.py). Up to `writers` batches are written at once, each taking every
-item waiting when it starts (with `keys`: every item whose keys no other batch being written holds). A batch that fails for something that is not its items' fault
-(`not_the_items_fault`: the database away, a lost lease) fails every item; any other failure writes
-the batch again one item at a time, so one bad item never holds back the others and gets its own
-error."""
+item waiting when it starts (with `keys`: every item whose keys no other batch being written
+holds; the others wait until that batch has committed). A batch that fails for something that is
+not its items' fault (`not_the_items_fault`: the database away, a lost lease) fails every item;
+any other failure writes the batch again one item at a time, so one bad item never holds back
+the others and gets its own error."""
 
 import asyncio
 from collections import Counter

@@ -4,15 +4,16 @@ so a second delivery of the event finds the id and changes nothing.
 The events a consumer's partitions hand over at the same time are written together (issue 11):
 one transaction with one insert of their inbox rows, one of the events their handlers add to the
 outbox and one commit, instead of those per event (group_commit.py). Their handlers run one after
-another in it, each under its own event's trace. A batch that fails is written again one event at a time: a handler's failure is then
-its own event's (retried, then dead-lettered, by the consumer), and a redelivered event, whose
-inbox row aborts the batch's transaction as a duplicate key, is recognised and skipped there.
+another in it, each under its own event's trace. A batch that fails is written again one event at
+a time: a handler's failure is then its own event's (retried, then dead-lettered, by the
+consumer), and a redelivered event, whose inbox row aborts the batch's transaction as a duplicate
+key, is recognised and skipped there.
 
 A subscription may name, per event type, the keys an event's handler writes (`writes`): an event
-whose keys a batch being written holds waits for a later batch (group_commit.py), so the batches
-written at the same time never write the same documents, and the ones that would overlap go in
-one transaction; a batch holds its keys until it has committed (keylocks.py, which also cover an
-event written alone).
+whose keys a batch being written holds waits for a later batch, which the group commit starts once
+that batch has committed. The batches written at the same time never write the same documents
+(they would only conflict and retry), and events that overlap share one transaction. Another
+instance's writes, or a dead letter replayed by hand, are settled by the transaction's retry.
 """
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -27,7 +28,6 @@ from beli_contracts import Envelope, EventPayload
 from beli_runtime import metrics, tracing
 from beli_runtime.clock import utcnow
 from beli_runtime.group_commit import GroupCommit
-from beli_runtime.keylocks import KeyLocks
 from beli_runtime.mongo import Database, Session, database_unavailable, in_transaction
 from beli_runtime.outbox import Outbox, counting, gathering
 
@@ -63,7 +63,6 @@ class Inbox:
         self._rows = db["inbox"]
         self._outbox = outbox
         self._writes = writes
-        self._locks = KeyLocks()
         self._batches = GroupCommit(
             self._write, "consumed events", not_the_items_fault=database_unavailable, writers=writers, keys=self._keys
         )
@@ -96,9 +95,7 @@ class Inbox:
             await self._outbox.flush(session, gathered)
 
         with counting() as added:
-            # Held until the transaction has committed: the next writer of these keys reads our writes.
-            async with self._locks.holding(key for event in events for key in self._keys(event)):
-                await in_transaction(self._client, work)
+            await in_transaction(self._client, work)
         metrics.CONSUMER_BATCH_EVENTS.observe(len(events))
         return [Outcome(True, added.rows > 0)] * len(events)
 
@@ -118,8 +115,7 @@ class Inbox:
 
         with counting() as added:
             try:
-                async with self._locks.holding(self._keys(event)):
-                    fresh = await in_transaction(self._client, work)
+                fresh = await in_transaction(self._client, work)
             except _AlreadySeen:
                 fresh = False
         metrics.CONSUMER_BATCH_EVENTS.observe(1)

@@ -170,9 +170,10 @@ async def test_handlers_writing_the_same_keys_take_turns_and_the_others_overlap(
     same products (the second naming them in the other order), on two partitions, write one
     shared stock document: each waits in its transaction, its write not yet committed, for the
     other to join it (up to a few seconds). The second is sent once the first is in its handler,
-    so the consumer's two batch writers would write them at the same time: without the key locks
-    they meet and their writes conflict (the transaction runs a handler again); with them the
-    second starts only after the first has committed, so each handler runs exactly once. Two
+    so the consumer's two batch writers would write them at the same time: if batches were not
+    chosen by key they would meet and their writes conflict (the transaction runs a handler
+    again); chosen by key, the second starts only after the first has committed, so each handler
+    runs exactly once. Two
     orders of other products, sent the same way, do meet: disjoint keys still overlap."""
     calls: list[str] = []
     in_flight: dict[str, int] = {"hot": 0, "cold": 0}
