@@ -28,7 +28,7 @@ from pymongo import AsyncMongoClient
 from beli_contracts import Envelope, EventPayload, UnknownEventType, dead_letter_topic, decode, event_types
 from beli_runtime import metrics, tracing
 from beli_runtime.clock import utcnow
-from beli_runtime.inbox import Handler, Inbox, WrittenKeys
+from beli_runtime.inbox import BatchScope, Handler, Inbox, WrittenKeys, no_scope
 from beli_runtime.kafka import ensure_topics, stop_quietly
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Database, Session, database_unavailable, ensure_index, in_transaction
@@ -56,12 +56,16 @@ class Subscription:
     writes it makes anyway (e.g. a document keyed by the event id whose duplicate key means
     "seen"), and completes on a redelivery what a failure cut short: they run without the inbox
     row and outside a transaction (an insert and a commit fewer per event). Anything else
-    (counters, `$set`, events to publish) needs the inbox."""
+    (counters, `$set`, events to publish) needs the inbox.
+
+    `scope` wraps the handlers of each transaction (inbox.py): e.g. one read of all their orders
+    before they run and one bulk write of their changes after."""
 
     topics: tuple[str, ...]
     handlers: dict[str, Handler]
     writes: dict[str, WrittenKeys] = field(default_factory=dict)
     self_deduplicating: frozenset[str] = frozenset()
+    scope: BatchScope = no_scope
 
 
 class PoisonEvent(Exception):
@@ -103,7 +107,7 @@ class EventConsumer:
         self._commits = asyncio.Lock()  # one offset commit at a time, in order
         self._workers = PartitionWorkers(self._handle_message, concurrency)
         self._kafka: AIOKafkaConsumer | None = None
-        self._inbox = Inbox(client, db, outbox, subscription.writes, writers=batch_writers)
+        self._inbox = Inbox(client, db, outbox, subscription.writes, writers=batch_writers, scope=subscription.scope)
 
     async def ensure_indexes(self) -> None:
         await ensure_index(self._db["dead_letters"], [("status", 1), ("failed_at", 1)])

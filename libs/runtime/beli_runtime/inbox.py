@@ -14,9 +14,14 @@ whose keys a batch being written holds waits for a later batch, which the group 
 that batch has committed. The batches written at the same time never write the same documents
 (they would only conflict and retry), and events that overlap share one transaction. Another
 instance's writes, or a dead letter replayed by hand, are settled by the transaction's retry.
+
+A subscription may also give a `scope` around the handlers of one transaction: what they can share
+beyond the inbox and outbox rows, such as one `$in` read of all their documents before they run
+and one bulk write of their changes after (a unit of work; orders.store is one).
 """
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -34,6 +39,12 @@ from beli_runtime.outbox import Outbox, counting, gathering
 Handler = Callable[[Envelope, Any, Session], Awaitable[None]]
 # The keys (e.g. product ids) an event's handler will write, from the event alone.
 WrittenKeys = Callable[[Envelope, Any], Iterable[str]]
+# Around the handlers of one transaction, given its session and their events' payloads (in order).
+BatchScope = Callable[[Session, Sequence[Any]], AbstractAsyncContextManager[object]]
+
+
+def no_scope(session: Session, payloads: Sequence[Any]) -> AbstractAsyncContextManager[object]:
+    return nullcontext()
 
 
 @dataclass(frozen=True)
@@ -57,12 +68,20 @@ class _AlreadySeen(Exception):
 
 class Inbox:
     def __init__(
-        self, client: AsyncMongoClient[dict[str, Any]], db: Database, outbox: Outbox, writes: Mapping[str, WrittenKeys], *, writers: int
+        self,
+        client: AsyncMongoClient[dict[str, Any]],
+        db: Database,
+        outbox: Outbox,
+        writes: Mapping[str, WrittenKeys],
+        *,
+        writers: int,
+        scope: BatchScope = no_scope,
     ) -> None:
         self._client = client
         self._rows = db["inbox"]
         self._outbox = outbox
         self._writes = writes
+        self._scope = scope
         self._batches = GroupCommit(
             self._write, "consumed events", not_the_items_fault=database_unavailable, writers=writers, keys=self._keys
         )
@@ -89,9 +108,10 @@ class Inbox:
         async def work(session: Session) -> None:
             await self._rows.insert_many([self._row(event.envelope) for event in events], ordered=True, session=session)
             with gathering(session) as gathered:
-                for event in events:
-                    with tracing.within(event.trace):
-                        await event.handler(event.envelope, event.payload, session)
+                async with self._scope(session, [event.payload for event in events]):
+                    for event in events:
+                        with tracing.within(event.trace):
+                            await event.handler(event.envelope, event.payload, session)
             await self._outbox.flush(session, gathered)
 
         with counting() as added:
@@ -109,7 +129,8 @@ class Inbox:
                 raise _AlreadySeen from None
             # A duplicate key raised by the handler is the handler's failure: retried, then dead-lettered.
             with gathering(session) as gathered, tracing.within(event.trace):
-                await event.handler(event.envelope, event.payload, session)
+                async with self._scope(session, [event.payload]):
+                    await event.handler(event.envelope, event.payload, session)
             await self._outbox.flush(session, gathered)
             return True
 

@@ -3,6 +3,8 @@
 handled exactly once, a redelivered event in a batch skipped, and a failing handler costing only
 its own event (the others are written again one by one and go through)."""
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -65,6 +67,36 @@ async def test_events_handed_over_together_share_their_inserts_and_are_each_hand
     for collection in ("inbox", "outbox"):
         count = await inserts(space, collection) - before[collection]
         assert count < len(keys), f"{count} {collection} inserts for {len(keys)} events fetched together: no batch shared a transaction"
+
+
+async def test_a_scope_around_the_handlers_of_a_transaction_reads_and_writes_for_them_all(space: Scratch) -> None:
+    """The subscription's scope sees the transaction's events before their handlers run (as a
+    read of all their documents would) and writes what they leave it after them, in the same
+    transaction: fewer inserts than events fetched together, each event's effect there once."""
+    keys = ["ord-1", "ord-2", "ord-3", "ord-4"]
+    await space.db.create_collection("effects")
+    await fetched_together(space, keys)
+    before = await inserts(space, "effects")
+    announced: dict[Session, set[str]] = {}
+    pending: dict[Session, list[str]] = {}
+
+    @asynccontextmanager
+    async def scope(session: Session, payloads: Sequence[Any]) -> AsyncIterator[None]:
+        announced[session] = {payload.order_id for payload in payloads}
+        pending[session] = []
+        yield
+        await space.db["effects"].insert_many([{"_id": key} for key in pending.pop(session)], session=session)
+
+    async def handle(envelope: Envelope, payload: EventPayload, session: Session) -> None:
+        assert envelope.key in announced[session], "a handler ran for an event its scope was not given"
+        pending[session].append(envelope.key)
+
+    async with wide(space, handle, concurrency=8, batch_writers=1, scope=scope):
+        await eventually(lambda: effects(space), lambda done: done == keys, timeout=120, what="every event handled")
+
+    count = await inserts(space, "effects") - before
+    assert count < len(keys), f"{count} inserts of the scope for {len(keys)} events fetched together"
+    assert await space.db["dead_letters"].count_documents({}) == 0
 
 
 async def test_a_redelivered_event_in_a_batch_is_skipped_and_the_others_are_handled(space: Scratch) -> None:

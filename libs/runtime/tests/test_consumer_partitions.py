@@ -18,6 +18,7 @@ from beli_contracts.orders import OrderPlaced
 from beli_contracts.values import Customer, OrderItem
 from beli_runtime.clock import utcnow
 from beli_runtime.consumer import EventConsumer, Subscription
+from beli_runtime.inbox import BatchScope, no_scope
 from beli_runtime.kafka import ensure_topics
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
@@ -46,6 +47,7 @@ async def wide(
     max_attempts: int = 3,
     writes: dict[str, Any] | None = None,
     batch_writers: int = 2,
+    scope: BatchScope = no_scope,
 ) -> AsyncIterator[str]:
     """A consumer of a fresh topic of PARTITIONS partitions (yields the topic's name)."""
     topic = f"{space.group}.wide"
@@ -56,7 +58,7 @@ async def wide(
         outbox=Outbox(space.db, source="test"),
         bootstrap=space.bootstrap,
         group_id=space.group,
-        subscription=Subscription(topics=(topic,), handlers={OrderPlaced.TYPE: handler}, writes=writes or {}),
+        subscription=Subscription(topics=(topic,), handlers={OrderPlaced.TYPE: handler}, writes=writes or {}, scope=scope),
         max_attempts=max_attempts,
         retry_base_seconds=0.05,
         concurrency=concurrency,
