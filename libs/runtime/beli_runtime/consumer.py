@@ -98,7 +98,7 @@ class EventConsumer:
         self._outbox = outbox
         self._bootstrap = bootstrap
         self.group_id = group_id
-        self._subscription = subscription
+        self.subscription = subscription
         self._max_attempts = max_attempts
         self._backoff = Backoff(retry_base_seconds, RETRY_CAP_SECONDS)
         self._after_commit = after_commit
@@ -116,7 +116,7 @@ class EventConsumer:
         await self._until_ok(lambda: ensure_topics(self._bootstrap, [dead_letter_topic(self.group_id)]))
         while not self._stopping:
             self._kafka = AIOKafkaConsumer(
-                *self._subscription.topics,
+                *self.subscription.topics,
                 bootstrap_servers=self._bootstrap,
                 group_id=self.group_id,
                 enable_auto_commit=False,
@@ -125,7 +125,7 @@ class EventConsumer:
                 max_poll_records=100,
             )
             self._workers = PartitionWorkers(self._handle_message, self._concurrency)
-            self._kafka.subscribe(list(self._subscription.topics), listener=_CommitOnRevoke(self))
+            self._kafka.subscribe(list(self.subscription.topics), listener=_CommitOnRevoke(self))
             try:
                 await self._kafka.start()
                 await self._consume(self._kafka)
@@ -240,7 +240,7 @@ class EventConsumer:
             envelope = decode(raw)
         except ValidationError as error:
             raise PoisonEvent(f"not a Beli NTT event envelope: {error}") from None
-        handler = self._subscription.handlers.get(envelope.type)
+        handler = self.subscription.handlers.get(envelope.type)
         if handler is None:
             metrics.EVENTS_CONSUMED.labels(envelope.type, "ignored").inc()
             return envelope, None
@@ -259,7 +259,7 @@ class EventConsumer:
     async def _apply(self, envelope: Envelope, payload: EventPayload, handler: Handler, *, alone: bool = False) -> bool:
         """Handle the event (with its inbox row, see inbox.py: in a batch, or `alone` in a
         transaction of its own); whether it added outbox rows."""
-        if envelope.type not in self._subscription.self_deduplicating:
+        if envelope.type not in self.subscription.self_deduplicating:
             inbox = self._inbox.apply_alone if alone else self._inbox.apply
             return await inbox(envelope, payload, handler)
         # A session without a transaction: PyMongo sends nothing to start or end it.

@@ -5,6 +5,7 @@ from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 
@@ -14,6 +15,7 @@ T = TypeVar("T")
 log = get_logger(__name__)
 Session = AsyncClientSession
 Database = AsyncDatabase[dict[str, Any]]
+Collection = AsyncCollection[dict[str, Any]]
 
 # Errors that mean "the database is not reachable right now" rather than "the request is wrong".
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure, ServerSelectionTimeoutError)

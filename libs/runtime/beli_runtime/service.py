@@ -82,6 +82,10 @@ class ServiceRuntime:
         self._woken_by[name] = woken_by
         return job
 
+    @property
+    def consumers(self) -> tuple[EventConsumer, ...]:
+        return tuple(self._consumers)
+
     def subscribe(self, subscription: Subscription) -> EventConsumer:
         consumer = EventConsumer(
             client=self.client,

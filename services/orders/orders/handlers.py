@@ -1,6 +1,7 @@
 """Orders' part of the checkout saga: it decides each order's state from the others' events."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from beli_contracts import Envelope
@@ -54,7 +55,13 @@ class OrdersHandlers:
                 LevyReversed.TYPE: self.on_levy_reversed,
                 OutletChanged.TYPE: self.outlets.on_outlet_changed,
             },
+            scope=self.unit_of_work,
         )
+
+    def unit_of_work(self, session: Session, payloads: Sequence[object]) -> AbstractAsyncContextManager[None]:
+        """The orders of the transaction's events, read together before their handlers and
+        written together after them (OrdersStore.unit_of_work)."""
+        return self.store.unit_of_work(session, (order_id for p in payloads if isinstance(order_id := getattr(p, "order_id", None), str)))
 
     async def on_stock_reserved(self, envelope: Envelope, event: StockReserved, session: Session) -> None:
         # One deadline: the hold's own expiry, never a second clock started here.
@@ -203,11 +210,7 @@ class OrdersHandlers:
         refunded, whatever its status (a cash sale returned at the till stays COMPLETED: the
         sale happened). Counted once per refund, by its first reversal entry."""
         refund = {"entry_id": event.entries[0].entry_id, "amount": event.refund_amount, "at": envelope.time}
-        await self.store.orders.update_one(
-            {"_id": event.order_id, "refunds.entry_id": {"$ne": refund["entry_id"]}},
-            {"$push": {"refunds": refund}, "$inc": {"refunded_total": event.refund_amount}},
-            session=session,
-        )
+        await self.store.record_refund(session, event.order_id, refund)
 
 
 def _fulfilment_changes(order: OrderDocument, sub_orders: list[SubOrder]) -> dict[str, Any]:

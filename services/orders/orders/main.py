@@ -1,7 +1,7 @@
 """Orders service entry point: `uvicorn orders.main:app --port 8002`. `build_app` and `build_service` are its
 composition root (beli_runtime.entrypoint says why `app` is built on first use)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 
@@ -11,7 +11,6 @@ from beli_contracts.accounts import AccountVerified
 from beli_contracts.programme import NipLinked
 from beli_contracts.topics import PROGRAMME_EVENTS
 from beli_runtime.clock import utcnow
-from beli_runtime.consumer import Subscription
 from beli_runtime.entrypoint import app_on_first_use, service_app
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import UNAVAILABLE_ERRORS, ensure_index
@@ -65,7 +64,7 @@ def build_app(settings: OrdersSettings) -> FastAPI:
     subscription = service.handlers.subscription()
     subscription.handlers[AccountVerified.TYPE] = service.buyers.on_account_verified  # one consumer group: one subscription
     subscription.handlers[NipLinked.TYPE] = service.buyers.on_nip_linked
-    subscription = Subscription(topics=(*subscription.topics, PROGRAMME_EVENTS), handlers=subscription.handlers)
+    subscription = replace(subscription, topics=(*subscription.topics, PROGRAMME_EVENTS))
     service.runtime.subscribe(subscription)
     # Time alone makes these jobs' work due (a deadline passing): no consumed event wakes them.
     service.runtime.add_job("stuck-order-sweeper", partial(cancel_stuck_orders, service), interval=settings.sweep_seconds)

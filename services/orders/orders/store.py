@@ -1,14 +1,17 @@
 """Orders persistence: orders and the Idempotency-Key records of `POST /orders`."""
 
 import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 
 from beli_contracts.values import PricedLine
 from beli_runtime.clock import utcnow
-from beli_runtime.mongo import Database, Session, ensure_index
+from beli_runtime.group_commit import BatchConflict
+from beli_runtime.mongo import Collection, Database, Session, ensure_index
 from orders.documents import OrderDocument, SubOrder
 from orders.domain import OrderStatus, fulfilment_index, seller_state, sources_of
 
@@ -21,11 +24,60 @@ def new_order_id() -> str:
     return f"BNTT-{uuid.uuid4().hex[:16].upper()}"
 
 
+class UnitOfWork:
+    """The orders of one transaction's consumed events (issue 11): read with one `$in` find before
+    their handlers run, kept up to date in memory as the handlers move them, and their updates
+    written with one ordered bulk write after them, instead of a find and an update per event.
+
+    Deciding a transition from the order read in this transaction is what the update's own
+    filter would decide: under snapshot isolation a concurrent change to the order makes the
+    transaction conflict and retry, so the bulk write matching fewer orders than it updates means
+    something is wrong, and the transaction is aborted (BatchConflict)."""
+
+    def __init__(self, orders: dict[str, OrderDocument]) -> None:
+        self.orders = orders
+        self._updates: list[UpdateOne] = []
+
+    def update(self, order_id: str, states: list[str], update: dict[str, Any], moved: OrderDocument) -> None:
+        self._updates.append(UpdateOne({"_id": order_id, "status": {"$in": states}}, update))
+        self.orders[order_id] = moved
+
+    async def write(self, collection: Collection, session: Session) -> None:
+        if not self._updates:
+            return
+        updates, self._updates = self._updates, []
+        result = await collection.bulk_write(updates, ordered=True, session=session)
+        if result.matched_count != len(updates):
+            raise BatchConflict(f"{len(updates)} order updates matched {result.matched_count} orders")
+
+
 class OrdersStore:
     def __init__(self, db: Database, idempotency_ttl: timedelta) -> None:
         self.orders = db["orders"]
         self.keys = db["idempotency_keys"]
         self.idempotency_ttl = idempotency_ttl
+        self._units: dict[Session, UnitOfWork] = {}
+
+    @asynccontextmanager
+    async def unit_of_work(self, session: Session, order_ids: Iterable[str]) -> AsyncIterator[None]:
+        """Around the handlers of one transaction (the consumer's scope): see UnitOfWork."""
+        wanted = sorted(set(order_ids))
+        found = await self.orders.find({"_id": {"$in": wanted}}, session=session).to_list() if wanted else []
+        unit = UnitOfWork({doc["_id"]: OrderDocument.from_document(doc) for doc in found})
+        self._units[session] = unit
+        try:
+            yield
+            await unit.write(self.orders, session)
+        finally:
+            del self._units[session]
+
+    async def _settle_unit(self, session: Session, order_id: str) -> None:
+        """Before a write the unit of work does not hold: its updates go first, and the order is
+        read from the database again after that write."""
+        unit = self._units.get(session)
+        if unit is not None:
+            await unit.write(self.orders, session)
+            unit.orders.pop(order_id, None)
 
     async def ensure_indexes(self) -> None:
         await ensure_index(self.orders, [("status", 1), ("updated_at", 1)])
@@ -70,6 +122,9 @@ class OrdersStore:
         await self.orders.insert_one(OrderDocument.model_validate(order).to_document(), session=session)
 
     async def get(self, order_id: str, session: Session | None = None) -> OrderDocument | None:
+        unit = self._units.get(session) if session is not None else None
+        if unit is not None and order_id in unit.orders:
+            return unit.orders[order_id]
         return OrderDocument.maybe(await self.orders.find_one({"_id": order_id}, session=session))
 
     async def move(
@@ -82,13 +137,14 @@ class OrdersStore:
         from_states: list[str] | None = None,
     ) -> OrderDocument | None:
         """Apply a transition if the order is in a state that allows it; the updated order, or None."""
-        now = utcnow()
+        states = from_states or sources_of(target)
+        fields, change = _transition(target, changes or {})
+        unit = self._units.get(session)
+        if unit is not None and order_id in unit.orders:
+            return _move_in(unit, unit.orders[order_id], states, fields, change)
         moved = await self.orders.find_one_and_update(
-            {"_id": order_id, "status": {"$in": from_states or sources_of(target)}},
-            {
-                "$set": {"status": target.value, "updated_at": now, **(changes or {})},
-                "$push": {"history": {"status": target.value, "at": now}},
-            },
+            {"_id": order_id, "status": {"$in": states}},
+            {"$set": fields, "$push": {"history": change}},
             return_document=ReturnDocument.AFTER,
             session=session,
         )
@@ -100,17 +156,15 @@ class OrdersStore:
         """`move` for an order read in this same transaction: an update by `_id`, the moved order
         built from what was read (no `findAndModify` to hand it back), as the transaction's snapshot
         guarantees it still is (a concurrent change conflicts, and the transaction is retried)."""
-        now = utcnow()
-        fields = {"status": target.value, "updated_at": now, **changes}
-        change = {"status": target.value, "at": now}
+        states = sources_of(target)
+        fields, change = _transition(target, changes)
+        unit = self._units.get(session)
+        if unit is not None and current.id in unit.orders:
+            return _move_in(unit, current, states, fields, change)
         moved = await self.orders.update_one(
-            {"_id": current.id, "status": {"$in": sources_of(target)}}, {"$set": fields, "$push": {"history": change}}, session=session
+            {"_id": current.id, "status": {"$in": states}}, {"$set": fields, "$push": {"history": change}}, session=session
         )
-        if moved.matched_count != 1:
-            return None
-        document = current.to_document() | fields
-        document["history"] = [*document.get("history", []), change]
-        return OrderDocument.from_document(document)
+        return _applied(current, fields, change) if moved.matched_count == 1 else None
 
     async def save_fulfilment(
         self,
@@ -122,6 +176,7 @@ class OrdersStore:
     ) -> bool:
         """Write new sub-orders (and the order's status if it changed) only if nobody else changed
         them since `order` was read: False means a concurrent change won, read again and retry."""
+        await self._settle_unit(session, order.id)
         now = utcnow()
         index = fulfilment_index(sub_orders)
         # Unset rather than null, so that the sparse indexes of the sweeps hold only what is due.
@@ -189,10 +244,48 @@ class OrdersStore:
         )
 
     async def annotate(self, session: Session, order_id: str, changes: dict[str, Any], *, in_states: list[str]) -> bool:
-        result = await self.orders.update_one(
-            {"_id": order_id, "status": {"$in": in_states}}, {"$set": {**changes, "updated_at": utcnow()}}, session=session
-        )
+        fields = {**changes, "updated_at": utcnow()}
+        unit = self._units.get(session)
+        if unit is not None and order_id in unit.orders:
+            current = unit.orders[order_id]
+            if current.status not in in_states:
+                return False
+            unit.update(order_id, in_states, {"$set": fields}, OrderDocument.from_document(current.to_document() | fields))
+            return True
+        result = await self.orders.update_one({"_id": order_id, "status": {"$in": in_states}}, {"$set": fields}, session=session)
         return result.modified_count == 1
+
+    async def record_refund(self, session: Session, order_id: str, refund: dict[str, Any]) -> None:
+        """Count a refund once (by its entry id), whatever the order's status."""
+        await self._settle_unit(session, order_id)
+        await self.orders.update_one(
+            {"_id": order_id, "refunds.entry_id": {"$ne": refund["entry_id"]}},
+            {"$push": {"refunds": refund}, "$inc": {"refunded_total": refund["amount"]}},
+            session=session,
+        )
+
+
+def _transition(target: OrderStatus, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields a transition sets and the history entry it adds."""
+    now = utcnow()
+    return {"status": target.value, "updated_at": now, **changes}, {"status": target.value, "at": now}
+
+
+def _applied(current: OrderDocument, fields: dict[str, Any], change: dict[str, Any]) -> OrderDocument:
+    document = current.to_document() | fields
+    document["history"] = [*document.get("history", []), change]
+    return OrderDocument.from_document(document)
+
+
+def _move_in(
+    unit: UnitOfWork, current: OrderDocument, states: list[str], fields: dict[str, Any], change: dict[str, Any]
+) -> OrderDocument | None:
+    """A transition decided on the order as this transaction read it (see UnitOfWork)."""
+    if current.status not in states:
+        return None
+    moved = _applied(current, fields, change)
+    unit.update(current.id, states, {"$set": fields, "$push": {"history": change}}, moved)
+    return moved
 
 
 def new_order(order_id: str, customer: dict[str, Any], items: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
