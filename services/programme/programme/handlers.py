@@ -1,5 +1,7 @@
 """The programme learns about sales only from events: settlements, refunds (levy reversals) and
-cancellations. Each handler runs inside the consumer's inbox transaction."""
+cancellations. Each handler runs inside the consumer's inbox transaction; the events of one
+transaction share a unit of work (`Tallies.scope`): one read of what they need before their
+handlers, one write per collection of what they change after them."""
 
 from beli_contracts import Envelope
 from beli_contracts.orders import OrderCancelled
@@ -22,6 +24,7 @@ class ProgrammeHandlers:
                 LevyReversed.TYPE: self.on_refunded,
                 OrderCancelled.TYPE: self.on_cancelled,
             },
+            scope=self.tallies.scope,
         )
 
     async def on_settled(self, envelope: Envelope, event: PaymentSettled, session: Session) -> None:

@@ -3,6 +3,8 @@ export audit, and the read models built from sales events (see tallies.py)."""
 
 import hashlib
 import zlib
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -11,7 +13,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
-from beli_runtime.mongo import Database, Session, ensure_index
+from beli_runtime.mongo import Collection, Database, Session, ensure_index
 from programme.domain import CommitmentVersion
 
 Doc = dict[str, Any]
@@ -148,6 +150,157 @@ class ProgrammeStore:
 
     async def record_export(self, who: str, what: str, filters: Doc, rows: int) -> None:
         await self.exports.insert_one({"who": who, "what": what, "filters": filters, "rows": rows, "at": utcnow()})
+
+
+class Changes:
+    """Writes gathered in one transaction, merged per document: one `UpdateOne` each (`$inc` summed,
+    `$push` appended in order, `$set` and `$setOnInsert` merged), so two sales of one buyer or one
+    month in a batch are one write of their sum."""
+
+    def __init__(self) -> None:
+        self._docs: dict[str, dict[str, Doc]] = {}  # collection -> _id -> update operators
+        self._upserts: set[tuple[str, str]] = set()
+
+    def add(
+        self,
+        collection: str,
+        doc_id: str,
+        *,
+        inc: dict[str, int] | None = None,
+        push: Doc | None = None,
+        fields: Doc | None = None,
+        on_insert: Doc | None = None,
+        upsert: bool = False,
+    ) -> None:
+        update = self._docs.setdefault(collection, {}).setdefault(doc_id, {})
+        for field, amount in (inc or {}).items():
+            increments = update.setdefault("$inc", {})
+            increments[field] = increments.get(field, 0) + amount
+        for field, value in (push or {}).items():
+            update.setdefault("$push", {}).setdefault(field, {"$each": []})["$each"].append(value)
+        if fields:
+            update.setdefault("$set", {}).update(fields)
+        if on_insert:
+            update.setdefault("$setOnInsert", {}).update(on_insert)
+        if upsert or on_insert:
+            self._upserts.add((collection, doc_id))
+
+    def writes(self, collection: str) -> list[UpdateOne]:
+        docs = self._docs.pop(collection, {})
+        return [UpdateOne({"_id": doc_id}, update, upsert=(collection, doc_id) in self._upserts) for doc_id, update in docs.items()]
+
+
+class TallyBatch:
+    """The read models' unit of work for one transaction's events (tallies.py): what they read is
+    read with one `$in` per collection before their handlers run (and kept here as the handlers
+    change it), what they write is gathered in `changes` and written after them with one
+    `bulk_write` per collection. A document nobody read ahead is read once when first needed."""
+
+    def __init__(self, store: "ProgrammeStore", session: Session) -> None:
+        self.store = store
+        self.session = session
+        self.changes = Changes()
+        self.sales: dict[str, Doc | None] = {}  # as before this batch, then as its handlers left them
+        self.links: dict[str, Doc | None] = {}
+        self.spending: dict[str, Doc] = {}  # only an ASN's (whose figures depend on it)
+        self.asn: dict[str, Doc | None] = {}
+        self._claims: dict[str, deque[bool]] = {}
+        self._actives: dict[str, tuple[str, str]] = {}  # _id -> (month, kind), each once
+        self._versions: list[CommitmentVersion] | None = None
+
+    async def read_sales(self, order_ids: Iterable[str]) -> None:
+        self.sales |= await self._read(self.store.sales, order_ids)
+
+    async def claim_sales(self, claims: list[tuple[str, Doc]]) -> None:
+        """The guarded upserts of the batch's sales (`$setOnInsert`, in event order, in one write):
+        whether each one inserted is kept for its handler (`claimed`). A stored sale (counted, or
+        an order cancelled before its money came) is left as it is; an upsert that finds it is no
+        error (an error would abort the transaction)."""
+        if not claims:
+            return
+        writes = [UpdateOne({"_id": order_id}, {"$setOnInsert": sale}, upsert=True) for order_id, sale in claims]
+        result = await self.store.sales.bulk_write(writes, ordered=True, session=self.session)
+        inserted = set(result.upserted_ids or {})
+        for index, (order_id, _) in enumerate(claims):
+            self._claims.setdefault(order_id, deque()).append(index in inserted)
+
+    def claimed(self, order_id: str) -> bool:
+        """Whether the next claim of this order, in event order, inserted its sale."""
+        return self._claims[order_id].popleft()
+
+    async def sale(self, order_id: str) -> Doc | None:
+        if order_id not in self.sales:
+            await self.read_sales([order_id])
+        return self.sales[order_id]
+
+    async def read_links(self, account_ids: Iterable[str]) -> None:
+        self.links |= await self._read(self.store.links, account_ids)
+
+    async def link(self, account_id: str) -> Doc | None:
+        if account_id not in self.links:
+            await self.read_links([account_id])
+        return self.links[account_id]
+
+    async def read_spending(self, keys: Iterable[tuple[str, str]]) -> None:
+        """An account's months of spending ((account, month)); one not stored yet starts at zero."""
+        wanted = {f"{account_id}:{month}": (account_id, month) for account_id, month in keys}
+        wanted = {spending_id: key for spending_id, key in wanted.items() if spending_id not in self.spending}
+        found = await self._read(self.store.spending, wanted)
+        for spending_id, (account_id, month) in wanted.items():
+            self.spending[spending_id] = found[spending_id] or {"_id": spending_id, "account_id": account_id, "month": month, "spent": 0}
+
+    async def spending_of(self, account_id: str, month: str) -> Doc:
+        await self.read_spending([(account_id, month)])
+        return self.spending[f"{account_id}:{month}"]
+
+    async def asn_of(self, nip: str) -> Doc | None:
+        if nip not in self.asn:
+            self.asn |= await self._read(self.store.asn, [nip])
+        return self.asn[nip]
+
+    async def versions(self) -> list[CommitmentVersion]:
+        if self._versions is None:
+            self._versions = await self.store.commitment_versions(self.session)
+        return self._versions
+
+    def active(self, month: str, kind: str, who: str) -> None:
+        """Someone active in the month (one row per month, buyer|seller and person): distinct counts."""
+        self._actives.setdefault(f"{month}:{kind}:{who}", (month, kind))
+
+    async def flush(self) -> None:
+        for name in ("sales", "spending", "opd_months", "government_months"):
+            await self._write(self.store.db[name])
+        for (month, kind), count in (await self._new_actives()).items():
+            self.changes.add("months", month, inc={f"{kind}s": count}, upsert=True)
+        # The month's document is every sale's: written last, so a transaction holds it the shortest time.
+        await self._write(self.store.months)
+
+    async def _new_actives(self) -> dict[tuple[str, str], int]:
+        """The batch's active people in one write of upserts that only set on insert (a row already
+        there is no error): how many were new per (month, kind)."""
+        rows = list(self._actives.items())
+        if not rows:
+            return {}
+        writes = [
+            UpdateOne({"_id": row_id}, {"$setOnInsert": {"month": month, "kind": kind}}, upsert=True) for row_id, (month, kind) in rows
+        ]
+        result = await self.store.actives.bulk_write(writes, ordered=False, session=self.session)
+        new: dict[tuple[str, str], int] = {}
+        for index in result.upserted_ids or {}:
+            new[rows[index][1]] = new.get(rows[index][1], 0) + 1
+        return new
+
+    async def _write(self, collection: Collection) -> None:
+        writes = self.changes.writes(collection.name)
+        if writes:
+            await collection.bulk_write(writes, ordered=False, session=self.session)
+
+    async def _read(self, collection: Collection, ids: Iterable[str]) -> dict[str, Doc | None]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        found = {doc["_id"]: doc for doc in await collection.find({"_id": {"$in": wanted}}, session=self.session).to_list()}
+        return {doc_id: found.get(doc_id) for doc_id in wanted}
 
 
 def digest_bucket(nip: str) -> int:
