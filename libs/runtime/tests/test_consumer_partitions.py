@@ -103,13 +103,14 @@ async def test_each_partition_in_order_at_most_the_bound_at_once_offsets_committ
         in_flight += 1
         most = max(most, in_flight)
         try:
-            partition, number = envelope.key.split("-")
+            partition, number = payload.order_id.split("-")  # type: ignore[attr-defined]
             # In the transaction: the committed list is the order the events were handled in.
             await space.db["seen"].update_one({"_id": partition}, {"$push": {"numbers": int(number)}}, upsert=True, session=session)
         finally:
             in_flight -= 1
 
-    events = [(p, placed(f"p{p}-{n}")) for n in range(per_partition) for p in range(PARTITIONS)]
+    # One key per partition: a key's events are handled in the order sent.
+    events = [(p, placed(f"p{p}-{n}").model_copy(update={"key": f"p{p}"})) for n in range(per_partition) for p in range(PARTITIONS)]
     async with wide(space, handle, concurrency=2) as topic:
         await send_to(space, topic, events)
 
@@ -124,6 +125,38 @@ async def test_each_partition_in_order_at_most_the_bound_at_once_offsets_committ
         seen = await space.db["seen"].find_one({"_id": f"p{p}"})
         assert seen is not None and seen["numbers"] == list(range(per_partition)), f"partition {p} handled out of order: {seen}"
     assert most <= 2, f"{most} events were handled at once with a bound of 2"
+    assert await space.db["dead_letters"].count_documents({}) == 0
+
+
+async def test_events_of_other_keys_in_one_partition_overlap_and_a_keys_events_keep_their_order(space: Scratch) -> None:
+    """Three events on one partition: order a's first event waits in its handler until order b's
+    event (sent after it) is in its handler too, so one slow order does not hold back another that
+    hashes to its partition; a's second event (sent between them) starts only after a's first has
+    finished. Offsets are committed to the end."""
+    steps: list[str] = []  # "<event> started" and "<event> finished", in the order they happened
+    b_started = asyncio.Event()
+
+    async def handle(envelope: Envelope, payload: EventPayload, session: Session) -> None:
+        name = payload.order_id  # type: ignore[attr-defined]
+        steps.append(f"{name} started")
+        if name == "b":
+            b_started.set()
+        if name == "a-1":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(b_started.wait(), timeout=20)
+        steps.append(f"{name} finished")
+
+    await space.db.create_collection("inbox")  # as in a running service (see the test below)
+    async with wide(space, handle, concurrency=8) as topic:
+        await send_to(space, topic, [(0, placed("a-1").model_copy(update={"key": "a"}))])
+        await eventually(
+            lambda: asyncio.sleep(0, list(steps)), lambda s: s == ["a-1 started"], timeout=60, what="a's first event in its handler"
+        )
+        await send_to(space, topic, [(0, placed("a-2").model_copy(update={"key": "a"})), (0, placed("b"))])
+        await eventually(lambda: committed(space, topic), lambda c: c[0] == 3, timeout=60, what="offsets committed to the end")
+
+    assert steps.index("b started") < steps.index("a-1 finished"), f"b waited for a's first event: {steps}"
+    assert steps.index("a-2 started") > steps.index("a-1 finished"), f"a's second event started before its first finished: {steps}"
     assert await space.db["dead_letters"].count_documents({}) == 0
 
 
