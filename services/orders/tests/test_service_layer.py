@@ -43,13 +43,20 @@ async def events(service: OrdersService, order_id: str) -> list[Envelope]:
     return await outbox_events(service.runtime.db, order_id)
 
 
+async def operations_on_keys(service: OrdersService) -> int:
+    top = await service.runtime.client.admin.command("top")
+    return int(top["totals"].get(f"{service.runtime.db.name}.idempotency_keys", {}).get("total", {}).get("count", 0))
+
+
 async def test_placing_an_order_stores_it_with_its_event_and_a_retry_returns_the_same_order(
     orders: tuple[httpx.AsyncClient, OrdersService],
 ) -> None:
     client, service = orders
     key = {"Idempotency-Key": uuid.uuid4().hex}
+    before = await operations_on_keys(service)
     first = await client.post("/orders", json=checkout(), headers=BEARER | key)
     assert first.status_code == 201, first.text
+    assert await operations_on_keys(service) - before == 1, "a new key costs more than its claim"
     order_id = first.json()["id"]
     stored = await service.store.get(order_id)
     assert stored is not None and stored.status == "PENDING"
