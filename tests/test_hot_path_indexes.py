@@ -37,11 +37,11 @@ HOT_PATH: list[tuple[str, str, dict[str, Any], dict[str, int] | None]] = [
     # every service: the outbox relay, the consumer's inbox and dead letters
     ("orders", "outbox", {"published_at": None}, {"created_at": 1, "_id": 1}),
     ("orders", "dead_letters", {"status": "dead", "failed_at": {"$lt": NOW}}, None),
-    # catalog: reservations (store.reserve / commit / release / sweeper)
+    # catalog: reservations (store.reserve / commit / release / sweeper; stock_work's reads per transaction)
     ("catalog", "products", {"_id": {"$in": ["prd-1", "prd-2"]}}, None),
     ("catalog", "reservations", {"_id": "BNTT-1", "status": "released"}, None),
     ("catalog", "reservations", {"_id": "BNTT-1", "status": "held", "outlet_id": None, "lines_digest": "d"}, None),  # commit
-    ("catalog", "reservations", {"holder": "acc-1", "status": "held"}, None),
+    ("catalog", "reservations", {"holder": {"$in": ["acc-1", "acc-2"]}, "status": "held"}, None),
     ("catalog", "reservations", {"status": "held", "expires_at": {"$lt": NOW}}, None),
     # orders: transitions guarded by status (store.move / annotate / save_fulfilment), the sweeper
     ("orders", "orders", {"_id": "BNTT-1", "status": {"$in": ["PENDING", "AWAITING_PAYMENT"]}}, None),

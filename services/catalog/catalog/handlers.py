@@ -4,10 +4,14 @@ The consumer is told which stock documents each event's handler writes (`writes`
 and commits of the same products then take turns in this process instead of conflicting on those
 documents and retrying their transactions; other orders' still overlap. A cancellation does not
 say its products (the reservation knows them): its rare conflicts are retried by the transaction.
+
+The handlers of one transaction share their stock work (`scope`, store.batch): the products they
+reserve and sell are read once before them and written once after them (stock_work.py).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from beli_contracts import Envelope
 from beli_contracts.catalog import (
@@ -25,6 +29,7 @@ from beli_runtime.consumer import Subscription
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
 from catalog.domain import HoldLimits
+from catalog.stock_work import Wanted
 from catalog.store import CatalogStore
 
 
@@ -47,6 +52,7 @@ class CatalogHandlers:
                 OrderPlaced.TYPE: lambda _, event: [*stock_keys(event.channel, event.items), f"holder:{holder_of(event)}"],
                 OrderPaid.TYPE: lambda _, event: stock_keys(event.channel, event.lines),
             },
+            scope=lambda session, payloads: self.store.batch(session, wanted(payloads)),
         )
 
     async def on_order_placed(self, envelope: Envelope, event: OrderPlaced, session: Session) -> None:
@@ -85,6 +91,22 @@ class CatalogHandlers:
             await self.outbox.add(
                 session, ReservationReleased(order_id=order_id, reason=reason), key=order_id, correlation_id=correlation_id
             )
+
+
+def wanted(payloads: Sequence[Any]) -> Wanted:
+    """What one transaction's handlers read of the products and holds, from their events (a
+    cancellation's products are known from its reservation only: read when it is released)."""
+    reserving: list[str] = []
+    selling: list[str] = []
+    holders: list[str] = []
+    for event in payloads:
+        if isinstance(event, OrderPlaced):
+            reserving += [item.product_id for item in event.items]
+            if not outlet_of_channel(event.channel):
+                holders.append(holder_of(event))
+        elif isinstance(event, OrderPaid) and not outlet_of_channel(event.channel):
+            selling += [line.product_id for line in event.lines]
+    return Wanted(reserving=reserving, selling=selling, holders=holders)
 
 
 def holder_of(event: OrderPlaced) -> str:

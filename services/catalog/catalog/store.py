@@ -5,10 +5,13 @@ Stock is never decremented without the condition `stock >= quantity` in the same
 all lines of one order are reserved in one transaction, so stock never goes below zero and an
 order is reserved whole or not at all. A product sold in variants keeps its units in the
 variants; its own stock/price/reserved/sold are derived from them in the same transaction.
+The handlers of one consumer transaction move units on products read once for all of them and
+write them once after them (stock_work.py).
 """
 
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -32,6 +35,7 @@ from catalog.domain import (
     plan_reservation,
 )
 from catalog.outlets.stock import OutletStock, at_outlet
+from catalog.stock_work import StockWork, StockWorks, Wanted
 
 CommitOutcome = Literal["committed", "recommitted", "lapsed", "nothing"]
 
@@ -57,6 +61,7 @@ class CatalogStore:
         self.reservations = db["reservations"]
         self.outlet_stock = OutletStock(db)
         self.outlets = db["outlets"]
+        self.works = StockWorks(db)
 
     async def ensure_indexes(self) -> None:
         # Every shopper query starts with `visible: true`; see search.py for which query uses which.
@@ -142,6 +147,11 @@ class CatalogStore:
 
     # --- reservations -----------------------------------------------------------------------
 
+    def batch(self, session: Session, wanted: Wanted) -> AbstractAsyncContextManager[None]:
+        """Around the handlers of one consumer transaction: the products and holds they move, read
+        once before them and written once after them (stock_work.py)."""
+        return self.works.around(session, wanted)
+
     async def reserve(
         self,
         session: Session,
@@ -155,91 +165,55 @@ class CatalogStore:
         """Reserve every line or none, within the holder's limits on unpaid units: online stock, or
         with `outlet_id` the outlet's shelf (the buyer stands at the till: no hold limits). None
         when this order was already handled."""
-        refused = [] if outlet_id else over_hold_limits(items, await self._held_by(session, holder), limits)
-        products: dict[str, ProductDocument] = {}
-        if refused:
-            plan = ReservationPlan("rejected", [], refused)
-        else:
-            products, shelf = await self._stocked(session, items, outlet_id)
-            plan = plan_reservation(items, shelf)
-        now = utcnow()
-        # Millisecond precision: what every store keeps, so the same deadline compares equal everywhere.
-        ends = now + ttl
-        result = Reservation(plan, expires_at=ends.replace(microsecond=ends.microsecond // 1000 * 1000))
-        lines = units.merged_lines(plan.lines)
-        reservation = ReservationDocument(
-            id=order_id,
-            status="held" if plan.outcome == "reserved" else "rejected",
-            holder=holder,
-            outlet_id=outlet_id,
-            lines=lines,
-            lines_digest=units.lines_digest(lines),
-            created_at=now,
-            expires_at=result.expires_at,
-        )
-        # Written first and only if new: a second order_placed of the order changes nothing.
-        written = await self.reservations.update_one(
-            {"_id": order_id}, {"$setOnInsert": reservation.to_document() | {"_id": order_id}}, upsert=True, session=session
-        )
-        if written.upserted_id is None:
-            return None
-        for line in lines:  # none when rejected
-            if outlet_id:
-                moved = await self.outlet_stock.move(
-                    session, outlet_id, line.product_id, line.variant_id, line.quantity, take="stock", give="reserved"
-                )
+        wanted = Wanted(reserving=[item.product_id for item in items], holders=[] if outlet_id else [holder])
+        async with self.works.of(session, wanted) as work:
+            refused = []
+            if not outlet_id:
+                work.touch(holder)
+                refused = over_hold_limits(items, await work.held_by(session, holder), limits)
+            if refused:
+                plan = ReservationPlan("rejected", [], refused)
             else:
-                move = units.reserve(products[line.product_id], line.variant_id, line.quantity, now)
-                moved = await self._update_product(session, move)
-                products[line.product_id] = move.after  # a second variant of it moves from there
+                plan = plan_reservation(items, await self._stocked(session, work, items, outlet_id))
+            result, reservation = new_reservation(order_id, plan, ttl, holder, outlet_id)
+            # Written first and only if new: a second order_placed of the order changes nothing.
+            written = await self.reservations.update_one(
+                {"_id": order_id}, {"$setOnInsert": reservation.to_document() | {"_id": order_id}}, upsert=True, session=session
+            )
+            if written.upserted_id is None:
+                return None
+            await self._take(session, work, reservation, result)
+            return result
+
+    async def _take(self, session: Session, work: StockWork, reservation: ReservationDocument, result: Reservation) -> None:
+        """The reserved lines' units leave the available stock (none when rejected)."""
+        outlet_id, now = reservation.outlet_id, reservation.created_at or utcnow()
+        for line in reservation.lines:
+            if not outlet_id:
+                move = work.move(line.product_id, line.variant_id, line.quantity, "stock", "reserved", now)
                 if move.alert:
                     result.low_stock.append(units.stock_low(move.after, line.variant_id))  # online stock only
-            if not moved:
+            elif not await self.outlet_stock.move(
+                session, outlet_id, line.product_id, line.variant_id, line.quantity, take="stock", give="reserved"
+            ):
                 # Our snapshot said there was stock; a concurrent writer won. Retry whole.
                 raise RuntimeError(f"stock of {line.product_id}/{line.variant_id} changed during reservation")
-        return result
+        if reservation.status == "held" and reservation.holder:
+            work.hold(reservation.holder, reservation.id, reservation.lines)
 
-    async def _update_product(self, session: Session, move: units.Move) -> bool:
-        done = await self.products.update_one(move.filter, move.update, array_filters=move.array_filters, session=session)
-        return done.matched_count == 1
-
-    async def _stocked(
-        self, session: Session, items: list[OrderItem], outlet_id: str | None
-    ) -> tuple[dict[str, ProductDocument], dict[str, StockedProduct]]:
-        """The products as read (by id), and what the plan needs of them: online, or on the outlet's shelf."""
+    async def _stocked(self, session: Session, work: StockWork, items: list[OrderItem], outlet_id: str | None) -> dict[str, StockedProduct]:
+        """What the plan needs of the products as this transaction has them: online, or on the outlet's shelf."""
         ids = list({item.product_id for item in items})
-        found = {
-            doc["_id"]: ProductDocument.from_document(doc)
-            for doc in await self.products.find({"_id": {"$in": ids}}, session=session).to_list()
-        }
-        products = {product.id: units.stocked(product) for product in found.values()}
+        found = [product for product in (await work.products(session, ids)).values() if product is not None]
+        products = {product.id: units.stocked(product) for product in found}
         if outlet_id is None:
-            return found, products
+            return products
         outlet = await self.outlets.find_one({"_id": outlet_id}, {"active": 1}, session=session)
         levels = await self.outlet_stock.at(session, outlet_id, ids)
         # A closed outlet sells nothing; on its shelf a product sells while its seller keeps it active.
         open_ = bool(outlet and outlet.get("active"))
-        shelf = {product.id: replace(products[product.id], on_sale=open_ and product.active) for product in found.values()}
-        return found, {product_id: at_outlet(product, levels) for product_id, product in shelf.items()}
-
-    async def _move_line(
-        self, session: Session, outlet_id: str | None, product_id: str, variant_id: str | None, quantity: int, take: str, give: str
-    ) -> ProductDocument | bool:
-        """Units of the outlet's shelf for an outlet's reservation (True when moved), the online
-        stock otherwise (the product after). False: not enough units to take."""
-        if outlet_id:
-            return await self.outlet_stock.move(session, outlet_id, product_id, variant_id, quantity, take=take, give=give)
-        return await self._move_units(session, product_id, variant_id, quantity, take=take, give=give) or False
-
-    async def _held_by(self, session: Session, holder: str) -> dict[str, int]:
-        """Units per product the holder keeps in unpaid orders. Touching the holder's row first makes
-        two reservations of one shopper conflict (one retries), so both cannot pass the limit."""
-        await self.db["holders"].update_one({"_id": holder}, {"$inc": {"reservations": 1}}, upsert=True, session=session)
-        held: dict[str, int] = {}
-        async for reservation in self.reservations.find({"holder": holder, "status": "held"}, {"lines": 1}, session=session):
-            for line in reservation["lines"]:
-                held[line["product_id"]] = held.get(line["product_id"], 0) + line["quantity"]
-        return held
+        shelf = {product.id: replace(products[product.id], on_sale=open_ and product.active) for product in found}
+        return {product_id: at_outlet(product, levels) for product_id, product in shelf.items()}
 
     async def commit(
         self, session: Session, order_id: str, paid: Sequence[units.UnitsLine] = (), outlet_id: str | None = None
@@ -247,46 +221,29 @@ class CatalogStore:
         """Held units become sold. A paid order whose hold was already released (its payment was
         processed after the deadline) takes the units again if they are still on sale, or its
         reservation lapses: the caller must then say so, so that the money is returned."""
-        settled = {"$set": {"status": "committed", "settled_at": utcnow()}}
-        if paid:
-            # The paid lines are the held ones when their digests agree: then one update settles
-            # the reservation, no read of its lines first (reservations stored before the digest
-            # existed, or lines that differ, take the way below).
-            lines = units.merged_lines(paid)
-            held_as_paid = {"_id": order_id, "status": "held", "outlet_id": outlet_id, "lines_digest": units.lines_digest(lines)}
-            if (await self.reservations.update_one(held_as_paid, settled, session=session)).matched_count:
-                await self._sell_held(session, outlet_id, lines)
+        async with self.works.of(session, Wanted()) as work:
+            settled = {"$set": {"status": "committed", "settled_at": utcnow()}}
+            if paid:
+                # The paid lines are the held ones when their digests agree: then one update settles
+                # the reservation, no read of its lines first (reservations stored before the digest
+                # existed, or lines that differ, take the way below).
+                lines = units.merged_lines(paid)
+                held_as_paid = {"_id": order_id, "status": "held", "outlet_id": outlet_id, "lines_digest": units.lines_digest(lines)}
+                if (await self.reservations.update_one(held_as_paid, settled, session=session)).matched_count:
+                    await self._sell_held(session, work, order_id, outlet_id, lines)
+                    return "committed"
+            held = ReservationDocument.maybe(
+                await self.reservations.find_one_and_update({"_id": order_id, "status": "held"}, settled, session=session)
+            )
+            if held is not None:
+                await self._sell_held(session, work, order_id, held.outlet_id, held.lines)
                 return "committed"
-        held = ReservationDocument.maybe(
-            await self.reservations.find_one_and_update({"_id": order_id, "status": "held"}, settled, session=session)
-        )
-        if held is not None:
-            await self._sell_held(session, held.outlet_id, held.lines)
-            return "committed"
-        reservation = ReservationDocument.maybe(await self.reservations.find_one({"_id": order_id, "status": "released"}, session=session))
-        if reservation is None:
-            return "nothing"  # already committed or lapsed (a redelivery), or never reserved
-        outlet_id = reservation.outlet_id
-        available = (
-            await self.outlet_stock.all_available(session, outlet_id, reservation.lines)
-            if outlet_id
-            else await self._all_available(session, reservation.lines)
-        )
-        if not available:
-            await self.reservations.update_one({"_id": order_id}, {"$set": {"status": "lapsed", "settled_at": utcnow()}}, session=session)
-            return "lapsed"
-        for line in reservation.lines:
-            moved = await self._move_line(session, outlet_id, line.product_id, line.variant_id, line.quantity, "stock", "sold")
-            if not moved:
-                raise RuntimeError(f"stock of {line.product_id} changed while re-reserving {order_id}")  # retried whole
-            if isinstance(moved, ProductDocument):
-                await self.check_low_stock(session, moved, line.variant_id)
-        await self.reservations.update_one(
-            {"_id": order_id}, {"$set": {"status": "committed", "recommitted": True, "settled_at": utcnow()}}, session=session
-        )
-        return "recommitted"
+            return await self._recommit(session, work, order_id)
 
-    async def _sell_held(self, session: Session, outlet_id: str | None, lines: Sequence[ReservationLine]) -> None:
+    async def _sell_held(
+        self, session: Session, work: StockWork, order_id: str, outlet_id: str | None, lines: Sequence[ReservationLine]
+    ) -> None:
+        work.unhold(order_id)
         now = utcnow()
         for line in lines:
             if outlet_id:
@@ -294,69 +251,62 @@ class CatalogStore:
                     session, outlet_id, line.product_id, line.variant_id, line.quantity, take="reserved", give="sold"
                 )
             else:
-                where, change, array_filters = units.sell_held(line.product_id, line.variant_id, line.quantity, now)
-                await self.products.update_one(where, change, array_filters=array_filters, session=session)
+                work.sell_held(line.product_id, line.variant_id, line.quantity, now)
 
-    async def _all_available(self, session: Session, lines: list[ReservationLine]) -> bool:
+    async def _recommit(self, session: Session, work: StockWork, order_id: str) -> CommitOutcome:
+        """A paid order whose hold was released takes its units again, or its reservation lapses."""
+        reservation = ReservationDocument.maybe(await self.reservations.find_one({"_id": order_id, "status": "released"}, session=session))
+        if reservation is None:
+            return "nothing"  # already committed or lapsed (a redelivery), or never reserved
+        outlet_id, lines, now = reservation.outlet_id, reservation.lines, utcnow()
+        if outlet_id:
+            available = await self.outlet_stock.all_available(session, outlet_id, lines)
+        else:
+            await work.products(session, [line.product_id for line in lines])
+            available = all(work.has(line.product_id, line.variant_id, line.quantity, "stock") for line in lines)
+        if not available:
+            await self.reservations.update_one({"_id": order_id}, {"$set": {"status": "lapsed", "settled_at": now}}, session=session)
+            return "lapsed"
         for line in lines:
-            product = await self.product(line.product_id, session)
-            if product is None:
-                return False
-            unit = product.variant(line.variant_id) if line.variant_id else product
-            if unit is None or unit.stock < line.quantity:
-                return False
-        return True
+            if not outlet_id:
+                work.move(line.product_id, line.variant_id, line.quantity, "stock", "sold", now)  # the alert state recorded
+            elif not await self.outlet_stock.move(
+                session, outlet_id, line.product_id, line.variant_id, line.quantity, take="stock", give="sold"
+            ):
+                raise RuntimeError(f"stock of {line.product_id} changed while re-reserving {order_id}")  # retried whole
+        await self.reservations.update_one(
+            {"_id": order_id}, {"$set": {"status": "committed", "recommitted": True, "settled_at": now}}, session=session
+        )
+        return "recommitted"
 
     async def release(self, session: Session, order_id: str, reason: str) -> bool:
         """Held units go back on sale. False when there is nothing held for the order."""
-        reservation = ReservationDocument.maybe(
-            await self.reservations.find_one_and_update(
-                {"_id": order_id, "status": "held"},
-                {"$set": {"status": "released", "release_reason": reason, "settled_at": utcnow()}},
-                session=session,
+        async with self.works.of(session, Wanted()) as work:
+            reservation = ReservationDocument.maybe(
+                await self.reservations.find_one_and_update(
+                    {"_id": order_id, "status": "held"},
+                    {"$set": {"status": "released", "release_reason": reason, "settled_at": utcnow()}},
+                    session=session,
+                )
             )
-        )
-        if reservation is None:
-            return False
-        for line in reservation.lines:
-            moved = await self._move_line(
-                session, reservation.outlet_id, line.product_id, line.variant_id, line.quantity, "reserved", "stock"
-            )
-            if isinstance(moved, ProductDocument):
-                await self.check_low_stock(session, moved, line.variant_id)  # re-arms the alert
-        return True
+            if reservation is None:
+                return False
+            work.unhold(order_id)
+            outlet_id, now = reservation.outlet_id, utcnow()
+            if not outlet_id:
+                await work.products(session, [line.product_id for line in reservation.lines])
+            for line in reservation.lines:
+                if outlet_id:
+                    await self.outlet_stock.move(
+                        session, outlet_id, line.product_id, line.variant_id, line.quantity, take="reserved", give="stock"
+                    )
+                elif work.has(line.product_id, line.variant_id, line.quantity, "reserved"):  # else left as it is, as ever
+                    work.move(line.product_id, line.variant_id, line.quantity, "reserved", "stock", now)  # re-arms the alert
+            return True
 
     async def expired_reservations(self, now: datetime, limit: int = 100) -> list[str]:
         rows = await self.reservations.find({"status": "held", "expires_at": {"$lt": now}}, {"_id": 1}).limit(limit).to_list()
         return [row["_id"] for row in rows]
-
-    async def _move_units(
-        self, session: Session, product_id: str, variant_id: str | None, quantity: int, *, take: str, give: str
-    ) -> ProductDocument | None:
-        """Move units between stock/reserved/sold, never below zero. The product after, or None."""
-        now = utcnow()
-        if variant_id is None:
-            return ProductDocument.maybe(
-                await self.products.find_one_and_update(
-                    {"_id": product_id, take: {"$gte": quantity}},
-                    {"$inc": {take: -quantity, give: quantity}, "$set": {"updated_at": now}},
-                    session=session,
-                    return_document=ReturnDocument.AFTER,
-                )
-            )
-        product = await self.products.find_one_and_update(
-            {"_id": product_id, "variants": {"$elemMatch": {"id": variant_id, take: {"$gte": quantity}}}},
-            {"$inc": {f"variants.$[v].{take}": -quantity, f"variants.$[v].{give}": quantity}, "$set": {"updated_at": now}},
-            array_filters=[{"v.id": variant_id}],
-            session=session,
-            return_document=ReturnDocument.AFTER,
-        )
-        if product is None:
-            return None
-        moved = ProductDocument.from_document(product)
-        totals = derived_totals(moved.variants, moved.sold_before_variants)
-        await self.products.update_one({"_id": product_id}, {"$set": totals}, session=session)
-        return moved.model_copy(update=totals)
 
     async def check_low_stock(self, session: Session, product: ProductDocument, variant_id: str | None) -> StockLow | None:
         """Apply the once-per-crossing rule to the product (or variant) as it is now; record the
@@ -378,6 +328,27 @@ class CatalogStore:
                     session=session,
                 )
         return units.stock_low(product, variant_id) if emit else None
+
+
+def new_reservation(
+    order_id: str, plan: ReservationPlan, ttl: timedelta, holder: str, outlet_id: str | None
+) -> tuple[Reservation, ReservationDocument]:
+    now = utcnow()
+    # Millisecond precision: what every store keeps, so the same deadline compares equal everywhere.
+    ends = now + ttl
+    result = Reservation(plan, expires_at=ends.replace(microsecond=ends.microsecond // 1000 * 1000))
+    lines = units.merged_lines(plan.lines)
+    reservation = ReservationDocument(
+        id=order_id,
+        status="held" if plan.outcome == "reserved" else "rejected",
+        holder=holder,
+        outlet_id=outlet_id,
+        lines=lines,
+        lines_digest=units.lines_digest(lines),
+        created_at=now,
+        expires_at=result.expires_at,
+    )
+    return result, reservation
 
 
 def refresh_derived(product: ProductDocument) -> None:

@@ -1,19 +1,20 @@
-"""The hot path's stock moves, each one `update_one` by `_id` (store.py runs them).
+"""The hot path's stock moves, each an update by `_id` (stock_work.py collects a transaction's
+into one bulk write).
 
-Reserving starts from the product as the reservation's transaction read it: the units, the
-totals of a product sold in variants and the low-stock alert state after the move are computed
-here and written in the same update, so no read follows the write. That is safe because a
-transaction writes against its snapshot: a product changed by someone else since the read makes
-the update a write conflict, and the whole transaction runs again on fresh data. The update keeps
-its `stock >= quantity` condition anyway, so a unit is never sold twice whatever happened before.
-(`find_one_and_update` would hand the product back after the write, which the read already gave.)
+A move starts from the product as the transaction has it: read once before its handlers ran, then
+moved by the handlers before (stock_work.py). The units, the totals of a product sold in variants
+and the low-stock alert state after the move are computed here and written by the same update, so
+no read follows the write. That is safe because a transaction writes against its snapshot: a
+product changed by someone else since the read makes the write a write conflict, and the whole
+transaction runs again on fresh data. The update keeps its `take >= quantity` condition anyway, so
+a unit is never sold twice whatever happened before.
 """
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from beli_contracts.catalog import StockLow
 from catalog.documents import ProductDocument, ReservationLine
@@ -31,42 +32,53 @@ class UnitsLine(Protocol):
     def quantity(self) -> int: ...
 
 
+Pool = Literal["stock", "reserved", "sold"]  # available, held for unpaid orders, sold
+
+
 @dataclass(frozen=True)
 class Move:
     filter: dict[str, Any]
     update: dict[str, Any]
-    array_filters: list[dict[str, Any]] | None
+    array_filters: list[Mapping[str, Any]] | None
     after: ProductDocument
     alert: bool  # the move took the units below the threshold: publish StockLow
 
 
-def reserve(product: ProductDocument, variant_id: str | None, quantity: int, now: datetime) -> Move:
-    """Available units become reserved, from the product as read in this transaction."""
+def can_take(product: ProductDocument | None, variant_id: str | None, quantity: int, take: Pool) -> bool:
+    """Whether the product (or its variant), as this transaction has it, has the units to move."""
+    unit = (product.variant(variant_id) if variant_id else product) if product is not None else None
+    return unit is not None and getattr(unit, take) >= quantity
+
+
+def move(product: ProductDocument, variant_id: str | None, quantity: int, take: Pool, give: Pool, now: datetime) -> Move:
+    """Units go from `take` to `give`, from the product as this transaction has it (read, then
+    moved by the handlers before): the product after, and the update that writes the same. A move
+    of available units applies the once-per-crossing alert rule and records its state; a product
+    sold in variants gets its totals. The update keeps `take >= quantity` in its filter."""
+    stock_moves = "stock" in (take, give)
+    changed = {take: -quantity, give: quantity}
     if variant_id is None:
-        after = product.model_copy(update={"stock": product.stock - quantity, "reserved": product.reserved + quantity})
-        alert, alerted = low_stock_transition(after.stock, after.low_stock_threshold, product.low_stock_alerted)
+        after = product.model_copy(update={pool: getattr(product, pool) + by for pool, by in changed.items()})
+        alert, sets = False, {}
+        if stock_moves:
+            alert, alerted = low_stock_transition(after.stock, after.low_stock_threshold, product.low_stock_alerted)
+            after, sets = after.model_copy(update={"low_stock_alerted": alerted}), {"low_stock_alerted": alerted}
         return Move(
-            {"_id": product.id, "stock": {"$gte": quantity}},
-            {"$inc": {"stock": -quantity, "reserved": quantity}, "$set": {"low_stock_alerted": alerted, "updated_at": now}},
-            None,
-            after.model_copy(update={"low_stock_alerted": alerted}),
-            alert,
+            {"_id": product.id, take: {"$gte": quantity}}, {"$inc": changed, "$set": sets | {"updated_at": now}}, None, after, alert
         )
     variants = []
-    alert = False
+    alert, sets = False, {}
     for variant in product.variants:
         if variant.id == variant_id:
-            taken = {"stock": variant.stock - quantity, "reserved": variant.reserved + quantity}
-            alert, alerted = low_stock_transition(taken["stock"], product.low_stock_threshold, variant.low_stock_alerted)
-            variant = variant.model_copy(update=taken | {"low_stock_alerted": alerted})
+            variant = variant.model_copy(update={pool: getattr(variant, pool) + by for pool, by in changed.items()})
+            if stock_moves:
+                alert, alerted = low_stock_transition(variant.stock, product.low_stock_threshold, variant.low_stock_alerted)
+                variant, sets = variant.model_copy(update={"low_stock_alerted": alerted}), {"variants.$[v].low_stock_alerted": alerted}
         variants.append(variant)
     totals = derived_totals(variants, product.sold_before_variants)
     return Move(
-        {"_id": product.id, "variants": {"$elemMatch": {"id": variant_id, "stock": {"$gte": quantity}}}},
-        {
-            "$inc": {"variants.$[v].stock": -quantity, "variants.$[v].reserved": quantity},
-            "$set": totals | {"variants.$[v].low_stock_alerted": alerted, "updated_at": now},
-        },
+        {"_id": product.id, "variants": {"$elemMatch": {"id": variant_id, take: {"$gte": quantity}}}},
+        {"$inc": {f"variants.$[v].{pool}": by for pool, by in changed.items()}, "$set": totals | sets | {"updated_at": now}},
         [{"v.id": variant_id}],
         product.model_copy(update=totals | {"variants": variants}),
         alert,
@@ -74,9 +86,9 @@ def reserve(product: ProductDocument, variant_id: str | None, quantity: int, now
 
 
 def sell_held(product_id: str, variant_id: str | None, quantity: int, now: datetime) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    """(filter, update, array_filters): reserved units become sold. Available units do not
-    change, so neither does the alert state; a variant's reserved and sold move its product's
-    totals by the same amounts (they count every variant), so nothing needs reading first."""
+    """(filter, update, array_filters): reserved units become sold, without reading the product.
+    Available units do not change, so neither does the alert state; a variant's reserved and sold
+    move its product's totals by the same amounts (they count every variant)."""
     if variant_id is None:
         return (
             {"_id": product_id, "reserved": {"$gte": quantity}},

@@ -1,0 +1,189 @@
+"""The stock work of one transaction (issue 11): the products and holds that the handlers of a
+consumer's transaction read and write, shared by them.
+
+Before the handlers run, one `$in` read of the products their orders reserve (with those of the
+paid orders, since the read is made anyway) and one of the holders' unpaid reservations. The
+handlers move units on those documents in memory, each seeing the moves of the ones before it (two
+orders of one product in one batch both count the units the other took), and their writes go out
+after the last handler: one bulk write of the products, one of the holders.
+
+No version guard on a product: the transaction read it and writes it against its snapshot, so a
+concurrent writer makes one of the two transactions conflict and run again. Each update keeps its
+`take >= quantity` condition all the same (units never go below zero, whatever happened), and a
+bulk write that matches fewer documents than it has updates raises: the transaction aborts and
+the consumer writes its events again one at a time.
+
+Reservations keep their own write per order, made at once (store.py): it is order_placed's
+idempotency (an upsert that says whether the order is new) and the commit's condition (held, with
+the paid lines), one operation each without a read. Most of the bench's transactions hold one or
+two events, where reading the reservations first would cost more than it saves.
+"""
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pymongo import UpdateOne
+
+from beli_runtime.mongo import Database, Session
+from catalog import units
+from catalog.documents import ProductDocument, ReservationLine
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a transaction's handlers will read, known from their events."""
+
+    reserving: list[str] = field(default_factory=list)  # products of placed orders: read
+    selling: list[str] = field(default_factory=list)  # products of paid orders: read with those, if any
+    holders: list[str] = field(default_factory=list)  # whose unpaid reservations the hold limits count
+
+
+class UnmatchedWrites(RuntimeError):
+    """A bulk write matched fewer documents than it had updates: the transaction must not commit."""
+
+
+class StockWork:
+    def __init__(self, db: Database) -> None:
+        self._products = db["products"]
+        self._reservations = db["reservations"]
+        self._holders = db["holders"]
+        self._found: dict[str, ProductDocument | None] = {}
+        # holder -> order id -> lines of its held reservation, as read and then changed here
+        self._holds: dict[str, dict[str, list[ReservationLine]]] = {}
+        # sales of held units written without reading their product (see sell_held)
+        self._unread_sales: dict[str, list[tuple[str | None, int, datetime]]] = {}
+        self._writes: list[UpdateOne] = []
+        self._touched: dict[str, int] = {}
+
+    async def load(self, session: Session, wanted: Wanted) -> None:
+        if wanted.reserving:
+            await self._read_products(session, [*wanted.reserving, *wanted.selling])
+        if wanted.holders:
+            await self._read_holds(session, wanted.holders)
+
+    async def products(self, session: Session, product_ids: Iterable[str]) -> dict[str, ProductDocument | None]:
+        """The products as this transaction has them (those not read yet in one read)."""
+        ids = list(dict.fromkeys(product_ids))
+        await self._read_products(session, [product_id for product_id in ids if product_id not in self._found])
+        return {product_id: self._found[product_id] for product_id in ids}
+
+    async def held_by(self, session: Session, holder: str) -> dict[str, int]:
+        """Units per product the holder keeps in unpaid orders."""
+        if holder not in self._holds:
+            await self._read_holds(session, [holder])
+        held: dict[str, int] = {}
+        for lines in self._holds[holder].values():
+            for line in lines:
+                held[line.product_id] = held.get(line.product_id, 0) + line.quantity
+        return held
+
+    def touch(self, holder: str) -> None:
+        """Count a reservation on the holder's row: two transactions reserving for one holder then
+        write the same document, so one of them conflicts and runs again; both cannot pass the
+        hold limits on reads that miss the other's reservation."""
+        self._touched[holder] = self._touched.get(holder, 0) + 1
+
+    def hold(self, holder: str, order_id: str, lines: list[ReservationLine]) -> None:
+        if holder in self._holds:
+            self._holds[holder][order_id] = lines
+
+    def unhold(self, order_id: str) -> None:
+        """The order's reservation is no longer held (committed or released in this transaction)."""
+        for orders in self._holds.values():
+            orders.pop(order_id, None)
+
+    def has(self, product_id: str, variant_id: str | None, quantity: int, take: units.Pool) -> bool:
+        """Whether a product this transaction read has the units to move, as it has them now."""
+        return units.can_take(self._found.get(product_id), variant_id, quantity, take)
+
+    def move(self, product_id: str, variant_id: str | None, quantity: int, take: units.Pool, give: units.Pool, now: datetime) -> units.Move:
+        """Move units of a product this transaction read; the callers checked that they are there."""
+        product = self._found.get(product_id)
+        if product is None or not self.has(product_id, variant_id, quantity, take):
+            raise RuntimeError(f"no {quantity} {take} units of {product_id}/{variant_id} to move")
+        move = units.move(product, variant_id, quantity, take, give, now)
+        self._found[product_id] = move.after
+        self._writes.append(UpdateOne(move.filter, move.update, array_filters=move.array_filters))
+        return move
+
+    def sell_held(self, product_id: str, variant_id: str | None, quantity: int, now: datetime) -> None:
+        """Held units become sold: moved in memory if the product was read, or else written without
+        a read (available units and the alert state do not change; a variant's reserved and sold
+        move its product's totals by the same amounts). A held reservation's units are in its
+        products' reserved units (they moved there together), so the update must match."""
+        if product_id in self._found:
+            self.move(product_id, variant_id, quantity, "reserved", "sold", now)
+            return
+        where, change, array_filters = units.sell_held(product_id, variant_id, quantity, now)
+        self._writes.append(UpdateOne(where, change, array_filters=array_filters))
+        self._unread_sales.setdefault(product_id, []).append((variant_id, quantity, now))
+
+    async def flush(self, session: Session) -> None:
+        if self._touched:
+            touches = [UpdateOne({"_id": holder}, {"$inc": {"reservations": n}}, upsert=True) for holder, n in self._touched.items()]
+            done = await self._holders.bulk_write(touches, ordered=True, session=session)
+            _expect("holders", done.matched_count + done.upserted_count, len(touches))
+        if self._writes:
+            done = await self._products.bulk_write(self._writes, ordered=True, session=session)
+            _expect("products", done.matched_count, len(self._writes))
+
+    async def _read_products(self, session: Session, product_ids: list[str]) -> None:
+        if not product_ids:
+            return
+        ids = list(dict.fromkeys(product_ids))
+        self._found |= dict.fromkeys(ids)
+        async for document in self._products.find({"_id": {"$in": ids}}, session=session):
+            product = ProductDocument.from_document(document)
+            # Sales written earlier in this transaction without a read are not in the stored
+            # document yet: the product as this transaction has it includes them.
+            for variant_id, quantity, now in self._unread_sales.pop(product.id, []):
+                product = units.move(product, variant_id, quantity, "reserved", "sold", now).after
+            self._found[product.id] = product
+
+    async def _read_holds(self, session: Session, holders: list[str]) -> None:
+        for holder in holders:
+            self._holds.setdefault(holder, {})
+        query = {"holder": {"$in": list(dict.fromkeys(holders))}, "status": "held"}
+        async for reservation in self._reservations.find(query, {"holder": 1, "lines": 1}, session=session):
+            lines = [ReservationLine.model_validate(line) for line in reservation["lines"]]
+            self._holds[reservation["holder"]].setdefault(reservation["_id"], lines)
+
+
+def _expect(collection: str, matched: int, updates: int) -> None:
+    if matched < updates:
+        raise UnmatchedWrites(f"{collection}: {matched} of {updates} updates matched")
+
+
+class StockWorks:
+    """The stock work of each transaction a consumer's scope opened, by its session."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._open: dict[Session, StockWork] = {}
+
+    @asynccontextmanager
+    async def around(self, session: Session, wanted: Wanted) -> AsyncIterator[None]:
+        """The scope of a transaction's handlers: read before them, written after them."""
+        work = StockWork(self._db)
+        await work.load(session, wanted)
+        self._open[session] = work
+        try:
+            yield
+            await work.flush(session)
+        finally:
+            del self._open[session]
+
+    @asynccontextmanager
+    async def of(self, session: Session, wanted: Wanted) -> AsyncIterator[StockWork]:
+        """A handler's stock work: its transaction's, or one of its own outside a scope (the
+        reservation sweeper), read now and written when the handler is done."""
+        shared = self._open.get(session)
+        if shared is not None:
+            yield shared
+            return
+        work = StockWork(self._db)
+        await work.load(session, wanted)
+        yield work
+        await work.flush(session)
