@@ -32,8 +32,10 @@ class Stream:
 
     async def buyer(self, api: Api, rng: random.Random, decision: str = "settlement") -> str:
         items = [(pid, rng.randint(1, 2)) for pid in rng.sample(sorted(self.products), k=rng.randint(1, min(2, len(self.products))))]
-        key = uuid.uuid4().hex
-        response = await self._until_accepted(lambda: api.place(items, key=key))
+        # One shopper and one key for every try: keys are per shopper, so a retry as someone else
+        # (after orders died between committing and answering) would place a second order.
+        customer, key = api.shopper(), uuid.uuid4().hex
+        response = await self._until_accepted(lambda: api.place(items, customer=customer, key=key))
         order_id = response.json()["id"]
         self.orders[order_id] = items
         try:
