@@ -5,6 +5,12 @@ from beli_runtime.settings import ServiceSettings
 
 class OrdersSettings(ServiceSettings):
     service_name: str = "orders"
+    # Events in hand at once (the runtime's default is 8): every order brings orders three events
+    # over three topics (reserved, link, settled), each a quick change of one order that no other
+    # order's event touches, so more in hand makes bigger transactions rather than conflicts. At 8
+    # they queued: settled -> PAID took p50 2.8 s, p99 15.9 s in a 2,000-order run; at 32, 0.74 s
+    # and 4.7 s, with 7.0 instead of 8.6 operations per paid order in orders (README, issue 11).
+    consumer_concurrency: int = 32
     # Published promise: a repeated Idempotency-Key returns the first answer for at least this long.
     idempotency_key_hours: int = 24
     max_lines_per_order: int = 50
