@@ -1,4 +1,5 @@
-"""Orders persistence: orders and the Idempotency-Key records of `POST /orders`."""
+"""Orders persistence: orders, the Idempotency-Key records of `POST /orders`, and the unit of work
+of a transaction of consumed events (one `$in` read, one bulk write)."""
 
 import uuid
 from collections.abc import AsyncIterator, Iterable
