@@ -26,6 +26,7 @@ from datetime import datetime
 
 from pymongo import UpdateOne
 
+from beli_runtime.group_commit import BatchConflict
 from beli_runtime.mongo import Database, Session
 from catalog import units
 from catalog.documents import ProductDocument, ReservationLine
@@ -38,10 +39,6 @@ class Wanted:
     reserving: list[str] = field(default_factory=list)  # products of placed orders: read
     selling: list[str] = field(default_factory=list)  # products of paid orders: read with those, if any
     holders: list[str] = field(default_factory=list)  # whose unpaid reservations the hold limits count
-
-
-class UnmatchedWrites(RuntimeError):
-    """A bulk write matched fewer documents than it had updates: the transaction must not commit."""
 
 
 class StockWork:
@@ -153,7 +150,8 @@ class StockWork:
 
 def _expect(collection: str, matched: int, updates: int) -> None:
     if matched < updates:
-        raise UnmatchedWrites(f"{collection}: {matched} of {updates} updates matched")
+        # What the transaction read no longer holds: it must not commit (see BatchConflict).
+        raise BatchConflict(f"{collection}: {matched} of {updates} updates matched")
 
 
 class StockWorks:
