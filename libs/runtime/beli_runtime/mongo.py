@@ -43,10 +43,32 @@ def connect(url: str) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=3000, maxIdleTimeMS=IDLE_CONNECTION_MS)
 
 
+class _Unreachable(Exception):
+    """Carries a server-selection timeout out of `with_transaction` without its transient label."""
+
+    def __init__(self, error: ServerSelectionTimeoutError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 async def in_transaction(client: AsyncMongoClient[dict[str, Any]], work: Callable[[Session], Awaitable[T]]) -> T:
-    """Run `work` in a multi-document transaction; transient conflicts are retried by PyMongo."""
+    """Run `work` in a multi-document transaction; transient conflicts are retried by PyMongo.
+
+    A database that no server selection could reach (for the whole `serverSelectionTimeoutMS`) is
+    not: PyMongo would try again for up to 120 s, holding a request that should be answered 503
+    at once, or a consumer that waits for the database by itself (`database_unavailable`)."""
+
+    async def attempt(session: Session) -> T:
+        try:
+            return await work(session)
+        except ServerSelectionTimeoutError as error:
+            raise _Unreachable(error) from error
+
     async with client.start_session() as session:
-        return await session.with_transaction(work)
+        try:
+            return await session.with_transaction(attempt)
+        except _Unreachable as unreachable:
+            raise unreachable.error from None
 
 
 class IndexConflict(Exception):
