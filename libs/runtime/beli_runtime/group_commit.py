@@ -9,11 +9,19 @@ item waiting when it starts (with `keys`: every item whose keys no other batch b
 holds; the others wait until that batch has committed). A batch that fails for something that is
 not its items' fault (`not_the_items_fault`: the database away, a lost lease) fails every item;
 any other failure writes the batch again one item at a time, so one bad item never holds back
-the others and gets its own error."""
+the others and gets its own error.
+
+With `linger`, a writer waits up to that long (from the oldest item waiting) for the items that
+were announced (`expected`) and have not been submitted yet: a job step announces the items it
+works on, so that their writes share one transaction (one lease fence, one read, one write) rather
+than one per batch that happened to be ready (issue 11). An item that ends without submitting
+stops being waited for at once."""
 
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from beli_runtime.logs import get_logger
@@ -21,6 +29,18 @@ from beli_runtime.logs import get_logger
 log = get_logger(__name__)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+T = TypeVar("T")
+
+
+@dataclass
+class _Expected:
+    """An announced item's work: whether it has submitted yet (it is waited for until then)."""
+
+    queue: "GroupCommit[Any, Any]"
+    submitted: bool = False
+
+
+_expected: ContextVar[_Expected | None] = ContextVar("beli_group_commit_expected", default=None)
 
 
 class BatchConflict(Exception):
@@ -41,6 +61,7 @@ class GroupCommit(Generic[Item, Result]):
         not_the_items_fault: Callable[[Exception], bool] = _nobody_else,
         writers: int = 1,
         keys: Callable[[Item], Iterable[str]] | None = None,
+        linger: float = 0.0,
     ) -> None:
         self._write = write
         self._what = what  # for the log and the error of an interrupted batch
@@ -51,10 +72,41 @@ class GroupCommit(Generic[Item, Result]):
         self._tasks: set[asyncio.Task[None]] = set()
         self._keys = keys
         self._held: Counter[str] = Counter()  # the keys of the batches being written
+        self._linger = linger
+        self._announced = 0  # items announced by `expected` that have neither submitted nor ended
+        self._arrival = asyncio.Event()  # an announced item submitted or ended
+        self._since = 0.0  # when the oldest item waiting was submitted (loop time)
+
+    def expected(self, work: Awaitable[T]) -> Awaitable[T]:
+        """`work`, announced at once as an item that may be submitted: with `linger`, a writer
+        waits for it (up to the linger) until it submits or ends."""
+        self._announced += 1
+        return self._expecting(work)
+
+    async def _expecting(self, work: Awaitable[T]) -> T:
+        mark = _Expected(self)
+        reset = _expected.set(mark)
+        try:
+            return await work
+        finally:
+            _expected.reset(reset)
+            if not mark.submitted:
+                self._arrived()
+
+    def _arrived(self) -> None:
+        self._announced -= 1
+        self._arrival.set()
 
     async def submit(self, item: Item) -> Result:
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        if not self._waiting:
+            self._since = loop.time()
         self._waiting.append((item, future))
+        mark = _expected.get()
+        if mark is not None and mark.queue is self and not mark.submitted:
+            mark.submitted = True
+            self._arrived()
         if self._writing < self._writers:
             # A writer of its own rather than the submitter's task: a submitter that led every
             # batch would not get back to its own work (the next event of its partition) while
@@ -68,6 +120,7 @@ class GroupCommit(Generic[Item, Result]):
     async def _drain(self) -> None:
         try:
             while self._waiting:
+                await self._linger_for_announced()
                 batch, taken = self._take()
                 if not batch:
                     # Every item waiting writes keys a batch being written holds: that batch's
@@ -87,6 +140,16 @@ class GroupCommit(Generic[Item, Result]):
             # No await between the queue running dry and this: `submit` cannot slip in between.
             self._writing -= 1
 
+    async def _linger_for_announced(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = self._since + self._linger
+        while self._announced > 0 and loop.time() < deadline:
+            self._arrival.clear()
+            try:
+                await asyncio.wait_for(self._arrival.wait(), timeout=deadline - loop.time())
+            except TimeoutError:
+                return
+
     def _take(self) -> tuple[list[tuple[Item, asyncio.Future[Result]]], set[str]]:
         """The batch to write next, and its keys. With `keys`, an item whose keys a batch being
         written holds waits for a later batch: batches written at the same time never write the
@@ -104,6 +167,7 @@ class GroupCommit(Generic[Item, Result]):
                 batch.append(entry)
                 taken |= item_keys
         self._waiting = later
+        self._since = asyncio.get_running_loop().time()
         self._held.update(taken)
         return batch, taken
 

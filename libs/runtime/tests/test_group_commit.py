@@ -29,3 +29,38 @@ async def test_an_item_whose_keys_a_batch_holds_waits_and_the_others_are_written
     release_first.set()
     assert await first == "hot-1" and await second == "hot-2"
     assert written == [["hot-1"], ["cold-1"], ["hot-2"]]
+
+
+async def test_a_writer_lingers_for_the_announced_items_and_no_longer_than_the_linger() -> None:
+    """A job step announces its items: their writes share one batch, though they come one after
+    another; an item that ends without submitting is not waited for; one that comes after the
+    linger goes in a batch of its own (the linger bounds what the first item waits)."""
+    written: list[list[str]] = []
+
+    async def write(items: Sequence[str]) -> list[str]:
+        written.append(list(items))
+        return list(items)
+
+    queue: GroupCommit[str, str] = GroupCommit(write, "test", linger=5.0)
+
+    async def item(name: str, after: float, submits: bool = True) -> str | None:
+        await asyncio.sleep(after)
+        return await queue.submit(name) if submits else None
+
+    results = await asyncio.gather(
+        queue.expected(item("a", 0.0)), queue.expected(item("b", 0.05)), queue.expected(item("skipped", 0.1, submits=False))
+    )
+    assert results == ["a", "b", None] and written == [["a", "b"]], written
+
+    written.clear()
+    short: GroupCommit[str, str] = GroupCommit(write, "test", linger=0.05)
+    late = asyncio.Event()
+
+    async def slow() -> str:
+        await late.wait()
+        return await short.submit("slow")
+
+    slow_one = asyncio.ensure_future(short.expected(slow()))
+    assert await short.expected(short.submit("quick")) == "quick", "the first item waited beyond the linger"
+    late.set()
+    assert await slow_one == "slow" and written == [["quick"], ["slow"]], written

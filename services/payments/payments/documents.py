@@ -109,6 +109,7 @@ class LedgerHead(Document):
     closed: list[str] = []
     updated_at: datetime | None = None
     claimed_at: datetime | None = None
+    rules_version: int = 0  # levy rule versions created (rules.py): settlements read the rules again when it moves
 
 
 class LevyEntryDocument(Document):

@@ -1,5 +1,16 @@
 """Payments' reactions to orders' events. Calls to Midtrans happen in jobs, never here:
-a consumer must not block on a remote API (it would be kicked out of its group)."""
+a consumer must not block on a remote API (it would be kicked out of its group).
+
+The payment requests a consumer's transaction handles together are recorded with one write after
+their handlers (the subscription's scope, a unit of work: one upsert command per transaction
+instead of one per event, issue 11). A cancellation or a return handled in the same transaction
+writes the requests before it first, so it sees every payment the events before it opened."""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from pymongo import UpdateOne
 
 from beli_contracts import Envelope
 from beli_contracts.orders import OrderCancelled, PaymentRequested, SubOrderReturned
@@ -27,6 +38,7 @@ class PaymentsHandlers:
         self.store = store
         self.late = late
         self.uncollected = uncollected
+        self._openings: dict[Session, list[UpdateOne]] = {}  # by transaction: payments to open at its end
 
     def subscription(self) -> Subscription:
         return Subscription(
@@ -36,12 +48,34 @@ class PaymentsHandlers:
                 OrderCancelled.TYPE: self.on_order_cancelled,
                 SubOrderReturned.TYPE: self.on_sub_order_returned,
             },
+            scope=self.opening_together,
         )
 
+    @asynccontextmanager
+    async def opening_together(self, session: Session, payloads: Sequence[Any]) -> AsyncIterator[None]:
+        """Around the handlers of one transaction: the payments they open are written after them."""
+        self._openings[session] = []
+        try:
+            yield
+            await self._open_pending(session)
+        finally:
+            self._openings.pop(session, None)
+
+    async def _open_pending(self, session: Session) -> None:
+        pending = self._openings.get(session)
+        if pending:
+            await self.store.open_all(session, pending)
+            pending.clear()
+
     async def on_payment_requested(self, envelope: Envelope, event: PaymentRequested, session: Session) -> None:
-        await self.store.open(session, event)
+        pending = self._openings.get(session)
+        if pending is None:  # outside a consumer's transaction (a test, a replay by hand)
+            await self.store.open(session, event)
+        else:
+            pending.append(self.store.opening(event))
 
     async def on_order_cancelled(self, envelope: Envelope, event: OrderCancelled, session: Session) -> None:
+        await self._open_pending(session)
         # Remembered whatever the payment's state: money that arrives from now on goes back.
         await self.store.set_fields(event.order_id, {"order_cancelled": {"reason": event.reason, "at": utcnow()}}, session=session)
         # Not opened yet: it never will be. Opened: the cancel job asks Midtrans to cancel it.
@@ -68,4 +102,5 @@ class PaymentsHandlers:
             await self.late.begin(session, event.order_id, f"order cancelled ({event.reason})")
 
     async def on_sub_order_returned(self, envelope: Envelope, event: SubOrderReturned, session: Session) -> None:
+        await self._open_pending(session)
         await self.uncollected.begin(session, event)

@@ -10,7 +10,9 @@ transaction and one ledger append each (settlement.py); both through group_commi
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -43,7 +45,7 @@ from payments.refunds import NOT_THE_ITEMS_FAULT, Refunds, not_the_items_fault
 from payments.rules import LevyRules
 from payments.settings import PaymentsSettings
 from payments.settlement import Confirmed, Settlements
-from payments.store import PaymentsStore
+from payments.store import NOTIFICATIONS_AT_ONCE, PAYMENTS_AT_ONCE, PaymentsStore
 
 log = get_logger(__name__)
 Item = TypeVar("Item")
@@ -52,6 +54,8 @@ SettlementQueue = GroupCommit[Confirmed, str]
 
 # After the n-th failed call to Midtrans: about 2^n seconds (with jitter), at most 5 minutes.
 MIDTRANS_BACKOFF = Backoff(2.0, 300.0)
+# The running item's way to give its slot of the step back early (_slot, _hand_over).
+_release_slot: ContextVar[Callable[[], None] | None] = ContextVar("payments_release_slot", default=None)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -86,27 +90,33 @@ class PaymentJobs:
         self.settings = settings
         self.settlements = Settlements(runtime, store, ledger, rules, late)
         self.links = LinkRecords(runtime, store)
+        self._linger = settings.step_linger_seconds
 
     # --- opening Snap transactions ---------------------------------------------------------
 
     async def open_links(self) -> bool:
         due = await self.store.due_to_open(utcnow())
         # The links Midtrans opens are recorded in shared transactions as they come (links.py).
-        queue: LinkQueue = GroupCommit(self.links.record, "recording links", not_the_items_fault=not_the_items_fault)
-        await self._each(due, lambda payment: self._isolated("open_link", payment, self._open_link(payment, queue)))
-        return bool(due)
+        queue: LinkQueue = GroupCommit(self.links.record, "recording links", not_the_items_fault=not_the_items_fault, linger=self._linger)
+        await self._each(due, lambda payment: self._isolated("open_link", payment, self._open_link(payment, queue)), queue)
+        return len(due) >= PAYMENTS_AT_ONCE  # a full batch: more may be due now
 
-    async def _each(self, items: Sequence[Item], work: Callable[[Item], Awaitable[None]]) -> None:
+    async def _each(
+        self, items: Sequence[Item], work: Callable[[Item], Awaitable[None]], queue: GroupCommit[Any, Any] | None = None
+    ) -> None:
         """`work` for every item, at most the gateway's bound at once. Every item runs to its end
         (cancelling one mid-call could break PyMongo's client, see leases.holding); then the first
-        failure that is not the item's fault stops the step, as it would have one by one."""
+        failure that is not the item's fault stops the step, as it would have one by one. The
+        items are announced to the step's `queue`, whose writer lingers for them (settings)."""
         slots = asyncio.Semaphore(self.gateway.concurrency)
 
         async def one(item: Item) -> None:
-            async with slots:
+            async with _slot(slots):
                 await work(item)
 
-        outcomes = await asyncio.gather(*(one(item) for item in items), return_exceptions=True)
+        outcomes = await asyncio.gather(
+            *(queue.expected(one(item)) if queue is not None else one(item) for item in items), return_exceptions=True
+        )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -164,7 +174,7 @@ class PaymentJobs:
             await self._fail(order_id, "not_created", f"Midtrans refused the transaction: {error}")
             return
 
-        await queue.submit(OpenedLink(order_id, answer, tracing.carrier() or None))
+        await _hand_over(queue, OpenedLink(payment, answer, tracing.carrier() or None))
 
     async def _adopt(self, payment: PaymentDocument, refusal: str) -> None:
         """Midtrans already holds a transaction for this order: follow what it says about it."""
@@ -221,12 +231,15 @@ class PaymentJobs:
         # The payments confirmed settle in shared transactions (one ledger append each) as they
         # come. As many orders at once as the gateway has threads, no more: all of a step's status
         # checks at once would queue the Snap links being opened meanwhile behind them.
-        queue: SettlementQueue = GroupCommit(self.settlements.settle, "settlement", not_the_items_fault=not_the_items_fault)
+        queue: SettlementQueue = GroupCommit(
+            self.settlements.settle, "settlement", not_the_items_fault=not_the_items_fault, linger=self._linger
+        )
         await self._each(
             list(first_per_order.values()),
             lambda notification: self._isolated("notification", notification, self._confirm(notification, queue), notification=True),
+            queue,
         )
-        return bool(due)
+        return len(due) >= NOTIFICATIONS_AT_ONCE
 
     async def _confirm(self, notification: MidtransNotification, queue: SettlementQueue) -> None:
         # The order's trace goes on here; the notification's own request is linked to it.
@@ -249,7 +262,7 @@ class PaymentJobs:
             return
         confirmed = paid(order_id, status, notifications=True)
         if confirmed is not None:
-            await queue.submit(confirmed)  # marks the notifications done with the batch
+            await _hand_over(queue, confirmed)  # marks the notifications done with the batch
             return
         outcome = await self.apply_status(order_id, status)
         await self.store.notification_done(order_id, outcome)
@@ -306,7 +319,7 @@ class PaymentJobs:
     async def cancel_requested(self) -> bool:
         due = await self.store.cancellations_due()
         await self._each(due, lambda payment: self._isolated("cancel", payment, self._cancel(payment)))
-        return bool(due)
+        return len(due) >= PAYMENTS_AT_ONCE
 
     async def _cancel(self, payment: PaymentDocument) -> None:
         order_id = payment.id
@@ -327,6 +340,36 @@ class PaymentJobs:
                 await self.store.set_fields(order_id, {"cancel_requested": False, "last_error": str(error)})
             return
         await self.apply_status(order_id, answer | {"gross_amount": answer.get("gross_amount", payment.gross_amount)})
+
+
+@asynccontextmanager
+async def _slot(slots: asyncio.Semaphore) -> AsyncIterator[None]:
+    """One of the step's slots for an item's calls to Midtrans, until it ends or hands over."""
+    await slots.acquire()
+    held = True
+
+    def release() -> None:
+        nonlocal held
+        if held:
+            held = False
+            slots.release()
+
+    reset = _release_slot.set(release)
+    try:
+        yield
+    finally:
+        _release_slot.reset(reset)
+        release()
+
+
+async def _hand_over(queue: GroupCommit[Item, Any], item: Item) -> Any:
+    """Submit an item's write to the step's batch. Its calls to Midtrans are done: its slot goes to
+    the next item while it waits, or the batch, lingering for the step's items, would wait for
+    items that cannot start."""
+    release = _release_slot.get()
+    if release is not None:
+        release()
+    return await queue.submit(item)
 
 
 def paid(order_id: str, status: dict[str, Any], *, notifications: bool = False) -> Confirmed | None:

@@ -64,11 +64,14 @@ class LevyLedger:
         head = await self.meta.find_one({"_id": HEAD_ID}, session=session)
         return LedgerHead.from_document(head or {"_id": HEAD_ID, "sequence": 0, "hash": GENESIS_HASH, "closed": []})
 
-    async def append(self, session: Session, drafts: list[dict[str, Any]], at: datetime) -> list[dict[str, Any]]:
+    async def append(
+        self, session: Session, drafts: list[dict[str, Any]], at: datetime, head: LedgerHead | None = None
+    ) -> list[dict[str, Any]]:
         """Chain and insert entries (in order) in the caller's transaction; returns them as stored.
         Each entry is hashed as the very document that is inserted, so drafts and entries stay
-        plain documents here (the chain takes any; levy entries are read as LevyEntryDocument)."""
-        head = await self._claim_head(session)
+        plain documents here (the chain takes any; levy entries are read as LevyEntryDocument).
+        `head`: as the caller claimed it earlier in this transaction (`claim_head`)."""
+        head = head or await self.claim_head(session)
         closed = set(head.closed)
         recorded_at = to_millis(at)
         natural = period_of(recorded_at)
@@ -102,9 +105,9 @@ class LevyLedger:
             raise LedgerConflict("ledger head moved during append")
         return stored
 
-    async def _claim_head(self, session: Session) -> LedgerHead:
-        # Writing the head first takes its write lock at once, so a concurrent appender
-        # conflicts early instead of after inserting its entries; the same round trip reads it.
+    async def claim_head(self, session: Session) -> LedgerHead:
+        """The head, written (its write lock taken) in the caller's transaction before an append:
+        a concurrent appender, closing or rule change conflicts early; the same round trip reads it."""
         head = await self.meta.find_one_and_update(
             {"_id": HEAD_ID},
             {"$setOnInsert": {"sequence": 0, "hash": GENESIS_HASH, "closed": []}, "$set": {"claimed_at": utcnow()}},
@@ -115,13 +118,13 @@ class LevyLedger:
         return LedgerHead.from_document(head) if head else await self.head(session)  # an upsert returning AFTER always has it
 
     async def record_settlements(
-        self, session: Session, settlements: Sequence[Settlement], settled_at: datetime
+        self, session: Session, settlements: Sequence[Settlement], settled_at: datetime, head: LedgerHead
     ) -> dict[str, list[LevyEntryDocument]]:
-        """Book the levy of several settled payments in one append (one claim of the head); the
-        entries of each order, by order id."""
+        """Book the levy of several settled payments in one append, on the head the caller claimed;
+        the entries of each order, by order id."""
         drafts = [draft for settlement in settlements for draft in levy_drafts(settlement)]
         booked: dict[str, list[LevyEntryDocument]] = {settlement.order_id: [] for settlement in settlements}
-        for entry in await self.append(session, drafts, settled_at):
+        for entry in await self.append(session, drafts, settled_at, head):
             booked[entry["order_id"]].append(LevyEntryDocument.from_document(entry))
         return booked
 

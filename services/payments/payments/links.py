@@ -1,8 +1,11 @@
 """Recording the Snap transactions Midtrans opened: each payment still OPENING moves to AWAITING
 with its link, and its `payment_link_created` is written, in one transaction. Links opened together
-are recorded together (group_commit.py): one read of the payments, one write of their moves (each
-guarded by the status it was read in), one write of their events, instead of a transaction per link,
-each taking its turn under the job's lease with its own fence (issue 11)."""
+are recorded together (group_commit.py): one write of their moves, one write of their events,
+instead of a transaction per link, each taking its turn under the job's lease with its own fence
+(issue 11). The payments are not read again: the job read them to open their links, what the event
+says of them (customer, lines, amount, deadline) never changes, and each move is guarded by the
+status OPENING. A batch in which a payment left OPENING meanwhile (a cancellation) is written
+again one link at a time, so that only that one is left out."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,9 +26,13 @@ from payments.store import PaymentsStore
 class OpenedLink:
     """Midtrans's answer for a payment: its Snap token and link (or QRIS string)."""
 
-    order_id: str
+    payment: PaymentDocument  # as the job read it, OPENING
     answer: dict[str, Any]
     trace: dict[str, str] | None  # the "open payment link" span its event continues
+
+    @property
+    def order_id(self) -> str:
+        return self.payment.id
 
 
 class LinkRecords:
@@ -36,24 +43,32 @@ class LinkRecords:
     async def record(self, opened: Sequence[OpenedLink]) -> list[bool]:
         """Record a batch in one transaction; for each, whether its link was recorded now (False:
         the payment left OPENING meanwhile, or the batch names it twice)."""
-        return await self.runtime.write(lambda session: self._record(session, opened))
+        try:
+            return await self.runtime.write(lambda session: self._record(session, opened))
+        except BatchConflict:
+            return [await self._record_alone(item) for item in opened]
+
+    async def _record_alone(self, item: OpenedLink) -> bool:
+        (recorded,) = await self.runtime.write(lambda session: self._record(session, [item]))
+        return recorded
 
     async def _record(self, session: Session, opened: Sequence[OpenedLink]) -> list[bool]:
-        found = await self.store.get_many(session, [item.order_id for item in opened])
         moves: list[tuple[str, str, dict[str, Any]]] = []
         events: list[tuple[EventPayload, str, dict[str, str] | None]] = []
         recorded: list[bool] = []
         for item in opened:
-            payment = found.pop(item.order_id, None)  # popped: a payment twice in a batch is recorded once
-            if payment is None or payment.status != PaymentStatus.OPENING.value:
-                recorded.append(False)
+            if item.order_id in {order_id for order_id, _, _ in moves} or item.payment.status != PaymentStatus.OPENING.value:
+                recorded.append(False)  # a payment twice in a batch is recorded once
                 continue
-            moves.append((payment.id, payment.status, _link_fields(item.answer)))
-            events.append((_link_created(payment, item.answer), payment.id, item.trace))
+            moves.append((item.order_id, PaymentStatus.OPENING.value, _link_fields(item.answer)))
+            events.append((_link_created(item.payment, item.answer), item.order_id, item.trace))
             recorded.append(True)
         if moves:
-            if await self.store.move_read(session, moves, PaymentStatus.AWAITING) != len(moves):
-                raise BatchConflict("a payment of the batch changed after it was read")
+            moved = await self.store.move_read(session, moves, PaymentStatus.AWAITING)
+            if moved != len(moves):
+                if len(opened) > 1:
+                    raise BatchConflict("a payment of the batch left OPENING after the job read it")
+                return [False]  # this one did: nothing was written
             await self.runtime.outbox.add_each(session, events)
         return recorded
 

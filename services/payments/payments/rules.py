@@ -1,4 +1,9 @@
-"""Levy rules as stored: every version is its own document, never edited or deleted."""
+"""Levy rules as stored: every version is its own document, never edited or deleted.
+
+Creating a version counts it on the ledger's head (`rules_version`, in the same transaction), so a
+settlement, which claims the head anyway, knows whether the versions it read before are still all
+there is: it reads the rules only after a change, not for every batch (issue 11). The head write
+also makes creations take turns with each other and with every ledger append."""
 
 from dataclasses import asdict
 from datetime import datetime
@@ -13,9 +18,8 @@ from beli_runtime.mongo import Session, ensure_index
 from beli_runtime.service import ServiceRuntime
 from payments.documents import LevyRuleDocument
 from payments.domain import LevyRule
-from payments.levy import RuleVersion, check_new_version, rule_id_for, select_rule, to_millis
-
-RULES_LOCK = "levy_rules_lock"
+from payments.ledger import HEAD_ID
+from payments.levy import GENESIS_HASH, RuleVersion, check_new_version, rule_id_for, select_rule, to_millis
 
 
 def _version(rule: LevyRuleDocument) -> RuleVersion:
@@ -39,6 +43,7 @@ class LevyRules:
         self.versions = runtime.db["levy_rules"]
         self.meta = runtime.db["levy_ledger_meta"]
         self.default = LevyRule(id="default", version=1, rate_bps=default_bps)
+        self._known: tuple[int, list[RuleVersion]] | None = None  # the versions read at a head's rules_version
 
     async def ensure_indexes(self) -> None:
         await ensure_index(self.versions, [("rule_id", 1), ("version", 1)])
@@ -52,11 +57,15 @@ class LevyRules:
         found = await self.versions.find(query).sort([("created_at", 1), ("rule_id", 1), ("version", 1)]).to_list()
         return [LevyRuleDocument.from_document(doc) for doc in found]
 
-    async def selector(self, at: datetime) -> Any:
-        """A pure lookup (line -> rule) over the versions stored now, for the moment `at`.
-        Versions can only take effect at or after their creation, so none created after this
-        read can be in force at an `at` taken before it."""
-        versions = await self.all_versions()
+    async def selector(self, at: datetime, rules_version: int, session: Session) -> Any:
+        """A pure lookup (line -> rule) over the versions stored now, for the moment `at`, in a
+        transaction that has claimed the ledger's head (which says `rules_version`): read again
+        only if a version was created since the last read. Versions can only take effect at or
+        after their creation, so none created after this transaction can be in force at an `at`
+        taken before it, and none can be created while it runs (the head is claimed)."""
+        if self._known is None or self._known[0] != rules_version:
+            self._known = (rules_version, await self.all_versions(session))
+        versions = self._known[1]
         return lambda line: select_rule(versions, line.category, line.seller.regency, at, self.default)
 
     async def create(
@@ -68,7 +77,13 @@ class LevyRules:
 
         async def work(session: Session) -> LevyRuleDocument:
             # One writer at a time: version numbers and the "same moment" check need a stable view.
-            await self.meta.update_one({"_id": RULES_LOCK}, {"$set": {"at": now}}, upsert=True, session=session)
+            # Counted on the ledger's head: settlements see the change (module docstring).
+            await self.meta.update_one(
+                {"_id": HEAD_ID},
+                {"$setOnInsert": {"sequence": 0, "hash": GENESIS_HASH, "closed": []}, "$inc": {"rules_version": 1}},
+                upsert=True,
+                session=session,
+            )
             existing = await self.all_versions(session)
             check_new_version(existing, rate_bps, category, regency, starts, to_millis(now))
             previous = max((v for v in existing if v.rule_id == rule_id), key=lambda v: v.version, default=None)

@@ -28,6 +28,10 @@ class PaymentsSettings(ServiceSettings):
     # settlement of a last-minute payment is confirmed while the units are still held.
     snap_expiry_margin_seconds: float = 120.0
     payment_job_seconds: float = 1.0
+    # A step's links and settlements are written as Midtrans answers, in shared transactions: the
+    # first answer waits at most this long for the step's others (one transaction, one lease fence
+    # and one ledger append for them all instead of one per answer that happened to be ready).
+    step_linger_seconds: float = 0.1
     # A refund Midtrans did not answer is sent again after this, then with a doubling pause.
     refund_retry_seconds: float = 30.0
     # Ed25519 private key (PEM) that signs month-closing statements; the file path, or the PEM inline.

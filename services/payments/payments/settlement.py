@@ -68,8 +68,7 @@ class Settlements:
         """Settle a batch in one transaction; what was done for each, in the batch's order."""
         # Every sale is levied by the rules in force at this moment, whatever changes later.
         settled_at = to_millis(utcnow())
-        rule_for = await self.rules.selector(settled_at)
-        outcomes = await self.runtime.write(lambda session: self._settle(session, batch, settled_at, rule_for))
+        outcomes = await self.runtime.write(lambda session: self._settle(session, batch, settled_at))
         if any(outcome.startswith(LATE) for outcome in outcomes):
             self.late_booked()
         # After the commit, not inside the transaction: a notification left unmarked by a crash is
@@ -80,22 +79,27 @@ class Settlements:
         )
         return outcomes
 
-    async def _settle(self, session: Session, batch: Sequence[Confirmed], settled_at: datetime, rule_for: Any) -> list[str]:
+    async def _settle(self, session: Session, batch: Sequence[Confirmed], settled_at: datetime) -> list[str]:
         found = await self.store.get_many(session, [item.order_id for item in batch])
         outcomes: dict[str, str] = {}
-        plans: list[_Plan] = []
+        accepted: list[tuple[Confirmed, PaymentDocument]] = []
         for item in batch:
             payment = found.pop(item.order_id, None)  # popped: an order twice in a batch settles once
             refusal = _refusal(item, payment)
             if refusal is not None or payment is None:
                 outcomes.setdefault(item.order_id, refusal or "stale: settled earlier in this batch")
                 continue
+            accepted.append((item, payment))
+        if accepted:
+            # The head first: it orders this append, and says whether the rules changed (rules.py).
+            head = await self.ledger.claim_head(session)
+            rule_for = await self.rules.selector(settled_at, head.rules_version, session)
             # A FAILED payment is always late (late_reason), so settling from FAILED too is exactly
             # "the sources, or FAILED when late"; decided from the payment as this transaction read it.
-            plans.append(_Plan(item, payment, settle_lines(payment.lines, rule_for), late_reason(payment)))
-        if plans:
+            plans = [_Plan(item, payment, settle_lines(payment.lines, rule_for), late_reason(payment)) for item, payment in accepted]
             await self._move(session, plans, settled_at)
-            entries = await self.ledger.record_settlements(session, [_settlement(plan, rule_for) for plan in plans], settled_at)
+            settlements = [_settlement(plan, rule_for) for plan in plans]
+            entries = await self.ledger.record_settlements(session, settlements, settled_at, head)
             events: list[tuple[EventPayload, str, dict[str, str] | None]] = []
             for plan in plans:
                 outcomes[plan.payment.id] = await self._announce(session, plan, entries[plan.payment.id], settled_at, events)

@@ -15,6 +15,11 @@ from beli_runtime.mongo import Database, Session, ensure_index
 from payments.documents import MidtransNotification, PaymentDocument
 from payments.domain import PaymentStatus
 
+# What a job step takes at once. A step that took fewer has left nothing due: it returns False and
+# waits for the wake-up of new work (or its polling), instead of a look that finds nothing (issue 11).
+PAYMENTS_AT_ONCE = 20
+NOTIFICATIONS_AT_ONCE = 50
+
 
 class PaymentsStore:
     def __init__(self, db: Database) -> None:
@@ -30,6 +35,17 @@ class PaymentsStore:
     async def open(self, session: Session, event: PaymentRequested) -> bool:
         """Record the intent to open a Midtrans transaction; False if the order already has one
         (an upsert that inserts only when missing: one round trip, no look-up first)."""
+        opened = await self.payments.bulk_write([self.opening(event)], session=session)
+        return opened.upserted_count > 0
+
+    async def open_all(self, session: Session, openings: list[UpdateOne]) -> None:
+        """Several `opening`s in one round trip (a transaction's payment requests, handlers.py)."""
+        if openings:
+            await self.payments.bulk_write(openings, ordered=True, session=session)
+
+    def opening(self, event: PaymentRequested) -> UpdateOne:
+        """The write that records a payment request: the payment, inserted only if missing. Built
+        where the event is handled: the payment keeps the order's trace, current there."""
         now = utcnow()
         # Cash is taken at the till: nothing to open at Midtrans, the payment waits for the staff.
         status = PaymentStatus.AWAITING if event.payment_method == "cash" else PaymentStatus.OPENING
@@ -59,8 +75,7 @@ class PaymentsStore:
         )
         document = payment.to_document()
         del document["_id"]
-        opened = await self.payments.update_one({"_id": event.order_id}, {"$setOnInsert": document}, upsert=True, session=session)
-        return opened.upserted_id is not None
+        return UpdateOne({"_id": event.order_id}, {"$setOnInsert": document}, upsert=True)
 
     async def trace_of(self, order_id: str) -> dict[str, str] | None:
         """The order's trace stored with its payment (asked only while tracing is on)."""
@@ -74,13 +89,13 @@ class PaymentsStore:
         found = await self.payments.find({"_id": {"$in": order_ids}}, session=session).to_list()
         return {doc["_id"]: PaymentDocument.from_document(doc) for doc in found}
 
-    async def due_to_open(self, now: datetime, limit: int = 20) -> list[PaymentDocument]:
+    async def due_to_open(self, now: datetime, limit: int = PAYMENTS_AT_ONCE) -> list[PaymentDocument]:
         query = {"status": PaymentStatus.OPENING.value, "next_attempt_at": {"$lte": now}}
         return [
             PaymentDocument.from_document(doc) for doc in await self.payments.find(query).sort("next_attempt_at", 1).limit(limit).to_list()
         ]
 
-    async def cancellations_due(self, limit: int = 20) -> list[PaymentDocument]:
+    async def cancellations_due(self, limit: int = PAYMENTS_AT_ONCE) -> list[PaymentDocument]:
         query = {"cancel_requested": True, "status": PaymentStatus.AWAITING.value, "next_attempt_at": {"$lte": utcnow()}}
         return [PaymentDocument.from_document(doc) for doc in await self.payments.find(query).limit(limit).to_list()]
 
@@ -108,9 +123,9 @@ class PaymentsStore:
         return PaymentDocument.maybe(moved)
 
     async def move_read(self, session: Session, moves: list[tuple[str, str, dict[str, Any]]], target: PaymentStatus) -> int:
-        """`move` for payments read in this transaction, in one round trip: each (order id, status
-        as read, changes) moves only from the status it was read in. Returns how many moved:
-        the payments were read already, so nothing needs a `findAndModify` to hand them back."""
+        """`move` for payments read already (in this transaction, or by the job acting on them), in
+        one round trip: each (order id, status as read, changes) moves only from the status it was
+        read in. Returns how many moved: nothing needs a `findAndModify` to hand them back."""
         if not moves:
             return 0
         now = utcnow()
@@ -160,7 +175,7 @@ class PaymentsStore:
             return False
         return True
 
-    async def notifications_due(self, limit: int = 50) -> list[MidtransNotification]:
+    async def notifications_due(self, limit: int = NOTIFICATIONS_AT_ONCE) -> list[MidtransNotification]:
         query = {"processed": False, "next_attempt_at": {"$lte": utcnow()}}
         found = await self.notifications.find(query).sort("received_at", 1).limit(limit).to_list()
         return [MidtransNotification.from_document(doc) for doc in found]

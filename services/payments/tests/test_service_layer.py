@@ -37,19 +37,23 @@ async def payments(service_database: ServiceDatabase) -> AsyncIterator[PaymentsS
         yield service
 
 
-async def payment_requested(service: PaymentsService) -> str:
-    """An order priced and waiting for its payment link, as orders' event records it."""
-    order_id = f"ord-{uuid.uuid4().hex[:12]}"
+def requested_event() -> PaymentRequested:
+    """orders' request to pay for a new order of one line (Rp 750.000)."""
     line = PricedLine(product_id="prd-tenun", product_name="Tenun ikat", category="kain", seller=SELLER, quantity=1, unit_price=750_000)
-    event = PaymentRequested(
-        order_id=order_id,
+    return PaymentRequested(
+        order_id=f"ord-{uuid.uuid4().hex[:12]}",
         customer=SHOPPER,
         lines=[line],
         gross_amount=750_000,
         pay_before=utcnow() + timedelta(minutes=30),
     )
+
+
+async def payment_requested(service: PaymentsService) -> str:
+    """An order priced and waiting for its payment link, as orders' event records it."""
+    event = requested_event()
     await handled(service, event)
-    return order_id
+    return event.order_id
 
 
 OrdersEvent = PaymentRequested | OrderCancelled | SubOrderReturned
@@ -145,11 +149,13 @@ async def test_a_late_payment_in_a_batch_is_booked_and_returned_without_telling_
 
 async def test_links_opened_together_are_recorded_together_each_once(payments: PaymentsService) -> None:
     first, second, failed_meanwhile = [await payment_requested(payments) for _ in range(3)]
+    # As the job read them, before it opened their links; one is cancelled meanwhile.
+    read = {payment.id: payment for payment in await payments.store.due_to_open(utcnow())}
     await payments.store.move(None, failed_meanwhile, PaymentStatus.FAILED, frozenset({PaymentStatus.OPENING}), {"failure_reason": "batal"})
 
     def opened(order_id: str) -> OpenedLink:
         answer = {"token": f"tok-{order_id}", "redirect_url": f"https://app.sandbox.midtrans.com/snap/v4/redirection/{order_id}"}
-        return OpenedLink(order_id, answer, None)
+        return OpenedLink(read[order_id], answer, None)
 
     recorded = await payments.jobs.links.record([opened(first), opened(second), opened(first), opened(failed_meanwhile)])
     assert recorded == [True, True, False, False]
