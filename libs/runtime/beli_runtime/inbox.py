@@ -20,10 +20,10 @@ beyond the inbox and outbox rows, such as one `$in` read of all their documents 
 and one bulk write of their changes after (a unit of work; orders.store is one).
 """
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from opentelemetry.context import Context
 from pymongo import AsyncMongoClient
@@ -45,6 +45,30 @@ BatchScope = Callable[[Session, Sequence[Any]], AbstractAsyncContextManager[obje
 
 def no_scope(session: Session, payloads: Sequence[Any]) -> AbstractAsyncContextManager[object]:
     return nullcontext()
+
+
+Unit = TypeVar("Unit")
+
+
+class OpenUnits(Generic[Unit]):
+    """The unit of work a scope opened for each transaction, by its session: the handlers find
+    their transaction's with `of`, and `opened` writes it after them (not after a failure: the
+    transaction aborts) and forgets it either way."""
+
+    def __init__(self) -> None:
+        self._open: dict[Session, Unit] = {}
+
+    def of(self, session: Session | None) -> Unit | None:
+        return self._open.get(session) if session is not None else None
+
+    @asynccontextmanager
+    async def opened(self, session: Session, unit: Unit, write: Callable[[], Awaitable[object]]) -> AsyncIterator[Unit]:
+        self._open[session] = unit
+        try:
+            yield unit
+            await write()
+        finally:
+            self._open.pop(session, None)
 
 
 @dataclass(frozen=True)

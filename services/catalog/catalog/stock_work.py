@@ -27,6 +27,7 @@ from datetime import datetime
 from pymongo import UpdateOne
 
 from beli_runtime.group_commit import BatchConflict
+from beli_runtime.inbox import OpenUnits
 from beli_runtime.mongo import Database, Session
 from catalog import units
 from catalog.documents import ProductDocument, ReservationLine
@@ -159,25 +160,21 @@ class StockWorks:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._open: dict[Session, StockWork] = {}
+        self._open: OpenUnits[StockWork] = OpenUnits()
 
     @asynccontextmanager
     async def around(self, session: Session, wanted: Wanted) -> AsyncIterator[None]:
         """The scope of a transaction's handlers: read before them, written after them."""
         work = StockWork(self._db)
         await work.load(session, wanted)
-        self._open[session] = work
-        try:
+        async with self._open.opened(session, work, lambda: work.flush(session)):
             yield
-            await work.flush(session)
-        finally:
-            del self._open[session]
 
     @asynccontextmanager
     async def of(self, session: Session, wanted: Wanted) -> AsyncIterator[StockWork]:
         """A handler's stock work: its transaction's, or one of its own outside a scope (the
         reservation sweeper), read now and written when the handler is done."""
-        shared = self._open.get(session)
+        shared = self._open.of(session)
         if shared is not None:
             yield shared
             return

@@ -12,6 +12,7 @@ from pymongo import ReturnDocument, UpdateOne
 from beli_contracts.values import PricedLine
 from beli_runtime.clock import utcnow
 from beli_runtime.group_commit import BatchConflict
+from beli_runtime.inbox import OpenUnits
 from beli_runtime.mongo import Collection, Database, Session, ensure_index
 from orders.documents import OrderDocument, SubOrder
 from orders.domain import OrderStatus, fulfilment_index, seller_state, sources_of
@@ -57,7 +58,7 @@ class OrdersStore:
         self.orders = db["orders"]
         self.keys = db["idempotency_keys"]
         self.idempotency_ttl = idempotency_ttl
-        self._units: dict[Session, UnitOfWork] = {}
+        self._units: OpenUnits[UnitOfWork] = OpenUnits()
 
     @asynccontextmanager
     async def unit_of_work(self, session: Session, order_ids: Iterable[str]) -> AsyncIterator[None]:
@@ -65,17 +66,13 @@ class OrdersStore:
         wanted = sorted(set(order_ids))
         found = await self.orders.find({"_id": {"$in": wanted}}, session=session).to_list() if wanted else []
         unit = UnitOfWork({doc["_id"]: OrderDocument.from_document(doc) for doc in found})
-        self._units[session] = unit
-        try:
+        async with self._units.opened(session, unit, lambda: unit.write(self.orders, session)):
             yield
-            await unit.write(self.orders, session)
-        finally:
-            del self._units[session]
 
     async def _settle_unit(self, session: Session, order_id: str) -> None:
         """Before a write the unit of work does not hold: its updates go first, and the order is
         read from the database again after that write."""
-        unit = self._units.get(session)
+        unit = self._units.of(session)
         if unit is not None:
             await unit.write(self.orders, session)
             unit.orders.pop(order_id, None)
@@ -123,7 +120,7 @@ class OrdersStore:
         await self.orders.insert_one(OrderDocument.model_validate(order).to_document(), session=session)
 
     async def get(self, order_id: str, session: Session | None = None) -> OrderDocument | None:
-        unit = self._units.get(session) if session is not None else None
+        unit = self._units.of(session)
         if unit is not None and order_id in unit.orders:
             return unit.orders[order_id]
         return OrderDocument.maybe(await self.orders.find_one({"_id": order_id}, session=session))
@@ -140,7 +137,7 @@ class OrdersStore:
         """Apply a transition if the order is in a state that allows it; the updated order, or None."""
         states = from_states or sources_of(target)
         fields, change = _transition(target, changes or {})
-        unit = self._units.get(session)
+        unit = self._units.of(session)
         if unit is not None and order_id in unit.orders:
             return _move_in(unit, unit.orders[order_id], states, fields, change)
         moved = await self.orders.find_one_and_update(
@@ -159,7 +156,7 @@ class OrdersStore:
         guarantees it still is (a concurrent change conflicts, and the transaction is retried)."""
         states = sources_of(target)
         fields, change = _transition(target, changes)
-        unit = self._units.get(session)
+        unit = self._units.of(session)
         if unit is not None and current.id in unit.orders:
             return _move_in(unit, current, states, fields, change)
         moved = await self.orders.update_one(
@@ -246,7 +243,7 @@ class OrdersStore:
 
     async def annotate(self, session: Session, order_id: str, changes: dict[str, Any], *, in_states: list[str]) -> bool:
         fields = {**changes, "updated_at": utcnow()}
-        unit = self._units.get(session)
+        unit = self._units.of(session)
         if unit is not None and order_id in unit.orders:
             current = unit.orders[order_id]
             if current.status not in in_states:

@@ -17,6 +17,7 @@ from beli_contracts.orders import OrderCancelled, PaymentRequested, SubOrderRetu
 from beli_contracts.topics import ORDERS_EVENTS
 from beli_runtime.clock import utcnow
 from beli_runtime.consumer import Subscription
+from beli_runtime.inbox import OpenUnits
 from beli_runtime.mongo import Session
 from payments.domain import PaymentStatus
 from payments.late import LatePayments
@@ -38,7 +39,7 @@ class PaymentsHandlers:
         self.store = store
         self.late = late
         self.uncollected = uncollected
-        self._openings: dict[Session, list[UpdateOne]] = {}  # by transaction: payments to open at its end
+        self._openings: OpenUnits[list[UpdateOne]] = OpenUnits()  # by transaction: payments to open at its end
 
     def subscription(self) -> Subscription:
         return Subscription(
@@ -54,21 +55,17 @@ class PaymentsHandlers:
     @asynccontextmanager
     async def opening_together(self, session: Session, payloads: Sequence[Any]) -> AsyncIterator[None]:
         """Around the handlers of one transaction: the payments they open are written after them."""
-        self._openings[session] = []
-        try:
+        async with self._openings.opened(session, [], lambda: self._open_pending(session)):
             yield
-            await self._open_pending(session)
-        finally:
-            self._openings.pop(session, None)
 
     async def _open_pending(self, session: Session) -> None:
-        pending = self._openings.get(session)
+        pending = self._openings.of(session)
         if pending:
             await self.store.open_all(session, pending)
             pending.clear()
 
     async def on_payment_requested(self, envelope: Envelope, event: PaymentRequested, session: Session) -> None:
-        pending = self._openings.get(session)
+        pending = self._openings.of(session)
         if pending is None:  # outside a consumer's transaction (a test, a replay by hand)
             await self.store.open(session, event)
         else:

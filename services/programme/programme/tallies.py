@@ -24,6 +24,7 @@ from typing import Any
 from beli_contracts.orders import OrderCancelled
 from beli_contracts.payments import LevyReversed, PaymentSettled
 from beli_contracts.programme import AsnContact, CommitmentMet
+from beli_runtime.inbox import OpenUnits
 from beli_runtime.mongo import Session
 from beli_runtime.outbox import Outbox
 from programme import domain
@@ -61,7 +62,7 @@ class Tallies:
         self.store = store
         self.outbox = outbox
         self.default_commitment = default_commitment
-        self._batches: dict[Session, TallyBatch] = {}  # the batch open in each transaction
+        self._batches: OpenUnits[TallyBatch] = OpenUnits()  # the batch open in each transaction
 
     async def commitment(self, month: str, session: Session | None = None) -> int:
         return domain.commitment_for(await self.store.commitment_versions(session), month, self.default_commitment)
@@ -76,12 +77,8 @@ class Tallies:
     async def batch(self, session: Session, needs: Needs) -> AsyncIterator[TallyBatch]:
         batch = TallyBatch(self.store, session)
         await self._prepare(batch, needs)
-        self._batches[session] = batch
-        try:
+        async with self._batches.opened(session, batch, batch.flush):
             yield batch
-            await batch.flush()
-        finally:
-            self._batches.pop(session, None)
 
     async def _prepare(self, batch: TallyBatch, needs: Needs) -> None:
         # The refunded sales as they were before this batch: read before the claims store new ones,
@@ -98,7 +95,7 @@ class Tallies:
     @asynccontextmanager
     async def _within(self, session: Session, needs: Callable[[], Needs]) -> AsyncIterator[TallyBatch]:
         """The batch open in this transaction, or one for this event alone (what it `needs`)."""
-        batch = self._batches.get(session)
+        batch = self._batches.of(session)
         if batch is not None:
             yield batch
             return
