@@ -135,6 +135,9 @@ class EventConsumer:
                 # Consumers can wedge after a broker restart; a fresh client recovers.
                 log.warning("consumer.restarting", group=self.group_id, error=repr(error))
                 await asyncio.sleep(1)
+            except Exception as error:  # noqa: BLE001 - a worker's unexpected failure: start again from the committed offsets
+                log.error("consumer.restarting", group=self.group_id, error=repr(error))
+                await asyncio.sleep(1)
             finally:
                 await stop_quietly(self._kafka)
 

@@ -89,9 +89,7 @@ class PartitionWorkers:
                     continue
                 state.keys.add(message.key)
                 await self._slots.acquire()
-                task = asyncio.create_task(self._run(kafka, partition, state, message))
-                state.running.add(task)
-                task.add_done_callback(state.running.discard)
+                state.running.add(asyncio.create_task(self._run(kafka, partition, state, message)))
         except asyncio.CancelledError:
             for task in state.running:
                 task.cancel()
@@ -116,6 +114,10 @@ class PartitionWorkers:
             if report is not None:
                 self._done[partition] = report
         finally:
+            # Out of `running` before the wake-up, not in a done callback (which runs after the
+            # woken loop): otherwise the loop sees it still running, waits again, and no later
+            # change comes to end it when the partition is being released.
+            state.running.discard(asyncio.current_task())
             self._slots.release()
             state.changed.set()
             if len(state.waiting) < BACKLOG // 2 and partition in kafka.paused():

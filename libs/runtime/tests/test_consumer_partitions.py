@@ -39,8 +39,17 @@ def placed(order_id: str, products: tuple[str, ...] = ("prd-1",)) -> Envelope:
 
 
 @asynccontextmanager
-async def wide(
+async def wide(space: Scratch, handler: Handler, **options: Any) -> AsyncIterator[str]:
+    """A consumer of a fresh topic of PARTITIONS partitions (yields the topic's name)."""
+    topic = f"{space.group}.wide"
+    await ensure_topics(space.bootstrap, [topic], partitions=PARTITIONS)
+    async with running(member(space, topic, handler, **options)):
+        yield topic
+
+
+def member(
     space: Scratch,
+    topic: str,
     handler: Handler,
     *,
     concurrency: int,
@@ -48,11 +57,9 @@ async def wide(
     writes: dict[str, Any] | None = None,
     batch_writers: int = 2,
     scope: BatchScope = no_scope,
-) -> AsyncIterator[str]:
-    """A consumer of a fresh topic of PARTITIONS partitions (yields the topic's name)."""
-    topic = f"{space.group}.wide"
-    await ensure_topics(space.bootstrap, [topic], partitions=PARTITIONS)
-    consumer = EventConsumer(
+) -> EventConsumer:
+    """A member of the scratch group, consuming `topic`."""
+    return EventConsumer(
         client=space.client,
         db=space.db,
         outbox=Outbox(space.db, source="test"),
@@ -64,10 +71,14 @@ async def wide(
         concurrency=concurrency,
         batch_writers=batch_writers,
     )
+
+
+@asynccontextmanager
+async def running(consumer: EventConsumer) -> AsyncIterator[EventConsumer]:
     await consumer.ensure_indexes()
     task = asyncio.create_task(consumer.run())
     try:
-        yield topic
+        yield consumer
     finally:
         await consumer.stop()
         await asyncio.wait_for(task, 30)
@@ -257,4 +268,43 @@ async def test_handlers_writing_the_same_keys_take_turns_and_the_others_overlap(
     assert most["cold"] == 2, "handlers of different products did not overlap"
     stock = await space.db["stock"].find_one({"_id": "prd-hot"})
     assert stock is not None and stock["reserved"] == 2
+    assert await space.db["dead_letters"].count_documents({}) == 0
+
+
+async def test_a_member_joining_while_an_event_is_in_its_handler_leaves_the_group_working(space: Scratch) -> None:
+    """An event is in its handler when a second member joins the group. The first member lets it
+    finish before handing its partitions over, and then both go on: every later event, on every
+    partition, is handled. (The partition's worker used to miss the event's end, so the first
+    member never finished handing over, the group never finished rebalancing, and nothing more was
+    handled: a service with two instances stood still after one of them was killed.)"""
+    await ensure_topics(space.bootstrap, [topic := f"{space.group}.wide"], partitions=PARTITIONS)
+    in_handler, go_on, handing_over = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def handle(envelope: Envelope, payload: EventPayload, session: Session) -> None:
+        if payload.order_id == "slow":  # type: ignore[attr-defined]
+            in_handler.set()
+            await go_on.wait()
+
+    first = member(space, topic, handle, concurrency=8)
+    release = first.release
+
+    async def observed_release(kafka: Any, partitions: list[TopicPartition] | None) -> None:
+        if partitions is None or partitions:  # not the empty revocation of joining
+            handing_over.set()
+        await release(kafka, partitions)
+
+    first.release = observed_release  # type: ignore[method-assign]
+    await space.db.create_collection("inbox")  # as in a running service (see the tests above)
+    async with running(first):
+        await send_to(space, topic, [(0, placed("slow"))])
+        await asyncio.wait_for(in_handler.wait(), 60)
+        async with running(member(space, topic, handle, concurrency=8)):
+            await asyncio.wait_for(handing_over.wait(), 60)  # the rebalance has reached the first member
+            go_on.set()
+            await send_to(space, topic, [(p, placed(f"later-{p}")) for p in range(PARTITIONS)])
+
+            async def handled() -> int:
+                return await space.db["inbox"].count_documents({})
+
+            await eventually(handled, lambda n: n == 1 + PARTITIONS, timeout=90, what="every later event handled after the rebalance")
     assert await space.db["dead_letters"].count_documents({}) == 0
