@@ -172,7 +172,10 @@ def measure_products(server: ScratchServer, documents: int) -> list[tuple[str, f
     description = "Kain tenun ikat asli Sumba Timur, ditenun tangan dengan pewarna alami. Ukuran 2 x 1 meter."
     name_terms, search_terms = product_terms(name, description, ["Sumba Timur", "tenun"])
     rows = []
-    for label, indexes in (("catalog's 6 secondary indexes", [*PRODUCT_INDEXES, SEARCH_INDEX]), ("without the search-terms index", PRODUCT_INDEXES)):
+    for label, indexes in (
+        ("catalog's 6 secondary indexes", [*PRODUCT_INDEXES, SEARCH_INDEX]),
+        ("without the search-terms index", PRODUCT_INDEXES),
+    ):
         collection = server.client["write_cost"]["products_" + str(len(indexes))]
         for keys in indexes:
             collection.create_index(keys)

@@ -31,10 +31,7 @@ INDEX_ATTEMPTS = 60  # about a minute of a database that does not answer
 
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, *, relay_after_commits: bool = True) -> None:
-        """`relay_after_commits=False`: a service whose event handlers write no events (only a
-        rare dead letter does) leaves its outbox to the relay's own polling. (A commit wakes the
-        relay only when it added outbox rows anyway: see `outbox.counting`.)"""
+    def __init__(self, settings: ServiceSettings) -> None:
         configure_logging(settings.service_name, settings.log_level)
         # Before the database client is created: PyMongo's command listeners are taken at creation.
         tracing.configure(settings.service_name)
@@ -51,7 +48,6 @@ class ServiceRuntime:
         self._woken_by: dict[str, frozenset[str]] = {}  # job name -> the consumed event types that wake it
         self._tasks: list[asyncio.Task[None]] = []
         self.indexes_ready = False
-        self._relay_after_commits = relay_after_commits
         self._relay = OutboxRelay(self.db, settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
         self._relay_job = self.add_job(
             "outbox-relay", self._relay.step, interval=settings.relay_poll_seconds, gather=settings.relay_gather_seconds
@@ -129,10 +125,12 @@ class ServiceRuntime:
 
     def wake_jobs(self, handled: frozenset[str], events_written: bool) -> None:
         """A consumer committed the handling of events of these types: wake the jobs those
-        create work for, and the relay if the transaction added outbox rows."""
+        create work for, and the relay if the transaction added outbox rows (so a service whose
+        handlers rarely write events, such as notifications and programme, costs its relay no look
+        after the others)."""
         for job in self._jobs:
             if job is self._relay_job:
-                if events_written and self._relay_after_commits:
+                if events_written:
                     job.wake()
             elif self._woken_by[job.name] & handled:
                 job.wake()

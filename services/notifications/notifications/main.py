@@ -36,8 +36,7 @@ class NotificationsService:
 
 
 def build_service(settings: NotificationsSettings) -> NotificationsService:
-    # Its handlers write no events (only a rare dead letter goes through its outbox).
-    runtime = ServiceRuntime(settings, relay_after_commits=False)
+    runtime = ServiceRuntime(settings)
     store = NotificationsStore(runtime.db)
     saved = SavedPreferences(store, runtime.client)
     handlers = NotificationsHandlers(store, saved, Renderer(settings.templates_dir or None), settings)

@@ -32,9 +32,7 @@ class ProgrammeService:
 
 
 def build_service(settings: ProgrammeSettings) -> ProgrammeService:
-    # Its handlers write an event only when an ASN first meets the month's commitment: the relay
-    # finds those on its own polling rather than looking in the outbox after every sale.
-    runtime = ServiceRuntime(settings, relay_after_commits=False)
+    runtime = ServiceRuntime(settings)
     store = ProgrammeStore(runtime.db)
     tallies = Tallies(store, runtime.outbox, settings.default_commitment)
     roster = Roster(runtime, store, tallies)
