@@ -10,7 +10,9 @@ an empty data directory, and reports the server process's CPU seconds (psutil) p
   and 9 secondary indexes, and with 9 of which 6 are partial indexes the document does not match;
 - the same updates when they change no indexed field (the index cost is paid all the same);
 - a product's stock update (`$inc` by `_id`, as catalog's reservations do) with catalog's
-  indexes, with and without the multikey search-terms index.
+  indexes, with and without the multikey search-terms index;
+- an outbox row's life, inserted four at a time then, twenty at a time, marked published (as the
+  relay did before 2026-12-06) or deleted (as it does now).
 Nothing else runs against the scratch server; it is stopped at the end. Figures on a shared
 machine move with its load: compare the rows of one run with each other.
 """
@@ -18,6 +20,7 @@ machine move with its load: compare the rows of one run with each other.
 from __future__ import annotations
 
 import argparse
+import datetime
 import socket
 import subprocess
 import sys
@@ -191,6 +194,38 @@ def measure_products(server: ScratchServer, documents: int) -> list[tuple[str, f
     return rows
 
 
+def measure_outbox(server: ScratchServer, documents: int) -> list[tuple[str, float, float]]:
+    now = datetime.datetime.now(datetime.UTC)
+    rows = []
+    for label in ("marked published", "deleted"):
+        collection = server.client["write_cost"]["outbox_" + label.split()[0]]
+        collection.create_index([("published_at", 1), ("created_at", 1), ("_id", 1)])
+        collection.create_index("published_at", name="published_ttl", expireAfterSeconds=7 * 24 * 3600)
+        event = {
+            "topic": "orders",
+            "value": b"e" * 600,
+            "headers": {"event_type": "orders.order_placed"},
+            "created_at": now,
+            "published_at": None,
+        }
+        events = [event | {"_id": number, "key": f"order-{number}"} for number in range(documents)]
+
+        def insert(collection: Collection[Any] = collection, events: list[dict[str, Any]] = events) -> None:
+            for start in range(0, documents, 4):
+                collection.insert_many(events[start : start + 4])
+
+        def relay(collection: Collection[Any] = collection, label: str = label) -> None:
+            for start in range(0, documents, 20):
+                sent = {"_id": {"$in": list(range(start, min(documents, start + 20)))}}
+                if label == "deleted":
+                    collection.delete_many(sent)
+                else:
+                    collection.update_many(sent, {"$set": {"published_at": now}})
+
+        rows.append((label, server.per_document(documents, insert), server.per_document(documents, relay)))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=1500, help="documents written per measurement (default 1500)")
@@ -204,6 +239,9 @@ def main() -> None:
         print(f"{'product stock update ($inc by _id)':40s} {'update':>8s}")
         for label, single, terms in measure_products(server, options.documents):
             print(f"{label:40s} {single:8.2f}   ({terms} search terms per product)")
+        print(f"{'outbox row, after it is sent':40s} {'insert':>8s} {'relay':>10s} {'both':>25s}")
+        for label, inserted, relayed in measure_outbox(server, options.documents):
+            print(f"{label:40s} {inserted:8.2f} {relayed:10.2f} {inserted + relayed:25.2f}")
     finally:
         server.stop()
 

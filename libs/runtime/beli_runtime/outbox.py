@@ -1,8 +1,10 @@
 """Transactional outbox: events are written with the state change, then relayed to Kafka.
 
 A write that must produce an event inserts the event into `outbox` in the same MongoDB
-transaction; the relay publishes unpublished rows in order and marks them. A crash between
-publish and mark re-sends the row, so consumers dedupe by event id (they do: see consumer.py).
+transaction; the relay publishes the rows in order and then deletes them (Kafka keeps the events;
+a deleted row costs the database less than a marked one, and nothing to expire later). A crash
+between publish and delete re-sends the row, so consumers dedupe by event id (they do: see
+consumer.py).
 """
 
 import asyncio
@@ -24,9 +26,10 @@ from beli_runtime.mongo import Database, Session, ensure_index
 
 log = get_logger(__name__)
 BATCH = 200
-# Sent rows left unmarked while more events keep coming, at most (see OutboxRelay).
-MARK_AFTER_ROWS = 100
-MARK_AFTER_SECONDS = 1.0
+# Sent rows left in the outbox while more events keep coming, at most (see OutboxRelay).
+DELETE_AFTER_ROWS = 100
+DELETE_AFTER_SECONDS = 1.0
+# Versions before 2026-12-06 marked published rows (`published_at`) and let them expire after this.
 KEEP_PUBLISHED_SECONDS = 7 * 24 * 3600
 
 
@@ -92,6 +95,8 @@ class Outbox:
 
     async def ensure_indexes(self) -> None:
         await ensure_index(self._rows, [("published_at", 1), ("created_at", 1), ("_id", 1)])
+        # Expires the rows earlier versions marked; rows are deleted once sent now (`published_at`
+        # stays None), so the index may go once no database holds a marked row.
         await ensure_index(self._rows, "published_at", name="published_ttl", expireAfterSeconds=KEEP_PUBLISHED_SECONDS)
 
     async def add(self, session: Session, payload: EventPayload, *, key: str, correlation_id: str | None = None) -> Envelope:
@@ -163,22 +168,22 @@ class Outbox:
 class OutboxRelay:
     """Publishes unpublished outbox rows; run as a leased background job (one instance at a time).
 
-    Each look costs a find and, when it found rows, a mark: the job looks once per wake-up (after
-    a short gather window, see BackgroundJob) and again at once only after a full look, so the
-    events of transactions that commit close together leave with one find and one mark. While
-    more events keep coming (`more_coming`: a commit woke the job during this step), the rows just
-    sent stay unmarked (at most MARK_AFTER_ROWS of them, for MARK_AFTER_SECONDS) and are marked
-    with those of a later step: one write for several batches. The relay skips the rows it sent
-    and has not marked; another instance taking over re-sends them (consumers dedupe by event id,
-    as after a crash between a publish and its mark)."""
+    Each look costs a find and, when it found rows, a delete of the rows it sent: the job looks
+    once per wake-up (after a short gather window, see BackgroundJob) and again at once only after
+    a full look, so the events of transactions that commit close together leave with one find and
+    one delete. While more events keep coming (`more_coming`: a commit woke the job during this
+    step), the rows just sent stay (at most DELETE_AFTER_ROWS of them, for DELETE_AFTER_SECONDS)
+    and are deleted with those of a later step: one write for several batches. The relay skips
+    the rows it sent and has not deleted; another instance taking over re-sends them (consumers
+    dedupe by event id, as after a crash between a publish and its delete)."""
 
     def __init__(self, db: Database, bootstrap: str, client_id: str) -> None:
         self._rows = db["outbox"]
         self._bootstrap = bootstrap
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
-        self._unmarked: list[ObjectId] = []  # sent, not yet marked, oldest first
-        self._unmarked_since = 0.0
+        self._sent: list[ObjectId] = []  # sent, not yet deleted, oldest first
+        self._sent_since = 0.0
         self.more_coming: Callable[[], bool] = lambda: False
 
     async def step(self) -> bool:
@@ -194,28 +199,28 @@ class OutboxRelay:
     async def _publish(self) -> tuple[int, bool]:
         """(rows published, whether the look was full)."""
         found = await self._rows.find({"published_at": None}).sort([("created_at", 1), ("_id", 1)]).limit(BATCH).to_list()
-        unmarked = set(self._unmarked)
-        rows = [row for row in found if row["_id"] not in unmarked]
+        sent = set(self._sent)
+        rows = [row for row in found if row["_id"] not in sent]
         metrics.OUTBOX_OLDEST_SECONDS.set((utcnow() - as_utc(rows[0]["created_at"])).total_seconds() if rows else 0)
         if rows:
             await self._send(rows)
-            if not self._unmarked:
-                self._unmarked_since = time.monotonic()
-            self._unmarked += [row["_id"] for row in rows]
-        if not self._keep_unmarked():
-            await self.mark_sent()
+            if not self._sent:
+                self._sent_since = time.monotonic()
+            self._sent += [row["_id"] for row in rows]
+        if not self._keep_sent():
+            await self.delete_sent()
         return len(rows), len(found) >= BATCH
 
-    def _keep_unmarked(self) -> bool:
-        fresh = len(self._unmarked) < MARK_AFTER_ROWS and time.monotonic() - self._unmarked_since < MARK_AFTER_SECONDS
+    def _keep_sent(self) -> bool:
+        fresh = len(self._sent) < DELETE_AFTER_ROWS and time.monotonic() - self._sent_since < DELETE_AFTER_SECONDS
         return fresh and self.more_coming()
 
-    async def mark_sent(self) -> None:
-        """Mark the rows sent so far (kept for the next try if the write fails: they are re-sent,
+    async def delete_sent(self) -> None:
+        """Delete the rows sent so far (kept for the next try if the write fails: they are re-sent,
         at worst, by whoever relays next)."""
-        if self._unmarked:
-            await self._rows.update_many({"_id": {"$in": self._unmarked}}, {"$set": {"published_at": utcnow()}})
-            self._unmarked = []
+        if self._sent:
+            await self._rows.delete_many({"_id": {"$in": self._sent}})
+            self._sent = []
 
     async def _send(self, rows: list[dict[str, Any]]) -> None:
         publication = tracing.Publication()

@@ -208,7 +208,7 @@ class ServiceRuntime:
             async with asyncio.timeout(SHUTDOWN_SECONDS):
                 while await self._relay.publish_pending():
                     pass
-                await self._relay.mark_sent()
+                await self._relay.delete_sent()
         except Exception as error:  # noqa: BLE001 - shutdown goes on; unsent rows stay in the outbox
             log.warning("service.outbox_flush_incomplete", error=repr(error)[:300])
         await self._relay.close()

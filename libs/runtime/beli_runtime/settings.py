@@ -31,7 +31,7 @@ class ServiceSettings(BaseSettings):
     lease_seconds: float = 10.0
     relay_poll_seconds: float = 0.5
     # The relay waits this long after being woken before it looks, so that the events of
-    # transactions committing close together leave with one find and one mark (issue 11); it is
+    # transactions committing close together leave with one find and one delete (issue 11); it is
     # what an event's hop through the outbox gains in latency when the system is quiet.
     relay_gather_seconds: float = 0.03
     # A job that keeps finding nothing polls less and less often, down to once per this many

@@ -1,8 +1,8 @@
 """The outbox relay against the real broker and database: the events of transactions that commit
-close together leave with one find and one mark, a wake-up that arrives while the relay works is
+close together leave with one find and one delete, a wake-up that arrives while the relay works is
 never lost (no event waits for the next poll), each key's events leave in the order written,
 also when the producer fails half-way through a batch and is recreated, and while events keep
-coming several batches share one mark (issue 11)."""
+coming several batches share one delete (issue 11). Sent rows are deleted, not kept."""
 
 import asyncio
 import random
@@ -36,13 +36,13 @@ NEVER = 600.0  # a poll interval no test waits for: only a wake-up can make the 
 
 
 class OutboxCommands(monitoring.CommandListener):
-    """The relay's finds and marks of the outbox (the writers' inserts are not counted)."""
+    """The relay's finds and deletes of the outbox (the writers' inserts are not counted)."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name in ("find", "update") and event.command.get(event.command_name) == "outbox":
+        if event.command_name in ("find", "delete") and event.command.get(event.command_name) == "outbox":
             self.names.append(event.command_name)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
@@ -102,7 +102,8 @@ def placed(order_id: str) -> Envelope:
 
 
 async def unpublished(space: Scratch) -> int:
-    return await space.db["outbox"].count_documents({"published_at": None})
+    """Rows still in the outbox (a sent row is deleted)."""
+    return await space.db["outbox"].count_documents({})
 
 
 async def received(space: Scratch, expected: int) -> list[tuple[str, str]]:
@@ -120,7 +121,9 @@ async def received(space: Scratch, expected: int) -> list[tuple[str, str]]:
     return messages
 
 
-async def test_events_of_concurrent_transactions_leave_with_one_find_and_one_mark(space: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_events_of_concurrent_transactions_leave_with_one_find_and_one_delete(
+    space: Scratch, monkeypatch: pytest.MonkeyPatch
+) -> None:
     transactions = 20
     # A window wide enough for twenty transactions to commit on a busy shared machine.
     async with relaying(space, monkeypatch, relay_poll_seconds=NEVER, job_idle_max_seconds=NEVER, relay_gather_seconds=0.5) as (
@@ -128,12 +131,12 @@ async def test_events_of_concurrent_transactions_leave_with_one_find_and_one_mar
         commands,
     ):
         await asyncio.gather(*(write(runtime, space.topic, f"ord-{i % 4}", f"event-{i}") for i in range(transactions)))
-        await eventually(lambda: unpublished(space), lambda n: n == 0, what="every event published", timeout=30)
+        await eventually(lambda: unpublished(space), lambda n: n == 0, what="every event published and its row deleted", timeout=30)
         looks = list(commands.names)
     assert len(await received(space, transactions)) >= transactions
     # Without the gather window and the re-look only after a full batch: a find per wake-up that
-    # found rows, a mark each, and a find that finds nothing after each of them.
-    assert looks.count("find") <= 2 and looks.count("update") <= 2, looks
+    # found rows, a delete each, and a find that finds nothing after each of them.
+    assert looks.count("find") <= 2 and looks.count("delete") <= 2, looks
 
 
 async def test_a_wake_up_during_a_step_is_kept_for_another_step(space: Scratch) -> None:
@@ -236,9 +239,9 @@ async def test_the_relay_looks_only_after_commits_that_added_events(space: Scrat
             await write(runtime, space.topic, "", "", event=False)
             await space.send(placed(f"BNTT-quiet-{n}").to_bytes())
         await space.send(placed("BNTT-loud").to_bytes())  # one partition: handled after the quiet ones
-        await eventually(lambda: space.db["outbox"].count_documents({"published_at": {"$ne": None}}), lambda n: n == 1)
+        await eventually(lambda: asyncio.sleep(0, list(commands.names)), lambda names: "delete" in names, what="the loud event sent")
         looks = list(commands.names)
-    assert looks == ["find", "update"], looks
+    assert looks == ["find", "delete"], looks
 
 
 async def test_a_lone_event_in_a_quiet_system_does_not_wait_for_the_gather_window(space: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -251,13 +254,13 @@ async def test_a_lone_event_in_a_quiet_system_does_not_wait_for_the_gather_windo
         await eventually(lambda: unpublished(space), lambda n: n == 0, timeout=gather / 2, what="the lone event published")
 
 
-async def test_while_events_keep_coming_sent_rows_are_marked_together_and_never_sent_twice(
+async def test_while_events_keep_coming_sent_rows_are_deleted_together_and_never_sent_twice(
     space: Scratch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A relay told that more events are coming (a commit woke it during its step) leaves the rows
-    it sent unmarked and skips them at its next look; it marks them all with one write once it has
-    MARK_AFTER_ROWS of them, or once nothing more is coming."""
-    monkeypatch.setattr(outbox, "MARK_AFTER_ROWS", 10)
+    it sent in the outbox and skips them at its next look; it deletes them all with one write once
+    it has DELETE_AFTER_ROWS of them, or once nothing more is coming."""
+    monkeypatch.setattr(outbox, "DELETE_AFTER_ROWS", 10)
     commands = OutboxCommands()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(space.mongodb_url, tz_aware=True, event_listeners=[commands])
     relay = outbox.OutboxRelay(client[space.db.name], space.bootstrap, client_id=f"{space.group}-relay")
@@ -273,13 +276,13 @@ async def test_while_events_keep_coming_sent_rows_are_marked_together_and_never_
 
     try:
         assert [await four_more(batch) for batch in range(3)] == [4, 4, 4], "a look sent rows it had sent before"
-        assert commands.names == ["find", "find", "find", "update"], "not one mark once 10 rows were sent"
+        assert commands.names == ["find", "find", "find", "delete"], "not one delete once 10 rows were sent"
         assert await unpublished(space) == 0
         assert await four_more(3) == 4
         assert await unpublished(space) == 4 and commands.names[-1] == "find"
         coming = False
         assert await relay.publish_pending() == 0
-        assert commands.names[-2:] == ["find", "update"] and await unpublished(space) == 0
+        assert commands.names[-2:] == ["find", "delete"] and await unpublished(space) == 0
     finally:
         await relay.close()
         await client.close()
