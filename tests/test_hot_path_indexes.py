@@ -1,5 +1,7 @@
-"""Every query the checkout saga runs in catalog, orders and payments is served by an index
-(issue 11), on a database whose indexes the services created as they do at start-up.
+"""Every query the checkout saga runs in catalog, orders and payments, and every query of the
+notifications that follow it (the sending job, the inbox and its unread badge, the admin's
+listing filters), is served by an index (issue 11), on a database whose indexes the services
+created as they do at start-up.
 
 What SecantusDB's `explain` can and cannot say (measured on 0.7.0b3): it explains `find` and
 `count` in mongod's shapes (IXSCAN / COLLSCAN stages), and its IXSCAN is true; but it answers
@@ -23,6 +25,8 @@ from beli_runtime.consumer import Subscription
 from beli_runtime.mongo import Database
 from catalog.main import build_service as build_catalog
 from catalog.settings import CatalogSettings
+from notifications.main import build_service as build_notifications
+from notifications.settings import NotificationsSettings
 from orders.main import build_service as build_orders
 from orders.settings import OrdersSettings
 from payments.main import build_service as build_payments
@@ -32,6 +36,8 @@ from tests.service_layer import ServiceDatabase, ready
 pytestmark = pytest.mark.infra  # the real database
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SENDING = ["email", "whatsapp", "sms"]
 # (service, collection, filter, sort): the saga's queries, with where they are run.
 HOT_PATH: list[tuple[str, str, dict[str, Any], dict[str, int] | None]] = [
     # every service: the outbox relay, the consumer's inbox and dead letters
@@ -57,12 +63,22 @@ HOT_PATH: list[tuple[str, str, dict[str, Any], dict[str, int] | None]] = [
     ("payments", "refunds", {"order_id": "BNTT-1", "status": {"$in": ["REQUESTED", "SENT"]}}, None),
     ("payments", "refunds", {"status": "REQUESTED", "source": "api", "retry_at": {"$lte": NOW}}, None),
     ("payments", "levy_entries", {"order_id": "BNTT-1", "sequence": {"$gte": 1, "$lte": 10}}, {"sequence": 1}),
+    # notifications: the sending job's look (store.due), the inbox by e-mail and by phone, its unread
+    # badge and mark-read, and the admin's listing by status, order or recipient (store.list_deliveries)
+    ("notifications", "deliveries", {"due_at": {"$gte": EPOCH, "$lte": NOW}, "channel": {"$in": SENDING}}, {"due_at": 1}),
+    ("notifications", "deliveries", {"recipient": "ina@umkm.example.id", "channel": "inbox"}, {"created_at": -1}),
+    ("notifications", "deliveries", {"recipient": "ina@umkm.example.id", "read": False, "channel": "inbox"}, None),
+    ("notifications", "deliveries", {"phone": "+6281234567890", "channel": "inbox"}, {"created_at": -1}),
+    ("notifications", "deliveries", {"phone": "+6281234567890", "read": False, "channel": "inbox"}, None),
+    ("notifications", "deliveries", {"status": "failed", "channel": {"$in": SENDING}}, {"created_at": -1}),
+    ("notifications", "deliveries", {"order_id": "BNTT-1", "channel": {"$in": SENDING}}, {"created_at": -1}),
+    ("notifications", "deliveries", {"recipient": "ina@umkm.example.id", "channel": {"$in": SENDING}}, {"created_at": -1}),
 ]
 
 
 @pytest.fixture
 async def databases(database: str) -> AsyncIterator[dict[str, Database]]:
-    """The three services' databases with the indexes their start-up creates."""
+    """The services' databases with the indexes their start-up creates."""
     suffix = uuid.uuid4().hex[:8]
     services = {
         "catalog": build_catalog(CatalogSettings(**ServiceDatabase(database, f"beli_catalog_ix{suffix}").settings())),
@@ -70,11 +86,14 @@ async def databases(database: str) -> AsyncIterator[dict[str, Database]]:
         "payments": build_payments(
             PaymentsSettings(**ServiceDatabase(database, f"beli_payments_ix{suffix}").settings(), midtrans_server_key="SB-Mid-server-test")
         ),
+        "notifications": build_notifications(
+            NotificationsSettings(**ServiceDatabase(database, f"beli_notifications_ix{suffix}").settings())
+        ),
     }
     for service in services.values():
         # The consumers' own indexes (dead letters) come with a subscription, as in the running service.
         service.runtime.subscribe(Subscription(topics=(), handlers={}))
-    async with ready(services["catalog"]), ready(services["orders"]), ready(services["payments"]):
+    async with ready(services["catalog"]), ready(services["orders"]), ready(services["payments"]), ready(services["notifications"]):
         yield {name: service.runtime.db for name, service in services.items()}
         for service in services.values():
             await service.runtime.client.drop_database(service.runtime.db.name)

@@ -75,6 +75,16 @@ class IndexConflict(Exception):
     """An index of that name or those keys exists with other options: someone must decide which."""
 
 
+async def drop_index(collection: Any, name: str) -> None:
+    """Drop an index no query needs any more (each costs the database on every write of a
+    document, issue 11). Idempotent: a missing index or collection is what was wanted."""
+    try:
+        await collection.drop_index(name)
+    except OperationFailure as error:
+        if error.code not in (26, 27):  # NamespaceNotFound, IndexNotFound
+            raise
+
+
 async def ensure_index(collection: Any, keys: Any, **options: Any) -> None:
     """Create an index. A server that lacks a feature (CannotCreateIndex, e.g. no TTL sweeps) is
     tolerated with a warning; an existing index with other options is an error, never hidden

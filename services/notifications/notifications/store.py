@@ -27,7 +27,7 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from beli_runtime.clock import utcnow
-from beli_runtime.mongo import Database, Session, ensure_index
+from beli_runtime.mongo import Database, Session, drop_index, ensure_index
 from notifications.domain import CHANNELS, Channel
 
 # pending -> sending -> sent | pending (retry) | failed; rejected/skipped never go out.
@@ -39,6 +39,9 @@ MIGRATION_BATCH = 500
 DUPLICATE_KEY = 11000
 # What became of an event's write: written now, seen before, or refused by its guard (nothing written).
 Written = Literal["written", "seen", "stale"]
+# Indexes of `deliveries` that no query uses any more, dropped at start-up: the server updates every
+# index of a document it writes, used or not (issue 11). The sending job finds its work by `due_at`.
+UNUSED_INDEXES = ("channel_1_status_1_next_attempt_at_1",)
 
 
 def message_id(event_id: str, kind: str, recipient: str) -> str:
@@ -89,14 +92,20 @@ class NotificationsStore:
         self.accounts = db["accounts"]
 
     async def ensure_indexes(self) -> None:
-        # The inbox (only its messages carry `phone` and `read`).
+        """Each index serves a query that would otherwise read the collection, and costs every write
+        of every delivery (three per sent one: intent, claim, outcome), so there is none other:
+        the inbox by e-mail (list: recipient+created_at; unread badge and mark read: recipient+read)
+        and by phone (admins), the sending job (`due_at`), and the admin listing by status, order
+        or recipient. A listing by channel alone reads the collection (sorted in memory, as
+        every listing on this server)."""
         await ensure_index(self.deliveries, [("phone", 1), ("created_at", -1)])
         await ensure_index(self.deliveries, [("recipient", 1), ("read", 1)])
-        await ensure_index(self.deliveries, [("channel", 1), ("status", 1), ("next_attempt_at", 1)])
         await ensure_index(self.deliveries, [("due_at", 1)])
         await ensure_index(self.deliveries, [("status", 1), ("created_at", -1)])
         await ensure_index(self.deliveries, [("order_id", 1)])
         await ensure_index(self.deliveries, [("recipient", 1), ("created_at", -1)])
+        for name in UNUSED_INDEXES:
+            await drop_index(self.deliveries, name)
 
     # --- written by the consumer -------------------------------------------------------------
 
@@ -107,17 +116,18 @@ class NotificationsStore:
         command), which also dedupes the event (the consumer keeps no inbox row for it): its first
         document is inserted (`_insert_or_fail`), so its duplicate key means the event was seen and
         stops the write before anything else (a channel chosen since must not send the notice
-        again); the others are upserts with $setOnInsert, and the last statement marks the first
-        document `event_written`. A write cut short (the database away mid-command) is completed
-        by the event's next delivery. `guard`, when given, goes first (SavedPreferences)."""
+        again); the others are upserts with $setOnInsert. The first document names the last one
+        (`event_last`): the write being ordered, the last document stored means the whole event
+        was (a marker set by a last statement cost one more document write per event; issue 11).
+        A write cut short (the database away mid-command) is completed by the event's next
+        delivery. `guard`, when given, goes first (SavedPreferences)."""
         docs = [message | {"channel": INBOX} for message in messages] + self._complete(deliveries)
         if not docs:
             return "written"
         head = docs[0]["_id"]
         writes: list[Any] = [guard] if guard else []
         marker = len(writes)  # the index of the first document's insert
-        writes += [_insert_or_fail(docs[0] | {"event_written": False}), *map(_insert_once, docs[1:])]
-        writes.append(UpdateOne({"_id": head}, {"$set": {"event_written": True}}))
+        writes += [_insert_or_fail(docs[0] | {"event_last": docs[-1]["_id"]}), *map(_insert_once, docs[1:])]
         try:
             await self.deliveries.bulk_write(writes, ordered=True, session=session)
         except BulkWriteError as error:
@@ -126,13 +136,23 @@ class NotificationsStore:
                 raise
             if failed["index"] != marker:
                 return "stale"  # the guard: nothing was written
-            seen = await self.deliveries.find_one({"_id": head}, {"event_written": 1}, session=session)
-            if seen is not None and seen.get("event_written", True) is False:  # cut short: complete it
-                completion = [*map(_insert_once, docs), UpdateOne({"_id": head}, {"$set": {"event_written": True}})]
-                await self.deliveries.bulk_write(completion, ordered=True, session=session)
-                return "written"
-            return "seen"
+            if not await self._cut_short(session, head):
+                return "seen"
+            # Completed with the channels chosen now; the first document then names this write's last.
+            completion = [*map(_insert_once, docs), UpdateOne({"_id": head}, _completed(docs[-1]["_id"]))]
+            await self.deliveries.bulk_write(completion, ordered=True, session=session)
         return "written"
+
+    async def _cut_short(self, session: Session, head: str) -> bool:
+        """Whether the event's earlier write stopped before its end: its last document is missing.
+        (Earlier versions marked the first document `event_written` at the end instead.)"""
+        seen = await self.deliveries.find_one({"_id": head}, {"event_written": 1, "event_last": 1}, session=session)
+        if seen is None:
+            return False
+        if "event_last" not in seen:
+            return seen.get("event_written", True) is False
+        last = seen["event_last"]
+        return last != head and await self.deliveries.find_one({"_id": last}, {"_id": 1}, session=session) is None
 
     @staticmethod
     def _complete(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -295,6 +315,10 @@ class Outcome:
             failed |= {"status": "failed", "failed_at": utcnow()}
             update["$unset"] = {"due_at": ""}
         return UpdateOne({"_id": self.delivery, "status": "sending"}, {"$set": failed} | update)
+
+
+def _completed(last: str) -> dict[str, Any]:
+    return {"$set": {"event_last": last}, "$unset": {"event_written": ""}}
 
 
 def _insert_once(doc: dict[str, Any]) -> UpdateOne:

@@ -162,12 +162,46 @@ async def test_preferences_saved_on_one_instance_are_followed_by_the_other(servi
 
 async def test_an_event_whose_write_was_cut_short_is_completed_by_its_next_delivery(notifications: NotificationsService) -> None:
     """The database went away after the event's first document: the next delivery of the event
-    writes the rest instead of taking the event for one already seen."""
+    writes the rest instead of taking the event for one already seen. So it does for a write an
+    earlier version cut short (it marked the first document `event_written` at the end)."""
     store = notifications.store
-    head = "evt-cut:stock_low:ina@umkm.example.id"
-    await store.deliveries.insert_one({"_id": head, "channel": "inbox", "recipient": "ina@umkm.example.id", "event_written": False})
+    for event, mark in (
+        ("evt-cut", {"event_last": "evt-cut:stock_low:ina@umkm.example.id:whatsapp"}),
+        ("evt-old", {"event_written": False}),
+    ):
+        head = f"{event}:stock_low:ina@umkm.example.id"
+        await store.deliveries.insert_one({"_id": head, "channel": "inbox", "recipient": "ina@umkm.example.id"} | mark)
+        async with notifications.runtime.client.start_session() as session:
+            await notifications.handlers.record(session, *stock_low_for(SELLER, event))
+            await notifications.handlers.record(session, *stock_low_for(SELLER, event))  # again: seen
+        assert await channels_of(notifications, event) == {"email", "whatsapp"}
+        stored = await store.deliveries.find_one({"_id": head})
+        assert stored is not None and "event_written" not in stored and stored["event_last"] == f"{head}:whatsapp"
+
+
+async def test_an_event_seen_before_writes_nothing_again(notifications: NotificationsService) -> None:
+    """A redelivered event changes none of its documents, even one a sender has since claimed,
+    and its e-mail is still due once (the write is one per document, none more: issue 11)."""
+    store = notifications.store
     async with notifications.runtime.client.start_session() as session:
-        await notifications.handlers.record(session, *stock_low_for(SELLER, "evt-cut"))
-    assert await channels_of(notifications, "evt-cut") == {"email", "whatsapp"}
-    stored = await store.deliveries.find_one({"_id": head})
-    assert stored is not None and stored["event_written"] is True
+        await notifications.handlers.record(session, *stock_low_for(SELLER, "evt-twice"))
+        before = {doc["_id"]: doc async for doc in store.deliveries.find({"event_id": "evt-twice"})}
+        await notifications.handlers.record(session, *stock_low_for(SELLER, "evt-twice"))
+    after = {doc["_id"]: doc async for doc in store.deliveries.find({"event_id": "evt-twice"})}
+    assert after == before and len(after) == 3  # inbox, e-mail, WhatsApp
+    due = await store.due(["email", "whatsapp"], utcnow(), 10)
+    assert sorted(d.id for d in due if d.id.startswith("evt-twice")) == sorted(i for i in after if i.endswith(("email", "whatsapp")))
+
+
+async def test_indexes_no_query_uses_are_dropped_at_start_up(service_database: ServiceDatabase) -> None:
+    """A database from before: the sending job's old index on channel, status and next attempt
+    is gone after start-up (every write of a delivery paid for it), and a second start is fine."""
+    settings = NotificationsSettings(**service_database.settings())
+    service = build_service(settings)
+    deliveries = service.store.deliveries
+    await deliveries.create_index([("channel", 1), ("status", 1), ("next_attempt_at", 1)])
+    async with ready(service):
+        await service.prepare()  # idempotent: the index is already gone
+        names = set(await deliveries.index_information())
+    assert "channel_1_status_1_next_attempt_at_1" not in names
+    assert {"due_at_1", "recipient_1_read_1", "recipient_1_created_at_-1", "status_1_created_at_-1"} <= names
