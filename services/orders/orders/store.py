@@ -13,7 +13,7 @@ from beli_contracts.values import PricedLine
 from beli_runtime.clock import utcnow
 from beli_runtime.group_commit import BatchConflict
 from beli_runtime.inbox import OpenUnits
-from beli_runtime.mongo import Collection, Database, Session, ensure_index
+from beli_runtime.mongo import Collection, Database, Session, drop_index, ensure_index
 from orders.documents import OrderDocument, SubOrder
 from orders.domain import OrderStatus, fulfilment_index, seller_state, sources_of
 
@@ -79,7 +79,9 @@ class OrdersStore:
 
     async def ensure_indexes(self) -> None:
         await ensure_index(self.orders, [("status", 1), ("updated_at", 1)])
-        await ensure_index(self.orders, [("customer.email", 1), ("created_at", -1)])
+        # Orders were first listed by the shopper's e-mail; no query has used this since they are
+        # listed by account, and every write of an order paid for it (issue 11).
+        await drop_index(self.orders, "customer.email_1_created_at_-1")
         # A shopper's own orders, newest first (GET /orders).
         await ensure_index(self.orders, [("customer.account_id", 1), ("created_at", -1), ("_id", -1)])
         # Sellers' lists (all, or by their sub-order's status) and the auto-complete sweep.
