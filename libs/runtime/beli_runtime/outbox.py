@@ -111,10 +111,15 @@ class Outbox:
         await self._insert(session, rows)
         return envelopes
 
-    async def add_each(self, session: Session, events: Sequence[tuple[EventPayload, str, Mapping[str, str] | None]]) -> list[Envelope]:
+    async def add_each(
+        self, session: Session, events: Sequence[tuple[EventPayload, str, Mapping[str, str] | None]], *, correlated: bool = False
+    ) -> list[Envelope]:
         """Events of several aggregates in one round trip: each (payload, key, the trace it continues
-        when that is not the current one), in this order."""
-        envelopes = [Envelope.wrap(payload, key=key, source=self.source) for payload, key, _ in events]
+        when that is not the current one), in this order. `correlated`: each event's correlation id
+        is its key (the aggregate's id), as `add(..., correlation_id=key)` gives."""
+        envelopes = [
+            Envelope.wrap(payload, key=key, source=self.source, correlation_id=key if correlated else None) for payload, key, _ in events
+        ]
         rows = [
             self._row(e.topic, e.key, e.to_bytes(), {"event_type": e.type}, trace)
             for e, (_, _, trace) in zip(envelopes, events, strict=True)

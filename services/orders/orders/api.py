@@ -1,7 +1,6 @@
 """Orders HTTP routes: checkout (idempotent), order status, cancellation, and fulfilment of
 each seller's sub-order (sellers' order lists, shipping, the shopper's confirmation)."""
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -9,8 +8,6 @@ from fastapi.responses import JSONResponse
 from pydantic import EmailStr, Field, model_validator
 from pymongo.errors import DuplicateKeyError
 
-from beli_contracts.orders import OrderPlaced
-from beli_contracts.values import Customer, OrderItem
 from beli_runtime.auth import CurrentPrincipal, Principal
 from beli_runtime.clock import utcnow
 from beli_runtime.cursors import BadCursor, cursors
@@ -18,6 +15,7 @@ from beli_runtime.http import ApiError
 from beli_runtime.service import ServiceRuntime
 from beli_runtime.strict import StrictRequest as Strict
 from orders import access
+from orders.checkouts import Checkouts, Placement, placement
 from orders.documents import OrderDocument
 from orders.domain import SHOPPER_CANCELLABLE, OrderStatus, SubOrderStatus, request_fingerprint
 from orders.fulfilment import Fulfilment, write_retrying
@@ -147,6 +145,7 @@ def _register_checkout(
     router: APIRouter, runtime: ServiceRuntime, store: OrdersStore, settings: OrdersSettings, outlets: OutletDirectory, codes: PickupCodes
 ) -> None:
     Checkout = checkout_model(settings)
+    checkouts = Checkouts(runtime, store)
 
     @router.post(
         "/orders",
@@ -189,39 +188,22 @@ def _register_checkout(
         order["deliveries"] = deliveries
         if any(delivery["method"] == "pickup" for delivery in deliveries.values()):
             order["pickup_code"] = await codes.issue(order_id)
-        return await _place(runtime, store, key, fingerprint, order, payload, now)
+        response = {"id": order_id, "status": OrderStatus.PENDING.value}
+        return await _place(checkouts, store, placement(key, fingerprint, order, payload, response, now))
 
 
-async def _place(
-    runtime: ServiceRuntime, store: OrdersStore, key: str, fingerprint: str, order: dict[str, Any], payload: dict[str, Any], now: datetime
-) -> JSONResponse:
-    """Stores the order with its idempotency key and announces it, in one transaction."""
-    order_id = order["_id"]
-    response = {"id": order_id, "status": OrderStatus.PENDING.value}
-
-    async def work(session: Any) -> None:
-        await store.place(session, key, fingerprint, order, response)
-        await runtime.outbox.add(
-            session,
-            OrderPlaced(
-                order_id=order_id,
-                customer=Customer(**payload["customer"]),
-                items=[OrderItem(**item) for item in payload["items"]],
-                placed_at=now,
-            ),
-            key=order_id,
-            correlation_id=order_id,
-        )
-
+async def _place(checkouts: Checkouts, store: OrdersStore, placed: Placement) -> JSONResponse:
+    """Stores the order with its idempotency key and announces it, in one transaction (shared
+    with the checkouts placed at the same time: checkouts.py)."""
     try:
-        await runtime.write(work)
+        await checkouts.place(placed)
     except DuplicateKeyError:
         # The same key is being used by a concurrent request that won the race.
-        earlier = await store.remembered(key)
+        earlier = await store.remembered(placed.key)
         if earlier is None:
             raise ApiError(409, "Idempotency-Key is in use by a request still running; retry shortly") from None
-        return _replay(earlier, fingerprint)
-    return JSONResponse(response, status_code=201)
+        return _replay(earlier, placed.fingerprint)
+    return JSONResponse(placed.response, status_code=201)
 
 
 def _register_order(router: APIRouter, runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHandlers) -> None:

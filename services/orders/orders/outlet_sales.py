@@ -195,7 +195,7 @@ def _register_sale(router: APIRouter, runtime: ServiceRuntime, store: OrdersStor
         response = {"id": order["_id"], "status": OrderStatus.PENDING.value}
 
         async def work(session: Session) -> None:
-            await store.place(session, key, fingerprint, order, response)
+            await store.place(session, [(key, fingerprint, order, response)])
             await runtime.outbox.add(session, placed, key=order["_id"], correlation_id=order["_id"])
 
         try:

@@ -2,12 +2,12 @@
 of a transaction of consumed events (one `$in` read, one bulk write)."""
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import ReplaceOne, ReturnDocument, UpdateOne
 
 from beli_contracts.values import PricedLine
 from beli_runtime.clock import utcnow
@@ -100,26 +100,39 @@ class OrdersStore:
             return None
         return record
 
-    async def place(self, session: Session, key: str, fingerprint: str, order: dict[str, Any], response: dict[str, Any]) -> None:
+    async def place(self, session: Session, checkouts: Sequence[tuple[str, str, dict[str, Any], dict[str, Any]]]) -> None:
+        """Claim each checkout's idempotency key and store its order: (key, fingerprint, order, the
+        answer a retry replays) each. One write claims all the keys: it replaces an expired record
+        that the TTL sweep has not yet removed (free to use again), inserts where there is none, and
+        fails with a duplicate key where a live one exists (a concurrent checkout with the same key
+        won). Alone, a checkout's duplicate is a DuplicateKeyError; in a batch, the batch fails and
+        is written again one checkout at a time (checkouts.py)."""
         now = utcnow()
-        # One write claims the key: it replaces an expired record that the TTL sweep has not yet
-        # removed (free to use again), inserts where there is none, and fails with a duplicate key
-        # where a live one exists (a concurrent checkout with the same key won). It was a delete
-        # and an insert: one database operation fewer per order (issue 11).
-        await self.keys.replace_one(
-            {"_id": key, "expires_at": {"$lt": now}},
-            {
-                "fingerprint": fingerprint,
-                "order_id": order["_id"],
-                "response": response,
-                "created_at": now,
-                "expires_at": now + self.idempotency_ttl,
-            },
-            upsert=True,
-            session=session,
-        )
-        # Validated before it is stored: a malformed order fails its checkout, not a later reader.
-        await self.orders.insert_one(OrderDocument.model_validate(order).to_document(), session=session)
+        claims = [
+            (
+                {"_id": key, "expires_at": {"$lt": now}},
+                {
+                    "fingerprint": fingerprint,
+                    "order_id": order["_id"],
+                    "response": response,
+                    "created_at": now,
+                    "expires_at": now + self.idempotency_ttl,
+                },
+            )
+            for key, fingerprint, order, response in checkouts
+        ]
+        if len(claims) == 1:
+            await self.keys.replace_one(*claims[0], upsert=True, session=session)
+        else:
+            await self.keys.bulk_write(
+                [ReplaceOne(claimed, record, upsert=True) for claimed, record in claims], ordered=True, session=session
+            )
+        # Validated before they are stored: a malformed order fails its checkout, not a later reader.
+        orders = [OrderDocument.model_validate(order).to_document() for _, _, order, _ in checkouts]
+        if len(orders) == 1:
+            await self.orders.insert_one(orders[0], session=session)
+        else:
+            await self.orders.insert_many(orders, ordered=True, session=session)
 
     async def get(self, order_id: str, session: Session | None = None) -> OrderDocument | None:
         unit = self._units.of(session)

@@ -2,6 +2,7 @@
 from the composition root (`build_app`), the lifespan never runs, so nothing is consumed or
 published; what would be published is read from the outbox."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -85,6 +86,42 @@ async def test_the_same_key_with_another_basket_is_refused_and_names_the_first_o
     assert await service.store.orders.count_documents({}) == 1
 
 
+async def test_checkouts_placed_together_share_their_writes_and_keep_their_own_outcomes(
+    orders: tuple[httpx.AsyncClient, OrdersService],
+) -> None:
+    """Fifteen shoppers' checkouts at the same moment: each gets its own order and event
+    (correlated to it), and the keys were claimed in fewer writes than there were checkouts (they
+    shared transactions: checkouts.py). Then a retried request racing its first try among other
+    checkouts: the pair gets one order between them, the others theirs."""
+    client, service = orders
+
+    async def place(keys: list[str]) -> list[httpx.Response]:
+        posts = [
+            client.post("/orders", json=checkout(quantity=1 + n % 3), headers=BEARER | {"Idempotency-Key": key})
+            for n, key in enumerate(keys)
+        ]
+        return list(await asyncio.gather(*posts))
+
+    keys = [uuid.uuid4().hex for _ in range(15)]
+    before = await operations_on_keys(service)
+    answers = await place(keys)
+    claims = await operations_on_keys(service) - before
+    assert [answer.status_code for answer in answers] == [201] * 15, [answer.text for answer in answers]
+    assert len({answer.json()["id"] for answer in answers}) == 15 and await service.store.orders.count_documents({}) == 15
+    for n, answer in enumerate(answers):
+        stored = await service.store.get(answer.json()["id"])
+        assert stored is not None and [item["quantity"] for item in stored.items] == [1 + n % 3]
+        [event] = await events(service, answer.json()["id"])
+        assert event.type == "orders.order_placed" and event.correlation_id == answer.json()["id"]
+    assert claims < 15, f"{claims} writes claimed 15 keys: the checkouts did not share their transactions"
+
+    retried = uuid.uuid4().hex
+    answers = await place([retried, uuid.uuid4().hex, uuid.uuid4().hex, retried])
+    assert [answer.status_code for answer in answers] == [201] * 4, [answer.text for answer in answers]
+    assert answers[0].json() == answers[3].json(), "the retried checkout placed a second order"
+    assert await service.store.orders.count_documents({}) == 18
+
+
 async def test_an_expired_key_is_free_again_and_a_live_one_is_claimed_once(orders: tuple[httpx.AsyncClient, OrdersService]) -> None:
     client, service = orders
     key = uuid.uuid4().hex
@@ -94,7 +131,7 @@ async def test_an_expired_key_is_free_again_and_a_live_one_is_claimed_once(order
     # Still live: a checkout racing the first one (past the look-up) loses on the key itself.
     with pytest.raises(DuplicateKeyError):
         await service.runtime.write(
-            lambda session: service.store.place(session, stored["_id"], "another basket", {"_id": "ord-racing"}, {"id": "ord-racing"})
+            lambda session: service.store.place(session, [(stored["_id"], "another basket", {"_id": "ord-racing"}, {"id": "ord-racing"})])
         )
     # Expired, and the TTL sweep has not removed it yet: the key may be used for a new order.
     await service.store.keys.update_one({"_id": stored["_id"]}, {"$set": {"expires_at": utcnow() - timedelta(minutes=1)}})
