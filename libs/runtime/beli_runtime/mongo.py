@@ -71,6 +71,10 @@ async def in_transaction(client: AsyncMongoClient[dict[str, Any]], work: Callabl
             raise unreachable.error from None
 
 
+# The server's code for a write refused by a unique index (`_id` or another): "already there".
+DUPLICATE_KEY = 11000
+
+
 class IndexConflict(Exception):
     """An index of that name or those keys exists with other options: someone must decide which."""
 

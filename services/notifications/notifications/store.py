@@ -27,7 +27,7 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from beli_runtime.clock import utcnow
-from beli_runtime.mongo import Database, Session, drop_index, ensure_index
+from beli_runtime.mongo import DUPLICATE_KEY, Database, Session, drop_index, ensure_index
 from notifications.domain import CHANNELS, Channel
 
 # pending -> sending -> sent | pending (retry) | failed; rejected/skipped never go out.
@@ -36,7 +36,6 @@ KEEP_ERRORS = 10
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INBOX = "inbox"  # the channel of the in-app inbox: its documents are the messages themselves
 MIGRATION_BATCH = 500
-DUPLICATE_KEY = 11000
 # What became of an event's write: written now, seen before, or refused by its guard (nothing written).
 Written = Literal["written", "seen", "stale"]
 # Indexes of `deliveries` that no query uses any more, dropped at start-up: the server updates every

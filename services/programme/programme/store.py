@@ -13,7 +13,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
-from beli_runtime.mongo import Collection, Database, Session, ensure_index
+from beli_runtime.mongo import DUPLICATE_KEY, Collection, Database, Session, ensure_index
 from programme.domain import CommitmentVersion
 
 Doc = dict[str, Any]
@@ -101,7 +101,7 @@ class ProgrammeStore:
         try:
             await self.asn.insert_many(docs, ordered=False)
         except BulkWriteError as error:
-            return [docs[e["index"]]["_id"] for e in error.details.get("writeErrors", []) if e.get("code") == 11000]
+            return [docs[e["index"]]["_id"] for e in error.details.get("writeErrors", []) if e.get("code") == DUPLICATE_KEY]
         return []
 
     async def update_asn(self, changes: list[tuple[str, Doc]]) -> None:
