@@ -189,12 +189,13 @@ def _register_checkout(
         if any(delivery["method"] == "pickup" for delivery in deliveries.values()):
             order["pickup_code"] = await codes.issue(order_id)
         response = {"id": order_id, "status": OrderStatus.PENDING.value}
-        return await _place(checkouts, store, placement(key, fingerprint, order, payload, response, now))
+        return await place_answered(checkouts, store, placement(key, fingerprint, order, payload, response, now))
 
 
-async def _place(checkouts: Checkouts, store: OrdersStore, placed: Placement) -> JSONResponse:
+async def place_answered(checkouts: Checkouts, store: OrdersStore, placed: Placement) -> JSONResponse:
     """Stores the order with its idempotency key and announces it, in one transaction (shared
-    with the checkouts placed at the same time: checkouts.py)."""
+    with the checkouts placed at the same time: checkouts.py); answers it, or replays the order
+    of a concurrent request with the same key. Online checkouts and the till's sales alike."""
     try:
         await checkouts.place(placed)
     except DuplicateKeyError:

@@ -45,11 +45,13 @@ class Placement:
 def placement(
     key: str, fingerprint: str, order: dict[str, Any], payload: dict[str, Any], response: dict[str, Any], now: datetime
 ) -> Placement:
+    """An online checkout's or a till sale's (its order carries the outlet's `channel`)."""
     event = OrderPlaced(
         order_id=order["_id"],
         customer=Customer(**payload["customer"]),
         items=[OrderItem(**item) for item in payload["items"]],
         placed_at=now,
+        **({"channel": order["channel"]} if "channel" in order else {}),
     )
     return Placement(key, fingerprint, order, response, event, tracing.carrier())
 

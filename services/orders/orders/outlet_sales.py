@@ -13,21 +13,20 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import EmailStr, Field, model_validator
-from pymongo.errors import DuplicateKeyError
 
 from beli_contracts import Envelope
 from beli_contracts.accounts import AccountVerified
-from beli_contracts.orders import OrderPlaced
 from beli_contracts.outlets import outlet_channel
 from beli_contracts.programme import NipLinked, nip_digest
-from beli_contracts.values import Customer, OrderItem
+from beli_contracts.values import Customer
 from beli_runtime.auth import Principal, Role, current_principal
 from beli_runtime.clock import utcnow
 from beli_runtime.http import ApiError
 from beli_runtime.mongo import Database, Session, ensure_index
 from beli_runtime.service import ServiceRuntime
 from beli_runtime.strict import StrictRequest as Strict
-from orders.api import _replay, _valid_key
+from orders.api import _replay, _valid_key, place_answered
+from orders.checkouts import Checkouts, placement
 from orders.documents import OrderDocument
 from orders.domain import SHOPPER_CANCELLABLE, OrderStatus, request_fingerprint
 from orders.handlers import OrdersHandlers
@@ -158,6 +157,8 @@ def build_router(runtime: ServiceRuntime, store: OrdersStore, buyers: Buyers, ha
 
 
 def _register_sale(router: APIRouter, runtime: ServiceRuntime, store: OrdersStore, buyers: Buyers) -> None:
+    checkouts = Checkouts(runtime, store)
+
     @router.post(
         "/outlets/{outlet_id}/sales",
         status_code=201,
@@ -185,26 +186,9 @@ def _register_sale(router: APIRouter, runtime: ServiceRuntime, store: OrdersStor
             "payment_method": body.payment_method,
             "sold_by": staff.account_id,
         }
-        placed = OrderPlaced(
-            order_id=order["_id"],
-            customer=customer,
-            items=[OrderItem(**item) for item in payload["items"]],
-            placed_at=now,
-            channel=order["channel"],
-        )
         response = {"id": order["_id"], "status": OrderStatus.PENDING.value}
-
-        async def work(session: Session) -> None:
-            await store.place(session, [(key, fingerprint, order, response)])
-            await runtime.outbox.add(session, placed, key=order["_id"], correlation_id=order["_id"])
-
-        try:
-            await runtime.write(work)
-        except DuplicateKeyError:
-            if (earlier := await store.remembered(key)) is None:
-                raise ApiError(409, "Idempotency-Key is in use by a request still running; retry shortly") from None
-            return _replay(earlier, fingerprint)
-        return JSONResponse(response, status_code=201)
+        sale = placement(key, fingerprint, order, payload | {"customer": customer.model_dump()}, response, now)
+        return await place_answered(checkouts, store, sale)
 
 
 def _register_sales(router: APIRouter, runtime: ServiceRuntime, store: OrdersStore, handlers: OrdersHandlers) -> None:
