@@ -2,8 +2,10 @@
 never in a consumer. An event's messages and deliveries are one bulk write that dedupes the
 event itself (`NotificationsStore.add_notices`), so the consumer keeps no inbox row and opens no
 transaction for it (`Subscription.self_deduplicating`): that write, and a look-up of preferences
-only for people who saved some, is all an event costs. Remembering an account (`$set`) keeps the
-consumer's inbox, so an older copy of the event never overwrites a newer one."""
+only for people who saved some, is all an event costs. The deliveries go out from here as soon as
+that write is stored, claimed by it (`DeliveryJob.take`): no look nor claim of the sending job.
+Remembering an account (`$set`) keeps the consumer's inbox, so an older copy of the event never
+overwrites a newer one."""
 
 from __future__ import annotations
 
@@ -34,17 +36,14 @@ from notifications.domain import KINDS, Channel, Notice
 from notifications.phones import InvalidPhone, to_e164, try_e164
 from notifications.preferences import SavedPreferences, StalePreferences
 from notifications.rendering import Rendered, Renderer
+from notifications.sender import DeliveryJob
 from notifications.settings import NotificationsSettings
-from notifications.store import NotificationsStore, delivery_id, message_id
+from notifications.store import NotificationsStore, Written, delivery_id, message_id
 
 UNVERIFIED_EMAIL = "alamat e-mail ini belum diverifikasi oleh pemiliknya"
 UNVERIFIED_PHONE = "nomor telepon ini belum diverifikasi oleh pemiliknya"
 # Writes of one event whose guard may find preferences changed before the consumer's retry takes over.
 GUARD_ATTEMPTS = 3
-# The handlers that write no deliveries. Every other one may (a person's preferences choose the
-# channels of any kind), so its events wake the sender at once (main.py): a new handler wakes it
-# unless named here.
-WRITES_NO_DELIVERIES = frozenset({AccountVerified.TYPE})
 
 
 class NotificationsHandlers:
@@ -53,6 +52,9 @@ class NotificationsHandlers:
         self.saved = saved
         self.renderer = renderer
         self.settings = settings
+        # The sending job of this instance (main.py), which sends the deliveries written here;
+        # without one, they wait for a sending job's look.
+        self.sender: DeliveryJob | None = None
 
     def subscription(self) -> Subscription:
         def on(build: Callable[[Any], list[Notice]]) -> Any:
@@ -87,10 +89,6 @@ class NotificationsHandlers:
             self_deduplicating=frozenset(handlers) - {AccountVerified.TYPE},
         )
 
-    def wake_sender(self) -> frozenset[str]:
-        """The consumed event types whose handlers write deliveries for the sender."""
-        return frozenset(self.subscription().handlers) - WRITES_NO_DELIVERIES
-
     async def on_levy_rule_changed(self, envelope: Envelope, event: LevyRuleChanged, session: Session) -> None:
         # FINANCE_EMAILS reach staff accounts only: an address someone signed up with is not enough.
         staff = await self.store.staff_emails(session, self.settings.finance_recipients)
@@ -113,7 +111,7 @@ class NotificationsHandlers:
                 doc["address"] = to_e164(event.address, self.settings.default_phone_region)
             except InvalidPhone as invalid:
                 doc |= {"status": "rejected", "last_error": str(invalid)}
-        await self.store.add_notices(session, [], [doc])
+        await self._write(session, [], [doc])
 
     async def record(self, session: Session, event_id: str, notices: list[Notice]) -> None:
         """An event's inbox messages and deliveries in one bulk write, after a look-up of the
@@ -123,10 +121,28 @@ class NotificationsHandlers:
         for _ in range(GUARD_ATTEMPTS):
             chosen = await self.saved.of(session, reachable)
             messages, deliveries = self._documents(event_id, notices, chosen)
-            if await self.store.add_notices(session, messages, deliveries, guard=self.saved.guard()) != "stale":
+            if await self._write(session, messages, deliveries, guard=True) != "stale":
                 return
             await self.saved.refresh()
         raise StalePreferences(f"preferences kept changing while event {event_id} was written")  # retried by the consumer
+
+    async def _write(
+        self, session: Session, messages: list[dict[str, Any]], deliveries: list[dict[str, Any]], guard: bool = False
+    ) -> Written:
+        """Write an event's documents with the deliveries this instance's sender takes already
+        claimed, and send those once the write stored them as they are."""
+        if self.sender is None:
+            return await self.store.add_notices(session, messages, deliveries, self.saved.guard() if guard else None)
+        handover = self.sender.take(deliveries)
+        written: Written | None = None
+        try:
+            written = await self.store.add_notices(session, messages, handover.documents, self.saved.guard() if guard else None)
+        finally:
+            if written == "written":
+                handover.start()
+            else:
+                handover.cancel()
+        return written
 
     def _documents(
         self, event_id: str, notices: list[Notice], chosen: dict[str, dict[str, list[Channel]]]

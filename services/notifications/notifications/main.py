@@ -49,9 +49,10 @@ def build_app(settings: NotificationsSettings) -> FastAPI:
     service.runtime.subscribe(service.handlers.subscription())
     # One job (and one lease) sends on every channel; each channel keeps its own bound of sends in flight.
     sender = DeliveryJob(service.store, service.transports, settings)
-    job = service.runtime.add_job(sender.name, sender.send_due, interval=settings.send_job_seconds, woken_by=service.handlers.wake_sender())
+    # Woken by the sender itself for what an event's consumer left due (handlers.py sends the rest).
+    job = service.runtime.add_job(sender.name, sender.send_due, interval=settings.send_job_seconds)
     sender.wake = job.wake
-    service.sender = sender
+    service.sender = service.handlers.sender = sender
 
     app = service_app(
         service,

@@ -5,7 +5,13 @@ out of the next look, so a slow or down provider only ever delays its own channe
 others nor the Kafka consumer (which only records intents).
 
 Database operations (issue 11): one look per wake-up for all channels together (it was one, or
-two, per channel), one claim per batch, and outcomes of sends that finish together in one write."""
+two, per channel), one claim per batch, and outcomes of sends that finish together in one write.
+
+Most deliveries are never looked for nor claimed at all: the instance that consumes an event
+sends its deliveries itself (`take`). They are written already claimed by it, in the event's own
+write, and sent as soon as that write is stored; the job only finds what this left behind (a
+channel without room or a provider, a retry, the claim of an instance that died mid-send). A
+sent message thus costs two writes of its delivery instead of three, and no look."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from beli_runtime.clock import utcnow
@@ -20,7 +27,7 @@ from beli_runtime.logs import get_logger
 from beli_runtime.retry import Backoff
 from notifications.channels import SendFailed, Transport
 from notifications.settings import NotificationsSettings
-from notifications.store import Delivery, NotificationsStore, Outcome
+from notifications.store import Delivery, NotificationsStore, Outcome, claim_fields, new_claim
 
 log = get_logger(__name__)
 # A claim outlives the send's own timeout, so it only expires when the sender died.
@@ -29,6 +36,10 @@ CLAIM_MARGIN_SECONDS = 5.0
 # write: sends to the local SMTP server and the provider take milliseconds, and a crash in this
 # window only means a retry under the same idempotency key.
 OUTCOME_LINGER_SECONDS = 0.2
+# Under load (the last outcome write ended less than OUTCOME_BUSY_SECONDS ago), a write waits this
+# long for the outcomes of other sends, so that one write serves many events' messages.
+OUTCOME_GATHER_SECONDS = 0.25
+OUTCOME_BUSY_SECONDS = 1.0
 
 
 class DeliveryJob:
@@ -78,8 +89,7 @@ class DeliveryJob:
                 taken.append(delivery)
             else:
                 self.waiting.add(delivery.channel)
-        holds = {channel: transport.timeout_seconds + CLAIM_MARGIN_SECONDS for channel, transport in self.transports.items()}
-        claimed = await self.store.claim(taken, utcnow(), holds)
+        claimed = await self.store.claim(taken, utcnow(), self._holds())
         batch = Batch(self.outcomes, len(claimed))
         for delivery in claimed:
             self._start(delivery, batch)
@@ -98,9 +108,41 @@ class DeliveryJob:
 
     def _start(self, delivery: Delivery, batch: Batch) -> None:
         self.in_flight[delivery.channel] += 1
+        self.launch(delivery, batch)
+
+    def launch(self, delivery: Delivery, batch: Batch) -> None:
+        """Send a delivery that holds a place in its channel's bound."""
         task = asyncio.create_task(self._send_one(delivery, batch), name=f"send:{delivery.id}")
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
+
+    def _holds(self) -> dict[str, float]:
+        """How long a claim lasts on each channel: past the send's own timeout, so that it only
+        expires when its sender died."""
+        return {channel: transport.timeout_seconds + CLAIM_MARGIN_SECONDS for channel, transport in self.transports.items()}
+
+    def take(self, documents: list[dict[str, Any]]) -> Handover:
+        """The deliveries of an event that this instance will send itself once they are written:
+        the pending ones on configured channels with room, returned claimed (attempt 1, until the
+        channel's hold) so that they are stored taken and no other sender looks for them. Each
+        holds a place in its channel's bound until `Handover.start` sends it or `cancel` frees it."""
+        now, token, holds = utcnow(), new_claim(), self._holds()
+        stored: list[dict[str, Any]] = []
+        taken: list[Delivery] = []
+        for doc in documents:
+            channel = doc["channel"]
+            transport = self.transports.get(channel)
+            if self._stopping or doc["status"] != "pending" or transport is None or not transport.configured():
+                stored.append(doc)
+            elif self.in_flight[channel] >= self.settings.send_concurrency:
+                stored.append(doc)
+                self.waiting.add(channel)
+            else:
+                self.in_flight[channel] += 1
+                doc = doc | claim_fields(now + timedelta(seconds=holds[channel]), token) | {"attempts": 1}
+                stored.append(doc)
+                taken.append(Delivery.from_document(doc))
+        return Handover(self, stored, taken)
 
     async def settle(self, timeout: float | None = None) -> None:
         """Wait for the sends in flight (tests; and a stopping service, before its database closes)."""
@@ -116,13 +158,13 @@ class DeliveryJob:
         try:
             outcome = await self._attempt(delivery)
         finally:
-            self._free(delivery.channel)
+            self.release(delivery.channel)
         try:
             await batch.record(outcome)
         except Exception:  # an outcome not written leaves the claim to expire: retried, same key
             log.exception("notifications.outcome_not_recorded", delivery_id=delivery.id)
 
-    def _free(self, channel: str) -> None:
+    def release(self, channel: str) -> None:
         """The channel's bound is on sends to its provider, not on our outcome writes: a slot held
         until its outcome was written (the linger plus a database round trip, about a second under
         a payday rush) capped each channel at a few sends a second whatever the provider could take,
@@ -159,6 +201,32 @@ class DeliveryJob:
         return Outcome(delivery.id, sent=True, provider_id=provider_id)
 
 
+class Handover:
+    """An event's deliveries as they are to be written (`documents`), some of them claimed by this
+    instance (`taken`): sent once the write is stored, or given back when it is not."""
+
+    def __init__(self, job: DeliveryJob, documents: list[dict[str, Any]], taken: list[Delivery]) -> None:
+        self.job = job
+        self.documents = documents
+        self.taken = taken
+
+    def start(self) -> None:
+        """The write stored these documents as they are: send the taken ones, and wake the job for
+        the others that are due."""
+        batch = Batch(self.job.outcomes, len(self.taken))
+        for delivery in self.taken:
+            self.job.launch(delivery, batch)
+        if any(doc["status"] == "pending" for doc in self.documents):
+            self.job.wake()
+
+    def cancel(self) -> None:
+        """Nothing was written, or the documents stored are an earlier write's (an event seen before,
+        a write cut short and completed): the job sends what is due of them, as of any other event."""
+        for delivery in self.taken:
+            self.job.release(delivery.channel)
+        self.job.wake()
+
+
 class Batch:
     """The outcomes of the sends claimed together, written together: the last send of the batch to
     finish writes them all; one that waited OUTCOME_LINGER_SECONDS for the others writes what has
@@ -193,11 +261,17 @@ class Outcomes:
         self._store = store
         self._queued: list[Outcome] = []
         self._writing = asyncio.Lock()
+        self._last_write = -float("inf")
 
     async def record(self, outcomes: list[Outcome]) -> None:
         self._queued += outcomes
         async with self._writing:
             if not self._queued:
                 return  # an earlier write took ours
+            if time.monotonic() - self._last_write < OUTCOME_BUSY_SECONDS:
+                await asyncio.sleep(OUTCOME_GATHER_SECONDS)  # under load: gather the sends ending meanwhile
             queued, self._queued = self._queued, []
-            await self._store.record_outcomes(queued)
+            try:
+                await self._store.record_outcomes(queued)
+            finally:
+                self._last_write = time.monotonic()

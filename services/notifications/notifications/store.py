@@ -3,8 +3,9 @@
 - `deliveries`: one document per (event, kind, recipient, channel). The in-app inbox is one of
   the channels (`inbox`: the message itself, with its read mark, under the message id that the
   inbox API shows); e-mail/WhatsApp/SMS documents are the intent to send, written with the
-  inbox message in one bulk write when the event is consumed. The sending job claims one
-  (status `sending`, `claimed_until`), sends, then marks it `sent`. A crash between the two
+  inbox message in one bulk write when the event is consumed, most of them already claimed by the
+  consuming instance, which sends them itself (`sender.DeliveryJob.take`); the sending job claims
+  the others (status `sending`, `claimed_until`). The sender then marks it `sent`. A crash between the two
   leaves a claim that expires and is retried with the same provider idempotency key. `due_at` is
   set only while a delivery still has to go out (pending: when to try; sending: when its claim
   expires), so finding the due ones is one range query over a small index.
@@ -36,8 +37,9 @@ KEEP_ERRORS = 10
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INBOX = "inbox"  # the channel of the in-app inbox: its documents are the messages themselves
 MIGRATION_BATCH = 500
-# What became of an event's write: written now, seen before, or refused by its guard (nothing written).
-Written = Literal["written", "seen", "stale"]
+# What became of an event's write: written now; completed (a write cut short before, whose documents
+# that were already stored stayed as they were); seen before; or refused by its guard (nothing written).
+Written = Literal["written", "completed", "seen", "stale"]
 # Indexes of `deliveries` that no query uses any more, dropped at start-up: the server updates every
 # index of a document it writes, used or not (issue 11). The sending job finds its work by `due_at`.
 UNUSED_INDEXES = ("channel_1_status_1_next_attempt_at_1",)
@@ -140,6 +142,7 @@ class NotificationsStore:
             # Completed with the channels chosen now; the first document then names this write's last.
             completion = [*map(_insert_once, docs), UpdateOne({"_id": head}, _completed(docs[-1]["_id"]))]
             await self.deliveries.bulk_write(completion, ordered=True, session=session)
+            return "completed"
         return "written"
 
     async def _cut_short(self, session: Session, head: str) -> bool:
@@ -206,11 +209,10 @@ class NotificationsStore:
         so that a crash mid-send still counts."""
         if not due:
             return []
-        token = uuid.uuid4().hex
+        token = new_claim()
 
         def take(delivery: Delivery) -> UpdateOne:
-            until = now + timedelta(seconds=hold_seconds[delivery.channel])
-            claimed = {"status": "sending", "claimed_until": until, "next_attempt_at": until, "due_at": until, "claim": token}
+            claimed = claim_fields(now + timedelta(seconds=hold_seconds[delivery.channel]), token)
             # status and attempts name the state we saw: every claim increments attempts.
             seen = {"_id": delivery.id, "status": delivery.status, "attempts": delivery.attempts}
             return UpdateOne(seen, {"$set": claimed, "$inc": {"attempts": 1}})
@@ -314,6 +316,16 @@ class Outcome:
             failed |= {"status": "failed", "failed_at": utcnow()}
             update["$unset"] = {"due_at": ""}
         return UpdateOne({"_id": self.delivery, "status": "sending"}, {"$set": failed} | update)
+
+
+def new_claim() -> str:
+    """The token of one claim: a sender finds which of the deliveries it tried to take are its own."""
+    return uuid.uuid4().hex
+
+
+def claim_fields(until: datetime, token: str) -> dict[str, Any]:
+    """A delivery taken for sending until `until` (when the claim expires and it is due again)."""
+    return {"status": "sending", "claimed_until": until, "next_attempt_at": until, "due_at": until, "claim": token}
 
 
 def _completed(last: str) -> dict[str, Any]:

@@ -205,3 +205,70 @@ async def test_indexes_no_query_uses_are_dropped_at_start_up(service_database: S
         names = set(await deliveries.index_information())
     assert "channel_1_status_1_next_attempt_at_1" not in names
     assert {"due_at_1", "recipient_1_read_1", "recipient_1_created_at_-1", "status_1_created_at_-1"} <= names
+
+
+class HeldTransport(RecordingTransport):
+    """A provider whose sends wait until the test lets them go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = asyncio.Event()
+
+    async def send(self, delivery: Delivery) -> str:
+        await self.go.wait()
+        return await super().send(delivery)
+
+
+async def deliveries_of(service: NotificationsService, event_id: str) -> dict[str, dict[str, object]]:
+    return {doc["channel"]: doc async for doc in service.store.deliveries.find({"event_id": event_id})}
+
+
+async def test_an_events_messages_leave_from_its_own_write_without_the_sending_jobs_look(notifications: NotificationsService) -> None:
+    """The instance that consumes an event sends its messages as soon as the event's write stored
+    them, claimed by that write (issue 11: no look and no claim of the sending job, one write of
+    the delivery fewer). The WhatsApp text goes out as attempt 1 and is marked sent; the e-mail, a
+    channel this sender has no transport for, stays due and wakes the job; a redelivered event
+    sends nothing again."""
+    transport = RecordingTransport()
+    sender = DeliveryJob(notifications.store, [transport], notifications.settings)
+    wakes: list[str] = []
+    sender.wake = lambda: wakes.append("woken")
+    notifications.handlers.sender = sender
+    async with notifications.runtime.client.start_session() as session:
+        await notifications.handlers.record(session, *stock_low_for(SELLER, "evt-direct"))
+        await sender.settle()
+        await notifications.handlers.record(session, *stock_low_for(SELLER, "evt-direct"))  # seen: nothing is sent again
+    await sender.settle()
+
+    [sent] = transport.sent
+    assert (sent.id, sent.attempts, sent.address) == ("evt-direct:stock_low:ina@umkm.example.id:whatsapp", 1, "+6281234567890")
+    stored = await deliveries_of(notifications, "evt-direct")
+    assert (stored["whatsapp"]["status"], stored["whatsapp"]["provider_id"], "due_at" in stored["whatsapp"]) == ("sent", "wa-1", False)
+    assert stored["email"]["status"] == "pending" and stored["email"]["attempts"] == 0 and wakes
+    assert sender.in_flight["whatsapp"] == 0
+
+
+async def test_a_channel_at_its_bound_leaves_the_events_messages_to_the_sending_job(notifications: NotificationsService) -> None:
+    """Each channel's bound of sends in flight holds for messages sent from an event's write too: with
+    the one place taken by a slow send, the next event's text is stored due, and the job sends it
+    once the slow one ends (its end wakes the job)."""
+    transport = HeldTransport()
+    settings = notifications.settings.model_copy(update={"send_concurrency": 1})
+    sender = DeliveryJob(notifications.store, [transport], settings)
+    wakes: list[str] = []
+    sender.wake = lambda: wakes.append("woken")
+    notifications.handlers.sender = sender
+    async with notifications.runtime.client.start_session() as session:
+        await notifications.handlers.record(session, *stock_low_for(SELLER, "evt-first"))
+        await notifications.handlers.record(session, *stock_low_for(SELLER, "evt-second"))
+    waiting = await deliveries_of(notifications, "evt-second")
+    assert (waiting["whatsapp"]["status"], waiting["whatsapp"]["attempts"]) == ("pending", 0)
+
+    wakes.clear()
+    transport.go.set()
+    await sender.settle()
+    assert wakes  # the slow send's end freed the channel that had left a message due
+    await sender.send_due()
+    await sender.settle()
+    assert [(d.id.split(":")[0], d.attempts) for d in transport.sent] == [("evt-first", 1), ("evt-second", 1)]
+    assert {(await deliveries_of(notifications, event))["whatsapp"]["status"] for event in ("evt-first", "evt-second")} == {"sent"}
