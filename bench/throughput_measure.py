@@ -84,6 +84,8 @@ class Snapshot:
     by_namespace: dict[str, int]
     harness: int
     cpu: dict[str, float]
+    # The harness's own process: its shoppers share the machine's cores with the stack they measure.
+    harness_cpu: float = 0.0
 
 
 class Probe:
@@ -111,7 +113,7 @@ class Probe:
             if isinstance(sections, dict) and "total" in sections
         }
         opcounters = {bucket: int(status["opcounters"].get(bucket, 0)) for bucket in BUCKETS}
-        return Snapshot(time.monotonic(), opcounters, by_namespace, counted, self.cpu_seconds())
+        return Snapshot(time.monotonic(), opcounters, by_namespace, counted, self.cpu_seconds(), sum(psutil.Process().cpu_times()[:2]))
 
     def cpu_seconds(self) -> dict[str, float]:
         """User + system CPU seconds of each process and its children, by pid-file name."""

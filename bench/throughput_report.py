@@ -90,6 +90,8 @@ def figures(
         },
         "cpu_seconds_per_paid_order": {name: round(used / per_order, 4) for name, used in sorted(cpu.items(), key=lambda i: -i[1])},
         "cpu_core_share_during_run": {name: round(used / (after.at - before.at), 2) for name, used in cpu.items()},
+        "harness_cpu_seconds_per_paid_order": round((after.harness_cpu - before.harness_cpu) / per_order, 4),
+        "harness_core_share_during_run": round((after.harness_cpu - before.harness_cpu) / (after.at - before.at), 2),
         "idle": idle,
         "floor": floor,
         "share_of_floor": round(rate / floor["orders_per_second"], 4) if floor["orders_per_second"] else None,
@@ -135,6 +137,11 @@ def report(result: dict[str, Any], setting: str) -> list[str]:
     cpu = result["cpu_seconds_per_paid_order"]
     lines.append(f"  CPU seconds per paid order: {', '.join(f'{k} {v:.3f}' for k, v in cpu.items())}; all {sum(cpu.values()):.3f}")
     lines.append(f"  share of a core during the run: {result['cpu_core_share_during_run']}")
+    if "harness_core_share_during_run" in result:  # JSON written before the harness measured itself has none
+        lines.append(
+            f"  the harness itself (its shoppers, reading the events): {result['harness_cpu_seconds_per_paid_order']:.3f} CPU s "
+            f"per paid order, {result['harness_core_share_during_run']} of a core"
+        )
     idle = result["idle"]
     lines.append(
         f"  idle ({idle['seconds']} s before the run): database {idle['database_operations_per_second']} ops/s; shares of a core {idle['core_share']}"
