@@ -16,7 +16,7 @@ hand at the same time are written in shared transactions (inbox.py).
 import asyncio
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from beli_runtime.inbox import BatchScope, Handler, Inbox, WrittenKeys, no_scope
 from beli_runtime.kafka import ensure_topics, stop_quietly
 from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Database, Session, database_unavailable, ensure_index, in_transaction
-from beli_runtime.outbox import Outbox, counting
+from beli_runtime.outbox import Committed, Outbox, Row, counting
 from beli_runtime.partitions import PartitionWorkers
 from beli_runtime.retry import Backoff
 from beli_runtime.watchdog import watched
@@ -89,7 +89,7 @@ class EventConsumer:
         max_attempts: int,
         retry_base_seconds: float,
         # After each commit: the types of the events it handled, and whether it added outbox rows.
-        after_commit: Callable[[frozenset[str], bool], None] = lambda handled, events_written: None,
+        after_commit: Callable[[frozenset[str], Committed], None] = lambda handled, events: None,
         concurrency: int = CONCURRENCY,
         batch_writers: int = BATCH_WRITERS,
     ) -> None:
@@ -259,9 +259,9 @@ class EventConsumer:
         except ValidationError as error:
             raise PoisonEvent(f"invalid {envelope.type} data: {error}", envelope) from None
 
-    async def _apply(self, envelope: Envelope, payload: EventPayload, handler: Handler, *, alone: bool = False) -> bool:
+    async def _apply(self, envelope: Envelope, payload: EventPayload, handler: Handler, *, alone: bool = False) -> Sequence[Row]:
         """Handle the event (with its inbox row, see inbox.py: in a batch, or `alone` in a
-        transaction of its own); whether it added outbox rows."""
+        transaction of its own); the outbox rows it added."""
         if envelope.type not in self.subscription.self_deduplicating:
             inbox = self._inbox.apply_alone if alone else self._inbox.apply
             return await inbox(envelope, payload, handler)
@@ -270,7 +270,7 @@ class EventConsumer:
             async with self._client.start_session() as session:
                 await handler(envelope, payload, session)
         metrics.EVENTS_CONSUMED.labels(envelope.type, "processed").inc()
-        return added.rows > 0
+        return added.rows
 
     async def _dead_letter(
         self, raw: bytes, envelope: Envelope | None, error: str, topic: str, partition: int, offset: int, attempts: int
@@ -310,7 +310,7 @@ class EventConsumer:
 
         await self._until_ok(lambda: in_transaction(self._client, work))
         metrics.DEAD_LETTERS.labels(event_type).inc()
-        self._after_commit(frozenset(), True)  # the dead letter is an outbox row; no handler made work
+        self._after_commit(frozenset(), None)  # the dead letter is an outbox row (not handed over); no handler made work
 
     async def replay(self, letter_id: str, value: bytes | None = None) -> bool:
         """Process a dead letter again (optionally with corrected bytes); True when it went through."""
@@ -326,13 +326,13 @@ class EventConsumer:
         if routed is not None:
             payload, handler = routed
             try:
-                events_written = await self._apply(envelope, payload, handler, alone=True)
+                events = await self._apply(envelope, payload, handler, alone=True)
             except Exception as error:  # noqa: BLE001 - a replayed handler may fail in any way; the letter keeps the error
                 await self._db["dead_letters"].update_one(
                     {"_id": letter_id}, {"$set": {"error": _describe(error), "replayed_at": utcnow()}}
                 )
                 return False
-            self._after_commit(frozenset({envelope.type}), events_written)
+            self._after_commit(frozenset({envelope.type}), events)
         await self._db["dead_letters"].update_one({"_id": letter_id}, {"$set": {"status": "replayed", "replayed_at": utcnow()}})
         return True
 

@@ -34,7 +34,7 @@ from beli_runtime import metrics, tracing
 from beli_runtime.clock import utcnow
 from beli_runtime.group_commit import GroupCommit
 from beli_runtime.mongo import Database, Session, database_unavailable, in_transaction
-from beli_runtime.outbox import Outbox, counting, gathering
+from beli_runtime.outbox import Outbox, Row, counting, gathering
 
 Handler = Callable[[Envelope, Any, Session], Awaitable[None]]
 # The keys (e.g. product ids) an event's handler will write, from the event alone.
@@ -83,7 +83,8 @@ class Consumed:
 
 class Outcome(NamedTuple):
     fresh: bool  # False: the inbox already held it, nothing was done
-    events_written: bool  # its transaction added outbox rows (the relay has work)
+    # The outbox rows its transaction committed, for the relay (a batch's first event holds them all).
+    events: Sequence[Row]
 
 
 class _AlreadySeen(Exception):
@@ -110,20 +111,20 @@ class Inbox:
             self._write, "consumed events", not_the_items_fault=database_unavailable, writers=writers, keys=self._keys
         )
 
-    async def apply(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> bool:
+    async def apply(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> Sequence[Row]:
         """Handle the event with its inbox row, in a batch with the events handed over at the same
-        time; whether its transaction added outbox rows."""
+        time; the outbox rows its transaction added."""
         outcome = await self._batches.submit(Consumed(envelope, payload, handler, tracing.current()))
         return self._counted(envelope, outcome)
 
-    async def apply_alone(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> bool:
+    async def apply_alone(self, envelope: Envelope, payload: EventPayload, handler: Handler) -> Sequence[Row]:
         """The same in a transaction of its own (a dead letter replayed by hand)."""
         return self._counted(envelope, await self._alone(Consumed(envelope, payload, handler, None)))
 
     @staticmethod
-    def _counted(envelope: Envelope, outcome: Outcome) -> bool:
+    def _counted(envelope: Envelope, outcome: Outcome) -> Sequence[Row]:
         metrics.EVENTS_CONSUMED.labels(envelope.type, "processed" if outcome.fresh else "duplicate").inc()
-        return outcome.events_written
+        return outcome.events
 
     async def _write(self, events: Sequence[Consumed]) -> list[Outcome]:
         if len(events) == 1:
@@ -139,9 +140,9 @@ class Inbox:
             await self._outbox.flush(session, gathered)
 
         with counting() as added:
-            await in_transaction(self._client, work)
+            await in_transaction(self._client, work, restart=added.restart)
         metrics.CONSUMER_BATCH_EVENTS.observe(len(events))
-        return [Outcome(True, added.rows > 0)] * len(events)
+        return [Outcome(True, added.rows)] + [Outcome(True, [])] * (len(events) - 1)
 
     async def _alone(self, event: Consumed) -> Outcome:
         async def work(session: Session) -> bool:
@@ -160,11 +161,11 @@ class Inbox:
 
         with counting() as added:
             try:
-                fresh = await in_transaction(self._client, work)
+                fresh = await in_transaction(self._client, work, restart=added.restart)
             except _AlreadySeen:
                 fresh = False
         metrics.CONSUMER_BATCH_EVENTS.observe(1)
-        return Outcome(fresh, added.rows > 0)
+        return Outcome(fresh, added.rows if fresh else [])
 
     def _keys(self, event: Consumed) -> Iterable[str]:
         written = self._writes.get(event.envelope.type)

@@ -51,14 +51,18 @@ class _Unreachable(Exception):
         self.error = error
 
 
-async def in_transaction(client: AsyncMongoClient[dict[str, Any]], work: Callable[[Session], Awaitable[T]]) -> T:
-    """Run `work` in a multi-document transaction; transient conflicts are retried by PyMongo.
+async def in_transaction(
+    client: AsyncMongoClient[dict[str, Any]], work: Callable[[Session], Awaitable[T]], *, restart: Callable[[], None] = lambda: None
+) -> T:
+    """Run `work` in a multi-document transaction; transient conflicts are retried by PyMongo
+    (`restart` is called before each attempt: what an aborted attempt did is not what commits).
 
     A database that no server selection could reach (for the whole `serverSelectionTimeoutMS`) is
     not: PyMongo would try again for up to 120 s, holding a request that should be answered 503
     at once, or a consumer that waits for the database by itself (`database_unavailable`)."""
 
     async def attempt(session: Session) -> T:
+        restart()
         try:
             return await work(session)
         except ServerSelectionTimeoutError as error:

@@ -25,20 +25,36 @@ from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Database, Session, ensure_index
 
 log = get_logger(__name__)
+Row = dict[str, Any]  # an outbox row as inserted: _id, topic, key, value, headers, created_at (, trace)
+# The rows a commit added, handed to the relay; None: rows were added that the caller does not hold.
+Committed = Sequence[Row] | None
 BATCH = 200
 # Sent rows left in the outbox while more events keep coming, at most (see OutboxRelay).
 DELETE_AFTER_ROWS = 100
 DELETE_AFTER_SECONDS = 1.0
+# Rows handed to the relay by this process's commits, sent without a look (see OutboxRelay): at
+# most this many wait for a step (beyond, as on an instance whose relay does not hold the lease,
+# they are forgotten and the next step looks instead); and the relay still looks at least this
+# often while it has rows handed to it, for rows this process does not hold (another instance's,
+# one written outside a counting scope).
+OFFERED_LIMIT = 1000
+LOOK_EVERY_SECONDS = 1.0
 # Versions before 2026-12-06 marked published rows (`published_at`) and let them expire after this.
 KEEP_PUBLISHED_SECONDS = 7 * 24 * 3600
 
 
 class Written:
-    """How many outbox rows the transactions run inside a `counting()` scope added (every
-    attempt of a retried transaction counts: a wake-up too many is harmless, one too few is not)."""
+    """The outbox rows that the transaction run inside a `counting()` scope added: those of its
+    last attempt (`restart` at each attempt of a transaction PyMongo retries), so once it has
+    committed, exactly the rows it committed: its caller wakes the relay only if there are some (a
+    handler or a write that adds no event would only cost the relay a look that finds nothing) and
+    hands them to it (`OutboxRelay.offer`)."""
 
     def __init__(self) -> None:
-        self.rows = 0
+        self.rows: list[Row] = []
+
+    def restart(self) -> None:
+        self.rows = []
 
 
 _written: ContextVar[Written | None] = ContextVar("beli_outbox_written", default=None)
@@ -46,9 +62,8 @@ _written: ContextVar[Written | None] = ContextVar("beli_outbox_written", default
 
 @contextmanager
 def counting() -> Iterator[Written]:
-    """Around a transaction and its commit: whoever committed wakes the relay only if rows were
-    added (a handler or a write that adds no event would only cost the relay a look that finds
-    nothing). Tasks started inside the scope count into it too (they share the object)."""
+    """Around a transaction and its commit (see Written). Tasks started inside the scope count into
+    it too (they share the object)."""
     written = Written()
     reset = _written.set(written)
     try:
@@ -57,10 +72,10 @@ def counting() -> Iterator[Written]:
         _written.reset(reset)
 
 
-def _added(rows: int) -> None:
+def _added(rows: list[Row]) -> None:
     written = _written.get()
     if written is not None:
-        written.rows += rows
+        written.rows.extend(rows)
 
 
 class Gathered:
@@ -69,7 +84,7 @@ class Gathered:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[Row] = []
 
 
 _gathered: ContextVar[Gathered | None] = ContextVar("beli_outbox_gathered", default=None)
@@ -133,7 +148,7 @@ class Outbox:
     async def _insert(self, session: Session, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        _added(len(rows))
+        _added(rows)
         gathered = _gathered.get()
         if gathered is not None and gathered.session is session:
             gathered.rows.extend(rows)
@@ -173,6 +188,15 @@ class Outbox:
 class OutboxRelay:
     """Publishes unpublished outbox rows; run as a leased background job (one instance at a time).
 
+    The rows a transaction of this process committed are handed to the relay (`offer`) when it
+    wakes it, and its next step sends them without looking for them: a look is a find for the
+    database and, on the saga's path, a round trip more for each event between its commit and
+    Kafka (issue 11). The relay still looks at its first step, at least every LOOK_EVERY_SECONDS
+    while rows are handed to it, on a wake-up or a poll without any, and after a failed send: for
+    rows it does not hold (another instance's, those a crash left, rows forgotten beyond
+    OFFERED_LIMIT). Rows are sent in the order written (`created_at`, `_id`), as the look sorts
+    them; the handed rows committed since the last look are all newer than what it found.
+
     Each look costs a find and, when it found rows, a delete of the rows it sent: the job looks
     once per wake-up (after a short gather window, see BackgroundJob) and again at once only after
     a full look, so the events of transactions that commit close together leave with one find and
@@ -189,7 +213,24 @@ class OutboxRelay:
         self._producer: AIOKafkaProducer | None = None
         self._sent: list[ObjectId] = []  # sent, not yet deleted, oldest first
         self._sent_since = 0.0
+        self._offered: list[Row] = []  # committed since the last look, handed over by this process
+        self._look_next = True  # the next step looks (and rows handed over meanwhile are not kept)
+        self._last_look = -float("inf")
         self.more_coming: Callable[[], bool] = lambda: False
+
+    def offer(self, rows: Sequence[Row]) -> None:
+        """Rows a transaction of this process has committed, for the next step to send."""
+        if self._look_next:
+            return  # the look finds them
+        if len(self._offered) + len(rows) > OFFERED_LIMIT:
+            self.look()
+            return
+        self._offered.extend(rows)
+
+    def look(self) -> None:
+        """Make the next step look for the rows to send (rows were written that it is not handed)."""
+        self._look_next = True
+        self._offered = []
 
     async def step(self) -> bool:
         """The job's step: True when the look was full, so more rows may be waiting now.
@@ -203,18 +244,32 @@ class OutboxRelay:
 
     async def _publish(self) -> tuple[int, bool]:
         """(rows published, whether the look was full)."""
-        found = await self._rows.find({"published_at": None}).sort([("created_at", 1), ("_id", 1)]).limit(BATCH).to_list()
+        try:
+            rows, full = await self._next_rows()
+            metrics.OUTBOX_OLDEST_SECONDS.set((utcnow() - as_utc(rows[0]["created_at"])).total_seconds() if rows else 0)
+            if rows:
+                await self._send(rows)
+                if not self._sent:
+                    self._sent_since = time.monotonic()
+                self._sent += [row["_id"] for row in rows]
+            if not self._keep_sent():
+                await self.delete_sent()
+        except BaseException:  # the database, Kafka, or the watchdog cancelling a stuck step
+            self.look()  # what this step took is found again, in order, by the next one
+            raise
+        return len(rows), full
+
+    async def _next_rows(self) -> tuple[list[Row], bool]:
+        """The rows handed over since the last step, or a look's; and whether the look was full."""
+        offered, self._offered = self._offered, []
         sent = set(self._sent)
-        rows = [row for row in found if row["_id"] not in sent]
-        metrics.OUTBOX_OLDEST_SECONDS.set((utcnow() - as_utc(rows[0]["created_at"])).total_seconds() if rows else 0)
-        if rows:
-            await self._send(rows)
-            if not self._sent:
-                self._sent_since = time.monotonic()
-            self._sent += [row["_id"] for row in rows]
-        if not self._keep_sent():
-            await self.delete_sent()
-        return len(rows), len(found) >= BATCH
+        if offered and not self._look_next and time.monotonic() - self._last_look < LOOK_EVERY_SECONDS:
+            return sorted(
+                (row for row in offered if row["_id"] not in sent), key=lambda row: (as_utc(row["created_at"]), row["_id"])
+            ), False
+        self._look_next, self._last_look = False, time.monotonic()
+        found = await self._rows.find({"published_at": None}).sort([("created_at", 1), ("_id", 1)]).limit(BATCH).to_list()
+        return [row for row in found if row["_id"] not in sent], len(found) >= BATCH
 
     def _keep_sent(self) -> bool:
         fresh = len(self._sent) < DELETE_AFTER_ROWS and time.monotonic() - self._sent_since < DELETE_AFTER_SECONDS

@@ -19,7 +19,7 @@ from beli_runtime.kafka import kafka_reachable
 from beli_runtime.leases import current_lease
 from beli_runtime.logs import configure_logging, get_logger
 from beli_runtime.mongo import IndexConflict, Session, connect, in_transaction
-from beli_runtime.outbox import Outbox, OutboxRelay, counting
+from beli_runtime.outbox import Committed, Outbox, OutboxRelay, counting
 from beli_runtime.production import UnsafeSettings
 from beli_runtime.settings import ServiceSettings
 from beli_runtime.watchdog import where
@@ -112,26 +112,32 @@ class ServiceRuntime:
 
             with counting() as written:
                 async with fenced.writing:
-                    result = await in_transaction(self.client, guarded)
+                    result = await in_transaction(self.client, guarded, restart=written.restart)
         else:
             with counting() as written:
-                result = await in_transaction(self.client, work)
+                result = await in_transaction(self.client, work, restart=written.restart)
         if written.rows:
-            self.events_written()
+            self.events_written(written.rows)
         return result
 
-    def events_written(self) -> None:
+    def events_written(self, rows: Committed) -> None:
+        """A commit added these outbox rows: the relay sends them at its next step, now (None: rows
+        the caller does not hold, which the relay looks for)."""
+        if rows is None:
+            self._relay.look()
+        else:
+            self._relay.offer(rows)
         self._relay_job.wake()
 
-    def wake_jobs(self, handled: frozenset[str], events_written: bool) -> None:
+    def wake_jobs(self, handled: frozenset[str], events: Committed) -> None:
         """A consumer committed the handling of events of these types: wake the jobs those
         create work for, and the relay if the transaction added outbox rows (so a service whose
         handlers rarely write events, such as notifications and programme, costs its relay no look
         after the others)."""
         for job in self._jobs:
             if job is self._relay_job:
-                if events_written:
-                    job.wake()
+                if events is None or events:
+                    self.events_written(events)
             elif self._woken_by[job.name] & handled:
                 job.wake()
 

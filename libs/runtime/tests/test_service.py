@@ -133,9 +133,9 @@ async def test_only_a_commit_that_wrote_events_wakes_the_relay(space: Scratch) -
     job = runtime.add_job("work", step, interval=1.0, woken_by=frozenset({OrderPlaced.TYPE}))
     relay = runtime._relay_job
     try:
-        runtime.wake_jobs(frozenset({OrderPlaced.TYPE}), False)  # what a consumer calls after each commit
+        runtime.wake_jobs(frozenset({OrderPlaced.TYPE}), [])  # what a consumer calls after each commit
         assert job._wake.is_set() and not relay._wake.is_set()
-        runtime.wake_jobs(frozenset({OrderPlaced.TYPE}), True)
+        runtime.wake_jobs(frozenset({OrderPlaced.TYPE}), None)  # rows it does not hold (a dead letter)
         assert relay._wake.is_set()
     finally:
         await runtime.client.close()
