@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from typing import Any
 
 from pymongo import MongoClient
 
@@ -153,3 +154,51 @@ def test_profiling_levels_are_known_without_the_storage_lock_and_follow_every_ch
         assert settings.get(storage, "shop")["level"] == 0
     finally:
         storage.close()
+
+
+def test_a_write_reads_its_collections_index_catalog_once_and_follows_every_index_change() -> None:
+    """SecantusDB decoded a collection's index catalog from storage at each step of each document it
+    wrote (7 times for an update by `_id` on a collection of 8 indexes, 17 for an order's update
+    with its status in the filter). The daemon's writes read it once per statement, and a statement
+    after an index is created, dropped or marked multikey sees the change."""
+    from secantus.storage import Storage
+
+    from infra.secantus_daemon import CatalogPerStatement
+
+    reads: list[str] = []
+
+    class Counted(Storage):  # type: ignore[misc]
+        def _iter_indexes(self, db: str, coll: str) -> Any:
+            reads.append(coll)
+            return super()._iter_indexes(db, coll)
+
+    class Daemons(Counted):
+        pass
+
+    CatalogPerStatement().install(Daemons)
+    for storage in (Counted(":memory:"), Daemons(":memory:")):
+        try:
+            for number in range(8):
+                storage.create_index("shop", "orders", f"index_{number}", {f"field_{number}": 1}, {})
+            storage.insert("shop", "orders", [{"_id": f"o{number}", "status": "awaiting", "tags": "one"} for number in range(20)])
+            reads.clear()
+            storage.update_matching("shop", "orders", {"_id": "o1", "status": {"$in": ["awaiting"]}}, {"$set": {"status": "paid"}})
+            per_update = len(reads)
+
+            storage.create_index("shop", "orders", "by_tags", {"tags": 1}, {})
+            storage.update_matching("shop", "orders", {"_id": "o2"}, {"$set": {"tags": ["red", "blue"]}})  # marks by_tags multikey
+            storage.insert("shop", "orders", [{"_id": "o99", "tags": ["blue"]}])
+            assert storage.index_is_multikey("shop", "orders", "by_tags")
+            assert sorted(doc["_id"] for doc in storage.find_matching("shop", "orders", {"tags": "blue"})) == ["o2", "o99"]
+            storage.drop_index("shop", "orders", "index_0")
+            storage.update_matching("shop", "orders", {"_id": "o3"}, {"$set": {"field_0": 5, "field_1": 7}})
+            assert storage.find_matching("shop", "orders", {"field_1": 7}) == [
+                {"_id": "o3", "status": "awaiting", "tags": "one", "field_0": 5, "field_1": 7}
+            ]
+            assert [index["name"] for index in storage.list_indexes("shop", "orders")][:2] == ["_id_", "by_tags"]
+        finally:
+            storage.close()
+        if isinstance(storage, Daemons):
+            assert per_update == 1
+        else:
+            assert per_update > 10  # SecantusDB alone
