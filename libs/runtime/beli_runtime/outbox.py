@@ -202,9 +202,12 @@ class OutboxRelay:
     a full look, so the events of transactions that commit close together leave with one find and
     one delete. While more events keep coming (`more_coming`: a commit woke the job during this
     step), the rows just sent stay (at most DELETE_AFTER_ROWS of them, for DELETE_AFTER_SECONDS)
-    and are deleted with those of a later step: one write for several batches. The relay skips
-    the rows it sent and has not deleted; another instance taking over re-sends them (consumers
-    dedupe by event id, as after a crash between a publish and its delete)."""
+    and are deleted with those of a later step: one write for several batches. The job's steps do
+    not wait for their deletes: one runs at a time beside them, on the rows sent so far (under a
+    payday rush a delete of orders' outbox rows waited 0.4–1.6 s for the outbox's writers, and
+    every event of the service waited behind it for Kafka: the rate fell by half for a minute).
+    The relay skips the rows it sent and has not deleted; another instance taking over re-sends
+    them (consumers dedupe by event id, as after a crash between a publish and its delete)."""
 
     def __init__(self, db: Database, bootstrap: str, client_id: str) -> None:
         self._rows = db["outbox"]
@@ -216,6 +219,7 @@ class OutboxRelay:
         self._offered: list[Row] = []  # committed since the last look, handed over by this process
         self._look_next = True  # the next step looks (and rows handed over meanwhile are not kept)
         self._last_look = -float("inf")
+        self._deleting: asyncio.Task[None] | None = None  # the delete running beside the steps
         self.more_coming: Callable[[], bool] = lambda: False
 
     def offer(self, rows: Sequence[Row]) -> None:
@@ -236,13 +240,13 @@ class OutboxRelay:
         """The job's step: True when the look was full, so more rows may be waiting now.
         A smaller look means the outbox held no more when we looked; rows committed since then
         woke the job, which looks again after this step (a wake-up is never lost)."""
-        return (await self._publish())[1]
+        return (await self._publish(wait_for_delete=False))[1]
 
     async def publish_pending(self) -> int:
         """Publish the oldest unpublished rows (at most BATCH), in the order written; how many."""
         return (await self._publish())[0]
 
-    async def _publish(self) -> tuple[int, bool]:
+    async def _publish(self, wait_for_delete: bool = True) -> tuple[int, bool]:
         """(rows published, whether the look was full)."""
         try:
             rows, full = await self._next_rows()
@@ -253,7 +257,10 @@ class OutboxRelay:
                     self._sent_since = time.monotonic()
                 self._sent += [row["_id"] for row in rows]
             if not self._keep_sent():
-                await self.delete_sent()
+                if wait_for_delete:
+                    await self.delete_sent()
+                else:
+                    self._delete_beside()
         except BaseException:  # the database, Kafka, or the watchdog cancelling a stuck step
             self.look()  # what this step took is found again, in order, by the next one
             raise
@@ -276,11 +283,34 @@ class OutboxRelay:
         return fresh and self.more_coming()
 
     async def delete_sent(self) -> None:
-        """Delete the rows sent so far (kept for the next try if the write fails: they are re-sent,
-        at worst, by whoever relays next)."""
+        """Delete the rows sent so far, after the delete running beside the steps (kept for the next
+        try if the write fails: they are re-sent, at worst, by whoever relays next)."""
+        if self._deleting is not None:
+            await asyncio.wait({self._deleting})
         if self._sent:
-            await self._rows.delete_many({"_id": {"$in": self._sent}})
-            self._sent = []
+            await self._forget(list(self._sent))
+
+    def _delete_beside(self) -> None:
+        """Start deleting the rows sent so far, unless a delete is running (it goes on with them)."""
+        if self._sent and (self._deleting is None or self._deleting.done()):
+            self._deleting = asyncio.create_task(self._delete(), name="outbox-delete")
+
+    async def _delete(self) -> None:
+        """Deletes beside the steps, one after another while rows sent meanwhile are not to be kept;
+        a failure leaves the rows for a later step's delete."""
+        while self._sent and not self._keep_sent():
+            sent = list(self._sent)
+            try:
+                await self._forget(sent)
+            except Exception as error:  # noqa: BLE001 - the database may be away; the rows stay in `_sent`
+                log.warning("outbox.delete_failed", rows=len(sent), error=repr(error)[:300])
+                return
+
+    async def _forget(self, sent: list[ObjectId]) -> None:
+        await self._rows.delete_many({"_id": {"$in": sent}})
+        deleted = set(sent)
+        self._sent = [row for row in self._sent if row not in deleted]  # steps may have sent more meanwhile
+        self._sent_since = time.monotonic()
 
     async def _send(self, rows: list[dict[str, Any]]) -> None:
         publication = tracing.Publication()

@@ -316,3 +316,36 @@ async def test_events_this_process_commits_leave_without_a_look_and_others_are_s
     messages = await received(space, 10)
     ord_0 = list(dict.fromkeys(value for key, value in messages if key == "ord-0"))
     assert ord_0 == ["ours-0", "ours-2", "ours-4", "ours-6", "theirs", "ours-after-theirs"]
+
+
+class SlowDeletes:
+    """The outbox collection, whose deletes wait until the test lets them go (as they waited for
+    the outbox's writers under a payday rush)."""
+
+    def __init__(self, rows: Any) -> None:
+        self._rows = rows
+        self.go = asyncio.Event()
+        self.started = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rows, name)
+
+    async def delete_many(self, *args: Any, **kwargs: Any) -> Any:
+        self.started += 1
+        await self.go.wait()
+        return await self._rows.delete_many(*args, **kwargs)
+
+
+async def test_a_slow_delete_of_sent_rows_holds_no_later_event(space: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The relay deletes the rows it sent beside its steps: while the delete of the first event's row
+    waits, the next event still leaves at once, and both rows are deleted once the database answers."""
+    async with relaying(space, monkeypatch, relay_poll_seconds=NEVER, job_idle_max_seconds=NEVER) as (runtime, _):
+        slow = SlowDeletes(runtime._relay._rows)
+        runtime._relay._rows = slow  # type: ignore[assignment]
+        await write(runtime, space.topic, "ord-1", "first")
+        await eventually(lambda: asyncio.sleep(0, slow.started), lambda started: started == 1, what="the first row's delete")
+        await write(runtime, space.topic, "ord-1", "second")
+        assert [value for _, value in await received(space, 2)] == ["first", "second"]
+        assert await unpublished(space) == 2  # the delete still waits
+        slow.go.set()
+        await eventually(lambda: unpublished(space), lambda rows: rows == 0, timeout=15, what="both rows deleted")
