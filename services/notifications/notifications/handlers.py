@@ -131,12 +131,13 @@ class NotificationsHandlers:
     ) -> Written:
         """Write an event's documents with the deliveries this instance's sender takes already
         claimed, and send those once the write stored them as they are."""
+        guarded = self.saved.guard() if guard else None
         if self.sender is None:
-            return await self.store.add_notices(session, messages, deliveries, self.saved.guard() if guard else None)
+            return await self.store.add_notices(session, messages, deliveries, guarded)
         handover = self.sender.take(deliveries)
         written: Written | None = None
         try:
-            written = await self.store.add_notices(session, messages, handover.documents, self.saved.guard() if guard else None)
+            written = await self.store.add_notices(session, messages, handover.documents, guarded)
         finally:
             if written == "written":
                 handover.start()
