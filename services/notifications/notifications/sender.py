@@ -254,8 +254,10 @@ class Batch:
 class Outcomes:
     """Sends' outcomes, written together: each batch queues its outcomes, and whoever finds no
     write in flight writes every queued one in one bulk write (a group commit: batches that finish
-    during a write share the next one). An outcome lost to a failed write leaves its claim to
-    expire: the send is retried with the same idempotency key."""
+    during a write share the next one). Under load (a write ended less than OUTCOME_BUSY_SECONDS
+    ago) the writer first waits OUTCOME_GATHER_SECONDS: sends handed over by single events end one
+    by one, not in the job's batches. An outcome lost to a failed write leaves its claim to expire:
+    the send is retried with the same idempotency key."""
 
     def __init__(self, store: NotificationsStore) -> None:
         self._store = store
