@@ -56,10 +56,6 @@ class BackgroundJob:
         self._last_wake = now
         self._wake.set()
 
-    def woken(self) -> bool:
-        """Whether a wake-up came since the current step started (more work is on its way)."""
-        return self._wake.is_set()
-
     async def run(self) -> None:
         wait = self._interval
         while not self._stopping:

@@ -8,8 +8,9 @@ consumer.py).
 """
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -29,7 +30,8 @@ Row = dict[str, Any]  # an outbox row as inserted: _id, topic, key, value, heade
 # The rows a commit added, handed to the relay; None: rows were added that the caller does not hold.
 Committed = Sequence[Row] | None
 BATCH = 200
-# Sent rows left in the outbox while more events keep coming, at most (see OutboxRelay).
+# Sent rows are deleted together, at most this long after the oldest of them was sent, or as soon
+# as this many wait (see OutboxRelay).
 DELETE_AFTER_ROWS = 100
 DELETE_AFTER_SECONDS = 1.0
 # Rows handed to the relay by this process's commits, sent without a look (see OutboxRelay): at
@@ -197,17 +199,14 @@ class OutboxRelay:
     OFFERED_LIMIT). Rows are sent in the order written (`created_at`, `_id`), as the look sorts
     them; the handed rows committed since the last look are all newer than what it found.
 
-    Each look costs a find and, when it found rows, a delete of the rows it sent: the job looks
-    once per wake-up (after a short gather window, see BackgroundJob) and again at once only after
-    a full look, so the events of transactions that commit close together leave with one find and
-    one delete. While more events keep coming (`more_coming`: a commit woke the job during this
-    step), the rows just sent stay (at most DELETE_AFTER_ROWS of them, for DELETE_AFTER_SECONDS)
-    and are deleted with those of a later step: one write for several batches. The job's steps do
-    not wait for their deletes: one runs at a time beside them, on the rows sent so far (under a
-    payday rush a delete of orders' outbox rows waited 0.4–1.6 s for the outbox's writers, and
-    every event of the service waited behind it for Kafka: the rate fell by half for a minute).
-    The relay skips the rows it sent and has not deleted; another instance taking over re-sends
-    them (consumers dedupe by event id, as after a crash between a publish and its delete)."""
+    Sent rows are deleted beside the steps, never by them (under a payday rush a delete of orders'
+    outbox rows waited 0.4–1.6 s for the outbox's writers, and every event of the service waited
+    behind it for Kafka: the rate fell by half for a minute), and together: one delete, on a
+    timer, for the rows sent in DELETE_AFTER_SECONDS (sooner once DELETE_AFTER_ROWS wait). A
+    delete per step was 1.0 database operation per paid order of the three services' 22 (issue
+    11). A look leaves out the rows sent and not yet deleted; another instance taking over
+    re-sends them (consumers dedupe by event id, as after a crash between a publish and its
+    delete)."""
 
     def __init__(self, db: Database, bootstrap: str, client_id: str) -> None:
         self._rows = db["outbox"]
@@ -220,7 +219,7 @@ class OutboxRelay:
         self._look_next = True  # the next step looks (and rows handed over meanwhile are not kept)
         self._last_look = -float("inf")
         self._deleting: asyncio.Task[None] | None = None  # the delete running beside the steps
-        self.more_coming: Callable[[], bool] = lambda: False
+        self._delete_now = asyncio.Event()  # the rows waiting are many, or the relay stops
 
     def offer(self, rows: Sequence[Row]) -> None:
         """Rows a transaction of this process has committed, for the next step to send."""
@@ -256,11 +255,10 @@ class OutboxRelay:
                 if not self._sent:
                     self._sent_since = time.monotonic()
                 self._sent += [row["_id"] for row in rows]
-            if not self._keep_sent():
-                if wait_for_delete:
-                    await self.delete_sent()
-                else:
-                    self._delete_beside()
+            if wait_for_delete:
+                await self.delete_sent()
+            else:
+                self._delete_beside()
         except BaseException:  # the database, Kafka, or the watchdog cancelling a stuck step
             self.look()  # what this step took is found again, in order, by the next one
             raise
@@ -275,30 +273,39 @@ class OutboxRelay:
                 (row for row in offered if row["_id"] not in sent), key=lambda row: (as_utc(row["created_at"]), row["_id"])
             ), False
         self._look_next, self._last_look = False, time.monotonic()
-        found = await self._rows.find({"published_at": None}).sort([("created_at", 1), ("_id", 1)]).limit(BATCH).to_list()
-        return [row for row in found if row["_id"] not in sent], len(found) >= BATCH
-
-    def _keep_sent(self) -> bool:
-        fresh = len(self._sent) < DELETE_AFTER_ROWS and time.monotonic() - self._sent_since < DELETE_AFTER_SECONDS
-        return fresh and self.more_coming()
+        # The rows sent and not yet deleted are left out by the query: skipped after it, they could
+        # fill a look that then seems full and is made again at once.
+        unsent = {"published_at": None} | ({"_id": {"$nin": list(sent)}} if sent else {})
+        found = await self._rows.find(unsent).sort([("created_at", 1), ("_id", 1)]).limit(BATCH).to_list()
+        return found, len(found) >= BATCH
 
     async def delete_sent(self) -> None:
-        """Delete the rows sent so far, after the delete running beside the steps (kept for the next
-        try if the write fails: they are re-sent, at worst, by whoever relays next)."""
+        """Delete the rows sent so far now, after the delete running beside the steps (kept for the
+        next try if the write fails: they are re-sent, at worst, by whoever relays next)."""
         if self._deleting is not None:
+            self._delete_now.set()
             await asyncio.wait({self._deleting})
         if self._sent:
             await self._forget(list(self._sent))
 
     def _delete_beside(self) -> None:
-        """Start deleting the rows sent so far, unless a delete is running (it goes on with them)."""
+        """Have the rows sent so far deleted beside the steps: by the delete waiting for its time,
+        or by a new one."""
+        if len(self._sent) >= DELETE_AFTER_ROWS:
+            self._delete_now.set()
         if self._sent and (self._deleting is None or self._deleting.done()):
             self._deleting = asyncio.create_task(self._delete(), name="outbox-delete")
 
     async def _delete(self) -> None:
-        """Deletes beside the steps, one after another while rows sent meanwhile are not to be kept;
-        a failure leaves the rows for a later step's delete."""
-        while self._sent and not self._keep_sent():
+        """Deletes beside the steps, each DELETE_AFTER_SECONDS after the oldest row it deletes was
+        sent (or once DELETE_AFTER_ROWS wait), until none is left; a failure leaves the rows for a
+        later delete."""
+        while self._sent:
+            wait = self._sent_since + DELETE_AFTER_SECONDS - time.monotonic()
+            if wait > 0 and not self._delete_now.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._delete_now.wait(), wait)
+            self._delete_now.clear()
             sent = list(self._sent)
             try:
                 await self._forget(sent)

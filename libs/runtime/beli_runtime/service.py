@@ -52,7 +52,6 @@ class ServiceRuntime:
         self._relay_job = self.add_job(
             "outbox-relay", self._relay.step, interval=settings.relay_poll_seconds, gather=settings.relay_gather_seconds
         )
-        self._relay.more_coming = self._relay_job.woken
 
     def add_job(
         self, name: str, step: JobStep, *, interval: float, woken_by: frozenset[str] = frozenset(), gather: float = 0.0
