@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from . import pages
 from .settings import Settings
+from .smtp import readable
 from .store import Fault, State, StoredResponse, fingerprint, utcnow, validate_message
 
 router = APIRouter()
@@ -101,7 +102,7 @@ async def list_messages(
 
 @router.get("/mail", tags=["read"], summary="E-mail received over SMTP, newest first")
 async def list_mail(request: Request, to: str | None = None, limit: int = Query(100, ge=1, le=20_000)) -> list[dict[str, Any]]:
-    return _matching(list(_state(request).mail), limit, to=to)
+    return [readable(mail) for mail in _matching(list(_state(request).mail), limit, to=to)]
 
 
 @router.get("/mail/count", tags=["read"], summary="How many e-mails arrived (cheap, for benchmarks)")
@@ -152,7 +153,9 @@ async def reset(request: Request) -> dict[str, str]:
 @router.get("/", response_class=HTMLResponse, tags=["read"], summary="What was sent, for people")
 async def home(request: Request, limit: int = Query(50, ge=1, le=1000)) -> HTMLResponse:
     state = _state(request)
-    return HTMLResponse(pages.home(list(state.mail)[-limit:][::-1], list(state.messages)[-limit:][::-1], _settings(request)))
+    return HTMLResponse(
+        pages.home([readable(mail) for mail in list(state.mail)[-limit:][::-1]], list(state.messages)[-limit:][::-1], _settings(request))
+    )
 
 
 @router.get("/healthz", tags=["ops"])
