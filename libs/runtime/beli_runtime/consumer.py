@@ -166,6 +166,8 @@ class EventConsumer:
         await self.commit_done(kafka)
 
     async def _handle_message(self, message: Any) -> None:
+        if self._ignored(message.headers):
+            return
         await watched(
             self._process(message.value, message.topic, message.partition, message.offset, message.headers),
             f"consumer {self.group_id}",
@@ -173,6 +175,17 @@ class EventConsumer:
             partition=message.partition,
             offset=message.offset,
         )
+
+    def _ignored(self, headers: Any) -> bool:
+        """Whether the event's type, as its producer's outbox named it in the headers, has no
+        handler here: such an event is passed over without decoding it or opening a span for it.
+        Most events on a topic are for other services (notifications subscribes to four topics
+        and handles a few of their types; issue 11). An event without the header is decoded."""
+        event_type = next((value.decode("utf-8", "replace") for key, value in headers or () if key == "event_type"), None)
+        if event_type is None or event_type in self.subscription.handlers:
+            return False
+        metrics.EVENTS_CONSUMED.labels(event_type, "ignored").inc()
+        return True
 
     async def commit_done(self, kafka: AIOKafkaConsumer) -> None:
         async with self._commits:

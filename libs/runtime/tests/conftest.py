@@ -24,11 +24,11 @@ class Scratch:
     group: str
     mongodb_url: str
 
-    async def send(self, value: bytes, key: str = "k") -> None:
+    async def send(self, value: bytes, key: str = "k", headers: list[tuple[str, bytes]] | None = None) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
         await producer.start()
         try:
-            await producer.send_and_wait(self.topic, value, key=key.encode())
+            await producer.send_and_wait(self.topic, value, key=key.encode(), headers=headers)
         finally:
             await producer.stop()
 

@@ -174,6 +174,20 @@ async def test_an_event_with_added_optional_fields_is_processed(space: Scratch) 
         assert await space.db["dead_letters"].count_documents({}) == 0
 
 
+async def test_an_event_of_a_type_nobody_here_handles_is_passed_over_by_its_header(space: Scratch) -> None:
+    """The outbox names each event's type in a header: an event of a type this consumer has no
+    handler for is passed over before its body is read (most of a topic's events are for other
+    services; issue 11), so even a body that is not an envelope is neither handled nor
+    dead-lettered. The same body naming a handled type is dead-lettered as garbage."""
+    async with consuming(space):
+        await space.send(b"not json at all", headers=[("event_type", b"orders.order_shipped")])
+        await space.send(b"not json either", headers=[("event_type", OrderPlaced.TYPE.encode())])
+        await processed_past(space)
+        letters = await space.db["dead_letters"].find({}).to_list()
+        assert len(letters) == 1 and "not a Beli NTT event envelope" in letters[0]["error"], letters
+        assert await space.db["calls"].count_documents({}) == 1  # the marker's
+
+
 async def test_garbage_is_dead_lettered_and_the_partition_moves_on(space: Scratch) -> None:
     async with consuming(space):
         await space.send(b"not json at all")
