@@ -1,23 +1,44 @@
-"""Structured JSON logs on stdout, one object per line."""
+"""Structured JSON logs on stdout, one object per line: ours (structlog) and the libraries' (the
+standard library's logging: uvicorn, aiokafka, PyMongo), rendered by the same processors."""
 
 import logging
 import sys
 
 import structlog
 
+# Libraries whose INFO lines are noise here: aiokafka is chatty about coordinator churn, httpx and
+# httpcore log every request (notifications' own log says which sends failed). Their warnings show.
+QUIET = ("aiokafka", "httpx", "httpcore")
+
 
 def configure_logging(service: str, level: str = "INFO") -> None:
-    logging.basicConfig(stream=sys.stdout, level=level.upper(), format="%(message)s")
-    # aiokafka is chatty at INFO about coordinator churn; its warnings still show.
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    # uvicorn gives its loggers handlers of their own (plain text) before the app is imported.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,

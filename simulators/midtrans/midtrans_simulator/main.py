@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter
 
 from beli_runtime.bodies import BodyGuard
+from beli_runtime.logs import configure_logging
 
 from . import qris
 from .api import router, utcnow
@@ -269,6 +270,7 @@ class Simulator:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    configure_logging("midtrans-simulator")
     simulator = Simulator(settings or Settings.from_env())
 
     @contextlib.asynccontextmanager
