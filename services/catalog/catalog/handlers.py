@@ -6,7 +6,8 @@ documents and retrying their transactions; other orders' still overlap. A cancel
 say its products (the reservation knows them): its rare conflicts are retried by the transaction.
 
 The handlers of one transaction share their stock work (`scope`, store.batch): the products they
-reserve and sell are read once before them and written once after them (stock_work.py).
+reserve and sell are read once before them and written once after them, and their reservations
+written with them (stock_work.py).
 """
 
 from collections.abc import Iterable, Sequence
@@ -106,7 +107,7 @@ def wanted(payloads: Sequence[Any]) -> Wanted:
                 holders.append(holder_of(event))
         elif isinstance(event, OrderPaid) and not outlet_of_channel(event.channel):
             selling += [line.product_id for line in event.lines]
-    return Wanted(reserving=reserving, selling=selling, holders=holders)
+    return Wanted(reserving=reserving, selling=selling, holders=holders, events=len(payloads))
 
 
 def holder_of(event: OrderPlaced) -> str:

@@ -13,24 +13,32 @@ concurrent writer makes one of the two transactions conflict and run again. Each
 bulk write that matches fewer documents than it has updates raises: the transaction aborts and
 the consumer writes its events again one at a time.
 
-Reservations keep their own write per order, made at once (store.py): it is order_placed's
-idempotency (an upsert that says whether the order is new) and the commit's condition (held, with
-the paid lines), one operation each without a read. Most of the bench's transactions hold one or
-two events, where reading the reservations first would cost more than it saves.
+The reservations' writes of a transaction of several events go out with them too (one bulk write,
+first): each new reservation an upsert that must insert, each commit an update that must match the
+held reservation with the paid lines. Neither is read first (a read of the transaction's
+reservations would cost what it saves for the bench's two or three events per transaction): a
+second order_placed of an order reserved before, or a payment that does not find its hold held as
+paid (a late payment, a redelivery under another event id, both rare), makes the bulk write insert
+or match fewer than it should, and the transaction aborts as above. Written again one event at a
+time, each handler writes its reservation at once, as outside a consumer's scope, and learns from
+that write whether the order is new or its hold held as paid before it moves any units, so units
+never move twice. A handler that reads or writes a reservation at once (a release, a second event
+of the same order) first writes those collected for it, so that it sees them.
 """
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pymongo import UpdateOne
 
 from beli_runtime.group_commit import BatchConflict
 from beli_runtime.inbox import OpenUnits
-from beli_runtime.mongo import Database, Session
+from beli_runtime.mongo import Collection, Database, Session
 from catalog import units
-from catalog.documents import ProductDocument, ReservationLine
+from catalog.documents import ProductDocument, ReservationDocument, ReservationLine
 
 
 @dataclass(frozen=True)
@@ -40,12 +48,52 @@ class Wanted:
     reserving: list[str] = field(default_factory=list)  # products of placed orders: read
     selling: list[str] = field(default_factory=list)  # products of paid orders: read with those, if any
     holders: list[str] = field(default_factory=list)  # whose unpaid reservations the hold limits count
+    events: int = 1  # whose handlers share the work: with several, their reservation writes are collected
+
+
+class ReservationWrites:
+    """A transaction's reservation writes, each with what its result must be (see the module's
+    docstring): written with one ordered bulk write."""
+
+    def __init__(self) -> None:
+        self.orders: set[str] = set()
+        self._writes: list[UpdateOne] = []
+        self._inserting: list[str] = []
+        self._matching = 0
+
+    def insert(self, reservation: ReservationDocument) -> None:
+        """The order's reservation, which must be new (the upsert inserts)."""
+        document = reservation.to_document() | {"_id": reservation.id}
+        self._writes.append(UpdateOne({"_id": reservation.id}, {"$setOnInsert": document}, upsert=True))
+        self._inserting.append(reservation.id)
+        self.orders.add(reservation.id)
+
+    def update(self, where: dict[str, Any], change: dict[str, Any]) -> None:
+        """An update that must match its reservation (`where` names it by `_id`)."""
+        self._writes.append(UpdateOne(where, change))
+        self._matching += 1
+        self.orders.add(where["_id"])
+
+    async def write(self, collection: Collection, session: Session) -> None:
+        if not self._writes:
+            return
+        writes, inserting, matching = self._writes, sorted(self._inserting), self._matching
+        self.orders, self._writes, self._inserting, self._matching = set(), [], [], 0
+        done = await collection.bulk_write(writes, ordered=True, session=session)
+        inserted = sorted((done.upserted_ids or {}).values())
+        # An upsert that found its reservation counts as matched: the inserts are checked first.
+        if inserted != inserting or done.matched_count != matching:
+            raise BatchConflict(
+                f"reservations: {len(inserted)} of {len(inserting)} new, {done.matched_count} of {matching} updates matched"
+            )
 
 
 class StockWork:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, collects: bool = False) -> None:
         self._products = db["products"]
         self._reservations = db["reservations"]
+        # None: each reservation write is made at once by its handler (one event, or no consumer's scope)
+        self._reservation_writes = ReservationWrites() if collects else None
         self._holders = db["holders"]
         self._found: dict[str, ProductDocument | None] = {}
         # holder -> order id -> lines of its held reservation, as read and then changed here
@@ -54,6 +102,17 @@ class StockWork:
         self._unread_sales: dict[str, list[tuple[str | None, int, datetime]]] = {}
         self._writes: list[UpdateOne] = []
         self._touched: dict[str, int] = {}
+
+    def defers(self, order_id: str) -> "ReservationWrites | None":
+        """Where the order's reservation write waits for the flush, if it may (several events, and
+        none of this order collected yet: a second one is made at once, after the first)."""
+        writes = self._reservation_writes
+        return writes if writes is not None and order_id not in writes.orders else None
+
+    async def written_for(self, session: Session, order_id: str) -> None:
+        """Before a reservation is read or written at once: the writes collected for it go first."""
+        if self._reservation_writes is not None and order_id in self._reservation_writes.orders:
+            await self._reservation_writes.write(self._reservations, session)
 
     async def load(self, session: Session, wanted: Wanted) -> None:
         if wanted.reserving:
@@ -70,6 +129,8 @@ class StockWork:
     async def held_by(self, session: Session, holder: str) -> dict[str, int]:
         """Units per product the holder keeps in unpaid orders."""
         if holder not in self._holds:
+            if self._reservation_writes is not None:
+                await self._reservation_writes.write(self._reservations, session)  # the read sees them
             await self._read_holds(session, [holder])
         held: dict[str, int] = {}
         for lines in self._holds[holder].values():
@@ -119,6 +180,8 @@ class StockWork:
         self._unread_sales.setdefault(product_id, []).append((variant_id, quantity, now))
 
     async def flush(self, session: Session) -> None:
+        if self._reservation_writes is not None:
+            await self._reservation_writes.write(self._reservations, session)
         if self._touched:
             touches = [UpdateOne({"_id": holder}, {"$inc": {"reservations": n}}, upsert=True) for holder, n in self._touched.items()]
             done = await self._holders.bulk_write(touches, ordered=True, session=session)
@@ -165,7 +228,7 @@ class StockWorks:
     @asynccontextmanager
     async def around(self, session: Session, wanted: Wanted) -> AsyncIterator[None]:
         """The scope of a transaction's handlers: read before them, written after them."""
-        work = StockWork(self._db)
+        work = StockWork(self._db, collects=wanted.events > 1)
         await work.load(session, wanted)
         async with self._open.opened(session, work, lambda: work.flush(session)):
             yield

@@ -176,12 +176,17 @@ class CatalogStore:
             else:
                 plan = plan_reservation(items, await self._stocked(session, work, items, outlet_id))
             result, reservation = new_reservation(order_id, plan, ttl, holder, outlet_id)
-            # Written first and only if new: a second order_placed of the order changes nothing.
-            written = await self.reservations.update_one(
-                {"_id": order_id}, {"$setOnInsert": reservation.to_document() | {"_id": order_id}}, upsert=True, session=session
-            )
-            if written.upserted_id is None:
-                return None
+            collected = work.defers(order_id)
+            if collected is not None:
+                collected.insert(reservation)  # must insert, or the transaction aborts (stock_work.py)
+            else:
+                await work.written_for(session, order_id)
+                # Written first and only if new: a second order_placed of the order changes nothing.
+                written = await self.reservations.update_one(
+                    {"_id": order_id}, {"$setOnInsert": reservation.to_document() | {"_id": order_id}}, upsert=True, session=session
+                )
+                if written.upserted_id is None:
+                    return None
             await self._take(session, work, reservation, result)
             return result
 
@@ -223,15 +228,20 @@ class CatalogStore:
         reservation lapses: the caller must then say so, so that the money is returned."""
         async with self.works.of(session, Wanted()) as work:
             settled = {"$set": {"status": "committed", "settled_at": utcnow()}}
-            if paid:
-                # The paid lines are the held ones when their digests agree: then one update settles
-                # the reservation, no read of its lines first (reservations stored before the digest
-                # existed, or lines that differ, take the way below).
-                lines = units.merged_lines(paid)
-                held_as_paid = {"_id": order_id, "status": "held", "outlet_id": outlet_id, "lines_digest": units.lines_digest(lines)}
-                if (await self.reservations.update_one(held_as_paid, settled, session=session)).matched_count:
-                    await self._sell_held(session, work, order_id, outlet_id, lines)
-                    return "committed"
+            # The paid lines are the held ones when their digests agree: then one update settles the
+            # reservation, no read of its lines first (reservations stored before the digest existed,
+            # or lines that differ, take the way below).
+            lines = units.merged_lines(paid)
+            held_as_paid = {"_id": order_id, "status": "held", "outlet_id": outlet_id, "lines_digest": units.lines_digest(lines)}
+            collected = work.defers(order_id) if paid else None
+            if collected is not None:
+                collected.update(held_as_paid, settled)  # must match, or the transaction aborts (stock_work.py)
+                await self._sell_held(session, work, order_id, outlet_id, lines)
+                return "committed"
+            await work.written_for(session, order_id)
+            if paid and (await self.reservations.update_one(held_as_paid, settled, session=session)).matched_count:
+                await self._sell_held(session, work, order_id, outlet_id, lines)
+                return "committed"
             held = ReservationDocument.maybe(
                 await self.reservations.find_one_and_update({"_id": order_id, "status": "held"}, settled, session=session)
             )
@@ -282,6 +292,7 @@ class CatalogStore:
     async def release(self, session: Session, order_id: str, reason: str) -> bool:
         """Held units go back on sale. False when there is nothing held for the order."""
         async with self.works.of(session, Wanted()) as work:
+            await work.written_for(session, order_id)
             reservation = ReservationDocument.maybe(
                 await self.reservations.find_one_and_update(
                     {"_id": order_id, "status": "held"},

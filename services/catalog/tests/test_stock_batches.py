@@ -3,11 +3,14 @@
 transaction, and its handlers share one read and one bulk write of the products they move
 (stock_work.py). Counted with the server's `top`: fewer product updates than orders, while every
 order still sees the units the orders before it in the batch took (nothing oversold), hold limits
-count the batch's own reservations, and low-stock alerts come once per crossing."""
+count the batch's own reservations, and low-stock alerts come once per crossing. The batch's
+reservations go out in one command too, and what the batch cannot settle without reading them (an
+order placed again, a payment after its hold was released) comes out as it would alone."""
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +22,7 @@ from beli_contracts.values import Customer, OrderItem, SellerContact, SettledLin
 from beli_runtime.clock import utcnow
 from beli_runtime.inbox import Inbox
 from catalog.documents import ProductDocument, VariantDocument
-from catalog.main import CatalogService, build_service
+from catalog.main import CatalogService, build_service, release_expired_reservations
 from catalog.settings import CatalogSettings
 from tests.service_layer import ServiceDatabase, ready
 
@@ -171,6 +174,68 @@ async def test_an_order_placed_twice_in_one_batch_reserves_once(catalog: Catalog
 
     assert await units_of(catalog, "prd-tenun") == (7, 3, 0)
     assert len(of_type(await published(catalog), "catalog.stock_reserved")) == 1
+
+
+async def test_the_reservations_of_one_transaction_are_written_with_one_command(catalog: CatalogService) -> None:
+    await add_product(catalog, "prd-sarung", stock=20)
+    before = await commands(catalog, "reservations", "update")
+    await handle_together(catalog, [placed(f"BNTT-R{n}", f"shopper{n}", ("prd-sarung", 2)) for n in range(4)])
+    assert await commands(catalog, "reservations", "update") - before == 1, "one bulk write for four new reservations"
+
+    reserved = {event.key: event.data["lines"] for event in of_type(await published(catalog), "catalog.stock_reserved")}
+    assert sorted(reserved) == [f"BNTT-R{n}" for n in range(4)]
+    before = await commands(catalog, "reservations", "update")
+    await handle_together(catalog, [paid(order_id, lines) for order_id, lines in reserved.items()])
+    assert await commands(catalog, "reservations", "update") - before == 1, "one bulk write commits the four"
+
+    assert await units_of(catalog, "prd-sarung") == (12, 0, 8)
+    assert sorted(event.key for event in of_type(await published(catalog), "catalog.reservation_committed")) == sorted(reserved)
+    statuses = await catalog.store.reservations.distinct("status", {"_id": {"$in": list(reserved)}})
+    assert statuses == ["committed"]
+
+
+async def test_an_order_placed_again_in_a_later_batch_moves_no_stock(catalog: CatalogService) -> None:
+    await add_product(catalog, "prd-tenun", stock=10)
+    order = placed("BNTT-X", "maria", ("prd-tenun", 3))
+    await handle_together(catalog, [order, placed("BNTT-Y", "yohan", ("prd-tenun", 1))])
+    # The same order again (another event id) among new ones: those are reserved, it changes nothing.
+    await handle_together(catalog, [order.model_copy(), placed("BNTT-Z", "zet", ("prd-tenun", 2))])
+
+    assert await units_of(catalog, "prd-tenun") == (4, 6, 0)
+    assert sorted(event.key for event in of_type(await published(catalog), "catalog.stock_reserved")) == ["BNTT-X", "BNTT-Y", "BNTT-Z"]
+    [seen] = await catalog.store.reservations.find({"_id": "BNTT-X"}).to_list()
+    assert seen["status"] == "held" and seen["lines"][0]["quantity"] == 3
+
+
+async def test_payments_in_one_batch_after_a_hold_was_released_lapse_or_commit_each_as_alone(catalog: CatalogService) -> None:
+    await add_product(catalog, "prd-kopi", stock=3)
+    first = [placed("BNTT-A", "ana", ("prd-kopi", 2)), placed("BNTT-B", "beni", ("prd-kopi", 1))]
+    await handle_together(catalog, first)
+    reserved = {event.key: event.data["lines"] for event in of_type(await published(catalog), "catalog.stock_reserved")}
+    # A's hold ends unpaid: the sweeper releases it (no consumer's scope)
+    await catalog.store.reservations.update_one({"_id": "BNTT-A"}, {"$set": {"expires_at": utcnow() - timedelta(minutes=1)}})
+    assert await release_expired_reservations(catalog)
+    await handle_together(catalog, [placed("BNTT-C", "citra", ("prd-kopi", 2))])  # takes A's units
+    assert await units_of(catalog, "prd-kopi") == (0, 3, 0)
+
+    await handle_together(catalog, [paid("BNTT-A", reserved["BNTT-A"]), paid("BNTT-B", reserved["BNTT-B"])])
+
+    assert await units_of(catalog, "prd-kopi") == (0, 2, 1)  # B sold, C still held, A's units gone
+    events = await published(catalog)
+    assert [event.key for event in of_type(events, "catalog.reservation_lapsed")] == ["BNTT-A"]
+    assert [event.key for event in of_type(events, "catalog.reservation_committed")] == ["BNTT-B"]
+
+
+async def test_a_cancellation_in_the_batch_that_placed_the_order_releases_it(catalog: CatalogService) -> None:
+    await add_product(catalog, "prd-madu", stock=5)
+    order = placed("BNTT-D", "dewi", ("prd-madu", 2))
+    cancelled = OrderCancelled(order_id="BNTT-D", customer=order.customer, reason="shopper_cancelled")
+    await handle_together(catalog, [order, cancelled, placed("BNTT-E", "eka", ("prd-madu", 1))])
+
+    assert await units_of(catalog, "prd-madu") == (4, 1, 0)
+    events = await published(catalog)
+    assert [event.key for event in of_type(events, "catalog.reservation_released")] == ["BNTT-D"]
+    assert sorted(event.key for event in of_type(events, "catalog.stock_reserved")) == ["BNTT-D", "BNTT-E"]
 
 
 def paid(order_id: str, lines: list[dict[str, Any]]) -> OrderPaid:
