@@ -13,6 +13,7 @@ from payments.access import finance_office
 from payments.domain import PaymentStatus, signature_valid
 from payments.finance_api import EntryOut, entry_out
 from payments.ledger import LevyLedger
+from payments.receipts import NotificationReceipts
 from payments.settings import PaymentsSettings
 from payments.store import PaymentsStore
 
@@ -57,23 +58,26 @@ class LevyEntries(BaseModel):
     total_seller_payable: int
 
 
-def build_router(store: PaymentsStore, ledger: LevyLedger, settings: PaymentsSettings, wake_notifications: Any) -> APIRouter:
+def build_router(
+    store: PaymentsStore, receipts: NotificationReceipts, ledger: LevyLedger, settings: PaymentsSettings, wake_notifications: Any
+) -> APIRouter:
     router = APIRouter()
-    _register_webhook(router, store, settings, wake_notifications)
+    _register_webhook(router, receipts, settings, wake_notifications)
     _register_payments(router, store)
     _register_levy(router, ledger)
     return router
 
 
-def _register_webhook(router: APIRouter, store: PaymentsStore, settings: PaymentsSettings, wake_notifications: Any) -> None:
+def _register_webhook(router: APIRouter, receipts: NotificationReceipts, settings: PaymentsSettings, wake_notifications: Any) -> None:
     @router.post(
         "/midtrans/notification",
         tags=["midtrans"],
         responses={401: {"description": "signature_key does not match"}, 400: {"description": "not a Midtrans notification"}},
     )
     async def midtrans_notification(request: Request) -> dict[str, str]:
-        """Midtrans HTTP notification. Verified, recorded, answered at once; acted on after a
-        status check with Midtrans, so a forged, repeated or stale notification changes nothing."""
+        """Midtrans HTTP notification. Verified, recorded (with the notifications arriving at the
+        same moment: receipts.py), answered once stored; acted on after a status check with
+        Midtrans, so a forged, repeated or stale notification changes nothing."""
         try:
             body = await request.json()
         except ValueError:
@@ -86,7 +90,7 @@ def _register_webhook(router: APIRouter, store: PaymentsStore, settings: Payment
         if not signature_valid(body, settings.midtrans_server_key):
             log.warning("payments.forged_notification", order_id=str(body.get("order_id"))[:60])
             raise ApiError(401, "signature_key does not match this notification", field="signature_key")
-        fresh = await store.record_notification(body)
+        fresh = await receipts.record(body)
         wake_notifications()
         return {"status": "received" if fresh else "duplicate"}
 

@@ -41,6 +41,7 @@ from payments.late import LatePayments
 from payments.ledger import LevyLedger
 from payments.links import LinkRecords, OpenedLink
 from payments.qris import qris_link, qris_request
+from payments.receipts import NotificationReceipts
 from payments.refunds import NOT_THE_ITEMS_FAULT, Refunds, not_the_items_fault
 from payments.rules import LevyRules
 from payments.settings import PaymentsSettings
@@ -79,8 +80,10 @@ class PaymentJobs:
         rules: LevyRules,
         refunds: Refunds,
         late: LatePayments,
+        receipts: NotificationReceipts,
     ) -> None:
         self.late = late
+        self.receipts = receipts
         self.runtime = runtime
         self.rules = rules
         self.refunds = refunds
@@ -223,7 +226,7 @@ class PaymentJobs:
     # --- notifications -----------------------------------------------------------------------
 
     async def process_notifications(self) -> bool:
-        due = await self.store.notifications_due()
+        due = await self.receipts.due()  # handed over by the webhook, or read (receipts.py)
         # One status check answers every pending notification of an order: one item per order.
         first_per_order: dict[str, MidtransNotification] = {}
         for notification in due:

@@ -20,6 +20,7 @@ from payments.handlers import CANCELS_AT_MIDTRANS, OPENS_LINKS, REFUNDS_UNCOLLEC
 from payments.jobs import PaymentJobs
 from payments.late import LatePayments
 from payments.ledger import LevyLedger
+from payments.receipts import NotificationReceipts
 from payments.reconcile import Reconciler
 from payments.refunds import Refunds
 from payments.rules import LevyRules
@@ -41,6 +42,7 @@ class PaymentsService:
     late: LatePayments
     jobs: PaymentJobs
     uncollected: UncollectedReturns
+    receipts: NotificationReceipts
 
     async def prepare(self) -> None:
         await self.store.ensure_indexes()
@@ -57,9 +59,10 @@ def build_service(settings: PaymentsSettings) -> PaymentsService:
     rules = LevyRules(runtime, settings.pad_levy_bps)
     refunds = Refunds(runtime, runtime.db, store, ledger, gateway, settings.refund_retry_seconds)
     late = LatePayments(store, refunds)
-    jobs = PaymentJobs(runtime, store, ledger, gateway, settings, rules, refunds, late)
+    receipts = NotificationReceipts(store)
+    jobs = PaymentJobs(runtime, store, ledger, gateway, settings, rules, refunds, late, receipts)
     uncollected = UncollectedReturns(refunds)
-    return PaymentsService(settings, runtime, store, ledger, gateway, rules, refunds, late, jobs, uncollected)
+    return PaymentsService(settings, runtime, store, ledger, gateway, rules, refunds, late, jobs, uncollected, receipts)
 
 
 def build_app(settings: PaymentsSettings) -> FastAPI:
@@ -92,7 +95,7 @@ def _jobs(service: PaymentsService) -> BackgroundJob:
 
 def _routers(app: FastAPI, service: PaymentsService, notifications: BackgroundJob) -> None:
     settings, ledger = service.settings, service.ledger
-    app.include_router(build_router(service.store, ledger, settings, notifications.wake))
+    app.include_router(build_router(service.store, service.receipts, ledger, settings, notifications.wake))
     app.include_router(build_admin_router(service.rules, service.refunds, service.late))
     cash_refunds = CashRefunds(service.runtime, service.store, service.refunds)
     app.include_router(outlet_api.build_router(service.store, service.jobs, cash_refunds))

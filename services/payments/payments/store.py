@@ -1,11 +1,9 @@
 """Payments persistence: one payment per order, and every Midtrans notification received."""
 
-import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument, UpdateMany, UpdateOne
-from pymongo.errors import DuplicateKeyError
 
 from beli_contracts.orders import PaymentRequested
 from beli_contracts.outlets import outlet_of_channel
@@ -152,28 +150,6 @@ class PaymentsStore:
         await self.set_fields(order_id, {"attempts": attempts, "next_attempt_at": utcnow() + delay, "last_error": error})
 
     # --- notifications ----------------------------------------------------------------------
-
-    async def record_notification(self, body: dict[str, Any]) -> bool:
-        """Keep every distinct notification once (Midtrans delivers at least once)."""
-        identity = "|".join(
-            str(body.get(field, "")) for field in ("order_id", "transaction_status", "status_code", "transaction_id", "signature_key")
-        )
-        try:
-            await self.notifications.insert_one(
-                {
-                    "_id": hashlib.sha256(identity.encode()).hexdigest(),
-                    "order_id": str(body["order_id"]),
-                    "body": body,
-                    "received_at": utcnow(),
-                    "processed": False,
-                    "attempts": 0,
-                    "next_attempt_at": utcnow(),
-                    **({"trace": trace} if (trace := tracing.carrier()) else {}),
-                }
-            )
-        except DuplicateKeyError:
-            return False
-        return True
 
     async def notifications_due(self, limit: int = NOTIFICATIONS_AT_ONCE) -> list[MidtransNotification]:
         query = {"processed": False, "next_attempt_at": {"$lte": utcnow()}}

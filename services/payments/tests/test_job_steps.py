@@ -18,6 +18,7 @@ from beli_runtime.mongo import Session
 from payments.domain import PaymentStatus
 from payments.handlers import PaymentsHandlers
 from payments.main import PaymentsService, build_service
+from payments.receipts import NotificationReceipts
 from payments.rules import LevyRules
 from payments.settings import PaymentsSettings
 from services.payments.tests.test_service_layer import SHOPPER, payment_requested, requested_event
@@ -73,11 +74,12 @@ async def counted(service: PaymentsService, step: Any) -> tuple[Any, dict[str, i
     return result, {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
 
 
-async def awaiting_with_notification(service: PaymentsService) -> str:
-    """An order whose Snap link is open and whose payment Midtrans has just notified."""
+async def awaiting_with_notification(service: PaymentsService, receipts: NotificationReceipts | None = None) -> str:
+    """An order whose Snap link is open and whose payment Midtrans has just notified (to this
+    instance's webhook, or to the one whose `receipts` are given)."""
     order_id = await payment_requested(service)
     await service.store.move(None, order_id, PaymentStatus.AWAITING, frozenset({PaymentStatus.OPENING}))
-    await service.store.record_notification({"order_id": order_id, "transaction_status": "settlement", "status_code": "200"})
+    await (receipts or service.receipts).record({"order_id": order_id, "transaction_status": "settlement", "status_code": "200"})
     return order_id
 
 
@@ -96,6 +98,30 @@ async def test_the_payments_a_step_confirms_one_after_another_settle_in_one_tran
     assert cost["leases"] == 1, f"one lease fence for the step: {cost}"
     assert cost["levy_ledger_meta"] == 2, f"one claim and one move of the ledger's head: {cost}"
     assert cost["levy_rules"] == 1 and cost["levy_entries"] == 1, cost
+    assert await payments.store.notifications_due() == []
+
+
+async def test_the_notifications_the_webhook_stored_are_acted_on_without_reading_them_back(payments: PaymentsService) -> None:
+    """The job is handed what this instance's webhook stored; what another instance stored is
+    still found, by the look the job takes when nothing was handed (or every `look_every`)."""
+    payments.receipts = payments.jobs.receipts = NotificationReceipts(payments.store, look_every=60.0)
+    elsewhere = NotificationReceipts(payments.store)  # another instance's webhook
+    first = await awaiting_with_notification(payments, elsewhere)
+    payments.jobs.gateway = FakeMidtrans({first: 0.0})  # type: ignore[assignment]
+    _, cost = await counted(payments, payments.jobs.process_notifications)
+    assert cost["midtrans_notifications"] == 2, f"the first step reads the notifications, then marks them: {cost}"
+
+    handed = [await awaiting_with_notification(payments) for _ in range(3)]
+    stored_elsewhere = await awaiting_with_notification(payments, elsewhere)
+    payments.jobs.gateway = FakeMidtrans(dict.fromkeys([*handed, stored_elsewhere], 0.0))  # type: ignore[assignment]
+    _, cost = await counted(payments, payments.jobs.process_notifications)
+    assert cost["midtrans_notifications"] == 1, f"the handed notifications were read back: {cost}"
+    assert [(await payments.store.get(order_id)).status for order_id in handed] == ["SETTLED"] * 3  # type: ignore[union-attr]
+
+    _, cost = await counted(payments, payments.jobs.process_notifications)  # nothing handed: it looks
+    assert cost["midtrans_notifications"] == 2, cost
+    payment = await payments.store.get(stored_elsewhere)
+    assert payment is not None and payment.status == "SETTLED", "a notification another instance stored was never acted on"
     assert await payments.store.notifications_due() == []
 
 
