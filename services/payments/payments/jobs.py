@@ -227,30 +227,32 @@ class PaymentJobs:
 
     async def process_notifications(self) -> bool:
         due = await self.receipts.due()  # handed over by the webhook, or read (receipts.py)
-        # One status check answers every pending notification of an order: one item per order.
-        first_per_order: dict[str, MidtransNotification] = {}
+        # One status check answers every notification of an order this step took (marked by id: one
+        # stored after the check is checked by a later step, never taken as answered).
+        of_order: dict[str, list[MidtransNotification]] = {}
         for notification in due:
-            first_per_order.setdefault(notification.order_id, notification)
+            of_order.setdefault(notification.order_id, []).append(notification)
         # The payments confirmed settle in shared transactions (one ledger append each) as they
         # come. As many orders at once as the gateway has threads, no more: all of a step's status
-        # checks at once would queue the Snap links being opened meanwhile behind them.
+        # checks at once would queue the Snap links being opened behind them.
         queue: SettlementQueue = GroupCommit(
             self.settlements.settle, "settlement", not_the_items_fault=not_the_items_fault, linger=self._linger
         )
         await self._each(
-            list(first_per_order.values()),
-            lambda notification: self._isolated("notification", notification, self._confirm(notification, queue), notification=True),
+            list(of_order.values()),
+            lambda notices: self._isolated("notification", notices[0], self._confirm(notices, queue), notification=True),
             queue,
         )
         return len(due) >= NOTIFICATIONS_AT_ONCE
 
-    async def _confirm(self, notification: MidtransNotification, queue: SettlementQueue) -> None:
+    async def _confirm(self, notices: list[MidtransNotification], queue: SettlementQueue) -> None:
         # The order's trace goes on here; the notification's own request is linked to it.
-        order_trace = await self.store.trace_of(notification.order_id) if tracing.enabled() else None
-        with tracing.resumed(order_trace, "confirm payment", link=notification.trace, order_id=notification.order_id):
-            await self._confirm_traced(notification, queue)
+        first = notices[0]
+        order_trace = await self.store.trace_of(first.order_id) if tracing.enabled() else None
+        with tracing.resumed(order_trace, "confirm payment", link=first.trace, order_id=first.order_id):
+            await self._confirm_traced(first, tuple(notice.id for notice in notices), queue)
 
-    async def _confirm_traced(self, notification: MidtransNotification, queue: SettlementQueue) -> None:
+    async def _confirm_traced(self, notification: MidtransNotification, ids: tuple[str, ...], queue: SettlementQueue) -> None:
         order_id = notification.order_id
         ensure_held()
         try:
@@ -261,14 +263,14 @@ class PaymentJobs:
             await self.store.notification_retry(order_id, attempts, backoff(attempts), str(error))
             return
         except MidtransRefused as error:
-            await self.store.notification_done(order_id, f"midtrans refused status check: {error}")
+            await self.store.notifications_done({key: f"midtrans refused status check: {error}" for key in ids})
             return
-        confirmed = paid(order_id, status, notifications=True)
+        confirmed = paid(order_id, status, notifications=ids)
         if confirmed is not None:
             await _hand_over(queue, confirmed)  # marks the notifications done with the batch
             return
         outcome = await self.apply_status(order_id, status)
-        await self.store.notification_done(order_id, outcome)
+        await self.store.notifications_done(dict.fromkeys(ids, outcome))
 
     async def apply_status(self, order_id: str, status: dict[str, Any]) -> str:
         """Bring our payment in line with Midtrans's status; returns what was done, for the record."""
@@ -375,7 +377,7 @@ async def _hand_over(queue: GroupCommit[Item, Any], item: Item) -> Any:
     return await queue.submit(item)
 
 
-def paid(order_id: str, status: dict[str, Any], *, notifications: bool = False) -> Confirmed | None:
+def paid(order_id: str, status: dict[str, Any], *, notifications: tuple[str, ...] = ()) -> Confirmed | None:
     """The settlement Midtrans's status asks for, if it says the money is there (None otherwise)."""
     if classify(str(status.get("transaction_status")), status.get("fraud_status")) is not Outcome.PAID:
         return None

@@ -39,7 +39,7 @@ class Confirmed:
     status: dict[str, Any]  # Midtrans's status answer, or the till's equivalent
     sources: frozenset[PaymentStatus]  # the states it may settle from (FAILED too, as a late payment)
     gross: int | None = None  # Midtrans's gross amount, checked against ours; None at the till
-    notifications: bool = False  # mark the order's pending Midtrans notifications done with the outcome, once settled
+    notifications: tuple[str, ...] = ()  # the Midtrans notifications it answers: marked done with the outcome, once settled
     trace: dict[str, str] | None = None  # the trace its events continue
 
 
@@ -75,7 +75,7 @@ class Settlements:
         # only checked again (and found settled), while one written by a transaction the crash left
         # open stays locked until the database reaps it, and the webhook's writes wait for it.
         await self.store.notifications_done(
-            {item.order_id: outcome for item, outcome in zip(batch, outcomes, strict=True) if item.notifications}
+            {key: outcome for item, outcome in zip(batch, outcomes, strict=True) for key in item.notifications}
         )
         return outcomes
 

@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument, UpdateMany, UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 
 from beli_contracts.orders import PaymentRequested
 from beli_contracts.outlets import outlet_of_channel
@@ -156,23 +156,15 @@ class PaymentsStore:
         found = await self.notifications.find(query).sort("received_at", 1).limit(limit).to_list()
         return [MidtransNotification.from_document(doc) for doc in found]
 
-    async def notification_done(self, order_id: str, outcome: str) -> None:
-        """Every pending notification of the order is answered by one status check."""
-        await self.notifications.update_many(
-            {"order_id": order_id, "processed": False}, {"$set": {"processed": True, "outcome": outcome, "processed_at": utcnow()}}
-        )
-
     async def notifications_done(self, outcomes: dict[str, str]) -> None:
-        """`notification_done` for several orders in one round trip."""
+        """Mark notifications (by id) answered, each with its outcome, in one round trip."""
         if not outcomes:
             return
         now = utcnow()
         await self.notifications.bulk_write(
             [
-                UpdateMany(
-                    {"order_id": order_id, "processed": False}, {"$set": {"processed": True, "outcome": outcome, "processed_at": now}}
-                )
-                for order_id, outcome in outcomes.items()
+                UpdateOne({"_id": key, "processed": False}, {"$set": {"processed": True, "outcome": outcome, "processed_at": now}})
+                for key, outcome in outcomes.items()
             ],
             ordered=False,
         )

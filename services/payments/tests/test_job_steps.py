@@ -125,6 +125,38 @@ async def test_the_notifications_the_webhook_stored_are_acted_on_without_reading
     assert await payments.store.notifications_due() == []
 
 
+class PaidDuringTheCheck(FakeMidtrans):
+    """Midtrans says `pending`, and the shopper pays while it answers: the settlement's
+    notification reaches another instance's webhook before the job has recorded what the check
+    said (so it is not handed to this job: only its look finds it)."""
+
+    def __init__(self, service: PaymentsService, order_id: str) -> None:
+        super().__init__({order_id: 0.0})
+        self.elsewhere, self.answers = NotificationReceipts(service.store), ["pending"]
+
+    async def status(self, order_id: str) -> dict[str, Any]:
+        answer = await super().status(order_id)
+        if self.answers:
+            body = {"order_id": order_id, "transaction_status": "settlement", "status_code": "200", "transaction_id": "tx-paid"}
+            await self.elsewhere.record(body)
+            return answer | {"transaction_status": self.answers.pop()}
+        return answer
+
+
+async def test_a_notification_stored_while_its_order_is_checked_is_acted_on(payments: PaymentsService) -> None:
+    order_id = await payment_requested(payments)
+    await payments.store.move(None, order_id, PaymentStatus.AWAITING, frozenset({PaymentStatus.OPENING}))
+    await payments.receipts.record({"order_id": order_id, "transaction_status": "pending", "status_code": "201"})
+    payments.jobs.gateway = PaidDuringTheCheck(payments, order_id)  # type: ignore[assignment]
+
+    await counted(payments, payments.jobs.process_notifications)  # checks the pending one
+    await counted(payments, payments.jobs.process_notifications)  # nothing handed: it looks
+
+    payment = await payments.store.get(order_id)
+    assert payment is not None and payment.status == "SETTLED", "the settlement's notification was taken as answered"
+    assert await payments.store.notifications_due() == []
+
+
 async def test_the_rules_are_read_again_only_after_a_change_even_by_another_instance(payments: PaymentsService) -> None:
     first = await awaiting_with_notification(payments)
     payments.jobs.gateway = FakeMidtrans({first: 0.0})  # type: ignore[assignment]
