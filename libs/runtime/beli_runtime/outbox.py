@@ -23,7 +23,7 @@ from beli_runtime import metrics, tracing
 from beli_runtime.clock import as_utc, utcnow
 from beli_runtime.kafka import new_producer, stop_quietly
 from beli_runtime.logs import get_logger
-from beli_runtime.mongo import Database, Session, ensure_index
+from beli_runtime.mongo import Database, Session, drop_index, ensure_index
 
 log = get_logger(__name__)
 Row = dict[str, Any]  # an outbox row as inserted: _id, topic, key, value, headers, created_at (, trace)
@@ -41,8 +41,6 @@ DELETE_AFTER_SECONDS = 1.0
 # one written outside a counting scope).
 OFFERED_LIMIT = 1000
 LOOK_EVERY_SECONDS = 1.0
-# Versions before 2026-12-06 marked published rows (`published_at`) and let them expire after this.
-KEEP_PUBLISHED_SECONDS = 7 * 24 * 3600
 
 
 class Written:
@@ -112,9 +110,12 @@ class Outbox:
 
     async def ensure_indexes(self) -> None:
         await ensure_index(self._rows, [("published_at", 1), ("created_at", 1), ("_id", 1)])
-        # Expires the rows earlier versions marked; rows are deleted once sent now (`published_at`
-        # stays None), so the index may go once no database holds a marked row.
-        await ensure_index(self._rows, "published_at", name="published_ttl", expireAfterSeconds=KEEP_PUBLISHED_SECONDS)
+        # Versions before 2026-12-06 marked sent rows (`published_at`) and let a TTL index expire
+        # them; rows are deleted once sent now. The rows such a version left are deleted here and its
+        # index dropped: it cost every row's insert and delete an index write (issue 11), and the
+        # planner chose it over the index above for the relay's look.
+        await self._rows.delete_many({"published_at": {"$ne": None}})
+        await drop_index(self._rows, "published_ttl")
 
     async def add(self, session: Session, payload: EventPayload, *, key: str, correlation_id: str | None = None) -> Envelope:
         envelope = Envelope.wrap(payload, key=key, source=self.source, correlation_id=correlation_id)
@@ -273,11 +274,13 @@ class OutboxRelay:
                 (row for row in offered if row["_id"] not in sent), key=lambda row: (as_utc(row["created_at"]), row["_id"])
             ), False
         self._look_next, self._last_look = False, time.monotonic()
-        # The rows sent and not yet deleted are left out by the query: skipped after it, they could
-        # fill a look that then seems full and is made again at once.
-        unsent = {"published_at": None} | ({"_id": {"$nin": list(sent)}} if sent else {})
-        found = await self._rows.find(unsent).sort([("created_at", 1), ("_id", 1)]).limit(BATCH).to_list()
-        return found, len(found) >= BATCH
+        # The rows sent and not yet deleted are still there: the look takes as many more, so that
+        # they never fill it and make it seem full. (A `$nin` of them in the filter made the server
+        # scan the whole collection.)
+        query = self._rows.find({"published_at": None}).sort([("created_at", 1), ("_id", 1)])
+        found = await query.limit(BATCH + len(sent)).to_list()
+        rows = [row for row in found if row["_id"] not in sent]
+        return rows[:BATCH], len(rows) >= BATCH
 
     async def delete_sent(self) -> None:
         """Delete the rows sent so far now, after the delete running beside the steps (kept for the

@@ -347,3 +347,22 @@ async def test_a_slow_delete_of_sent_rows_holds_no_later_event(space: Scratch, m
         assert await unpublished(space) == 2  # the delete still waits
         slow.go.set()
         await eventually(lambda: unpublished(space), lambda rows: rows == 0, timeout=15, what="both rows deleted")
+
+
+async def test_start_up_deletes_the_rows_earlier_versions_marked_sent_and_their_expiry_index(space: Scratch) -> None:
+    """Versions before 2026-12-06 marked sent rows and let a TTL index expire them. Start-up
+    deletes such rows (they were sent) and drops that index, which cost every row's insert and
+    delete an index write; a row still to send stays."""
+    rows = space.db["outbox"]
+    await rows.create_index("published_at", name="published_ttl", expireAfterSeconds=7 * 24 * 3600)
+    await rows.insert_many(
+        [
+            {"topic": space.topic, "key": "ord-1", "value": b"sent", "created_at": utcnow(), "published_at": utcnow()},
+            {"topic": space.topic, "key": "ord-2", "value": b"to send", "created_at": utcnow(), "published_at": None},
+        ]
+    )
+
+    await outbox.Outbox(space.db, source="test").ensure_indexes()
+
+    assert [row["key"] for row in await rows.find().to_list()] == ["ord-2"]
+    assert "published_ttl" not in await rows.index_information()
