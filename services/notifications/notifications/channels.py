@@ -54,8 +54,13 @@ class EmailTransport:
         """The message in the email package's compat32 classes: EmailMessage parses every header
         it is given and encodes bodies in pure Python, a millisecond of the service's CPU per
         e-mail, the largest part of sending one (issue 11). Header values are plain strings
-        (non-ASCII ones leave as RFC 2047 encoded words); the subject is one line (rendering.py),
-        so nothing typed in can start a header of its own."""
+        (non-ASCII ones leave as RFC 2047 encoded words); one with a line break is refused, so
+        nothing typed in can start a header of its own."""
+        for name, value in (("To", delivery.address), ("Subject", delivery.subject or "")):
+            if "\r" in value or "\n" in value:
+                # compat32 writes a line break in a header as it is: the rest would become a header
+                # or the body of its own. Never the case for what rendering and sign-up produce.
+                raise SendFailed(f"the {name} header holds a line break: not sent", temporary=False)
         email: MIMEMultipart | MIMEText = MIMEText(delivery.text, "plain", "utf-8")
         if delivery.html:
             email = MIMEMultipart("alternative", _subparts=[email, MIMEText(delivery.html, "html", "utf-8")])

@@ -13,7 +13,7 @@ import pytest
 from beli_contracts.payments import PaymentReturned
 from beli_contracts.values import Customer
 from beli_runtime.clock import utcnow
-from notifications.channels import SendFailed
+from notifications.channels import EmailTransport, SendFailed
 from notifications.domain import KINDS, channels_for, for_return, percent
 from notifications.phones import InvalidPhone, to_e164
 from notifications.sender import Batch, DeliveryJob, Outcomes
@@ -239,3 +239,38 @@ async def test_a_slow_outcome_write_does_not_hold_its_channel_for_the_next_messa
 async def _until(condition: Callable[[], bool]) -> None:
     while not condition():
         await asyncio.sleep(0.01)
+
+
+def test_an_e_mail_is_multipart_with_the_delivery_id_and_a_stable_message_id() -> None:
+    transport = EmailTransport(NotificationsSettings(smtp_host="mail.local"))
+    delivery = Delivery(
+        "evt:payment_receipt:ina@umkm.example.id:email",
+        "email",
+        "sending",
+        1,
+        "ina@umkm.example.id",
+        "Teks",
+        "Bukti bayar — BNTT-1",
+        "<p>HTML</p>",
+    )
+
+    email = transport.build(delivery)
+
+    assert email.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in email.get_payload()] == ["text/plain", "text/html"]
+    assert email["X-Beli-Delivery-Id"] == delivery.id
+    assert email["Message-ID"] == transport.build(delivery)["Message-ID"]  # a retry is the same message
+    assert b"Subject: =?utf-8?" in email.as_bytes()  # the dash is not ASCII: an encoded word
+
+
+@pytest.mark.parametrize("field", ["address", "subject"])
+def test_a_header_value_with_a_line_break_is_refused_for_good(field: str) -> None:
+    """compat32 writes a header's line break as it is: 'hi\\n\\nbody' would end the headers."""
+    transport = EmailTransport(NotificationsSettings(smtp_host="mail.local"))
+    fields: dict[str, Any] = {"address": "ina@umkm.example.id", "subject": "Pesanan"}
+    fields[field] += "\n\nBcc: semua@example.id"
+    delivery = Delivery("evt:k:ina:email", "email", "sending", 1, fields["address"], "Teks", fields["subject"])
+
+    with pytest.raises(SendFailed) as refused:
+        transport.build(delivery)
+    assert refused.value.temporary is False
