@@ -24,11 +24,10 @@ from pymongo.errors import BulkWriteError, WriteError
 from beli_runtime import tracing
 from beli_runtime.clock import utcnow
 from beli_runtime.group_commit import GroupCommit
-from beli_runtime.mongo import database_unavailable
+from beli_runtime.mongo import DUPLICATE_KEY, database_unavailable
 from payments.documents import MidtransNotification
 from payments.store import NOTIFICATIONS_AT_ONCE, PaymentsStore
 
-DUPLICATE_KEY = 11000
 # Fields that make a notification distinct: a repeat of all of them is the same notification.
 IDENTITY = ("order_id", "transaction_status", "status_code", "transaction_id", "signature_key")
 # While notifications are handed over, the job still reads the stored ones this often (retries).
