@@ -10,6 +10,8 @@ import httpx
 from fastapi import FastAPI
 
 from beli_contracts.envelope import Envelope, decode
+from beli_runtime.consumer import Subscription
+from beli_runtime.inbox import Inbox
 from beli_runtime.mongo import Database
 from beli_runtime.service import ServiceRuntime
 
@@ -32,6 +34,21 @@ async def outbox_events(db: Database, key: str) -> list[Envelope]:
     """The events written for one aggregate (order, rule, ...), oldest first."""
     rows = await db["outbox"].find({"key": key}).sort([("created_at", 1), ("_id", 1)]).to_list()
     return [decode(bytes(row["value"])) for row in rows]
+
+
+def consumer_inbox(runtime: ServiceRuntime, subscription: Subscription, writers: int = 1) -> Inbox:
+    """The inbox a service's consumer writes its events through, wired as the consumer wires it
+    (the subscription's keys, scope and state-guarded types): with one writer, events handed over
+    at once are written the first alone and the rest as one batch."""
+    return Inbox(
+        runtime.client,
+        runtime.db,
+        runtime.outbox,
+        subscription.writes,
+        writers=writers,
+        scope=subscription.scope,
+        state_guarded=subscription.state_guarded,
+    )
 
 
 class BuiltService(Protocol):

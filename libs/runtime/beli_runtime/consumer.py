@@ -2,7 +2,8 @@
 
 At-least-once delivery means every event may arrive again (redelivery after a crash, a
 rebalance, a replay from offset 0). Each event's id is recorded in `inbox` in the same MongoDB
-transaction as the handler's writes, so a second delivery finds the id and changes nothing.
+transaction as the handler's writes, so a second delivery finds the id and changes nothing
+(a state-guarded type's handler finds the state it left instead, and has no row: inbox.py).
 A handler that keeps failing is retried with backoff, then dead-lettered (recorded in
 `dead_letters` and published to `<group>.dead-letter`) so that its partition moves on.
 
@@ -58,6 +59,11 @@ class Subscription:
     row and outside a transaction (an insert and a commit fewer per event). Anything else
     (counters, `$set`, events to publish) needs the inbox.
 
+    `state_guarded` (opt-in) names types whose handler is idempotent by the state it checks: a
+    redelivery, a replay from offset 0 or an old copy arriving after newer events changes nothing
+    and publishes nothing. They are handled in the shared transactions as the others are, without
+    the inbox row (inbox.py). Each such handler needs a test that delivers its event twice.
+
     `scope` wraps the handlers of each transaction (inbox.py): e.g. one read of all their orders
     before they run and one bulk write of their changes after."""
 
@@ -65,6 +71,7 @@ class Subscription:
     handlers: dict[str, Handler]
     writes: dict[str, WrittenKeys] = field(default_factory=dict)
     self_deduplicating: frozenset[str] = frozenset()
+    state_guarded: frozenset[str] = frozenset()
     scope: BatchScope = no_scope
 
 
@@ -107,7 +114,15 @@ class EventConsumer:
         self._commits = asyncio.Lock()  # one offset commit at a time, in order
         self._workers = PartitionWorkers(self._handle_message, concurrency)
         self._kafka: AIOKafkaConsumer | None = None
-        self._inbox = Inbox(client, db, outbox, subscription.writes, writers=batch_writers, scope=subscription.scope)
+        self._inbox = Inbox(
+            client,
+            db,
+            outbox,
+            subscription.writes,
+            writers=batch_writers,
+            scope=subscription.scope,
+            state_guarded=subscription.state_guarded,
+        )
 
     async def ensure_indexes(self) -> None:
         await ensure_index(self._db["dead_letters"], [("status", 1), ("failed_at", 1)])

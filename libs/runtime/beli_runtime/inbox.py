@@ -15,6 +15,16 @@ that batch has committed. The batches written at the same time never write the s
 (they would only conflict and retry), and events that overlap share one transaction. Another
 instance's writes, or a dead letter replayed by hand, are settled by the transaction's retry.
 
+An event type may be state-guarded (`Subscription.state_guarded`): its handler is idempotent by
+the state it checks (a redelivery, a replay from offset 0 or an old copy arriving after newer
+events changes nothing and publishes nothing, e.g. orders' PENDING -> AWAITING_PAYMENT moves only
+a PENDING order). Such an event is written as the others are, in the same shared transactions
+(its handler may write several documents and add outbox rows), but without an inbox row: the
+row would be an insert that never dedupes anything the state does not (issue 11). A batch none
+of whose events needs a row sends no inbox insert at all. When a batch fails and is written again
+one event at a time, a state-guarded event runs again like any other (the batch's transaction
+wrote nothing), and a duplicate inbox row concerns only its own, unguarded, event.
+
 A subscription may also give a `scope` around the handlers of one transaction: what they can share
 beyond the inbox and outbox rows, such as one `$in` read of all their documents before they run
 and one bulk write of their changes after (a unit of work; orders.store is one).
@@ -101,12 +111,14 @@ class Inbox:
         *,
         writers: int,
         scope: BatchScope = no_scope,
+        state_guarded: frozenset[str] = frozenset(),
     ) -> None:
         self._client = client
         self._rows = db["inbox"]
         self._outbox = outbox
         self._writes = writes
         self._scope = scope
+        self._guarded = state_guarded
         self._batches = GroupCommit(
             self._write, "consumed events", not_the_items_fault=database_unavailable, writers=writers, keys=self._keys
         )
@@ -130,8 +142,11 @@ class Inbox:
         if len(events) == 1:
             return [await self._alone(events[0])]
 
+        rows = [self._row(event.envelope) for event in events if self._needs_row(event)]
+
         async def work(session: Session) -> None:
-            await self._rows.insert_many([self._row(event.envelope) for event in events], ordered=True, session=session)
+            if rows:
+                await self._rows.insert_many(rows, ordered=True, session=session)
             with gathering(session) as gathered:
                 async with self._scope(session, [event.payload for event in events]):
                     for event in events:
@@ -147,11 +162,13 @@ class Inbox:
     async def _alone(self, event: Consumed) -> Outcome:
         async def work(session: Session) -> bool:
             # The inbox row is the dedupe: its insert fails for an event seen before (one round
-            # trip instead of a look-up and an insert for every new event).
-            try:
-                await self._rows.insert_one(self._row(event.envelope), session=session)
-            except DuplicateKeyError:
-                raise _AlreadySeen from None
+            # trip instead of a look-up and an insert for every new event). A state-guarded
+            # event has none: its handler finds the state it would have left and does nothing.
+            if self._needs_row(event):
+                try:
+                    await self._rows.insert_one(self._row(event.envelope), session=session)
+                except DuplicateKeyError:
+                    raise _AlreadySeen from None
             # A duplicate key raised by the handler is the handler's failure: retried, then dead-lettered.
             with gathering(session) as gathered, tracing.within(event.trace):
                 async with self._scope(session, [event.payload]):
@@ -166,6 +183,9 @@ class Inbox:
                 fresh = False
         metrics.CONSUMER_BATCH_EVENTS.observe(1)
         return Outcome(fresh, added.rows if fresh else [])
+
+    def _needs_row(self, event: Consumed) -> bool:
+        return event.envelope.type not in self._guarded
 
     def _keys(self, event: Consumed) -> Iterable[str]:
         written = self._writes.get(event.envelope.type)

@@ -57,15 +57,23 @@ def member(
     writes: dict[str, Any] | None = None,
     batch_writers: int = 2,
     scope: BatchScope = no_scope,
+    handlers: dict[str, Handler] | None = None,
+    state_guarded: frozenset[str] = frozenset(),
 ) -> EventConsumer:
-    """A member of the scratch group, consuming `topic`."""
+    """A member of the scratch group, consuming `topic` (`handler` for OrderPlaced, or `handlers`)."""
     return EventConsumer(
         client=space.client,
         db=space.db,
         outbox=Outbox(space.db, source="test"),
         bootstrap=space.bootstrap,
         group_id=space.group,
-        subscription=Subscription(topics=(topic,), handlers={OrderPlaced.TYPE: handler}, writes=writes or {}, scope=scope),
+        subscription=Subscription(
+            topics=(topic,),
+            handlers=handlers or {OrderPlaced.TYPE: handler},
+            writes=writes or {},
+            scope=scope,
+            state_guarded=state_guarded,
+        ),
         max_attempts=max_attempts,
         retry_base_seconds=0.05,
         concurrency=concurrency,
