@@ -1,4 +1,12 @@
-"""Orders' part of the checkout saga: it decides each order's state from the others' events."""
+"""Orders' part of the checkout saga: it decides each order's state from the others' events.
+
+The saga's events are state-guarded (`Subscription.state_guarded`, no inbox row; issue 11): each
+moves an order only from the states before it (PENDING -> AWAITING_PAYMENT, AWAITING_PAYMENT ->
+PAID, unpaid -> CANCELLED or REJECTED) and an order never goes back, so a redelivered copy, even
+one arriving after newer events, finds the order moved on and writes and publishes nothing. The
+payment link is written only while the order has none (a payment opens one link). The others
+keep their inbox rows: a lapsed reservation's copy would log a false error, and a returned
+payment's would rewrite its annotation."""
 
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -55,6 +63,9 @@ class OrdersHandlers:
                 LevyReversed.TYPE: self.on_levy_reversed,
                 OutletChanged.TYPE: self.outlets.on_outlet_changed,
             },
+            state_guarded=frozenset(
+                {StockReserved.TYPE, StockRejected.TYPE, PaymentLinkCreated.TYPE, PaymentSettled.TYPE, PaymentFailed.TYPE}
+            ),
             scope=self.unit_of_work,
         )
 
@@ -123,6 +134,8 @@ class OrdersHandlers:
             event.order_id,
             {"payment": {"token": event.token, "redirect_url": event.redirect_url, "qr_string": event.qr_string}},
             in_states=[OrderStatus.AWAITING_PAYMENT.value],
+            # One link per payment: a copy of its event, or an old one, never replaces the link shown.
+            unless_set="payment",
         )
 
     async def on_payment_settled(self, envelope: Envelope, event: PaymentSettled, session: Session) -> None:
@@ -132,6 +145,8 @@ class OrdersHandlers:
             changes |= _fulfilment_changes(current, settle(current.sub_orders, event.lines))
         order = await self.store.move_read(session, current, OrderStatus.PAID, changes) if current is not None else None
         if order is None:
+            if current is not None and current.paid_at is not None:
+                return  # a copy of the settlement that paid it (a redelivery): done already
             # Cancelled before the money arrived: payments returns it (it saw the cancellation too).
             log.warning("orders.paid_after_cancel", order_id=event.order_id, gross=event.gross_amount)
             return

@@ -40,8 +40,10 @@ class UnitOfWork:
         self.orders = orders
         self._updates: list[UpdateOne] = []
 
-    def update(self, order_id: str, states: list[str], update: dict[str, Any], moved: OrderDocument) -> None:
-        self._updates.append(UpdateOne({"_id": order_id, "status": {"$in": states}}, update))
+    def update(
+        self, order_id: str, states: list[str], update: dict[str, Any], moved: OrderDocument, guard: dict[str, Any] | None = None
+    ) -> None:
+        self._updates.append(UpdateOne({"_id": order_id, "status": {"$in": states}, **(guard or {})}, update))
         self.orders[order_id] = moved
 
     async def write(self, collection: Collection, session: Session) -> None:
@@ -256,16 +258,21 @@ class OrdersStore:
             .to_list()
         )
 
-    async def annotate(self, session: Session, order_id: str, changes: dict[str, Any], *, in_states: list[str]) -> bool:
+    async def annotate(
+        self, session: Session, order_id: str, changes: dict[str, Any], *, in_states: list[str], unless_set: str | None = None
+    ) -> bool:
+        """Set `changes` on an order in one of `in_states` (and, with `unless_set`, only while that
+        field is still unset: the first value stays, a copy of its event writes nothing)."""
         fields = {**changes, "updated_at": utcnow()}
+        guard = {unless_set: None} if unless_set else {}  # None matches a null or missing field
         unit = self._units.of(session)
         if unit is not None and order_id in unit.orders:
             current = unit.orders[order_id]
-            if current.status not in in_states:
+            if current.status not in in_states or (unless_set and getattr(current, unless_set) is not None):
                 return False
-            unit.update(order_id, in_states, {"$set": fields}, OrderDocument.from_document(current.to_document() | fields))
+            unit.update(order_id, in_states, {"$set": fields}, OrderDocument.from_document(current.to_document() | fields), guard)
             return True
-        result = await self.orders.update_one({"_id": order_id, "status": {"$in": in_states}}, {"$set": fields}, session=session)
+        result = await self.orders.update_one({"_id": order_id, "status": {"$in": in_states}, **guard}, {"$set": fields}, session=session)
         return result.modified_count == 1
 
     async def record_refund(self, session: Session, order_id: str, refund: dict[str, Any]) -> None:

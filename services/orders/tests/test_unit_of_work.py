@@ -18,11 +18,10 @@ from beli_contracts.catalog import StockReserved
 from beli_contracts.payments import PaymentLinkCreated, PaymentSettled
 from beli_contracts.values import Customer, PricedLine, SellerContact, SettledLine
 from beli_runtime.clock import utcnow
-from beli_runtime.inbox import Inbox
 from infra.tokens import mint
 from orders.main import OrdersService, build_app
 from orders.settings import OrdersSettings
-from tests.service_layer import ServiceDatabase, outbox_events, serving
+from tests.service_layer import ServiceDatabase, consumer_inbox, outbox_events, serving
 
 pytestmark = pytest.mark.infra  # the real database (no broker)
 
@@ -55,7 +54,7 @@ async def consumed_together(service: OrdersService, payloads: list[EventPayload]
     [consumer] = service.runtime.consumers
     subscription = consumer.subscription
     runtime = service.runtime
-    inbox = Inbox(runtime.client, runtime.db, runtime.outbox, subscription.writes, writers=1, scope=subscription.scope)
+    inbox = consumer_inbox(runtime, subscription)
     before = await operations_on_orders(service)
 
     async def apply(payload: EventPayload) -> bool:
