@@ -13,6 +13,7 @@ from beli_contracts.envelope import Envelope, decode
 from beli_runtime.consumer import Subscription
 from beli_runtime.inbox import Inbox
 from beli_runtime.mongo import Database
+from beli_runtime.outbox import events_of
 from beli_runtime.service import ServiceRuntime
 
 # A port nothing listens on: a service built for a service-layer test has no Kafka.
@@ -32,8 +33,8 @@ class ServiceDatabase:
 
 async def outbox_events(db: Database, key: str) -> list[Envelope]:
     """The events written for one aggregate (order, rule, ...), oldest first."""
-    rows = await db["outbox"].find({"key": key}).sort([("created_at", 1), ("_id", 1)]).to_list()
-    return [decode(bytes(row["value"])) for row in rows]
+    rows = await db["outbox"].find().sort([("created_at", 1), ("_id", 1)]).to_list()
+    return [decode(bytes(event["value"])) for row in rows for event in events_of(row) if event["key"] == key]
 
 
 def consumer_inbox(runtime: ServiceRuntime, subscription: Subscription, writers: int = 1) -> Inbox:

@@ -1,10 +1,15 @@
 """Transactional outbox: events are written with the state change, then relayed to Kafka.
 
-A write that must produce an event inserts the event into `outbox` in the same MongoDB
-transaction; the relay publishes the rows in order and then deletes them (Kafka keeps the events;
-a deleted row costs the database less than a marked one, and nothing to expire later). A crash
-between publish and delete re-sends the row, so consumers dedupe by event id (they do: see
-consumer.py).
+A write that must produce events inserts them into `outbox` in the same MongoDB transaction;
+the relay publishes the rows in order and then deletes them (Kafka keeps the events; a deleted row
+costs the database less than a marked one, and nothing to expire later). A crash between publish
+and delete re-sends the row, so consumers dedupe by event id (they do: see consumer.py).
+
+A row holds all the events one insert adds, in order (`events`): the events of a batch of
+consumed events (inbox.py) or of a group-committed write are one document, inserted and deleted
+once, instead of one each (issue 11: the outboxes were a quarter of the documents the database
+wrote per paid order). Rows written before 2026-12-07 are one event each, its fields at the top
+level (`events_of` reads both).
 """
 
 import asyncio
@@ -13,6 +18,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -26,10 +32,11 @@ from beli_runtime.logs import get_logger
 from beli_runtime.mongo import Database, Session, drop_index, ensure_index
 
 log = get_logger(__name__)
-Row = dict[str, Any]  # an outbox row as inserted: _id, topic, key, value, headers, created_at (, trace)
+Row = dict[str, Any]  # an outbox row as inserted: _id, created_at, published_at, events
+Event = dict[str, Any]  # one event of a row: topic, key, value, headers (, trace: the trace that wrote it)
 # The rows a commit added, handed to the relay; None: rows were added that the caller does not hold.
 Committed = Sequence[Row] | None
-BATCH = 200
+BATCH = 200  # rows (each holding one or more events) per look
 # Sent rows are deleted together, at most this long after the oldest of them was sent, or as soon
 # as this many wait (see OutboxRelay).
 DELETE_AFTER_ROWS = 100
@@ -78,13 +85,20 @@ def _added(rows: list[Row]) -> None:
         written.rows.extend(rows)
 
 
+def events_of(row: Row) -> list[Event]:
+    """A row's events, in the order written (a row of a version before 2026-12-07 is one event)."""
+    events: list[Event] = row.get("events", [row])
+    return events
+
+
 class Gathered:
-    """Outbox rows added in one session's transaction inside a `gathering()` scope, to be inserted
-    together by `Outbox.flush` (rows added in another session go in at once, as usual)."""
+    """Events added in one session's transaction inside a `gathering()` scope, to be inserted
+    together, as one row, by `Outbox.flush` (events added in another session go in at once, as
+    usual)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.rows: list[Row] = []
+        self.events: list[Event] = []
 
 
 _gathered: ContextVar[Gathered | None] = ContextVar("beli_outbox_gathered", default=None)
@@ -93,8 +107,8 @@ _gathered: ContextVar[Gathered | None] = ContextVar("beli_outbox_gathered", defa
 @contextmanager
 def gathering(session: Session) -> Iterator[Gathered]:
     """Inside a transaction whose work adds events in several places (the handlers of a batch of
-    consumed events, inbox.py): hold the rows back, so that `Outbox.flush` inserts them all in one
-    round trip before the commit instead of one insert each."""
+    consumed events, inbox.py): hold the events back, so that `Outbox.flush` inserts them all in
+    one row before the commit instead of one insert each."""
     gathered = Gathered(session)
     reset = _gathered.set(gathered)
     try:
@@ -123,69 +137,61 @@ class Outbox:
         return envelope
 
     async def add_many(self, session: Session, payloads: list[EventPayload], *, key: str) -> list[Envelope]:
-        """Several events of one aggregate, in this order, in one round trip."""
+        """Several events of one aggregate, in this order, in one row."""
         envelopes = [Envelope.wrap(payload, key=key, source=self.source) for payload in payloads]
-        rows = [self._row(e.topic, key, e.to_bytes(), {"event_type": e.type}) for e in envelopes]
-        await self._insert(session, rows)
+        await self._insert(session, [_event(e.topic, key, e.to_bytes(), {"event_type": e.type}) for e in envelopes])
         return envelopes
 
     async def add_each(
         self, session: Session, events: Sequence[tuple[EventPayload, str, Mapping[str, str] | None]], *, correlated: bool = False
     ) -> list[Envelope]:
-        """Events of several aggregates in one round trip: each (payload, key, the trace it continues
-        when that is not the current one), in this order. `correlated`: each event's correlation id
-        is its key (the aggregate's id), as `add(..., correlation_id=key)` gives."""
+        """Events of several aggregates in one row: each (payload, key, the trace it continues when
+        that is not the current one), in this order. `correlated`: each event's correlation id is
+        its key (the aggregate's id), as `add(..., correlation_id=key)` gives."""
         envelopes = [
             Envelope.wrap(payload, key=key, source=self.source, correlation_id=key if correlated else None) for payload, key, _ in events
         ]
-        rows = [
-            self._row(e.topic, e.key, e.to_bytes(), {"event_type": e.type}, trace)
-            for e, (_, _, trace) in zip(envelopes, events, strict=True)
+        written = [
+            _event(e.topic, e.key, e.to_bytes(), {"event_type": e.type}, trace) for e, (_, _, trace) in zip(envelopes, events, strict=True)
         ]
-        await self._insert(session, rows)
+        await self._insert(session, written)
         return envelopes
 
     async def add_raw(self, session: Session, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
-        await self._insert(session, [self._row(topic, key, value, headers)])
+        await self._insert(session, [_event(topic, key, value, headers)])
 
-    async def _insert(self, session: Session, rows: list[dict[str, Any]]) -> None:
-        if not rows:
+    async def _insert(self, session: Session, events: list[Event]) -> None:
+        if not events:
             return
-        _added(rows)
         gathered = _gathered.get()
         if gathered is not None and gathered.session is session:
-            gathered.rows.extend(rows)
-        elif len(rows) == 1:
-            await self._rows.insert_one(rows[0], session=session)
+            gathered.events.extend(events)
         else:
-            await self._rows.insert_many(rows, ordered=True, session=session)
+            await self._insert_row(session, events)
 
     async def flush(self, session: Session, gathered: Gathered) -> None:
-        """Insert the rows a `gathering()` scope held back, in the order they were added."""
-        if gathered.rows:
-            rows, gathered.rows = gathered.rows, []
-            await self._rows.insert_many(rows, ordered=True, session=session)
+        """Insert the events a `gathering()` scope held back, in the order they were added, as one row."""
+        if gathered.events:
+            events, gathered.events = gathered.events, []
+            await self._insert_row(session, events)
 
-    def _row(
-        self, topic: str, key: str, value: bytes, headers: dict[str, str] | None, trace: Mapping[str, str] | None = None
-    ) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "_id": ObjectId(),
-            "topic": topic,
-            "key": key,
-            "value": value,
-            "headers": headers or {},
-            "created_at": utcnow(),
-            "published_at": None,
-        }
-        # The trace this event belongs to is the one writing it (or the one given), not the relay's that sends it later.
-        trace = trace or tracing.carrier()
-        if trace:
-            row["trace"] = dict(trace)
-        return row
+    async def _insert_row(self, session: Session, events: list[Event]) -> None:
+        row: Row = {"_id": ObjectId(), "created_at": utcnow(), "published_at": None, "events": events}
+        _added([row])
+        await self._rows.insert_one(row, session=session)
 
     async def pending_count(self) -> int:
+        """Rows not yet sent (each holds one or more events)."""
         return await self._rows.count_documents({"published_at": None})
+
+
+def _event(topic: str, key: str, value: bytes, headers: dict[str, str] | None, trace: Mapping[str, str] | None = None) -> Event:
+    event: Event = {"topic": topic, "key": key, "value": value, "headers": headers or {}}
+    # The trace this event belongs to is the one writing it (or the one given), not the relay's that sends it later.
+    trace = trace or tracing.carrier()
+    if trace:
+        event["trace"] = dict(trace)
+    return event
 
 
 class OutboxRelay:
@@ -322,13 +328,19 @@ class OutboxRelay:
         self._sent = [row for row in self._sent if row not in deleted]  # steps may have sent more meanwhile
         self._sent_since = time.monotonic()
 
-    async def _send(self, rows: list[dict[str, Any]]) -> None:
+    async def _send(self, rows: list[Row]) -> None:
         publication = tracing.Publication()
         try:
             producer = await self._ready_producer()
             sent = [
-                await producer.send(row["topic"], bytes(row["value"]), key=row["key"].encode(), headers=_headers(row, publication))
+                await producer.send(
+                    event["topic"],
+                    bytes(event["value"]),
+                    key=event["key"].encode(),
+                    headers=_headers(event, as_utc(row["created_at"]), publication),
+                )
                 for row in rows
+                for event in events_of(row)
             ]
             await asyncio.gather(*sent)
         except Exception as error:
@@ -338,7 +350,8 @@ class OutboxRelay:
             raise
         publication.end()
         for row in rows:
-            metrics.EVENTS_PUBLISHED.labels(row.get("headers", {}).get("event_type", "unknown")).inc()
+            for event in events_of(row):
+                metrics.EVENTS_PUBLISHED.labels(event.get("headers", {}).get("event_type", "unknown")).inc()
         log.debug("outbox.published", count=len(rows))
 
     async def _ready_producer(self) -> AIOKafkaProducer:
@@ -358,7 +371,7 @@ class OutboxRelay:
             await stop_quietly(producer)
 
 
-def _headers(row: dict[str, Any], publication: tracing.Publication) -> list[tuple[str, bytes]]:
-    headers = [(name, str(value).encode()) for name, value in row.get("headers", {}).items()]
-    attributes = {"messaging.kafka.message.key": row["key"], "beli.event.type": row.get("headers", {}).get("event_type", "")}
-    return headers + publication.headers(row.get("trace"), row["topic"], as_utc(row["created_at"]), attributes)
+def _headers(event: Event, written_at: datetime, publication: tracing.Publication) -> list[tuple[str, bytes]]:
+    headers = [(name, str(value).encode()) for name, value in event.get("headers", {}).items()]
+    attributes = {"messaging.kafka.message.key": event["key"], "beli.event.type": event.get("headers", {}).get("event_type", "")}
+    return headers + publication.headers(event.get("trace"), event["topic"], written_at, attributes)

@@ -24,7 +24,7 @@ from beli_runtime.consumer import Subscription
 from beli_runtime.jobs import BackgroundJob
 from beli_runtime.kafka import ensure_topics
 from beli_runtime.kafka import new_producer as real_producer
-from beli_runtime.mongo import Session
+from beli_runtime.mongo import Session, in_transaction
 from beli_runtime.service import ServiceRuntime
 from beli_runtime.settings import ServiceSettings
 from tests.support import eventually
@@ -366,3 +366,31 @@ async def test_start_up_deletes_the_rows_earlier_versions_marked_sent_and_their_
 
     assert [row["key"] for row in await rows.find().to_list()] == ["ord-2"]
     assert "published_ttl" not in await rows.index_information()
+
+
+async def test_the_events_of_one_write_are_one_row_and_rows_of_earlier_versions_are_still_sent(
+    space: Scratch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that adds several events (as a batch of consumed events does) costs the database one
+    row to insert and to delete, and its events leave in the order written; a row an earlier
+    version left, one event with its fields at the top level, still leaves."""
+    earlier = {"topic": space.topic, "key": "ord-0", "value": b"left by an earlier version", "headers": {}}
+    await space.db["outbox"].insert_one(earlier | {"created_at": utcnow(), "published_at": None})
+    async with relaying(space, monkeypatch, relay_poll_seconds=NEVER, job_idle_max_seconds=NEVER) as (runtime, _):
+        writer = outbox.Outbox(runtime.db, source="test")  # not the runtime's: the relay is not handed its row
+
+        async def work(session: Session) -> None:
+            with outbox.gathering(session) as gathered:
+                for i in range(5):
+                    await writer.add_raw(session, space.topic, f"ord-{i % 2 + 1}", f"event-{i}".encode())
+            await writer.flush(session, gathered)
+
+        await in_transaction(runtime.client, work)
+        # The relay only looks when woken (it was not): the row is there to be counted.
+        assert await space.db["outbox"].count_documents({"events": {"$exists": True}}) == 1
+        runtime.events_written(None)
+        messages = await received(space, 6)
+        await eventually(lambda: unpublished(space), lambda n: n == 0, timeout=15, what="both rows deleted")
+    assert ("ord-0", "left by an earlier version") in messages
+    assert [value for key, value in messages if key == "ord-1"] == ["event-0", "event-2", "event-4"]
+    assert [value for key, value in messages if key == "ord-2"] == ["event-1", "event-3"]

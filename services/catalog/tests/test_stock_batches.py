@@ -21,6 +21,7 @@ from beli_contracts.orders import OrderCancelled, OrderPaid, OrderPlaced
 from beli_contracts.values import Customer, OrderItem, SellerContact, SettledLine
 from beli_runtime.clock import utcnow
 from beli_runtime.inbox import Inbox
+from beli_runtime.outbox import events_of
 from catalog.documents import ProductDocument, VariantDocument
 from catalog.main import CatalogService, build_service, release_expired_reservations
 from catalog.settings import CatalogSettings
@@ -86,7 +87,7 @@ async def commands(service: CatalogService, collection: str, kind: str) -> int:
 
 async def published(service: CatalogService) -> list[Envelope]:
     rows = await service.runtime.db["outbox"].find().sort([("created_at", 1), ("_id", 1)]).to_list()
-    return [decode(bytes(row["value"])) for row in rows]
+    return [decode(bytes(event["value"])) for row in rows for event in events_of(row)]
 
 
 async def units_of(service: CatalogService, product_id: str) -> tuple[int, int, int]:
