@@ -27,6 +27,7 @@ from catalog.main import build_service as build_catalog
 from catalog.settings import CatalogSettings
 from notifications.main import build_service as build_notifications
 from notifications.settings import NotificationsSettings
+from notifications.store import MESSAGE
 from orders.main import build_service as build_orders
 from orders.settings import OrdersSettings
 from payments.main import build_service as build_payments
@@ -63,13 +64,14 @@ HOT_PATH: list[tuple[str, str, dict[str, Any], dict[str, int] | None]] = [
     ("payments", "refunds", {"order_id": "BNTT-1", "status": {"$in": ["REQUESTED", "SENT"]}}, None),
     ("payments", "refunds", {"status": "REQUESTED", "source": "api", "retry_at": {"$lte": NOW}}, None),
     ("payments", "levy_entries", {"order_id": "BNTT-1", "sequence": {"$gte": 1, "$lte": 10}}, {"sequence": 1}),
-    # notifications: the sending job's look (store.due), the inbox by e-mail and by phone, its unread
-    # badge and mark-read, and the admin's listing by status, order or recipient (store.list_deliveries)
+    # notifications: the sending job's look (store.due), the inbox by e-mail and by phone (its messages:
+    # MESSAGE, the read mark), its unread badge and mark-read, and the admin's listing by status,
+    # order or recipient (store.list_deliveries)
     ("notifications", "deliveries", {"due_at": {"$gte": EPOCH, "$lte": NOW}, "channel": {"$in": SENDING}}, {"due_at": 1}),
-    ("notifications", "deliveries", {"recipient": "ina@umkm.example.id", "channel": "inbox"}, {"created_at": -1}),
-    ("notifications", "deliveries", {"recipient": "ina@umkm.example.id", "read": False, "channel": "inbox"}, None),
-    ("notifications", "deliveries", {"phone": "+6281234567890", "channel": "inbox"}, {"created_at": -1}),
-    ("notifications", "deliveries", {"phone": "+6281234567890", "read": False, "channel": "inbox"}, None),
+    ("notifications", "deliveries", {"recipient": "ina@umkm.example.id", **MESSAGE}, {"created_at": -1}),
+    ("notifications", "deliveries", {"recipient": "ina@umkm.example.id", "read": False}, None),
+    ("notifications", "deliveries", {"phone": "+6281234567890", **MESSAGE}, {"created_at": -1}),
+    ("notifications", "deliveries", {"phone": "+6281234567890", "read": False}, None),
     ("notifications", "deliveries", {"status": "failed", "channel": {"$in": SENDING}}, {"created_at": -1}),
     ("notifications", "deliveries", {"order_id": "BNTT-1", "channel": {"$in": SENDING}}, {"created_at": -1}),
     ("notifications", "deliveries", {"recipient": "ina@umkm.example.id", "channel": {"$in": SENDING}}, {"created_at": -1}),

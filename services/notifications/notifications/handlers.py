@@ -1,5 +1,6 @@
 """Notifications react to events by recording what to send; sending happens in the sending job,
-never in a consumer. An event's messages and deliveries are one bulk write that dedupes the
+never in a consumer. An event's messages and deliveries (a message carrying its e-mail: one
+document, store.py) are one bulk write that dedupes the
 event itself (`NotificationsStore.add_notices`), so the consumer keeps no inbox row and opens no
 transaction for it (`Subscription.self_deduplicating`): that write, and a look-up of preferences
 only for people who saved some, is all an event costs. The deliveries go out from here as soon as
@@ -38,7 +39,7 @@ from notifications.preferences import SavedPreferences, StalePreferences
 from notifications.rendering import Rendered, Renderer
 from notifications.sender import DeliveryJob
 from notifications.settings import NotificationsSettings
-from notifications.store import NotificationsStore, Written, delivery_id, message_id
+from notifications.store import INBOX, NotificationsStore, Written, delivery_id, message_id
 
 UNVERIFIED_EMAIL = "alamat e-mail ini belum diverifikasi oleh pemiliknya"
 UNVERIFIED_PHONE = "nomor telepon ini belum diverifikasi oleh pemiliknya"
@@ -111,7 +112,7 @@ class NotificationsHandlers:
                 doc["address"] = to_e164(event.address, self.settings.default_phone_region)
             except InvalidPhone as invalid:
                 doc |= {"status": "rejected", "last_error": str(invalid)}
-        await self._write(session, [], [doc])
+        await self._write(session, [doc])
 
     async def record(self, session: Session, event_id: str, notices: list[Notice]) -> None:
         """An event's inbox messages and deliveries in one bulk write, after a look-up of the
@@ -120,24 +121,21 @@ class NotificationsHandlers:
         reachable = [notice.recipient for notice in notices if notice.email_verified]
         for _ in range(GUARD_ATTEMPTS):
             chosen = await self.saved.of(session, reachable)
-            messages, deliveries = self._documents(event_id, notices, chosen)
-            if await self._write(session, messages, deliveries, guard=True) != "stale":
+            if await self._write(session, self._documents(event_id, notices, chosen), guard=True) != "stale":
                 return
             await self.saved.refresh()
         raise StalePreferences(f"preferences kept changing while event {event_id} was written")  # retried by the consumer
 
-    async def _write(
-        self, session: Session, messages: list[dict[str, Any]], deliveries: list[dict[str, Any]], guard: bool = False
-    ) -> Written:
+    async def _write(self, session: Session, documents: list[dict[str, Any]], guard: bool = False) -> Written:
         """Write an event's documents with the deliveries this instance's sender takes already
         claimed, and send those once the write stored them as they are."""
         guarded = self.saved.guard() if guard else None
         if self.sender is None:
-            return await self.store.add_notices(session, messages, deliveries, guarded)
-        handover = self.sender.take(deliveries)
+            return await self.store.add_notices(session, documents, guarded)
+        handover = self.sender.take(documents)
         written: Written | None = None
         try:
-            written = await self.store.add_notices(session, messages, handover.documents, guarded)
+            written = await self.store.add_notices(session, handover.documents, guarded)
         finally:
             if written == "written":
                 handover.start()
@@ -145,10 +143,10 @@ class NotificationsHandlers:
                 handover.cancel()
         return written
 
-    def _documents(
-        self, event_id: str, notices: list[Notice], chosen: dict[str, dict[str, list[Channel]]]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The inbox messages and the deliveries of an event's notices."""
+    def _documents(self, event_id: str, notices: list[Notice], chosen: dict[str, dict[str, list[Channel]]]) -> list[dict[str, Any]]:
+        """The documents of an event's notices: each person's inbox message, carrying its e-mail
+        when the person gets one (one document instead of two: issue 11), then the deliveries on
+        the other channels. Messages come first: the first document dedupes the event."""
         messages: list[dict[str, Any]] = []
         deliveries: list[dict[str, Any]] = []
         for notice in notices:
@@ -160,9 +158,13 @@ class NotificationsHandlers:
                 deliveries.append(_delivery(inbox_id, event_id, notice, "email") | skipped)
                 continue
             rendered = self.renderer.render(notice)
-            messages.append(self._message(inbox_id, event_id, notice, rendered))
-            deliveries += self._deliveries(inbox_id, event_id, notice, rendered, chosen.get(notice.recipient, {}).get(notice.kind))
-        return messages, deliveries
+            message = self._message(inbox_id, event_id, notice, rendered)
+            sends = self._deliveries(inbox_id, event_id, notice, rendered, chosen.get(notice.recipient, {}).get(notice.kind))
+            email = next((doc for doc in sends if doc["channel"] == "email"), None)
+            # The e-mail's id is the message's: its Message-ID and a retry's stay the same.
+            messages.append((message | email | {"_id": inbox_id}) if email else (message | {"channel": INBOX}))
+            deliveries += [doc for doc in sends if doc is not email]
+        return messages + deliveries
 
     def _message(self, inbox_id: str, event_id: str, notice: Notice, rendered: Rendered) -> dict[str, Any]:
         return {

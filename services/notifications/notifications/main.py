@@ -12,6 +12,7 @@ from beli_runtime.service import ServiceRuntime
 from notifications.api import build_router
 from notifications.channels import EmailTransport, ProviderTransport, Transport
 from notifications.handlers import NotificationsHandlers
+from notifications.migrations import migrate
 from notifications.preferences import SavedPreferences
 from notifications.rendering import Renderer
 from notifications.sender import DeliveryJob
@@ -31,7 +32,7 @@ class NotificationsService:
 
     async def prepare(self) -> None:
         await self.store.ensure_indexes()
-        await self.store.migrate()
+        await migrate(self.store)
         await self.saved.load()
 
 

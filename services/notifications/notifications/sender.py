@@ -125,14 +125,15 @@ class DeliveryJob:
         """The deliveries of an event that this instance will send itself once they are written:
         the pending ones on configured channels with room, returned claimed (attempt 1, until the
         channel's hold) so that they are stored taken and no other sender looks for them. Each
-        holds a place in its channel's bound until `Handover.start` sends it or `cancel` frees it."""
+        holds a place in its channel's bound until `Handover.start` sends it or `cancel` frees it.
+        Messages that go out on no channel (channel "inbox") are stored as they are."""
         now, token, holds = utcnow(), new_claim(), self._holds()
         stored: list[dict[str, Any]] = []
         taken: list[Delivery] = []
         for doc in documents:
             channel = doc["channel"]
             transport = self.transports.get(channel)
-            if self._stopping or doc["status"] != "pending" or transport is None or not transport.configured():
+            if self._stopping or transport is None or doc["status"] != "pending" or not transport.configured():
                 stored.append(doc)
             elif self.in_flight[channel] >= self.settings.send_concurrency:
                 stored.append(doc)
@@ -216,7 +217,7 @@ class Handover:
         batch = Batch(self.job.outcomes, len(self.taken))
         for delivery in self.taken:
             self.job.launch(delivery, batch)
-        if any(doc["status"] == "pending" for doc in self.documents):
+        if any(doc.get("status") == "pending" for doc in self.documents):
             self.job.wake()
 
     def cancel(self) -> None:

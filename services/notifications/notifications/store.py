@@ -1,19 +1,29 @@
 """Notifications persistence.
 
-- `deliveries`: one document per (event, kind, recipient, channel). The in-app inbox is one of
-  the channels (`inbox`: the message itself, with its read mark, under the message id that the
-  inbox API shows); e-mail/WhatsApp/SMS documents are the intent to send, written with the
-  inbox message in one bulk write when the event is consumed, most of them already claimed by the
+- `deliveries`: the in-app inbox's messages and the intents to send them, one collection. An
+  event's notice to one person is its inbox message (`_id` = `message_id(event, kind, recipient)`,
+  the id the inbox API shows, with its read mark) carrying the e-mail delivery too when e-mail is
+  one of that person's channels for it (`channel` "email": address, subject, text, html, status,
+  attempts, claim and outcome; the message id is then also the delivery's id and the e-mail's
+  Message-ID seed); a message sent by no e-mail has `channel` "inbox". WhatsApp and SMS,
+  verification codes and the deliveries of people without an inbox (skipped: nothing to read) are
+  documents of their own (`_id` = `delivery_id(message, channel)`).
+  A message is a document with a read mark (`read`), so the inbox finds the messages whatever
+  they carry (those stored by earlier versions, `channel` "inbox" beside a `…:email` delivery of
+  their own, too: nothing to migrate) and the sending job, the claims, outcomes and the admin's
+  listing find deliveries by their channel, as before.
+- Deliveries are written with the event (one bulk write), most of them already claimed by the
   consuming instance, which sends them itself (`sender.DeliveryJob.take`); the sending job claims
-  the others (status `sending`, `claimed_until`). The sender then marks it `sent`. A crash between the two
-  leaves a claim that expires and is retried with the same provider idempotency key. `due_at` is
-  set only while a delivery still has to go out (pending: when to try; sending: when its claim
+  the others (status `sending`, `claimed_until`). The sender then marks it `sent`. A crash between
+  the two leaves a claim that expires and is retried with the same provider idempotency key. `due_at`
+  is set only while a delivery still has to go out (pending: when to try; sending: when its claim
   expires), so finding the due ones is one range query over a small index.
 
-Round trips (issue 11): an event's messages and deliveries are written with one bulk write (they
-were two collections, two writes), a batch of due deliveries is claimed with one, and marks of
-sends that finish together share one. Every write of an event is an insert keyed by the event id
-that leaves an existing document as it is, so the consumer needs no inbox row for it.
+Round trips and document writes (issue 11): an event's documents are one bulk write, a message
+and its e-mail one document (they were two inserts, the larger part of a paid order's), a batch of
+due deliveries is claimed with one write, and marks of sends that finish together share one.
+Every write of an event is an insert keyed by the event id that leaves an existing document as it
+is, so the consumer needs no inbox row for it.
 - `preferences`: per recipient, which channels for which kind.
 """
 
@@ -35,8 +45,11 @@ from notifications.domain import CHANNELS, Channel
 DUE_STATUSES = ("pending", "sending")
 KEEP_ERRORS = 10
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-INBOX = "inbox"  # the channel of the in-app inbox: its documents are the messages themselves
-MIGRATION_BATCH = 500
+INBOX = "inbox"  # the channel of a message that carries no e-mail (its other channels are documents of their own)
+# What only inbox messages have: their read mark (what the inbox reads by, never a delivery's field).
+MESSAGE = {"read": {"$in": [False, True]}}
+# A message's own fields, which completing an earlier version's message with its e-mail leaves as they are.
+MESSAGE_ONLY = ("_id", "read", "read_at", "created_at", "event_last", "event_written")
 # What became of an event's write: written now; completed (a write cut short before, whose documents
 # that were already stored stayed as they were); seen before; or refused by its guard (nothing written).
 Written = Literal["written", "completed", "seen", "stale"]
@@ -110,9 +123,7 @@ class NotificationsStore:
 
     # --- written by the consumer -------------------------------------------------------------
 
-    async def add_notices(
-        self, session: Session, messages: list[dict[str, Any]], deliveries: list[dict[str, Any]], guard: UpdateOne | None = None
-    ) -> Written:
+    async def add_notices(self, session: Session, documents: list[dict[str, Any]], guard: UpdateOne | None = None) -> Written:
         """An event's inbox messages and deliveries in one ordered bulk write of updates (one
         command), which also dedupes the event (the consumer keeps no inbox row for it): its first
         document is inserted (`_insert_or_fail`), so its duplicate key means the event was seen and
@@ -122,13 +133,14 @@ class NotificationsStore:
         was (a marker set by a last statement cost one more document write per event; issue 11).
         A write cut short (the database away mid-command) is completed by the event's next
         delivery. `guard`, when given, goes first (SavedPreferences)."""
-        docs = [message | {"channel": INBOX} for message in messages] + self._complete(deliveries)
+        now = utcnow()
+        docs = [_with_defaults(doc, now) if "status" in doc else doc for doc in documents]
         if not docs:
             return "written"
         head = docs[0]["_id"]
         writes: list[Any] = [guard] if guard else []
         marker = len(writes)  # the index of the first document's insert
-        writes += [_insert_or_fail(docs[0] | {"event_last": docs[-1]["_id"]}), *map(_insert_once, docs[1:])]
+        writes += [_insert_or_fail(docs[0] | {"event_last": docs[-1]["_id"]}), *map(insert_once, docs[1:])]
         try:
             await self.deliveries.bulk_write(writes, ordered=True, session=session)
         except BulkWriteError as error:
@@ -140,7 +152,8 @@ class NotificationsStore:
             if not await self._cut_short(session, head):
                 return "seen"
             # Completed with the channels chosen now; the first document then names this write's last.
-            completion = [*map(_insert_once, docs), UpdateOne({"_id": head}, _completed(docs[-1]["_id"]))]
+            emails = await self._emails_for_stored_messages(session, docs)
+            completion = [*map(insert_once, docs), *emails, UpdateOne({"_id": head}, _completed(docs[-1]["_id"]))]
             await self.deliveries.bulk_write(completion, ordered=True, session=session)
             return "completed"
         return "written"
@@ -156,20 +169,22 @@ class NotificationsStore:
         last = seen["event_last"]
         return last != head and await self.deliveries.find_one({"_id": last}, {"_id": 1}, session=session) is None
 
-    @staticmethod
-    def _complete(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        now = utcnow()
-        defaults = {
-            "attempts": 0,
-            "next_attempt_at": now,
-            "claimed_until": None,
-            "last_error": None,
-            "errors": [],
-            "provider_id": None,
-            "created_at": now,
-            "sent_at": None,
-        }
-        return [defaults | ({"due_at": now} if doc["status"] == "pending" else {}) | doc for doc in docs]
+    async def _emails_for_stored_messages(self, session: Session, docs: list[dict[str, Any]]) -> list[UpdateOne]:
+        """Completing a write cut short: a message stored without an e-mail takes on the e-mail
+        chosen now (as a missing `…:email` document was inserted before they were one), unless
+        the write was an earlier version's and stored that e-mail as a document of its own (it
+        wrote those after every message); a message already carrying a delivery (it has a
+        status) stays as it is."""
+        carried = [doc for doc in docs if "read" in doc and doc.get("channel") == "email"]
+        if not carried:
+            return []
+        apart = [delivery_id(doc["_id"], "email") for doc in carried]
+        stored = {doc["_id"] async for doc in self.deliveries.find({"_id": {"$in": apart}}, {"_id": 1}, session=session)}
+        return [
+            UpdateOne({"_id": doc["_id"], "status": {"$exists": False}}, {"$set": {k: v for k, v in doc.items() if k not in MESSAGE_ONLY}})
+            for doc in carried
+            if delivery_id(doc["_id"], "email") not in stored
+        ]
 
     async def remember_account(self, session: Session, account: dict[str, Any]) -> None:
         email = account["email"].lower()
@@ -233,50 +248,28 @@ class NotificationsStore:
             {"$set": {"status": "skipped", "last_error": reason, "claimed_until": None}, "$unset": {"due_at": ""}},
         )
 
-    async def migrate(self) -> None:
-        """Run at start-up, before the sending job; each step is idempotent."""
-        await self._add_due_at()
-        await self._move_messages()
-
-    async def _add_due_at(self) -> None:
-        """Deliveries stored before `due_at` existed get it if they still have to go out (only
-        those without one)."""
-        old = self.deliveries.find({"status": {"$in": ["pending", "sending"]}, "due_at": {"$exists": False}}, {"next_attempt_at": 1})
-        async for doc in old:
-            due = doc.get("next_attempt_at") or utcnow()
-            await self.deliveries.update_one({"_id": doc["_id"], "due_at": {"$exists": False}}, {"$set": {"due_at": due}})
-
-    async def _move_messages(self) -> None:
-        """Inbox messages stored in `messages` by earlier versions join their deliveries (channel
-        `inbox`, same id, read marks kept), batch by batch: copied where not there yet, then
-        deleted. A crash in between copies nothing twice on the next start; an earlier version
-        still running during a rolling deploy leaves messages that the next start-up moves."""
-        while batch := await self.legacy_messages.find({}).limit(MIGRATION_BATCH).to_list():
-            await self.deliveries.bulk_write([_insert_once(doc | {"channel": INBOX}) for doc in batch], ordered=False)
-            await self.legacy_messages.delete_many({"_id": {"$in": [doc["_id"] for doc in batch]}})
-
     # --- inbox and admin --------------------------------------------------------------------
 
-    # `owner` names whose inbox ({"recipient": e-mail} or {"phone": E.164}); `channel` keeps the
-    # same person's e-mail/WhatsApp/SMS deliveries out of it.
+    # `owner` names whose inbox ({"recipient": e-mail} or {"phone": E.164}); MESSAGE keeps the
+    # same person's deliveries of their own (WhatsApp, SMS, older e-mails) out of it.
 
     async def inbox(self, owner: dict[str, Any], limit: int, unread_only: bool) -> list[dict[str, Any]]:
-        query = owner | {"channel": INBOX} | ({"read": False} if unread_only else {})
+        query = owner | ({"read": False} if unread_only else MESSAGE)
         return await self.deliveries.find(query).sort("created_at", -1).limit(limit).to_list()
 
     async def unread_count(self, owner: dict[str, Any]) -> int:
-        return await self.deliveries.count_documents(owner | {"read": False, "channel": INBOX})
+        return await self.deliveries.count_documents(owner | {"read": False})
 
     async def mark_read(self, owner: dict[str, Any], ids: list[str] | None) -> int:
-        query = owner | {"read": False, "channel": INBOX} | ({"_id": {"$in": ids}} if ids is not None else {})
+        query = owner | {"read": False} | ({"_id": {"$in": ids}} if ids is not None else {})
         result = await self.deliveries.update_many(query, {"$set": {"read": True, "read_at": utcnow()}})
         return result.modified_count
 
     async def message(self, owner: dict[str, Any], message: str) -> dict[str, Any] | None:
-        return await self.deliveries.find_one(owner | {"_id": message, "channel": INBOX})
+        return await self.deliveries.find_one(owner | {"_id": message} | MESSAGE)
 
     async def list_deliveries(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-        """Deliveries on the sending channels (never inbox messages), newest first."""
+        """Deliveries on the sending channels (messages carrying their e-mail too), newest first."""
         channel = query.get("channel")
         if channel is not None and channel not in CHANNELS:
             return []
@@ -328,11 +321,26 @@ def claim_fields(until: datetime, token: str) -> dict[str, Any]:
     return {"status": "sending", "claimed_until": until, "next_attempt_at": until, "due_at": until, "claim": token}
 
 
+def _with_defaults(delivery: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A delivery as first stored: no attempt yet, due now if it is to go out."""
+    defaults = {
+        "attempts": 0,
+        "next_attempt_at": now,
+        "claimed_until": None,
+        "last_error": None,
+        "errors": [],
+        "provider_id": None,
+        "created_at": now,
+        "sent_at": None,
+    }
+    return defaults | ({"due_at": now} if delivery["status"] == "pending" else {}) | delivery
+
+
 def _completed(last: str) -> dict[str, Any]:
     return {"$set": {"event_last": last}, "$unset": {"event_written": ""}}
 
 
-def _insert_once(doc: dict[str, Any]) -> UpdateOne:
+def insert_once(doc: dict[str, Any]) -> UpdateOne:
     return UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
 
 
