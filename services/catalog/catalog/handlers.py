@@ -8,6 +8,14 @@ say its products (the reservation knows them): its rare conflicts are retried by
 The handlers of one transaction share their stock work (`scope`, store.batch): the products they
 reserve and sell are read once before them and written once after them, and their reservations
 written with them (stock_work.py).
+
+order_placed and order_paid are state-guarded (`Subscription.state_guarded`, no inbox row; issue
+11): an order's reservation is its state. A copy of order_placed finds the reservation there
+(held, committed or released: it is inserted only if missing) and reserves and answers nothing; a
+copy of order_paid finds it no longer held as paid (committed, lapsed, or taken again) and sells
+and answers nothing. In a batch, either copy makes the reservations' bulk write insert or match
+fewer than it should: the batch is written again one event at a time, where each learns that from
+its own write first. A cancellation keeps its inbox row.
 """
 
 from collections.abc import Iterable, Sequence
@@ -53,6 +61,7 @@ class CatalogHandlers:
                 OrderPlaced.TYPE: lambda _, event: [*stock_keys(event.channel, event.items), f"holder:{holder_of(event)}"],
                 OrderPaid.TYPE: lambda _, event: stock_keys(event.channel, event.lines),
             },
+            state_guarded=frozenset({OrderPlaced.TYPE, OrderPaid.TYPE}),
             scope=lambda session, payloads: self.store.batch(session, wanted(payloads)),
         )
 

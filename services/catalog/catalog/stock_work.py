@@ -144,6 +144,13 @@ class StockWork:
         hold limits on reads that miss the other's reservation."""
         self._touched[holder] = self._touched.get(holder, 0) + 1
 
+    def untouch(self, holder: str) -> None:
+        """Take back a count for a reservation not made (the order had one: a copy of its event),
+        so that a copy leaves the holder's row as it was."""
+        left = self._touched.pop(holder, 0) - 1
+        if left > 0:
+            self._touched[holder] = left
+
     def hold(self, holder: str, order_id: str, lines: list[ReservationLine]) -> None:
         if holder in self._holds:
             self._holds[holder][order_id] = lines

@@ -186,6 +186,8 @@ class CatalogStore:
                     {"_id": order_id}, {"$setOnInsert": reservation.to_document() | {"_id": order_id}}, upsert=True, session=session
                 )
                 if written.upserted_id is None:
+                    if not outlet_id:
+                        work.untouch(holder)
                     return None
             await self._take(session, work, reservation, result)
             return result

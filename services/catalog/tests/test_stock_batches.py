@@ -20,12 +20,11 @@ from beli_contracts.envelope import decode
 from beli_contracts.orders import OrderCancelled, OrderPaid, OrderPlaced
 from beli_contracts.values import Customer, OrderItem, SellerContact, SettledLine
 from beli_runtime.clock import utcnow
-from beli_runtime.inbox import Inbox
 from beli_runtime.outbox import events_of
 from catalog.documents import ProductDocument, VariantDocument
 from catalog.main import CatalogService, build_service, release_expired_reservations
 from catalog.settings import CatalogSettings
-from tests.service_layer import ServiceDatabase, ready
+from tests.service_layer import ServiceDatabase, consumer_inbox, ready
 
 pytestmark = pytest.mark.infra  # the real database (no broker)
 
@@ -72,7 +71,7 @@ async def handle_together(service: CatalogService, events: Sequence[Saga]) -> No
     first batch takes them all (the group commit's writer starts after every submission)."""
     subscription = service.handlers.subscription()
     runtime = service.runtime
-    inbox = Inbox(runtime.client, runtime.db, runtime.outbox, subscription.writes, writers=2, scope=subscription.scope)
+    inbox = consumer_inbox(runtime, subscription, writers=2)
     envelopes = [Envelope.wrap(event, key=event.order_id, source="orders") for event in events]
     await asyncio.gather(
         *(inbox.apply(envelope, event, subscription.handlers[envelope.type]) for envelope, event in zip(envelopes, events, strict=True))

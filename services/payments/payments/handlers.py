@@ -4,7 +4,11 @@ a consumer must not block on a remote API (it would be kicked out of its group).
 The payment requests a consumer's transaction handles together are recorded with one write after
 their handlers (the subscription's scope, a unit of work: one upsert command per transaction
 instead of one per event, issue 11). A cancellation or a return handled in the same transaction
-writes the requests before it first, so it sees every payment the events before it opened."""
+writes the requests before it first, so it sees every payment the events before it opened.
+
+A payment request is state-guarded (`Subscription.state_guarded`, no inbox row; issue 11): its
+payment is inserted only if the order has none, so a copy, even one arriving after the payment
+moved on (linked, settled, cancelled), changes nothing. The others keep their inbox rows."""
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -49,6 +53,7 @@ class PaymentsHandlers:
                 OrderCancelled.TYPE: self.on_order_cancelled,
                 SubOrderReturned.TYPE: self.on_sub_order_returned,
             },
+            state_guarded=frozenset({PaymentRequested.TYPE}),
             scope=self.opening_together,
         )
 
