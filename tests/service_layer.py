@@ -1,7 +1,8 @@
 """What service-layer tests share: the settings that give a service a database of its own and no
 Kafka, and the events a service would publish (read from its outbox, since nothing relays them)."""
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -9,7 +10,7 @@ from typing import Any, Protocol
 import httpx
 from fastapi import FastAPI
 
-from beli_contracts.envelope import Envelope, decode
+from beli_contracts.envelope import Envelope, EventPayload, decode
 from beli_runtime.consumer import Subscription
 from beli_runtime.inbox import Inbox
 from beli_runtime.mongo import Database
@@ -50,6 +51,20 @@ def consumer_inbox(runtime: ServiceRuntime, subscription: Subscription, writers:
         scope=subscription.scope,
         state_guarded=subscription.state_guarded,
     )
+
+
+def order_event(payload: EventPayload) -> Envelope:
+    """An event about an order, keyed by it as its producer keys it."""
+    return Envelope.wrap(payload, key=payload.order_id, source="test")  # type: ignore[attr-defined]
+
+
+async def deliver(runtime: ServiceRuntime, envelopes: Sequence[Envelope]) -> None:
+    """Hand the events over at once, as the consumer's partitions do, through the inbox the
+    service's one consumer wires: one writer takes the first alone and the rest as one batch."""
+    [consumer] = runtime.consumers
+    subscription = consumer.subscription
+    inbox = consumer_inbox(runtime, subscription)
+    await asyncio.gather(*(inbox.apply(e, e.payload(), subscription.handlers[e.type]) for e in envelopes))
 
 
 class BuiltService(Protocol):

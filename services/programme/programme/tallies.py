@@ -4,8 +4,9 @@
   minus refunds in the month refunded; the orders counted are listed.
 - `opd_months` / `government_months`: spending and how many ASN met the commitment, per month.
 - `months`: the dashboard (GMV, PAD levy, by seller regency, OVOP, active buyers and sellers).
-Every change is guarded twice against replays: the consumer's inbox (event id) and, per order,
-what was already applied (settlement once, each refund by its ledger entry id).
+Every change is guarded against replays per order, by what was already applied (settlement once,
+by the sale's claim; each refund by its ledger entry id), in the transaction that applies it: the
+events need no inbox row (handlers.py).
 
 The events of one transaction are handled as a unit of work (`batch`, the subscription's scope,
 issue 11): before their handlers run, the sales they settle or cancel are claimed in one write and
