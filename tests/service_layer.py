@@ -58,11 +58,13 @@ def order_event(payload: EventPayload) -> Envelope:
     return Envelope.wrap(payload, key=payload.order_id, source="test")  # type: ignore[attr-defined]
 
 
-async def deliver(runtime: ServiceRuntime, envelopes: Sequence[Envelope]) -> None:
+async def deliver(runtime: ServiceRuntime, envelopes: Sequence[Envelope], subscription: Subscription | None = None) -> None:
     """Hand the events over at once, as the consumer's partitions do, through the inbox the
-    service's one consumer wires: one writer takes the first alone and the rest as one batch."""
-    [consumer] = runtime.consumers
-    subscription = consumer.subscription
+    service's one consumer wires (or `subscription`'s, for a service built without its consumer):
+    one writer takes the first alone and the rest as one batch."""
+    if subscription is None:
+        [consumer] = runtime.consumers
+        subscription = consumer.subscription
     inbox = consumer_inbox(runtime, subscription)
     await asyncio.gather(*(inbox.apply(e, e.payload(), subscription.handlers[e.type]) for e in envelopes))
 

@@ -5,29 +5,21 @@ released) reserves nothing and answers nothing; an order_paid whose hold is no l
 batch with the first, and an old one arriving after newer events, leave the units, the
 reservation, the holder's counter and what was published as they were."""
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from beli_contracts import Envelope
-from beli_contracts.orders import OrderCancelled, OrderPaid, OrderPlaced
+from beli_contracts.orders import OrderCancelled
 from catalog.main import CatalogService
 from services.catalog.tests.test_stock_batches import add_product, catalog, of_type, paid, placed, published, units_of
-from tests.service_layer import consumer_inbox
+from tests.service_layer import deliver as deliver_to
+from tests.service_layer import order_event as wrapped
 
 __all__ = ["catalog"]  # the fixture, used by name
 
 
-def wrapped(event: OrderPlaced | OrderPaid | OrderCancelled) -> Envelope:
-    return Envelope.wrap(event, key=event.order_id, source="orders")
-
-
 async def deliver(service: CatalogService, envelopes: Sequence[Envelope]) -> None:
-    """Hand the events over at once through the inbox the running service wires (one writer: the
-    first alone, the rest as one batch)."""
-    subscription, runtime = service.handlers.subscription(), service.runtime
-    inbox = consumer_inbox(runtime, subscription)
-    await asyncio.gather(*(inbox.apply(e, e.payload(), subscription.handlers[e.type]) for e in envelopes))
+    await deliver_to(service.runtime, envelopes, service.handlers.subscription())
 
 
 async def state(service: CatalogService, product_id: str) -> dict[str, Any]:

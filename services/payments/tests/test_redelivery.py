@@ -2,31 +2,24 @@
 issue 11): its payment is inserted only if the order has none, so a copy, alone or in a batch with
 the first, and an old one arriving after the payment moved on (here: cancelled) change nothing."""
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from beli_contracts import Envelope
-from beli_contracts.orders import OrderCancelled, PaymentRequested
+from beli_contracts.orders import OrderCancelled
 from payments.handlers import PaymentsHandlers
 from payments.main import PaymentsService
 from services.payments.tests.test_service_layer import payments, requested_event
-from tests.service_layer import consumer_inbox, outbox_events
+from tests.service_layer import deliver as deliver_to
+from tests.service_layer import order_event as wrapped
+from tests.service_layer import outbox_events
 
 __all__ = ["payments"]  # the fixture, used by name
 
 
-def wrapped(event: PaymentRequested | OrderCancelled) -> Envelope:
-    return Envelope.wrap(event, key=event.order_id, source="orders")
-
-
 async def deliver(service: PaymentsService, envelopes: Sequence[Envelope]) -> None:
-    """Hand the events over at once through the inbox the running service wires (one writer: the
-    first alone, the rest as one batch)."""
     subscription = PaymentsHandlers(service.store, service.late, service.uncollected).subscription()
-    runtime = service.runtime
-    inbox = consumer_inbox(runtime, subscription)
-    await asyncio.gather(*(inbox.apply(e, e.payload(), subscription.handlers[e.type]) for e in envelopes))
+    await deliver_to(service.runtime, envelopes, subscription)
 
 
 async def stored(service: PaymentsService, order_id: str) -> dict[str, Any]:
