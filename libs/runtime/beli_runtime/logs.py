@@ -32,9 +32,14 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.handlers = [handler]
     root.setLevel(level.upper())
     # uvicorn gives its loggers handlers of their own (plain text) before the app is imported.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+    # Our middleware logs each request once (`http.request`, with its duration and trace). uvicorn
+    # writes its access line whenever `uvicorn.access` has a handler, its own or an ancestor's,
+    # whatever `--no-access-log` said: propagated to ours, every request was logged twice.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers, access.propagate = [], False
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
     structlog.configure(

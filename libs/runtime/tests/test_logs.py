@@ -39,3 +39,15 @@ def test_library_and_own_logs_are_json_lines_naming_the_service(capsys: pytest.C
     assert all(line["service"] == "orders" and line["timestamp"] for line in lines)
     assert [line["level"] for line in lines] == ["info", "warning", "info"]
     assert lines[1]["logger"] == "aiokafka.consumer"
+
+
+def test_uvicorn_writes_no_second_line_per_request(capsys: pytest.CaptureFixture[str], restored: None) -> None:
+    """uvicorn logs a request's access line only while `uvicorn.access` has a handler
+    (`hasHandlers()`, its protocols ask once per connection); the service's own `http.request` line
+    is the one kept."""
+    configure_logging("payments")
+    access = logging.getLogger("uvicorn.access")
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "POST", "/midtrans/notification", "1.1", 200)
+
+    assert not access.hasHandlers()
+    assert capsys.readouterr().out == ""
