@@ -32,7 +32,8 @@ class PaymentsSettings(ServiceSettings):
     # first answer waits at most this long for the step's others (one transaction, one lease fence
     # and one ledger append for them all instead of one per answer that happened to be ready).
     # 0.03 s: with 0.1 s, three of four 2,000-order runs fell to 8-10 paid orders/s for a minute or
-    # more (15.1, 16.9 and 19.8 paid orders/s in all); with 0.03 s three of three held 24-25 (issue 11).
+    # more (15.1, 16.9 and 19.8 paid orders/s in all); with 0.03 s one of seven did (issue 11; README,
+    # "7 December, evening").
     step_linger_seconds: float = 0.03
     # A refund Midtrans did not answer is sent again after this, then with a doubling pause.
     refund_retry_seconds: float = 30.0
