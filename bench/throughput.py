@@ -1,6 +1,6 @@
 """Payday rush (issue 11): concurrent shoppers place, pay and reach PAID for many orders, end to end.
 
-    uv run --frozen python bench/throughput.py [--orders 2000] [--shoppers 64] [--fresh] [--json PATH]
+    uv run --frozen python bench/throughput.py [--orders 2000] [--shoppers 64 | --rate 25] [--fresh] [--json PATH]
     make bench BENCH_ARGS="--orders 300 --fresh"
 
 It starts, or reuses, the whole system on the test profile's ports (BELI_TEST_SLOT picks the slot;
@@ -9,6 +9,12 @@ the end unless --keep). It creates verified sellers with products stocked for th
 `--shoppers` shoppers each place an order (POST /orders), pay it in the Midtrans simulator as
 soon as payments has opened its Snap link, wait for PAID, and place the next, until `--orders`
 orders are done. A quarter of the orders buy from two or three sellers. Progress goes to stderr.
+
+That closed loop measures capacity: it always has `--shoppers` orders in the system, so by
+Little's law an order's time from POST to PAID is about shoppers / rate (64 / 25 = 2.6 s) however
+the system spends it. `--rate R` measures latency at a given rate instead (the open loop of a
+real rush: shoppers arrive on their own, R a second on average, each buying one order, whether
+or not the orders before theirs are done).
 
 How each stage's time is measured (per order, all on this machine's clock):
   placed    the order's `created_at` (GET /orders/{id}); the client also times POST /orders itself
@@ -54,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from throughput_check import problems, read_back, settled, stage_times
 from throughput_measure import Probe, Snapshot, floor, idle
 from throughput_report import figures, report, with_targets
-from throughput_shop import Catalogue, Placed, Tracker, build_catalogue, plan_orders, shopper, show_progress
+from throughput_shop import Catalogue, Placed, Tracker, arrivals, build_catalogue, plan_orders, shopper, show_progress
 
 from infra import stack
 from infra.apps import start_apps
@@ -67,6 +73,11 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=2000, help="orders to place, pay and see PAID (default 2000)")
     parser.add_argument("--shoppers", type=int, default=64, help="shoppers at a time (default 64)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="open loop: shoppers arrive at this many a second (Poisson), each buying one order, instead of --shoppers buying in turn",
+    )
     parser.add_argument("--sellers", type=int, default=8, help="sellers (default 8)")
     parser.add_argument("--products", type=int, default=3, help="products per seller (default 3)")
     parser.add_argument("--floor-orders", type=int, default=300, help="minimal orders of the floor micro-benchmark (default 300)")
@@ -110,7 +121,10 @@ async def shop(api: Api, catalogue: Catalogue, tracker: Tracker, probe: Probe, p
     before = await probe.snapshot()
     progress = asyncio.create_task(show_progress(tracker, len(placed), STARTED))  # the same clock as say()
     try:
-        await asyncio.gather(*(shopper(api, catalogue, tracker, queue, options.timeout) for _ in range(options.shoppers)))
+        if options.rate:
+            await arrivals(api, catalogue, tracker, placed, options.rate, options.seed, options.timeout)
+        else:
+            await asyncio.gather(*(shopper(api, catalogue, tracker, queue, options.timeout) for _ in range(options.shoppers)))
         for order in placed:
             for mark in ("settled", "committed"):
                 if order.order_id and order.problem is None:
@@ -122,6 +136,12 @@ async def shop(api: Api, catalogue: Catalogue, tracker: Tracker, probe: Probe, p
     if behind:
         say(f"not settled after {options.settle_timeout:.0f} s, events still to read: {behind} (their work is not in the counts)")
     return before, await probe.snapshot(), behind
+
+
+def buyers(options: argparse.Namespace) -> str:
+    if options.rate:
+        return f"by shoppers arriving at {options.rate:g} a second (Poisson), one order each"
+    return f"by {options.shoppers} shoppers"
 
 
 async def run(options: argparse.Namespace) -> int:
@@ -141,7 +161,7 @@ async def run(options: argparse.Namespace) -> int:
             idle_figures = await idle(probe, options.idle_seconds)
             say(f"the floor: {options.floor_orders} minimal orders")
             floor_figures = await floor(probe, options.floor_orders, options.shoppers)
-            say(f"{options.orders} orders by {options.shoppers} shoppers")
+            say(f"{options.orders} orders {buyers(options)}")
             placed = [Placed(lines) for lines in plan]
             await tracker.start()
             window = await shop(api, catalogue, tracker, probe, placed, options)
@@ -152,10 +172,10 @@ async def run(options: argparse.Namespace) -> int:
         await probe.close()
         if started and not options.keep:
             stack.stop_all(profile)
-    result = with_targets(figures(placed, stage_times(tracker, back), window, idle_figures, floor_figures))
+    result = with_targets(figures(placed, stage_times(tracker, back), window, idle_figures, floor_figures), open_loop=bool(options.rate))
     result["load_average_1min"] = {"start": load_at_start, "end": round(os.getloadavg()[0], 1), "cores": os.cpu_count()}
     multi = sum(1 for lines in plan if len({line[0] for line in lines}) > 1)
-    setting = f"{options.orders} orders ({multi} from several sellers) by {options.shoppers} shoppers, {options.sellers} sellers x {options.products} products, profile {profile.name}"
+    setting = f"{options.orders} orders ({multi} from several sellers) {buyers(options)}, {options.sellers} sellers x {options.products} products, profile {profile.name}"
     print("\n".join(report(result, setting)))
     found = problems(catalogue, placed, back)
     result["setting"], result["problems"] = setting, found

@@ -182,25 +182,43 @@ class Placed:
 
 
 async def shopper(api: Api, catalogue: Catalogue, tracker: Tracker, queue: asyncio.Queue[Placed], timeout: float) -> None:
-    """One shopper: place an order, pay it once its link exists, wait for PAID; then the next."""
+    """One shopper of the closed loop: buy an order, then the next, until none is left."""
     while not queue.empty():
-        placed = queue.get_nowait()
-        placed.started, clock = time.time(), time.perf_counter()
-        response = await api.place(catalogue.items(placed.lines))
-        placed.post_seconds = time.perf_counter() - clock
-        if response.status_code != 201:
-            placed.problem = f"POST /orders answered {response.status_code}: {response.text[:200]}"
-            continue
-        tracker.counts["placed"] += 1
-        placed.order_id = order_id = response.json()["id"]
-        placed.problem = await tracker.wait(order_id, "link", timeout)
-        if placed.problem is not None:
-            continue
-        paid = await api.midtrans.post(f"/simulator/pay/{order_id}", json={"transaction_status": "settlement"})
-        if paid.status_code != 200:
-            placed.problem = f"the simulator refused to pay: {paid.status_code} {paid.text[:200]}"
-            continue
-        placed.problem = await tracker.wait(order_id, "paid", timeout)
+        await buy(api, catalogue, tracker, queue.get_nowait(), timeout)
+
+
+async def arrivals(api: Api, catalogue: Catalogue, tracker: Tracker, placed: list[Placed], rate: float, seed: int, timeout: float) -> None:
+    """The open loop: shoppers arrive on their own, `rate` a second on average (a Poisson process,
+    seeded), each buying one order, whether or not the orders before theirs are done."""
+    gaps = random.Random(seed)
+    loop = asyncio.get_running_loop()
+    due = loop.time()
+    buying: list[asyncio.Task[None]] = []
+    for order in placed:
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        buying.append(asyncio.create_task(buy(api, catalogue, tracker, order, timeout)))
+        due += gaps.expovariate(rate)
+    await asyncio.gather(*buying)
+
+
+async def buy(api: Api, catalogue: Catalogue, tracker: Tracker, placed: Placed, timeout: float) -> None:
+    """Place one order, pay it once its link exists, wait for PAID."""
+    placed.started, clock = time.time(), time.perf_counter()
+    response = await api.place(catalogue.items(placed.lines))
+    placed.post_seconds = time.perf_counter() - clock
+    if response.status_code != 201:
+        placed.problem = f"POST /orders answered {response.status_code}: {response.text[:200]}"
+        return
+    tracker.counts["placed"] += 1
+    placed.order_id = order_id = response.json()["id"]
+    placed.problem = await tracker.wait(order_id, "link", timeout)
+    if placed.problem is not None:
+        return
+    paid = await api.midtrans.post(f"/simulator/pay/{order_id}", json={"transaction_status": "settlement"})
+    if paid.status_code != 200:
+        placed.problem = f"the simulator refused to pay: {paid.status_code} {paid.text[:200]}"
+        return
+    placed.problem = await tracker.wait(order_id, "paid", timeout)
 
 
 async def show_progress(tracker: Tracker, total: int, started: float, every: float = 2.0) -> None:
