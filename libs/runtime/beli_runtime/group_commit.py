@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from beli_runtime import metrics
 from beli_runtime.logs import get_logger
 
 log = get_logger(__name__)
@@ -69,6 +70,7 @@ class GroupCommit(Generic[Item, Result]):
         self._writers = max(1, writers)
         self._writing = 0  # batch writers running now
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._submitted_at: dict[asyncio.Future[Result], float] = {}  # loop time, for the wait metric
         self._tasks: set[asyncio.Task[None]] = set()
         self._keys = keys
         self._held: Counter[str] = Counter()  # the keys of the batches being written
@@ -103,6 +105,7 @@ class GroupCommit(Generic[Item, Result]):
         if not self._waiting:
             self._since = loop.time()
         self._waiting.append((item, future))
+        self._submitted_at[future] = loop.time()
         mark = _expected.get()
         if mark is not None and mark.queue is self and not mark.submitted:
             mark.submitted = True
@@ -134,6 +137,7 @@ class GroupCommit(Generic[Item, Result]):
         except BaseException:
             for _, waiting in self._waiting:
                 _fail(waiting, RuntimeError(f"{self._what} interrupted"))
+                self._submitted_at.pop(waiting, None)
             self._waiting = []
             raise
         finally:
@@ -172,9 +176,15 @@ class GroupCommit(Generic[Item, Result]):
         return batch, taken
 
     async def _flush(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        waited = metrics.GROUP_COMMIT_WAIT.labels(self._what)
+        for _, future in batch:
+            waited.observe(started - self._submitted_at.pop(future, started))
         try:
             try:
-                results = await self._write([item for item, _ in batch])
+                with metrics.GROUP_COMMIT_WRITE.labels(self._what).time():
+                    results = await self._write([item for item, _ in batch])
             except Exception as error:
                 if len(batch) == 1 or self._not_the_items_fault(error):
                     raise

@@ -18,6 +18,7 @@ from beli_runtime.jobs import BackgroundJob, JobStep
 from beli_runtime.kafka import kafka_reachable
 from beli_runtime.leases import current_lease
 from beli_runtime.logs import configure_logging, get_logger
+from beli_runtime.loop import measure_lag
 from beli_runtime.mongo import IndexConflict, Session, connect, in_transaction
 from beli_runtime.outbox import Committed, Outbox, OutboxRelay, counting
 from beli_runtime.production import UnsafeSettings
@@ -47,6 +48,7 @@ class ServiceRuntime:
         self._jobs: list[BackgroundJob] = []
         self._woken_by: dict[str, frozenset[str]] = {}  # job name -> the consumed event types that wake it
         self._tasks: list[asyncio.Task[None]] = []
+        self._lag: asyncio.Task[None] | None = None
         self.indexes_ready = False
         self._relay = OutboxRelay(self.db, settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
         self._relay_job = self.add_job(
@@ -173,6 +175,7 @@ class ServiceRuntime:
         await self.create_indexes(prepare)
         self._tasks = [asyncio.create_task(c.run(), name=f"consumer:{c.group_id}") for c in self._consumers]
         self._tasks += [asyncio.create_task(j.run(), name=f"job:{j.name}") for j in self._jobs]
+        self._lag = asyncio.create_task(measure_lag(), name="event-loop-lag")
         log.info("service.started", consumers=len(self._consumers), jobs=[j.name for j in self._jobs])
 
     async def create_indexes(self, prepare: Callable[[], Awaitable[None]], attempts: int = INDEX_ATTEMPTS) -> None:
@@ -199,6 +202,8 @@ class ServiceRuntime:
     async def _stop(self) -> None:
         """Graceful: stop taking events, let in-flight ones finish, flush the outbox, then close."""
         log.info("service.stopping")
+        if self._lag is not None:
+            self._lag.cancel()
         for consumer in self._consumers:
             await consumer.stop()
         for job in self._jobs:

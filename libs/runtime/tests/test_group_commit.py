@@ -64,3 +64,41 @@ async def test_a_writer_lingers_for_the_announced_items_and_no_longer_than_the_l
     assert await short.expected(short.submit("quick")) == "quick", "the first item waited beyond the linger"
     late.set()
     assert await slow_one == "slow" and written == [["quick"], ["slow"]], written
+
+
+def _observed(metric: str, what: str) -> tuple[float, float]:
+    """(count, sum) of a group-commit histogram for one queue, as /metrics shows them."""
+    from prometheus_client import REGISTRY
+
+    count = REGISTRY.get_sample_value(f"{metric}_count", {"what": what}) or 0.0
+    total = REGISTRY.get_sample_value(f"{metric}_sum", {"what": what}) or 0.0
+    return count, total
+
+
+async def test_metrics_show_how_long_items_waited_for_their_batch_and_how_long_batches_took() -> None:
+    """An item submitted while a batch is being written waits for that write: /metrics shows the
+    wait (group_commit_wait_seconds) apart from the writes (group_commit_write_seconds)."""
+    first_started, release_first = asyncio.Event(), asyncio.Event()
+
+    async def write(items: Sequence[str]) -> list[str]:
+        if items == ["first"]:
+            first_started.set()
+            await release_first.wait()
+        return list(items)
+
+    queue: GroupCommit[str, str] = GroupCommit(write, "metrics-test")
+    waits_before = _observed("group_commit_wait_seconds", "metrics-test")
+    writes_before = _observed("group_commit_write_seconds", "metrics-test")
+    first = asyncio.create_task(queue.submit("first"))
+    await first_started.wait()
+    later = [asyncio.create_task(queue.submit(name)) for name in ("second", "third")]
+    await asyncio.sleep(0.1)
+    release_first.set()
+    assert await first == "first" and [await task for task in later] == ["second", "third"]
+
+    waits = _observed("group_commit_wait_seconds", "metrics-test")
+    writes = _observed("group_commit_write_seconds", "metrics-test")
+    assert waits[0] - waits_before[0] == 3, "one wait per item"
+    assert waits[1] - waits_before[1] >= 0.2, "the two items that came during the first write waited for it"
+    assert writes[0] - writes_before[0] == 2, "two batches: the first item's, then the two others together"
+    assert writes[1] - writes_before[1] >= 0.1
