@@ -33,9 +33,9 @@ class PaymentsSettings(ServiceSettings):
     # and one ledger append for them all instead of one per answer that happened to be ready).
     # 0.03 s, measured: three of four 2,000-order runs with 0.1 s fell to 8-10 paid orders/s for a
     # minute, one of seven with 0.03 s. Those minute-long falls were later traced to the development
-    # database's TTL sweep holding a snapshot (fixed in infra/secantus_daemon.py), and a run with
-    # 0.1 s after the fix gave 26.83 paid orders/s: the linger is not what decides them (issue 11;
-    # README, "7 December, evening" and "night").
+    # database's TTL sweep holding a snapshot (fixed in infra/secantus_daemon.py), and a later run
+    # with 0.1 s held at 26.83 paid orders/s: the linger is not what decides them (issue 11; README,
+    # "7 December, evening" and "night").
     step_linger_seconds: float = 0.03
     # A refund Midtrans did not answer is sent again after this, then with a doubling pause.
     refund_retry_seconds: float = 30.0
