@@ -204,18 +204,32 @@ def test_a_write_reads_its_collections_index_catalog_once_and_follows_every_inde
             assert per_update > 10  # SecantusDB alone
 
 
-def _pinned_transactions(storage: Any) -> int:
-    """WiredTiger's count of transaction ids whose versions it keeps for some reader (its statistics)."""
+def _statistic(storage: Any, description: str) -> int:
+    """One of WiredTiger's statistics of `storage` (opened by `_with_statistics`)."""
     session = storage._conn.open_session()
     try:
         cursor = session.open_cursor("statistics:", None, None)
         while cursor.next() == 0:
-            description, _, value = cursor.get_value()
-            if description == "transaction: transaction range of IDs currently pinned":
+            name, _, value = cursor.get_value()
+            if name == description:
                 return int(value)
-        raise AssertionError("WiredTiger has no pinned-range statistic")
+        raise AssertionError(f"WiredTiger has no statistic {description!r}")
     finally:
         session.close()
+
+
+def _with_statistics(tmp_path: Any, daemons: type) -> dict[str, Any]:
+    """SecantusDB's storage and the daemon's (`daemons`, a subclass), each in its own directory with
+    WiredTiger's statistics on."""
+    import wiredtiger
+    from secantus.storage import Storage
+
+    opened = wiredtiger.wiredtiger_open
+    wiredtiger.wiredtiger_open = lambda home, config: opened(home, config + ",statistics=(fast)")
+    try:
+        return {"secantus": Storage(str(tmp_path / "secantus")), "daemon": daemons(str(tmp_path / "daemon"))}
+    finally:
+        wiredtiger.wiredtiger_open = opened
 
 
 def test_the_ttl_sweep_keeps_no_versions_for_itself_while_it_waits_for_its_next_pass(tmp_path: Any) -> None:
@@ -226,7 +240,6 @@ def test_the_ttl_sweep_keeps_no_versions_for_itself_while_it_waits_for_its_next_
     import threading
     from datetime import UTC, datetime
 
-    import wiredtiger
     from secantus.storage import Storage
 
     from infra.secantus_daemon import sweep_then_let_go
@@ -234,12 +247,7 @@ def test_the_ttl_sweep_keeps_no_versions_for_itself_while_it_waits_for_its_next_
     class Daemons(Storage):  # type: ignore[misc]
         prune_ttl_all_collections = sweep_then_let_go(Storage.prune_ttl_all_collections)
 
-    opened = wiredtiger.wiredtiger_open
-    wiredtiger.wiredtiger_open = lambda home, config: opened(home, config + ",statistics=(fast)")
-    try:
-        stores = {"secantus": Storage(str(tmp_path / "secantus")), "daemon": Daemons(str(tmp_path / "daemon"))}
-    finally:
-        wiredtiger.wiredtiger_open = opened
+    stores = _with_statistics(tmp_path, Daemons)
     pinned: dict[str, list[int]] = {}
     for name, storage in stores.items():
         try:
@@ -262,7 +270,7 @@ def test_the_ttl_sweep_keeps_no_versions_for_itself_while_it_waits_for_its_next_
                 for _ in range(300):  # a rush of sales of one product
                     storage.update_matching("shop", "products", {"_id": "tenun"}, {"$inc": {"stock": -1}})
                 storage.release_thread_snapshot()  # as a connection's thread does after each request
-                pinned[name].append(_pinned_transactions(storage))
+                pinned[name].append(_statistic(storage, "transaction: transaction range of IDs currently pinned"))
             next_pass.set()
             thread.join()
         finally:
@@ -272,3 +280,43 @@ def test_the_ttl_sweep_keeps_no_versions_for_itself_while_it_waits_for_its_next_
     assert pinned["secantus"][0] >= 300 and pinned["secantus"][1] >= 600, pinned
     assert max(pinned["daemon"]) < 150, pinned
     print(f"\n[ttl sweep] transaction ids pinned after 300 and 600 sales: {pinned}")
+
+
+def test_a_transaction_between_its_statements_keeps_no_page_from_being_evicted(tmp_path: Any) -> None:
+    """While a transaction waits for its client's next statement, WiredTiger must be able to evict
+    the pages it read: SecantusDB's transactions kept their cursors on them until the commit, and
+    under a payday rush a page WiredTiger had to evict could not be, for a minute at a time, while
+    the transactions that needed it slept (`let_go_between_statements`)."""
+    from secantus.storage import _NAT_SEQ_TABLE, Storage, _id_key
+
+    from infra.secantus_daemon import let_go_between_statements
+
+    class Daemons(Storage):  # type: ignore[misc]
+        use_user_transaction = let_go_between_statements(Storage.use_user_transaction)
+
+    stores = _with_statistics(tmp_path, Daemons)
+    counted = ("cache: hazard pointer blocked page eviction", "cache: modified pages evicted")
+    blocked: dict[str, int] = {}
+    evicted: dict[str, int] = {}
+    for name, storage in stores.items():
+        try:
+            storage.insert("shop", "orders", [{"_id": f"order-{n}", "status": "PENDING"} for n in range(50)])
+            transaction = storage.begin_user_transaction()
+            with storage.use_user_transaction(transaction):  # its first statement; the client's next is yet to come
+                storage.update_matching("shop", "orders", {"_id": "order-7"}, {"$set": {"status": "PAID"}})
+            before = [_statistic(storage, counter) for counter in counted]
+            # WiredTiger evicts the page that holds the order's entry in the `_id` index, as it must
+            # evict a page that has grown too large.
+            session = storage._conn.open_session()
+            cursor = session.open_cursor(_NAT_SEQ_TABLE, None, "debug=(release_evict=true)")
+            cursor.set_key("shop", "orders", _id_key("order-7"))
+            assert cursor.search() == 0
+            cursor.reset()
+            session.close()
+            blocked[name], evicted[name] = (_statistic(storage, counter) - was for counter, was in zip(counted, before, strict=True))
+            storage.commit_user_transaction(transaction)
+            assert storage.find_matching("shop", "orders", {"_id": "order-7"})[0]["status"] == "PAID"
+        finally:
+            storage.close()
+    assert blocked == {"secantus": 1, "daemon": 0}, blocked
+    assert evicted["daemon"] == 1, evicted
