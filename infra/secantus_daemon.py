@@ -5,7 +5,8 @@ transactions that do not wait for each other's statements (`prune_without_waitin
 that do not wait for the storage's lock to learn whether to profile (`ProfileSettings`), an
 index catalog that a write reads once, not for every step of every document (`CatalogPerStatement`),
 a TTL sweep that lets go of what it read once it is done (`sweep_then_let_go`), and transactions
-that let go of the pages they read between their statements (`let_go_between_statements`).
+that let go of the pages they read between their statements (`let_go_between_statements`); and
+without the oplog, which only change streams read and no service of ours opens (`without_oplog`).
 
 SecantusDB aborts a transaction left idle past its lifetime (60 s, mongod's
 `transactionLifetimeLimitSeconds`) only when another transaction's statement comes by, while a
@@ -182,6 +183,22 @@ def let_go_between_statements(use: Callable[..., Any]) -> Callable[..., Any]:
     return use_then_let_go
 
 
+def without_oplog(init: Callable[..., None]) -> Callable[..., None]:
+    """SecantusDB's storage without its oplog. The daemon advertises itself as a one-node replica
+    set, as drivers need to run transactions and retryable writes, and SecantusDB then writes an
+    oplog entry for every document written, computing an update's description and encoding the
+    entry in Python (13 % of the server's Python time in a payday rush, py-spy). The oplog only
+    feeds change streams, which no service of ours opens; SecantusDB leaves it out in its own
+    standalone mode. Without it a 2,000-order run reached 21.4 paid orders/s against 18.9-19.1 the
+    same hour, with the database's CPU per paid order down from 0.043-0.044 s to 0.038 s. A
+    production replica set keeps its oplog: this is the development server only."""
+
+    def init_without_oplog(storage: Storage, *args: Any, **kwargs: Any) -> None:
+        init(storage, *args, **{**kwargs, "enable_oplog": False})
+
+    return init_without_oplog
+
+
 # A statement's collections whose catalog must be read from storage again at every look (it marked an
 # index multikey: see CatalogPerStatement).
 UNCACHED = "uncached"
@@ -320,4 +337,5 @@ if __name__ == "__main__":
     CatalogPerStatement().install()
     Storage.prune_ttl_all_collections = sweep_then_let_go(Storage.prune_ttl_all_collections)  # type: ignore[method-assign]
     Storage.use_user_transaction = let_go_between_statements(Storage.use_user_transaction)  # type: ignore[method-assign]
+    Storage.__init__ = without_oplog(Storage.__init__)  # type: ignore[method-assign]
     raise SystemExit(cli.main())

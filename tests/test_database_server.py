@@ -320,3 +320,48 @@ def test_a_transaction_between_its_statements_keeps_no_page_from_being_evicted(t
             storage.close()
     assert blocked == {"secantus": 1, "daemon": 0}, blocked
     assert evicted["daemon"] == 1, evicted
+
+
+def _rows(storage: Any, tables: list[str]) -> int:
+    """How many rows WiredTiger holds in `tables` (those not created yet hold none)."""
+    session = storage._conn.open_session()
+    try:
+        rows = 0
+        for table in tables:
+            try:
+                cursor = session.open_cursor(table, None, None)
+            except Exception:  # noqa: BLE001 - SecantusDB creates an oplog shard on its first entry
+                continue
+            while cursor.next() == 0:
+                rows += 1
+        return rows
+    finally:
+        session.close()
+
+
+def test_the_development_server_writes_no_oplog_and_still_commits_transactions(tmp_path: Any) -> None:
+    """The daemon's storage, built as SecantusDB's server builds it for a replica set, writes no
+    oplog entries (`without_oplog`), while what transactions and plain writes store is the same."""
+    from secantus.storage import _OPLOG_ALL_TABLES, Storage
+
+    from infra.secantus_daemon import without_oplog
+
+    class Daemons(Storage):  # type: ignore[misc]
+        __init__ = without_oplog(Storage.__init__)
+
+    stored, oplog = {}, {}
+    for name, kind in {"secantus": Storage, "daemon": Daemons}.items():
+        storage = kind(str(tmp_path / name), enable_oplog=True)  # as SecantusDBServer for its replica set
+        try:
+            storage.insert("shop", "orders", [{"_id": "order-1", "status": "PENDING"}])
+            transaction = storage.begin_user_transaction()
+            with storage.use_user_transaction(transaction):
+                storage.update_matching("shop", "orders", {"_id": "order-1"}, {"$set": {"status": "PAID"}})
+                storage.insert("shop", "outbox", [{"_id": "event-1", "type": "OrderPaid"}])
+            storage.commit_user_transaction(transaction)
+            stored[name] = (storage.find_matching("shop", "orders", {}), storage.find_matching("shop", "outbox", {}))
+            oplog[name] = _rows(storage, _OPLOG_ALL_TABLES)
+        finally:
+            storage.close()
+    assert stored["daemon"] == stored["secantus"] == ([{"_id": "order-1", "status": "PAID"}], [{"_id": "event-1", "type": "OrderPaid"}])
+    assert oplog["secantus"] >= 3 and oplog["daemon"] == 0, oplog
