@@ -13,6 +13,9 @@ without the set-up's.
 `--cached-metadata` measures what the same updates would cost if the storage read its indexes'
 metadata once per collection instead of once per step of each write (measurement only: the cache is
 never invalidated, which is wrong after an index is created or dropped or marked multikey).
+`--daemon` measures the development server's storage instead: SecantusDB's with the write-path
+behaviours infra/secantus_daemon.py gives it (the index catalog read once per statement, only the
+index entries an update changes rewritten). `--shape N` runs one shape alone.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 NOW = datetime.datetime(2026, 12, 7, tzinfo=datetime.UTC)
@@ -83,11 +87,21 @@ def cache_index_metadata() -> None:
     Storage._iter_indexes = cached
 
 
-def child(shape: int, updates: int, cached: bool) -> None:
+def as_the_daemon() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from infra.secantus_daemon import CatalogPerStatement, IndexEntriesByChange
+
+    CatalogPerStatement().install()
+    IndexEntriesByChange().install()
+
+
+def child(shape: int, updates: int, cached: bool, daemon: bool) -> None:
     from secantus.storage import Storage
 
     if cached:
         cache_index_metadata()
+    if daemon:
+        as_the_daemon()
     storage = Storage(tempfile.mkdtemp(prefix="write-instructions-"), enable_oplog=False)
     for position, (keys, options) in enumerate(SHAPES[shape][1]):
         storage.create_index("bench", "orders", f"index_{position}", dict(keys), options)
@@ -103,9 +117,9 @@ def child(shape: int, updates: int, cached: bool) -> None:
         )
 
 
-def instructions(shape: int, updates: int, cached: bool) -> int:
+def instructions(shape: int, updates: int, cached: bool, daemon: bool) -> int:
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
-    command += ["--child", str(shape), str(updates), *(["--cached-metadata"] if cached else [])]
+    command += ["--child", str(shape), str(updates), *(["--cached-metadata"] if cached else []), *(["--daemon"] if daemon else [])]
     report = subprocess.run(command, capture_output=True, text=True, check=True).stderr
     refs = next(line for line in report.splitlines() if "I   refs:" in line)
     return int(refs.split()[-1].replace(",", ""))
@@ -114,17 +128,22 @@ def instructions(shape: int, updates: int, cached: bool) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cached-metadata", action="store_true", help="read the indexes' metadata once per collection")
+    parser.add_argument("--daemon", action="store_true", help="the development server's storage (infra/secantus_daemon.py)")
+    parser.add_argument("--shape", type=int, choices=range(len(SHAPES)), help="one shape alone (0 to 3)")
     parser.add_argument("--child", nargs=2, type=int, metavar=("SHAPE", "UPDATES"), help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
         shape, updates = options.child
-        child(shape, updates, options.cached_metadata)
+        child(shape, updates, options.cached_metadata, options.daemon)
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is needed (apt-get install valgrind)")
-    print(f"millions of instructions per update of an order document{' (metadata cached)' if options.cached_metadata else ''}")
+    storage = " (metadata cached)" if options.cached_metadata else " (the development server's storage)" if options.daemon else ""
+    print(f"millions of instructions per update of an order document{storage}")
     for shape, (label, _) in enumerate(SHAPES):
-        few, many = (instructions(shape, updates, options.cached_metadata) for updates in (50, 250))
+        if options.shape is not None and shape != options.shape:
+            continue
+        few, many = (instructions(shape, updates, options.cached_metadata, options.daemon) for updates in (50, 250))
         print(f"{label:45s} {(many - few) / 200 / 1e6:6.2f}", flush=True)
 
 

@@ -6,6 +6,7 @@ reaps such transactions on its own; the development server does so through
 infra/secantus_daemon.py, also when no other transaction comes by (a quiet system after a crash,
 where a restarted job's first write is to its lease)."""
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -322,6 +323,19 @@ def test_a_transaction_between_its_statements_keeps_no_page_from_being_evicted(t
     assert evicted["daemon"] == 1, evicted
 
 
+def _table_rows(storage: Any, table: str) -> list[tuple[Any, Any]]:
+    """Every (key, value) WiredTiger holds in `table`."""
+    session = storage._conn.open_session()
+    try:
+        cursor = session.open_cursor(table, None, None)
+        rows = []
+        while cursor.next() == 0:
+            rows.append((tuple(cursor.get_keys()), cursor.get_value()))
+        return rows
+    finally:
+        session.close()
+
+
 def _rows(storage: Any, tables: list[str]) -> int:
     """How many rows WiredTiger holds in `tables` (those not created yet hold none)."""
     session = storage._conn.open_session()
@@ -365,3 +379,86 @@ def test_the_development_server_writes_no_oplog_and_still_commits_transactions(t
             storage.close()
     assert stored["daemon"] == stored["secantus"] == ([{"_id": "order-1", "status": "PAID"}], [{"_id": "event-1", "type": "OrderPaid"}])
     assert oplog["secantus"] >= 3 and oplog["daemon"] == 0, oplog
+
+
+def test_an_update_rewrites_only_the_index_entries_it_changes_and_the_indexes_stay_exact(tmp_path: Any) -> None:
+    """The daemon's storage writes only the index entries an update changes (`IndexEntriesByChange`),
+    and its indexes hold exactly what SecantusDB's hold after the same writes: changed and
+    unchanged keys, partial and sparse indexes, arrays, a unique index (also when an update breaks
+    it), a collation, many documents at once, in and out of a transaction, then deletes."""
+    from secantus.storage import _IDX_ENTRIES_TABLE, _UNIQ_TABLE, IndexConflict, Storage
+
+    from infra.secantus_daemon import IndexEntriesByChange
+
+    class Daemons(Storage):  # type: ignore[misc]
+        pass
+
+    IndexEntriesByChange().install(Daemons)
+    stores = _with_statistics(tmp_path, Daemons)
+    indexes = {
+        "status_updated": ({"status": 1, "updated_at": 1}, {}),
+        "customer_created": ({"customer": 1, "created_at": -1}, {}),
+        "sellers": ({"seller_ids": 1}, {}),
+        "reminder": ({"next_reminder_at": 1}, {"sparse": True}),
+        "paid": ({"paid_at": 1}, {"partialFilterExpression": {"status": "PAID"}}),
+        "number": ({"number": 1}, {"unique": True}),
+        "name": ({"name": 1}, {"collation": {"locale": "en", "strength": 2}}),
+    }
+    entries: dict[str, list[Any]] = {}
+    written: dict[str, int] = {}
+    for name, storage in stores.items():
+        try:
+            for index, (keys, options) in indexes.items():
+                storage.create_index("shop", "orders", index, keys, options)
+            storage.insert(
+                "shop",
+                "orders",
+                [
+                    {
+                        "_id": f"order-{n}",
+                        "number": n,
+                        "status": "PENDING",
+                        "updated_at": n,
+                        "customer": f"shopper-{n % 3}",
+                        "created_at": n,
+                        "seller_ids": [f"seller-{n % 4}"],
+                        "next_reminder_at": n,
+                        "name": f"Tenun {n}",
+                        "note": "",
+                    }
+                    for n in range(12)
+                ],
+            )
+            before = _statistic(storage, "cursor: cursor insert calls") + _statistic(storage, "cursor: cursor remove calls")
+            for n in range(12):
+                storage.update_matching("shop", "orders", {"_id": f"order-{n}"}, {"$set": {"note": f"gift {n}"}})  # no index changes
+            storage.update_matching("shop", "orders", {"_id": "order-1"}, {"$set": {"status": "PAID", "paid_at": 5, "updated_at": 20}})
+            storage.update_matching(
+                "shop", "orders", {"_id": "order-2"}, {"$push": {"seller_ids": "seller-9"}, "$unset": {"next_reminder_at": ""}}
+            )
+            storage.update_matching("shop", "orders", {"_id": "order-3"}, {"$set": {"name": "TENUN 3"}})  # the same key under the collation
+            storage.update_matching("shop", "orders", {"_id": "order-4"}, {"$set": {"number": 40}})
+            with contextlib.suppress(IndexConflict):
+                storage.update_matching("shop", "orders", {"_id": "order-5"}, {"$set": {"number": 6, "status": "PAID"}})
+            storage.update_matching("shop", "orders", {"customer": "shopper-0"}, {"$set": {"status": "SHIPPED"}}, multi=True)
+            storage.update_matching("shop", "orders", {"status": "PENDING"}, {"$inc": {"updated_at": 100}}, multi=True)
+            transaction = storage.begin_user_transaction()
+            with storage.use_user_transaction(transaction):
+                storage.update_matching("shop", "orders", {"_id": "order-7"}, {"$set": {"status": "PAID", "paid_at": 9}})
+                storage.update_matching("shop", "orders", {"_id": "order-7"}, {"$set": {"note": "paid"}})
+            storage.commit_user_transaction(transaction)
+            transaction = storage.begin_user_transaction()
+            with storage.use_user_transaction(transaction):
+                storage.update_matching("shop", "orders", {"_id": "order-8"}, {"$set": {"status": "CANCELLED"}})
+            storage.abort_user_transaction(transaction)
+            storage.delete_matching("shop", "orders", {"_id": {"$in": ["order-1", "order-2"]}})
+            written[name] = _statistic(storage, "cursor: cursor insert calls") + _statistic(storage, "cursor: cursor remove calls") - before
+            entries[name] = [_table_rows(storage, table) for table in (_IDX_ENTRIES_TABLE, _UNIQ_TABLE)]
+            paid = storage.find_matching("shop", "orders", {"status": "PAID"}, sort={"paid_at": 1}, hint="paid")
+            assert [order["_id"] for order in paid] == ["order-7"]
+        finally:
+            storage.close()
+    assert entries["daemon"] == entries["secantus"]
+    assert len(entries["daemon"][0]) > 12 * len(indexes) - 20 and entries["daemon"][1]
+    assert written["daemon"] < written["secantus"] * 0.6, written
+    print(f"\n[index entries] inserts and removes for the same updates: {written}")
