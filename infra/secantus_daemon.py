@@ -8,6 +8,8 @@ a TTL sweep that lets go of what it read once it is done (`sweep_then_let_go`), 
 that let go of the pages they read between their statements (`let_go_between_statements`), and
 updates that rewrite only the index entries they change (`IndexEntriesByChange`); and
 without the oplog, which only change streams read and no service of ours opens (`without_oplog`).
+What it knows from one statement to the next (valid update shapes, plain collections) is in
+infra/secantus_known.py.
 
 SecantusDB aborts a transaction left idle past its lifetime (60 s, mongod's
 `transactionLifetimeLimitSeconds`) only when another transaction's statement comes by, while a
@@ -27,13 +29,15 @@ own arguments."""
 
 import contextlib
 import functools
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import bson
-from secantus import cli, transactions
+from secantus import cli, transactions, update
 from secantus.query import matches
 from secantus.server import SecantusDBServer
 from secantus.storage import Storage, _id_point_lookup_keys
@@ -450,6 +454,10 @@ class IndexEntriesByChange:
 
 
 if __name__ == "__main__":
+    # Run by its path (infra/mongo_server.py, bench/write_cost.py): the repository is not on sys.path.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from infra.secantus_known import PlainCollections, ValidUpdatePaths
+
     Storage._try_index_id_keys = id_lookup_first(Storage._try_index_id_keys)  # type: ignore[method-assign]
     # The CLI builds its server inside main(): the reaper joins it when it starts.
     SecantusDBServer.start = start_with_reaper(SecantusDBServer.start)
@@ -461,4 +469,6 @@ if __name__ == "__main__":
     Storage.prune_ttl_all_collections = sweep_then_let_go(Storage.prune_ttl_all_collections)  # type: ignore[method-assign]
     Storage.use_user_transaction = let_go_between_statements(Storage.use_user_transaction)  # type: ignore[method-assign]
     Storage.__init__ = without_oplog(Storage.__init__)  # type: ignore[method-assign]
+    ValidUpdatePaths(update._validate_update_paths).install()
+    PlainCollections().install()
     raise SystemExit(cli.main())

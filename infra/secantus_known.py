@@ -1,0 +1,200 @@
+"""What the development server's daemon (infra/secantus_daemon.py) knows from one statement to the
+next, where SecantusDB works it out again for every statement (issue 11: py-spy `--gil` on the
+server in a 2,000-order run of `make bench`):
+
+- `ValidUpdatePaths`: that an update's operators and paths are valid, walked twice per update
+  statement and in time that grows with the square of its paths (5.8 % of the server's time);
+- `PlainCollections`: that a collection is neither capped nor time series, read from storage and
+  decoded three times per write statement (5.2 %).
+
+Both are answers SecantusDB itself gave; an answer that could change is never kept past the command
+that could change it."""
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from secantus import commands, server, update
+from secantus.storage import Storage
+
+# Shapes of valid updates kept at most (a payday rush has a few dozen; a shape that names array
+# positions or map keys in its paths makes more, and the memory is then started again).
+SHAPES_KEPT = 4096
+
+
+class ValidUpdatePaths:
+    """`_validate_update_paths` (unknown operators, empty paths, two operators on one path: mongod's
+    codes 9, 56 and 40) answers from the update's shape alone: its operators in order, and the
+    paths each names. A shape found valid is kept; an invalid one is checked every time, so its
+    error is SecantusDB's own. `$rename` names paths in its values too: never kept."""
+
+    def __init__(self, validate: Callable[[Mapping[str, Any]], tuple[str, str] | None]) -> None:
+        self._validate = validate
+        self._valid: set[tuple[Any, ...]] = set()
+
+    def __call__(self, spec: Mapping[str, Any]) -> tuple[str, str] | None:
+        shape = _shape(spec)
+        if shape is not None and shape in self._valid:
+            return None
+        conflict = self._validate(spec)
+        if conflict is None and shape is not None:
+            if len(self._valid) >= SHAPES_KEPT:
+                self._valid = set()
+            self._valid.add(shape)
+        return conflict
+
+    def install(self) -> None:
+        # Looked up as a global by both callers (validate_update_doc and apply_update).
+        update._validate_update_paths = self
+
+
+def _shape(spec: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    shape = []
+    for operator, paths in spec.items():
+        if operator == "$rename":
+            return None
+        shape.append((operator, tuple(paths) if isinstance(paths, Mapping) else None))
+    return tuple(shape)
+
+
+# Commands that never make a collection capped or time series. Any other command (create, collMod,
+# convertToCapped, renameCollection, drop, applyOps, an aggregation with $out or $merge, a command
+# this list does not name) forgets everything known, before it runs and again once it is done.
+UNCHANGING = frozenset(
+    {
+        "insert",
+        "update",
+        "delete",
+        "find",
+        "findAndModify",
+        "getMore",
+        "count",
+        "distinct",
+        "commitTransaction",
+        "abortTransaction",
+        "endSessions",
+        "killCursors",
+        "hello",
+        "isMaster",
+        "ismaster",
+        "ping",
+        "buildInfo",
+        "serverStatus",
+        "listIndexes",
+        "listCollections",
+    }
+)
+WRITES = frozenset({"insert", "update", "delete", "findAndModify"})
+
+
+class PlainCollections:
+    """Collections known to be neither capped nor time series. A write statement asks storage for
+    its collection's options up to three times (may a transaction write it, must it evict to stay
+    within a cap, is it time series), each a read of the catalog table and a BSON decode; mongod
+    keeps its catalog in memory.
+
+    An answer is kept only if no command that could change it started while it was read
+    (`_changes` counts them), and everything kept is forgotten when such a command starts and when
+    it ends. A collection that exists only inside a transaction, or not at all, is plain as well
+    (SecantusDB answers both the same), so a transaction rolled back changes nothing known."""
+
+    def __init__(self) -> None:
+        self._known: set[tuple[str, str, str]] = set()
+        self._changes = 0
+        self._lock = threading.Lock()
+
+    def knows(self, key: tuple[str, str, str]) -> bool:
+        return key in self._known
+
+    def moment(self) -> int:
+        """Taken before reading an answer from storage, and given to `keep` with it."""
+        return self._changes
+
+    def keep(self, key: tuple[str, str, str], since: int) -> None:
+        """The collection `key` names is plain in its respect, as read since `moment()` gave `since`."""
+        with self._lock:
+            if since == self._changes:
+                self._known.add(key)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._changes += 1
+            self._known = set()
+
+    def dispatching(self, dispatch: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        def run(doc: dict[str, Any], ctx: Any) -> dict[str, Any]:
+            if _unchanging(doc):
+                return dispatch(doc, ctx)
+            self.forget()
+            try:
+                return dispatch(doc, ctx)
+            finally:
+                self.forget()
+
+        return run
+
+    def transaction_gate(self, reason: Callable[..., str | None]) -> Callable[..., str | None]:
+        """`_txn_unsupported_reason`: its only question about a write's collection is whether it is capped."""
+
+        def gate(name: str, doc: dict[str, Any], ctx: Any) -> str | None:
+            collection = doc.get(name)
+            if name not in WRITES or not isinstance(collection, str):
+                return reason(name, doc, ctx)
+            key = (ctx.db_name, collection, "capped")
+            if self.knows(key):
+                return None
+            since = self.moment()
+            answer = reason(name, doc, ctx)
+            if answer is None:
+                self.keep(key, since)
+            return answer
+
+        return gate
+
+    def capped_bounds(self, enforce: Callable[..., Any]) -> Callable[..., Any]:
+        """`_enforce_capped_bounds_locked`: nothing to evict from a collection that is not capped."""
+
+        def run(storage: Storage, db: str, coll: str, *args: Any, **kwargs: Any) -> Any:
+            key = (db, coll, "capped")
+            if self.knows(key):
+                return [], []
+            since = self.moment()
+            if (storage._coll_options(db, coll) or {}).get("capped"):
+                return enforce(storage, db, coll, *args, **kwargs)
+            self.keep(key, since)
+            return [], []
+
+        return run
+
+    def time_series(self, is_time_series: Callable[[Storage, str, str], bool]) -> Callable[[Storage, str, str], bool]:
+        def run(storage: Storage, db: str, coll: str) -> bool:
+            key = (db, coll, "timeseries")
+            if self.knows(key):
+                return False
+            since = self.moment()
+            if is_time_series(storage, db, coll):
+                return True
+            self.keep(key, since)
+            return False
+
+        return run
+
+    def install(self, storage: type[Storage] = Storage) -> None:
+        # The server calls the name it imported; commands calls its own (explain, applyOps, bulkWrite).
+        server.dispatch = self.dispatching(server.dispatch)
+        commands.dispatch = self.dispatching(commands.dispatch)
+        commands._txn_unsupported_reason = self.transaction_gate(commands._txn_unsupported_reason)
+        storage._enforce_capped_bounds_locked = self.capped_bounds(storage._enforce_capped_bounds_locked)  # type: ignore[method-assign]
+        storage._is_timeseries = self.time_series(storage._is_timeseries)  # type: ignore[method-assign]
+
+
+def _unchanging(doc: dict[str, Any]) -> bool:
+    name = next(iter(doc), "")
+    if name in UNCHANGING:
+        return True
+    if name != "aggregate":
+        return False
+    pipeline = doc.get("pipeline")
+    return isinstance(pipeline, list) and not any(
+        isinstance(stage, Mapping) and ("$out" in stage or "$merge" in stage) for stage in pipeline
+    )

@@ -1,0 +1,135 @@
+"""What the development server's daemon keeps from one statement to the next
+(infra/secantus_known.py): it must answer exactly as SecantusDB does, and forget an answer as soon as
+a command could change it."""
+
+import datetime
+import uuid
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure, WriteError
+from secantus import update
+from secantus.storage import Storage
+
+from infra.secantus_known import PlainCollections, ValidUpdatePaths
+
+
+def test_a_collection_known_plain_is_capped_or_time_series_as_soon_as_a_command_makes_it_so(database: str) -> None:
+    """Through the server the services use: writes to a plain collection (in and out of a
+    transaction) are known plain; then the same name is made capped, and time series, and each
+    behaves as such at once."""
+    name = f"beli_known_{uuid.uuid4().hex[:8]}"
+    with MongoClient(database) as client:
+        shop = client[name]
+        try:
+            shop.create_collection("items")
+            with client.start_session() as session, session.start_transaction():
+                shop["items"].insert_one({"_id": 1}, session=session)
+            shop["items"].update_one({"_id": 1}, {"$set": {"seen": True}})
+
+            shop.drop_collection("items")
+            shop.create_collection("items", capped=True, size=4096, max=2)
+            for number in range(5):
+                shop["items"].insert_one({"_id": number})
+            assert [doc["_id"] for doc in shop["items"].find()] == [3, 4]  # the oldest evicted
+            with pytest.raises(OperationFailure, match="capped"), client.start_session() as session, session.start_transaction():
+                shop["items"].insert_one({"_id": 9}, session=session)
+
+            shop.drop_collection("items")
+            shop.create_collection("items", timeseries={"timeField": "at"})
+            at = {"at": datetime.datetime(2026, 12, 7)}
+            shop["items"].insert_one({"_id": 1, **at})
+            shop["items"].insert_one({"_id": 1, **at})  # time series keep no unique _id
+            assert shop["items"].count_documents({}) == 2
+        finally:
+            client.drop_database(name)
+
+
+def test_writes_to_a_plain_collection_read_its_options_once_until_a_command_changes_it() -> None:
+    reads: list[str] = []
+
+    class Counted(Storage):  # type: ignore[misc]
+        def _coll_options(self, db: str, coll: str) -> Any:
+            reads.append(coll)
+            return super()._coll_options(db, coll)
+
+    class Daemons(Counted):
+        pass
+
+    known = PlainCollections()
+    Daemons._enforce_capped_bounds_locked = known.capped_bounds(Counted._enforce_capped_bounds_locked)  # type: ignore[method-assign]
+    Daemons._is_timeseries = known.time_series(Counted._is_timeseries)  # type: ignore[method-assign]
+    per_insert = {}
+    # Without the oplog, as the daemon runs (its records name the collection's uuid, read from the options).
+    for storage in (Counted(":memory:", enable_oplog=False), Daemons(":memory:", enable_oplog=False)):
+        try:
+            storage.insert("shop", "orders", [{"_id": "o0"}])
+            reads.clear()
+            for number in range(1, 6):
+                storage.insert("shop", "orders", [{"_id": f"o{number}"}])
+                storage.update_matching("shop", "orders", {"_id": f"o{number}"}, {"$set": {"paid": True}})
+            per_insert[type(storage)] = len(reads) / 5
+            storage.create_collection("shop", "log", {"capped": True, "size": 4096, "max": 2})
+            known.forget()  # what the `create` command does around itself (dispatching)
+            for number in range(4):
+                storage.insert("shop", "log", [{"_id": number}])
+            assert [doc["_id"] for doc in storage.find_matching("shop", "log", {})] == [2, 3]
+        finally:
+            storage.close()
+    assert per_insert[Counted] >= 2 and per_insert[Daemons] == 0, per_insert
+
+
+UPDATES: list[dict[str, Any]] = [
+    {"$set": {"status": "paid", "paid_at": 1}, "$inc": {"version": 1}},
+    {"$set": {"status": "paid", "paid_at": 1}, "$inc": {"version": 1}},  # the same shape again
+    {"$set": {"status": "paid", "status.code": 1}},  # a conflict (40)
+    {"$set": {"a": 1}, "$inc": {"a": 1}},
+    {"$set": {"": 1}},  # an empty path (56)
+    {"$set": {"a..b": 1}},
+    {"$nope": {"a": 1}, "$set": {"": 1}},  # an unknown operator first (9)
+    {"$set": {"a": 1}, "z": 2},
+    {"$rename": {"a": "b"}, "$set": {"b": 1}},  # $rename's destination is a path too
+    {"$rename": {"a": "c"}, "$set": {"b": 1}},
+    {"$unset": {"lines.0.note": ""}, "$push": {"history": {"at": 1}}},
+]
+
+
+def _outcome(validate: Any, spec: dict[str, Any]) -> Any:
+    try:
+        return validate(spec)
+    except Exception as error:  # noqa: BLE001 - the error itself is the outcome compared
+        return (type(error).__name__, str(error), getattr(error, "code", None))
+
+
+def test_update_paths_are_judged_as_secantusdb_judges_them_and_a_valid_shape_once() -> None:
+    original = update._validate_update_paths
+    calls: list[int] = []
+
+    def counted(spec: Any) -> Any:
+        calls.append(1)
+        return original(spec)
+
+    remembered = ValidUpdatePaths(counted)
+    for _ in range(2):  # the second time through, valid shapes are known and invalid ones judged again
+        assert [_outcome(remembered, spec) for spec in UPDATES] == [_outcome(original, spec) for spec in UPDATES]
+    assert [_outcome(original, spec) for spec in UPDATES][2] == ("status.code", "status")
+    assert isinstance(_outcome(original, UPDATES[4]), tuple) and _outcome(original, UPDATES[4])[2] == 56
+    # 11 judged the first time, less the repeated shape; then only the 6 invalid ones and the 2 $renames.
+    assert len(calls) == 10 + 8
+
+
+def test_an_update_refused_for_its_paths_is_refused_by_the_server_after_valid_ones_of_a_like_shape(database: str) -> None:
+    name = f"beli_paths_{uuid.uuid4().hex[:8]}"
+    with MongoClient(database) as client:
+        orders = client[name]["orders"]
+        try:
+            orders.insert_one({"_id": 1, "a": {"b": 0}})
+            orders.update_one({"_id": 1}, {"$set": {"a.b": 1, "c": 1}})
+            orders.update_one({"_id": 1}, {"$set": {"a.b": 2, "c": 2}})
+            with pytest.raises(WriteError) as refused:
+                orders.update_one({"_id": 1}, {"$set": {"a.b": 3, "a": 3}})
+            assert refused.value.code == 40
+            assert orders.find_one({"_id": 1}) == {"_id": 1, "a": {"b": 2}, "c": 2}
+        finally:
+            client.drop_database(name)
