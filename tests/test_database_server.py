@@ -157,25 +157,31 @@ def test_profiling_levels_are_known_without_the_storage_lock_and_follow_every_ch
         storage.close()
 
 
+def counted_storage(method: str) -> tuple[type[Any], type[Any], list[str]]:
+    """SecantusDB's storage recording the collection of every call of its `method`, a subclass of it
+    for the daemon's patches, and the record they share."""
+    from secantus.storage import Storage
+
+    reads: list[str] = []
+    original = getattr(Storage, method)
+
+    def counted(storage: Any, db: str, coll: str, *args: Any, **kwargs: Any) -> Any:
+        reads.append(coll)
+        return original(storage, db, coll, *args, **kwargs)
+
+    counting = type("Counted", (Storage,), {method: counted})
+    return counting, type("Daemons", (counting,), {}), reads
+
+
 def test_a_write_reads_its_collections_index_catalog_once_and_follows_every_index_change() -> None:
     """SecantusDB decoded a collection's index catalog from storage at each step of each document it
     wrote (7 times for an update by `_id` on a collection of 8 indexes, 17 for an order's update
     with its status in the filter). The daemon's writes read it once per statement, and a statement
     after an index is created, dropped or marked multikey sees the change."""
-    from secantus.storage import Storage
 
     from infra.secantus_daemon import CatalogPerStatement
 
-    reads: list[str] = []
-
-    class Counted(Storage):  # type: ignore[misc]
-        def _iter_indexes(self, db: str, coll: str) -> Any:
-            reads.append(coll)
-            return super()._iter_indexes(db, coll)
-
-    class Daemons(Counted):
-        pass
-
+    Counted, Daemons, reads = counted_storage("_iter_indexes")
     CatalogPerStatement().install(Daemons)
     for storage in (Counted(":memory:"), Daemons(":memory:")):
         try:

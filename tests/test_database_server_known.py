@@ -10,9 +10,9 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, WriteError
 from secantus import update
-from secantus.storage import Storage
 
 from infra.secantus_known import PlainCollections, ValidUpdatePaths
+from tests.test_database_server import counted_storage
 
 
 def test_a_collection_known_plain_is_capped_or_time_series_as_soon_as_a_command_makes_it_so(database: str) -> None:
@@ -47,16 +47,7 @@ def test_a_collection_known_plain_is_capped_or_time_series_as_soon_as_a_command_
 
 
 def test_writes_to_a_plain_collection_read_its_options_once_until_a_command_changes_it() -> None:
-    reads: list[str] = []
-
-    class Counted(Storage):  # type: ignore[misc]
-        def _coll_options(self, db: str, coll: str) -> Any:
-            reads.append(coll)
-            return super()._coll_options(db, coll)
-
-    class Daemons(Counted):
-        pass
-
+    Counted, Daemons, reads = counted_storage("_coll_options")
     known = PlainCollections()
     Daemons._enforce_capped_bounds_locked = known.capped_bounds(Counted._enforce_capped_bounds_locked)  # type: ignore[method-assign]
     Daemons._is_timeseries = known.time_series(Counted._is_timeseries)  # type: ignore[method-assign]
