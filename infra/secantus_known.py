@@ -94,7 +94,7 @@ class PlainCollections:
     keeps its catalog in memory.
 
     An answer is kept only if no command that could change it started while it was read
-    (`_changes` counts them), and everything kept is forgotten when such a command starts and when
+    (`_changes` counts them: `plain`), and everything kept is forgotten when such a command starts and when
     it ends. A collection that exists only inside a transaction, or not at all, is plain as well
     (SecantusDB answers both the same), so a transaction rolled back changes nothing known."""
 
@@ -103,18 +103,18 @@ class PlainCollections:
         self._changes = 0
         self._lock = threading.Lock()
 
-    def knows(self, key: tuple[str, str, str]) -> bool:
-        return key in self._known
-
-    def moment(self) -> int:
-        """Taken before reading an answer from storage, and given to `keep` with it."""
-        return self._changes
-
-    def keep(self, key: tuple[str, str, str], since: int) -> None:
-        """The collection `key` names is plain in its respect, as read since `moment()` gave `since`."""
+    def plain(self, key: tuple[str, str, str], read: Callable[[], bool]) -> bool:
+        """Whether the collection `key` names is plain in `key[2]`'s respect: known, or `read()` from
+        storage and then kept, unless a command that could change it started meanwhile."""
+        if key in self._known:
+            return True
+        since = self._changes
+        if not read():
+            return False
         with self._lock:
             if since == self._changes:
                 self._known.add(key)
+        return True
 
     def forget(self) -> None:
         with self._lock:
@@ -140,13 +140,14 @@ class PlainCollections:
             collection = doc.get(name)
             if name not in WRITES or not isinstance(collection, str):
                 return reason(name, doc, ctx)
-            key = (ctx.db_name, collection, "capped")
-            if self.knows(key):
-                return None
-            since = self.moment()
-            answer = reason(name, doc, ctx)
-            if answer is None:
-                self.keep(key, since)
+            answer: str | None = None
+
+            def allowed() -> bool:
+                nonlocal answer
+                answer = reason(name, doc, ctx)
+                return answer is None
+
+            self.plain((ctx.db_name, collection, "capped"), allowed)
             return answer
 
         return gate
@@ -155,27 +156,15 @@ class PlainCollections:
         """`_enforce_capped_bounds_locked`: nothing to evict from a collection that is not capped."""
 
         def run(storage: Storage, db: str, coll: str, *args: Any, **kwargs: Any) -> Any:
-            key = (db, coll, "capped")
-            if self.knows(key):
+            if self.plain((db, coll, "capped"), lambda: not (storage._coll_options(db, coll) or {}).get("capped")):
                 return [], []
-            since = self.moment()
-            if (storage._coll_options(db, coll) or {}).get("capped"):
-                return enforce(storage, db, coll, *args, **kwargs)
-            self.keep(key, since)
-            return [], []
+            return enforce(storage, db, coll, *args, **kwargs)
 
         return run
 
     def time_series(self, is_time_series: Callable[[Storage, str, str], bool]) -> Callable[[Storage, str, str], bool]:
         def run(storage: Storage, db: str, coll: str) -> bool:
-            key = (db, coll, "timeseries")
-            if self.knows(key):
-                return False
-            since = self.moment()
-            if is_time_series(storage, db, coll):
-                return True
-            self.keep(key, since)
-            return False
+            return not self.plain((db, coll, "timeseries"), lambda: not is_time_series(storage, db, coll))
 
         return run
 
