@@ -13,10 +13,10 @@ without the set-up's.
 `--cached-metadata` measures what the same updates would cost if the storage read its indexes'
 metadata once per collection instead of once per step of each write (measurement only: the cache is
 never invalidated, which is wrong after an index is created or dropped or marked multikey).
-`--daemon` measures the development server's storage instead: SecantusDB's with the write-path
-behaviours infra/secantus_daemon.py gives it (the index catalog read once per statement, only the
-index entries an update changes rewritten, valid update shapes and plain collections known between
-statements: infra/secantus_known.py). `--shape N` runs one shape alone.
+`--daemon` measures the development server's storage instead: SecantusDB's with everything
+infra/secantus_daemon.py installs (`install`: among them, the index catalog read once per statement,
+only the index entries an update changes rewritten, valid update shapes and plain collections known
+between statements: infra/secantus_known.py). `--shape N` runs one shape alone.
 """
 
 from __future__ import annotations
@@ -90,15 +90,9 @@ def cache_index_metadata() -> None:
 
 def as_the_daemon() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from secantus import update
+    from infra import secantus_daemon
 
-    from infra.secantus_daemon import CatalogPerStatement, IndexEntriesByChange
-    from infra.secantus_known import PlainCollections, ValidUpdatePaths
-
-    CatalogPerStatement().install()
-    IndexEntriesByChange().install()
-    ValidUpdatePaths(update._validate_update_paths).install()
-    PlainCollections().install()
+    secantus_daemon.install()
 
 
 def child(shape: int, updates: int, cached: bool, daemon: bool) -> None:

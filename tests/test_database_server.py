@@ -134,6 +134,45 @@ def test_a_transactions_statement_does_not_wait_for_another_transactions_running
     assert (idle.state, busy.state) == (TxnState.ABORTED, TxnState.IN_PROGRESS)
 
 
+def test_expired_transactions_and_sessions_are_swept_once_a_second_not_before_every_statement() -> None:
+    from secantus.sessions import SessionRegistry
+    from secantus.transactions import TransactionRegistry, TxnState
+
+    from infra.secantus_daemon import at_most_every_second, prune_without_waiting
+
+    clock = [0.0]
+    swept: list[float] = []
+
+    def counted(registry: TransactionRegistry) -> int:
+        swept.append(clock[0])
+        return prune_without_waiting(registry)
+
+    registry = TransactionRegistry(time_func=lambda: clock[0])
+    registry._prune_locked = lambda: at_most_every_second(counted)(registry)  # type: ignore[method-assign]
+    idle, _ = registry.for_statement(b"idle", None, 1, start=True)
+    busy, _ = registry.for_statement(b"busy", None, 1, start=True)
+    clock[0] = 30.0
+    for _ in range(100):
+        registry.for_statement(b"busy", None, 1, start=False)
+    assert swept == [0.0, 30.0]  # 102 statements, two sweeps
+    clock[0] = 59.5  # the idle one is not yet due
+    registry.for_statement(b"busy", None, 1, start=False)
+    clock[0] = 60.2  # due, but swept 0.7 s ago: the reaper's next sweep, or the next statement's, finds it
+    registry.for_statement(b"busy", None, 1, start=False)
+    assert idle is not None and busy is not None and idle.state is TxnState.IN_PROGRESS
+    clock[0] = 60.6
+    registry.prune_expired()  # the reaper
+    assert (idle.state, busy.state) == (TxnState.ABORTED, TxnState.IN_PROGRESS)
+    assert swept == [0.0, 30.0, 59.5, 60.6]
+
+    sessions = SessionRegistry(idle_ttl_seconds=1800, time_func=lambda: clock[0])
+    sessions._prune_locked = lambda: at_most_every_second(SessionRegistry._prune_locked)(sessions)  # type: ignore[method-assign]
+    sessions.register(b"a" * 16)
+    clock[0] += 1800.5
+    sessions.register(b"b" * 16)  # a's 30 min are over: swept
+    assert not sessions.is_known(b"a" * 16) and sessions.is_known(b"b" * 16)
+
+
 def test_profiling_levels_are_known_without_the_storage_lock_and_follow_every_change() -> None:
     import threading
 
