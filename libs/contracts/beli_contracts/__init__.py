@@ -4,7 +4,7 @@ Every event any service emits or consumes is defined in this package and nowhere
 """
 
 from beli_contracts import accounts, catalog, orders, outlets, payments, programme
-from beli_contracts.envelope import Envelope, EventPayload, UnknownEventType, decode, event_types
+from beli_contracts.envelope import TYPE_HEADER, Envelope, EventPayload, UnknownEventType, decode, event_types, type_in_headers
 from beli_contracts.topics import ALL_TOPICS, CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS, PROGRAMME_EVENTS, dead_letter_topic
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "ORDERS_EVENTS",
     "PAYMENTS_EVENTS",
     "PROGRAMME_EVENTS",
+    "TYPE_HEADER",
     "Envelope",
     "EventPayload",
     "UnknownEventType",
@@ -25,4 +26,5 @@ __all__ = [
     "outlets",
     "payments",
     "programme",
+    "type_in_headers",
 ]

@@ -10,6 +10,7 @@ change of meaning, is a new VERSION of the event.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
@@ -96,4 +97,24 @@ def event_types() -> dict[tuple[str, int], type[EventPayload]]:
     return dict(_REGISTRY)
 
 
-__all__ = ["Envelope", "EventPayload", "UnknownEventType", "ValidationError", "decode", "event_types", "payload_class"]
+# The Kafka header in which a producer's outbox names each event's type, so that a reader can pass
+# over the types it has no use for without decoding them.
+TYPE_HEADER = "event_type"
+
+
+def type_in_headers(headers: Iterable[tuple[str, bytes]] | None) -> str | None:
+    """The event's type as its Kafka headers name it; None for an event without the header."""
+    return next((value.decode("utf-8", "replace") for key, value in headers or () if key == TYPE_HEADER), None)
+
+
+__all__ = [
+    "TYPE_HEADER",
+    "Envelope",
+    "EventPayload",
+    "UnknownEventType",
+    "ValidationError",
+    "decode",
+    "event_types",
+    "payload_class",
+    "type_in_headers",
+]

@@ -27,7 +27,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 
-from beli_contracts import Envelope, EventPayload, UnknownEventType, dead_letter_topic, decode, event_types
+from beli_contracts import Envelope, EventPayload, UnknownEventType, dead_letter_topic, decode, event_types, type_in_headers
 from beli_runtime import metrics, tracing
 from beli_runtime.clock import utcnow
 from beli_runtime.inbox import BatchScope, Handler, Inbox, WrittenKeys, no_scope
@@ -206,7 +206,7 @@ class EventConsumer:
         handler here: such an event is passed over without decoding it or opening a span for it.
         Most events on a topic are for other services (notifications subscribes to four topics
         and handles a few of their types; issue 11). An event without the header is decoded."""
-        event_type = next((value.decode("utf-8", "replace") for key, value in headers or () if key == "event_type"), None)
+        event_type = type_in_headers(headers)
         if event_type is None or event_type in self.subscription.handlers:
             return False
         metrics.EVENTS_CONSUMED.labels(event_type, "ignored").inc()

@@ -24,7 +24,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from bson import ObjectId
 
-from beli_contracts import Envelope, EventPayload
+from beli_contracts import TYPE_HEADER, Envelope, EventPayload
 from beli_runtime import metrics, tracing
 from beli_runtime.clock import as_utc, utcnow
 from beli_runtime.kafka import new_producer, stop_quietly
@@ -133,13 +133,13 @@ class Outbox:
 
     async def add(self, session: Session, payload: EventPayload, *, key: str, correlation_id: str | None = None) -> Envelope:
         envelope = Envelope.wrap(payload, key=key, source=self.source, correlation_id=correlation_id)
-        await self.add_raw(session, envelope.topic, key, envelope.to_bytes(), {"event_type": envelope.type})
+        await self.add_raw(session, envelope.topic, key, envelope.to_bytes(), {TYPE_HEADER: envelope.type})
         return envelope
 
     async def add_many(self, session: Session, payloads: list[EventPayload], *, key: str) -> list[Envelope]:
         """Several events of one aggregate, in this order, in one row."""
         envelopes = [Envelope.wrap(payload, key=key, source=self.source) for payload in payloads]
-        await self._insert(session, [_event(e.topic, key, e.to_bytes(), {"event_type": e.type}) for e in envelopes])
+        await self._insert(session, [_event(e.topic, key, e.to_bytes(), {TYPE_HEADER: e.type}) for e in envelopes])
         return envelopes
 
     async def add_each(
@@ -152,7 +152,7 @@ class Outbox:
             Envelope.wrap(payload, key=key, source=self.source, correlation_id=key if correlated else None) for payload, key, _ in events
         ]
         written = [
-            _event(e.topic, e.key, e.to_bytes(), {"event_type": e.type}, trace) for e, (_, _, trace) in zip(envelopes, events, strict=True)
+            _event(e.topic, e.key, e.to_bytes(), {TYPE_HEADER: e.type}, trace) for e, (_, _, trace) in zip(envelopes, events, strict=True)
         ]
         await self._insert(session, written)
         return envelopes
@@ -351,7 +351,7 @@ class OutboxRelay:
         publication.end()
         for row in rows:
             for event in events_of(row):
-                metrics.EVENTS_PUBLISHED.labels(event.get("headers", {}).get("event_type", "unknown")).inc()
+                metrics.EVENTS_PUBLISHED.labels(event.get("headers", {}).get(TYPE_HEADER, "unknown")).inc()
         log.debug("outbox.published", count=len(rows))
 
     async def _ready_producer(self) -> AIOKafkaProducer:
@@ -373,5 +373,5 @@ class OutboxRelay:
 
 def _headers(event: Event, written_at: datetime, publication: tracing.Publication) -> list[tuple[str, bytes]]:
     headers = [(name, str(value).encode()) for name, value in event.get("headers", {}).items()]
-    attributes = {"messaging.kafka.message.key": event["key"], "beli.event.type": event.get("headers", {}).get("event_type", "")}
+    attributes = {"messaging.kafka.message.key": event["key"], "beli.event.type": event.get("headers", {}).get(TYPE_HEADER, "")}
     return headers + publication.headers(event.get("trace"), event["topic"], written_at, attributes)
