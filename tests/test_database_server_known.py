@@ -71,6 +71,58 @@ def test_writes_to_a_plain_collection_read_its_options_once_until_a_command_chan
     assert per_insert[Counted] >= 2 and per_insert[Daemons] == 0, per_insert
 
 
+def test_inserts_updates_and_finds_read_a_collections_options_once_until_a_command_changes_them() -> None:
+    """They ask only whether it has a validator or is a view; a catalog command gets storage's own
+    answer every time, and a command that may change the options makes the next one read them."""
+    known = PlainCollections()
+    reads: list[str] = []
+
+    def get(storage: Any, db: str, coll: str) -> dict[str, Any]:
+        reads.append(coll)
+        return {"uuid": uuid.uuid4(), "validator": {"paid": {"$type": "bool"}}}
+
+    options = known.options(get)
+    run = known.dispatching(lambda doc, ctx: options(None, "shop", "orders"))  # type: ignore[arg-type]
+    first = run({"insert": "orders"}, None)
+    answers = [run({name: "orders"}, None) for name in ("update", "find", "findAndModify", "delete", "count", "insert")]
+    assert answers == [first] * 6 and reads == ["orders"]
+    first["validator"]["paid"] = "changed by a caller"
+    assert run({"find": "orders"}, None)["validator"] == {"paid": {"$type": "bool"}}  # a copy was handed out
+    listed = [run({"listCollections": 1}, None)["uuid"] for _ in range(2)]
+    assert len(set(listed)) == 2 and len(reads) == 3  # read from storage each time
+    run({"collMod": "orders"}, None)
+    run({"insert": "orders"}, None)
+    assert len(reads) == 5  # collMod's own read, then the insert's, after it forgot
+
+
+def test_a_validator_or_a_view_applies_as_soon_as_a_command_sets_it(database: str) -> None:
+    """Through the server the services use: writes and finds on a collection are answered from
+    what the daemon knows of its options, and a validator or a view made by a command applies to
+    the very next one; listCollections still names the collection's uuid."""
+    name = f"beli_known_{uuid.uuid4().hex[:8]}"
+    with MongoClient(database) as client:
+        shop = client[name]
+        try:
+            shop["items"].insert_one({"_id": 1, "paid": True})
+            shop["items"].update_one({"_id": 1}, {"$set": {"paid": False}})
+            assert shop["items"].find_one({"_id": 1}) == {"_id": 1, "paid": False}
+            shop.command("collMod", "items", validator={"paid": {"$type": "bool"}})
+            with pytest.raises(WriteError, match="validation"):
+                shop["items"].insert_one({"_id": 2, "paid": "yes"})
+            with pytest.raises(WriteError, match="validation"):
+                shop["items"].update_one({"_id": 1}, {"$set": {"paid": "no"}})
+            shop.command("collMod", "items", validator={})
+            shop["items"].insert_one({"_id": 2, "paid": "yes"})
+
+            assert list(shop["unpaid"].find()) == []  # known: no such collection
+            shop.command("create", "unpaid", viewOn="items", pipeline=[{"$match": {"paid": False}}])
+            assert [doc["_id"] for doc in shop["unpaid"].find()] == [1]
+            listed = {info["name"]: info for info in shop.list_collections()}
+            assert listed["items"]["info"].get("uuid") is not None
+        finally:
+            client.drop_database(name)
+
+
 UPDATES: list[dict[str, Any]] = [
     {"$set": {"status": "paid", "paid_at": 1}, "$inc": {"version": 1}},
     {"$set": {"status": "paid", "paid_at": 1}, "$inc": {"version": 1}},  # the same shape again
