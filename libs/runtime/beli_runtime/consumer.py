@@ -49,7 +49,7 @@ BATCH_WRITERS = 2
 # While events flow, offsets are committed at most this often (and always when partitions are
 # released: a rebalance, a stop). Each commit is a request to the group coordinator and a write to
 # `__consumer_offsets`; committed after every fetch, as they were, they were 2.5 of the broker's
-# 8.4 requests per paid order in a 500-order `make bench` (0.5 of 6.4 since; its request log,
+# 8.4 requests per paid order in a 500-order `make bench` (0.5 of 6.8 since; its request log,
 # issue 11). A crash now redelivers what finished since the last commit, at most this long's
 # worth, and the inbox dedupes it.
 COMMIT_INTERVAL_SECONDS = 0.5
