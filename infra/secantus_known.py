@@ -106,8 +106,9 @@ class PlainCollections:
     (`_changes` counts them: `remembered`), and everything kept is forgotten when such a command
     starts and when it ends. A collection that exists only inside a transaction, or not at all, is
     plain as well (SecantusDB answers both the same), so a transaction rolled back changes nothing
-    known; its options (a uuid, or none) are only ever served to the commands that read nothing
-    but a validator, a view's definition or `capped` from them, which such a collection has not."""
+    known. Options are kept only as read by a command outside a transaction: one that created its
+    collection (with a validator, say) may yet be rolled back, and no command would then make the
+    daemon forget them."""
 
     def __init__(self) -> None:
         self._known: dict[tuple[str, str, str], Any] = {}
@@ -140,8 +141,9 @@ class PlainCollections:
 
     def dispatching(self, dispatch: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         def run(doc: dict[str, Any], ctx: Any) -> dict[str, Any]:
-            outer = getattr(self._running, "command", None)
-            self._running.command = next(iter(doc), "")
+            outer = getattr(self._running, "command", None), getattr(self._running, "in_transaction", False)
+            # A transaction's statements carry `autocommit: false` (retryable writes a txnNumber alone).
+            self._running.command, self._running.in_transaction = next(iter(doc), ""), doc.get("autocommit") is False
             try:
                 if _unchanging(doc):
                     return dispatch(doc, ctx)
@@ -151,7 +153,7 @@ class PlainCollections:
                 finally:
                     self.forget()
             finally:
-                self._running.command = outer
+                self._running.command, self._running.in_transaction = outer
 
         return run
 
@@ -163,7 +165,8 @@ class PlainCollections:
         def run(storage: Storage, db: str, coll: str) -> dict[str, Any]:
             if getattr(self._running, "command", None) not in ASK_VALIDATOR_OR_VIEW:
                 return get(storage, db, coll)
-            return copy.deepcopy(self.remembered((db, coll, "options"), lambda: get(storage, db, coll), keep=lambda _: True))
+            outside = not self._running.in_transaction
+            return copy.deepcopy(self.remembered((db, coll, "options"), lambda: get(storage, db, coll), keep=lambda _: outside))
 
         return run
 

@@ -73,7 +73,8 @@ def test_writes_to_a_plain_collection_read_its_options_once_until_a_command_chan
 
 def test_inserts_updates_and_finds_read_a_collections_options_once_until_a_command_changes_them() -> None:
     """They ask only whether it has a validator or is a view; a catalog command gets storage's own
-    answer every time, and a command that may change the options makes the next one read them."""
+    answer every time, and a command that may change the options makes the next one read them.
+    Only what storage answers outside a transaction is kept."""
     known = PlainCollections()
     reads: list[str] = []
 
@@ -83,6 +84,11 @@ def test_inserts_updates_and_finds_read_a_collections_options_once_until_a_comma
 
     options = known.options(get)
     run = known.dispatching(lambda doc, ctx: options(None, "shop", "orders"))  # type: ignore[arg-type]
+    in_a_transaction = {"insert": "orders", "txnNumber": 1, "autocommit": False}
+    run(in_a_transaction, None)
+    run(in_a_transaction, None)
+    assert reads == ["orders"] * 2  # read for a transaction, which may yet roll the collection back: not kept
+    reads.clear()
     first = run({"insert": "orders"}, None)
     answers = [run({name: "orders"}, None) for name in ("update", "find", "findAndModify", "delete", "count", "insert")]
     assert answers == [first] * 6 and reads == ["orders"]
@@ -119,6 +125,17 @@ def test_a_validator_or_a_view_applies_as_soon_as_a_command_sets_it(database: st
             assert [doc["_id"] for doc in shop["unpaid"].find()] == [1]
             listed = {info["name"]: info for info in shop.list_collections()}
             assert listed["items"]["info"].get("uuid") is not None
+
+            # A collection created with a validator in a transaction that is then rolled back:
+            # the collection made later by a plain insert has no validator.
+            with client.start_session() as session:
+                session.start_transaction()
+                shop.create_collection("drafts", validator={"paid": {"$type": "bool"}}, session=session)
+                with pytest.raises(WriteError, match="validation"):
+                    shop["drafts"].insert_one({"_id": 1, "paid": "yes"}, session=session)
+                session.abort_transaction()
+            shop["drafts"].insert_one({"_id": 1, "paid": "yes"})
+            assert shop["drafts"].count_documents({}) == 1
         finally:
             client.drop_database(name)
 
