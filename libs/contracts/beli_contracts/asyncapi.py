@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from beli_contracts import topics
-from beli_contracts.envelope import Envelope, EventPayload, event_types
+from beli_contracts.envelope import TYPE_HEADER, Envelope, EventPayload, event_types
 
 TOPIC_PRODUCERS = {
     topics.CATALOG_EVENTS: "catalog",
@@ -39,7 +39,7 @@ def _message(payload: type[EventPayload]) -> dict[str, Any]:
         "title": f"{payload.TYPE} v{payload.VERSION}",
         "summary": (payload.__doc__ or "").strip().splitlines()[0] if payload.__doc__ else payload.TYPE,
         "contentType": "application/json",
-        "headers": {"type": "object", "properties": {"event_type": {"type": "string", "const": payload.TYPE}}},
+        "headers": {"type": "object", "properties": {TYPE_HEADER: {"type": "string", "const": payload.TYPE}}},
         "payload": envelope,
         "bindings": {"kafka": {"key": {"type": "string", "description": "the aggregate id (the envelope's key)"}}},
         "x-schemas": definitions,
