@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
-from beli_runtime import metrics, tracing
+from beli_runtime import heap, metrics, tracing
 from beli_runtime.bodies import BodyGuard, LargeBody
 from beli_runtime.errors import Refused
 from beli_runtime.logs import get_logger
@@ -84,7 +84,13 @@ def create_app(
 ) -> FastAPI:
     """`large_bodies`: the routes allowed more than `max_request_bytes` (photo uploads)."""
     app = FastAPI(
-        title=title, description=description, version="1.0.0", lifespan=lifespan, responses=ERROR_RESPONSES, docs_url=None, redoc_url=None
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=heap.settled(lifespan),
+        responses=ERROR_RESPONSES,
+        docs_url=None,
+        redoc_url=None,
     )
     _offline_docs(app)
     app.add_middleware(RequestLog)

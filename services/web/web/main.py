@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
-from beli_runtime import tracing
+from beli_runtime import heap, tracing
 from beli_runtime.http import RequestLog
 from beli_runtime.logs import configure_logging, get_logger
 from web.backend import Backend, BackendError, SignInRequired
@@ -32,7 +32,7 @@ def build_app(settings: WebSettings) -> FastAPI:
     tracing.configure("web")  # before the backend's httpx client exists: its calls carry the page's trace
     app = FastAPI(
         title="Beli NTT — web",
-        lifespan=_lifespan(settings),
+        lifespan=heap.settled(_lifespan(settings)),
         docs_url=None,
         redoc_url=None,
         openapi_url=None,

@@ -16,6 +16,7 @@ import structlog
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter
 
+from beli_runtime import heap
 from beli_runtime.bodies import BodyGuard
 from beli_runtime.logs import configure_logging
 
@@ -286,7 +287,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await simulator.aclose()
 
-    app = FastAPI(title="Midtrans simulator (Beli NTT)", lifespan=lifespan)
+    app = FastAPI(title="Midtrans simulator (Beli NTT)", lifespan=heap.settled(lifespan))
     # Like Midtrans, a hostile body (too big, nested thousands deep) is refused before parsing.
     app.add_middleware(BodyGuard)
     app.state.simulator = simulator
