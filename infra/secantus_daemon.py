@@ -484,7 +484,7 @@ class IndexEntriesByChange:
 
 def install() -> None:
     """Everything above, and what infra/secantus_known.py keeps, into SecantusDB's classes."""
-    from infra.secantus_known import PlainCollections, ValidUpdatePaths
+    from infra.secantus_known import PlainCollections, ValidUpdatePaths, install_tree_copy
 
     Storage._try_index_id_keys = id_lookup_first(Storage._try_index_id_keys)  # type: ignore[method-assign]
     # The CLI builds its server inside main(): the reaper joins it when it starts.
@@ -500,6 +500,7 @@ def install() -> None:
     Storage.__init__ = without_oplog(Storage.__init__)  # type: ignore[method-assign]
     ValidUpdatePaths(update._validate_update_paths).install()
     PlainCollections().install()
+    install_tree_copy()
 
 
 if __name__ == "__main__":

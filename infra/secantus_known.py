@@ -6,17 +6,24 @@ server in a 2,000-order run of `make bench`):
   statement and in time that grows with the square of its paths (5.8 % of the server's time);
 - `PlainCollections`: that a collection is neither capped nor time series, read from storage and
   decoded three times per write statement (5.2 %), and the options an insert, update or find reads
-  once more to learn whether the collection has a validator or is a view (4.6 %).
+  once more to learn whether the collection has a validator or is a view (4.6 %);
+- `tree_copy`: that a document decoded from BSON is a tree of dicts, lists and values nothing
+  changes in place, which `copy.deepcopy` works out value by value, with a memo, for every update
+  and kept options (5.2 %).
 
 Both are answers SecantusDB itself gave; an answer that could change is never kept past the command
 that could change it."""
 
 import copy
 import threading
+import types
+import uuid
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
-from secantus import commands, server, update
+from bson import Binary, Decimal128, Int64, MaxKey, MinKey, ObjectId, Timestamp
+from secantus import commands, server, transactions, update
 from secantus.storage import Storage
 
 # Shapes of valid updates kept at most (a payday rush has a few dozen; a shape that names array
@@ -166,7 +173,7 @@ class PlainCollections:
             if getattr(self._running, "command", None) not in ASK_VALIDATOR_OR_VIEW:
                 return get(storage, db, coll)
             outside = not self._running.in_transaction
-            return copy.deepcopy(self.remembered((db, coll, "options"), lambda: get(storage, db, coll), keep=lambda _: outside))
+            return tree_copy(self.remembered((db, coll, "options"), lambda: get(storage, db, coll), keep=lambda _: outside))
 
         return run
 
@@ -225,3 +232,32 @@ def _unchanging(doc: dict[str, Any]) -> bool:
     return isinstance(pipeline, list) and not any(
         isinstance(stage, Mapping) and ("$out" in stage or "$merge" in stage) for stage in pipeline
     )
+
+
+# What a decoded document holds that nothing changes in place: a copy shares them.
+ATOMS = frozenset(
+    {str, int, float, bool, type(None), bytes, datetime, ObjectId, Int64, Decimal128, Timestamp, Binary, uuid.UUID, MinKey, MaxKey}
+)
+
+
+def tree_copy(value: Any) -> Any:
+    """`copy.deepcopy` of a document as decoded from BSON: its dicts and lists copied, its values
+    shared (ATOMS), anything else (a Regex, Code with a scope, a subclass of dict) deep-copied. Five
+    to six times faster than deepcopy, which looks every value up in its memo and its dispatch
+    table; a decoded document has no object in two places for the memo to keep shared."""
+    kind = type(value)
+    if kind is dict:
+        return {key: item if type(item) in ATOMS else tree_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) in ATOMS else tree_copy(item) for item in value]
+    if kind in ATOMS:
+        return value
+    return copy.deepcopy(value)
+
+
+def install_tree_copy() -> None:
+    """SecantusDB's updates and transactions copy documents and replies with `copy.deepcopy` (their
+    only use of the copy module): they get `tree_copy` instead."""
+    copies = types.SimpleNamespace(deepcopy=tree_copy)
+    update.copy = copies  # type: ignore[attr-defined]
+    transactions.copy = copies  # type: ignore[attr-defined]

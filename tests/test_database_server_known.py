@@ -2,16 +2,19 @@
 (infra/secantus_known.py): it must answer exactly as SecantusDB does, and forget an answer as soon as
 a command could change it."""
 
+import copy
 import datetime
 import uuid
 from typing import Any
 
+import bson
 import pytest
+from bson import Binary, Code, Decimal128, Int64, ObjectId, Regex, Timestamp
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, WriteError
 from secantus import update
 
-from infra.secantus_known import PlainCollections, ValidUpdatePaths
+from infra.secantus_known import PlainCollections, ValidUpdatePaths, tree_copy
 from tests.test_database_server import counted_storage
 
 
@@ -191,5 +194,59 @@ def test_an_update_refused_for_its_paths_is_refused_by_the_server_after_valid_on
                 orders.update_one({"_id": 1}, {"$set": {"a.b": 3, "a": 3}})
             assert refused.value.code == 40
             assert orders.find_one({"_id": 1}) == {"_id": 1, "a": {"b": 2}, "c": 2}
+        finally:
+            client.drop_database(name)
+
+
+def test_a_tree_copy_is_a_deep_copy_of_a_decoded_document() -> None:
+    """Equal to deepcopy's, and nothing of it changes with the original: its dicts and lists are new
+    ones, and values that could change in place (a Regex, Code with its scope) are copies."""
+    stored = bson.decode(
+        bson.encode(
+            {
+                "_id": ObjectId(),
+                "status": "PAID",
+                "total": Int64(125_000),
+                "levy": Decimal128("1250"),
+                "paid_at": datetime.datetime(2026, 12, 7, 10, 0),
+                "lines": [{"product": "tenun-ikat", "quantity": 2, "tags": ["kain", "sumba"]}],
+                "customer": {"name": "Maria", "address": {"regency": "Kupang"}},
+                "photo": Binary(b"\x00\x01"),
+                "pattern": Regex("^tenun", "i"),
+                "rule": Code("return x", {"x": [1]}),
+                "seen": Timestamp(1, 2),
+                "nothing": None,
+            }
+        )
+    )
+    copied = tree_copy(stored)
+    assert copied == copy.deepcopy(stored) == stored
+    copied["lines"][0]["tags"].append("ende")
+    copied["customer"]["address"]["regency"] = "Ende"
+    copied["rule"].scope["x"].append(2)
+    assert stored["lines"][0]["tags"] == ["kain", "sumba"]
+    assert stored["customer"]["address"]["regency"] == "Kupang"
+    assert stored["rule"].scope == {"x": [1]}
+    assert copied["pattern"] is not stored["pattern"] and copied["pattern"] == stored["pattern"]
+
+
+def test_an_update_moves_a_documents_index_entries_from_its_old_values(database: str) -> None:
+    """Through the server the services use (updates copy the stored document with tree_copy): after
+    updates of nested fields and arrays, the indexes find the document by its new values only."""
+    name = f"beli_known_{uuid.uuid4().hex[:8]}"
+    with MongoClient(database) as client:
+        shop = client[name]
+        try:
+            orders = shop["orders"]
+            orders.create_index("customer.regency")
+            orders.create_index("tags")
+            orders.insert_one({"_id": 1, "customer": {"regency": "Kupang"}, "tags": ["kain"]})
+            orders.update_one({"_id": 1}, {"$set": {"customer.regency": "Ende"}, "$push": {"tags": "sumba"}})
+            with client.start_session() as session, session.start_transaction():
+                orders.update_one({"_id": 1}, {"$pull": {"tags": "kain"}}, session=session)
+            assert orders.find_one({"customer.regency": "Kupang"}) is None
+            assert orders.find_one({"customer.regency": "Ende"}, {"_id": 1}) == {"_id": 1}
+            assert orders.find_one({"tags": "kain"}) is None
+            assert orders.find_one({"tags": "sumba"}, {"tags": 1}) == {"_id": 1, "tags": ["sumba"]}
         finally:
             client.drop_database(name)
