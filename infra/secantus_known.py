@@ -5,8 +5,9 @@ server in a 2,000-order run of `make bench`):
 - `ValidUpdatePaths`: that an update's operators and paths are valid, walked twice per update
   statement and in time that grows with the square of its paths (5.8 % of the server's time);
 - `PlainCollections`: that a collection is neither capped nor time series, read from storage and
-  decoded three times per write statement (5.2 %), and the options an insert, update or find reads
-  once more to learn whether the collection has a validator or is a view (4.6 %);
+  decoded three times per write statement (5.2 %), the options an insert, update or find reads
+  once more to learn whether the collection has a validator or is a view (4.6 %), and its index
+  catalog, read from storage and decoded by every write statement and find (7.8 %);
 - `tree_copy`: that a document decoded from BSON is a tree of dicts, lists and values nothing
   changes in place, which `copy.deepcopy` works out value by value, with a memo, for every update
   and kept options (5.2 %).
@@ -18,7 +19,7 @@ import copy
 import threading
 import types
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -98,7 +99,11 @@ WRITES = frozenset({"insert", "update", "delete", "findAndModify"})
 # view, or is capped: they are answered from what is known (`PlainCollections.options`). Any other
 # command (listCollections, collStats, collMod, ...) reads the options from storage, uuid and all.
 ASK_VALIDATOR_OR_VIEW = frozenset({"insert", "update", "delete", "find", "findAndModify", "count"})
+ENDS_TRANSACTION = frozenset({"commitTransaction", "abortTransaction"})
+# Open transactions whose start is remembered, at most (more are abandoned ones: see `dispatching`).
+SESSIONS_KEPT = 10_000
 Answer = TypeVar("Answer")
+Index = tuple[str, dict[str, Any], dict[str, Any]]  # an index as its catalog holds it: name, keys, options
 _MISSING = object()
 
 
@@ -113,19 +118,32 @@ class PlainCollections:
     (`_changes` counts them: `remembered`), and everything kept is forgotten when such a command
     starts and when it ends. A collection that exists only inside a transaction, or not at all, is
     plain as well (SecantusDB answers both the same), so a transaction rolled back changes nothing
-    known. Options are kept only as read by a command outside a transaction: one that created its
-    collection (with a validator, say) may yet be rolled back, and no command would then make the
-    daemon forget them."""
+    known. Options and index catalogs are kept as read by a command outside a transaction, or in a
+    transaction begun since the last command that could change them: a transaction reads as of its
+    start, which may be older than what others read.
+
+    A transaction that changes a catalog (it runs a command that may, or marks an index multikey:
+    an insert's or update's first array in an indexed field) is served nothing kept from then on:
+    it must see its own changes, which nobody else sees until it commits, and everything kept is
+    forgotten when it commits or aborts. A command outside a transaction that marks an index is
+    served nothing kept until it ends, when everything is forgotten (its mark is stored with the
+    statement that made it)."""
 
     def __init__(self) -> None:
         self._known: dict[tuple[str, str, str], Any] = {}
         self._changes = 0
         self._lock = threading.Lock()
-        self._running = threading.local()  # the command this thread's dispatch runs (`options`)
+        # The command this thread's dispatch runs: its name, its transaction's session (None outside
+        # one), and whether it marked an index multikey.
+        self._running = threading.local()
+        self._changing: set[Any] = set()  # the sessions whose open transaction changed a catalog
+        self._started: dict[Any, int] = {}  # the sessions' open transactions: `_changes` when each began
 
     def remembered(self, key: tuple[str, str, str], read: Callable[[], Answer], keep: Callable[[Answer], bool] = bool) -> Answer:
         """What is known of `key`, or `read()` from storage and then kept if `keep` says so, unless
         a command that could change it started meanwhile."""
+        if self._sees_its_own_changes():
+            return read()
         found = self._known.get(key, _MISSING)
         if found is not _MISSING:
             return found
@@ -146,21 +164,77 @@ class PlainCollections:
             self._changes += 1
             self._known = {}
 
+    def _sees_its_own_changes(self) -> bool:
+        running = self._running
+        return getattr(running, "marked", False) or getattr(running, "session", None) in self._changing
+
+    def _reads_the_latest(self) -> bool:
+        """Whether what the running command reads now is what any command would: it runs outside a
+        transaction, or in one begun since the last forgetting."""
+        running = self._running
+        return not getattr(running, "in_transaction", False) or self._started.get(running.session) == self._changes
+
     def dispatching(self, dispatch: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         def run(doc: dict[str, Any], ctx: Any) -> dict[str, Any]:
-            outer = getattr(self._running, "command", None), getattr(self._running, "in_transaction", False)
+            running = self._running
+            outer = tuple(getattr(running, name, None) for name in ("command", "in_transaction", "session", "marked"))
+            name = next(iter(doc), "")
             # A transaction's statements carry `autocommit: false` (retryable writes a txnNumber alone).
-            self._running.command, self._running.in_transaction = next(iter(doc), ""), doc.get("autocommit") is False
+            in_transaction = doc.get("autocommit") is False
+            running.command, running.in_transaction, running.marked = name, in_transaction, False
+            running.session = _session(doc) if in_transaction else None
+            if in_transaction and doc.get("startTransaction"):
+                if len(self._started) >= SESSIONS_KEPT:
+                    self._started = {}  # abandoned transactions' (their statements only read storage then)
+                self._started[running.session] = self._changes
             try:
                 if _unchanging(doc):
                     return dispatch(doc, ctx)
+                if running.session is not None:
+                    self._changing.add(running.session)
                 self.forget()
                 try:
                     return dispatch(doc, ctx)
                 finally:
                     self.forget()
             finally:
-                self._running.command, self._running.in_transaction = outer
+                if running.marked:
+                    self.forget()
+                if name in ENDS_TRANSACTION:
+                    self._started.pop(running.session, None)
+                    if running.session in self._changing:
+                        self._changing.discard(running.session)
+                        self.forget()
+                running.command, running.in_transaction, running.session, running.marked = outer
+
+        return run
+
+    def indexes(self, read: Callable[[Storage, str, str], Iterable[Index]]) -> Callable[[Storage, str, str], Iterator[Index]]:
+        """`_iter_indexes`: a collection's index catalog, which every write statement and find reads
+        from storage, decoding each index's options (7.8 % of the server's time); copies handed out,
+        as by the catalog a statement keeps (infra/secantus_daemon.py)."""
+
+        def run(storage: Storage, db: str, coll: str) -> Iterator[Index]:
+            kept = self.remembered((db, coll, "indexes"), lambda: list(read(storage, db, coll)), keep=lambda _: self._reads_the_latest())
+            return iter([(name, dict(key_spec), dict(options)) for name, key_spec, options in kept])
+
+        return run
+
+    def marking(self, mark: Callable[..., set[str]]) -> Callable[..., set[str]]:
+        """`_maybe_mark_multikey`: a mark (or an index found marked since the statement began) is a
+        change of the catalog by the running command (see the class)."""
+
+        def run(storage: Storage, db: str, coll: str, doc: Any, indexes: Any, already: set[str]) -> set[str]:
+            before = len(already)
+            marked = mark(storage, db, coll, doc, indexes, already)
+            if len(marked) > before:
+                session = getattr(self._running, "session", None)
+                if session is not None:
+                    self._changing.add(session)
+                else:
+                    self._running.marked = True
+                self.forget()
+            return marked
 
         return run
 
@@ -172,8 +246,9 @@ class PlainCollections:
         def run(storage: Storage, db: str, coll: str) -> dict[str, Any]:
             if getattr(self._running, "command", None) not in ASK_VALIDATOR_OR_VIEW:
                 return get(storage, db, coll)
-            outside = not self._running.in_transaction
-            return tree_copy(self.remembered((db, coll, "options"), lambda: get(storage, db, coll), keep=lambda _: outside))
+            return tree_copy(
+                self.remembered((db, coll, "options"), lambda: get(storage, db, coll), keep=lambda _: self._reads_the_latest())
+            )
 
         return run
 
@@ -220,6 +295,14 @@ class PlainCollections:
         storage._enforce_capped_bounds_locked = self.capped_bounds(storage._enforce_capped_bounds_locked)  # type: ignore[method-assign]
         storage._is_timeseries = self.time_series(storage._is_timeseries)  # type: ignore[method-assign]
         storage.get_collection_options = self.options(storage.get_collection_options)  # type: ignore[method-assign]
+        storage._iter_indexes = self.indexes(storage._iter_indexes)  # type: ignore[method-assign]
+        storage._maybe_mark_multikey = self.marking(storage._maybe_mark_multikey)  # type: ignore[method-assign]
+
+
+def _session(doc: dict[str, Any]) -> Any:
+    """The session a transaction's statement runs in (its lsid's id)."""
+    lsid = doc.get("lsid")
+    return lsid.get("id") if isinstance(lsid, Mapping) else None
 
 
 def _unchanging(doc: dict[str, Any]) -> bool:

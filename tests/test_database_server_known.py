@@ -77,7 +77,7 @@ def test_writes_to_a_plain_collection_read_its_options_once_until_a_command_chan
 def test_inserts_updates_and_finds_read_a_collections_options_once_until_a_command_changes_them() -> None:
     """They ask only whether it has a validator or is a view; a catalog command gets storage's own
     answer every time, and a command that may change the options makes the next one read them.
-    Only what storage answers outside a transaction is kept."""
+    What storage answers a transaction not known to have begun since then is not kept."""
     known = PlainCollections()
     reads: list[str] = []
 
@@ -248,5 +248,122 @@ def test_an_update_moves_a_documents_index_entries_from_its_old_values(database:
             assert orders.find_one({"customer.regency": "Ende"}, {"_id": 1}) == {"_id": 1}
             assert orders.find_one({"tags": "kain"}) is None
             assert orders.find_one({"tags": "sumba"}, {"tags": 1}) == {"_id": 1, "tags": ["sumba"]}
+        finally:
+            client.drop_database(name)
+
+
+def test_an_index_catalog_is_read_once_and_a_command_that_changes_one_sees_its_own_changes() -> None:
+    """Kept as read outside a transaction (or in one begun since the last change), and served to
+    everyone, except to a transaction that changed a catalog (a command that may, or a multikey mark), which reads storage until it ends,
+    and to a command that marked an index, until it ends; both ends forget what was kept."""
+    known = PlainCollections()
+    reads: list[str] = []
+
+    def read(storage: Any, db: str, coll: str) -> Any:
+        reads.append(coll)
+        return iter([("by_tags", {"tags": 1}, {})])
+
+    indexes = known.indexes(read)
+    marking = known.marking(lambda storage, db, coll, doc, found, already: already | {"by_tags"})
+
+    def command(doc: dict[str, Any], ctx: Any) -> list[Any]:
+        if "commitTransaction" in doc or "abortTransaction" in doc:
+            return []
+        if doc.get("marks"):
+            marking(None, "shop", "orders", {"tags": ["a", "b"]}, [], set())
+        return list(indexes(None, "shop", "orders"))
+
+    run = known.dispatching(command)
+
+    def in_transaction(session: str, name: str, **more: Any) -> dict[str, Any]:
+        return {name: "orders", "lsid": {"id": session}, "txnNumber": 1, "autocommit": False, **more}
+
+    first = run({"find": "orders"}, None)
+    assert run({"insert": "orders"}, None) == first and run(in_transaction("A", "insert"), None) == first
+    assert len(reads) == 1
+    first[0][1]["tags"] = "changed by a caller"
+    assert run({"find": "orders"}, None)[0][1] == {"tags": 1}  # a copy was handed out
+
+    run(in_transaction("B", "update", marks=True), None)  # B marks an index multikey: forgotten
+    run({"find": "orders"}, None)
+    run(in_transaction("A", "find"), None)
+    assert len(reads) == 3  # B's update read storage; the find outside read it too, and A is served that
+    run(in_transaction("B", "find"), None)
+    run(in_transaction("B", "find"), None)
+    assert len(reads) == 5  # B sees its own mark, which nobody else may yet
+    run(in_transaction("B", "commitTransaction"), None)
+    run({"find": "orders"}, None)
+    run(in_transaction("B", "find"), None)  # its next transaction is served again
+    assert len(reads) == 6
+
+    run({"update": "orders", "marks": True}, None)  # outside a transaction: storage until it ends
+    run({"find": "orders"}, None)
+    assert len(reads) == 8
+
+    run(in_transaction("C", "createIndexes"), None)
+    run(in_transaction("C", "insert"), None)
+    run({"find": "orders"}, None)
+    run(in_transaction("C", "find"), None)
+    assert len(reads) == 12  # C's statements read storage, before and after the find outside kept it
+    run(in_transaction("C", "abortTransaction"), None)
+    run({"find": "orders"}, None)
+    run({"find": "orders"}, None)
+    assert len(reads) == 13  # the abort forgot: read once more, then kept
+
+    # A transaction begun since the last forgetting reads what anyone would: what it reads is kept.
+    run({"collMod": "orders"}, None)
+    run(in_transaction("D", "insert", startTransaction=True), None)
+    run({"find": "orders"}, None)
+    run(in_transaction("E", "find", startTransaction=True), None)
+    assert len(reads) == 15  # collMod's read (forgotten after it), then D's, kept
+    run({"collMod": "orders"}, None)
+    run(in_transaction("D", "find"), None)
+    run(in_transaction("D", "find"), None)
+    assert len(reads) == 18  # D reads as of its start, older than collMod: not kept
+
+
+def test_indexes_created_or_marked_in_a_transaction_serve_it_and_only_it_until_it_commits(database: str) -> None:
+    """Through the server the services use, with the index catalog kept: an index created in a
+    transaction (on the collection it creates, while others find nothing there) and an index marked
+    multikey by a transaction's insert find its documents inside it; after an abort the collection
+    and its index are gone, after a commit everyone finds the documents through them."""
+    name = f"beli_known_{uuid.uuid4().hex[:8]}"
+    with MongoClient(database) as client:
+        shop = client[name]
+        try:
+            shop["orders"].create_index("tags")
+            shop["orders"].insert_one({"_id": 1, "tags": "kain"})
+            assert shop["orders"].find_one({"tags": "kain"}, {"_id": 1}) == {"_id": 1}
+            with client.start_session() as session:
+                session.start_transaction()
+                shop.create_collection("drafts", session=session)
+                shop["drafts"].create_index("regency", session=session)
+                assert shop["drafts"].find_one({"regency": "Ende"}) is None  # outside: no such collection yet
+                shop["drafts"].insert_one({"_id": 1, "regency": "Ende"}, session=session)
+                assert shop["drafts"].find_one({"regency": "Ende"}, {"_id": 1}, session=session) == {"_id": 1}
+                assert shop["orders"].find_one({"tags": "kain"}, {"_id": 1}) == {"_id": 1}
+                session.abort_transaction()
+            assert "drafts" not in shop.list_collection_names()
+            shop["drafts"].insert_one({"_id": 2, "regency": "Kupang"})
+            assert [index["name"] for index in shop["drafts"].list_indexes()] == ["_id_"]
+
+            with client.start_session() as session:
+                session.start_transaction()
+                shop.create_collection("outlets", session=session)
+                shop["outlets"].create_index("regency", session=session)
+                assert shop["outlets"].find_one({"regency": "Ende"}) is None  # outside: no such collection yet
+                shop["outlets"].insert_one({"_id": 1, "regency": "Ende"}, session=session)
+                session.commit_transaction()
+            # The insert wrote the index's entry, which a find through the index now needs.
+            assert shop["outlets"].find_one({"regency": "Ende"}, {"_id": 1}) == {"_id": 1}
+
+            with client.start_session() as session, session.start_transaction():
+                shop["orders"].insert_one({"_id": 2, "tags": ["tenun", "sumba"]}, session=session)
+                assert shop["orders"].find_one({"tags": "sumba"}, {"_id": 1}, session=session) == {"_id": 2}
+                assert shop["orders"].find_one({"tags": "sumba"}) is None
+            assert shop["orders"].find_one({"tags": "sumba"}, {"_id": 1}) == {"_id": 2}
+            assert [doc["_id"] for doc in shop["orders"].find({"tags": {"$in": ["kain", "tenun"]}}).sort("tags", 1)] == [1, 2]
+            explained = shop["orders"].find({"tags": "tenun"}).explain()
+            assert "'isMultiKey': True" in str(explained), explained
         finally:
             client.drop_database(name)
