@@ -12,8 +12,8 @@ server in a 2,000-order run of `make bench`):
   changes in place, which `copy.deepcopy` works out value by value, with a memo, for every update
   and kept options (5.2 %).
 
-Both are answers SecantusDB itself gave; an answer that could change is never kept past the command
-that could change it."""
+The first two keep answers SecantusDB itself gave, and an answer that could change is never kept
+past the command that could change it; the third knows what a document is made of."""
 
 import copy
 import threading
