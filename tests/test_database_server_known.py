@@ -335,12 +335,7 @@ def test_indexes_created_or_marked_in_a_transaction_serve_it_and_only_it_until_i
             shop["orders"].insert_one({"_id": 1, "tags": "kain"})
             assert shop["orders"].find_one({"tags": "kain"}, {"_id": 1}) == {"_id": 1}
             with client.start_session() as session:
-                session.start_transaction()
-                shop.create_collection("drafts", session=session)
-                shop["drafts"].create_index("regency", session=session)
-                assert shop["drafts"].find_one({"regency": "Ende"}) is None  # outside: no such collection yet
-                shop["drafts"].insert_one({"_id": 1, "regency": "Ende"}, session=session)
-                assert shop["drafts"].find_one({"regency": "Ende"}, {"_id": 1}, session=session) == {"_id": 1}
+                _collection_and_index_made_in(session, shop["drafts"])
                 assert shop["orders"].find_one({"tags": "kain"}, {"_id": 1}) == {"_id": 1}
                 session.abort_transaction()
             assert "drafts" not in shop.list_collection_names()
@@ -348,11 +343,7 @@ def test_indexes_created_or_marked_in_a_transaction_serve_it_and_only_it_until_i
             assert [index["name"] for index in shop["drafts"].list_indexes()] == ["_id_"]
 
             with client.start_session() as session:
-                session.start_transaction()
-                shop.create_collection("outlets", session=session)
-                shop["outlets"].create_index("regency", session=session)
-                assert shop["outlets"].find_one({"regency": "Ende"}) is None  # outside: no such collection yet
-                shop["outlets"].insert_one({"_id": 1, "regency": "Ende"}, session=session)
+                _collection_and_index_made_in(session, shop["outlets"])
                 session.commit_transaction()
             # The insert wrote the index's entry, which a find through the index now needs.
             assert shop["outlets"].find_one({"regency": "Ende"}, {"_id": 1}) == {"_id": 1}
@@ -367,3 +358,14 @@ def test_indexes_created_or_marked_in_a_transaction_serve_it_and_only_it_until_i
             assert "'isMultiKey': True" in str(explained), explained
         finally:
             client.drop_database(name)
+
+
+def _collection_and_index_made_in(session: Any, collection: Any) -> None:
+    """Begin a transaction that creates `collection` with an index on `regency` and inserts a
+    document, while a find outside it finds no such collection; the transaction finds its document."""
+    session.start_transaction()
+    collection.database.create_collection(collection.name, session=session)
+    collection.create_index("regency", session=session)
+    assert collection.find_one({"regency": "Ende"}) is None  # outside: no such collection yet
+    collection.insert_one({"_id": 1, "regency": "Ende"}, session=session)
+    assert collection.find_one({"regency": "Ende"}, {"_id": 1}, session=session) == {"_id": 1}
