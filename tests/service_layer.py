@@ -14,8 +14,9 @@ from beli_contracts.envelope import Envelope, EventPayload, decode
 from beli_runtime.consumer import Subscription
 from beli_runtime.inbox import Inbox
 from beli_runtime.mongo import Database
-from beli_runtime.outbox import events_of
+from beli_runtime.outbox import events_of, unsent_rows
 from beli_runtime.service import ServiceRuntime
+from orders.store import ORDERS
 
 # A port nothing listens on: a service built for a service-layer test has no Kafka.
 NO_KAFKA = "127.0.0.1:1"
@@ -32,9 +33,14 @@ class ServiceDatabase:
         return asdict(self)
 
 
+# The collections whose documents embed their own outbox row: orders, until its checkout's event is
+# sent (orders/checkouts.py). Another service's database has no such collection.
+EMBEDDING = (ORDERS,)
+
+
 async def outbox_events(db: Database, key: str) -> list[Envelope]:
     """The events written for one aggregate (order, rule, ...), oldest first."""
-    rows = await db["outbox"].find().sort([("created_at", 1), ("_id", 1)]).to_list()
+    rows = await unsent_rows(db, EMBEDDING)
     return [decode(bytes(event["value"])) for row in rows for event in events_of(row) if event["key"] == key]
 
 

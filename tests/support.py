@@ -17,11 +17,13 @@ from pymongo import AsyncMongoClient
 
 from beli_contracts import CATALOG_EVENTS, ORDERS_EVENTS, PAYMENTS_EVENTS, Envelope, decode
 from beli_contracts.topics import PARTITIONS
+from beli_runtime.outbox import unsent_rows
 from infra.codes import mail_query, newest_code, sms_query
 from infra.processes import ManagedProcess
 from infra.profiles import Profile
 from infra.stack import Endpoints
 from infra.tokens import mint
+from tests.service_layer import EMBEDDING
 
 T = TypeVar("T")
 FINAL = {"PAID", "REJECTED", "CANCELLED"}
@@ -147,8 +149,8 @@ async def quiesced(system: System, services: tuple[str, ...] = tuple(SUBSCRIPTIO
         while time.monotonic() < deadline:
             for service in services:
                 await eventually(
-                    lambda db=mongo[f"beli_{service}"]: db["outbox"].count_documents({"published_at": None}),
-                    lambda pending: pending == 0,
+                    lambda db=mongo[f"beli_{service}"]: unsent_rows(db, EMBEDDING),
+                    lambda pending: not pending,
                     timeout=timeout,
                     what=f"{service}'s outbox to be published",
                 )

@@ -54,6 +54,10 @@ HOT_PATH: list[tuple[str, str, dict[str, Any], dict[str, int] | None]] = [
     ("orders", "orders", {"_id": "BNTT-1", "status": {"$in": ["PENDING", "AWAITING_PAYMENT"]}}, None),
     ("orders", "orders", {"_id": "BNTT-1", "status": "PAID", "fulfilment_version": {"$exists": False}}, None),
     ("orders", "orders", {"status": "PENDING", "created_at": {"$lt": NOW}}, None),
+    # orders: a checkout's Idempotency-Key (store.remembered / release), its embedded event (the relay's look)
+    ("orders", "orders", {"idempotency.key": "acc-1:k"}, None),
+    ("orders", "orders", {"idempotency.key": "acc-1:k", "idempotency.expires_at": {"$lt": NOW}}, None),
+    ("orders", "orders", {"outbox.created_at": {"$gte": EPOCH}}, {"outbox.created_at": 1, "outbox._id": 1}),
     ("orders", "orders", {"status": "AWAITING_PAYMENT", "pay_before": {"$lt": NOW}}, None),
     # payments: the jobs' due work, transitions, notifications answered per order, refunds
     ("payments", "payments", {"status": "OPENING", "next_attempt_at": {"$lte": NOW}}, {"next_attempt_at": 1}),

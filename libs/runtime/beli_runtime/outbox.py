@@ -10,6 +10,11 @@ consumed events (inbox.py) or of a group-committed write are one document, inser
 once, instead of one each (issue 11: the outboxes were a quarter of the documents the database
 wrote per paid order). Rows written before 2026-12-07 are one event each, its fields at the top
 level (`events_of` reads both).
+
+A write that is one document needs no transaction for its events: the row can travel in the
+document itself, in its `outbox` field (an *embedded* row: orders' checkouts, issue 11). The relay
+of a service whose collections embed rows reads them beside the outbox's, in one order, and
+unsets the field once they are sent.
 """
 
 import asyncio
@@ -18,7 +23,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -29,13 +34,17 @@ from beli_runtime import metrics, tracing
 from beli_runtime.clock import as_utc, utcnow
 from beli_runtime.kafka import new_producer, stop_quietly
 from beli_runtime.logs import get_logger
-from beli_runtime.mongo import Database, Session, drop_index, ensure_index
+from beli_runtime.mongo import Collection, Database, Session, drop_index, ensure_index
 
 log = get_logger(__name__)
 Row = dict[str, Any]  # an outbox row as inserted: _id, created_at, published_at, events
 Event = dict[str, Any]  # one event of a row: topic, key, value, headers (, trace: the trace that wrote it)
 # The rows a commit added, handed to the relay; None: rows were added that the caller does not hold.
 Committed = Sequence[Row] | None
+EMBEDDED = "outbox"  # the field of a document that holds its embedded row
+# In memory only: where an embedded row lives, (collection, the document's _id).
+EMBEDDED_IN = "embedded_in"
+_EVER = datetime(1970, 1, 1, tzinfo=UTC)  # every embedded row was written after it (the look's range)
 BATCH = 200  # rows (each holding one or more events) per look
 # Sent rows are deleted together, at most this long after the oldest of them was sent, or as soon
 # as this many wait (see OutboxRelay).
@@ -118,12 +127,16 @@ def gathering(session: Session) -> Iterator[Gathered]:
 
 
 class Outbox:
-    def __init__(self, db: Database, source: str) -> None:
+    def __init__(self, db: Database, source: str, embedded: Sequence[str] = ()) -> None:
         self._rows = db["outbox"]
+        self._embedding = [db[name] for name in embedded]  # the collections whose documents embed rows
         self.source = source
 
     async def ensure_indexes(self) -> None:
         await ensure_index(self._rows, [("published_at", 1), ("created_at", 1), ("_id", 1)])
+        for collection in self._embedding:
+            # Sparse: only the documents whose row is not sent yet are in it (the relay's look).
+            await ensure_index(collection, [(f"{EMBEDDED}.created_at", 1), (f"{EMBEDDED}._id", 1)], sparse=True)
         # Versions before 2026-12-06 marked sent rows (`published_at`) and let a TTL index expire
         # them; rows are deleted once sent now. The rows such a version left are deleted here and its
         # index dropped: it cost every row's insert and delete an index write (issue 11), and the
@@ -148,14 +161,29 @@ class Outbox:
         """Events of several aggregates in one row: each (payload, key, the trace it continues when
         that is not the current one), in this order. `correlated`: each event's correlation id is
         its key (the aggregate's id), as `add(..., correlation_id=key)` gives."""
+        envelopes, written = self._wrapped(events, correlated)
+        await self._insert(session, written)
+        return envelopes
+
+    def embedded_row(
+        self, events: Sequence[tuple[EventPayload, str, Mapping[str, str] | None]], *, correlated: bool = False
+    ) -> tuple[Row, list[Envelope]]:
+        """A row (as `add_each` would write) for a document to carry in its EMBEDDED field, so that
+        one insert without a transaction stores the state and its events together. The writer hands
+        it to the relay once stored, with EMBEDDED_IN set (`ServiceRuntime.events_written`)."""
+        envelopes, written = self._wrapped(events, correlated)
+        return {"_id": ObjectId(), "created_at": utcnow(), "events": written}, envelopes
+
+    def _wrapped(
+        self, events: Sequence[tuple[EventPayload, str, Mapping[str, str] | None]], correlated: bool
+    ) -> tuple[list[Envelope], list[Event]]:
         envelopes = [
             Envelope.wrap(payload, key=key, source=self.source, correlation_id=key if correlated else None) for payload, key, _ in events
         ]
         written = [
             _event(e.topic, e.key, e.to_bytes(), {TYPE_HEADER: e.type}, trace) for e, (_, _, trace) in zip(envelopes, events, strict=True)
         ]
-        await self._insert(session, written)
-        return envelopes
+        return envelopes, written
 
     async def add_raw(self, session: Session, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None) -> None:
         await self._insert(session, [_event(topic, key, value, headers)])
@@ -180,9 +208,26 @@ class Outbox:
         _added([row])
         await self._rows.insert_one(row, session=session)
 
-    async def pending_count(self) -> int:
-        """Rows not yet sent (each holds one or more events)."""
-        return await self._rows.count_documents({"published_at": None})
+
+async def unsent_rows(db: Database, embedded: Sequence[str] = (), limit: int = 0) -> list[Row]:
+    """The rows not yet sent, oldest first: the outbox's and those embedded in the documents of the
+    `embedded` collections (each with EMBEDDED_IN), at most `limit` of each (0: all)."""
+    rows: list[Row] = await db["outbox"].find({"published_at": None}).sort([("created_at", 1), ("_id", 1)]).limit(limit).to_list()
+    for name in embedded:
+        rows += await _embedded_rows(db[name], limit)
+    if embedded:
+        rows.sort(key=_written_order)
+    return rows
+
+
+async def _embedded_rows(collection: Collection, limit: int) -> list[Row]:
+    query = collection.find({f"{EMBEDDED}.created_at": {"$gte": _EVER}}, {EMBEDDED: 1})
+    documents = await query.sort([(f"{EMBEDDED}.created_at", 1), (f"{EMBEDDED}._id", 1)]).limit(limit).to_list()
+    return [document[EMBEDDED] | {EMBEDDED_IN: (collection.name, document["_id"])} for document in documents]
+
+
+def _written_order(row: Row) -> tuple[datetime, ObjectId]:
+    return as_utc(row["created_at"]), row["_id"]
 
 
 def _event(topic: str, key: str, value: bytes, headers: dict[str, str] | None, trace: Mapping[str, str] | None = None) -> Event:
@@ -215,12 +260,15 @@ class OutboxRelay:
     re-sends them (consumers dedupe by event id, as after a crash between a publish and its
     delete)."""
 
-    def __init__(self, db: Database, bootstrap: str, client_id: str) -> None:
+    def __init__(self, db: Database, bootstrap: str, client_id: str, embedded: Sequence[str] = ()) -> None:
+        self._db = db
         self._rows = db["outbox"]
+        self._embedded = tuple(embedded)  # the collections whose documents embed rows
         self._bootstrap = bootstrap
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
         self._sent: list[ObjectId] = []  # sent, not yet deleted, oldest first
+        self._homes: dict[ObjectId, tuple[str, Any]] = {}  # the embedded rows of `_sent`: where each lives
         self._sent_since = 0.0
         self._offered: list[Row] = []  # committed since the last look, handed over by this process
         self._look_next = True  # the next step looks (and rows handed over meanwhile are not kept)
@@ -262,6 +310,7 @@ class OutboxRelay:
                 if not self._sent:
                     self._sent_since = time.monotonic()
                 self._sent += [row["_id"] for row in rows]
+                self._homes.update((row["_id"], row[EMBEDDED_IN]) for row in rows if EMBEDDED_IN in row)
             if wait_for_delete:
                 await self.delete_sent()
             else:
@@ -276,15 +325,12 @@ class OutboxRelay:
         offered, self._offered = self._offered, []
         sent = set(self._sent)
         if offered and not self._look_next and time.monotonic() - self._last_look < LOOK_EVERY_SECONDS:
-            return sorted(
-                (row for row in offered if row["_id"] not in sent), key=lambda row: (as_utc(row["created_at"]), row["_id"])
-            ), False
+            return sorted((row for row in offered if row["_id"] not in sent), key=_written_order), False
         self._look_next, self._last_look = False, time.monotonic()
         # The rows sent and not yet deleted are still there: the look takes as many more, so that
         # they never fill it and make it seem full. (A `$nin` of them in the filter made the server
         # scan the whole collection.)
-        query = self._rows.find({"published_at": None}).sort([("created_at", 1), ("_id", 1)])
-        found = await query.limit(BATCH + len(sent)).to_list()
+        found = await unsent_rows(self._db, self._embedded, limit=BATCH + len(sent))
         rows = [row for row in found if row["_id"] not in sent]
         return rows[:BATCH], len(rows) >= BATCH
 
@@ -323,9 +369,22 @@ class OutboxRelay:
                 return
 
     async def _forget(self, sent: list[ObjectId]) -> None:
-        await self._rows.delete_many({"_id": {"$in": sent}})
+        """Delete the outbox's rows among `sent` and unset the embedded ones, one write for each
+        collection."""
+        homes: dict[str | None, dict[ObjectId, Any]] = {}
+        for row in sent:
+            name, document = self._homes.get(row, (None, None))
+            homes.setdefault(name, {})[row] = document
+        for name, rows in homes.items():
+            if name is None:
+                await self._rows.delete_many({"_id": {"$in": list(rows)}})
+            else:
+                sent_here = {"_id": {"$in": list(rows.values())}, f"{EMBEDDED}._id": {"$in": list(rows)}}
+                await self._db[name].update_many(sent_here, {"$unset": {EMBEDDED: ""}})
         deleted = set(sent)
         self._sent = [row for row in self._sent if row not in deleted]  # steps may have sent more meanwhile
+        for row in sent:
+            self._homes.pop(row, None)
         self._sent_since = time.monotonic()
 
     async def _send(self, rows: list[Row]) -> None:

@@ -3,7 +3,7 @@ stopped together with the HTTP app."""
 
 import asyncio
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -32,7 +32,9 @@ INDEX_ATTEMPTS = 60  # about a minute of a database that does not answer
 
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: ServiceSettings, embedded_outboxes: Sequence[str] = ()) -> None:
+        """`embedded_outboxes`: the collections whose documents may carry their own outbox row
+        (outbox.py), which the relay reads too."""
         configure_logging(settings.service_name, settings.log_level)
         # Before the database client is created: PyMongo's command listeners are taken at creation.
         tracing.configure(settings.service_name)
@@ -43,14 +45,16 @@ class ServiceRuntime:
         self.settings = settings
         self.client = connect(settings.mongodb_url)
         self.db = self.client[settings.database_name]
-        self.outbox = Outbox(self.db, source=settings.service_name)
+        self.outbox = Outbox(self.db, source=settings.service_name, embedded=embedded_outboxes)
         self._consumers: list[EventConsumer] = []
         self._jobs: list[BackgroundJob] = []
         self._woken_by: dict[str, frozenset[str]] = {}  # job name -> the consumed event types that wake it
         self._tasks: list[asyncio.Task[None]] = []
         self._lag: asyncio.Task[None] | None = None
         self.indexes_ready = False
-        self._relay = OutboxRelay(self.db, settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay")
+        self._relay = OutboxRelay(
+            self.db, settings.kafka_bootstrap_servers, client_id=f"{settings.service_name}-relay", embedded=embedded_outboxes
+        )
         self._relay_job = self.add_job(
             "outbox-relay", self._relay.step, interval=settings.relay_poll_seconds, gather=settings.relay_gather_seconds
         )

@@ -2,7 +2,8 @@
 close together leave with one find and one delete, a wake-up that arrives while the relay works is
 never lost (no event waits for the next poll), each key's events leave in the order written,
 also when the producer fails half-way through a batch and is recreated, and while events keep
-coming the rows sent within a second share one delete (issue 11). Sent rows are deleted, not kept."""
+coming the rows sent within a second share one delete (issue 11). Sent rows are deleted, not kept;
+a row embedded in a document leaves in its place among the others, and is unset once sent."""
 
 import asyncio
 import random
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
+from bson import ObjectId
 from pymongo import AsyncMongoClient, monitoring
 
 from beli_contracts import Envelope, EventPayload
@@ -54,7 +56,11 @@ class OutboxCommands(monitoring.CommandListener):
 
 @asynccontextmanager
 async def relaying(
-    space: Scratch, monkeypatch: pytest.MonkeyPatch, subscription: Subscription | None = None, **settings: Any
+    space: Scratch,
+    monkeypatch: pytest.MonkeyPatch,
+    subscription: Subscription | None = None,
+    embedded: tuple[str, ...] = (),
+    **settings: Any,
 ) -> AsyncIterator[tuple[ServiceRuntime, OutboxCommands]]:
     """A running service runtime (its relay, and a consumer if given), on a database client whose
     outbox commands are counted from the relay's first look on."""
@@ -68,7 +74,7 @@ async def relaying(
         consumer_retry_base_seconds=0.05,
         **settings,
     )
-    runtime = ServiceRuntime(options)
+    runtime = ServiceRuntime(options, embedded_outboxes=embedded)
     if subscription is not None:
         runtime.subscribe(subscription)
 
@@ -394,3 +400,39 @@ async def test_the_events_of_one_write_are_one_row_and_rows_of_earlier_versions_
     assert ("ord-0", "left by an earlier version") in messages
     assert [value for key, value in messages if key == "ord-1"] == ["event-0", "event-2", "event-4"]
     assert [value for key, value in messages if key == "ord-2"] == ["event-1", "event-3"]
+
+
+async def test_rows_embedded_in_documents_leave_in_the_order_written_and_are_unset_once_sent(
+    space: Scratch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A document that carries its own row (an order with its `order_placed` event: one insert, no
+    transaction) is relayed like an outbox row: found by a look or handed over by its writer, sent
+    between the rows written before and after it, then taken out of the document, which stays."""
+    monkeypatch.setattr(outbox, "LOOK_EVERY_SECONDS", NEVER)
+    documents = space.db["orders"]
+
+    async def embed(order_id: str, value: str) -> outbox.Row:
+        row = {
+            "_id": ObjectId(),
+            "created_at": utcnow(),
+            "events": [{"topic": space.topic, "key": order_id, "value": value.encode(), "headers": {}}],
+        }
+        await documents.insert_one({"_id": order_id, "status": "PENDING", outbox.EMBEDDED: row})
+        return row | {outbox.EMBEDDED_IN: ("orders", order_id)}
+
+    async def embedded_left() -> int:
+        return await documents.count_documents({outbox.EMBEDDED: {"$exists": True}})
+
+    async with relaying(space, monkeypatch, embedded=("orders",), relay_poll_seconds=NEVER, job_idle_max_seconds=NEVER) as (runtime, _):
+        await write(runtime, space.topic, "ord-0", "before")
+        await embed("ord-0", "found by a look")  # another instance's: the relay is not handed it
+        await write(runtime, space.topic, "ord-0", "after")
+        runtime.events_written(None)
+        await eventually(embedded_left, lambda n: n == 0, timeout=15, what="the looked-up row sent and unset")
+        runtime.events_written([await embed("ord-1", "handed over")])
+        await eventually(embedded_left, lambda n: n == 0, timeout=15, what="the handed row sent and unset")
+        await eventually(lambda: unpublished(space), lambda n: n == 0, timeout=15, what="the outbox's rows deleted")
+    messages = await received(space, 4)
+    assert list(dict.fromkeys(value for key, value in messages if key == "ord-0")) == ["before", "found by a look", "after"]
+    assert ("ord-1", "handed over") in messages
+    assert await documents.count_documents({"status": "PENDING"}) == 2  # the documents themselves stay

@@ -1,28 +1,33 @@
-"""Checkouts written together (issue 11): the orders placed while a checkout transaction is being
-written wait and share the next one, so a payday rush of checkouts writes one transaction for
-several orders (one write of their idempotency keys, one of the orders, one of their
-`order_placed` events, one commit) rather than four operations per order, and a quiet shop adds no
-wait (the first checkout is written at once).
+"""Checkouts written together (issue 11). A checkout is one document: the order, with its claim of
+the Idempotency-Key and its `order_placed` event (an outbox row embedded in it, outbox.py), so it is
+stored by one insert without a transaction (it was a transaction of four round trips: key, order,
+event, commit, each waiting behind the rest of the rush in the database). The checkouts arriving
+while one write runs wait and share the next: one insert of several orders, and a quiet shop adds
+no wait (the first checkout is written at once).
 
-Each checkout keeps its own outcome. A batch that fails for one checkout's sake (a key a concurrent
-checkout has just claimed: a duplicate key) is written again one checkout at a time, so only that
-checkout gets the error (and answers with the other's order, as before); a database that cannot be
-reached fails them all, and each answers 503."""
+Each checkout keeps its own outcome: an order whose key another order has claimed is not stored
+and its checkout answers with that order (api.py), unless that claim has expired, when the key is
+released and the order inserted again. A database that cannot be reached fails them all, and each
+answers 503."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pymongo.errors import DuplicateKeyError
+
 from beli_contracts.orders import OrderPlaced
 from beli_contracts.values import Customer, OrderItem
 from beli_runtime import tracing
+from beli_runtime.clock import utcnow
 from beli_runtime.group_commit import GroupCommit
-from beli_runtime.mongo import Session, database_unavailable
+from beli_runtime.mongo import database_unavailable
+from beli_runtime.outbox import EMBEDDED, EMBEDDED_IN
 from beli_runtime.service import ServiceRuntime
 from orders.store import OrdersStore
 
-# Checkout transactions written at once; the checkouts arriving meanwhile wait for the next.
+# Checkout writes at once; the checkouts arriving meanwhile wait for the next.
 WRITERS = 2
 
 
@@ -60,19 +65,33 @@ class Checkouts:
     def __init__(self, runtime: ServiceRuntime, store: OrdersStore) -> None:
         self._runtime = runtime
         self._store = store
-        self._queue: GroupCommit[Placement, None] = GroupCommit(
+        self._queue: GroupCommit[Placement, DuplicateKeyError | None] = GroupCommit(
             self._write, "checkouts", not_the_items_fault=database_unavailable, writers=WRITERS
         )
 
     async def place(self, placement: Placement) -> None:
-        """Store the order with its key and announce it; DuplicateKeyError when the key is taken."""
-        await self._queue.submit(placement)
+        """Store the order with its key and its event; DuplicateKeyError when the key is taken."""
+        refused = await self._queue.submit(placement)
+        if refused is not None:
+            raise refused
 
-    async def _write(self, checkouts: Sequence[Placement]) -> list[None]:
-        async def work(session: Session) -> None:
-            await self._store.place(session, [(c.key, c.fingerprint, c.order, c.response) for c in checkouts])
-            events = [(c.event, c.order_id, c.trace) for c in checkouts]
-            await self._runtime.outbox.add_each(session, events, correlated=True)
+    async def _write(self, checkouts: Sequence[Placement]) -> list[DuplicateKeyError | None]:
+        now = utcnow()
+        documents = [self._document(checkout, now) for checkout in checkouts]
+        outcomes = await self._store.place(documents)
+        for n, refused in enumerate(outcomes):
+            if refused is not None and await self._store.release(checkouts[n].key, now):
+                [outcomes[n]] = await self._store.place([documents[n]])
+        stored = [
+            document[EMBEDDED] | {EMBEDDED_IN: (self._store.orders.name, document["_id"])}
+            for document, refused in zip(documents, outcomes, strict=True)
+            if refused is None
+        ]
+        if stored:
+            self._runtime.events_written(stored)
+        return outcomes
 
-        await self._runtime.write(work)
-        return [None] * len(checkouts)
+    def _document(self, checkout: Placement, now: datetime) -> dict[str, Any]:
+        row, _ = self._runtime.outbox.embedded_row([(checkout.event, checkout.order_id, checkout.trace)], correlated=True)
+        document = self._store.claiming(checkout.order, checkout.key, checkout.fingerprint, checkout.response, now)
+        return document | {EMBEDDED: row}

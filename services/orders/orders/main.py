@@ -23,7 +23,7 @@ from orders.handlers import OrdersHandlers
 from orders.outlets import OutletDirectory
 from orders.pickup import Pickup, PickupCodes
 from orders.settings import OrdersSettings
-from orders.store import OrdersStore
+from orders.store import ORDERS, OrdersStore
 from orders.views import OrdersPage, order_view
 
 log = get_logger(__name__)
@@ -48,7 +48,7 @@ class OrdersService:
 
 
 def build_service(settings: OrdersSettings) -> OrdersService:
-    runtime = ServiceRuntime(settings)
+    runtime = ServiceRuntime(settings, embedded_outboxes=[ORDERS])
     store = OrdersStore(runtime.db, timedelta(hours=settings.idempotency_key_hours))
     outlets = OutletDirectory(runtime.db)
     handlers = OrdersHandlers(store, runtime.outbox, outlets)

@@ -1,13 +1,14 @@
-"""Orders persistence: orders, the Idempotency-Key records of `POST /orders`, and the unit of work
-of a transaction of consumed events (one `$in` read, one bulk write)."""
+"""Orders persistence: orders (each with the Idempotency-Key of the `POST /orders` that placed it),
+and the unit of work of a transaction of consumed events (one `$in` read, one bulk write)."""
 
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReplaceOne, ReturnDocument, UpdateOne
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from beli_contracts.values import PricedLine
 from beli_runtime.clock import utcnow
@@ -19,6 +20,12 @@ from orders.domain import OrderStatus, fulfilment_index, seller_state, sources_o
 
 # Index fields a sweep finds due work by: absent (not null) when there is none.
 SWEEP_FIELDS = ("oldest_shipped_at", "next_pickup_reminder_at")
+# The field of an order that holds the Idempotency-Key its checkout claimed: key, fingerprint,
+# the answer a retry replays, expires_at. Unset once expired and claimed again.
+CLAIM = "idempotency"
+# Orders carry their checkout's `order_placed` event until it is sent (outbox.py, checkouts.py).
+ORDERS = "orders"
+DUPLICATE_KEY = 11000
 
 
 def new_order_id() -> str:
@@ -57,8 +64,7 @@ class UnitOfWork:
 
 class OrdersStore:
     def __init__(self, db: Database, idempotency_ttl: timedelta) -> None:
-        self.orders = db["orders"]
-        self.keys = db["idempotency_keys"]
+        self.orders = db[ORDERS]
         self.idempotency_ttl = idempotency_ttl
         self._units: OpenUnits[UnitOfWork] = OpenUnits()
 
@@ -93,48 +99,55 @@ class OrdersStore:
         # Outlets' lists of parcels (waiting, expected, handed over) and the pick-up reminder sweep.
         await ensure_index(self.orders, [("outlet_states", 1), ("listing_key", -1)])
         await ensure_index(self.orders, "next_pickup_reminder_at", sparse=True)
-        # Keys are swept some time after they expire; lookups check `expires_at` themselves.
-        await ensure_index(self.keys, "expires_at", expireAfterSeconds=0)
+        # A key is claimed by at most one order; an order whose claim was released is not indexed.
+        await ensure_index(self.orders, f"{CLAIM}.key", unique=True, sparse=True)
+        await self._adopt_key_records()
+
+    async def _adopt_key_records(self) -> None:
+        """Versions before 2026-12-08 kept the keys in a collection of their own: the live ones
+        move to their orders (which answer for them from now on) and the collection goes."""
+        records = self.orders.database["idempotency_keys"]
+        async for record in records.find({"expires_at": {"$gt": utcnow()}}):
+            claim = {"key": record["_id"], **{field: record[field] for field in ("fingerprint", "response", "expires_at")}}
+            with suppress(DuplicateKeyError):  # a checkout since the upgrade has claimed it again
+                await self.orders.update_one({"_id": record["order_id"], CLAIM: {"$exists": False}}, {"$set": {CLAIM: claim}})
+        await records.drop()
 
     async def remembered(self, key: str) -> dict[str, Any] | None:
-        record = await self.keys.find_one({"_id": key})
-        if record is None or record["expires_at"] < utcnow():
+        """The live claim of `key`: its order's id, the request's fingerprint and the answer."""
+        document = await self.orders.find_one({f"{CLAIM}.key": key}, {CLAIM: 1})
+        if document is None or document[CLAIM]["expires_at"] < utcnow():
             return None
-        return record
+        return {"order_id": document["_id"], **document[CLAIM]}
 
-    async def place(self, session: Session, checkouts: Sequence[tuple[str, str, dict[str, Any], dict[str, Any]]]) -> None:
-        """Claim each checkout's idempotency key and store its order: (key, fingerprint, order, the
-        answer a retry replays) each. One write claims all the keys: it replaces an expired record
-        that the TTL sweep has not yet removed (free to use again), inserts where there is none, and
-        fails with a duplicate key where a live one exists (a concurrent checkout with the same key
-        won). Alone, a checkout's duplicate is a DuplicateKeyError; in a batch, the batch fails and
-        is written again one checkout at a time (checkouts.py)."""
-        now = utcnow()
-        claims = [
-            (
-                {"_id": key, "expires_at": {"$lt": now}},
-                {
-                    "fingerprint": fingerprint,
-                    "order_id": order["_id"],
-                    "response": response,
-                    "created_at": now,
-                    "expires_at": now + self.idempotency_ttl,
-                },
-            )
-            for key, fingerprint, order, response in checkouts
-        ]
-        if len(claims) == 1:
-            await self.keys.replace_one(*claims[0], upsert=True, session=session)
-        else:
-            await self.keys.bulk_write(
-                [ReplaceOne(claimed, record, upsert=True) for claimed, record in claims], ordered=True, session=session
-            )
-        # Validated before they are stored: a malformed order fails its checkout, not a later reader.
-        orders = [OrderDocument.model_validate(order).to_document() for _, _, order, _ in checkouts]
-        if len(orders) == 1:
-            await self.orders.insert_one(orders[0], session=session)
-        else:
-            await self.orders.insert_many(orders, ordered=True, session=session)
+    def claiming(self, order: dict[str, Any], key: str, fingerprint: str, response: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The order as its checkout stores it: validated (a malformed order fails its checkout,
+        not a later reader), with its claim of the key."""
+        claim = {"key": key, "fingerprint": fingerprint, "response": response, "expires_at": now + self.idempotency_ttl}
+        return OrderDocument.model_validate(order).to_document() | {CLAIM: claim}
+
+    async def place(self, orders: Sequence[dict[str, Any]]) -> list[DuplicateKeyError | None]:
+        """Insert each checkout's order (`claiming`, with its `order_placed` row embedded): one
+        document each, so no transaction; one write for them all. Each fails alone, with a
+        DuplicateKeyError, when its key is claimed by another order."""
+        try:
+            if len(orders) == 1:
+                await self.orders.insert_one(orders[0])
+            else:
+                await self.orders.insert_many(orders, ordered=False)
+        except DuplicateKeyError as error:
+            return [error]
+        except BulkWriteError as error:
+            failed = {failure["index"]: failure for failure in error.details["writeErrors"]}
+            if any(failure["code"] != DUPLICATE_KEY for failure in failed.values()):
+                raise
+            return [DuplicateKeyError(failed[n]["errmsg"], DUPLICATE_KEY, failed[n]) if n in failed else None for n in range(len(orders))]
+        return [None] * len(orders)
+
+    async def release(self, key: str, now: datetime) -> bool:
+        """Free `key` if the claim on it has expired: the next checkout with it places a new order."""
+        expired = {f"{CLAIM}.key": key, f"{CLAIM}.expires_at": {"$lt": now}}
+        return (await self.orders.update_one(expired, {"$unset": {CLAIM: ""}})).modified_count == 1
 
     async def get(self, order_id: str, session: Session | None = None) -> OrderDocument | None:
         unit = self._units.of(session)

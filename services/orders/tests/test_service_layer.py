@@ -20,6 +20,7 @@ from orders.documents import OrderDocument
 from orders.domain import group_by_seller, settle
 from orders.main import OrdersService, build_app, cancel_stuck_orders
 from orders.settings import OrdersSettings
+from orders.store import new_order
 from tests.service_layer import ServiceDatabase, outbox_events, serving
 
 pytestmark = pytest.mark.infra  # the real database (no broker)
@@ -44,9 +45,14 @@ async def events(service: OrdersService, order_id: str) -> list[Envelope]:
     return await outbox_events(service.runtime.db, order_id)
 
 
-async def operations_on_keys(service: OrdersService) -> int:
+async def operations_on(service: OrdersService, collection: str) -> int:
     top = await service.runtime.client.admin.command("top")
-    return int(top["totals"].get(f"{service.runtime.db.name}.idempotency_keys", {}).get("total", {}).get("count", 0))
+    return int(top["totals"].get(f"{service.runtime.db.name}.{collection}", {}).get("total", {}).get("count", 0))
+
+
+async def writes(service: OrdersService) -> tuple[int, int]:
+    """Operations so far on the orders and on the outbox."""
+    return await operations_on(service, "orders"), await operations_on(service, "outbox")
 
 
 async def test_placing_an_order_stores_it_with_its_event_and_a_retry_returns_the_same_order(
@@ -54,10 +60,11 @@ async def test_placing_an_order_stores_it_with_its_event_and_a_retry_returns_the
 ) -> None:
     client, service = orders
     key = {"Idempotency-Key": uuid.uuid4().hex}
-    before = await operations_on_keys(service)
+    before = await writes(service)
     first = await client.post("/orders", json=checkout(), headers=BEARER | key)
     assert first.status_code == 201, first.text
-    assert await operations_on_keys(service) - before == 1, "a new key costs more than its claim"
+    # One insert: the order, its claim of the key and its event are one document.
+    assert [after - then for after, then in zip(await writes(service), before, strict=True)] == [1, 0]
     order_id = first.json()["id"]
     stored = await service.store.get(order_id)
     assert stored is not None and stored.status == "PENDING"
@@ -90,8 +97,8 @@ async def test_checkouts_placed_together_share_their_writes_and_keep_their_own_o
     orders: tuple[httpx.AsyncClient, OrdersService],
 ) -> None:
     """Fifteen shoppers' checkouts at the same moment: each gets its own order and event
-    (correlated to it), and the keys were claimed in fewer writes than there were checkouts (they
-    shared transactions: checkouts.py). Then a retried request racing its first try among other
+    (correlated to it), and the orders were inserted in fewer writes than there were checkouts (they
+    shared them: checkouts.py). Then a retried request racing its first try among other
     checkouts: the pair gets one order between them, the others theirs."""
     client, service = orders
 
@@ -103,9 +110,9 @@ async def test_checkouts_placed_together_share_their_writes_and_keep_their_own_o
         return list(await asyncio.gather(*posts))
 
     keys = [uuid.uuid4().hex for _ in range(15)]
-    before = await operations_on_keys(service)
+    before = await operations_on(service, "orders")
     answers = await place(keys)
-    claims = await operations_on_keys(service) - before
+    inserts = await operations_on(service, "orders") - before
     assert [answer.status_code for answer in answers] == [201] * 15, [answer.text for answer in answers]
     assert len({answer.json()["id"] for answer in answers}) == 15 and await service.store.orders.count_documents({}) == 15
     for n, answer in enumerate(answers):
@@ -113,7 +120,7 @@ async def test_checkouts_placed_together_share_their_writes_and_keep_their_own_o
         assert stored is not None and [item["quantity"] for item in stored.items] == [1 + n % 3]
         [event] = await events(service, answer.json()["id"])
         assert event.type == "orders.order_placed" and event.correlation_id == answer.json()["id"]
-    assert claims < 15, f"{claims} writes claimed 15 keys: the checkouts did not share their transactions"
+    assert inserts < 15, f"{inserts} writes stored 15 orders: the checkouts did not share their writes"
 
     retried = uuid.uuid4().hex
     answers = await place([retried, uuid.uuid4().hex, uuid.uuid4().hex, retried])
@@ -126,20 +133,48 @@ async def test_an_expired_key_is_free_again_and_a_live_one_is_claimed_once(order
     client, service = orders
     key = uuid.uuid4().hex
     first = await client.post("/orders", json=checkout(quantity=1), headers=BEARER | {"Idempotency-Key": key})
-    stored = await service.store.keys.find_one({"order_id": first.json()["id"]})
-    assert stored is not None and stored["_id"].endswith(f":{key}")  # keys are per shopper
+    claimed = (await service.store.orders.find_one({"_id": first.json()["id"]}))["idempotency"]
+    assert claimed["key"].endswith(f":{key}")  # keys are per shopper
     # Still live: a checkout racing the first one (past the look-up) loses on the key itself.
-    with pytest.raises(DuplicateKeyError):
-        await service.runtime.write(
-            lambda session: service.store.place(session, [(stored["_id"], "another basket", {"_id": "ord-racing"}, {"id": "ord-racing"})])
-        )
-    # Expired, and the TTL sweep has not removed it yet: the key may be used for a new order.
-    await service.store.keys.update_one({"_id": stored["_id"]}, {"$set": {"expires_at": utcnow() - timedelta(minutes=1)}})
+    racing = service.store.claiming(new_order("ord-racing", SHOPPER, [], utcnow()), claimed["key"], "another basket", {}, utcnow())
+    [refused] = await service.store.place([racing])
+    assert isinstance(refused, DuplicateKeyError) and not await service.store.release(claimed["key"], utcnow())
+    # Expired: the key may be used for a new order, and the first order no longer answers for it.
+    expired = utcnow() - timedelta(minutes=1)
+    await service.store.orders.update_one({"_id": first.json()["id"]}, {"$set": {"idempotency.expires_at": expired}})
+    assert await service.store.remembered(claimed["key"]) is None
     second = await client.post("/orders", json=checkout(quantity=3), headers=BEARER | {"Idempotency-Key": key})
     assert second.status_code == 201, second.text
     assert second.json()["id"] != first.json()["id"] and await service.store.orders.count_documents({}) == 2
-    record = await service.store.keys.find_one({"_id": stored["_id"]})
+    record = await service.store.remembered(claimed["key"])
     assert record is not None and record["order_id"] == second.json()["id"] and record["expires_at"] > utcnow()
+    assert "idempotency" not in await service.store.orders.find_one({"_id": first.json()["id"]})
+    # Its event is sent like any other (the relay does not run here: it is still in the order).
+    assert [event.type for event in await events(service, second.json()["id"])] == ["orders.order_placed"]
+
+
+async def test_keys_an_earlier_version_kept_apart_move_to_their_orders_and_still_answer_retries(
+    orders: tuple[httpx.AsyncClient, OrdersService],
+) -> None:
+    """Before 2026-12-08 the keys had a collection of their own. At start-up the live ones move to
+    their orders, so a retry after the upgrade still gets its order, not a second one; an expired
+    one is dropped with the collection."""
+    client, service = orders
+    placed = await client.post("/orders", json=checkout(), headers=BEARER | {"Idempotency-Key": "before-the-upgrade"})
+    order_id = placed.json()["id"]
+    claim = (await service.store.orders.find_one_and_update({"_id": order_id}, {"$unset": {"idempotency": ""}}))["idempotency"]
+    kept_apart = service.runtime.db["idempotency_keys"]
+    await kept_apart.insert_one({"_id": claim.pop("key"), "order_id": order_id, "created_at": utcnow(), **claim})
+    await kept_apart.insert_one(
+        {"_id": "acc-x:expired", "order_id": "BNTT-GONE", "fingerprint": "f", "response": {}, "expires_at": utcnow()}
+    )
+
+    await service.store.ensure_indexes()
+
+    again = await client.post("/orders", json=checkout(), headers=BEARER | {"Idempotency-Key": "before-the-upgrade"})
+    assert again.status_code == 201 and again.json() == placed.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert await service.store.orders.count_documents({}) == 1
+    assert "idempotency_keys" not in await service.runtime.db.list_collection_names()
 
 
 async def test_an_order_the_catalog_never_answered_is_cancelled_by_the_sweeper(orders: tuple[httpx.AsyncClient, OrdersService]) -> None:
