@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -34,7 +35,7 @@ from beli_runtime import metrics, tracing
 from beli_runtime.clock import as_utc, utcnow
 from beli_runtime.kafka import new_producer, stop_quietly
 from beli_runtime.logs import get_logger
-from beli_runtime.mongo import Collection, Database, Session, drop_index, ensure_index
+from beli_runtime.mongo import Collection, Database, Session, drop_index, ensure_index, in_transaction
 
 log = get_logger(__name__)
 Row = dict[str, Any]  # an outbox row as inserted: _id, created_at, published_at, events
@@ -226,6 +227,12 @@ async def _embedded_rows(collection: Collection, limit: int) -> list[Row]:
     return [document[EMBEDDED] | {EMBEDDED_IN: (collection.name, document["_id"])} for document in documents]
 
 
+async def _unset(collection: Collection, rows: Mapping[ObjectId, Any], session: Session) -> None:
+    """Take the sent `rows` (row id -> the document it is embedded in) out of their documents."""
+    sent_here = {"_id": {"$in": list(rows.values())}, f"{EMBEDDED}._id": {"$in": list(rows)}}
+    await collection.update_many(sent_here, {"$unset": {EMBEDDED: ""}}, session=session)
+
+
 def _written_order(row: Row) -> tuple[datetime, ObjectId]:
     return as_utc(row["created_at"]), row["_id"]
 
@@ -370,7 +377,11 @@ class OutboxRelay:
 
     async def _forget(self, sent: list[ObjectId]) -> None:
         """Delete the outbox's rows among `sent` and unset the embedded ones, one write for each
-        collection."""
+        collection. The unset is a transaction: its documents are the service's own, which its
+        transactions change meanwhile, and SecantusDB retries a write outside a transaction that
+        conflicts with one for as long as that lasts, which can be for ever (the consumer's
+        transaction then waited for the retrying write: both stood still); a transaction's
+        conflict fails at once and is retried by PyMongo."""
         homes: dict[str | None, dict[ObjectId, Any]] = {}
         for row in sent:
             name, document = self._homes.get(row, (None, None))
@@ -379,8 +390,7 @@ class OutboxRelay:
             if name is None:
                 await self._rows.delete_many({"_id": {"$in": list(rows)}})
             else:
-                sent_here = {"_id": {"$in": list(rows.values())}, f"{EMBEDDED}._id": {"$in": list(rows)}}
-                await self._db[name].update_many(sent_here, {"$unset": {EMBEDDED: ""}})
+                await in_transaction(self._db.client, partial(_unset, self._db[name], rows))
         deleted = set(sent)
         self._sent = [row for row in self._sent if row not in deleted]  # steps may have sent more meanwhile
         for row in sent:

@@ -14,7 +14,7 @@ from beli_contracts.values import PricedLine
 from beli_runtime.clock import utcnow
 from beli_runtime.group_commit import BatchConflict
 from beli_runtime.inbox import OpenUnits
-from beli_runtime.mongo import Collection, Database, Session, drop_index, ensure_index
+from beli_runtime.mongo import DUPLICATE_KEY, Collection, Database, Session, drop_index, ensure_index, in_transaction
 from orders.documents import OrderDocument, SubOrder
 from orders.domain import OrderStatus, fulfilment_index, seller_state, sources_of
 
@@ -25,7 +25,6 @@ SWEEP_FIELDS = ("oldest_shipped_at", "next_pickup_reminder_at")
 CLAIM = "idempotency"
 # Orders carry their checkout's `order_placed` event until it is sent (outbox.py, checkouts.py).
 ORDERS = "orders"
-DUPLICATE_KEY = 11000
 
 
 def new_order_id() -> str:
@@ -145,9 +144,14 @@ class OrdersStore:
         return [None] * len(orders)
 
     async def release(self, key: str, now: datetime) -> bool:
-        """Free `key` if the claim on it has expired: the next checkout with it places a new order."""
+        """Free `key` if the claim on it has expired: the next checkout with it places a new order.
+        A transaction, as any update of an order (outbox.OutboxRelay._forget says why)."""
         expired = {f"{CLAIM}.key": key, f"{CLAIM}.expires_at": {"$lt": now}}
-        return (await self.orders.update_one(expired, {"$unset": {CLAIM: ""}})).modified_count == 1
+
+        async def unset(session: Session) -> bool:
+            return (await self.orders.update_one(expired, {"$unset": {CLAIM: ""}}, session=session)).modified_count == 1
+
+        return await in_transaction(self.orders.database.client, unset)
 
     async def get(self, order_id: str, session: Session | None = None) -> OrderDocument | None:
         unit = self._units.of(session)
