@@ -83,8 +83,9 @@ def _jobs(service: PaymentsService) -> BackgroundJob:
     """Starts the background jobs; returns the one that handles Midtrans's notifications (the
     webhook wakes it)."""
     runtime, jobs, interval = service.runtime, service.jobs, service.settings.payment_job_seconds
-    runtime.add_job("open-payment-links", jobs.open_links, interval=interval, woken_by=OPENS_LINKS)
-    notifications = runtime.add_job("midtrans-notifications", jobs.process_notifications, interval=interval)
+    gather = service.settings.step_gather_seconds
+    runtime.add_job("open-payment-links", jobs.open_links, interval=interval, woken_by=OPENS_LINKS, gather=gather)
+    notifications = runtime.add_job("midtrans-notifications", jobs.process_notifications, interval=interval, gather=gather)
     runtime.add_job("cancel-payments", jobs.cancel_requested, interval=interval, woken_by=CANCELS_AT_MIDTRANS)
     runtime.add_job("retry-refunds", service.refunds.retry_requested, interval=min(10.0, service.settings.refund_retry_seconds))
     late = runtime.add_job("return-late-payments", service.late.send_due, interval=interval, woken_by=RETURNS_LATE)
