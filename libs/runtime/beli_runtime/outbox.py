@@ -166,14 +166,12 @@ class Outbox:
         await self._insert(session, written)
         return envelopes
 
-    def embedded_row(
-        self, events: Sequence[tuple[EventPayload, str, Mapping[str, str] | None]], *, correlated: bool = False
-    ) -> tuple[Row, list[Envelope]]:
+    def embedded_row(self, events: Sequence[tuple[EventPayload, str, Mapping[str, str] | None]], *, correlated: bool = False) -> Row:
         """A row (as `add_each` would write) for a document to carry in its EMBEDDED field, so that
         one insert without a transaction stores the state and its events together. The writer hands
-        it to the relay once stored, with EMBEDDED_IN set (`ServiceRuntime.events_written`)."""
-        envelopes, written = self._wrapped(events, correlated)
-        return {"_id": ObjectId(), "created_at": utcnow(), "events": written}, envelopes
+        it to the relay once stored (`embedded_in`, `ServiceRuntime.events_written`)."""
+        _, written = self._wrapped(events, correlated)
+        return {"_id": ObjectId(), "created_at": utcnow(), "events": written}
 
     def _wrapped(
         self, events: Sequence[tuple[EventPayload, str, Mapping[str, str] | None]], correlated: bool
@@ -224,7 +222,12 @@ async def unsent_rows(db: Database, embedded: Sequence[str] = (), limit: int = 0
 async def _embedded_rows(collection: Collection, limit: int) -> list[Row]:
     query = collection.find({f"{EMBEDDED}.created_at": {"$gte": _EVER}}, {EMBEDDED: 1})
     documents = await query.sort([(f"{EMBEDDED}.created_at", 1), (f"{EMBEDDED}._id", 1)]).limit(limit).to_list()
-    return [document[EMBEDDED] | {EMBEDDED_IN: (collection.name, document["_id"])} for document in documents]
+    return [embedded_in(document, collection.name) for document in documents]
+
+
+def embedded_in(document: Mapping[str, Any], collection: str) -> Row:
+    """The row a stored document of `collection` carries, with where it lives (for the relay)."""
+    return {**document[EMBEDDED], EMBEDDED_IN: (collection, document["_id"])}
 
 
 async def _unset(collection: Collection, rows: Mapping[ObjectId, Any], session: Session) -> None:

@@ -417,8 +417,9 @@ async def test_rows_embedded_in_documents_leave_in_the_order_written_and_are_uns
             "created_at": utcnow(),
             "events": [{"topic": space.topic, "key": order_id, "value": value.encode(), "headers": {}}],
         }
-        await documents.insert_one({"_id": order_id, "status": "PENDING", outbox.EMBEDDED: row})
-        return row | {outbox.EMBEDDED_IN: ("orders", order_id)}
+        document = {"_id": order_id, "status": "PENDING", outbox.EMBEDDED: row}
+        await documents.insert_one(document)
+        return outbox.embedded_in(document, "orders")
 
     async def embedded_left() -> int:
         return await documents.count_documents({outbox.EMBEDDED: {"$exists": True}})

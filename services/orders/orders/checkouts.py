@@ -23,7 +23,7 @@ from beli_runtime import tracing
 from beli_runtime.clock import utcnow
 from beli_runtime.group_commit import GroupCommit
 from beli_runtime.mongo import database_unavailable
-from beli_runtime.outbox import EMBEDDED, EMBEDDED_IN
+from beli_runtime.outbox import EMBEDDED, embedded_in
 from beli_runtime.service import ServiceRuntime
 from orders.store import OrdersStore
 
@@ -83,15 +83,13 @@ class Checkouts:
             if refused is not None and await self._store.release(checkouts[n].key, now):
                 [outcomes[n]] = await self._store.place([documents[n]])
         stored = [
-            document[EMBEDDED] | {EMBEDDED_IN: (self._store.orders.name, document["_id"])}
-            for document, refused in zip(documents, outcomes, strict=True)
-            if refused is None
+            embedded_in(document, self._store.orders.name) for document, refused in zip(documents, outcomes, strict=True) if refused is None
         ]
         if stored:
             self._runtime.events_written(stored)
         return outcomes
 
     def _document(self, checkout: Placement, now: datetime) -> dict[str, Any]:
-        row, _ = self._runtime.outbox.embedded_row([(checkout.event, checkout.order_id, checkout.trace)], correlated=True)
+        row = self._runtime.outbox.embedded_row([(checkout.event, checkout.order_id, checkout.trace)], correlated=True)
         document = self._store.claiming(checkout.order, checkout.key, checkout.fingerprint, checkout.response, now)
         return document | {EMBEDDED: row}
